@@ -1,0 +1,27 @@
+# cryosse: EMDB maps + fitted models -> labelled, box-cropped samples for secondary-structure
+# segmentation. Outputs: results/<run>/{located,entries}/..., curation_log.tsv, manifest.tsv.
+# Run: snakemake --cores 2 --configfile config/demo.yaml
+
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.json", set_default=True)
+
+
+include: "rules/common.smk"
+include: "rules/acquire.smk"
+include: "rules/curate.smk"
+include: "rules/dataset.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        f"{RESULTS}/curation_log.tsv",
+        f"{RESULTS}/manifest.tsv",

@@ -1,0 +1,137 @@
+"""Pipeline-level steps that the Snakemake rules call: locate, curate, gather.
+
+Layout of a run (results/<run>/):
+    located/EMD-XXXX.json          what was found for the entry (or why it is excluded)
+    entries/EMD-XXXX/              written atomically as a whole
+        curation_log.tsv           this entry's rows
+        timings.json               seconds per step
+        samples/<sample_id>/       density.mrc, labels.mrc, residues.tsv, sample.json
+    curation_log.tsv               every entry, model and chain: kept or excluded, with reason
+    manifest.tsv                   one row per sample
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from cryosse.atomic import atomic_directory, write_text_atomic
+from cryosse.curate import curate_entry
+from cryosse.curation_log import LogRow, read_log, rows_to_tsv, write_log
+from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
+from cryosse.locate import LocatedEntry, locate_entry
+from cryosse.mirror import LocalMirror
+from cryosse.reasons import Reason
+from cryosse.settings import CurationSettings
+
+MANIFEST_COLUMNS = [
+    "sample_id", "emdb_id", "pdb_id", "chain", "resolution", "nx", "ny", "nz",
+    "central_nx", "central_ny", "central_nz", "helix_voxels", "sheet_voxels",
+    "background_voxels", "helix_residues", "sheet_residues", "background_residues", "path",
+]  # fmt: skip
+
+
+def split_entry_ids(raw_ids: list[str]) -> tuple[list[str], list[str]]:
+    """(valid ids in canonical form, without duplicates, in order; invalid raw ids)."""
+    valid: list[str] = []
+    invalid: list[str] = []
+    for raw in raw_ids:
+        if is_valid_emdb_id(raw):
+            canonical = normalize_emdb_id(raw)
+            if canonical not in valid:
+                valid.append(canonical)
+        else:
+            invalid.append(raw)
+    return valid, invalid
+
+
+def entry_ids_from_config(config: dict[str, Any]) -> list[str]:
+    ids = list(config.get("entries") or [])
+    table = config.get("entries_file")
+    if table:
+        with open(table, encoding="utf-8", newline="") as handle:
+            ids += [row["emdb_id"] for row in csv.DictReader(handle, delimiter="\t")]
+    return ids
+
+
+def run_locate(emdb_id: str, config: dict[str, Any], out_json: str | Path) -> LocatedEntry:
+    mirror = LocalMirror.at(config.get("archive", {}).get("mirror", "demo/mirror"))
+    located = locate_entry(emdb_id, mirror, CurationSettings.from_config(config))
+    write_text_atomic(out_json, json.dumps(located.to_dict(), indent=2) + "\n")
+    return located
+
+
+def run_curate(located_json: str | Path, config: dict[str, Any], out_dir: str | Path) -> None:
+    located = LocatedEntry.from_dict(json.loads(Path(located_json).read_text()))
+    settings = CurationSettings.from_config(config)
+    with atomic_directory(out_dir) as tmp:
+        result = curate_entry(located, settings, tmp / "samples")
+        (tmp / "samples").mkdir(exist_ok=True)
+        write_log(tmp / "curation_log.tsv", result.rows)
+        timings = {step: round(result.timings.get(step, 0.0), 4) for step in
+                   ("read", "dssp", "crop", "label", "write")}  # fmt: skip
+        (tmp / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+
+
+def gather(
+    entry_dirs: list[str | Path],
+    invalid_ids: list[str],
+    log_out: str | Path,
+    manifest_out: str | Path,
+) -> None:
+    """Merge per-entry logs and sample metadata into the run's log and manifest."""
+    rows = [
+        LogRow(repr(raw), "", "", "entry", "excluded", Reason.INVALID_ID.value,
+               f"{raw!r} is not a valid EMDB id (EMD- + 4-5 digits)")
+        for raw in invalid_ids
+    ]  # fmt: skip
+    manifest_rows: list[dict[str, Any]] = []
+    root = Path(manifest_out).parent
+    for entry_dir in entry_dirs:
+        entry_dir = Path(entry_dir)
+        rows += read_log(entry_dir / "curation_log.tsv")
+        for meta_path in sorted((entry_dir / "samples").glob("*/sample.json")):
+            manifest_rows.append(manifest_row(json.loads(meta_path.read_text()),
+                                              meta_path.parent, root))  # fmt: skip
+    write_log(log_out, rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, delimiter="\t",
+                            lineterminator="\n")  # fmt: skip
+    writer.writeheader()
+    writer.writerows(manifest_rows)
+    write_text_atomic(manifest_out, buffer.getvalue())
+
+
+def manifest_row(meta: dict[str, Any], sample_dir: Path, root: Path) -> dict[str, Any]:
+    start, stop = meta["central_start_xyz"], meta["central_stop_xyz"]
+    central = [b - a for a, b in zip(start, stop, strict=True)]
+    return {
+        "sample_id": meta["sample_id"], "emdb_id": meta["emdb_id"], "pdb_id": meta["pdb_id"],
+        "chain": meta["chain"], "resolution": meta["resolution"],
+        "nx": meta["shape_xyz"][0], "ny": meta["shape_xyz"][1], "nz": meta["shape_xyz"][2],
+        "central_nx": central[0], "central_ny": central[1], "central_nz": central[2],
+        "helix_voxels": meta["voxels_central"]["helix"],
+        "sheet_voxels": meta["voxels_central"]["sheet"],
+        "background_voxels": meta["voxels_central"]["background"],
+        "helix_residues": meta["residues_central"]["helix"],
+        "sheet_residues": meta["residues_central"]["sheet"],
+        "background_residues": meta["residues_central"]["background"],
+        "path": str(sample_dir.resolve().relative_to(root.resolve())),
+    }  # fmt: skip
+
+
+def summarize_log(path: str | Path) -> str:
+    """A short human summary of a curation log (counts per level, status and reason)."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for row in read_log(path):
+        key = (row.level, row.status, row.reason)
+        counts[key] = counts.get(key, 0) + 1
+    lines = [f"{level:6s} {status:9s} {reason:24s} {n}" for (level, status, reason), n in
+             sorted(counts.items())]  # fmt: skip
+    return "\n".join(lines)
+
+
+__all__ = ["gather", "rows_to_tsv", "run_curate", "run_locate", "split_entry_ids"]

@@ -1,0 +1,69 @@
+"""Validation of EMDB and PDB identifiers.
+
+Every id is validated here before it reaches a file path, a URL or a command line, so a
+malformed or hostile id ("../x", "1abc; rm") can never escape into the file system or a shell.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cryosse.reasons import CurationError, Reason
+
+_EMDB_RE = re.compile(r"^(?:EMD-)?(\d{4,5})$", re.IGNORECASE)
+# Classic 4-character PDB ids start with a digit 1-9; the extended form is "pdb_" + 8 characters,
+# the first four of them digits ("pdb_00001abc"); such entries exist only as mmCIF.
+_PDB_RE = re.compile(r"^[1-9][a-z0-9]{3}$", re.IGNORECASE)
+_PDB_EXT_RE = re.compile(r"^pdb_\d{4}[0-9][a-z0-9]{3}$", re.IGNORECASE)
+
+
+def normalize_emdb_id(value: str) -> str:
+    """Return the canonical form "EMD-1234" of an EMDB id, or raise CurationError.
+
+    Accepts "EMD-1234", "emd-12345" and bare digits "1234".
+    """
+    match = _EMDB_RE.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise CurationError(
+            Reason.INVALID_ID, f"{value!r} is not a valid EMDB id (EMD- + 4-5 digits)"
+        )
+    return f"EMD-{match.group(1)}"
+
+
+def emdb_number(emdb_id: str) -> str:
+    """The digits of an EMDB id: "EMD-1234" -> "1234"."""
+    return normalize_emdb_id(emdb_id)[4:]
+
+
+def normalize_pdb_id(value: str) -> str:
+    """Return the canonical lower-case form of a PDB id ("5me2" or "pdb_00005me2")."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if _PDB_RE.match(text) or _PDB_EXT_RE.match(text):
+        return text
+    raise CurationError(
+        Reason.INVALID_ID,
+        f"{value!r} is not a valid PDB id (4 characters, or the extended pdb_0000xxxx form)",
+    )
+
+
+def is_valid_emdb_id(value: str) -> bool:
+    try:
+        normalize_emdb_id(value)
+    except CurationError:
+        return False
+    return True
+
+
+def is_valid_pdb_id(value: str) -> bool:
+    try:
+        normalize_pdb_id(value)
+    except CurationError:
+        return False
+    return True
+
+
+def sample_id(emdb_id: str, pdb_id: str, chain: str) -> str:
+    """The id of one (entry, model, chain) sample, safe as a directory name."""
+    if not re.fullmatch(r"[A-Za-z0-9]{1,4}", chain):
+        raise CurationError(Reason.INVALID_ID, f"chain name {chain!r} is not usable in a sample id")
+    return f"{normalize_emdb_id(emdb_id)}_{normalize_pdb_id(pdb_id)}_{chain}"

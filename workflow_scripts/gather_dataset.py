@@ -1,0 +1,14 @@
+"""Adapter: rule gather_dataset -> cryosse.dataset.gather."""
+
+import logging
+
+from cryosse.dataset import gather, summarize_log
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+gather(
+    list(snakemake.input),
+    list(snakemake.params.invalid),
+    snakemake.output.log,
+    snakemake.output.manifest,
+)
+logging.info("curation summary:\n%s", summarize_log(snakemake.output.log))
