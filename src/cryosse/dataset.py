@@ -96,6 +96,7 @@ def gather(
         for meta_path in sorted((entry_dir / "samples").glob("*/sample.json")):
             manifest_rows.append(manifest_row(json.loads(meta_path.read_text()),
                                               meta_path.parent, root))  # fmt: skip
+    manifest_rows.sort(key=lambda row: row["sample_id"])
     write_log(log_out, rows)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, delimiter="\t",

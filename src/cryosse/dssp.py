@@ -48,7 +48,11 @@ def mkdssp_version(executable: str = "mkdssp") -> str | None:
 def _write_dssp_input(structure: gemmi.Structure, path: Path) -> dict[tuple[str, int], tuple]:
     """Write mkdssp-ready mmCIF; return (label_asym_id, label_seq_id) → (chain, seqnum, icode)."""
     st = structure.clone()
-    st.setup_entities()
+    # Fresh subchains and entities: edited or merged chains may carry stale label_asym_ids.
+    st.add_entity_types(True)
+    st.assign_subchains(True)
+    st.ensure_entities()
+    st.deduplicate_entities()
     st.add_entity_ids(True)
     st.assign_label_seq_id(True)
     groups = gemmi.MmcifOutputGroups(True)

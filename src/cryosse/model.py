@@ -44,8 +44,8 @@ def read_model(path: str | Path) -> gemmi.Structure:
         structure = gemmi.read_structure(str(path), merge_chain_parts=True)
     except (RuntimeError, ValueError, OSError, EOFError) as exc:
         raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: {exc}") from exc
-    if len(structure) == 0:
-        raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: no model in file")
+    if len(structure) == 0 or structure[0].count_atom_sites() == 0:
+        raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: no atom could be read")
     while len(structure) > 1:
         del structure[1]
     structure.remove_alternative_conformations()

@@ -1,0 +1,55 @@
+# cryosse: `make demo` sets everything up and curates the embedded demo archive;
+# `make test` sets everything up and runs the linters and the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cryosse-installed
+CORES ?= 2
+
+.PHONY: setup tools demo test lint clean
+
+setup: $(STAMP) tools
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+# mkdssp (DSSP 4.x) and mmseqs2: installed with apt-get when missing and we are root.
+tools:
+	@missing=""; \
+	command -v mkdssp >/dev/null 2>&1 || missing="$$missing dssp"; \
+	command -v mmseqs >/dev/null 2>&1 || missing="$$missing mmseqs2"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "cryosse needs:$$missing (mkdssp 4.x, mmseqs2). Install them with one of:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
+	    echo "  conda install -c conda-forge -c bioconda dssp mmseqs2"; \
+	    exit 1; \
+	  fi; \
+	fi; \
+	mkdssp --version | grep -q 'version 4\.' || { echo "mkdssp 4.x required, found: $$(mkdssp --version)"; exit 1; }
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
+	@echo
+	@echo "Demo outputs in results/demo/:"
+	@echo "  results/demo/curation_log.tsv   every entry, model and chain: kept or excluded, with reason"
+	@echo "  results/demo/manifest.tsv       one row per labelled sample"
+	@echo "  results/demo/entries/EMD-*/samples/<sample>/{density,labels}.mrc, residues.tsv, sample.json"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf results .snakemake

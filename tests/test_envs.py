@@ -1,0 +1,59 @@
+"""Conda environments (cannot be solved here: no conda channel is reachable) must parse, be
+used by the rules, and pin the same versions as pyproject.toml."""
+
+import re
+import tomllib
+
+import yaml
+
+from tests.conftest import REPO
+
+# pyproject name -> conda package name, where they differ
+CONDA_NAMES = {"snakemake": "snakemake-minimal", "PyYAML": "pyyaml"}
+NOT_IN_CONDA_ENVS = {"torch", "snakemake-executor-plugin-slurm"}  # training / cluster envs
+
+
+def pinned_requirements() -> dict[str, str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for requirement in project["dependencies"]:
+        name, version = requirement.split("==")
+        pins[name] = version
+    return pins
+
+
+def env_pins(path) -> dict[str, str]:
+    env = yaml.safe_load(path.read_text())
+    assert "conda-forge" in env["channels"]
+    pins = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and "=" in dep:
+            name, version = (part.strip() for part in dep.split("=", 1))
+            pins[name] = version.lstrip("=")
+    return pins
+
+
+def test_every_rule_has_an_existing_conda_env() -> None:
+    used = set()
+    for rule_file in (REPO / "rules").glob("*.smk"):
+        text = rule_file.read_text()
+        n_rules = len(re.findall(r"^rule \w+:", text, flags=re.M))
+        envs = re.findall(r'conda:\s*\n\s*"\.\./(envs/[\w.-]+\.yaml)"', text)
+        assert len(envs) == n_rules, f"{rule_file.name}: a rule without conda:"
+        used.update(envs)
+    assert used
+    for env in used:
+        assert (REPO / env).is_file(), env
+
+
+def test_env_pins_match_pyproject() -> None:
+    pins = pinned_requirements()
+    for env_file in (REPO / "envs").glob("*.yaml"):
+        env = env_pins(env_file)
+        assert env["python"] == "3.11"
+        for name, version in pins.items():
+            if name in NOT_IN_CONDA_ENVS:
+                continue
+            conda_name = CONDA_NAMES.get(name, name.lower())
+            assert env.get(conda_name) == version, f"{env_file.name}: {conda_name} != {version}"
+        assert env["dssp"].startswith("4.")

@@ -1,0 +1,92 @@
+"""The real Snakemake workflow on the demo archive, with broken entries mixed in."""
+
+import csv
+import gzip
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import DEMO_MIRROR, REPO
+
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+DEMO_ENTRIES = ["EMD-3488", "EMD-5168", "EMD-8518", "EMD-6149", "EMD-21457"]
+
+
+def run_snakemake(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(config), "--cores", "2", *extra]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.mark.slow
+def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    shutil.copytree(DEMO_MIRROR, mirror)
+    # A broken entry: a copy of EMD-8518 whose map is a truncated gzip.
+    broken = mirror / "emdb/structures/EMD-90010"
+    shutil.copytree(mirror / "emdb/structures/EMD-8518", broken)
+    header = broken / "header/emd-8518-v30.xml"
+    header.rename(broken / "header/emd-90010-v30.xml")
+    text = (broken / "header/emd-90010-v30.xml").read_text()
+    (broken / "header/emd-90010-v30.xml").write_text(
+        text.replace("EMD-8518", "EMD-90010").replace("emd_8518", "emd_90010")
+    )
+    data = (broken / "map/emd_8518.map.gz").read_bytes()
+    (broken / "map/emd_8518.map.gz").unlink()
+    (broken / "map/emd_90010.map.gz").write_bytes(data[: len(data) // 3])
+
+    demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    demo["entries"] = [*DEMO_ENTRIES, "EMD-90010", "EMD-12", "EMD-99999"]
+    demo["archive"]["mirror"] = str(mirror)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(demo))
+
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results" / "demo"
+
+    log = read_tsv(results / "curation_log.tsv")
+    entries = {r["emdb_id"]: r for r in log if r["level"] == "entry"}
+    assert set(entries) == {*DEMO_ENTRIES, "EMD-90010", "'EMD-12'", "EMD-99999"}
+    assert entries["EMD-90010"]["reason"] == "map_unreadable"
+    assert entries["'EMD-12'"]["reason"] == "invalid_id"
+    assert entries["EMD-99999"]["reason"] == "header_missing"
+    assert entries["EMD-21457"]["reason"] == "chain_no_helix"  # a β-only domain
+    for emdb in ("EMD-3488", "EMD-5168", "EMD-8518", "EMD-6149"):
+        assert entries[emdb]["status"] == "kept"
+
+    manifest = read_tsv(results / "manifest.tsv")
+    assert [r["sample_id"] for r in manifest] == [
+        "EMD-3488_5me2_A", "EMD-3488_5me2_B", "EMD-5168_3mfp_A", "EMD-6149_3j8g_X",
+        "EMD-8518_5u8s_A",
+    ]  # fmt: skip
+    for row in manifest:
+        sample = results / row["path"]
+        assert {p.name for p in sample.iterdir()} == {
+            "density.mrc", "labels.mrc", "residues.tsv", "sample.json"
+        }  # fmt: skip
+        assert int(row["helix_voxels"]) > 0
+        assert int(row["central_nx"]) == int(row["nx"]) - 34
+    assert not list(results.rglob(".tmp-*")), "temporary files left behind"
+    for rule in ("locate_entry", "curate_entry"):
+        assert len(list((results / "benchmarks" / rule).glob("*.tsv"))) == 7
+
+    # Re-running is a no-op: Snakemake sees everything up to date.
+    again = run_snakemake(tmp_path, config, "--dry-run")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_gzip_fixture_really_is_truncated() -> None:
+    data = (DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz").read_bytes()
+    with pytest.raises(EOFError):
+        gzip.decompress(data[: len(data) // 3])
