@@ -95,18 +95,16 @@ def _map_box(path: str) -> tuple[list[int], list[float]]:
 
     import mrcfile
 
-    with (
-        warnings.catch_warnings(),  # e.g. EMD-6374's zero machine stamp; read_map accepts it
-        mrcfile.open(path, mode="r", permissive=True, header_only=True) as mrc,
-    ):
+    with warnings.catch_warnings():  # e.g. EMD-6374's zero machine stamp; read_map accepts it
         warnings.simplefilter("ignore")
-        h = mrc.header
-        axes = [int(h.mapc), int(h.mapr), int(h.maps)]
-        counts = [int(h.nx), int(h.ny), int(h.nz)]
-        shape = [0, 0, 0]
-        for count, axis in zip(counts, axes, strict=True):
-            shape[axis - 1] = count
-        voxel = [float(mrc.voxel_size.x), float(mrc.voxel_size.y), float(mrc.voxel_size.z)]
+        with mrcfile.open(path, mode="r", permissive=True, header_only=True) as mrc:
+            h = mrc.header
+            axes = [int(h.mapc), int(h.mapr), int(h.maps)]
+            counts = [int(h.nx), int(h.ny), int(h.nz)]
+            voxel = [float(mrc.voxel_size.x), float(mrc.voxel_size.y), float(mrc.voxel_size.z)]
+    shape = [0, 0, 0]
+    for count, axis in zip(counts, axes, strict=True):
+        shape[axis - 1] = count
     return shape, voxel
 
 
