@@ -59,7 +59,7 @@ def density_percentiles(density: DensityMap, values: np.ndarray) -> np.ndarray:
     flat = density.data.reshape(-1)
     if flat.size > _PERCENTILE_SAMPLE:
         rng = np.random.default_rng(0)
-        flat = flat[rng.choice(flat.size, _PERCENTILE_SAMPLE, replace=False)]
+        flat = flat[rng.integers(0, flat.size, _PERCENTILE_SAMPLE)]
     ref = np.sort(flat)
     below = np.searchsorted(ref, values, side="left")
     at_or_below = np.searchsorted(ref, values, side="right")
