@@ -15,6 +15,7 @@ rule locate_entry:
         mem_mb=500,
         runtime=10,
     params:
-        config=config,
+        mirror=MIRROR,
+        settings=SETTINGS,
     script:
         "../workflow_scripts/locate_entry.py"

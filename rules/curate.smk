@@ -18,6 +18,6 @@ rule curate_entry:
         mem_mb=4000,
         runtime=30,
     params:
-        config=config,
+        settings=SETTINGS,
     script:
         "../workflow_scripts/curate_entry.py"

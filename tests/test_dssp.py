@@ -92,3 +92,15 @@ def test_missing_mkdssp_is_a_clear_error(realdata: Path) -> None:
         assign_dssp(structure, executable="mkdssp-not-installed")
     assert info.value.reason == Reason.DSSP_FAILED
     assert "apt-get install dssp" in info.value.message
+
+
+def test_gzipped_mmcif_model(realdata: Path) -> None:
+    """A deposited wwPDB mmCIF (gzipped) from ../shared/structures goes through the same path."""
+    path = realdata.parent / "structures" / "1a7g.cif.gz"
+    structure = read_model(path)
+    residues = protein_residues(structure)
+    codes = assign_dssp(structure)
+    assert len(residues) > 50
+    assert sum(1 for r in residues if r.key in codes) >= 0.95 * len(residues)
+    classes = {code_to_class(c) for c in codes.values()}
+    assert classes == {BACKGROUND, HELIX, SHEET}

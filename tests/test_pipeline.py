@@ -2,6 +2,8 @@
 
 import csv
 import gzip
+import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -84,6 +86,34 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     again = run_snakemake(tmp_path, config, "--dry-run")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # Adding an entry runs only that entry (and the gather step); existing samples are untouched.
+    before = checksums(results / "entries")
+    demo["entries"].append("EMD-90011")
+    shutil.copytree(mirror / "emdb/structures/EMD-6149", mirror / "emdb/structures/EMD-90011")
+    entry = mirror / "emdb/structures/EMD-90011"
+    text = (entry / "header/emd-6149-v30.xml").read_text()
+    (entry / "header/emd-6149-v30.xml").unlink()
+    (entry / "header/emd-90011-v30.xml").write_text(
+        text.replace("EMD-6149", "EMD-90011").replace("emd_6149", "emd_90011")
+    )
+    (entry / "map/emd_6149.map.gz").rename(entry / "map/emd_90011.map.gz")
+    config.write_text(yaml.safe_dump(demo))
+    plan = run_snakemake(tmp_path, config, "--dry-run")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, flags=re.M))
+    assert counts.get("locate_entry") == "1" and counts.get("curate_entry") == "1", plan.stdout
+    assert run_snakemake(tmp_path, config).returncode == 0
+    after = checksums(results / "entries")
+    assert {k: v for k, v in after.items() if not k.startswith("EMD-90011")} == before
+    assert any(k.startswith("EMD-90011/samples/") for k in after)
+
+
+def checksums(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_gzip_fixture_really_is_truncated() -> None:

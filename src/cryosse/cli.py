@@ -18,7 +18,14 @@ import yaml
 from tqdm import tqdm
 
 from cryosse import __version__
-from cryosse.dataset import gather, run_curate, run_locate, split_entry_ids, summarize_log
+from cryosse.dataset import (
+    gather,
+    run_curate,
+    run_locate,
+    settings_section,
+    split_entry_ids,
+    summarize_log,
+)
 from cryosse.dssp import mkdssp_version
 
 
@@ -26,12 +33,12 @@ def _curate(args: argparse.Namespace) -> int:
     config = {}
     if args.config:
         config = yaml.safe_load(Path(args.config).read_text()) or {}
-    config.setdefault("archive", {})["mirror"] = args.mirror
+    settings = settings_section(config)
     out = Path(args.out)
     valid, invalid = split_entry_ids(args.entries)
     for emdb in tqdm(valid, desc="curating", unit="entry", disable=not sys.stderr.isatty()):
-        run_locate(emdb, config, out / "located" / f"{emdb}.json")
-        run_curate(out / "located" / f"{emdb}.json", config, out / "entries" / emdb)
+        run_locate(emdb, args.mirror, settings, out / "located" / f"{emdb}.json")
+        run_curate(out / "located" / f"{emdb}.json", settings, out / "entries" / emdb)
     gather([out / "entries" / e for e in valid], invalid, out / "curation_log.tsv",
            out / "manifest.tsv")  # fmt: skip
     print(summarize_log(out / "curation_log.tsv"))

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gemmi
 import numpy as np
 
 from cryosse import __version__
@@ -192,7 +193,7 @@ def _curate_model(
 def _write_chain_sample(
     located: LocatedEntry,
     model: LocatedModel,
-    structure,
+    structure: gemmi.Structure,
     density: DensityMap,
     residues: list[Residue],
     res_codes: list[str],

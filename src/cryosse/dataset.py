@@ -57,18 +57,25 @@ def entry_ids_from_config(config: dict[str, Any]) -> list[str]:
     return ids
 
 
-def run_locate(emdb_id: str, config: dict[str, Any], out_json: str | Path) -> LocatedEntry:
-    mirror = LocalMirror.at(config.get("archive", {}).get("mirror", "demo/mirror"))
-    located = locate_entry(emdb_id, mirror, CurationSettings.from_config(config))
+def settings_section(config: dict[str, Any]) -> dict[str, Any]:
+    """The parts of the config that decide a sample's content (not the entry list), so that
+    Snakemake re-runs an entry only when these change, never because entries were added."""
+    return {key: config.get(key, {}) for key in ("resolution", "chains", "fit", "crop", "labels")}
+
+
+def run_locate(
+    emdb_id: str, mirror: str | Path, settings: dict[str, Any], out_json: str | Path
+) -> LocatedEntry:
+    located = locate_entry(emdb_id, LocalMirror.at(mirror), CurationSettings.from_config(settings))
     write_text_atomic(out_json, json.dumps(located.to_dict(), indent=2) + "\n")
     return located
 
 
-def run_curate(located_json: str | Path, config: dict[str, Any], out_dir: str | Path) -> None:
+def run_curate(located_json: str | Path, settings: dict[str, Any], out_dir: str | Path) -> None:
     located = LocatedEntry.from_dict(json.loads(Path(located_json).read_text()))
-    settings = CurationSettings.from_config(config)
+    curation = CurationSettings.from_config(settings)
     with atomic_directory(out_dir) as tmp:
-        result = curate_entry(located, settings, tmp / "samples")
+        result = curate_entry(located, curation, tmp / "samples")
         (tmp / "samples").mkdir(exist_ok=True)
         write_log(tmp / "curation_log.tsv", result.rows)
         timings = {step: round(result.timings.get(step, 0.0), 4) for step in
