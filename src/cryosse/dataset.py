@@ -20,7 +20,7 @@ from typing import Any
 
 from cryosse.atomic import atomic_directory, write_text_atomic
 from cryosse.curate import curate_entry
-from cryosse.curation_log import LogRow, read_log, rows_to_tsv, write_log
+from cryosse.curation_log import LogRow, read_log, write_log
 from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
 from cryosse.locate import LocatedEntry, locate_entry
 from cryosse.mirror import LocalMirror
@@ -140,6 +140,3 @@ def summarize_log(path: str | Path) -> str:
     lines = [f"{level:6s} {status:9s} {reason:24s} {n}" for (level, status, reason), n in
              sorted(counts.items())]  # fmt: skip
     return "\n".join(lines)
-
-
-__all__ = ["gather", "rows_to_tsv", "run_curate", "run_locate", "split_entry_ids"]
