@@ -1,5 +1,5 @@
 # cryosse: EMDB maps + fitted models -> labelled, box-cropped samples for secondary-structure
-# segmentation. Outputs: results/<run>/{located,entries}/..., curation_log.tsv, manifest.tsv.
+# segmentation. Outputs: results/<run>/{acquired,entries}/..., curation_log.tsv, manifest.tsv.
 # Run: snakemake --cores 2 --configfile config/demo.yaml
 
 
@@ -15,6 +15,12 @@ validate(config, "config/schema.json", set_default=True)
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    emdb="EMD-[0-9]{4,5}",
+
+
 include: "rules/acquire.smk"
 include: "rules/curate.smk"
 include: "rules/dataset.smk"

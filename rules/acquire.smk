@@ -1,21 +1,42 @@
-# ---- Acquisition: find the header, map and fitted models of an entry in the local mirror ----
+# ---- Acquisition: find entries (EMDB search), then fetch or locate header, map and models ----
 
 
-rule locate_entry:
-    """Header-level checks (id, status, resolution window, fitted models) and file lookup."""
+checkpoint search_emdb:
+    """Query the EMDB search API once; the entry list it writes freezes the dataset.
+    Runs only while that list does not exist (see entry_ids), so it can never overwrite it.
+    """
     output:
-        f"{RESULTS}/located/{{emdb}}.json",
+        config.get("entries_file") or f"{RESULTS}/search/entries.tsv",
     log:
-        f"{RESULTS}/logs/locate_entry/{{emdb}}.log",
+        f"{RESULTS}/logs/search_emdb.log",
     benchmark:
-        f"{RESULTS}/benchmarks/locate_entry/{{emdb}}.tsv"
+        f"{RESULTS}/benchmarks/search_emdb.tsv"
+    conda:
+        "../envs/curation.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=120,
+    script:
+        "../workflow_scripts/search_emdb.py"
+
+
+rule acquire_entry:
+    """Header-level checks (id, status, resolution, fitted models), then map and models:
+    read in place from a mirror, or downloaded, verified and cached over HTTP."""
+    output:
+        f"{RESULTS}/acquired/{{emdb}}.json",
+    log:
+        f"{RESULTS}/logs/acquire_entry/{{emdb}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/acquire_entry/{{emdb}}.tsv"
     conda:
         "../envs/curation.yaml"
     resources:
         mem_mb=500,
-        runtime=10,
+        runtime=60 if HTTP_MODE else 10,
+        downloads=1 if HTTP_MODE else 0,
     params:
-        mirror=MIRROR,
+        archive=ARCHIVE,
         settings=SETTINGS,
     script:
-        "../workflow_scripts/locate_entry.py"
+        "../workflow_scripts/acquire_entry.py"

@@ -1,13 +1,21 @@
-# Shared definitions: the run's output folder and the validated entry list.
+# Shared definitions: the run's output folder, the archive, and the validated entry list.
 from cryosse.dataset import entry_ids_from_config, settings_section, split_entry_ids
+from pathlib import Path
 
 RESULTS = f"results/{config['run']}"
-MIRROR = config["archive"]["mirror"]
-# Only the settings that shape a sample are rule params: adding entries re-runs nothing else.
+# Where files come from (mirror or HTTP). Download tuning (config["download"]) is read by the
+# scripts directly, so changing a timeout never re-runs a finished entry.
+ARCHIVE = config["archive"]
+HTTP_MODE = not ARCHIVE.get("mirror")
+# The search checkpoint writes the entry list when it does not exist yet.
+SEARCH_ENABLED = bool(config["search"]["enabled"] and config.get("entries_file"))
+# Only the settings that shape a sample are passed as params, so adding entries re-runs
+# nothing else.
 SETTINGS = settings_section(config)
-# Invalid ids never become wildcards (paths); gather logs them as excluded.
-ENTRIES, INVALID_ENTRIES = split_entry_ids(entry_ids_from_config(config))
 
 
-wildcard_constraints:
-    emdb="EMD-[0-9]{4,5}",
+def entry_ids():
+    """(valid canonical ids, invalid raw ids); invalid ids never become wildcards (paths)."""
+    if SEARCH_ENABLED and not Path(config["entries_file"]).exists():
+        checkpoints.search_emdb.get()
+    return split_entry_ids(entry_ids_from_config(config))

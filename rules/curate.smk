@@ -4,7 +4,7 @@
 rule curate_entry:
     """One entry -> one sample per central chain, plus this entry's curation-log rows."""
     input:
-        f"{RESULTS}/located/{{emdb}}.json",
+        f"{RESULTS}/acquired/{{emdb}}.json",
     output:
         directory(f"{RESULTS}/entries/{{emdb}}"),
     log:

@@ -4,7 +4,7 @@
 rule gather_dataset:
     """Merge all entries' logs and sample metadata (invalid ids are logged here)."""
     input:
-        expand(f"{RESULTS}/entries/{{emdb}}", emdb=ENTRIES),
+        lambda wildcards: expand(f"{RESULTS}/entries/{{emdb}}", emdb=entry_ids()[0]),
     output:
         log=report(
             f"{RESULTS}/curation_log.tsv",
@@ -26,6 +26,6 @@ rule gather_dataset:
         mem_mb=1000,
         runtime=10,
     params:
-        invalid=INVALID_ENTRIES,
+        invalid=lambda wildcards: entry_ids()[1],
     script:
         "../workflow_scripts/gather_dataset.py"

@@ -37,7 +37,7 @@ def test_every_rule_has_an_existing_conda_env() -> None:
     used = set()
     for rule_file in (REPO / "rules").glob("*.smk"):
         text = rule_file.read_text()
-        n_rules = len(re.findall(r"^rule \w+:", text, flags=re.M))
+        n_rules = len(re.findall(r"^(?:rule|checkpoint) \w+:", text, flags=re.M))
         envs = re.findall(r'conda:\s*\n\s*"\.\./(envs/[\w.-]+\.yaml)"', text)
         assert len(envs) == n_rules, f"{rule_file.name}: a rule without conda:"
         used.update(envs)

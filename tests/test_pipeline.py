@@ -79,7 +79,7 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
         assert int(row["helix_voxels"]) > 0
         assert int(row["central_nx"]) == int(row["nx"]) - 34
     assert not list(results.rglob(".tmp-*")), "temporary files left behind"
-    for rule in ("locate_entry", "curate_entry"):
+    for rule in ("acquire_entry", "curate_entry"):
         assert len(list((results / "benchmarks" / rule).glob("*.tsv"))) == 7
 
     # Re-running is a no-op: Snakemake sees everything up to date.
@@ -101,7 +101,7 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump(demo))
     plan = run_snakemake(tmp_path, config, "--dry-run")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, flags=re.M))
-    assert counts.get("locate_entry") == "1" and counts.get("curate_entry") == "1", plan.stdout
+    assert counts.get("acquire_entry") == "1" and counts.get("curate_entry") == "1", plan.stdout
     assert run_snakemake(tmp_path, config).returncode == 0
     after = checksums(results / "entries")
     assert {k: v for k, v in after.items() if not k.startswith("EMD-90011")} == before

@@ -1,11 +1,16 @@
 """The `cryosse` command line.
 
+    cryosse search [--config config/config.yaml] [--entries config/entries.tsv] [--method helical]
+    cryosse add EMD-1234 EMD-5678 [--entries config/entries.tsv]
+    cryosse fetch [--config config/config.yaml] [EMD-1234 ...]
     cryosse curate EMD-8518 EMD-6149 --mirror demo/mirror --out results/mine [--config c.yaml]
     cryosse summary results/demo/curation_log.tsv
     cryosse version
 
-`curate` runs the same package functions as the Snakemake rules, for a few entries without
-Snakemake; the workflow is the way to curate a data set.
+`search` appends the entries an EMDB search finds to the entry list, `add` appends entries by
+hand; neither changes a row that exists. `fetch` downloads (into the archive cache) what the
+workflow will need. `curate` runs the same package functions as the Snakemake rules, for a few
+entries without Snakemake; the workflow is the way to curate a data set.
 """
 
 from __future__ import annotations
@@ -18,31 +23,126 @@ import yaml
 from tqdm import tqdm
 
 from cryosse import __version__
+from cryosse.archive import HttpArchive, archive_from_config
 from cryosse.dataset import (
+    entry_ids_from_config,
     gather,
+    run_acquire,
     run_curate,
-    run_locate,
     settings_section,
     split_entry_ids,
     summarize_log,
 )
 from cryosse.dssp import mkdssp_version
+from cryosse.entries import EntryRecord, add_entries
+from cryosse.locate import locate_entry
+from cryosse.search import search_from_config
+from cryosse.settings import CurationSettings
+
+DEFAULT_CONFIG = "config/config.yaml"
+
+
+def _load_config(path: str | None) -> dict:
+    """A workflow config file; missing keys take the same defaults as in the schema."""
+    if not path:
+        return {}
+    return yaml.safe_load(Path(path).read_text()) or {}
 
 
 def _curate(args: argparse.Namespace) -> int:
-    config = {}
-    if args.config:
-        config = yaml.safe_load(Path(args.config).read_text()) or {}
+    config = _load_config(args.config)
     settings = settings_section(config)
+    archive = dict(config.get("archive") or {})
+    if args.mirror:
+        archive["mirror"] = args.mirror
     out = Path(args.out)
     valid, invalid = split_entry_ids(args.entries)
     for emdb in tqdm(valid, desc="curating", unit="entry", disable=not sys.stderr.isatty()):
-        run_locate(emdb, args.mirror, settings, out / "located" / f"{emdb}.json")
-        run_curate(out / "located" / f"{emdb}.json", settings, out / "entries" / emdb)
+        acquired = out / "acquired" / f"{emdb}.json"
+        run_acquire(emdb, archive, config.get("download") or {}, settings, acquired)
+        run_curate(acquired, settings, out / "entries" / emdb)
     gather([out / "entries" / e for e in valid], invalid, out / "curation_log.tsv",
            out / "manifest.tsv")  # fmt: skip
     print(summarize_log(out / "curation_log.tsv"))
     print(f"curation log: {out / 'curation_log.tsv'}\nmanifest:     {out / 'manifest.tsv'}")
+    return 0
+
+
+def _entries_path(args: argparse.Namespace, config: dict) -> Path:
+    path = args.entries or config.get("entries_file")
+    if not path:
+        raise SystemExit("cryosse: no entry list: pass --entries or set entries_file in the config")
+    return Path(path)
+
+
+def _search(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    search = dict(config.get("search") or {})
+    resolution = dict(config.get("resolution") or {})
+    if args.method:
+        search["methods"] = args.method
+    for key, value in (("released_after", args.released_after),
+                       ("released_before", args.released_before)):  # fmt: skip
+        if value:
+            search[key] = value
+    if args.min is not None:
+        resolution["min"] = args.min
+    if args.max is not None:
+        resolution["max"] = args.max
+    config = {**config, "search": search, "resolution": resolution}
+    entries = _entries_path(args, config)
+    try:
+        result, downloads = search_from_config(config, entries)
+    except (RuntimeError, ValueError) as exc:
+        print(f"cryosse search: {exc}", file=sys.stderr)
+        return 1
+    for problem in result.hits.rejected + result.header_problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"query:   {result.query}")
+    print(f"found:   {len(result.hits.records)} entries ({len(result.hits.rejected)} rows refused)")
+    print(f"added:   {len(result.addition.added)} new, "
+          f"{len(result.addition.already_present)} already listed -> {entries}")  # fmt: skip
+    print(downloads)
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    entries = _entries_path(args, config)
+    addition = add_entries(entries, [EntryRecord(emdb_id=raw) for raw in args.ids])
+    print(f"added {len(addition.added)} to {entries}: {' '.join(addition.added) or '-'}")
+    if addition.already_present:
+        print(f"already listed: {' '.join(addition.already_present)}")
+    for raw in addition.invalid:
+        print(f"refused {raw!r}: not an EMDB id (EMD- + 4-5 digits)", file=sys.stderr)
+    return 1 if addition.invalid else 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    """Download (or check in the mirror) every listed entry, a few at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = _load_config(args.config)
+    raw_ids = args.ids or entry_ids_from_config(config)
+    valid, invalid = split_entry_ids(raw_ids)
+    for raw in invalid:
+        print(f"refused {raw!r}: not an EMDB id", file=sys.stderr)
+    download = config.get("download") or {}
+    archive = archive_from_config(config.get("archive") or {}, download, progress=args.progress)
+    settings = CurationSettings.from_config(settings_section(config))
+    workers = int(args.workers or download.get("concurrency", 4))
+    counts: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        located = pool.map(lambda emdb: locate_entry(emdb, archive, settings), valid)
+        for entry in tqdm(located, total=len(valid), desc="entries", unit="entry",
+                          disable=not sys.stderr.isatty()):  # fmt: skip
+            counts[entry.reason] = counts.get(entry.reason, 0) + 1
+            if entry.status != "ok":
+                print(f"{entry.emdb_id}: {entry.reason}: {entry.message}", file=sys.stderr)
+    print(", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())) or "no entries")
+    if isinstance(archive, HttpArchive):
+        print(archive.downloader.stats.summary_line())
+        archive.downloader.close()
     return 0
 
 
@@ -59,11 +159,35 @@ def _version(_: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cryosse", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    curate = sub.add_parser("curate", help="curate entries of a local mirror into samples")
+    search = sub.add_parser("search", help="find EMDB entries and append them to the list")
+    search.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
+    search.add_argument("--entries", help="entry list to append to (default: entries_file)")
+    search.add_argument("--min", type=float, help="best resolution, Å (default: config)")
+    search.add_argument("--max", type=float, help="worst resolution, Å (default: config)")
+    search.add_argument(
+        "--method",
+        action="append",
+        help="singleparticle, helical, subtomogramaveraging, ... (repeatable)",
+    )
+    search.add_argument("--released-after", help="YYYY-MM-DD")
+    search.add_argument("--released-before", help="YYYY-MM-DD")
+    search.set_defaults(func=_search)
+    add = sub.add_parser("add", help="append EMDB entries to the entry list")
+    add.add_argument("ids", nargs="+", help="EMDB ids, e.g. EMD-8518")
+    add.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
+    add.add_argument("--entries", help="entry list (default: entries_file of the config)")
+    add.set_defaults(func=_add)
+    fetch = sub.add_parser("fetch", help="download the listed entries into the archive cache")
+    fetch.add_argument("ids", nargs="*", help="EMDB ids (default: the config's entries)")
+    fetch.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
+    fetch.add_argument("--workers", type=int, help="entries at a time (default: concurrency)")
+    fetch.add_argument("--progress", action="store_true", help="a progress bar per file")
+    fetch.set_defaults(func=_fetch)
+    curate = sub.add_parser("curate", help="acquire and curate a few entries into samples")
     curate.add_argument("entries", nargs="+", help="EMDB ids, e.g. EMD-8518")
-    curate.add_argument("--mirror", required=True, help="local EMDB/PDB mirror")
+    curate.add_argument("--mirror", help="local EMDB/PDB mirror (default: the config's archive)")
     curate.add_argument("--out", required=True, help="output folder")
-    curate.add_argument("--config", help="YAML with resolution/chains/fit/crop/labels settings")
+    curate.add_argument("--config", help="workflow config (YAML): archive and curation settings")
     curate.set_defaults(func=_curate)
     summary = sub.add_parser("summary", help="counts per reason in a curation log")
     summary.add_argument("log")

@@ -89,6 +89,11 @@ def curate_entry(
 
     n_kept = 0
     for model in located.models:
+        if model.replaces:
+            result.rows.append(LogRow(emdb, model.replaces, "", "model", "replaced",
+                                      Reason.MODEL_SUPERSEDED.value,
+                                      f"{model.replaces} is obsolete; its successor "
+                                      f"{model.pdb_id} (wwPDB obsolete list) is used"))  # fmt: skip
         try:
             n_kept += _curate_model(located, model, density, settings, Path(samples_dir), result)
         except CurationError as exc:

@@ -1,7 +1,8 @@
 """The curation log: one row per entry, model and chain, kept or excluded, with a reason.
 
-Columns: emdb_id, pdb_id, chain, level (entry / model / chain), status (kept / excluded),
-reason (a stable code from cryosse.reasons.Reason), message (a human sentence).
+Columns: emdb_id, pdb_id, chain, level (entry / model / chain), status (kept / excluded /
+replaced: an obsolete model followed to its successor), reason (a stable code from
+cryosse.reasons.Reason), message (a human sentence).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Pipeline-level steps that the Snakemake rules call: locate, curate, gather.
 
 Layout of a run (results/<run>/):
-    located/EMD-XXXX.json          what was found for the entry (or why it is excluded)
+    acquired/EMD-XXXX.json         where the entry's files are (or why it is excluded)
     entries/EMD-XXXX/              written atomically as a whole
         curation_log.tsv           this entry's rows
         timings.json               seconds per step
@@ -18,12 +18,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryosse.archive import HttpArchive, archive_from_config
 from cryosse.atomic import atomic_directory, write_text_atomic
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow, read_log, write_log
+from cryosse.entries import read_entry_table
 from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
 from cryosse.locate import LocatedEntry, locate_entry
-from cryosse.mirror import LocalMirror
 from cryosse.reasons import Reason
 from cryosse.settings import CurationSettings
 
@@ -52,8 +53,7 @@ def entry_ids_from_config(config: dict[str, Any]) -> list[str]:
     ids = list(config.get("entries") or [])
     table = config.get("entries_file")
     if table:
-        with open(table, encoding="utf-8", newline="") as handle:
-            ids += [row["emdb_id"] for row in csv.DictReader(handle, delimiter="\t")]
+        ids += [record.emdb_id for record in read_entry_table(table)]
     return ids
 
 
@@ -63,11 +63,26 @@ def settings_section(config: dict[str, Any]) -> dict[str, Any]:
     return {key: config.get(key, {}) for key in ("resolution", "chains", "fit", "crop", "labels")}
 
 
-def run_locate(
-    emdb_id: str, mirror: str | Path, settings: dict[str, Any], out_json: str | Path
+def run_acquire(
+    emdb_id: str,
+    archive: dict[str, Any],
+    download: dict[str, Any],
+    settings: dict[str, Any],
+    out_json: str | Path,
+    progress: bool = False,
 ) -> LocatedEntry:
-    located = locate_entry(emdb_id, LocalMirror.at(mirror), CurationSettings.from_config(settings))
-    write_text_atomic(out_json, json.dumps(located.to_dict(), indent=2) + "\n")
+    """Acquire one entry from the configured archive (mirror or HTTP) and record the result."""
+    source = archive_from_config(archive, download, progress=progress)
+    try:
+        located = locate_entry(emdb_id, source, CurationSettings.from_config(settings))
+    finally:
+        if isinstance(source, HttpArchive):
+            source.downloader.close()
+    record = located.to_dict()
+    if isinstance(source, HttpArchive):
+        record["downloads"] = source.attempts
+        record["download_summary"] = source.downloader.stats.summary_line()
+    write_text_atomic(out_json, json.dumps(record, indent=2) + "\n")
     return located
 
 

@@ -260,11 +260,15 @@ class Downloader:
         dest: str | os.PathLike[str],
         expected_size: int | None = None,
         verify_gzip: bool | None = None,
+        validate: Callable[[Path], None] | None = None,
     ) -> Path:
         """Download `url` to `dest` and return `dest`, or raise DownloadError.
 
-        verify_gzip defaults to True when the name ends with ".gz". An existing `dest` is
-        replaced; an existing ".part-" sibling is resumed.
+        verify_gzip defaults to True when the name ends with ".gz". `validate` is called on the
+        complete, unpublished file and raises ValueError to reject it (an XML header that does
+        not parse, a map whose size disagrees with its header): the file is then fetched again
+        and, if it fails every time, the error is permanent. An existing `dest` is replaced;
+        an existing ".part-" sibling is resumed.
         """
         dest = Path(dest)
         if expected_size is not None and expected_size < 0:
@@ -280,7 +284,7 @@ class Downloader:
             while True:
                 try:
                     self._download(url, part, dest.name, expected_size, transfer)
-                    self._verify(part, expected_size, verify_gzip)
+                    self._verify(part, expected_size, verify_gzip, validate)
                 except _AttemptFailed as failure:
                     if failure.restart:
                         part.unlink(missing_ok=True)
@@ -512,7 +516,12 @@ class Downloader:
         return received
 
     @staticmethod
-    def _verify(part: Path, expected_size: int | None, verify_gzip: bool) -> None:
+    def _verify(
+        part: Path,
+        expected_size: int | None,
+        verify_gzip: bool,
+        validate: Callable[[Path], None] | None,
+    ) -> None:
         size = part.stat().st_size
         if expected_size is not None and size != expected_size:
             raise _AttemptFailed(
@@ -523,3 +532,8 @@ class Downloader:
                 _check_gzip(part)
             except (OSError, EOFError, zlib.error) as exc:
                 raise _AttemptFailed(f"corrupt gzip: {exc}", restart=True, permanent=True) from exc
+        if validate is not None:
+            try:
+                validate(part)
+            except ValueError as exc:
+                raise _AttemptFailed(f"rejected: {exc}", restart=True, permanent=True) from exc

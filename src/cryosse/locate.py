@@ -1,19 +1,23 @@
-"""Locate an entry's header, map and fitted models, and apply the header-level filters.
+"""Acquire an entry: its header, map and fitted models, and apply the header-level filters.
 
-This is the acquisition step for a local mirror: nothing is copied, the resolved paths are
-recorded. Header-level exclusions (invalid or obsolete id, resolution outside the window, no
-fitted model) are decided here, before any map is read.
+The files come from an Archive: a local mirror (read in place, paths recorded) or the live
+archives over HTTP (downloaded into a cache). Header-level exclusions (invalid or obsolete id,
+resolution outside the window, no fitted model) are decided before the map is fetched, so an
+excluded entry costs one small header download. Obsolete fitted models are followed to their
+successors where the wwPDB list names one.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from cryosse.archive import Archive, MirrorArchive
 from cryosse.header import parse_header
 from cryosse.ids import normalize_emdb_id, normalize_pdb_id
 from cryosse.mirror import LocalMirror
+from cryosse.obsolete import ObsoleteList
 from cryosse.reasons import CurationError, Reason
 from cryosse.settings import CurationSettings
 
@@ -25,6 +29,8 @@ class LocatedModel:
     sha256: str | None = None
     reason: str | None = None  # set when the model is excluded here
     message: str | None = None
+    source: str | None = None  # mirror path or download URL
+    replaces: str | None = None  # the obsolete fitted id this successor stands in for
 
 
 @dataclass
@@ -37,17 +43,21 @@ class LocatedEntry:
     method: str | None = None
     contour_level: float | None = None
     title: str | None = None
+    map_size_kbytes: int | None = None
     map_path: str | None = None
     map_sha256: str | None = None
     models: list[LocatedModel] = field(default_factory=list)
+    obsolete_list: str = ""  # where the obsolete-id list came from (or why there was none)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> LocatedEntry:
+        """Read a record back; keys that are not fields (download records) are skipped."""
+        known = {f.name for f in fields(cls)}
         models = [LocatedModel(**m) for m in data.get("models", [])]
-        return cls(**{**data, "models": models})
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "models": models})
 
 
 def sha256_of(path: str | Path) -> str:
@@ -58,7 +68,12 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def locate_entry(raw_id: str, mirror: LocalMirror, settings: CurationSettings) -> LocatedEntry:
+def locate_entry(
+    raw_id: str, archive: Archive | LocalMirror, settings: CurationSettings
+) -> LocatedEntry:
+    """Header checks, then the map and the fitted models; every exclusion carries its reason."""
+    if isinstance(archive, LocalMirror):
+        archive = MirrorArchive(archive)
     try:
         emdb_id = normalize_emdb_id(raw_id)
     except CurationError as exc:
@@ -66,7 +81,7 @@ def locate_entry(raw_id: str, mirror: LocalMirror, settings: CurationSettings) -
         return LocatedEntry(emdb_id=repr(raw_id), status="excluded", reason=exc.reason,
                             message=exc.message)  # fmt: skip
     try:
-        header = parse_header(mirror.header_path(emdb_id))
+        header = parse_header(archive.header_file(emdb_id))
     except CurationError as exc:
         return LocatedEntry(emdb_id, "excluded", exc.reason, exc.message)
     entry = LocatedEntry(
@@ -76,6 +91,7 @@ def locate_entry(raw_id: str, mirror: LocalMirror, settings: CurationSettings) -
         method=header.method,
         contour_level=header.contour_level,
         title=header.title,
+        map_size_kbytes=header.map_size_kbytes,
     )
 
     def exclude(reason: Reason, message: str) -> LocatedEntry:
@@ -99,22 +115,45 @@ def locate_entry(raw_id: str, mirror: LocalMirror, settings: CurationSettings) -
     if not header.fitted_pdb_ids:
         return exclude(Reason.NO_FITTED_MODEL, f"{emdb_id} has no fitted PDB model")
 
-    map_path = mirror.map_path(emdb_id, header.map_file)
-    if not map_path.is_file():
-        return exclude(Reason.MAP_MISSING, f"{emdb_id}: map {map_path.name} not in the mirror")
+    try:
+        map_path = archive.map_file(emdb_id, header)
+    except CurationError as exc:
+        return exclude(Reason(exc.reason), exc.message)
     entry.map_path = str(map_path)
     entry.map_sha256 = sha256_of(map_path)
 
+    obsolete = archive.obsolete_list()
+    entry.obsolete_list = obsolete.source
     for raw_pdb in header.fitted_pdb_ids:
         try:
             pdb_id = normalize_pdb_id(raw_pdb)
         except CurationError as exc:
             entry.models.append(LocatedModel(repr(raw_pdb), reason=exc.reason, message=exc.message))
             continue
-        try:
-            path = mirror.model_path(pdb_id)
-        except CurationError as exc:
-            entry.models.append(LocatedModel(pdb_id, reason=exc.reason, message=exc.message))
-            continue
-        entry.models.append(LocatedModel(pdb_id, path=str(path), sha256=sha256_of(path)))
+        for model in _current_models(pdb_id, obsolete):
+            if model.pdb_id in {m.pdb_id for m in entry.models}:
+                continue  # a successor that is also fitted directly
+            if model.reason is None:
+                _fetch_model(archive, model)
+            entry.models.append(model)
     return entry
+
+
+def _current_models(pdb_id: str, obsolete: ObsoleteList) -> list[LocatedModel]:
+    """The model(s) to use for a fitted id: itself, its successor(s), or an exclusion."""
+    if not obsolete.is_obsolete(pdb_id):
+        return [LocatedModel(pdb_id)]
+    successors = obsolete.current_ids(pdb_id)
+    if not successors:
+        message = f"{pdb_id} is obsolete and has no successor in the wwPDB obsolete list"
+        return [LocatedModel(pdb_id, reason=Reason.OBSOLETE_MODEL.value, message=message)]
+    return [LocatedModel(successor, replaces=pdb_id) for successor in successors]
+
+
+def _fetch_model(archive: Archive, model: LocatedModel) -> None:
+    try:
+        found = archive.model_file(model.pdb_id)
+    except CurationError as exc:
+        model.reason, model.message = exc.reason, exc.message
+        return
+    model.path, model.source, model.sha256 = str(found.path), found.source, sha256_of(found.path)

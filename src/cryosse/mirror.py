@@ -7,6 +7,7 @@ only from validated ids, so nothing outside the mirror root can be reached.
     <root>/emdb/structures/EMD-1234/map/emd_1234.map.gz
     <root>/pdb/1abc.cif.gz                       (flat, as in the demo), or
     <root>/pdb/data/structures/divided/mmCIF/ab/1abc.cif.gz   (wwPDB layout)
+    <root>/pdb/data/status/obsolete.dat          (wwPDB list of obsolete ids, optional)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cryosse.ids import emdb_number, normalize_emdb_id, normalize_pdb_id
 from cryosse.reasons import CurationError, Reason
 
 # Preference order: mmCIF first (the only format for extended ids), PDB format as a fallback.
-_MODEL_SUFFIXES = (".cif.gz", ".cif", ".pdb.gz", ".pdb", ".ent.gz")
+_MODEL_SUFFIXES = (".cif.gz", ".cif", ".pdb.gz", ".pdb", ".ent.gz", ".ent")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class LocalMirror:
         if not name.startswith(f"emd_{number}"):
             name = default
         return self.entry_dir(emdb_id) / "map" / name
+
+    def obsolete_list_path(self) -> Path:
+        return self.root / "pdb" / "data" / "status" / "obsolete.dat"
 
     def model_path(self, pdb_id: str) -> Path:
         """The first existing model file for a PDB id; raise MODEL_MISSING if none."""

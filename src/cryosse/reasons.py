@@ -20,10 +20,16 @@ class Reason(StrEnum):
     RESOLUTION_OUT_OF_RANGE = "resolution_out_of_range"
     NO_FITTED_MODEL = "no_fitted_model"
     MAP_MISSING = "map_missing"
+    MAP_SIZE_MISMATCH = "map_size_mismatch"
+    # a download failed after all retries (transient) or its file failed verification
+    DOWNLOAD_FAILED = "download_failed"
     MAP_UNREADABLE = "map_unreadable"
     MAP_INVALID_VALUES = "map_invalid_values"
     # model level
     MODEL_MISSING = "model_missing"
+    OBSOLETE_MODEL = "obsolete_model"
+    # status "replaced": an obsolete fitted model followed to its successor
+    MODEL_SUPERSEDED = "model_superseded"
     MODEL_UNREADABLE = "model_unreadable"
     NO_PROTEIN = "no_protein"
     MODEL_OUTSIDE_MAP = "model_outside_map"

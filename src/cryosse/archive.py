@@ -1,0 +1,295 @@
+"""Where an entry's files come from: a local mirror read in place, or the live archives over HTTP.
+
+Both sources answer the same four questions (the `Archive` protocol): the header file of an
+EMDB entry, its primary map, the model file of a PDB id, and the wwPDB list of obsolete ids.
+`HttpArchive` downloads into a cache folder laid out exactly like a mirror, so a file, once
+downloaded and verified, is read like any mirror file and never fetched again.
+
+Failures become CurationErrors with a reason for the curation log:
+    HTTP 404/410/403          -> header_missing / map_missing / model_missing
+    retries exhausted         -> download_failed (transient: a later run may succeed)
+    verification failed       -> download_failed, or map_size_mismatch for a map whose
+                                 uncompressed size disagrees with its header
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import os
+import struct
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryosse.download import Downloader, DownloadError
+from cryosse.header import EntryHeader
+from cryosse.ids import emdb_number, normalize_emdb_id, normalize_pdb_id
+from cryosse.mirror import LocalMirror
+from cryosse.obsolete import ObsoleteList, read_obsolete_list
+from cryosse.reasons import CurationError, Reason
+
+DEFAULT_EMDB_FILES_URL = "https://ftp.ebi.ac.uk/pub/databases/emdb"
+DEFAULT_EMDB_API_URL = "https://www.ebi.ac.uk/emdb/api"
+# mmCIF from RCSB, then from PDBe; the PDB format only as a last resort (no extended ids).
+DEFAULT_MODEL_URLS = (
+    "https://files.rcsb.org/download/{ID}.cif.gz",
+    "https://www.ebi.ac.uk/pdbe/entry-files/download/{id}.cif",
+    "https://files.rcsb.org/download/{ID}.pdb.gz",
+)
+DEFAULT_OBSOLETE_LIST_URL = "https://files.wwpdb.org/pub/pdb/data/status/obsolete.dat"
+# The cache keeps these suffixes, in this order of preference (see LocalMirror.model_path).
+_MODEL_SUFFIXES = (".cif.gz", ".cif", ".pdb.gz", ".pdb", ".ent.gz", ".ent")
+# Tolerance of the header's map size (kB, rounded by the archive) against the real size.
+_SIZE_TOLERANCE_KB = 2
+
+
+class Archive(Protocol):
+    """What the acquisition step needs from a source of EMDB and PDB files."""
+
+    def header_file(self, emdb_id: str) -> Path: ...
+
+    def map_file(self, emdb_id: str, header: EntryHeader) -> Path: ...
+
+    def model_file(self, pdb_id: str) -> ModelFile: ...
+
+    def obsolete_list(self) -> ObsoleteList: ...
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    source: str  # the mirror path or the URL it was downloaded from
+
+
+@dataclass(frozen=True)
+class ArchiveURLs:
+    """Base URLs of the archives; templates take {id} (lower case) or {ID} (upper case)."""
+
+    emdb_files: str = DEFAULT_EMDB_FILES_URL
+    emdb_api: str = DEFAULT_EMDB_API_URL
+    models: tuple[str, ...] = DEFAULT_MODEL_URLS
+    obsolete_list: str = DEFAULT_OBSOLETE_LIST_URL
+
+    @classmethod
+    def from_config(cls, archive: dict[str, Any]) -> ArchiveURLs:
+        return cls(
+            emdb_files=archive.get("emdb_files_url", DEFAULT_EMDB_FILES_URL).rstrip("/"),
+            emdb_api=archive.get("emdb_api_url", DEFAULT_EMDB_API_URL).rstrip("/"),
+            models=tuple(archive.get("model_urls", DEFAULT_MODEL_URLS)),
+            obsolete_list=archive.get("obsolete_list_url", DEFAULT_OBSOLETE_LIST_URL),
+        )
+
+    def header_url(self, emdb_id: str) -> str:
+        emdb = normalize_emdb_id(emdb_id)
+        return f"{self.emdb_files}/structures/{emdb}/header/emd-{emdb_number(emdb)}-v30.xml"
+
+    def map_url(self, emdb_id: str, file_name: str) -> str:
+        return f"{self.emdb_files}/structures/{normalize_emdb_id(emdb_id)}/map/{file_name}"
+
+    def model_urls(self, pdb_id: str) -> list[str]:
+        pid = normalize_pdb_id(pdb_id)
+        return [template.format(id=pid, ID=pid.upper()) for template in self.models]
+
+
+def model_suffix(url: str) -> str:
+    """The file suffix a model URL serves (".cif.gz", ".pdb", ...), for its name in the cache."""
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0].lower()
+    for suffix in _MODEL_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    raise ValueError(f"model URL {url!r} does not end in one of {', '.join(_MODEL_SUFFIXES)}")
+
+
+def uncompressed_size(path: Path) -> int:
+    """Size of the map data: the gzip trailer's ISIZE (mod 2**32) or the plain file's size."""
+    if path.name.endswith(".gz"):
+        with path.open("rb") as handle:
+            handle.seek(-4, os.SEEK_END)
+            return int(struct.unpack("<I", handle.read(4))[0])
+    return path.stat().st_size
+
+
+def check_map_size(path: Path, size_kbytes: int | None) -> None:
+    """Raise ValueError if the map's uncompressed size disagrees with the header's size_kbytes
+    (EMDB gives it in KiB, rounded). No header size: nothing to check."""
+    if size_kbytes is None:
+        return
+    actual = uncompressed_size(path)
+    expected = size_kbytes * 1024
+    if path.name.endswith(".gz"):
+        # ISIZE is the size modulo 2**32: compare in that ring for maps above 4 GiB.
+        difference = abs((actual - expected + 2**31) % 2**32 - 2**31)
+    else:
+        difference = abs(actual - expected)
+    if difference > _SIZE_TOLERANCE_KB * 1024:
+        raise ValueError(
+            f"{path.name}: {actual} bytes uncompressed, the header says {size_kbytes} kB"
+        )
+
+
+def _check_xml(path: Path) -> None:
+    try:
+        ET.parse(path)
+    except ET.ParseError as exc:
+        raise ValueError(f"{path.name} is not well-formed XML: {exc}") from exc
+
+
+def _check_model_text(path: Path) -> None:
+    """A model file must at least start like mmCIF or PDB (not an HTML error page)."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        head = handle.read(4096).lstrip()
+    if not head or head.startswith((b"<", b"{")):
+        raise ValueError(f"{path.name} is not a model file (starts with {head[:20]!r})")
+
+
+class MirrorArchive:
+    """A local mirror, read in place (no copies, no HTTP)."""
+
+    def __init__(self, mirror: LocalMirror) -> None:
+        self.mirror = mirror
+
+    def header_file(self, emdb_id: str) -> Path:
+        return self.mirror.header_path(emdb_id)
+
+    def map_file(self, emdb_id: str, header: EntryHeader) -> Path:
+        path = self.mirror.map_path(emdb_id, header.map_file)
+        if not path.is_file():
+            raise CurationError(Reason.MAP_MISSING, f"{emdb_id}: map {path.name} not in the mirror")
+        # No size check here: a mirror's files are complete copies, and a damaged one is
+        # reported as unreadable when curation reads it (its gzip trailer would be garbage).
+        return path
+
+    def model_file(self, pdb_id: str) -> ModelFile:
+        path = self.mirror.model_path(pdb_id)
+        return ModelFile(path, str(path))
+
+    def obsolete_list(self) -> ObsoleteList:
+        path = self.mirror.obsolete_list_path()
+        if path.is_file():
+            return read_obsolete_list(path)
+        return ObsoleteList.empty(f"no {path.relative_to(self.mirror.root)} in the mirror")
+
+
+@dataclass
+class HttpArchive:
+    """The live archives, downloaded into `cache` (a mirror layout) on first use.
+
+    Processes share the cache safely: each download holds an exclusive lock on its destination
+    (in cache/.locks), and a file another process published meanwhile is simply reused.
+    """
+
+    cache: LocalMirror
+    urls: ArchiveURLs
+    downloader: Downloader
+    # every URL tried and what came of it, for the entry's record
+    attempts: list[dict[str, str]] = field(default_factory=list)
+
+    def header_file(self, emdb_id: str) -> Path:
+        dest = self.cache.header_path(emdb_id)
+        self._fetch(self.urls.header_url(emdb_id), dest, _check_xml, Reason.HEADER_MISSING)
+        return dest
+
+    def map_file(self, emdb_id: str, header: EntryHeader) -> Path:
+        dest = self.cache.map_path(emdb_id, header.map_file)
+
+        def validate(path: Path) -> None:
+            check_map_size(path, header.map_size_kbytes)
+
+        self._fetch(self.urls.map_url(emdb_id, dest.name), dest, validate, Reason.MAP_MISSING)
+        return dest
+
+    def model_file(self, pdb_id: str) -> ModelFile:
+        """The first source that serves the model: RCSB, then PDBe, then the PDB format."""
+        pid = normalize_pdb_id(pdb_id)
+        try:
+            cached = self.cache.model_path(pid)
+            return ModelFile(cached, f"cache:{cached.name}")
+        except CurationError:
+            pass
+        failures: list[CurationError] = []
+        for url in self.urls.model_urls(pid):
+            dest = self.cache.root / "pdb" / f"{pid}{model_suffix(url)}"
+            try:
+                self._fetch(url, dest, _check_model_text, Reason.MODEL_MISSING)
+            except CurationError as exc:
+                failures.append(exc)
+                continue
+            return ModelFile(dest, url)
+        # Missing everywhere is model_missing; any transient failure makes it download_failed.
+        reasons = {f.reason for f in failures}
+        reason = Reason.MODEL_MISSING if reasons == {Reason.MODEL_MISSING} else \
+            Reason.DOWNLOAD_FAILED  # fmt: skip
+        raise CurationError(reason, f"{pid}: " + "; ".join(f.message for f in failures))
+
+    def obsolete_list(self) -> ObsoleteList:
+        """The wwPDB list, downloaded once into the cache; empty (and said so) if unreachable."""
+        dest = self.cache.obsolete_list_path()
+        try:
+            self._fetch(self.urls.obsolete_list, dest, None, Reason.DOWNLOAD_FAILED)
+        except CurationError as exc:
+            return ObsoleteList.empty(f"obsolete list unavailable: {exc.message}")
+        return read_obsolete_list(dest)
+
+    def _fetch(
+        self,
+        url: str,
+        dest: Path,
+        validate: Callable[[Path], None] | None,
+        missing: Reason,
+    ) -> None:
+        """Make `dest` a verified copy of `url` (reusing one already in the cache)."""
+        with _locked(self.cache.root / ".locks" / f"{dest.name}.lock"):
+            if dest.is_file():
+                return
+            try:
+                self.downloader.fetch(url, dest, validate=validate)
+            except DownloadError as exc:
+                self.attempts.append({"url": url, "result": exc.message})
+                if exc.status in (403, 404, 410):
+                    raise CurationError(missing, f"HTTP {exc.status} for {url}") from exc
+                kind = "verification failed" if exc.permanent else "transient failure"
+                raise CurationError(Reason.DOWNLOAD_FAILED, f"{kind}: {exc.message}") from exc
+        self.attempts.append({"url": url, "result": "ok"})
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive advisory lock, held across processes (Snakemake jobs share the cache)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def archive_from_config(
+    archive: dict[str, Any], download: dict[str, Any], progress: bool = False
+) -> MirrorArchive | HttpArchive:
+    """A mirror when `archive.mirror` is set, otherwise HTTP into `archive.cache`."""
+    if archive.get("mirror"):
+        return MirrorArchive(LocalMirror.at(archive["mirror"]))
+    return HttpArchive(
+        cache=LocalMirror.at(archive.get("cache") or "archive"),
+        urls=ArchiveURLs.from_config(archive),
+        downloader=downloader_from_config(download, progress=progress),
+    )
+
+
+def downloader_from_config(download: dict[str, Any], progress: bool = False) -> Downloader:
+    kwargs: dict[str, Any] = {
+        "timeout": float(download.get("timeout", 30.0)),
+        "max_retries": int(download.get("retries", 5)),
+        "backoff_base": float(download.get("backoff", 1.0)),
+        "backoff_max": float(download.get("backoff_max", 60.0)),
+        "progress": progress,
+    }
+    if download.get("user_agent"):
+        kwargs["user_agent"] = str(download["user_agent"])
+    return Downloader(**kwargs)

@@ -1,0 +1,113 @@
+"""The versioned entry list (entries.tsv): which EMDB entries make up a dataset, and why.
+
+One row per entry, in the order entries were added; rows are only ever appended, so a dataset
+is reproducible from this file alone and an addition never reorders what exists.
+
+    emdb_id fitted_pdbs resolution method release_date map_size_kbytes source query retrieved
+
+`source` is "search" (an EMDB search, whose Solr `query` is recorded) or "manual"
+(`cryosse add`); `retrieved` is the UTC time the row was written. Only emdb_id is required when
+reading, so a hand-written one-column list works too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryosse.atomic import write_text_atomic
+from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
+
+
+@dataclass
+class EntryRecord:
+    emdb_id: str
+    fitted_pdbs: str = ""  # comma-separated, validated ids
+    resolution: str = ""
+    method: str = ""
+    release_date: str = ""
+    map_size_kbytes: str = ""
+    source: str = "manual"
+    query: str = ""
+    retrieved: str = ""
+
+
+ENTRY_COLUMNS = [f.name for f in fields(EntryRecord)]
+
+
+def utc_timestamp(when: datetime | None = None) -> str:
+    return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_entry_table(path: str | Path) -> list[EntryRecord]:
+    """Rows of an entry list; ids are kept as written (validation happens downstream, where an
+    invalid id is logged as excluded)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        if reader.fieldnames is None or "emdb_id" not in reader.fieldnames:
+            raise ValueError(f"{path}: an entry list needs an 'emdb_id' column")
+        known = set(ENTRY_COLUMNS)
+        return [
+            EntryRecord(**{k: (v or "") for k, v in row.items() if k in known}) for row in reader
+        ]
+
+
+def write_entry_table(path: str | Path, records: list[EntryRecord]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=ENTRY_COLUMNS, delimiter="\t", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(asdict(r) for r in records)
+    write_text_atomic(path, buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class Addition:
+    added: list[str]
+    already_present: list[str]
+    invalid: list[str]
+
+
+def add_entries(
+    path: str | Path,
+    new: list[EntryRecord],
+) -> Addition:
+    """Append records for ids not yet in the list (existing rows are left byte-identical);
+    invalid ids are refused here, before they could reach a path."""
+    path = Path(path)
+    existing = read_entry_table(path) if path.exists() else []
+    present = {normalize_emdb_id(r.emdb_id) for r in existing if is_valid_emdb_id(r.emdb_id)}
+    added: list[str] = []
+    already: list[str] = []
+    invalid: list[str] = []
+    appended: list[EntryRecord] = []
+    for record in new:
+        if not is_valid_emdb_id(record.emdb_id):
+            invalid.append(record.emdb_id)
+            continue
+        emdb_id = normalize_emdb_id(record.emdb_id)
+        if emdb_id in present:
+            already.append(emdb_id)
+            continue
+        present.add(emdb_id)
+        record.emdb_id = emdb_id
+        record.retrieved = record.retrieved or utc_timestamp()
+        appended.append(record)
+        added.append(emdb_id)
+    if not path.exists():
+        write_entry_table(path, appended)
+    elif appended:
+        text = path.read_text(encoding="utf-8")
+        if text.split("\n", 1)[0].split("\t") == ENTRY_COLUMNS:
+            # Append to the exact bytes that are there, so existing rows cannot change.
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=ENTRY_COLUMNS, delimiter="\t",
+                                    lineterminator="\n")  # fmt: skip
+            writer.writerows(asdict(r) for r in appended)
+            write_text_atomic(path, text + ("" if text.endswith("\n") else "\n") +
+                              buffer.getvalue())  # fmt: skip
+        else:  # a hand-written list with other columns: rewritten in the full format
+            write_entry_table(path, existing + appended)
+    return Addition(added, already, invalid)

@@ -1,0 +1,269 @@
+"""Find EMDB entries for a dataset with the EMDB search API, and write the entry list.
+
+The API takes a Solr query in the URL path and answers CSV (the official EMDB client's usage):
+
+    GET {api}/search/{query}?rows=N&fl=emdb_id,resolution,...&wt=csv&download=false
+
+The query asks for released entries in a resolution window with a PDB cross-reference,
+optionally by method and release date:
+
+    current_status:"REL" AND resolution:[5.0 TO 10.0] AND xref_links:"pdb"
+        AND (structure_determination_method:"singleparticle" OR ...)
+        AND map_release_date:[2015-01-01T00:00:00Z TO *]
+
+The raw CSV is kept beside the entry list as the provenance snapshot. Every id in the answer
+is validated before it can reach a path; rows that fail are counted and reported, not used.
+Map sizes come from each entry's v3 header (fetched into the archive cache, where acquisition
+reuses it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sys
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from cryosse.archive import (
+    Archive,
+    ArchiveURLs,
+    HttpArchive,
+    MirrorArchive,
+    downloader_from_config,
+)
+from cryosse.atomic import write_text_atomic
+from cryosse.download import Downloader, DownloadError
+from cryosse.entries import Addition, EntryRecord, add_entries, utc_timestamp
+from cryosse.header import parse_header
+from cryosse.ids import is_valid_emdb_id, is_valid_pdb_id, normalize_emdb_id, normalize_pdb_id
+from cryosse.mirror import LocalMirror
+from cryosse.reasons import CurationError
+
+SEARCH_FIELDS = (
+    "emdb_id", "resolution", "structure_determination_method", "fitted_pdbs",
+    "map_release_date", "current_status",
+)  # fmt: skip
+# EMDB's names for structure determination methods (Solr values), with friendlier aliases.
+METHODS = {
+    "singleparticle": "singleparticle",
+    "single particle": "singleparticle",
+    "helical": "helical",
+    "subtomogramaveraging": "subtomogramaveraging",
+    "subtomogram averaging": "subtomogramaveraging",
+    "tomography": "tomography",
+    "electroncrystallography": "electroncrystallography",
+    "electron crystallography": "electroncrystallography",
+}
+DEFAULT_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    resolution_min: float = 5.0
+    resolution_max: float = 10.0
+    methods: tuple[str, ...] = ()
+    released_after: date | None = None
+    released_before: date | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.resolution_min <= self.resolution_max:
+            raise ValueError("resolution window must satisfy 0 < min <= max")
+        for method in self.methods:
+            if method.lower() not in METHODS:
+                raise ValueError(f"unknown method {method!r}; known: {sorted(set(METHODS))}")
+
+    @classmethod
+    def from_config(cls, search: dict[str, Any], resolution: dict[str, Any]) -> SearchQuery:
+        def as_date(value: Any) -> date | None:
+            if value is None or isinstance(value, date):
+                return value
+            return date.fromisoformat(str(value))
+
+        return cls(
+            resolution_min=float(resolution.get("min", 5.0)),
+            resolution_max=float(resolution.get("max", 10.0)),
+            methods=tuple(search.get("methods") or ()),
+            released_after=as_date(search.get("released_after")),
+            released_before=as_date(search.get("released_before")),
+        )
+
+    def to_solr(self) -> str:
+        """The Solr query. Only validated numbers, dates and known method names go in."""
+        parts = [
+            'current_status:"REL"',
+            f"resolution:[{self.resolution_min:g} TO {self.resolution_max:g}]",
+            'xref_links:"pdb"',
+        ]
+        methods = sorted({METHODS[m.lower()] for m in self.methods})
+        if methods:
+            either = " OR ".join(f'structure_determination_method:"{m}"' for m in methods)
+            parts.append(f"({either})")
+        if self.released_after or self.released_before:
+            start = f"{self.released_after.isoformat()}T00:00:00Z" if self.released_after else "*"
+            end = f"{self.released_before.isoformat()}T23:59:59Z" if self.released_before else "*"
+            parts.append(f"map_release_date:[{start} TO {end}]")
+        return " AND ".join(parts)
+
+
+def search_url(api: str, query: str, rows: int = DEFAULT_ROWS) -> str:
+    path = urllib.parse.quote(query, safe="")
+    params = urllib.parse.urlencode(
+        {"rows": rows, "fl": ",".join(SEARCH_FIELDS), "wt": "csv", "download": "false"}
+    )
+    return f"{api.rstrip('/')}/search/{path}?{params}"
+
+
+@dataclass
+class SearchHits:
+    records: list[EntryRecord] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # why each rejected row was refused
+
+
+def _split_ids(value: str) -> list[str]:
+    return [part for part in re.split(r"[\s,;|]+", value or "") if part]
+
+
+def parse_search_csv(text: str, query: str = "", retrieved: str = "") -> SearchHits:
+    """Entry records from the API's CSV answer; invalid ids are rejected with a reason.
+
+    Multi-valued fields (fitted_pdbs) may be joined by commas, semicolons or spaces.
+    """
+    hits = SearchHits()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if reader.fieldnames is None or "emdb_id" not in reader.fieldnames:
+        raise ValueError(f"search answer has no emdb_id column (columns: {reader.fieldnames})")
+    seen: set[str] = set()
+    for line, row in enumerate(reader, start=2):
+        raw = (row.get("emdb_id") or "").strip()
+        if not is_valid_emdb_id(raw):
+            hits.rejected.append(f"line {line}: invalid EMDB id {raw!r}")
+            continue
+        emdb_id = normalize_emdb_id(raw)
+        if emdb_id in seen:
+            continue
+        seen.add(emdb_id)
+        pdbs = _split_ids(row.get("fitted_pdbs") or "")
+        bad = [p for p in pdbs if not is_valid_pdb_id(p)]
+        if bad:
+            hits.rejected.append(f"line {line}: {emdb_id}: invalid PDB id(s) {bad!r} dropped")
+        fitted = [normalize_pdb_id(p) for p in pdbs if is_valid_pdb_id(p)]
+        release = (row.get("map_release_date") or "").strip()
+        hits.records.append(
+            EntryRecord(
+                emdb_id=emdb_id,
+                fitted_pdbs=",".join(dict.fromkeys(fitted)),
+                resolution=_number_text(row.get("resolution")),
+                method=_clean(row.get("structure_determination_method")),
+                release_date=release[:10] if re.match(r"\d{4}-\d\d-\d\d", release) else "",
+                source="search",
+                query=query,
+                retrieved=retrieved,
+            )
+        )
+    return hits
+
+
+def _number_text(value: str | None) -> str:
+    try:
+        return f"{float(value):g}" if value not in (None, "") else ""
+    except ValueError:
+        return ""
+
+
+def _clean(value: str | None) -> str:
+    """A free-text field made safe for one TSV cell."""
+    return re.sub(r"[\t\r\n]+", " ", value or "").strip()
+
+
+def add_map_sizes(records: list[EntryRecord], archive: Archive, workers: int = 4) -> list[str]:
+    """Fill map_size_kbytes (and missing fitted ids) from each entry's header; return the
+    problems met (a header that cannot be fetched leaves the size empty)."""
+    problems: list[str] = []
+
+    def one(record: EntryRecord) -> None:
+        try:
+            header = parse_header(archive.header_file(record.emdb_id))
+        except CurationError as exc:
+            problems.append(f"{record.emdb_id}: {exc.reason}: {exc.message}")
+            return
+        if header.map_size_kbytes is not None:
+            record.map_size_kbytes = str(header.map_size_kbytes)
+        if not record.fitted_pdbs:
+            valid = [normalize_pdb_id(p) for p in header.fitted_pdb_ids if is_valid_pdb_id(p)]
+            record.fitted_pdbs = ",".join(dict.fromkeys(valid))
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(tqdm(pool.map(one, records), total=len(records), desc="headers", unit="entry",
+                  disable=not sys.stderr.isatty()))  # fmt: skip
+    return problems
+
+
+@dataclass
+class SearchResult:
+    query: str
+    url: str
+    hits: SearchHits
+    addition: Addition
+    header_problems: list[str]
+
+
+def run_search(
+    query: SearchQuery,
+    urls: ArchiveURLs,
+    downloader: Downloader,
+    entries_tsv: str | Path,
+    header_archive: Archive | None = None,
+    rows: int = DEFAULT_ROWS,
+    workers: int = 4,
+    when: datetime | None = None,
+) -> SearchResult:
+    """Query EMDB, keep the raw CSV (<entries>.search-<time>.csv), and append the new entries
+    to `entries_tsv`. Entries already listed keep their rows; nothing is removed."""
+    solr = query.to_solr()
+    url = search_url(urls.emdb_api, solr, rows)
+    stamp = utc_timestamp(when)
+    entries_tsv = Path(entries_tsv)
+    raw = entries_tsv.with_name(f"{entries_tsv.stem}.search-{stamp.replace(':', '')}.csv")
+    try:
+        downloader.fetch(url, raw, verify_gzip=False)
+    except DownloadError as exc:
+        raise RuntimeError(f"EMDB search failed: {exc.message}") from exc
+    text = raw.read_text(encoding="utf-8", errors="replace")
+    hits = parse_search_csv(text, query=solr, retrieved=stamp)
+    problems = add_map_sizes(hits.records, header_archive, workers) if header_archive else []
+    addition = add_entries(entries_tsv, hits.records)
+    write_text_atomic(raw.with_suffix(".query.txt"), f"{solr}\n{url}\n{stamp}\n")
+    return SearchResult(solr, url, hits, addition, problems)
+
+
+def search_from_config(config: dict[str, Any], entries_tsv: str | Path) -> tuple[SearchResult, str]:
+    """run_search with the workflow config: the API and the header source (mirror or HTTP
+    cache) from `archive`, HTTP behaviour from `download`. Returns the download summary too."""
+    archive_config, download = config.get("archive", {}), config.get("download", {})
+    downloader = downloader_from_config(download)
+    urls = ArchiveURLs.from_config(archive_config)
+    headers: Archive
+    if archive_config.get("mirror"):
+        headers = MirrorArchive(LocalMirror.at(archive_config["mirror"]))
+    else:
+        cache = LocalMirror.at(archive_config.get("cache") or "archive")
+        headers = HttpArchive(cache, urls, downloader)
+    with downloader:
+        result = run_search(
+            SearchQuery.from_config(config.get("search", {}), config.get("resolution", {})),
+            urls,
+            downloader,
+            entries_tsv,
+            header_archive=headers,
+            rows=int(config.get("search", {}).get("rows", DEFAULT_ROWS)),
+            workers=int(download.get("concurrency", 4)),
+        )
+    return result, downloader.stats.summary_line()

@@ -1,0 +1,22 @@
+"""Adapter: rule acquire_entry -> cryosse.dataset.run_acquire."""
+
+import json
+import logging
+
+from cryosse.dataset import run_acquire
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+located = run_acquire(
+    snakemake.wildcards.emdb,
+    snakemake.params.archive,
+    snakemake.config["download"],
+    snakemake.params.settings,
+    snakemake.output[0],
+)
+logging.info("%s: %s %s", located.emdb_id, located.status, located.message)
+with open(snakemake.output[0]) as handle:
+    record = json.load(handle)
+for attempt in record.get("downloads", []):
+    logging.info("download %s: %s", attempt["url"], attempt["result"])
+if "download_summary" in record:
+    logging.info(record["download_summary"])

@@ -1,0 +1,13 @@
+"""Adapter: checkpoint search_emdb -> cryosse.search.search_from_config."""
+
+import logging
+
+from cryosse.search import search_from_config
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+result, downloads = search_from_config(snakemake.config, snakemake.output[0])
+logging.info("query: %s\nurl: %s", result.query, result.url)
+logging.info("%d entries found, %d added", len(result.hits.records), len(result.addition.added))
+for problem in result.hits.rejected + result.header_problems:
+    logging.warning(problem)
+logging.info(downloads)
