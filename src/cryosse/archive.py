@@ -196,11 +196,23 @@ class HttpArchive:
 
     def map_file(self, emdb_id: str, header: EntryHeader) -> Path:
         dest = self.cache.map_path(emdb_id, header.map_file)
+        size_problems: list[str] = []
 
         def validate(path: Path) -> None:
-            check_map_size(path, header.map_size_kbytes)
+            try:
+                check_map_size(path, header.map_size_kbytes)
+            except ValueError as exc:
+                size_problems.append(str(exc))
+                raise
 
-        self._fetch(self.urls.map_url(emdb_id, dest.name), dest, validate, Reason.MAP_MISSING)
+        try:
+            self._fetch(self.urls.map_url(emdb_id, dest.name), dest, validate, Reason.MAP_MISSING)
+        except CurationError as exc:
+            if size_problems and exc.reason == Reason.DOWNLOAD_FAILED:
+                # The file was complete and intact every time: it is not the header's map.
+                raise CurationError(Reason.MAP_SIZE_MISMATCH, f"{emdb_id}: {size_problems[-1]}") \
+                    from exc  # fmt: skip
+            raise
         return dest
 
     def model_file(self, pdb_id: str) -> ModelFile:
