@@ -1,0 +1,156 @@
+"""EMDB search (against the loopback archive server) and the append-only entry list."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cryosse.archive import ArchiveURLs, HttpArchive
+from cryosse.download import Downloader
+from cryosse.entries import ENTRY_COLUMNS, EntryRecord, add_entries, read_entry_table
+from cryosse.mirror import LocalMirror
+from cryosse.search import SearchQuery, parse_search_csv, run_search, search_url
+from tests.archive_server import ArchiveServer, start_server, stop_server
+from tests.conftest import DEMO_MIRROR
+
+CRYOSSE = Path(sys.executable).with_name("cryosse")
+
+# The CSV shape of the EMDB search API (wt=csv): a header of the requested fields, one row per
+# entry, multi-valued fields joined by commas inside quotes. Rows 4-6 are hostile or broken.
+SEARCH_CSV = """\
+emdb_id,resolution,structure_determination_method,fitted_pdbs,map_release_date,current_status
+EMD-8518,6.1,singleParticle,5u8s,2016-12-21T00:00:00Z,REL
+EMD-6149,5.0,singleParticle,"3j8g",2015-02-04T00:00:00Z,REL
+EMD-5168,6.6,helical,"3mfp,1j6z",2010-06-01T00:00:00Z,REL
+../../etc/passwd,5.5,singleParticle,1abc,2020-01-01T00:00:00Z,REL
+EMD-12,7.0,helical,2abc,2020-01-01T00:00:00Z,REL
+EMD-21457,3.2,singleParticle,"6vyb;rm -rf /",2020-02-19T00:00:00Z,REL
+"""
+
+
+@pytest.fixture
+def server() -> Iterator[ArchiveServer]:
+    state, httpd = start_server()
+    state.serve_mirror(DEMO_MIRROR)
+    yield state
+    stop_server(state, httpd)
+
+
+def test_query_syntax() -> None:
+    query = SearchQuery(5, 10, ("single particle", "helical"), date(2015, 1, 1), None)
+    assert query.to_solr() == (
+        'current_status:"REL" AND resolution:[5 TO 10] AND xref_links:"pdb" AND '
+        '(structure_determination_method:"helical" OR '
+        'structure_determination_method:"singleparticle") AND '
+        "map_release_date:[2015-01-01T00:00:00Z TO *]"
+    )
+    assert SearchQuery().to_solr() == (
+        'current_status:"REL" AND resolution:[5 TO 10] AND xref_links:"pdb"'
+    )
+    with pytest.raises(ValueError, match="unknown method"):
+        SearchQuery(methods=('x" OR *:*',))
+    url = search_url("http://h/emdb/api", SearchQuery().to_solr(), rows=10)
+    path, _, params = url.partition("?")
+    assert "/" not in path.removeprefix("http://h/emdb/api/search/")
+    assert urllib.parse.parse_qs(params)["wt"] == ["csv"]
+
+
+def test_csv_parsing_validates_every_id() -> None:
+    hits = parse_search_csv(SEARCH_CSV, query="q", retrieved="t")
+    assert [r.emdb_id for r in hits.records] == ["EMD-8518", "EMD-6149", "EMD-5168", "EMD-21457"]
+    assert hits.records[2].fitted_pdbs == "3mfp,1j6z"
+    assert hits.records[3].fitted_pdbs == "6vyb"  # the hostile part is dropped
+    assert hits.records[0].release_date == "2016-12-21"
+    assert len(hits.rejected) == 3
+    assert any("'../../etc/passwd'" in r for r in hits.rejected)
+    with pytest.raises(ValueError, match="no emdb_id column"):
+        parse_search_csv("a,b\n1,2\n")
+
+
+def test_search_writes_a_reproducible_entry_list(server: ArchiveServer, tmp_path: Path) -> None:
+    query = SearchQuery(3, 10)
+    server.files["/emdb/api/search/" + query.to_solr()] = SEARCH_CSV.encode()
+    urls = ArchiveURLs.from_config(server.config())
+    entries = tmp_path / "entries.tsv"
+    when = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    with Downloader(timeout=5, max_retries=1) as downloader:
+        headers = HttpArchive(LocalMirror.at(tmp_path / "cache"), urls, downloader)
+        result = run_search(query, urls, downloader, entries, headers, when=when)
+    assert result.addition.added == ["EMD-8518", "EMD-6149", "EMD-5168", "EMD-21457"]
+    # one request, the Solr query percent-encoded as a single path segment
+    quoted = urllib.parse.quote(query.to_solr(), safe="")
+    assert len(server.requests_for("/emdb/api/search/" + quoted)) == 1
+    records = read_entry_table(entries)
+    assert entries.read_text().splitlines()[0].split("\t") == ENTRY_COLUMNS
+    first = records[0]
+    assert (first.emdb_id, first.fitted_pdbs, first.resolution, first.method) == (
+        "EMD-8518", "5u8s", "6.1", "singleParticle"
+    )  # fmt: skip
+    # from the entry's header: (55*81*91 floats + 1024 header bytes) / 1024, rounded
+    assert first.map_size_kbytes == "1585"
+    assert (first.source, first.query, first.retrieved) == (
+        "search", query.to_solr(), "2026-11-25T12:00:00Z"
+    )  # fmt: skip
+    assert (tmp_path / "entries.search-2026-11-25T120000Z.csv").read_text() == SEARCH_CSV
+    # The headers went to the cache, where acquisition will find them.
+    assert (tmp_path / "cache/emdb/structures/EMD-8518/header/emd-8518-v30.xml").is_file()
+    # No id from the answer reached the file system except validated ones.
+    assert not list(tmp_path.rglob("*passwd*"))
+
+    # Searching again appends nothing and changes no byte.
+    before = entries.read_bytes()
+    with Downloader(timeout=5, max_retries=1) as downloader:
+        again = run_search(query, urls, downloader, entries, None, when=when)
+    assert again.addition.added == [] and len(again.addition.already_present) == 4
+    assert entries.read_bytes() == before
+
+
+def test_add_entries_appends_only(tmp_path: Path) -> None:
+    entries = tmp_path / "entries.tsv"
+    add_entries(entries, [EntryRecord("EMD-8518"), EntryRecord("emd-6149")])
+    before = entries.read_bytes()
+    addition = add_entries(entries, [EntryRecord("EMD-6149"), EntryRecord("5168"),
+                                     EntryRecord("../x")])  # fmt: skip
+    assert addition.added == ["EMD-5168"]
+    assert addition.already_present == ["EMD-6149"]
+    assert addition.invalid == ["../x"]
+    assert entries.read_bytes().startswith(before)
+    assert [r.emdb_id for r in read_entry_table(entries)] == ["EMD-8518", "EMD-6149", "EMD-5168"]
+
+
+def test_cli_add_and_search(server: ArchiveServer, tmp_path: Path) -> None:
+    query = SearchQuery(5, 10, ("helical",))
+    server.files["/emdb/api/search/" + query.to_solr()] = SEARCH_CSV.encode()
+    config = tmp_path / "config.yaml"
+    entries = tmp_path / "entries.tsv"
+    config.write_text(yaml.safe_dump({
+        "entries_file": str(entries),
+        "archive": {**server.config(), "cache": str(tmp_path / "cache")},
+        "download": {"retries": 1},
+    }))  # fmt: skip
+    added = subprocess.run([str(CRYOSSE), "add", "EMD-3488", "--config", str(config)],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "added 1" in added.stdout
+    refused = subprocess.run([str(CRYOSSE), "add", "EMD-1;ls", "--config", str(config)],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert refused.returncode == 1 and "refused 'EMD-1;ls'" in refused.stderr
+    found = subprocess.run(
+        [str(CRYOSSE), "search", "--config", str(config), "--method", "helical"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert "found:   4 entries (3 rows refused)" in found.stdout
+    assert "added:   4 new" in found.stdout
+    assert found.stdout.strip().splitlines()[-1].startswith("downloaded ")
+    rows = read_entry_table(entries)
+    assert [r.emdb_id for r in rows] == ["EMD-3488", "EMD-8518", "EMD-6149", "EMD-5168",
+                                         "EMD-21457"]  # fmt: skip
+    assert rows[0].source == "manual" and rows[1].source == "search"
