@@ -120,3 +120,74 @@ def test_gzip_fixture_really_is_truncated() -> None:
     data = (DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz").read_bytes()
     with pytest.raises(EOFError):
         gzip.decompress(data[: len(data) // 3])
+
+
+@pytest.mark.slow
+def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
+    """The whole workflow against the loopback archive: the search checkpoint writes the entry
+    list, entries are downloaded and curated like the mirror's; `cryosse add` then processes
+    only the new entry and leaves every existing output byte-identical."""
+    from cryosse.search import SearchQuery
+    from tests.archive_server import start_server, stop_server
+    from tests.test_search import SEARCH_CSV
+
+    state, httpd = start_server()
+    try:
+        state.serve_mirror(DEMO_MIRROR)
+        state.files["/emdb/api/search/" + SearchQuery(3.0, 10.0).to_solr()] = SEARCH_CSV.encode()
+        entries = tmp_path / "entries.tsv"
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump({
+            "run": "web",
+            "entries_file": str(entries),
+            "search": {"enabled": True},
+            "archive": {**state.config(), "cache": str(tmp_path / "cache")},
+            "download": {"retries": 1, "timeout": 10},
+            "resolution": {"min": 3.0, "max": 10.0},
+        }))  # fmt: skip
+        result = run_snakemake(tmp_path, config)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [r["emdb_id"] for r in read_tsv(entries)] == [
+            "EMD-8518", "EMD-6149", "EMD-5168", "EMD-21457",
+        ]  # fmt: skip
+        web = tmp_path / "results" / "web"
+        manifest = read_tsv(web / "manifest.tsv")
+        assert [r["sample_id"] for r in manifest] == [
+            "EMD-5168_3mfp_A", "EMD-6149_3j8g_X", "EMD-8518_5u8s_A",
+        ]  # fmt: skip
+        # The same samples as curating the mirror directly.
+        mirror_run = tmp_path / "mirror_run"
+        mirror_run.mkdir()
+        demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+        demo["entries"] = ["EMD-8518", "EMD-6149", "EMD-5168"]
+        demo["archive"]["mirror"] = str(DEMO_MIRROR)
+        (mirror_run / "config.yaml").write_text(yaml.safe_dump(demo))
+        assert run_snakemake(mirror_run, mirror_run / "config.yaml").returncode == 0
+        for row in manifest:
+            for name in ("density.mrc", "labels.mrc", "residues.tsv"):
+                web_file = web / row["path"] / name
+                local = mirror_run / "results" / "demo" / row["path"] / name
+                assert web_file.read_bytes() == local.read_bytes(), (row["sample_id"], name)
+        search_log = (web / "logs" / "search_emdb.log").read_text()
+        assert "4 entries found, 4 added" in search_log and "downloaded" in search_log
+        acquire_log = (web / "logs" / "acquire_entry" / "EMD-8518.log").read_text()
+        assert "downloaded" in acquire_log
+
+        # Add an entry: only it is acquired and curated; nothing existing changes.
+        before = checksums(web / "entries")
+        before_entries = entries.read_bytes()
+        add = subprocess.run([str(SNAKEMAKE.with_name("cryosse")), "add", "EMD-3488",
+                              "--entries", str(entries)], capture_output=True, text=True,
+                             check=False)  # fmt: skip
+        assert add.returncode == 0, add.stderr
+        assert entries.read_bytes().startswith(before_entries)
+        plan = run_snakemake(tmp_path, config, "--dry-run")
+        counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, flags=re.M))
+        assert counts.get("acquire_entry") == "1" and counts.get("curate_entry") == "1"
+        assert "search_emdb" not in counts
+        assert run_snakemake(tmp_path, config).returncode == 0
+        after = checksums(web / "entries")
+        assert {k: v for k, v in after.items() if not k.startswith("EMD-3488")} == before
+        assert any(k.startswith("EMD-3488/samples/") for k in after)
+    finally:
+        stop_server(state, httpd)

@@ -15,6 +15,7 @@ from pathlib import Path
 import mrcfile
 import numpy as np
 
+from cryosse import __version__
 from cryosse.atomic import atomic_path
 from cryosse.reasons import CurationError, Reason
 
@@ -139,4 +140,8 @@ def write_map(path: str | Path, data: np.ndarray, origin: np.ndarray, voxel_size
         mrc.set_data(np.ascontiguousarray(data))
         mrc.voxel_size = float(voxel_size)
         mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (float(v) for v in origin)
+        # mrcfile's default label carries the creation time; a fixed one keeps outputs
+        # byte-identical between runs, so checksums can prove a rerun changed nothing.
+        mrc.header.label[0] = f"cryosse {__version__}".encode()
+        mrc.header.nlabl = 1
         mrc.update_header_stats()
