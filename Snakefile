@@ -24,6 +24,7 @@ wildcard_constraints:
 include: "rules/acquire.smk"
 include: "rules/curate.smk"
 include: "rules/dataset.smk"
+include: "rules/splits.smk"
 
 
 rule all:
@@ -31,3 +32,6 @@ rule all:
     input:
         f"{RESULTS}/curation_log.tsv",
         f"{RESULTS}/manifest.tsv",
+        f"{RESULTS}/splits/main.tsv",
+        f"{RESULTS}/splits/cv.tsv",
+        f"{RESULTS}/splits/report.md",

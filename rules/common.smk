@@ -19,3 +19,7 @@ def entry_ids():
     if SEARCH_ENABLED and not Path(config["entries_file"]).exists():
         checkpoints.search_emdb.get()
     return split_entry_ids(entry_ids_from_config(config))
+
+
+# The append-only split ledger: not a rule output, so Snakemake never deletes it.
+SPLIT_LEDGER = config["splits"]["ledger"] or f"{RESULTS}/splits/ledger.tsv"

@@ -89,6 +89,7 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
 
     # Adding an entry runs only that entry (and the gather step); existing samples are untouched.
     before = checksums(results / "entries")
+    splits_before = (results / "splits/main.tsv").read_bytes()
     demo["entries"].append("EMD-90011")
     shutil.copytree(mirror / "emdb/structures/EMD-6149", mirror / "emdb/structures/EMD-90011")
     entry = mirror / "emdb/structures/EMD-90011"
@@ -106,6 +107,10 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     after = checksums(results / "entries")
     assert {k: v for k, v in after.items() if not k.startswith("EMD-90011")} == before
     assert any(k.startswith("EMD-90011/samples/") for k in after)
+    # The split table only grows: every existing row is byte-identical, the new sample is added.
+    splits_after = (results / "splits/main.tsv").read_bytes()
+    assert splits_after.startswith(splits_before)
+    assert splits_after[len(splits_before) :].decode().startswith("EMD-90011_3j8g_X\t")
 
 
 def checksums(root: Path) -> dict[str, str]:
@@ -175,6 +180,7 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
 
         # Add an entry: only it is acquired and curated; nothing existing changes.
         before = checksums(web / "entries")
+        splits_before = (web / "splits/main.tsv").read_bytes()
         before_entries = entries.read_bytes()
         add = subprocess.run([str(SNAKEMAKE.with_name("cryosse")), "add", "EMD-3488",
                               "--entries", str(entries)], capture_output=True, text=True,
@@ -189,5 +195,9 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
         after = checksums(web / "entries")
         assert {k: v for k, v in after.items() if not k.startswith("EMD-3488")} == before
         assert any(k.startswith("EMD-3488/samples/") for k in after)
+        splits_after = (web / "splits/main.tsv").read_bytes()
+        assert splits_after.startswith(splits_before)
+        added = splits_after[len(splits_before) :].decode().splitlines()
+        assert [line.split("\t")[0] for line in added] == ["EMD-3488_5me2_A", "EMD-3488_5me2_B"]
     finally:
         stop_server(state, httpd)

@@ -251,6 +251,8 @@ def _write_chain_sample(
         "central_start_xyz": list(box.central_start),
         "central_stop_xyz": list(box.central_stop),
         "padding": settings.padding,
+        # the modelled residues of the central chain, for sequence clustering of the splits
+        "sequence": "".join(r.one_letter for r in residues if r.chain == chain),
         "box_fraction_outside_map": round(outside_fraction, 4),
         "voxels_central": {
             "helix": int(np.count_nonzero(central_labels == HELIX)),

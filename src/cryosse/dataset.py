@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from cryosse.archive import HttpArchive, archive_from_config
-from cryosse.atomic import atomic_directory, write_text_atomic
+from cryosse.atomic import atomic_directory, atomic_path, write_text_atomic
+from cryosse.clusters import cluster_sequences, read_fasta, similar_pairs, write_fasta
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow, read_log, write_log
 from cryosse.entries import read_entry_table
@@ -27,6 +28,14 @@ from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
 from cryosse.locate import LocatedEntry, locate_entry
 from cryosse.reasons import Reason
 from cryosse.settings import CurationSettings
+from cryosse.split_report import CaseFacts, build_report, write_report
+from cryosse.splits import (
+    Case,
+    SplitSettings,
+    cross_validation_folds,
+    update_ledger,
+    write_cv_table,
+)
 
 MANIFEST_COLUMNS = [
     "sample_id", "emdb_id", "pdb_id", "chain", "resolution", "nx", "ny", "nz",
@@ -155,3 +164,100 @@ def summarize_log(path: str | Path) -> str:
     lines = [f"{level:6s} {status:9s} {reason:24s} {n}" for (level, status, reason), n in
              sorted(counts.items())]  # fmt: skip
     return "\n".join(lines)
+
+
+def _manifest(path: str | Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def run_clustering(
+    manifest: str | Path,
+    fasta_out: str | Path,
+    clusters_out: str | Path,
+    links_out: str | Path,
+    threads: int = 1,
+) -> None:
+    """Central-chain sequences of all samples -> FASTA, their MMseqs2 clusters (35 %), and the
+    pairs an all-against-all search aligns at >= 35 % identity."""
+    root = Path(manifest).parent
+    sequences = {
+        row["sample_id"]: json.loads((root / row["path"] / "sample.json").read_text())["sequence"]
+        for row in _manifest(manifest)
+    }
+    members = cluster_sequences(sequences, threads=threads)
+    pairs = similar_pairs(sequences, threads=threads)
+    with atomic_path(fasta_out) as tmp:
+        write_fasta(sequences, tmp)
+    lines = ["sample_id\tcluster"] + [f"{sid}\t{members[sid]}" for sid in sorted(members)]
+    write_text_atomic(clusters_out, "\n".join(lines) + "\n")
+    write_text_atomic(
+        links_out, "".join(f"{a}\t{b}\n" for a, b in (("sample_a", "sample_b"), *pairs))
+    )
+
+
+def _links(path: str | Path) -> list[tuple[str, str]]:
+    return [(row["sample_a"], row["sample_b"]) for row in _manifest(path)]
+
+
+def _cases(manifest: str | Path, clusters_tsv: str | Path) -> list[Case]:
+    clusters = {row["sample_id"]: row["cluster"] for row in _manifest(clusters_tsv)}
+    return [
+        Case(
+            row["sample_id"],
+            row["emdb_id"],
+            int(row.get("quality_bin") or 1),
+            clusters[row["sample_id"]],
+        )
+        for row in _manifest(manifest)
+    ]
+
+
+def run_splits(
+    manifest: str | Path,
+    clusters_tsv: str | Path,
+    links_tsv: str | Path,
+    ledger: str | Path,
+    settings: dict[str, Any],
+    main_out: str | Path,
+    cv_out: str | Path,
+) -> None:
+    """Extend the split ledger with new samples (never moving one), publish it as the main
+    split table, and draw the cross-validation folds."""
+    split_settings = SplitSettings.from_config(settings)
+    cases = _cases(manifest, clusters_tsv)
+    links = _links(links_tsv)
+    rows = update_ledger(ledger, cases, split_settings, links)
+    write_text_atomic(main_out, Path(ledger).read_text(encoding="utf-8"))
+    main = {row.sample_id: row.split for row in rows}
+    roles = cross_validation_folds(cases, main, split_settings, links)
+    write_cv_table(cv_out, roles, split_settings.n_folds)
+
+
+def run_split_report(
+    manifest: str | Path,
+    fasta: str | Path,
+    main_tsv: str | Path,
+    cv_tsv: str | Path,
+    tsv_out: str | Path,
+    markdown_out: str | Path,
+    threads: int = 1,
+) -> list[dict[str, Any]]:
+    facts = {
+        row["sample_id"]: CaseFacts(
+            row["sample_id"],
+            int(row.get("quality_bin") or 1),
+            int(row["helix_residues"]),
+            int(row["sheet_residues"]),
+            int(row["background_residues"]),
+        )
+        for row in _manifest(manifest)
+    }
+    main = {r["sample_id"]: r["split"] for r in _manifest(main_tsv) if r["sample_id"] in facts}
+    cv = {
+        r["sample_id"]: [v for k, v in r.items() if k.startswith("fold_")]
+        for r in _manifest(cv_tsv)
+    }
+    rows = build_report(facts, read_fasta(fasta), main, cv, threads=threads)
+    write_report(rows, tsv_out, markdown_out)
+    return rows

@@ -1,0 +1,80 @@
+# ---- Splits: MMseqs2 clusters at 35 %, the append-only main split, CV folds, leakage report ----
+
+
+rule cluster_sequences:
+    """Central-chain sequences: mmseqs easy-cluster at 35 %, and all-vs-all pairs >= 35 %."""
+    input:
+        f"{RESULTS}/manifest.tsv",
+    output:
+        fasta=f"{RESULTS}/splits/sequences.fasta",
+        clusters=f"{RESULTS}/splits/clusters.tsv",
+        links=f"{RESULTS}/splits/similar_pairs.tsv",
+    log:
+        f"{RESULTS}/logs/cluster_sequences.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/cluster_sequences.tsv"
+    conda:
+        "../envs/curation.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../workflow_scripts/cluster_sequences.py"
+
+
+rule assign_splits:
+    """New samples get a split in the ledger (existing rows never change); CV folds."""
+    input:
+        manifest=f"{RESULTS}/manifest.tsv",
+        clusters=f"{RESULTS}/splits/clusters.tsv",
+        links=f"{RESULTS}/splits/similar_pairs.tsv",
+    output:
+        main=report(
+            f"{RESULTS}/splits/main.tsv",
+            caption="../report/splits.rst",
+            category="Dataset",
+        ),
+        cv=f"{RESULTS}/splits/cv.tsv",
+    log:
+        f"{RESULTS}/logs/assign_splits.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/assign_splits.tsv"
+    conda:
+        "../envs/curation.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        ledger=SPLIT_LEDGER,
+        settings=config["splits"],
+    script:
+        "../workflow_scripts/assign_splits.py"
+
+
+rule split_report:
+    """Cases per split and bin, residue fractions, max train-test identity (mmseqs search)."""
+    input:
+        manifest=f"{RESULTS}/manifest.tsv",
+        fasta=f"{RESULTS}/splits/sequences.fasta",
+        main=f"{RESULTS}/splits/main.tsv",
+        cv=f"{RESULTS}/splits/cv.tsv",
+    output:
+        tsv=f"{RESULTS}/splits/report.tsv",
+        markdown=report(
+            f"{RESULTS}/splits/report.md",
+            caption="../report/split_report.rst",
+            category="Dataset",
+        ),
+    log:
+        f"{RESULTS}/logs/split_report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/split_report.tsv"
+    conda:
+        "../envs/curation.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../workflow_scripts/split_report.py"

@@ -1,0 +1,17 @@
+"""Adapter: rule assign_splits -> cryosse.dataset.run_splits."""
+
+import logging
+
+from cryosse.dataset import run_splits
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+run_splits(
+    snakemake.input.manifest,
+    snakemake.input.clusters,
+    snakemake.input.links,
+    snakemake.params.ledger,
+    snakemake.params.settings,
+    snakemake.output.main,
+    snakemake.output.cv,
+)
+logging.info("split ledger: %s", snakemake.params.ledger)

@@ -1,0 +1,15 @@
+"""Adapter: rule cluster_sequences -> cryosse.dataset.run_clustering."""
+
+import logging
+
+from cryosse.dataset import run_clustering
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+run_clustering(
+    snakemake.input[0],
+    snakemake.output.fasta,
+    snakemake.output.clusters,
+    snakemake.output.links,
+    threads=snakemake.threads,
+)
+logging.info("clustered the central-chain sequences")

@@ -1,0 +1,19 @@
+"""Adapter: rule split_report -> cryosse.dataset.run_split_report."""
+
+import logging
+
+from cryosse.dataset import run_split_report
+from cryosse.split_report import leaks
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+rows = run_split_report(
+    snakemake.input.manifest,
+    snakemake.input.fasta,
+    snakemake.input.main,
+    snakemake.input.cv,
+    snakemake.output.tsv,
+    snakemake.output.markdown,
+    threads=snakemake.threads,
+)
+for row in leaks(rows):
+    logging.warning("leakage: %s %s %s", row["scheme"], row["split"], row["closest_train_pair"])
