@@ -154,3 +154,22 @@ def test_cli_add_and_search(server: ArchiveServer, tmp_path: Path) -> None:
     assert [r.emdb_id for r in rows] == ["EMD-3488", "EMD-8518", "EMD-6149", "EMD-5168",
                                          "EMD-21457"]  # fmt: skip
     assert rows[0].source == "manual" and rows[1].source == "search"
+
+
+def test_cli_fetch_downloads_listed_entries(server: ArchiveServer, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "entries": ["EMD-8518", "EMD-6149", "EMD-99999", "EMD-x"],
+        "archive": {**server.config(), "cache": str(tmp_path / "cache")},
+        "download": {"retries": 0},
+        "resolution": {"min": 3.0, "max": 10.0},
+    }))  # fmt: skip
+    done = subprocess.run([str(CRYOSSE), "fetch", "--config", str(config)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "refused 'EMD-x'" in done.stderr
+    assert "EMD-99999: header_missing" in done.stderr
+    assert "header_missing: 1, kept: 2" in done.stdout
+    # two headers, two maps, two models (each after two 404s for mmCIF); no obsolete list here
+    assert "downloaded 6 files" in done.stdout
+    assert (tmp_path / "cache/emdb/structures/EMD-6149/map/emd_6149.map.gz").is_file()

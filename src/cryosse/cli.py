@@ -128,7 +128,8 @@ def _fetch(args: argparse.Namespace) -> int:
     for raw in invalid:
         print(f"refused {raw!r}: not an EMDB id", file=sys.stderr)
     download = config.get("download") or {}
-    archive = archive_from_config(config.get("archive") or {}, download, progress=args.progress)
+    progress = args.progress or sys.stderr.isatty()
+    archive = archive_from_config(config.get("archive") or {}, download, progress=progress)
     settings = CurationSettings.from_config(settings_section(config))
     workers = int(args.workers or download.get("concurrency", 4))
     counts: dict[str, int] = {}
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("ids", nargs="*", help="EMDB ids (default: the config's entries)")
     fetch.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
     fetch.add_argument("--workers", type=int, help="entries at a time (default: concurrency)")
-    fetch.add_argument("--progress", action="store_true", help="a progress bar per file")
+    fetch.add_argument("--progress", action="store_true", help="progress bars even without a TTY")
     fetch.set_defaults(func=_fetch)
     curate = sub.add_parser("curate", help="acquire and curate a few entries into samples")
     curate.add_argument("entries", nargs="+", help="EMDB ids, e.g. EMD-8518")
