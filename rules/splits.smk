@@ -59,6 +59,7 @@ rule split_report:
         fasta=f"{RESULTS}/splits/sequences.fasta",
         main=f"{RESULTS}/splits/main.tsv",
         cv=f"{RESULTS}/splits/cv.tsv",
+        curation_log=f"{RESULTS}/curation_log.tsv",
     output:
         tsv=f"{RESULTS}/splits/report.tsv",
         markdown=report(

@@ -20,6 +20,7 @@ from cryosse.curate import curate_entry
 from cryosse.density import read_map
 from cryosse.locate import locate_entry
 from cryosse.mirror import LocalMirror
+from cryosse.quality import QualitySettings
 from cryosse.reasons import Reason
 from cryosse.sample import read_sample
 from cryosse.settings import CurationSettings
@@ -77,7 +78,7 @@ def test_demo_entry_gives_labelled_samples(mirror_copy: Path, tmp_path: Path) ->
     chains = {r.chain: r for r in result.rows if r.level == "chain"}
     assert chains["A"].status == chains["B"].status == "kept"
     assert chains["C"].reason == chains["D"].reason == Reason.CHAIN_REDUNDANT
-    assert set(result.timings) == {"read", "dssp", "crop", "label", "write"}
+    assert set(result.timings) == {"read", "dssp", "crop", "label", "quality", "write"}
 
     sample = read_sample(tmp_path / "samples" / "EMD-3488_5me2_A")
     meta = sample.meta
@@ -173,7 +174,9 @@ def test_model_outside_the_map(mirror_copy: Path, realdata: Path, tmp_path: Path
     write_gz(
         mirror_copy / "pdb/9aaa.pdb.gz", (realdata / "EMD-21457/6vyb_Ndom_shifted.pdb").read_bytes()
     )
-    relaxed = CurationSettings(resolution_min=3, resolution_max=10, require_helix=False)
+    # (a β-only, tightly cropped domain: no helix to score, so the quality bin is relaxed too)
+    relaxed = CurationSettings(resolution_min=3, resolution_max=10, require_helix=False,
+                               quality=QualitySettings(pr_threshold=1.0))  # fmt: skip
     assert entry_row(curate(mirror_copy, "EMD-90001", tmp_path / "2", relaxed)).status == "kept"
 
 
@@ -270,3 +273,35 @@ def test_located_entry_round_trips(mirror_copy: Path) -> None:
     again = LocatedEntry.from_dict(json.loads(json.dumps(located.to_dict())))
     assert again == located
     assert again.models[0].sha256 and len(again.map_sha256 or "") == 64
+
+
+def test_quality_scores_and_bin_4_exclusion(mirror_copy: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    result = curate(mirror_copy, "EMD-8518", tmp_path / "a")
+    quality = read_sample(tmp_path / "a/samples/EMD-8518_5u8s_A").meta["quality"]
+    assert quality["bin"] in (1, 2, 3)
+    assert 0.5 < quality["helix_similarity"] <= 1.0
+    assert all(0.0 <= h["f1"] <= 1.0 and h["n_residues"] >= 6 for h in quality["helices"])
+    assert 0.0 <= quality["recall"] <= quality["precision"] <= 1.0
+    assert quality["contour_source"] == "fallback mean+0sd"  # the demo header has no contour
+    assert entry_row(result).status == "kept"
+
+    # Thresholds no chain can meet: every chain lands in bin 4 and is excluded with its reason.
+    strict = dataclasses.replace(WIDE, quality=QualitySettings(f1_threshold=1.0, pr_threshold=0.0))
+    result = curate(mirror_copy, "EMD-8518", tmp_path / "b", strict)
+    (chain,) = [r for r in result.rows if r.level == "chain"]
+    assert (chain.status, chain.reason) == ("excluded", Reason.QUALITY_BIN_4)
+    assert "helix similarity 0." in chain.message and "contour" in chain.message
+    assert not (tmp_path / "b/samples/EMD-8518_5u8s_A").exists()
+
+
+def test_author_contour_from_the_header(mirror_copy: Path, tmp_path: Path) -> None:
+    header = mirror_copy / "emdb/structures/EMD-8518/header/emd-8518-v30.xml"
+    text = header.read_text()
+    contour = '<contour_list><contour primary="true"><level>0.05</level></contour></contour_list>'
+    header.write_text(text.replace("<file>emd_8518.map.gz</file>",
+                                   f"<file>emd_8518.map.gz</file>{contour}"))  # fmt: skip
+    curate(mirror_copy, "EMD-8518", tmp_path)
+    quality = read_sample(tmp_path / "samples/EMD-8518_5u8s_A").meta["quality"]
+    assert (quality["contour"], quality["contour_source"]) == (0.05, "author")

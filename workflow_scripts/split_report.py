@@ -11,6 +11,7 @@ rows = run_split_report(
     snakemake.input.fasta,
     snakemake.input.main,
     snakemake.input.cv,
+    snakemake.input.curation_log,
     snakemake.output.tsv,
     snakemake.output.markdown,
     threads=snakemake.threads,

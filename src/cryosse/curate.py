@@ -1,7 +1,8 @@
 """Curate one EMDB entry: map + fitted models → labelled, box-cropped samples.
 
     read map → for each fitted model: read model → overlap checks → DSSP (whole model) →
-    choose chains → for each central chain: box-crop + resample → label voxels → write sample
+    choose chains → for each central chain: box-crop + resample → label voxels → quality
+    scores and bin (bin 4 excluded) → write sample
 
 Every problem ends as a curation-log row with a reason; nothing here raises for bad input.
 """
@@ -29,11 +30,17 @@ from cryosse.ids import sample_id
 from cryosse.labels import label_voxels
 from cryosse.locate import LocatedEntry, LocatedModel
 from cryosse.model import Residue, ca_array, chain_atom_coordinates, protein_residues, read_model
+from cryosse.quality import (
+    chain_helix_similarity,
+    fallback_contour,
+    precision_recall,
+    quality_bin,
+)
 from cryosse.reasons import CurationError, Reason
 from cryosse.sample import Sample, write_sample
 from cryosse.settings import CurationSettings
 
-STEPS = ("read", "dssp", "crop", "label", "write")
+STEPS = ("read", "dssp", "crop", "label", "quality", "write")
 # Reference voxels for the density-percentile check: a fixed-seed sample keeps it cheap on
 # large maps and deterministic.
 _PERCENTILE_SAMPLE = 1_000_000
@@ -87,6 +94,7 @@ def curate_entry(
         entry_row("excluded", exc.reason, exc.message)
         return result
 
+    contour = _contour(located, density, settings)
     n_kept = 0
     for model in located.models:
         if model.replaces:
@@ -95,7 +103,8 @@ def curate_entry(
                                       f"{model.replaces} is obsolete; its successor "
                                       f"{model.pdb_id} (wwPDB obsolete list) is used"))  # fmt: skip
         try:
-            n_kept += _curate_model(located, model, density, settings, Path(samples_dir), result)
+            n_kept += _curate_model(located, model, density, contour, settings,
+                                    Path(samples_dir), result)  # fmt: skip
         except CurationError as exc:
             result.rows.append(LogRow(emdb, model.pdb_id, "", "model", "excluded",
                                       str(exc.reason), exc.message))  # fmt: skip
@@ -116,10 +125,20 @@ def _entry_reason(rows: list[LogRow]) -> str:
     return reasons.pop() if len(reasons) == 1 else "no_chain_kept"
 
 
+def _contour(located: LocatedEntry, density: DensityMap, settings: CurationSettings
+             ) -> tuple[float, str]:  # fmt: skip
+    """The author's recommended contour from the header, else mean + k·σ of non-zero voxels."""
+    if located.contour_level is not None:
+        return float(located.contour_level), "author"
+    k = settings.quality.sigma_factor
+    return fallback_contour(density.data, k), f"fallback mean{k:+g}sd"
+
+
 def _curate_model(
     located: LocatedEntry,
     model: LocatedModel,
     density: DensityMap,
+    contour: tuple[float, str],
     settings: CurationSettings,
     samples_dir: Path,
     result: EntryResult,
@@ -181,9 +200,9 @@ def _curate_model(
                                       str(decision.reason), decision.message))  # fmt: skip
             continue
         try:
-            sid = _write_chain_sample(located, model, structure, density, residues, res_codes,
-                                      res_class, decision.name, settings, samples_dir,
-                                      result)  # fmt: skip
+            sid = _write_chain_sample(located, model, structure, density, contour, residues,
+                                      res_codes, res_class, decision.name, settings,
+                                      samples_dir, result)  # fmt: skip
         except CurationError as exc:
             result.rows.append(LogRow(emdb, pdb, decision.name, "chain", "excluded",
                                       str(exc.reason), exc.message))  # fmt: skip
@@ -200,6 +219,7 @@ def _write_chain_sample(
     model: LocatedModel,
     structure: gemmi.Structure,
     density: DensityMap,
+    contour: tuple[float, str],
     residues: list[Residue],
     res_codes: list[str],
     res_class: np.ndarray,
@@ -219,6 +239,18 @@ def _write_chain_sample(
         ca = ca_array(residues)
         labels = label_voxels(box.origin, box.shape_xyz, box.voxel_size, ca, res_class,
                               settings.label_radius)  # fmt: skip
+    with _timed(result.timings, "quality"):
+        quality = _chain_quality(boxed, box.origin, box.voxel_size, structure, residues,
+                                 res_class, chain, contour, settings)  # fmt: skip
+    if quality["bin"] == 4:
+        f1 = quality["helix_similarity"]
+        raise CurationError(
+            Reason.QUALITY_BIN_4,
+            f"chain {chain}: helix similarity {'none' if f1 is None else f'{f1:.3f}'} "
+            f"(< {settings.quality.f1_threshold:g}) and |precision - recall| "
+            f"{abs(quality['precision'] - quality['recall']):.3f} "
+            f"(> {settings.quality.pr_threshold:g}) at contour {contour[0]:.4g} ({contour[1]})",
+        )
     in_box = box.contains(ca)
     in_central = box.contains(ca, central=True)
     table = []
@@ -270,8 +302,66 @@ def _write_chain_sample(
             "model": Path(model.path or "").name,
             "model_sha256": model.sha256,
         },
+        "quality": quality,
         "cryosse_version": __version__,
     }
     with _timed(result.timings, "write"):
         write_sample(samples_dir / sid, Sample(meta, boxed, labels, table))
     return sid
+
+
+def _chain_quality(
+    boxed: np.ndarray,
+    origin: np.ndarray,
+    voxel_size: float,
+    structure: gemmi.Structure,
+    residues: list[Residue],
+    res_class: np.ndarray,
+    chain: str,
+    contour: tuple[float, str],
+    settings: CurationSettings,
+) -> dict:
+    """Helix cylindrical similarity, precision/recall in the chain's zone, and the bin,
+    measured on the 1 Å box (see cryosse.quality for the definitions)."""
+    q = settings.quality
+    idx = [i for i, r in enumerate(residues) if r.chain == chain]
+    helix_f1, helices = chain_helix_similarity(
+        boxed, origin, voxel_size, res_class[idx], ca_array(residues)[idx], q
+    )
+    chain_atoms = chain_atom_coordinates(structure, chain)
+    others = _other_atoms(structure, chain, origin, origin + voxel_size * np.array(
+        boxed.shape[::-1]), q.zone_radius)  # fmt: skip
+    try:
+        precision, recall = precision_recall(boxed, origin, voxel_size, chain_atoms, others,
+                                             contour[0], q)  # fmt: skip
+    except ValueError as exc:
+        raise CurationError(Reason.CHAIN_OUTSIDE_MAP, f"chain {chain}: {exc}") from exc
+    return {
+        "helix_similarity": None if helix_f1 is None else round(helix_f1, 4),
+        "helices": [
+            {
+                "first_residue": residues[idx[h.first_residue]].residue_id,
+                "n_residues": h.n_residues,
+                "f1": round(h.f1, 4),
+            }
+            for h in helices
+        ],
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "contour": round(contour[0], 6),
+        "contour_source": contour[1],
+        "bin": quality_bin(helix_f1, precision, recall, q),
+    }
+
+
+def _other_atoms(structure: gemmi.Structure, chain: str, low: np.ndarray, high: np.ndarray,
+                 margin: float) -> np.ndarray:  # fmt: skip
+    """Atoms of every other chain (protein, nucleic acid, ligand) near the box: they claim
+    their own density in the precision/recall zone."""
+    coords = np.array(
+        [(a.pos.x, a.pos.y, a.pos.z) for c in structure[0] if c.name != chain
+         for r in c for a in r],
+        dtype=np.float64,
+    ).reshape(-1, 3)  # fmt: skip
+    near = np.all((coords >= low - margin) & (coords <= high + margin), axis=1)
+    return coords[near]

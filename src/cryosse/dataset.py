@@ -40,7 +40,8 @@ from cryosse.splits import (
 MANIFEST_COLUMNS = [
     "sample_id", "emdb_id", "pdb_id", "chain", "resolution", "nx", "ny", "nz",
     "central_nx", "central_ny", "central_nz", "helix_voxels", "sheet_voxels",
-    "background_voxels", "helix_residues", "sheet_residues", "background_residues", "path",
+    "background_voxels", "helix_residues", "sheet_residues", "background_residues",
+    "helix_similarity", "n_helices", "precision", "recall", "contour_source", "quality_bin", "path",
 ]  # fmt: skip
 
 
@@ -69,7 +70,8 @@ def entry_ids_from_config(config: dict[str, Any]) -> list[str]:
 def settings_section(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of the config that decide a sample's content (not the entry list), so that
     Snakemake re-runs an entry only when these change, never because entries were added."""
-    return {key: config.get(key, {}) for key in ("resolution", "chains", "fit", "crop", "labels")}
+    keys = ("resolution", "chains", "fit", "crop", "labels", "quality")
+    return {key: config.get(key, {}) for key in keys}
 
 
 def run_acquire(
@@ -103,7 +105,7 @@ def run_curate(located_json: str | Path, settings: dict[str, Any], out_dir: str 
         (tmp / "samples").mkdir(exist_ok=True)
         write_log(tmp / "curation_log.tsv", result.rows)
         timings = {step: round(result.timings.get(step, 0.0), 4) for step in
-                   ("read", "dssp", "crop", "label", "write")}  # fmt: skip
+                   ("read", "dssp", "crop", "label", "quality", "write")}  # fmt: skip
         (tmp / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
 
 
@@ -151,8 +153,18 @@ def manifest_row(meta: dict[str, Any], sample_dir: Path, root: Path) -> dict[str
         "helix_residues": meta["residues_central"]["helix"],
         "sheet_residues": meta["residues_central"]["sheet"],
         "background_residues": meta["residues_central"]["background"],
+        "helix_similarity": _na(meta["quality"]["helix_similarity"]),
+        "n_helices": len(meta["quality"]["helices"]),
+        "precision": meta["quality"]["precision"],
+        "recall": meta["quality"]["recall"],
+        "contour_source": meta["quality"]["contour_source"],
+        "quality_bin": meta["quality"]["bin"],
         "path": str(sample_dir.resolve().relative_to(root.resolve())),
     }  # fmt: skip
+
+
+def _na(value: object) -> object:
+    return "NA" if value is None else value
 
 
 def summarize_log(path: str | Path) -> str:
@@ -239,6 +251,7 @@ def run_split_report(
     fasta: str | Path,
     main_tsv: str | Path,
     cv_tsv: str | Path,
+    curation_log: str | Path,
     tsv_out: str | Path,
     markdown_out: str | Path,
     threads: int = 1,
@@ -259,5 +272,9 @@ def run_split_report(
         for r in _manifest(cv_tsv)
     }
     rows = build_report(facts, read_fasta(fasta), main, cv, threads=threads)
-    write_report(rows, tsv_out, markdown_out)
+    bins = {f"bin {b}": sum(1 for f in facts.values() if f.quality_bin == b) for b in (1, 2, 3)}
+    bins["bin 4 (excluded)"] = sum(
+        1 for row in read_log(curation_log) if row.reason == Reason.QUALITY_BIN_4.value
+    )
+    write_report(rows, tsv_out, markdown_out, bins)
     return rows

@@ -42,6 +42,7 @@ class Reason(StrEnum):
     CHAIN_NO_HELIX = "chain_no_helix"
     CHAIN_REDUNDANT = "chain_redundant"
     CHAIN_EMPTY_BOX = "chain_empty_box"
+    QUALITY_BIN_4 = "quality_bin_4"
     # anything not foreseen: still logged, never fatal for the run
     INTERNAL_ERROR = "internal_error"
 

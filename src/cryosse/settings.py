@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from cryosse.quality import QualitySettings
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class CurationSettings:
     padding: float = 17.0
     voxel_size: float = 1.0
     label_radius: float = 3.0
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> CurationSettings:
@@ -44,4 +47,5 @@ class CurationSettings:
             padding=float(crop.get("padding", d.padding)),
             voxel_size=float(crop.get("voxel_size", d.voxel_size)),
             label_radius=float(labels.get("radius", d.label_radius)),
+            quality=QualitySettings.from_config(config.get("quality") or {}),
         )
