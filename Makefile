@@ -41,6 +41,7 @@ demo: setup
 	@echo "  results/demo/curation_log.tsv   every entry, model and chain: kept or excluded, with reason"
 	@echo "  results/demo/manifest.tsv       one row per labelled sample"
 	@echo "  results/demo/entries/EMD-*/samples/<sample>/{density,labels}.mrc, residues.tsv, sample.json"
+	@echo "  results/demo/splits/{main,cv}.tsv, report.md   train/validation/test, CV folds, leakage check"
 
 lint: setup
 	$(BIN)/ruff check .
