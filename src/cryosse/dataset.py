@@ -89,6 +89,8 @@ def run_acquire(
     finally:
         if isinstance(source, HttpArchive):
             source.downloader.close()
+    if located.reason == Reason.DOWNLOAD_FAILED and "transient" in located.message:
+        located.message += f"; delete {out_json} and run again to retry"
     record = located.to_dict()
     if isinstance(source, HttpArchive):
         record["downloads"] = source.attempts
