@@ -19,12 +19,14 @@ include: "rules/common.smk"
 
 wildcard_constraints:
     emdb="EMD-[0-9]{4,5}",
+    run_id="(CE|FL|DL|CE_DL|FL_DL)(_g[0-9.e+-]+)?_lr[0-9.e+-]+",
 
 
 include: "rules/acquire.smk"
 include: "rules/curate.smk"
 include: "rules/dataset.smk"
 include: "rules/splits.smk"
+include: "rules/train.smk"
 
 
 rule all:
@@ -35,3 +37,4 @@ rule all:
         f"{RESULTS}/splits/main.tsv",
         f"{RESULTS}/splits/cv.tsv",
         f"{RESULTS}/splits/report.md",
+        f"{RESULTS}/training/best_runs.tsv",

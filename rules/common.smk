@@ -1,5 +1,6 @@
 # Shared definitions: the run's output folder, the archive, and the validated entry list.
 from cryosse.dataset import entry_ids_from_config, settings_section, split_entry_ids
+from cryosse.training import training_grid
 from pathlib import Path
 
 RESULTS = f"results/{config['run']}"
@@ -23,3 +24,7 @@ def entry_ids():
 
 # The append-only split ledger: not a rule output, so Snakemake never deletes it.
 SPLIT_LEDGER = config["splits"]["ledger"] or f"{RESULTS}/splits/ledger.tsv"
+
+# The training grid: one run id per loss x learning rate (x gamma for the focal losses).
+TRAINING_RUNS = [spec.run_id for spec in training_grid(config["training"])]
+TRAIN_THREADS = config["training"]["threads"] or 2

@@ -48,12 +48,19 @@ def test_every_rule_has_an_existing_conda_env() -> None:
 
 def test_env_pins_match_pyproject() -> None:
     pins = pinned_requirements()
+    conda_to_pip = {CONDA_NAMES.get(n, n.lower()): n for n in pins} | {"pytorch": "torch"}
     for env_file in (REPO / "envs").glob("*.yaml"):
         env = env_pins(env_file)
         assert env["python"] == "3.11"
-        for name, version in pins.items():
-            if name in NOT_IN_CONDA_ENVS:
-                continue
-            conda_name = CONDA_NAMES.get(name, name.lower())
-            assert env.get(conda_name) == version, f"{env_file.name}: {conda_name} != {version}"
-        assert env["dssp"].startswith("4.")
+        for conda_name, version in env.items():
+            if conda_name in conda_to_pip:
+                pip_name = conda_to_pip[conda_name]
+                assert version == pins[pip_name], (
+                    f"{env_file.name}: {conda_name} != {pins[pip_name]}"
+                )
+    curation = env_pins(REPO / "envs/curation.yaml")
+    for name, version in pins.items():
+        if name not in NOT_IN_CONDA_ENVS:
+            assert curation.get(CONDA_NAMES.get(name, name.lower())) == version, name
+    assert curation["dssp"].startswith("4.")
+    assert env_pins(REPO / "envs/training.yaml")["pytorch"] == pins["torch"]

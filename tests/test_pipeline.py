@@ -48,6 +48,7 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
 
     demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     demo["entries"] = [*DEMO_ENTRIES, "EMD-90010", "EMD-12", "EMD-99999"]
+    demo["training"]["losses"] = ["CE", "FL_DL"]  # two of the five keep the test short
     demo["archive"]["mirror"] = str(mirror)
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(demo))
@@ -149,6 +150,9 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
             "archive": {**state.config(), "cache": str(tmp_path / "cache")},
             "download": {"retries": 1, "timeout": 10},
             "resolution": {"min": 3.0, "max": 10.0},
+            "model": {"base": 4},
+            "training": {"losses": ["CE"], "learning_rates": [0.001], "epochs": 1,
+                         "steps_per_epoch": 1, "crop_size": 16, "threads": 1, "gpu": False},
         }))  # fmt: skip
         result = run_snakemake(tmp_path, config)
         assert result.returncode == 0, result.stderr[-3000:]

@@ -36,6 +36,13 @@ from cryosse.splits import (
     update_ledger,
     write_cv_table,
 )
+from cryosse.training import (
+    TrainSettings,
+    run_spec,
+    select_best_runs,
+    train_run,
+    write_selection,
+)
 
 MANIFEST_COLUMNS = [
     "sample_id", "emdb_id", "pdb_id", "chain", "resolution", "nx", "ny", "nz",
@@ -279,4 +286,29 @@ def run_split_report(
         1 for row in read_log(curation_log) if row.reason == Reason.QUALITY_BIN_4.value
     )
     write_report(rows, tsv_out, markdown_out, bins)
+    return rows
+
+
+def split_sample_dirs(manifest: str | Path, main_tsv: str | Path, split: str) -> list[Path]:
+    """Sample folders of one split of the main split table, in sample-id order."""
+    root = Path(manifest).parent
+    splits = {r["sample_id"]: r["split"] for r in _manifest(main_tsv)}
+    return [root / row["path"] for row in sorted(_manifest(manifest), key=lambda r: r["sample_id"])
+            if splits.get(row["sample_id"]) == split]  # fmt: skip
+
+
+def run_training(run_id: str, manifest: str | Path, main_tsv: str | Path,
+                 training: dict[str, Any], model: dict[str, Any], out_dir: str | Path,
+                 progress: bool = False) -> dict[str, Any]:  # fmt: skip
+    spec = run_spec(run_id, training)
+    return train_run(spec, TrainSettings.from_config(training), model,
+                     split_sample_dirs(manifest, main_tsv, "train"),
+                     split_sample_dirs(manifest, main_tsv, "validation"), out_dir,
+                     progress=progress)  # fmt: skip
+
+
+def run_selection(summary_files: list[str | Path], tsv_out: str | Path) -> list[dict[str, Any]]:
+    summaries = [json.loads(Path(f).read_text()) for f in summary_files]
+    rows = select_best_runs(summaries)
+    write_selection(rows, tsv_out)
     return rows

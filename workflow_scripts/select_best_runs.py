@@ -1,0 +1,9 @@
+"""Adapter: rule select_best_runs -> cryosse.dataset.run_selection."""
+
+import logging
+
+from cryosse.dataset import run_selection
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+for row in run_selection(list(snakemake.input), snakemake.output[0]):
+    logging.info("%s: %s (%s)", row["loss"], row["run_id"], row["why"])

@@ -1,0 +1,17 @@
+"""Adapter: rule train_model -> cryosse.dataset.run_training."""
+
+import json
+import logging
+
+from cryosse.dataset import run_training
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+summary = run_training(
+    snakemake.wildcards.run_id,
+    snakemake.input.manifest,
+    snakemake.input.splits,
+    snakemake.params.training,
+    snakemake.params.model,
+    str(snakemake.output.summary).rsplit("/", 1)[0],
+)
+logging.info("%s", json.dumps(summary, indent=2))
