@@ -16,6 +16,7 @@ A fault queued for a path is used by the next request to it, in order:
     drop         send the headers of the full answer, `keep` bytes of body, then close
     short_length announce `keep` bytes as Content-Length (fewer than the file) and send them
     corrupt      the full length, with bytes in the middle flipped
+    no_length    no Content-Length: the body ends when the connection closes
     slow         wait `seconds` before answering (then answer normally)
 """
 
@@ -140,7 +141,12 @@ def _handler(server: ArchiveServer) -> type[BaseHTTPRequestHandler]:
             length = len(payload)
             if fault is not None and fault.kind == "short_length":
                 payload, length = payload[: fault.keep], fault.keep
-            self.send_header("Content-Length", str(length))
+            if fault is not None and fault.kind == "no_length":
+                # HTTP/1.1 without a length: the body ends when the connection closes
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(length))
             self.send_header("ETag", etag)
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()

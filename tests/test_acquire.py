@@ -367,3 +367,38 @@ def test_acquired_record_lists_downloads(server: ArchiveServer, tmp_path: Path) 
     # header, map, obsolete list, model
     assert [d["result"] for d in record["downloads"]].count("ok") == 4
     assert record["download_summary"].startswith("downloaded 4 files")
+
+
+def test_transient_failure_fails_the_job_and_a_later_run_succeeds(
+    server: ArchiveServer, tmp_path: Path
+) -> None:
+    from cryosse.dataset import TransientDownloadError, run_acquire
+
+    config = {**server.config(), "cache": str(tmp_path / "cache")}
+    download = {"retries": 1, "backoff": 0.0}
+    out = tmp_path / "EMD-8518.json"
+    server.add_fault(MODEL_5U8S, *[Fault("status", status=503)] * 2)
+    with pytest.raises(TransientDownloadError, match="run again later"):
+        run_acquire("EMD-8518", config, download, {"resolution": {"min": 3}}, out)
+    assert not out.exists()  # nothing recorded: Snakemake sees a failed job, not an exclusion
+    # The server recovers: the next run acquires the entry, reusing what was already cached.
+    located = run_acquire("EMD-8518", config, download, {"resolution": {"min": 3}}, out)
+    assert located.status == "ok" and located.models[0].reason is None
+    assert len(server.requests_for(MAP_8518)) == 1
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault("no_length"), Fault("short_length", keep=30_000)], ids=["no_length", "cut"]
+)
+def test_plain_text_model_must_be_checkable(
+    server: ArchiveServer, tmp_path: Path, sleeps: list[float], fault: Fault
+) -> None:
+    """An uncompressed mmCIF has no checksum: one served without a length, or cut inside a
+    line, is refused (it could be a silently truncated model) and the next source is used."""
+    structure = gemmi.read_structure(str(DEMO_MIRROR / "pdb/5u8s.pdb.gz"))
+    server.files["/pdbe/download/5u8s.cif"] = structure.make_mmcif_document().as_string().encode()
+    server.add_fault("/pdbe/download/5u8s.cif", *[fault] * 3)
+    located = acquire(server, tmp_path, sleeps)
+    (model,) = located.models
+    assert model.reason is None and model.source.endswith(MODEL_5U8S)
+    assert not (tmp_path / "cache/pdb/5u8s.cif").exists()

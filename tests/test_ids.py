@@ -28,6 +28,8 @@ def test_emdb_ids_are_normalised(raw: str, expected: str) -> None:
         "EMD-1234; rm -rf /",
         "",
         "EMD_1234",
+        "EMD-\u0661\u0662\u0663\u0664",  # Arabic-Indic digits match \\d, not [0-9]
+        "EMD-１２３４",  # fullwidth digits
     ],
 )
 def test_bad_emdb_ids_are_refused(raw: str) -> None:
@@ -50,7 +52,19 @@ def test_pdb_ids_accept_classic_and_extended_forms(raw: str, expected: str) -> N
 
 
 @pytest.mark.parametrize(
-    "raw", ["0abc", "abcd", "1ab", "1abcd", "pdb_1abc", "pdb_0000abcd", "../1abc", "1a/c"]
+    "raw",
+    [
+        "0abc",
+        "abcd",
+        "1ab",
+        "1abcd",
+        "pdb_1abc",
+        "pdb_0000abcd",
+        "../1abc",
+        "1a/c",
+        "1\u017fbc",
+        "1K\u212abc",
+    ],  # long s and Kelvin sign fold to s/k under IGNORECASE without ASCII
 )
 def test_bad_pdb_ids_are_refused(raw: str) -> None:
     with pytest.raises(CurationError):

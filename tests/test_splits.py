@@ -126,6 +126,14 @@ def test_additions_never_move_an_existing_case(tmp_path: Path) -> None:
     update_ledger(ledger, [*cases, similar_to_test, bridging], SplitSettings())
     assert ledger.read_bytes().startswith(middle)
     assert {r.sample_id: r for r in read_ledger(ledger)}[bridging.sample_id].split == HELD_OUT
+    # The report lists the held-out case but does not call it a leak.
+    main = {r.sample_id: r.split for r in read_ledger(ledger)}
+    facts = {sid: CaseFacts(sid, 1, 1, 1, 1) for sid in main}
+    sequences = {sid: "MKV" * 20 for sid in main}  # all identical: any evaluation would leak
+    rows = build_report(facts, sequences, {bridging.sample_id: HELD_OUT}, {})
+    assert [r["split"] for r in rows] == ["train", "validation", "test", "held_out"]
+    assert rows[-1]["cases"] == 1 and rows[-1]["max_identity_to_train"] == "NA"
+    assert not leaks(rows)
     # Nothing new: the ledger is untouched.
     last = ledger.read_bytes()
     update_ledger(ledger, [*cases, similar_to_test, bridging], SplitSettings())

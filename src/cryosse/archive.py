@@ -7,7 +7,9 @@ downloaded and verified, is read like any mirror file and never fetched again.
 
 Failures become CurationErrors with a reason for the curation log:
     HTTP 404/410/403          -> header_missing / map_missing / model_missing
-    retries exhausted         -> download_failed (transient: a later run may succeed)
+    retries exhausted         -> download_failed, and the failure is remembered in
+                                 `transient_failures`: the acquisition job then fails instead
+                                 of recording an exclusion, so the next run tries again
     verification failed       -> download_failed, or map_size_mismatch for a map whose
                                  uncompressed size disagrees with its header
 """
@@ -18,12 +20,15 @@ import fcntl
 import gzip
 import os
 import struct
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import gemmi
 
 from cryosse.download import Downloader, DownloadError
 from cryosse.header import EntryHeader
@@ -139,12 +144,23 @@ def _check_xml(path: Path) -> None:
 
 
 def _check_model_text(path: Path) -> None:
-    """A model file must at least start like mmCIF or PDB (not an HTML error page)."""
+    """A model file must read as a structure with atoms (not an HTML error page, not empty)."""
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as handle:
         head = handle.read(4096).lstrip()
     if not head or head.startswith((b"<", b"{")):
         raise ValueError(f"{path.name} is not a model file (starts with {head[:20]!r})")
+    # gemmi picks the format from the name; the download's name is ".part-<name>".
+    suffix = next((x for x in _MODEL_SUFFIXES if path.name.endswith(x)), "")
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            link = Path(work) / f"model{suffix}"
+            link.symlink_to(path.resolve())
+            structure = gemmi.read_structure(str(link))
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ValueError(f"{path.name} does not read as a model: {exc}") from exc
+    if len(structure) == 0 or structure[0].count_atom_sites() == 0:
+        raise ValueError(f"{path.name} holds no atom")
 
 
 class MirrorArchive:
@@ -188,6 +204,8 @@ class HttpArchive:
     downloader: Downloader
     # every URL tried and what came of it, for the entry's record
     attempts: list[dict[str, str]] = field(default_factory=list)
+    # downloads that failed for reasons a later run may not meet (network, 5xx, 429)
+    transient_failures: list[str] = field(default_factory=list)
 
     def header_file(self, emdb_id: str) -> Path:
         dest = self.cache.header_path(emdb_id)
@@ -227,7 +245,8 @@ class HttpArchive:
         for url in self.urls.model_urls(pid):
             dest = self.cache.root / "pdb" / f"{pid}{model_suffix(url)}"
             try:
-                self._fetch(url, dest, _check_model_text, Reason.MODEL_MISSING)
+                self._fetch(url, dest, _check_model_text, Reason.MODEL_MISSING,
+                            require_length=not dest.name.endswith(".gz"))  # fmt: skip
             except CurationError as exc:
                 failures.append(exc)
                 continue
@@ -253,17 +272,20 @@ class HttpArchive:
         dest: Path,
         validate: Callable[[Path], None] | None,
         missing: Reason,
+        require_length: bool = False,
     ) -> None:
         """Make `dest` a verified copy of `url` (reusing one already in the cache)."""
         with _locked(self.cache.root / ".locks" / f"{dest.name}.lock"):
             if dest.is_file():
                 return
             try:
-                self.downloader.fetch(url, dest, validate=validate)
+                self.downloader.fetch(url, dest, validate=validate, require_length=require_length)
             except DownloadError as exc:
                 self.attempts.append({"url": url, "result": exc.message})
                 if exc.status in (403, 404, 410):
                     raise CurationError(missing, f"HTTP {exc.status} for {url}") from exc
+                if not exc.permanent:
+                    self.transient_failures.append(exc.message)
                 kind = "verification failed" if exc.permanent else "transient failure"
                 raise CurationError(Reason.DOWNLOAD_FAILED, f"{kind}: {exc.message}") from exc
         self.attempts.append({"url": url, "result": "ok"})
@@ -300,6 +322,7 @@ def downloader_from_config(download: dict[str, Any], progress: bool = False) -> 
         "max_retries": int(download.get("retries", 5)),
         "backoff_base": float(download.get("backoff", 1.0)),
         "backoff_max": float(download.get("backoff_max", 60.0)),
+        "retry_after_max": float(download.get("retry_after_max", 600.0)),
         "progress": progress,
     }
     if download.get("user_agent"):

@@ -81,6 +81,10 @@ def settings_section(config: dict[str, Any]) -> dict[str, Any]:
     return {key: config.get(key, {}) for key in keys}
 
 
+class TransientDownloadError(RuntimeError):
+    """Acquisition met network or server failures that a later run may not meet."""
+
+
 def run_acquire(
     emdb_id: str,
     archive: dict[str, Any],
@@ -96,8 +100,13 @@ def run_acquire(
     finally:
         if isinstance(source, HttpArchive):
             source.downloader.close()
-    if located.reason == Reason.DOWNLOAD_FAILED and "transient" in located.message:
-        located.message += f"; delete {out_json} and run again to retry"
+    if isinstance(source, HttpArchive) and source.transient_failures:
+        # Not an exclusion: the network or the server failed. No record is written, so the
+        # Snakemake job fails and the next run (or the rule's retry) tries again.
+        raise TransientDownloadError(
+            f"{emdb_id}: {len(source.transient_failures)} download(s) failed after all "
+            f"retries; run again later: " + "; ".join(source.transient_failures)
+        )
     record = located.to_dict()
     if isinstance(source, HttpArchive):
         record["downloads"] = source.attempts

@@ -138,6 +138,9 @@ class _Transfer:
     # ETag or Last-Modified of the full response, sent as If-Range when resuming, so that a
     # file changed on the server in between is sent whole instead of being spliced.
     validator: str | None = None
+    # refuse answers without a length: a file with no internal check (plain text) could
+    # otherwise be cut short unnoticed
+    require_length: bool = False
 
 
 def partial_path(dest: str | os.PathLike[str]) -> Path:
@@ -216,6 +219,7 @@ class Downloader:
         max_retries: int = 5,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
+        retry_after_max: float = 600.0,
         user_agent: str = DEFAULT_USER_AGENT,
         progress: bool = False,
         sleep: Callable[[float], object] = time.sleep,
@@ -226,6 +230,9 @@ class Downloader:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        # A server's own Retry-After is honoured up to this (a throttled archive asking for
+        # minutes must get them), the jittered backoff only up to backoff_max.
+        self.retry_after_max = retry_after_max
         self.user_agent = user_agent
         self.progress = progress
         self._sleep = sleep
@@ -261,6 +268,7 @@ class Downloader:
         expected_size: int | None = None,
         verify_gzip: bool | None = None,
         validate: Callable[[Path], None] | None = None,
+        require_length: bool = False,
     ) -> Path:
         """Download `url` to `dest` and return `dest`, or raise DownloadError.
 
@@ -277,7 +285,7 @@ class Downloader:
             verify_gzip = dest.name.endswith(".gz")
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = partial_path(dest)
-        transfer = _Transfer()
+        transfer = _Transfer(require_length=require_length)
         started = time.monotonic()
         retries = 0
         try:
@@ -298,12 +306,13 @@ class Downloader:
                             status=failure.status,
                             permanent=failure.permanent,
                         ) from failure
-                    delay = failure.delay
-                    if delay is None:
-                        delay = self._backoff(retries)
+                    if failure.delay is not None:
+                        delay = min(failure.delay, self.retry_after_max)
+                    else:
+                        delay = min(self._backoff(retries), self.backoff_max)
                     retries += 1
                     self._add(retries=1)
-                    self._sleep(min(delay, self.backoff_max))
+                    self._sleep(delay)
                     continue
                 os.replace(part, dest)
                 self._add(files=1)
@@ -449,6 +458,13 @@ class Downloader:
             transfer.validator = strong_etag or response.headers.get("Last-Modified")
         else:
             raise DownloadError(f"{url}: unexpected HTTP {status}", url=url, status=status)
+        if transfer.require_length and total is None:
+            raise _AttemptFailed(
+                "no Content-Length: the file's completeness cannot be checked",
+                status=status,
+                restart=True,
+                permanent=True,
+            )
         if expected_size is not None and total is not None and total != expected_size:
             raise _AttemptFailed(
                 f"server reports {total} bytes, expected {expected_size}",

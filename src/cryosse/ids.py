@@ -10,11 +10,12 @@ import re
 
 from cryosse.reasons import CurationError, Reason
 
-_EMDB_RE = re.compile(r"^(?:EMD-)?(\d{4,5})$", re.IGNORECASE)
+# ASCII only: "\d" and IGNORECASE letters would also accept other scripts' digits and letters.
+_EMDB_RE = re.compile(r"(?:EMD-)?([0-9]{4,5})", re.IGNORECASE | re.ASCII)
 # Classic 4-character PDB ids start with a digit 1-9; the extended form is "pdb_" + 8 characters,
 # the first four of them digits ("pdb_00001abc"); such entries exist only as mmCIF.
-_PDB_RE = re.compile(r"^[1-9][a-z0-9]{3}$", re.IGNORECASE)
-_PDB_EXT_RE = re.compile(r"^pdb_\d{4}[0-9][a-z0-9]{3}$", re.IGNORECASE)
+_PDB_RE = re.compile(r"[1-9][a-z0-9]{3}", re.IGNORECASE | re.ASCII)
+_PDB_EXT_RE = re.compile(r"pdb_[0-9]{4}[0-9][a-z0-9]{3}", re.IGNORECASE | re.ASCII)
 
 
 def normalize_emdb_id(value: str) -> str:
@@ -22,7 +23,7 @@ def normalize_emdb_id(value: str) -> str:
 
     Accepts "EMD-1234", "emd-12345" and bare digits "1234".
     """
-    match = _EMDB_RE.match(value.strip()) if isinstance(value, str) else None
+    match = _EMDB_RE.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise CurationError(
             Reason.INVALID_ID, f"{value!r} is not a valid EMDB id (EMD- + 4-5 digits)"
@@ -38,7 +39,7 @@ def emdb_number(emdb_id: str) -> str:
 def normalize_pdb_id(value: str) -> str:
     """Return the canonical lower-case form of a PDB id ("5me2" or "pdb_00005me2")."""
     text = value.strip().lower() if isinstance(value, str) else ""
-    if _PDB_RE.match(text) or _PDB_EXT_RE.match(text):
+    if _PDB_RE.fullmatch(text) or _PDB_EXT_RE.fullmatch(text):
         return text
     raise CurationError(
         Reason.INVALID_ID,
