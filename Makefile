@@ -42,6 +42,7 @@ demo: setup
 	@echo "  results/demo/manifest.tsv       one row per labelled sample"
 	@echo "  results/demo/entries/EMD-*/samples/<sample>/{density,labels}.mrc, residues.tsv, sample.json"
 	@echo "  results/demo/splits/{main,cv}.tsv, report.md   train/validation/test, CV folds, leakage check"
+	@echo "  results/demo/training/best_runs.tsv   best run per loss (runs: training/<run>/)"
 
 lint: setup
 	$(BIN)/ruff check .
