@@ -1,0 +1,149 @@
+"""Score a trained model on test samples: voxel and residue F1 per case, predicted maps as MRC.
+
+For every test case the whole box is segmented (the same normalisation and padding as in
+training), and in its central box:
+    voxel counts per class (true positives, predicted, true) and voxel F1 for helix and sheet
+    (NA when a class has no true and no predicted voxel);
+    the residue vote (cryosse.metrics.residue_votes: predicted voxels within 3 Å of each Cα whose
+    Cα lies in the central box) against the residue's DSSP class: residue F1 helix and sheet;
+    Table 2's counts: helix / sheet / other Cα in the central box, and the resolution.
+The predictions are written in the sample's frame, so they open in ChimeraX on top of the
+sample (and of the deposited map): pred_helix.mrc and pred_sheet.mrc (probabilities, float32)
+and pred_labels.mrc (int8, 0/1/2).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cryosse.atomic import atomic_directory, write_text_atomic
+from cryosse.boxes import load_box
+from cryosse.density import write_map
+from cryosse.metrics import HELIX, SHEET, class_counts, residue_f1, residue_votes, voxel_f1
+from cryosse.sample import read_sample
+from cryosse.training import Device, TrainSettings, pick_device, predict_box
+from cryosse.unet import UNet3D, build_model
+
+CLASS_IDS = {"helix": HELIX, "sheet": SHEET, "background": 0}
+
+
+@dataclass
+class CaseResult:
+    sample_id: str
+    resolution: float | None
+    ca_helix: int
+    ca_sheet: int
+    ca_other: int
+    voxel_tp_helix: int
+    voxel_pred_helix: int
+    voxel_true_helix: int
+    voxel_tp_sheet: int
+    voxel_pred_sheet: int
+    voxel_true_sheet: int
+    voxel_f1_helix: float | None
+    voxel_f1_sheet: float | None
+    residue_f1_helix: float | None
+    residue_f1_sheet: float | None
+
+
+CASE_COLUMNS = [f.name for f in fields(CaseResult)]
+
+
+def load_model(checkpoint: str | Path, device: Device) -> tuple[UNet3D, dict[str, Any]]:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = build_model(state["model_config"])
+    model.load_state_dict(state["model"])
+    return model.to(device.torch_device).eval(), state
+
+
+def evaluate_case(
+    model: UNet3D, sample_dir: str | Path, device: Device, predictions_dir: Path | None = None
+) -> CaseResult:
+    sample = read_sample(sample_dir)
+    box = load_box(sample_dir)
+    probs = predict_box(model, box, device)
+    pred = probs.argmax(axis=0)
+    origin = np.array(sample.meta["origin"], dtype=np.float64)
+    voxel = float(sample.meta["voxel_size"])
+
+    central = [r for r in sample.residues if r["in_central_box"] == "1"]
+    ca = np.array([[float(r[f"ca_{a}"]) for a in "xyz"] for r in central]).reshape(-1, 3)
+    truth = np.array([CLASS_IDS[r["class"]] for r in central], dtype=np.int64)
+    voted = residue_votes(pred, origin, voxel, ca)
+    counts = {c: class_counts(pred, box.labels, box.central, c) for c in (HELIX, SHEET)}
+    if predictions_dir is not None:
+        with atomic_directory(predictions_dir) as tmp:
+            write_map(tmp / "pred_helix.mrc", probs[HELIX].astype(np.float32), origin, voxel)
+            write_map(tmp / "pred_sheet.mrc", probs[SHEET].astype(np.float32), origin, voxel)
+            write_map(tmp / "pred_labels.mrc", pred.astype(np.int8), origin, voxel)
+    return CaseResult(
+        sample_id=sample.meta["sample_id"],
+        resolution=sample.meta.get("resolution"),
+        ca_helix=int((truth == HELIX).sum()),
+        ca_sheet=int((truth == SHEET).sum()),
+        ca_other=int((truth == 0).sum()),
+        voxel_tp_helix=counts[HELIX][0],
+        voxel_pred_helix=counts[HELIX][1],
+        voxel_true_helix=counts[HELIX][2],
+        voxel_tp_sheet=counts[SHEET][0],
+        voxel_pred_sheet=counts[SHEET][1],
+        voxel_true_sheet=counts[SHEET][2],
+        voxel_f1_helix=voxel_f1(pred, box.labels, box.central, HELIX),
+        voxel_f1_sheet=voxel_f1(pred, box.labels, box.central, SHEET),
+        residue_f1_helix=residue_f1(voted, truth, HELIX),
+        residue_f1_sheet=residue_f1(voted, truth, SHEET),
+    )
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return "NA"
+    return f"{value:.6f}" if isinstance(value, float) else value
+
+
+def write_cases(results: list[CaseResult], path: str | Path) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CASE_COLUMNS, delimiter="\t", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: _cell(v) for k, v in asdict(r).items()} for r in results)
+    write_text_atomic(path, buffer.getvalue())
+
+
+def read_cases(path: str | Path) -> list[CaseResult]:
+    def parse(name: str, text: str) -> Any:
+        if text == "NA":
+            return None
+        if name == "sample_id":
+            return text
+        if name.startswith(("voxel_f1", "residue_f1")) or name == "resolution":
+            return float(text)
+        return int(text)
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [CaseResult(**{k: parse(k, v) for k, v in row.items()})
+                for row in csv.DictReader(handle, delimiter="\t")]  # fmt: skip
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    sample_dirs: list[Path],
+    cases_tsv: str | Path,
+    predictions_root: str | Path | None = None,
+    device: str = "auto",
+) -> list[CaseResult]:
+    """Every test case with one trained model; per-case TSV, optional predicted maps."""
+    torch_device = pick_device(TrainSettings(device=device))
+    model, _ = load_model(checkpoint, torch_device)
+    results = []
+    for sample_dir in sample_dirs:
+        out = Path(predictions_root) / Path(sample_dir).name if predictions_root else None
+        results.append(evaluate_case(model, sample_dir, torch_device, out))
+    write_cases(results, cases_tsv)
+    return results

@@ -1,0 +1,141 @@
+"""The paper's Table 1 and Table 2, and the paired tests, from per-case evaluation results.
+
+Table 1 — per loss: the chosen run (best γ for FL and FL_DL), the weighted-average voxel F1 of
+helix and sheet over the test cases with its bootstrap 95 % interval, their mean ("average",
+as in the paper), and, labelled as such, the micro (pooled) and macro (plain mean) F1.
+Table 2 — per test case: resolution, helix / sheet / other Cα in the central box, voxel F1 of
+helix and sheet for every loss, residue F1 of helix and sheet for the best loss (the highest
+Table 1 average).
+Tests — FL_DL against every other loss: Wilcoxon signed-rank on per-case sheet F1.
+Each table is written as TSV (exact values), Markdown and an HTML fragment.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+from cryosse.atomic import write_text_atomic
+from cryosse.evaluation import CaseResult
+from cryosse.losses import LOSSES
+from cryosse.metrics import mean_defined, micro_f1
+from cryosse.statistics import paired_wilcoxon, weighted_with_ci
+
+REFERENCE_LOSS = "FL_DL"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "NA" if value is None else f"{value:.{digits}f}"
+
+
+def table1(results: dict[str, list[CaseResult]], chosen: dict[str, dict[str, Any]]) -> list[dict]:
+    rows = []
+    for loss in [x for x in LOSSES if x in results]:
+        cases = results[loss]
+        row: dict[str, Any] = {
+            "loss": loss,
+            "run_id": chosen[loss]["run_id"],
+            "gamma": chosen[loss].get("gamma") or "",
+            "cases": len(cases),
+        }
+        averages = []
+        for cls in ("helix", "sheet"):
+            f1 = [getattr(c, f"voxel_f1_{cls}") for c in cases]
+            weights = [getattr(c, f"voxel_true_{cls}") for c in cases]
+            value, low, high = weighted_with_ci(f1, weights)
+            averages.append(value)
+            counts = [(getattr(c, f"voxel_tp_{cls}"), getattr(c, f"voxel_pred_{cls}"),
+                       getattr(c, f"voxel_true_{cls}")) for c in cases]  # fmt: skip
+            row |= {f"{cls}_weighted": _num(value), f"{cls}_ci_low": _num(low),
+                    f"{cls}_ci_high": _num(high), f"{cls}_micro": _num(micro_f1(counts)),
+                    f"{cls}_macro": _num(mean_defined(f1))}  # fmt: skip
+        defined = [a for a in averages if a is not None]
+        row["average"] = _num(sum(defined) / len(defined) if len(defined) == 2 else None)
+        rows.append(row)
+    return rows
+
+
+def best_loss(rows: list[dict]) -> str | None:
+    scored = [r for r in rows if r["average"] != "NA"]
+    return max(scored, key=lambda r: float(r["average"]))["loss"] if scored else None
+
+
+def table2(results: dict[str, list[CaseResult]], best: str | None) -> list[dict]:
+    losses = [x for x in LOSSES if x in results]
+    by_case: dict[str, dict[str, CaseResult]] = {}
+    for loss in losses:
+        for case in results[loss]:
+            by_case.setdefault(case.sample_id, {})[loss] = case
+    rows = []
+    for sample_id in sorted(by_case):
+        any_case = next(iter(by_case[sample_id].values()))
+        row: dict[str, Any] = {"sample_id": sample_id, "resolution": any_case.resolution,
+                               "ca_helix": any_case.ca_helix, "ca_sheet": any_case.ca_sheet,
+                               "ca_other": any_case.ca_other}  # fmt: skip
+        for loss in losses:
+            case = by_case[sample_id].get(loss)
+            row[f"{loss}_helix"] = _num(case.voxel_f1_helix if case else None)
+            row[f"{loss}_sheet"] = _num(case.voxel_f1_sheet if case else None)
+        chosen = by_case[sample_id].get(best) if best else None
+        row["residue_helix"] = _num(chosen.residue_f1_helix if chosen else None)
+        row["residue_sheet"] = _num(chosen.residue_f1_sheet if chosen else None)
+        rows.append(row)
+    return rows
+
+
+def paired_tests(results: dict[str, list[CaseResult]]) -> list[dict]:
+    if REFERENCE_LOSS not in results:
+        return []
+    reference = {c.sample_id: c.voxel_f1_sheet for c in results[REFERENCE_LOSS]}
+    rows = []
+    for loss in [x for x in LOSSES if x in results and x != REFERENCE_LOSS]:
+        other = {c.sample_id: c.voxel_f1_sheet for c in results[loss]}
+        ids = sorted(set(reference) & set(other))
+        test = paired_wilcoxon([reference[i] for i in ids], [other[i] for i in ids])
+        rows.append({"comparison": f"{REFERENCE_LOSS} vs {loss}", "metric": "sheet voxel F1",
+                     "n": test.n, "W": _num(test.statistic, 1), "p_value": _num(test.p_value, 4),
+                     "rank_biserial": _num(test.rank_biserial),
+                     "median_difference": _num(test.median_difference)})  # fmt: skip
+    return rows
+
+
+def to_tsv(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def to_markdown(rows: list[dict], title: str) -> str:
+    if not rows:
+        return f"## {title}\n\n(no rows)\n"
+    header = list(rows[0])
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]  # fmt: skip
+    lines += ["| " + " | ".join(str(r[k]) for k in header) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(rows: list[dict], title: str) -> str:
+    if not rows:
+        return f"<h2>{html.escape(title)}</h2><p>(no rows)</p>"
+    header = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
+        for r in rows
+    )
+    return f"<h2>{html.escape(title)}</h2><table><thead><tr>{header}</tr></thead>" \
+        f"<tbody>{body}</tbody></table>"  # fmt: skip
+
+
+def write_table(rows: list[dict], title: str, stem: str | Path) -> None:
+    stem = Path(stem)
+    write_text_atomic(stem.with_suffix(".tsv"), to_tsv(rows))
+    write_text_atomic(stem.with_suffix(".md"), to_markdown(rows, title))
+    write_text_atomic(stem.with_suffix(".html"), to_html(rows, title) + "\n")

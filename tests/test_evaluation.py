@@ -1,0 +1,100 @@
+"""Evaluation of a trained model on real samples, the statistics and Tables 1 and 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pytest
+import torch
+
+from cryosse.curate import curate_entry
+from cryosse.evaluation import CaseResult, evaluate_checkpoint, read_cases
+from cryosse.locate import locate_entry
+from cryosse.mirror import LocalMirror
+from cryosse.settings import CurationSettings
+from cryosse.statistics import bootstrap_ci, paired_wilcoxon
+from cryosse.tables import best_loss, paired_tests, table1, table2, write_table
+from cryosse.unet import UNet3D
+from tests.conftest import DEMO_MIRROR
+
+
+def case(sid: str, f1h: float | None, f1s: float | None, true_h: int, true_s: int) -> CaseResult:
+    return CaseResult(sid, 6.0, 10, 5, 20, 0, 0, true_h, 0, 0, true_s, f1h, f1s, f1h, f1s)
+
+
+def test_bootstrap_interval_brackets_the_estimate() -> None:
+    f1 = [0.9, 0.5, 0.7, None, 0.6]
+    weights = [100, 300, 200, 0, 100]
+    low, high = bootstrap_ci(f1, weights, resamples=500, seed=1)
+    estimate = (0.9 * 100 + 0.5 * 300 + 0.7 * 200 + 0.6 * 100) / 700
+    assert low is not None and high is not None and low <= estimate <= high
+    assert low >= 0.5 and high <= 0.9
+    assert bootstrap_ci(f1, weights, resamples=500, seed=1) == (low, high)  # seeded
+    assert bootstrap_ci([None], [0]) == (None, None)
+
+
+def test_paired_wilcoxon_and_effect_size() -> None:
+    better = [0.6, 0.7, 0.5, 0.8, 0.65, 0.55, 0.75, 0.6]
+    worse = [v - d for v, d in zip(better, [0.1, 0.2, 0.05, 0.15, 0.12, 0.08, 0.3, 0.04],
+                                       strict=True)]  # fmt: skip
+    test = paired_wilcoxon(better, worse)
+    assert test.n == 8 and test.rank_biserial == pytest.approx(1.0)
+    assert test.p_value is not None and test.p_value < 0.01
+    assert paired_wilcoxon(worse, better).rank_biserial == pytest.approx(-1.0)
+    assert paired_wilcoxon([0.5, None], [0.5, 0.2]).statistic is None  # only zero differences
+
+
+def test_tables_from_a_hand_example(tmp_path: Path) -> None:
+    results = {
+        "CE": [case("a", 0.8, 0.2, 100, 50), case("b", 0.6, None, 300, 0)],
+        "FL_DL": [case("a", 0.9, 0.5, 100, 50), case("b", 0.7, None, 300, 0)],
+    }
+    chosen = {"CE": {"run_id": "CE_lr0.001"}, "FL_DL": {"run_id": "FL_DL_g2_lr0.001", "gamma": 2.0}}
+    rows = table1(results, chosen)
+    fl_dl = rows[1]
+    assert fl_dl["helix_weighted"] == f"{(0.9 * 100 + 0.7 * 300) / 400:.3f}"
+    assert fl_dl["sheet_weighted"] == "0.500"  # case b has no sheet: NA, left out
+    assert fl_dl["average"] == f"{((0.9 * 100 + 0.7 * 300) / 400 + 0.5) / 2:.3f}"
+    assert fl_dl["helix_macro"] == "0.800" and fl_dl["gamma"] == 2.0
+    assert best_loss(rows) == "FL_DL"
+    rows2 = table2(results, "FL_DL")
+    assert [r["sample_id"] for r in rows2] == ["a", "b"]
+    assert rows2[1]["CE_sheet"] == "NA" and rows2[0]["FL_DL_sheet"] == "0.500"
+    assert rows2[0]["residue_sheet"] == "0.500"
+    tests = paired_tests(results)
+    assert tests[0]["comparison"] == "FL_DL vs CE" and tests[0]["n"] == 1
+    write_table(rows, "Table 1", tmp_path / "table1")
+    assert (tmp_path / "table1.tsv").read_text().startswith("loss\trun_id")
+    assert "| FL_DL |" in (tmp_path / "table1.md").read_text()
+    assert "<table>" in (tmp_path / "table1.html").read_text()
+
+
+def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
+    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
+    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings)
+    curate_entry(located, settings, tmp_path / "samples")
+    torch.manual_seed(0)
+    model_config = {"base": 4, "depth": 2}
+    torch.save({"model": UNet3D(base=4).state_dict(), "model_config": model_config},
+               tmp_path / "best.pt")  # fmt: skip
+    sample = tmp_path / "samples/EMD-8518_5u8s_A"
+    results = evaluate_checkpoint(tmp_path / "best.pt", [sample], tmp_path / "cases.tsv",
+                                  tmp_path / "pred", device="cpu")  # fmt: skip
+    (result,) = results
+    (again,) = read_cases(tmp_path / "cases.tsv")  # floats are written with 6 decimals
+    assert again.voxel_tp_helix == result.voxel_tp_helix
+    assert again.voxel_f1_helix == pytest.approx(result.voxel_f1_helix, abs=1e-6)
+    assert result.ca_helix + result.ca_sheet + result.ca_other > 100
+    assert result.voxel_true_helix > 0
+    for value in (result.voxel_f1_helix, result.residue_f1_helix):
+        assert value is None or 0.0 <= value <= 1.0
+    with mrcfile.open(tmp_path / "pred/EMD-8518_5u8s_A/pred_helix.mrc") as pred, \
+            mrcfile.open(sample / "density.mrc") as density:  # fmt: skip
+        assert pred.data.shape == density.data.shape
+        assert np.allclose([pred.header.origin[a] for a in "xyz"],
+                           [density.header.origin[a] for a in "xyz"])  # fmt: skip
+        assert float(pred.data.min()) >= 0.0 and float(pred.data.max()) <= 1.0
+    with mrcfile.open(tmp_path / "pred/EMD-8518_5u8s_A/pred_labels.mrc") as labels:
+        assert set(np.unique(labels.data)) <= {0, 1, 2}
