@@ -20,6 +20,7 @@ include: "rules/common.smk"
 wildcard_constraints:
     emdb="EMD-[0-9]{4,5}",
     run_id="(CE|FL|DL|CE_DL|FL_DL)(_g[0-9.e+-]+)?_lr[0-9.e+-]+",
+    loss="CE|FL|DL|CE_DL|FL_DL",
 
 
 include: "rules/acquire.smk"
@@ -27,6 +28,7 @@ include: "rules/curate.smk"
 include: "rules/dataset.smk"
 include: "rules/splits.smk"
 include: "rules/train.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:
@@ -38,3 +40,4 @@ rule all:
         f"{RESULTS}/splits/cv.tsv",
         f"{RESULTS}/splits/report.md",
         f"{RESULTS}/training/best_runs.tsv",
+        f"{RESULTS}/tables/table1.md",

@@ -29,15 +29,15 @@ rule acquire_entry:
         f"{RESULTS}/logs/acquire_entry/{{emdb}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/acquire_entry/{{emdb}}.tsv"
+    # A transient download failure fails the job (nothing recorded): retried once at once,
+    # and again by the next run.
+    retries: 1
     conda:
         "../envs/curation.yaml"
     resources:
         mem_mb=500,
         runtime=60 if HTTP_MODE else 10,
         downloads=1 if HTTP_MODE else 0,
-    # A transient download failure fails the job (nothing recorded): retried once at once,
-    # and again by the next run.
-    retries: 1
     params:
         archive=ARCHIVE,
         settings=SETTINGS,

@@ -27,4 +27,9 @@ SPLIT_LEDGER = config["splits"]["ledger"] or f"{RESULTS}/splits/ledger.tsv"
 
 # The training grid: one run id per loss x learning rate (x gamma for the focal losses).
 TRAINING_RUNS = [spec.run_id for spec in training_grid(config["training"])]
+RUNS_BY_LOSS = {
+    loss: [s.run_id for s in training_grid(config["training"]) if s.loss == loss]
+    for loss in config["training"]["losses"]
+}
 TRAIN_THREADS = config["training"]["threads"] or 2
+TRAINED_LOSSES = list(dict.fromkeys(config["training"]["losses"]))

@@ -24,6 +24,7 @@ from cryosse.clusters import cluster_sequences, read_fasta, similar_pairs, write
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow, read_log, write_log
 from cryosse.entries import read_entry_table
+from cryosse.evaluation import evaluate_checkpoint, read_cases
 from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
 from cryosse.locate import LocatedEntry, locate_entry
 from cryosse.reasons import Reason
@@ -36,6 +37,7 @@ from cryosse.splits import (
     update_ledger,
     write_cv_table,
 )
+from cryosse.tables import best_loss, paired_tests, table1, table2, write_table
 from cryosse.training import (
     TrainSettings,
     run_spec,
@@ -321,3 +323,30 @@ def run_selection(summary_files: list[str | Path], tsv_out: str | Path) -> list[
     rows = select_best_runs(summaries)
     write_selection(rows, tsv_out)
     return rows
+
+
+def _best_runs(path: str | Path) -> dict[str, dict[str, Any]]:
+    return {row["loss"]: row for row in _manifest(path)}
+
+
+def run_evaluation(loss: str, best_runs: str | Path, manifest: str | Path, main_tsv: str | Path,
+                   cases_out: str | Path, predictions_out: str | Path,
+                   device: str = "auto") -> str:  # fmt: skip
+    """Evaluate the run chosen for `loss` on the test split; return its run id."""
+    chosen = _best_runs(best_runs)[loss]
+    checkpoint = Path(best_runs).parent / chosen["run_id"] / "best.pt"
+    test_dirs = split_sample_dirs(manifest, main_tsv, "test")
+    Path(predictions_out).mkdir(parents=True, exist_ok=True)
+    evaluate_checkpoint(checkpoint, test_dirs, cases_out, predictions_out, device=device)
+    return chosen["run_id"]
+
+
+def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: str | Path) -> None:
+    """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder."""
+    chosen = _best_runs(best_runs)
+    results = {Path(f).parent.name: read_cases(f) for f in case_files}
+    out = Path(table1_md).parent
+    rows1 = table1(results, chosen)
+    write_table(rows1, "Table 1: weighted-average voxel F1 per loss (test set)", out / "table1")
+    write_table(table2(results, best_loss(rows1)), "Table 2: per test case", out / "table2")
+    write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")

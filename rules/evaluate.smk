@@ -1,0 +1,61 @@
+# ---- Evaluation: the best run of each loss on the test set, then Tables 1 and 2 ----
+
+
+rule evaluate_loss:
+    """The chosen run of one loss on every test case: per-case F1 and predicted maps (MRC)."""
+    input:
+        best_runs=f"{RESULTS}/training/best_runs.tsv",
+        manifest=f"{RESULTS}/manifest.tsv",
+        splits=f"{RESULTS}/splits/main.tsv",
+        checkpoints=lambda wildcards: expand(
+            f"{RESULTS}/training/{{run_id}}/best.pt",
+            run_id=RUNS_BY_LOSS[wildcards.loss],
+        ),
+    output:
+        cases=f"{RESULTS}/evaluation/{{loss}}/cases.tsv",
+        predictions=directory(f"{RESULTS}/evaluation/{{loss}}/predictions"),
+    log:
+        f"{RESULTS}/logs/evaluate_loss/{{loss}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate_loss/{{loss}}.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: TRAIN_THREADS
+    resources:
+        mem_mb=config["training"]["mem_mb"],
+        runtime=60,
+        gpu=1 if config["training"]["gpu"] else 0,
+    params:
+        device=config["training"]["device"],
+    script:
+        "../workflow_scripts/evaluate_loss.py"
+
+
+rule make_tables:
+    """Table 1 (per loss, with bootstrap CIs), Table 2 (per test case), paired tests."""
+    input:
+        best_runs=f"{RESULTS}/training/best_runs.tsv",
+        cases=expand(f"{RESULTS}/evaluation/{{loss}}/cases.tsv", loss=TRAINED_LOSSES),
+    output:
+        table1=report(
+            f"{RESULTS}/tables/table1.md",
+            caption="../report/table1.rst",
+            category="Results",
+        ),
+        table2=report(
+            f"{RESULTS}/tables/table2.md",
+            caption="../report/table2.rst",
+            category="Results",
+        ),
+        tests=f"{RESULTS}/tables/paired_tests.md",
+    log:
+        f"{RESULTS}/logs/make_tables.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/make_tables.tsv"
+    conda:
+        "../envs/training.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../workflow_scripts/make_tables.py"

@@ -1,0 +1,17 @@
+"""Adapter: rule evaluate_loss -> cryosse.dataset.run_evaluation."""
+
+import logging
+
+from cryosse.dataset import run_evaluation
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+run_id = run_evaluation(
+    snakemake.wildcards.loss,
+    snakemake.input.best_runs,
+    snakemake.input.manifest,
+    snakemake.input.splits,
+    snakemake.output.cases,
+    snakemake.output.predictions,
+    device=snakemake.params.device,
+)
+logging.info("evaluated %s (run %s)", snakemake.wildcards.loss, run_id)

@@ -1,0 +1,9 @@
+"""Adapter: rule make_tables -> cryosse.dataset.run_tables."""
+
+import logging
+
+from cryosse.dataset import run_tables
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+run_tables(snakemake.input.best_runs, list(snakemake.input.cases), snakemake.output.table1)
+logging.info("tables written next to %s", snakemake.output.table1)
