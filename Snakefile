@@ -41,3 +41,4 @@ rule all:
         f"{RESULTS}/splits/report.md",
         f"{RESULTS}/training/best_runs.tsv",
         f"{RESULTS}/tables/table1.md",
+        f"{RESULTS}/report.html",

@@ -59,3 +59,32 @@ rule make_tables:
         runtime=10,
     script:
         "../workflow_scripts/make_tables.py"
+
+
+rule html_report:
+    """One self-contained HTML report: tables, plots, dataset, curation log, config, versions."""
+    input:
+        tables=rules.make_tables.output,
+        cases=expand(f"{RESULTS}/evaluation/{{loss}}/cases.tsv", loss=TRAINED_LOSSES),
+        best_runs=f"{RESULTS}/training/best_runs.tsv",
+        manifest=f"{RESULTS}/manifest.tsv",
+        curation_log=f"{RESULTS}/curation_log.tsv",
+        splits=f"{RESULTS}/splits/report.md",
+    output:
+        html=report(
+            f"{RESULTS}/report.html",
+            caption="../report/html_report.rst",
+            category="Results",
+        ),
+        plots=directory(f"{RESULTS}/plots"),
+    log:
+        f"{RESULTS}/logs/html_report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/html_report.tsv"
+    conda:
+        "../envs/training.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow_scripts/html_report.py"

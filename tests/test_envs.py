@@ -9,8 +9,13 @@ import yaml
 from tests.conftest import REPO
 
 # pyproject name -> conda package name, where they differ
-CONDA_NAMES = {"snakemake": "snakemake-minimal", "PyYAML": "pyyaml"}
-NOT_IN_CONDA_ENVS = {"torch", "snakemake-executor-plugin-slurm"}  # training / cluster envs
+CONDA_NAMES = {
+    "snakemake": "snakemake-minimal",
+    "PyYAML": "pyyaml",
+    "matplotlib": "matplotlib-base",
+}
+# not needed by the curation rules (training / reports / cluster)
+NOT_IN_CONDA_ENVS = {"torch", "matplotlib", "snakemake-executor-plugin-slurm"}
 
 
 def pinned_requirements() -> dict[str, str]:
@@ -63,4 +68,6 @@ def test_env_pins_match_pyproject() -> None:
         if name not in NOT_IN_CONDA_ENVS:
             assert curation.get(CONDA_NAMES.get(name, name.lower())) == version, name
     assert curation["dssp"].startswith("4.")
-    assert env_pins(REPO / "envs/training.yaml")["pytorch"] == pins["torch"]
+    training = env_pins(REPO / "envs/training.yaml")
+    assert training["pytorch"] == pins["torch"]
+    assert training["matplotlib-base"] == pins["matplotlib"]

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,18 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
         assert int(row["helix_voxels"]) > 0
         assert int(row["central_nx"]) == int(row["nx"]) - 34
     assert not list(results.rglob(".tmp-*")), "temporary files left behind"
+    # Tables and the self-contained HTML report render from this tiny run.
+    assert "| FL_DL |" in (results / "tables/table1.md").read_text()
+    tags: list[str] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            tags.append(tag)
+
+    Tags().feed((results / "report.html").read_text())
+    assert tags.count("table") >= 4 and tags.count("img") >= 4
+    assert (results / "plots/f1_per_loss.png").read_bytes().startswith(b"\x89PNG")
+    assert list((results / "evaluation/FL_DL/predictions").glob("*/pred_labels.mrc"))
     for rule in ("acquire_entry", "curate_entry"):
         assert len(list((results / "benchmarks" / rule).glob("*.tsv"))) == 7
 

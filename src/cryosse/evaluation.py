@@ -51,6 +51,15 @@ class CaseResult:
     voxel_f1_sheet: float | None
     residue_f1_helix: float | None
     residue_f1_sheet: float | None
+    conf_bg_bg: int = 0  # central voxels: true bg, predicted bg
+    conf_bg_helix: int = 0
+    conf_bg_sheet: int = 0
+    conf_helix_bg: int = 0
+    conf_helix_helix: int = 0
+    conf_helix_sheet: int = 0
+    conf_sheet_bg: int = 0
+    conf_sheet_helix: int = 0
+    conf_sheet_sheet: int = 0
 
 
 CASE_COLUMNS = [f.name for f in fields(CaseResult)]
@@ -99,7 +108,16 @@ def evaluate_case(
         voxel_f1_sheet=voxel_f1(pred, box.labels, box.central, SHEET),
         residue_f1_helix=residue_f1(voted, truth, HELIX),
         residue_f1_sheet=residue_f1(voted, truth, SHEET),
+        **confusion_counts(pred, box.labels, box.central),
     )
+
+
+def confusion_counts(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, int]:
+    """The 3 × 3 voxel confusion matrix of the central box, as conf_<true>_<predicted>."""
+    names = ("bg", "helix", "sheet")
+    matrix = np.bincount(3 * truth[mask].astype(np.int64) + pred[mask], minlength=9)
+    return {f"conf_{names[t]}_{names[q]}": int(matrix[3 * t + q]) for t in range(3)
+            for q in range(3)}  # fmt: skip
 
 
 def _cell(value: Any) -> Any:

@@ -1,0 +1,174 @@
+"""One self-contained HTML report of a run: tables, plots, dataset, curation log, config, versions.
+
+Images are embedded as base64 PNG, so the file can be mailed or archived alone. The plots are
+also kept as PNG files in results/<run>/plots/.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import platform
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from cryosse import __version__
+from cryosse.atomic import write_text_atomic
+from cryosse.boxes import load_box
+from cryosse.clusters import mmseqs_version
+from cryosse.curation_log import read_log
+from cryosse.dssp import mkdssp_version
+from cryosse.evaluation import read_cases
+from cryosse.plots import (
+    confusion,
+    f1_per_loss,
+    gamma_sweep,
+    learning_curves,
+    sheet_scatter,
+    slice_montage,
+)
+from cryosse.sample import read_sample
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;
+padding:2px 6px;text-align:right}th{background:#f3f3f3}img{max-width:100%}
+pre{background:#f7f7f7;padding:8px;font-size:11px;overflow:auto}h1{font-size:1.6em}"""
+
+
+def _tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">' \
+        f"<figcaption>{html.escape(alt)}</figcaption></figure>"  # fmt: skip
+
+
+def _versions() -> dict[str, str]:
+    import snakemake
+    import torch
+
+    return {
+        "cryosse": __version__, "python": platform.python_version(), "torch": torch.__version__,
+        "numpy": np.__version__, "snakemake": snakemake.__version__,
+        "mkdssp": mkdssp_version() or "not found", "mmseqs": mmseqs_version() or "not found",
+    }  # fmt: skip
+
+
+def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
+    """Every figure the run's outputs allow; returns (png, caption) pairs."""
+    plots.mkdir(parents=True, exist_ok=True)
+    made: list[tuple[Path, str]] = []
+    tables = results / "tables"
+    evaluation = results / "evaluation"
+    cases = {p.parent.name: read_cases(p) for p in sorted(evaluation.glob("*/cases.tsv"))}
+    if (tables / "table1.tsv").exists():
+        f1_per_loss(_tsv(tables / "table1.tsv"), plots / "f1_per_loss.png")
+        made.append((plots / "f1_per_loss.png", "Weighted voxel F1 per loss, 95 % bootstrap CI"))
+    if cases:
+        confusion(cases, plots / "confusion.png")
+        made.append((plots / "confusion.png", "Voxel confusion matrices (test, row-normalised)"))
+    if "FL_DL" in cases:
+        for other in [x for x in ("CE", "DL") if x in cases]:
+            png = plots / f"sheet_scatter_FL_DL_vs_{other}.png"
+            sheet_scatter(cases["FL_DL"], cases[other], ("FL_DL", other), png)
+            made.append((png, f"Per-case sheet F1: FL_DL against {other}"))
+    histories = {
+        p.parent.name: _csv(p) for p in sorted((results / "training").glob("*/history.csv"))
+    }
+    if histories:
+        learning_curves(histories, plots / "learning_curves.png")
+        made.append((plots / "learning_curves.png", "Validation metric per epoch, every run"))
+    summaries = [json.loads(p.read_text()) for p in (results / "training").glob("*/summary.json")]
+    if any(s["loss"] in ("FL", "FL_DL") for s in summaries):
+        gamma_sweep(summaries, plots / "gamma_sweep.png")
+        made.append((plots / "gamma_sweep.png", "Best validation metric against γ"))
+    made += _montages(results, cases, plots)
+    return made
+
+
+def _montages(results: Path, cases: dict[str, list], plots: Path, limit: int = 3) -> list:
+    made = []
+    table1 = results / "tables" / "table1.tsv"
+    rows = [r for r in _tsv(table1) if r["average"] != "NA"] if table1.exists() else []
+    if not rows:
+        return made
+    best = max(rows, key=lambda r: float(r["average"]))["loss"]
+    manifest = {r["sample_id"]: r for r in _tsv(results / "manifest.tsv")}
+    for case in cases.get(best, [])[:limit]:
+        sample_dir = results / manifest[case.sample_id]["path"]
+        prediction = results / "evaluation" / best / "predictions" / case.sample_id
+        pred = read_sample_labels(prediction / "pred_labels.mrc")
+        box = load_box(sample_dir)
+        png = plots / f"montage_{case.sample_id}.png"
+        slice_montage(read_sample(sample_dir).density, box.labels, pred,
+                      f"{case.sample_id} ({best})", png)  # fmt: skip
+        made.append((png, f"{case.sample_id}: density / truth / {best} prediction, middle slice"))
+    return made
+
+
+def read_sample_labels(path: Path) -> np.ndarray:
+    import mrcfile
+
+    with mrcfile.open(path, permissive=True) as mrc:
+        return np.array(mrc.data, dtype=np.int64)
+
+
+def build_report(results: str | Path, config: dict[str, Any], out_html: str | Path) -> None:
+    results = Path(results)
+    config = json.loads(json.dumps(config, default=str))  # Snakemake's config holds wrappers
+    figures = make_plots(results, results / "plots")
+    manifest = _tsv(results / "manifest.tsv")
+    log_counts = Counter(
+        (r.level, r.status, r.reason) for r in read_log(results / "curation_log.tsv")
+    )
+    residues = {k: sum(int(r[f"{k}_residues"]) for r in manifest)
+                for k in ("helix", "sheet", "background")}  # fmt: skip
+    total = sum(residues.values()) or 1
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>cryosse report: {html.escape(str(config.get('run', '')))}</title>"
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>cryosse report — run {html.escape(str(config.get('run', '')))}</h1>",
+        "<h2>Dataset</h2>",
+        f"<p>{len(manifest)} samples from {len({r['emdb_id'] for r in manifest})} entries; "
+        "residues in the central boxes: "
+        + ", ".join(f"{k} {100 * v / total:.1f} %" for k, v in residues.items())
+        + ".</p>",
+    ]
+    for name, title in (("table1", "Table 1"), ("table2", "Table 2"), ("paired_tests", "Tests")):
+        fragment = results / "tables" / f"{name}.html"
+        if fragment.exists():
+            parts.append(fragment.read_text(encoding="utf-8"))
+        else:
+            parts.append(f"<h2>{title}</h2><p>not computed</p>")
+    parts.append("<h2>Figures</h2>")
+    parts += [_image(png, caption) for png, caption in figures]
+    split_report = results / "splits" / "report.md"
+    if split_report.exists():
+        parts.append("<h2>Splits</h2><pre>" + html.escape(split_report.read_text()) + "</pre>")
+    parts.append("<h2>Curation log</h2><table><thead><tr><th>level</th><th>status</th>"
+                 "<th>reason</th><th>count</th></tr></thead><tbody>")  # fmt: skip
+    parts += [f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{html.escape(c)}</td>"
+              f"<td>{n}</td></tr>" for (a, b, c), n in sorted(log_counts.items())]  # fmt: skip
+    parts.append("</tbody></table>")
+    parts.append("<h2>Software</h2><table><tbody>" + "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in _versions().items()) + "</tbody></table>")  # fmt: skip
+    parts.append("<h2>Configuration</h2><pre>"
+                 + html.escape(yaml.safe_dump(config, sort_keys=False)) + "</pre>")  # fmt: skip
+    parts.append("</body></html>")
+    write_text_atomic(out_html, "\n".join(parts) + "\n")

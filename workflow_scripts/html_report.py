@@ -1,0 +1,10 @@
+"""Adapter: rule html_report -> cryosse.report.build_report."""
+
+import logging
+from pathlib import Path
+
+from cryosse.report import build_report
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+build_report(Path(snakemake.output.html).parent, dict(snakemake.config), snakemake.output.html)
+logging.info("report: %s", snakemake.output.html)
