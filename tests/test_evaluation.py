@@ -98,3 +98,47 @@ def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
         assert float(pred.data.min()) >= 0.0 and float(pred.data.max()) <= 1.0
     with mrcfile.open(tmp_path / "pred/EMD-8518_5u8s_A/pred_labels.mrc") as labels:
         assert set(np.unique(labels.data)) <= {0, 1, 2}
+
+
+def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
+    """Another tool's maps: our own labels written as binary helix/sheet maps score 1.0 on the
+    sample grid; the same maps on a coarser 2 Å grid still score well (resampled)."""
+    import subprocess
+    import sys
+
+    from scipy.ndimage import zoom
+
+    from cryosse.density import write_map
+    from cryosse.external import evaluate_external
+    from cryosse.sample import read_sample
+
+    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
+    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings)
+    curate_entry(located, settings, tmp_path / "samples")
+    sample = read_sample(tmp_path / "samples/EMD-8518_5u8s_A")
+    origin = np.array(sample.meta["origin"])
+    for cls, name in ((1, "helix"), (2, "sheet")):
+        binary = (sample.labels == cls).astype(np.float32)
+        write_map(tmp_path / f"{name}.mrc", binary, origin, 1.0)
+        coarse = zoom(binary, 0.5, order=1).astype(np.float32)  # 2 Å voxels, same origin
+        write_map(tmp_path / f"{name}_2A.mrc", coarse, origin, 2.0)
+    map_gz = DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
+    model = DEMO_MIRROR / "pdb/5u8s.pdb.gz"
+    rows, log = evaluate_external(tmp_path / "helix.mrc", tmp_path / "sheet.mrc", map_gz, model,
+                                  settings)  # fmt: skip
+    (row,) = rows
+    assert [r.status for r in log if r.level == "entry"] == ["kept"]
+    assert row["chain"] == "A" and row["voxel_f1_helix"] == 1.0 and row["voxel_f1_sheet"] == 1.0
+    assert row["residue_f1_helix"] > 0.95
+    coarse_rows, _ = evaluate_external(tmp_path / "helix_2A.mrc", tmp_path / "sheet_2A.mrc",
+                                       map_gz, model, settings)  # fmt: skip
+    assert 0.6 < coarse_rows[0]["voxel_f1_helix"] < 1.0
+    # the command line prints the same table
+    cli = Path(sys.executable).with_name("cryosse")
+    command = [str(cli), "evaluate", "--pred-helix", str(tmp_path / "helix.mrc"),
+               "--pred-sheet", str(tmp_path / "sheet.mrc"), "--map", str(map_gz),
+               "--model", str(model), "--config", str(tmp_path / "wide.yaml")]  # fmt: skip
+    (tmp_path / "wide.yaml").write_text("resolution: {min: 3.0, max: 10.0}\n")
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].split("\t")[2:4] == ["1.0000", "1.0000"]

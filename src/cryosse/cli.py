@@ -4,6 +4,7 @@
     cryosse add EMD-1234 EMD-5678 [--entries config/entries.tsv]
     cryosse fetch [--config config/config.yaml] [EMD-1234 ...]
     cryosse curate EMD-8518 EMD-6149 --mirror demo/mirror --out results/mine [--config c.yaml]
+    cryosse evaluate --pred-helix H.mrc --pred-sheet S.mrc --map M.map.gz --model C.cif
     cryosse summary results/demo/curation_log.tsv
     cryosse version
 
@@ -147,6 +148,31 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    """Score another tool's helix/sheet maps against our labels of the map/model pair."""
+    from cryosse.external import evaluate_external
+
+    settings = CurationSettings.from_config(settings_section(_load_config(args.config)))
+    rows, log = evaluate_external(args.pred_helix, args.pred_sheet, args.map, args.model,
+                                  settings, threshold=args.threshold)  # fmt: skip
+    for row in log:
+        if row.status == "excluded":
+            print(f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
+                  file=sys.stderr)  # fmt: skip
+    columns = ["sample_id", "chain", "voxel_f1_helix", "voxel_f1_sheet", "residue_f1_helix",
+               "residue_f1_sheet", "true_helix_voxels", "true_sheet_voxels"]  # fmt: skip
+    lines = ["\t".join(columns)]
+    for row in rows:
+        cells = [row[c] for c in columns]
+        lines.append("\t".join("NA" if v is None else f"{v:.4f}" if isinstance(v, float)
+                               else str(v) for v in cells))  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text, end="")
+    return 0 if rows else 1
+
+
 def _summary(args: argparse.Namespace) -> int:
     print(summarize_log(args.log))
     return 0
@@ -190,6 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     curate.add_argument("--out", required=True, help="output folder")
     curate.add_argument("--config", help="workflow config (YAML): archive and curation settings")
     curate.set_defaults(func=_curate)
+    evaluate = sub.add_parser("evaluate", help="score another tool's helix/sheet maps")
+    evaluate.add_argument("--pred-helix", required=True, help="helix map (binary or probability)")
+    evaluate.add_argument("--pred-sheet", required=True, help="sheet map, any grid")
+    evaluate.add_argument("--map", required=True, help="the cryo-EM map the tool segmented")
+    evaluate.add_argument("--model", required=True, help="the fitted model (mmCIF or PDB)")
+    evaluate.add_argument("--config", help="workflow config (curation settings)")
+    evaluate.add_argument("--threshold", type=float, default=0.5, help="class threshold")
+    evaluate.add_argument("--out", help="also write the TSV here")
+    evaluate.set_defaults(func=_evaluate)
     summary = sub.add_parser("summary", help="counts per reason in a curation log")
     summary.add_argument("log")
     summary.set_defaults(func=_summary)

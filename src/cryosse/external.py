@@ -1,0 +1,89 @@
+"""Score any tool's helix/sheet prediction against our labels, on the same footing as our models.
+
+The map and model are curated exactly as a dataset entry (DSSP, central chains, 17 Å boxes at
+1 Å, labels); the two predicted maps, on whatever grid the tool wrote them, are resampled
+trilinearly onto each sample's box grid; a voxel is helix when its helix value is ≥ the
+threshold (0.5) and ≥ its sheet value, sheet when its sheet value is ≥ the threshold, otherwise
+background (binary 0/1 maps and probability maps both work). Voxel F1 and residue F1 are then
+computed in the central box exactly as for our own predictions (cryosse.metrics).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cryosse.boxes import central_mask
+from cryosse.crop import Box, resample_box
+from cryosse.curate import curate_entry
+from cryosse.curation_log import LogRow
+from cryosse.density import read_map
+from cryosse.evaluation import CLASS_IDS
+from cryosse.locate import LocatedEntry, LocatedModel, sha256_of
+from cryosse.metrics import HELIX, SHEET, residue_f1, residue_votes, voxel_f1
+from cryosse.sample import read_sample
+from cryosse.settings import CurationSettings
+
+THRESHOLD = 0.5
+
+
+def combine(helix: np.ndarray, sheet: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
+    labels = np.zeros(helix.shape, dtype=np.int64)
+    labels[sheet >= threshold] = SHEET
+    labels[(helix >= threshold) & (helix >= sheet)] = HELIX
+    return labels
+
+
+def _box(meta: dict[str, Any]) -> Box:
+    return Box(
+        origin=np.array(meta["origin"], dtype=np.float64),
+        shape_xyz=tuple(meta["shape_xyz"]),
+        voxel_size=float(meta["voxel_size"]),
+        central_start=tuple(meta["central_start_xyz"]),
+        central_stop=tuple(meta["central_stop_xyz"]),
+    )
+
+
+def evaluate_external(
+    pred_helix: str | Path,
+    pred_sheet: str | Path,
+    map_path: str | Path,
+    model_path: str | Path,
+    settings: CurationSettings | None = None,
+    emdb_id: str = "EMD-0000",
+    pdb_id: str = "pdb_00000000",
+    threshold: float = THRESHOLD,
+) -> tuple[list[dict[str, Any]], list[LogRow]]:
+    """(one row of scores per central chain, the curation-log rows of the map/model pair)."""
+    settings = settings or CurationSettings()
+    located = LocatedEntry(
+        emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_of(map_path),
+        models=[LocatedModel(pdb_id, path=str(model_path), sha256=sha256_of(model_path))],
+    )  # fmt: skip
+    helix_map, sheet_map = read_map(pred_helix), read_map(pred_sheet)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="cryosse-evaluate-") as work:
+        result = curate_entry(located, settings, Path(work) / "samples")
+        for sid in result.samples:
+            sample = read_sample(Path(work) / "samples" / sid)
+            box = _box(sample.meta)
+            pred = combine(resample_box(helix_map, box), resample_box(sheet_map, box), threshold)
+            truth = sample.labels.astype(np.int64)
+            mask = central_mask(sample.meta, truth.shape)
+            central = [r for r in sample.residues if r["in_central_box"] == "1"]
+            ca = np.array([[float(r[f"ca_{a}"]) for a in "xyz"] for r in central]).reshape(-1, 3)
+            dssp = np.array([CLASS_IDS[r["class"]] for r in central], dtype=np.int64)
+            voted = residue_votes(pred, box.origin, box.voxel_size, ca)
+            rows.append({
+                "sample_id": sid, "chain": sample.meta["chain"],
+                "voxel_f1_helix": voxel_f1(pred, truth, mask, HELIX),
+                "voxel_f1_sheet": voxel_f1(pred, truth, mask, SHEET),
+                "residue_f1_helix": residue_f1(voted, dssp, HELIX),
+                "residue_f1_sheet": residue_f1(voted, dssp, SHEET),
+                "true_helix_voxels": int(((truth == HELIX) & mask).sum()),
+                "true_sheet_voxels": int(((truth == SHEET) & mask).sum()),
+            })  # fmt: skip
+    return rows, result.rows
