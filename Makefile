@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cryosse-installed
 CORES ?= 2
 
-.PHONY: setup tools demo test lint clean
+.PHONY: setup tools test-tools demo test lint clean
 
 setup: $(STAMP) tools
 
@@ -50,7 +50,18 @@ lint: setup
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint --configfile config/demo.yaml
 
-test: lint
+# A headless browser for the test that looks at the HTML report (tests only, not the demo).
+test-tools:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing: chromium (for the report screenshot test)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	  else \
+	    echo "the report test needs chromium: sudo apt-get install -y chromium"; \
+	  fi; }
+
+test: lint test-tools
 	$(BIN)/pytest
 
 clean:

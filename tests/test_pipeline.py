@@ -93,6 +93,8 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     assert tags.count("table") >= 4 and tags.count("img") >= 4
     assert (results / "plots/f1_per_loss.png").read_bytes().startswith(b"\x89PNG")
     assert list((results / "evaluation/FL_DL/predictions").glob("*/pred_labels.mrc"))
+    look_at_the_report(results / "report.html", tmp_path / "report.png")
+
     for rule in ("acquire_entry", "curate_entry"):
         assert len(list((results / "benchmarks" / rule).glob("*.tsv"))) == 7
 
@@ -218,3 +220,23 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
         assert [line.split("\t")[0] for line in added] == ["EMD-3488_5me2_A", "EMD-3488_5me2_B"]
     finally:
         stop_server(state, httpd)
+
+
+def look_at_the_report(report: Path, png: Path) -> None:
+    """Render the report in a real headless browser and check the screenshot shows a page."""
+    import matplotlib.image
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (make test installs it)")
+    command = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        "--window-size=1200,2400", f"--screenshot={png}", report.resolve().as_uri(),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and png.is_file(), done.stderr[-2000:]
+    pixels = matplotlib.image.imread(png)[..., :3]
+    assert pixels.shape[:2] == (2400, 1200)
+    assert pixels.std() > 0.05  # not a blank page
+    title_band = pixels[:80].mean(axis=2)
+    assert (title_band < 0.3).mean() > 0.005  # dark text of the title is there
