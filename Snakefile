@@ -21,6 +21,7 @@ wildcard_constraints:
     emdb="EMD-[0-9]{4,5}",
     run_id="(CE|FL|DL|CE_DL|FL_DL)(_g[0-9.e+-]+)?_lr[0-9.e+-]+",
     loss="CE|FL|DL|CE_DL|FL_DL",
+    fold="[0-9]+",
 
 
 include: "rules/acquire.smk"
@@ -41,4 +42,5 @@ rule all:
         f"{RESULTS}/splits/report.md",
         f"{RESULTS}/training/best_runs.tsv",
         f"{RESULTS}/tables/table1.md",
+        f"{RESULTS}/tables/table_s1.md",
         f"{RESULTS}/report.html",

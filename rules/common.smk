@@ -33,3 +33,4 @@ RUNS_BY_LOSS = {
 }
 TRAIN_THREADS = config["training"]["threads"] or 2
 TRAINED_LOSSES = list(dict.fromkeys(config["training"]["losses"]))
+CV_FOLDS = list(range(1, config["splits"]["n_folds"] + 1))

@@ -65,6 +65,7 @@ rule html_report:
     """One self-contained HTML report: tables, plots, dataset, curation log, config, versions."""
     input:
         tables=rules.make_tables.output,
+        table_s1=f"{RESULTS}/tables/table_s1.md",
         cases=expand(f"{RESULTS}/evaluation/{{loss}}/cases.tsv", loss=TRAINED_LOSSES),
         best_runs=f"{RESULTS}/training/best_runs.tsv",
         manifest=f"{RESULTS}/manifest.tsv",
@@ -88,3 +89,82 @@ rule html_report:
         runtime=10,
     script:
         "../workflow_scripts/html_report.py"
+
+
+rule train_cv:
+    """Cross-validation: the setting chosen for one loss, retrained on one fold's training set."""
+    input:
+        best_runs=f"{RESULTS}/training/best_runs.tsv",
+        manifest=f"{RESULTS}/manifest.tsv",
+        cv=f"{RESULTS}/splits/cv.tsv",
+    output:
+        summary=f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/summary.json",
+        best=f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/best.pt",
+    log:
+        f"{RESULTS}/logs/train_cv/fold_{{fold}}_{{loss}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_cv/fold_{{fold}}_{{loss}}.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: TRAIN_THREADS
+    resources:
+        mem_mb=config["training"]["mem_mb"],
+        runtime=config["training"]["runtime"],
+        gpu=1 if config["training"]["gpu"] else 0,
+    params:
+        training=config["training"],
+        model=config["model"],
+    script:
+        "../workflow_scripts/train_cv.py"
+
+
+rule evaluate_cv:
+    """The fold's model on the fold's test set."""
+    input:
+        best=f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/best.pt",
+        manifest=f"{RESULTS}/manifest.tsv",
+        cv=f"{RESULTS}/splits/cv.tsv",
+    output:
+        f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/cases.tsv",
+    log:
+        f"{RESULTS}/logs/evaluate_cv/fold_{{fold}}_{{loss}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate_cv/fold_{{fold}}_{{loss}}.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: TRAIN_THREADS
+    resources:
+        mem_mb=config["training"]["mem_mb"],
+        runtime=60,
+        gpu=1 if config["training"]["gpu"] else 0,
+    params:
+        device=config["training"]["device"],
+    script:
+        "../workflow_scripts/evaluate_cv.py"
+
+
+rule cv_table:
+    """Supplementary Table S1: mean ± sd over the folds, per loss."""
+    input:
+        expand(
+            f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/cases.tsv",
+            fold=CV_FOLDS,
+            loss=TRAINED_LOSSES,
+        ),
+    output:
+        report(
+            f"{RESULTS}/tables/table_s1.md",
+            caption="../report/table_s1.rst",
+            category="Results",
+        ),
+    log:
+        f"{RESULTS}/logs/cv_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/cv_table.tsv"
+    conda:
+        "../envs/training.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../workflow_scripts/cv_table.py"

@@ -142,3 +142,20 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1].split("\t")[2:4] == ["1.0000", "1.0000"]
+
+
+def test_cross_validation_table_mean_and_sd() -> None:
+    from cryosse.tables import cv_table
+
+    by_loss = {
+        "FL_DL": {
+            1: [case("a", 0.8, 0.4, 100, 10)],
+            2: [case("b", 0.6, 0.2, 100, 10)],
+            3: [case("c", 0.7, None, 100, 0)],  # no sheet in this fold's test set
+        }
+    }
+    (row,) = cv_table(by_loss)
+    assert row["folds"] == 3
+    assert row["helix"] == "0.700 ± 0.100 (n=3)"
+    assert row["sheet"] == "0.300 ± 0.141 (n=2)"
+    assert row["average"] == "0.500 ± 0.141 (n=2)"

@@ -37,7 +37,7 @@ from cryosse.splits import (
     update_ledger,
     write_cv_table,
 )
-from cryosse.tables import best_loss, paired_tests, table1, table2, write_table
+from cryosse.tables import best_loss, cv_table, paired_tests, table1, table2, write_table
 from cryosse.training import (
     TrainSettings,
     run_spec,
@@ -350,3 +350,43 @@ def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: s
     write_table(rows1, "Table 1: weighted-average voxel F1 per loss (test set)", out / "table1")
     write_table(table2(results, best_loss(rows1)), "Table 2: per test case", out / "table2")
     write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")
+
+
+def cv_sample_dirs(manifest: str | Path, cv_tsv: str | Path, fold: int, role: str) -> list[Path]:
+    """Sample folders with `role` (train / validation / test) in cross-validation fold `fold`."""
+    root = Path(manifest).parent
+    roles = {r["sample_id"]: r.get(f"fold_{fold}") for r in _manifest(cv_tsv)}
+    return [root / row["path"] for row in sorted(_manifest(manifest), key=lambda r: r["sample_id"])
+            if roles.get(row["sample_id"]) == role]  # fmt: skip
+
+
+def run_cv_training(fold: int, loss: str, best_runs: str | Path, manifest: str | Path,
+                    cv_tsv: str | Path, training: dict[str, Any], model: dict[str, Any],
+                    out_dir: str | Path) -> dict[str, Any]:  # fmt: skip
+    """Retrain the setting chosen for `loss` on the main split, on one CV fold's training set."""
+    spec = run_spec(_best_runs(best_runs)[loss]["run_id"], training)
+    return train_run(spec, TrainSettings.from_config(training), model,
+                     cv_sample_dirs(manifest, cv_tsv, fold, "train"),
+                     cv_sample_dirs(manifest, cv_tsv, fold, "validation"), out_dir)  # fmt: skip
+
+
+def run_cv_evaluation(
+    fold: int,
+    checkpoint: str | Path,
+    manifest: str | Path,
+    cv_tsv: str | Path,
+    cases_out: str | Path,
+    device: str = "auto",
+) -> None:
+    test_dirs = cv_sample_dirs(manifest, cv_tsv, fold, "test")
+    evaluate_checkpoint(checkpoint, test_dirs, cases_out, device=device)
+
+
+def run_cv_table(case_files: list[str | Path], stem: str | Path) -> None:
+    """Supplementary Table S1: per loss, mean ± sd over the folds of the weighted F1."""
+    by_loss: dict[str, dict[int, list]] = {}
+    for path in case_files:
+        path = Path(path)
+        fold = int(path.parent.parent.name.removeprefix("fold_"))
+        by_loss.setdefault(path.parent.name, {})[fold] = read_cases(path)
+    write_table(cv_table(by_loss), "Table S1: cross-validation, mean ± sd over folds", stem)

@@ -149,7 +149,9 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
         + ", ".join(f"{k} {100 * v / total:.1f} %" for k, v in residues.items())
         + ".</p>",
     ]
-    for name, title in (("table1", "Table 1"), ("table2", "Table 2"), ("paired_tests", "Tests")):
+    tables = (("table1", "Table 1"), ("table2", "Table 2"), ("paired_tests", "Tests"),
+              ("table_s1", "Table S1"))  # fmt: skip
+    for name, title in tables:
         fragment = results / "tables" / f"{name}.html"
         if fragment.exists():
             parts.append(fragment.read_text(encoding="utf-8"))

@@ -18,6 +18,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cryosse.atomic import write_text_atomic
 from cryosse.evaluation import CaseResult
 from cryosse.losses import LOSSES
@@ -139,3 +141,35 @@ def write_table(rows: list[dict], title: str, stem: str | Path) -> None:
     write_text_atomic(stem.with_suffix(".tsv"), to_tsv(rows))
     write_text_atomic(stem.with_suffix(".md"), to_markdown(rows, title))
     write_text_atomic(stem.with_suffix(".html"), to_html(rows, title) + "\n")
+
+
+def cv_table(by_loss: dict[str, dict[int, list[CaseResult]]]) -> list[dict]:
+    """Per loss: mean ± sd over folds of the weighted helix / sheet F1 and their average
+    (a fold whose test set has no case of a class is left out of that column)."""
+    rows = []
+    for loss in [x for x in LOSSES if x in by_loss]:
+        folds = by_loss[loss]
+        row: dict[str, Any] = {"loss": loss, "folds": len(folds)}
+        per_fold: dict[str, list[float]] = {"helix": [], "sheet": [], "average": []}
+        for cases in folds.values():
+            values = {}
+            for cls in ("helix", "sheet"):
+                f1 = [getattr(c, f"voxel_f1_{cls}") for c in cases]
+                weights = [getattr(c, f"voxel_true_{cls}") for c in cases]
+                values[cls], _, _ = weighted_with_ci(f1, weights, resamples=1)
+                if values[cls] is not None:
+                    per_fold[cls].append(values[cls])
+            if values["helix"] is not None and values["sheet"] is not None:
+                per_fold["average"].append((values["helix"] + values["sheet"]) / 2)
+        for key, values in per_fold.items():
+            row[key] = _mean_sd(values)
+        rows.append(row)
+    return rows
+
+
+def _mean_sd(values: list[float]) -> str:
+    if not values:
+        return "NA"
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+    return f"{np.mean(values):.3f} ± {sd:.3f} (n={len(values)})" if len(values) > 1 else \
+        f"{values[0]:.3f} (n=1)"  # fmt: skip

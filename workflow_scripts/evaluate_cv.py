@@ -1,0 +1,16 @@
+"""Adapter: rule evaluate_cv -> cryosse.dataset.run_cv_evaluation."""
+
+import logging
+
+from cryosse.dataset import run_cv_evaluation
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+run_cv_evaluation(
+    int(snakemake.wildcards.fold),
+    snakemake.input.best,
+    snakemake.input.manifest,
+    snakemake.input.cv,
+    snakemake.output[0],
+    device=snakemake.params.device,
+)
+logging.info("evaluated fold %s, %s", snakemake.wildcards.fold, snakemake.wildcards.loss)

@@ -1,0 +1,20 @@
+"""Adapter: rule train_cv -> cryosse.dataset.run_cv_training."""
+
+import json
+import logging
+from pathlib import Path
+
+from cryosse.dataset import run_cv_training
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+summary = run_cv_training(
+    int(snakemake.wildcards.fold),
+    snakemake.wildcards.loss,
+    snakemake.input.best_runs,
+    snakemake.input.manifest,
+    snakemake.input.cv,
+    snakemake.params.training,
+    snakemake.params.model,
+    Path(snakemake.output.summary).parent,
+)
+logging.info("%s", json.dumps(summary, indent=2))
