@@ -94,6 +94,12 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     assert (results / "plots/f1_per_loss.png").read_bytes().startswith(b"\x89PNG")
     assert list((results / "evaluation/FL_DL/predictions").glob("*/pred_labels.mrc"))
     look_at_the_report(results / "report.html", tmp_path / "report.png")
+    # Snakemake's own report, with the outputs annotated by their captions
+    built = run_snakemake(tmp_path, config, "--report", str(tmp_path / "snakemake_report.html"))
+    assert built.returncode == 0, built.stderr[-2000:]
+    text = (tmp_path / "snakemake_report.html").read_text()
+    assert "curation_log.tsv" in text and "table1.md" in text
+    assert "weighted-average voxel F1 of helix" in text  # report/table1.rst, the caption
 
     for rule in ("acquire_entry", "curate_entry"):
         assert len(list((results / "benchmarks" / rule).glob("*.tsv"))) == 7
