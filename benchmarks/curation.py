@@ -29,8 +29,6 @@ import argparse
 import hashlib
 import json
 import multiprocessing
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -39,6 +37,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from machine import host_facts
 
 STEPS = ("read", "dssp", "crop", "label", "write")
 SETTINGS_KW: dict[str, Any] = {
@@ -227,25 +227,9 @@ def find_pairs(realdata: Path) -> list[dict[str, Any]]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in handle if ln.startswith("model name")), cpu
-            )
-    except OSError:
-        pass
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count() or 0
-    return {
-        "nproc": nproc,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+    facts = host_facts()
+    facts.pop("cpu_flags")
+    return facts
 
 
 def measure(pair: dict[str, Any], repeat: int, workdir: Path, index: int) -> dict[str, Any]:

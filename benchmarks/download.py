@@ -45,8 +45,6 @@ import gzip
 import hashlib
 import json
 import multiprocessing
-import os
-import platform
 import re
 import shutil
 import socket
@@ -62,6 +60,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from machine import host_facts
 
 MB = 1_000_000
 TARGET_RATIO = 0.8
@@ -408,30 +408,16 @@ def resume_once(server: LoopbackServer, token: str, dest: Path, size: int) -> di
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in handle if ln.startswith("model name")), cpu
-            )
-    except OSError:
-        pass
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count() or 0
     curl = subprocess.run(["curl", "--version"], capture_output=True, text=True, check=False)
     import requests
     import urllib3
 
     import cryosse
 
+    facts = host_facts()
+    facts.pop("cpu_flags")
     return {
-        "nproc": nproc,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
+        **facts,
         "cryosse": cryosse.__version__,
         "requests": requests.__version__,
         "urllib3": urllib3.__version__,

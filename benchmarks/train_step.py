@@ -85,6 +85,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from machine import host_facts
 
 from cryosse.losses import SegmentationLoss
 from cryosse.unet import UNet3D, count_parameters
@@ -236,19 +237,10 @@ def machine(device: torch.device) -> dict[str, Any]:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "load_average_start": _load_average(),
     }
-    cpu_model, flags = platform.processor() or "unknown", set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("model name") and cpu_model in ("unknown", "x86_64", ""):
-                    cpu_model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    info["cpu_model"] = cpu_model
+    host = host_facts()
+    info["cpu_model"] = host["cpu_model"]
     wanted = ("avx512_bf16", "amx_bf16", "amx_tile")
-    info["cpu_bf16_flags"] = sorted(f for f in flags if f in wanted)
+    info["cpu_bf16_flags"] = [f for f in host["cpu_flags"] if f in wanted]
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info["gpu"] = torch.cuda.get_device_name(device)

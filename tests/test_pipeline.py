@@ -126,13 +126,7 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, flags=re.M))
     assert counts.get("acquire_entry") == "1" and counts.get("curate_entry") == "1", plan.stdout
     assert run_snakemake(tmp_path, config).returncode == 0
-    after = checksums(results / "entries")
-    assert {k: v for k, v in after.items() if not k.startswith("EMD-90011")} == before
-    assert any(k.startswith("EMD-90011/samples/") for k in after)
-    # The split table only grows: every existing row is byte-identical, the new sample is added.
-    splits_after = (results / "splits/main.tsv").read_bytes()
-    assert splits_after.startswith(splits_before)
-    assert splits_after[len(splits_before) :].decode().startswith("EMD-90011_3j8g_X\t")
+    assert_only_added(results, before, splits_before, "EMD-90011", ["EMD-90011_3j8g_X"])
 
 
 def checksums(root: Path) -> dict[str, str]:
@@ -217,13 +211,8 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
         assert counts.get("acquire_entry") == "1" and counts.get("curate_entry") == "1"
         assert "search_emdb" not in counts
         assert run_snakemake(tmp_path, config).returncode == 0
-        after = checksums(web / "entries")
-        assert {k: v for k, v in after.items() if not k.startswith("EMD-3488")} == before
-        assert any(k.startswith("EMD-3488/samples/") for k in after)
-        splits_after = (web / "splits/main.tsv").read_bytes()
-        assert splits_after.startswith(splits_before)
-        added = splits_after[len(splits_before) :].decode().splitlines()
-        assert [line.split("\t")[0] for line in added] == ["EMD-3488_5me2_A", "EMD-3488_5me2_B"]
+        assert_only_added(web, before, splits_before, "EMD-3488",
+                          ["EMD-3488_5me2_A", "EMD-3488_5me2_B"])  # fmt: skip
     finally:
         stop_server(state, httpd)
 
@@ -246,3 +235,16 @@ def look_at_the_report(report: Path, png: Path) -> None:
     assert pixels.std() > 0.05  # not a blank page
     title_band = pixels[:80].mean(axis=2)
     assert (title_band < 0.3).mean() > 0.005  # dark text of the title is there
+
+
+def assert_only_added(results: Path, before: dict[str, str], splits_before: bytes, entry: str,
+                      new_samples: list[str]) -> None:  # fmt: skip
+    """After adding `entry`: every existing entry output is byte-identical, the new entry has
+    samples, and the split table only grew by the new samples' rows."""
+    after = checksums(results / "entries")
+    assert {k: v for k, v in after.items() if not k.startswith(entry)} == before
+    assert any(k.startswith(f"{entry}/samples/") for k in after)
+    splits_after = (results / "splits/main.tsv").read_bytes()
+    assert splits_after.startswith(splits_before)
+    added = splits_after[len(splits_before) :].decode().splitlines()
+    assert [line.split("\t")[0] for line in added] == new_samples

@@ -7,12 +7,11 @@ cryosse.reasons.Reason), message (a human sentence).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cryosse.atomic import write_text_atomic
+from cryosse.tsv import read_tsv, tsv_text
 
 COLUMNS = ["emdb_id", "pdb_id", "chain", "level", "status", "reason", "message"]
 
@@ -29,14 +28,9 @@ class LogRow:
 
 
 def rows_to_tsv(rows: list[LogRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: str(v).replace("\t", " ").replace("\n", " ") for k, v in asdict(row).items()}
-        )
-    return buffer.getvalue()
+    cells = ({k: str(v).replace("\t", " ").replace("\n", " ") for k, v in asdict(r).items()}
+             for r in rows)  # fmt: skip
+    return tsv_text(COLUMNS, cells)
 
 
 def write_log(path: str | Path, rows: list[LogRow]) -> None:
@@ -44,5 +38,4 @@ def write_log(path: str | Path, rows: list[LogRow]) -> None:
 
 
 def read_log(path: str | Path) -> list[LogRow]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        return [LogRow(**row) for row in csv.DictReader(handle, delimiter="\t")]
+    return [LogRow(**row) for row in read_tsv(path)]

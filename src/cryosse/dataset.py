@@ -12,8 +12,6 @@ Layout of a run (results/<run>/):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,7 @@ from cryosse.training import (
     train_run,
     write_selection,
 )
+from cryosse.tsv import read_tsv, write_tsv
 
 MANIFEST_COLUMNS = [
     "sample_id", "emdb_id", "pdb_id", "chain", "resolution", "nx", "ny", "nz",
@@ -151,12 +150,7 @@ def gather(
                                               meta_path.parent, root))  # fmt: skip
     manifest_rows.sort(key=lambda row: row["sample_id"])
     write_log(log_out, rows)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, delimiter="\t",
-                            lineterminator="\n")  # fmt: skip
-    writer.writeheader()
-    writer.writerows(manifest_rows)
-    write_text_atomic(manifest_out, buffer.getvalue())
+    write_tsv(manifest_out, MANIFEST_COLUMNS, manifest_rows)
 
 
 def manifest_row(meta: dict[str, Any], sample_dir: Path, root: Path) -> dict[str, Any]:
@@ -198,9 +192,7 @@ def summarize_log(path: str | Path) -> str:
     return "\n".join(lines)
 
 
-def _manifest(path: str | Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+_manifest = read_tsv  # every table here is one
 
 
 def run_clustering(

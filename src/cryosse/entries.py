@@ -12,14 +12,13 @@ reading, so a hand-written one-column list works too.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryosse.atomic import write_text_atomic
 from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
+from cryosse.tsv import read_tsv, tsv_text, write_tsv
 
 
 @dataclass
@@ -45,22 +44,16 @@ def utc_timestamp(when: datetime | None = None) -> str:
 def read_entry_table(path: str | Path) -> list[EntryRecord]:
     """Rows of an entry list; ids are kept as written (validation happens downstream, where an
     invalid id is logged as excluded)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        if reader.fieldnames is None or "emdb_id" not in reader.fieldnames:
-            raise ValueError(f"{path}: an entry list needs an 'emdb_id' column")
-        known = set(ENTRY_COLUMNS)
-        return [
-            EntryRecord(**{k: (v or "") for k, v in row.items() if k in known}) for row in reader
-        ]
+    rows = read_tsv(path)
+    header = Path(path).read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
+    if "emdb_id" not in header:
+        raise ValueError(f"{path}: an entry list needs an 'emdb_id' column")
+    known = set(ENTRY_COLUMNS)
+    return [EntryRecord(**{k: (v or "") for k, v in row.items() if k in known}) for row in rows]
 
 
 def write_entry_table(path: str | Path, records: list[EntryRecord]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ENTRY_COLUMNS, delimiter="\t", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(asdict(r) for r in records)
-    write_text_atomic(path, buffer.getvalue())
+    write_tsv(path, ENTRY_COLUMNS, (asdict(r) for r in records))
 
 
 @dataclass(frozen=True)
@@ -102,12 +95,8 @@ def add_entries(
         text = path.read_text(encoding="utf-8")
         if text.split("\n", 1)[0].split("\t") == ENTRY_COLUMNS:
             # Append to the exact bytes that are there, so existing rows cannot change.
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=ENTRY_COLUMNS, delimiter="\t",
-                                    lineterminator="\n")  # fmt: skip
-            writer.writerows(asdict(r) for r in appended)
-            write_text_atomic(path, text + ("" if text.endswith("\n") else "\n") +
-                              buffer.getvalue())  # fmt: skip
+            rows = tsv_text(ENTRY_COLUMNS, (asdict(r) for r in appended), header=False)
+            write_text_atomic(path, text + ("" if text.endswith("\n") else "\n") + rows)
         else:  # a hand-written list with other columns: rewritten in the full format
             write_entry_table(path, existing + appended)
     return Addition(added, already, invalid)

@@ -14,8 +14,6 @@ and pred_labels.mrc (int8, 0/1/2).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -23,12 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from cryosse.atomic import atomic_directory, write_text_atomic
+from cryosse.atomic import atomic_directory
 from cryosse.boxes import load_box
 from cryosse.density import write_map
 from cryosse.metrics import HELIX, SHEET, class_counts, residue_f1, residue_votes, voxel_f1
 from cryosse.sample import read_sample
 from cryosse.training import Device, TrainSettings, pick_device, predict_box
+from cryosse.tsv import read_tsv, write_tsv
 from cryosse.unet import UNet3D, build_model
 
 CLASS_IDS = {"helix": HELIX, "sheet": SHEET, "background": 0}
@@ -127,11 +126,7 @@ def _cell(value: Any) -> Any:
 
 
 def write_cases(results: list[CaseResult], path: str | Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CASE_COLUMNS, delimiter="\t", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: _cell(v) for k, v in asdict(r).items()} for r in results)
-    write_text_atomic(path, buffer.getvalue())
+    write_tsv(path, CASE_COLUMNS, ({k: _cell(v) for k, v in asdict(r).items()} for r in results))
 
 
 def read_cases(path: str | Path) -> list[CaseResult]:
@@ -144,9 +139,7 @@ def read_cases(path: str | Path) -> list[CaseResult]:
             return float(text)
         return int(text)
 
-    with open(path, encoding="utf-8", newline="") as handle:
-        return [CaseResult(**{k: parse(k, v) for k, v in row.items()})
-                for row in csv.DictReader(handle, delimiter="\t")]  # fmt: skip
+    return [CaseResult(**{k: parse(k, v) for k, v in row.items()}) for row in read_tsv(path)]
 
 
 def evaluate_checkpoint(

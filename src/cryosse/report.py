@@ -34,16 +34,12 @@ from cryosse.plots import (
     slice_montage,
 )
 from cryosse.sample import read_sample
+from cryosse.tsv import read_tsv
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;
 padding:2px 6px;text-align:right}th{background:#f3f3f3}img{max-width:100%}
 pre{background:#f7f7f7;padding:8px;font-size:11px;overflow:auto}h1{font-size:1.6em}"""
-
-
-def _tsv(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -76,7 +72,7 @@ def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
     evaluation = results / "evaluation"
     cases = {p.parent.name: read_cases(p) for p in sorted(evaluation.glob("*/cases.tsv"))}
     if (tables / "table1.tsv").exists():
-        f1_per_loss(_tsv(tables / "table1.tsv"), plots / "f1_per_loss.png")
+        f1_per_loss(read_tsv(tables / "table1.tsv"), plots / "f1_per_loss.png")
         made.append((plots / "f1_per_loss.png", "Weighted voxel F1 per loss, 95 % bootstrap CI"))
     if cases:
         confusion(cases, plots / "confusion.png")
@@ -103,11 +99,11 @@ def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
 def _montages(results: Path, cases: dict[str, list], plots: Path, limit: int = 3) -> list:
     made = []
     table1 = results / "tables" / "table1.tsv"
-    rows = [r for r in _tsv(table1) if r["average"] != "NA"] if table1.exists() else []
+    rows = [r for r in read_tsv(table1) if r["average"] != "NA"] if table1.exists() else []
     if not rows:
         return made
     best = max(rows, key=lambda r: float(r["average"]))["loss"]
-    manifest = {r["sample_id"]: r for r in _tsv(results / "manifest.tsv")}
+    manifest = {r["sample_id"]: r for r in read_tsv(results / "manifest.tsv")}
     for case in cases.get(best, [])[:limit]:
         sample_dir = results / manifest[case.sample_id]["path"]
         prediction = results / "evaluation" / best / "predictions" / case.sample_id
@@ -131,7 +127,7 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
     results = Path(results)
     config = json.loads(json.dumps(config, default=str))  # Snakemake's config holds wrappers
     figures = make_plots(results, results / "plots")
-    manifest = _tsv(results / "manifest.tsv")
+    manifest = read_tsv(results / "manifest.tsv")
     log_counts = Counter(
         (r.level, r.status, r.reason) for r in read_log(results / "curation_log.tsv")
     )

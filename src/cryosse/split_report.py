@@ -4,13 +4,12 @@ training set (after the fact, with `mmseqs easy-search`, no coverage filter)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryosse.atomic import write_text_atomic
 from cryosse.clusters import MIN_SEQ_ID, max_identity, search_hits
+from cryosse.tsv import write_tsv
 
 REPORT_COLUMNS = [
     "scheme",
@@ -101,11 +100,7 @@ def build_report(
 def write_report(
     rows: list[dict], tsv: str | Path, markdown: str | Path, bins: dict[str, int] | None = None
 ) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, delimiter="\t", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(tsv, buffer.getvalue())
+    write_tsv(tsv, REPORT_COLUMNS, rows)
     write_text_atomic(markdown, render_markdown(rows, bins))
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from cryosse.atomic import write_text_atomic
+from cryosse.tsv import read_tsv, tsv_text
 
 SPLITS = ("train", "validation", "test")
 HELD_OUT = "held_out"
@@ -130,17 +131,11 @@ def read_ledger(path: str | Path) -> list[LedgerRow]:
     path = Path(path)
     if not path.exists():
         return []
-    with open(path, encoding="utf-8", newline="") as handle:
-        return [LedgerRow(**row) for row in csv.DictReader(handle, delimiter="\t")]
+    return [LedgerRow(**row) for row in read_tsv(path)]
 
 
 def _rows_text(rows: list[LedgerRow], header: bool) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LEDGER_COLUMNS, delimiter="\t", lineterminator="\n")
-    if header:
-        writer.writeheader()
-    writer.writerows(row.__dict__ for row in rows)
-    return buffer.getvalue()
+    return tsv_text(LEDGER_COLUMNS, (row.__dict__ for row in rows), header=header)
 
 
 def assign_main_split(

@@ -12,9 +12,7 @@ Each table is written as TSV (exact values), Markdown and an HTML fragment.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from cryosse.evaluation import CaseResult
 from cryosse.losses import LOSSES
 from cryosse.metrics import mean_defined, micro_f1
 from cryosse.statistics import paired_wilcoxon, weighted_with_ci
+from cryosse.tsv import tsv_text
 
 REFERENCE_LOSS = "FL_DL"
 
@@ -105,13 +104,7 @@ def paired_tests(results: dict[str, list[CaseResult]]) -> list[dict]:
 
 
 def to_tsv(rows: list[dict]) -> str:
-    if not rows:
-        return ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return tsv_text(list(rows[0]), rows) if rows else ""
 
 
 def to_markdown(rows: list[dict], title: str) -> str:

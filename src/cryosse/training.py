@@ -46,6 +46,7 @@ from cryosse.atomic import atomic_path, write_text_atomic
 from cryosse.boxes import Box, apply_symmetry, load_box, pad_to, random_crop, round_up
 from cryosse.losses import LOSSES, SegmentationLoss
 from cryosse.metrics import HELIX, SHEET, selection_metric, voxel_f1
+from cryosse.tsv import write_tsv
 from cryosse.unet import UNet3D, build_model
 
 HISTORY_COLUMNS = [
@@ -366,9 +367,4 @@ def select_best_runs(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_selection(rows: list[dict[str, Any]], tsv: str | Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SELECTION_COLUMNS, delimiter="\t",
-                            lineterminator="\n")  # fmt: skip
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(tsv, buffer.getvalue())
+    write_tsv(tsv, SELECTION_COLUMNS, rows)
