@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from cryosse.checkpoint import make_checkpoint, save_checkpoint
 from cryosse.curate import curate_entry
 from cryosse.evaluation import CaseResult, evaluate_checkpoint, read_cases
 from cryosse.locate import locate_entry
@@ -77,8 +78,8 @@ def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
     curate_entry(located, settings, tmp_path / "samples")
     torch.manual_seed(0)
     model_config = {"base": 4, "depth": 2}
-    torch.save({"model": UNet3D(base=4).state_dict(), "model_config": model_config},
-               tmp_path / "best.pt")  # fmt: skip
+    save_checkpoint(make_checkpoint(UNet3D(base=4).state_dict(), model_config,
+                                    {"epoch": 1, "metric": 0.0}), tmp_path / "best.pt")  # fmt: skip
     sample = tmp_path / "samples/EMD-8518_5u8s_A"
     results = evaluate_checkpoint(tmp_path / "best.pt", [sample], tmp_path / "cases.tsv",
                                   tmp_path / "pred", device="cpu")  # fmt: skip

@@ -25,6 +25,10 @@ import numpy as np
 from cryosse.sample import read_sample
 
 _STD_EPSILON = 1e-7
+# Recorded in every checkpoint (cryosse.checkpoint): bump the version whenever
+# `normalize_density` changes, so a model trained on the old inputs is refused at inference.
+NORMALIZATION = "max_clip_zscore"
+NORMALIZATION_VERSION = 1
 SYMMETRIES = [
     (perm, flips)
     for perm in itertools.permutations(range(3))

@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from cryosse.atomic import atomic_directory
 from cryosse.boxes import load_box
+from cryosse.checkpoint import load_checkpoint
 from cryosse.density import write_map
 from cryosse.metrics import HELIX, SHEET, class_counts, residue_f1, residue_votes, voxel_f1
 from cryosse.sample import read_sample
 from cryosse.training import Device, TrainSettings, pick_device, predict_box
 from cryosse.tsv import read_tsv, write_tsv
-from cryosse.unet import UNet3D, build_model
+from cryosse.unet import UNet3D
 
 CLASS_IDS = {"helix": HELIX, "sheet": SHEET, "background": 0}
 
@@ -65,10 +65,9 @@ CASE_COLUMNS = [f.name for f in fields(CaseResult)]
 
 
 def load_model(checkpoint: str | Path, device: Device) -> tuple[UNet3D, dict[str, Any]]:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = build_model(state["model_config"])
-    model.load_state_dict(state["model"])
-    return model.to(device.torch_device).eval(), state
+    """The network of a checkpoint (refused with CheckpointError if incompatible), its metadata."""
+    loaded = load_checkpoint(checkpoint)
+    return loaded.model.to(device.torch_device).eval(), loaded.metadata
 
 
 def evaluate_case(

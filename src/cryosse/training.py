@@ -10,7 +10,9 @@ whole validation boxes after every epoch, and keeps:
                             settings, model, and the sample.json of every training/validation
                             case): when Snakemake re-runs the job because the data changed, the
                             fingerprint differs and training starts afresh.
-    <run dir>/best.pt       the weights of the best validation epoch (+ model config, run spec)
+    <run dir>/best.pt       the weights of the best validation epoch, as a checkpoint with its
+                            metadata (cryosse.checkpoint: model config, normalisation, classes,
+                            run spec, training data summary, versions)
     <run dir>/history.csv   per epoch: train loss, validation loss, helix/sheet F1, metric, time
     <run dir>/summary.json  best epoch and metric, epochs run, early stop, device, seconds
 
@@ -44,6 +46,7 @@ from tqdm import tqdm
 
 from cryosse.atomic import atomic_path, write_text_atomic
 from cryosse.boxes import Box, apply_symmetry, load_box, pad_to, random_crop, round_up
+from cryosse.checkpoint import make_checkpoint, save_checkpoint, training_data_summary
 from cryosse.losses import LOSSES, SegmentationLoss
 from cryosse.metrics import HELIX, SHEET, selection_metric, voxel_f1
 from cryosse.tsv import write_tsv
@@ -260,6 +263,7 @@ def train_run(
     best_metric, best_epoch, start_epoch, seconds = -math.inf, 0, 1, 0.0
     best_state: dict[str, Any] | None = None
     fingerprint = run_fingerprint(spec, settings, model_config, train_dirs, val_dirs)
+    data_summary = training_data_summary(train_dirs, val_dirs)
     last = out / "last.pt"
     state = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
     if state is not None and state.get("fingerprint") == fingerprint:
@@ -308,9 +312,12 @@ def train_run(
         if metric > best_metric or best_state is None:  # NaN never beats, but one is kept
             best_metric, best_epoch = metric, epoch
             weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            best_state = {"model": weights, "model_config": model_config, "run": asdict(spec),
-                          "epoch": epoch, "metric": metric}  # fmt: skip
-            _save_atomic(best_state, out / "best.pt")
+            best_state = make_checkpoint(weights, model_config, {
+                "run": asdict(spec), "settings": asdict(settings), "epoch": epoch,
+                "metric": metric, "metric_name": "mean of helix F1 and sheet F1 (validation)"
+                if val_boxes else "minus the training loss", **data_summary,
+            })  # fmt: skip
+            save_checkpoint(best_state, out / "best.pt")
         _save_atomic({
             "fingerprint": fingerprint, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "numpy_rng": rng.bit_generator.state,
@@ -321,7 +328,7 @@ def train_run(
 
     # A resubmitted run that had already finished: its outputs come back from the checkpoint.
     if best_state is not None and not (out / "best.pt").exists():
-        _save_atomic(best_state, out / "best.pt")
+        save_checkpoint(best_state, out / "best.pt")
     if history and not (out / "history.csv").exists():
         write_text_atomic(out / "history.csv", _history_text(history))
 

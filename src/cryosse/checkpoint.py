@@ -1,0 +1,216 @@
+"""Model checkpoints that carry their own metadata, and the packaged default model.
+
+A checkpoint is one `torch.save`d dict (format "cryosse.checkpoint", FORMAT_VERSION 1) holding
+only tensors and plain Python values, so it loads with `torch.load(weights_only=True)`:
+
+    format, format_version   what this file is, and the layout version of this dict
+    architecture             "deepssetracer" (cryosse.unet.build_model)
+    model_config             the `model` config section the network is built from
+    model                    the state dict (weights + BatchNorm statistics)
+    normalization            {"name", "version"} of cryosse.boxes.normalize_density
+    voxel_size               Å per voxel of the network input (1.0)
+    classes                  ["background", "helix", "sheet"] — the output channel order
+    input                    shape conventions: sides a multiple of 2**depth (padded at the high
+                             end with the normalised value of zero density), training crop side,
+                             the central-box margin (17 voxels) of the training samples
+    training                 run spec, settings, epoch, selection metric, number and ids of the
+                             training/validation cases and a sha256 over their sample.json files
+    epoch, metric, run       the best epoch, its validation metric and the run spec (top level too,
+                             as in the best.pt files written before this format)
+    versions                 {"cryosse", "torch"} that wrote it
+
+`load_checkpoint` refuses, with a CheckpointError naming the reason, a file that is missing, is
+not a torch file, is not a cryosse checkpoint (including a pre-format best.pt), has a newer format
+version, another architecture, normalisation, voxel size or class list, or weights that do not
+fit the network its config describes.
+
+The default model (shipped by the package, see `default_model_path`) is
+cryosse/models/default.pt, with a model card cryosse/models/default.json beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cryosse import __version__
+from cryosse.atomic import atomic_path
+from cryosse.boxes import NORMALIZATION, NORMALIZATION_VERSION
+from cryosse.unet import UNet3D, build_model
+
+FORMAT = "cryosse.checkpoint"
+FORMAT_VERSION = 1
+ARCHITECTURES = ("deepssetracer",)
+VOXEL_SIZE = 1.0
+CLASSES = ["background", "helix", "sheet"]
+CENTRAL_MARGIN = 17  # voxels of context around each training sample's central box
+DEFAULT_MODEL = "models/default.pt"
+
+
+class CheckpointError(ValueError):
+    """A file that cannot serve as this cryosse's model, with a sentence saying why."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the network (CPU, eval mode) and everything else it carried."""
+
+    model: UNet3D
+    metadata: dict[str, Any]  # every field except the weights
+    path: Path
+    sha256: str
+
+
+def make_checkpoint(
+    weights: dict[str, torch.Tensor],
+    model_config: dict[str, Any],
+    training: dict[str, Any],
+) -> dict[str, Any]:
+    """The checkpoint dict for `weights` of the network built from `model_config`.
+
+    `training` must hold at least "epoch" and "metric"; "run" is copied to the top level.
+    """
+    depth = int(model_config.get("depth", 2))
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": model_config.get("architecture", "deepssetracer"),
+        "model_config": dict(model_config),
+        "model": weights,
+        "normalization": {"name": NORMALIZATION, "version": NORMALIZATION_VERSION},
+        "voxel_size": VOXEL_SIZE,
+        "classes": list(CLASSES),
+        "input": {
+            "axis_order": "zyx",
+            "side_multiple": 2**depth,
+            "padding": "high end of each axis, normalised value of zero density",
+            "crop_size": training.get("settings", {}).get("crop_size"),
+            "central_margin": CENTRAL_MARGIN,
+        },
+        "training": training,
+        "epoch": training.get("epoch"),
+        "metric": training.get("metric"),
+        "run": training.get("run"),
+        "versions": {"cryosse": __version__, "torch": str(torch.__version__)},
+    }
+
+
+def training_data_summary(train_dirs: list[Path], val_dirs: list[Path]) -> dict[str, Any]:
+    """Counts and ids of the training/validation cases and a sha256 over their sample.json."""
+    digest = hashlib.sha256()
+    for role, dirs in (("train", train_dirs), ("validation", val_dirs)):
+        for directory in dirs:
+            digest.update(role.encode() + (Path(directory) / "sample.json").read_bytes())
+    return {
+        "train_cases": len(train_dirs),
+        "validation_cases": len(val_dirs),
+        "train_ids": [Path(d).name for d in train_dirs],
+        "validation_ids": [Path(d).name for d in val_dirs],
+        "samples_sha256": digest.hexdigest(),
+    }
+
+
+def save_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """Write atomically, after checking that it would load (a refused file is never written)."""
+    check_metadata(checkpoint, str(path))
+    _build(checkpoint, str(path))
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def check_metadata(state: Any, name: str) -> None:
+    """Raise CheckpointError unless `state` is a checkpoint this cryosse can use."""
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{name}: not a cryosse model checkpoint (no '{FORMAT}' metadata; a best.pt written "
+            "before checkpoints carried metadata must be retrained or converted)"
+        )
+    version = state.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise CheckpointError(
+            f"{name}: checkpoint format version {version!r}, this cryosse {__version__} reads "
+            f"versions 1 to {FORMAT_VERSION} (written by a newer cryosse?)"
+        )
+    architecture = state.get("architecture")
+    if architecture not in ARCHITECTURES:
+        raise CheckpointError(
+            f"{name}: unknown architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})"
+        )
+    expected = {"name": NORMALIZATION, "version": NORMALIZATION_VERSION}
+    if state.get("normalization") != expected:
+        raise CheckpointError(
+            f"{name}: trained with normalisation {state.get('normalization')!r}, this cryosse "
+            f"normalises inputs as {expected!r}"
+        )
+    if state.get("voxel_size") != VOXEL_SIZE:
+        raise CheckpointError(
+            f"{name}: trained at voxel size {state.get('voxel_size')!r} Å, "
+            f"this cryosse resamples maps to {VOXEL_SIZE} Å"
+        )
+    if state.get("classes") != CLASSES:
+        raise CheckpointError(
+            f"{name}: output classes {state.get('classes')!r}, expected {CLASSES!r}"
+        )
+    if not isinstance(state.get("model"), dict) or not isinstance(state.get("model_config"), dict):
+        raise CheckpointError(f"{name}: checkpoint without weights or model config")
+
+
+def _build(state: dict[str, Any], name: str) -> UNet3D:
+    try:
+        model = build_model(state["model_config"])
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{name}: invalid model config ({exc})") from exc
+    try:
+        model.load_state_dict(state["model"], strict=True)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise CheckpointError(
+            f"{name}: weights do not fit the network of model_config "
+            f"{state['model_config']!r}: {detail[:300]}"
+        ) from exc
+    return model.eval()
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Load and check a checkpoint (weights_only: nothing but tensors and plain values)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model checkpoint {path} not found")
+    raw = path.read_bytes()
+    try:
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as exc:  # arbitrary bytes make the unpickler fail in arbitrary ways
+        reason = _first_line(exc)
+        raise CheckpointError(
+            f"{path.name}: not a readable model checkpoint (torch.load: {reason})"
+        ) from exc
+    check_metadata(state, path.name)
+    model = _build(state, path.name)
+    metadata = {k: v for k, v in state.items() if k != "model"}
+    return Checkpoint(model, metadata, path, hashlib.sha256(raw).hexdigest())
+
+
+def _first_line(exc: Exception) -> str:
+    """The telling line of a torch.load error (the unpickler's own line when there is one)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    telling = [line for line in lines if "Unpickler error" in line]
+    return (telling or lines or [type(exc).__name__])[0][:200]
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package; CheckpointError if this installation has none."""
+    resource = importlib.resources.files("cryosse").joinpath(DEFAULT_MODEL)
+    if not resource.is_file():
+        raise CheckpointError(
+            "no default model is shipped with this cryosse installation "
+            f"(cryosse/{DEFAULT_MODEL} is missing): pass --model CHECKPOINT (a best.pt of a "
+            "training run)"
+        )
+    return Path(str(resource))
