@@ -6,6 +6,9 @@
     cryosse curate EMD-8518 EMD-6149 --mirror demo/mirror --out results/mine [--config c.yaml]
     cryosse evaluate --pred-helix H.mrc --pred-sheet S.mrc --map M.map.gz --model C.cif
     cryosse summary results/demo/curation_log.tsv
+    cryosse simulate STRUCTURES_DIR --mirror results/offline/mirror [--jobs 2]
+    cryosse derive --realdata ../shared/realdata --mirror results/offline/mirror
+    cryosse offline-mirror --structures DIR --realdata DIR --mirror results/offline/mirror
     cryosse version
 
 `search` appends the entries an EMDB search finds to the entry list, `add` appends entries by
@@ -178,6 +181,86 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _structure_files(paths: list[str]) -> list[Path]:
+    """Structure files from files and folders (*.pdb, *.cif, optionally gzipped)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            suffixes = (".pdb", ".cif", ".pdb.gz", ".cif.gz", ".ent.gz")
+            found += [p for p in sorted(path.iterdir()) if p.name.endswith(suffixes)]
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SystemExit(f"cryosse: {raw}: no such file or folder")
+    if not found:
+        raise SystemExit("cryosse: no structure file (.pdb/.cif, optionally .gz) given")
+    return found
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """Simulated medium-resolution maps of atomic models, as mirror entries."""
+    from cryosse.simulate import simulate_structures
+
+    models = _structure_files(args.structures)[: args.limit or None]
+    try:
+        rows = simulate_structures(models, Path(args.mirror), first_id=args.first_id,
+                                   maps_per_structure=args.maps_per_structure, seed=args.seed,
+                                   jobs=args.jobs, progress=sys.stderr.isatty())  # fmt: skip
+    except ValueError as exc:
+        print(f"cryosse simulate: {exc}", file=sys.stderr)
+        return 1
+    for row in rows:
+        if row["status"] != "written":
+            print(f"skipped {row['source']}: {row['reason']}", file=sys.stderr)
+    written = sum(row["status"] == "written" for row in rows)
+    print(f"simulated {written} maps, skipped {len(rows) - written}; "
+          f"summary: {Path(args.mirror) / 'simulated.tsv'}")  # fmt: skip
+    return 0 if written else 1
+
+
+def _derive(args: argparse.Namespace) -> int:
+    """Low-passed medium-resolution versions of the high-resolution real pairs."""
+    from cryosse.derive import derive_pairs
+
+    if not Path(args.realdata).is_dir():
+        print(f"cryosse derive: {args.realdata}: not a folder", file=sys.stderr)
+        return 1
+    try:
+        rows = derive_pairs(Path(args.realdata), Path(args.mirror), first_id=args.first_id,
+                            maps_per_pair=args.maps_per_pair, seed=args.seed)  # fmt: skip
+    except ValueError as exc:
+        print(f"cryosse derive: {exc}", file=sys.stderr)
+        return 1
+    for row in rows:
+        state = row["reason"] or f"{row['target_resolution']} Å, sigma {row['filter_sigma']} Å"
+        print(f"{row['emdb_id']} <- {row['source_emdb_id']}: {row['status']} ({state})")
+    return 0 if any(row["status"] == "written" for row in rows) else 1
+
+
+def _offline_mirror(args: argparse.Namespace) -> int:
+    """The offline training mirror: simulated + derived + the real evaluation pairs."""
+    from cryosse.offline import build_offline_mirror
+
+    for folder in (args.structures, args.realdata):
+        if not Path(folder).is_dir():
+            print(f"cryosse offline-mirror: {folder}: not a folder", file=sys.stderr)
+            return 1
+    try:
+        ids = build_offline_mirror(Path(args.structures), Path(args.realdata), Path(args.mirror),
+                                   n_structures=args.n_structures,
+                                   maps_per_structure=args.maps_per_structure,
+                                   derived_per_pair=args.derived_per_pair, seed=args.seed,
+                                   jobs=args.jobs, progress=sys.stderr.isatty())  # fmt: skip
+    except (ValueError, OSError) as exc:
+        print(f"cryosse offline-mirror: {exc}", file=sys.stderr)
+        return 1
+    for origin, entries in ids.items():
+        print(f"{origin}: {len(entries)} entries")
+    print(f"entry list: {Path(args.mirror) / 'entries.tsv'}")
+    return 0
+
+
 def _version(_: argparse.Namespace) -> int:
     print(f"cryosse {__version__}; {mkdssp_version() or 'mkdssp not found'}")
     return 0
@@ -228,6 +311,32 @@ def main(argv: list[str] | None = None) -> int:
     summary = sub.add_parser("summary", help="counts per reason in a curation log")
     summary.add_argument("log")
     summary.set_defaults(func=_summary)
+    simulate = sub.add_parser("simulate", help="simulated 5-10 Å maps of atomic models")
+    simulate.add_argument("structures", nargs="+", help="model files or folders (.pdb/.cif[.gz])")
+    simulate.add_argument("--mirror", required=True, help="mirror root to write entries into")
+    simulate.add_argument("--first-id", type=int, default=92000, help="first EMD number (92000)")
+    simulate.add_argument("--maps-per-structure", type=int, default=1, help="maps per model")
+    simulate.add_argument("--limit", type=int, help="only the first N models (sorted by name)")
+    simulate.add_argument("--seed", type=int, default=1, help="seed of every map's parameters")
+    simulate.add_argument("--jobs", type=int, default=1, help="processes")
+    simulate.set_defaults(func=_simulate)
+    derive = sub.add_parser("derive", help="low-pass the high-resolution real pairs to 5-10 Å")
+    derive.add_argument("--realdata", required=True, help="realdata folder (provenance.json)")
+    derive.add_argument("--mirror", required=True, help="mirror root to write entries into")
+    derive.add_argument("--first-id", type=int, default=91000, help="first EMD number (91000)")
+    derive.add_argument("--maps-per-pair", type=int, default=1, help="target resolutions per pair")
+    derive.add_argument("--seed", type=int, default=1, help="seed of the target resolutions")
+    derive.set_defaults(func=_derive)
+    offline = sub.add_parser("offline-mirror", help="simulated + derived + real evaluation mirror")
+    offline.add_argument("--structures", required=True, help="folder of atomic models")
+    offline.add_argument("--realdata", required=True, help="realdata folder")
+    offline.add_argument("--mirror", required=True, help="mirror root to write")
+    offline.add_argument("--n-structures", type=int, help="first N models only (default: all)")
+    offline.add_argument("--maps-per-structure", type=int, default=1)
+    offline.add_argument("--derived-per-pair", type=int, default=2)
+    offline.add_argument("--seed", type=int, default=1)
+    offline.add_argument("--jobs", type=int, default=1, help="simulation processes")
+    offline.set_defaults(func=_offline_mirror)
     sub.add_parser("version", help="versions of cryosse and mkdssp").set_defaults(func=_version)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,0 +1,251 @@
+"""Medium-resolution maps derived from high-resolution real maps by a Gaussian low-pass.
+
+A real map at resolution r0 (< 4.5 Å) is filtered to a target resolution r (drawn in 5–10 Å
+per map from a RNG keyed by seed:entry, or given) with the same convention as `simulate.py`:
+a Gaussian of per-axis σ_r = 0.225 · r (ChimeraX molmap) stands for a map at resolution r, so
+the map, taken to be blurred by σ_r0 already, is convolved with the Gaussian of
+σ² = σ_r² − σ_r0². In Fourier space the filter is exp(−2π²σ²|k|²): at |k| = 1/r it keeps
+exp(−2π²·0.225²) ≈ 0.37 of the amplitude (× the part σ_r0 had taken already), at 2/r < 2 %,
+and it leaves |k| → 0 (the map's total density) unchanged. The map is zero-padded by 3σ before
+the FFT, so nothing wraps around, and cropped back: grid, voxel size and origin are kept (the
+origin is written as ORIGIN). No noise is added: the map keeps its own, low-passed.
+
+Each derived map becomes a mirror entry with an id from `simulate.DERIVED_IDS`
+(EMD-91000 … EMD-91999), a title starting "DERIVED", a header comment naming the source EMDB
+id, its resolution and the filter, the real fitted model copied unchanged, and
+`other/derivation.json` with every parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import fft
+
+from cryosse.atomic import write_text_atomic
+from cryosse.density import read_map
+from cryosse.ids import normalize_emdb_id, normalize_pdb_id
+from cryosse.mirror_entry import HeaderInfo, model_suffix, mrc_bytes, read_plain_bytes, write_entry
+from cryosse.reasons import CurationError
+from cryosse.simulate import (
+    DERIVED_IDS,
+    RESOLUTION,
+    entry_origin,
+    gaussian_transfer,
+    k_squared,
+    sigma_for_resolution,
+)
+from cryosse.tsv import tsv_text
+
+HIGH_RESOLUTION_LIMIT = 4.5  # realdata's split between high and medium resolution
+CONTOUR_VOLUME_PER_ATOM = 45.0  # Å³: the header contour encloses this volume per model atom
+SUMMARY_COLUMNS = [
+    "emdb_id",
+    "source_emdb_id",
+    "pdb_id",
+    "source_resolution",
+    "target_resolution",
+    "filter_sigma",
+    "status",
+    "reason",
+]
+
+
+@dataclass(frozen=True)
+class RealPair:
+    """One map/model pair of a realdata folder (provenance.json)."""
+
+    emdb_id: str
+    pdb_id: str
+    title: str
+    resolution: float | None
+    resolution_source: str
+    map_kind: str
+    folder: Path
+    map_file: str
+    model_file: str
+
+
+def read_pairs(realdata: Path) -> list[RealPair]:
+    """Every pair of realdata with its first good-fit (map, model) combination."""
+    pairs = []
+    for provenance in sorted(Path(realdata).glob("EMD-*/provenance.json")):
+        meta = json.loads(provenance.read_text(encoding="utf-8"))
+        fits = [f for f in meta.get("overlap_checks", []) if f.get("good_fit")]
+        if not fits:
+            continue
+        folder = provenance.parent
+
+        def stored(name: str, folder: Path = folder) -> str:
+            # provenance names the original file; files over 2 MB are stored gzipped
+            return name if (folder / name).exists() else f"{name}.gz"
+
+        pairs.append(
+            RealPair(
+                emdb_id=normalize_emdb_id(meta["id"]),
+                pdb_id=normalize_pdb_id(meta["pdb_id"]),
+                title=meta["title"],
+                resolution=meta.get("resolution_A"),
+                resolution_source=meta.get("resolution_source", ""),
+                map_kind=meta["map_kind"],
+                folder=folder,
+                map_file=stored(fits[0]["map"]),
+                model_file=stored(fits[0]["model"]),
+            )
+        )
+    return pairs
+
+
+def lowpass(data: np.ndarray, voxel: float, sigma: float) -> np.ndarray:
+    """Convolve a [z, y, x] map with a Gaussian of per-axis σ (Å); zero padding, no wrap."""
+    pad = math.ceil(3 * sigma / voxel) + 1
+    shape = data.shape
+    big = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in shape)
+    padded = np.zeros(big, dtype=np.float64)
+    padded[pad : pad + shape[0], pad : pad + shape[1], pad : pad + shape[2]] = data
+    spectrum = fft.rfftn(padded) * gaussian_transfer(k_squared(big, voxel), sigma)
+    out = fft.irfftn(spectrum, s=big)
+    return out[pad : pad + shape[0], pad : pad + shape[1], pad : pad + shape[2]]
+
+
+def filter_sigma(source_resolution: float, target_resolution: float) -> float:
+    """σ (Å) of the Gaussian that takes a map from `source_resolution` to `target_resolution`."""
+    if target_resolution <= source_resolution:
+        raise ValueError(f"target {target_resolution} Å is not worse than {source_resolution} Å")
+    return math.sqrt(
+        sigma_for_resolution(target_resolution) ** 2 - sigma_for_resolution(source_resolution) ** 2
+    )
+
+
+def target_resolution(seed: int, emdb_id: str, source: str) -> float:
+    digest = hashlib.sha256(f"{seed}:{emdb_id}:{source}".encode()).digest()
+    return float(np.random.default_rng(int.from_bytes(digest[:8], "little")).uniform(*RESOLUTION))
+
+
+def contour_for(data: np.ndarray, n_atoms: int, voxel: float) -> float:
+    """The level that encloses CONTOUR_VOLUME_PER_ATOM Å³ per atom of the non-zero voxels."""
+    values = data[data != 0]
+    n = int(min(values.size - 1, max(1, n_atoms * CONTOUR_VOLUME_PER_ATOM / voxel**3)))
+    return float(np.partition(values, values.size - n)[values.size - n])
+
+
+def derive_entry(
+    pair: RealPair, emdb_id: str, mirror_root: Path, seed: int, resolution: float | None = None
+) -> dict[str, Any]:
+    """Low-pass one real pair to a target resolution and write it as a mirror entry."""
+    import gemmi
+
+    emdb_id = normalize_emdb_id(emdb_id)
+    if entry_origin(emdb_id) != "derived":
+        raise ValueError(f"{emdb_id} is outside the derived range {DERIVED_IDS}")
+    if pair.resolution is None or pair.resolution >= HIGH_RESOLUTION_LIMIT:
+        raise ValueError(f"{pair.emdb_id}: resolution {pair.resolution} is not high (< 4.5 Å)")
+    target = (
+        float(resolution)
+        if resolution is not None
+        else target_resolution(seed, emdb_id, pair.emdb_id)
+    )
+    density = read_map(pair.folder / pair.map_file)
+    voxel = float(density.voxel_size[0])
+    if not np.allclose(density.voxel_size, voxel, rtol=1e-4):
+        raise ValueError(f"{pair.emdb_id}: anisotropic voxels {density.voxel_size.tolist()}")
+    sigma = filter_sigma(pair.resolution, target)
+    data = lowpass(density.data.astype(np.float64), voxel, sigma).astype(np.float32)
+    model_path = pair.folder / pair.model_file
+    n_atoms = gemmi.read_structure(str(model_path))[0].count_atom_sites()
+    contour = contour_for(data, n_atoms, voxel)
+    record = {
+        "derived": True,
+        "emdb_id": emdb_id,
+        "source_emdb_id": pair.emdb_id,
+        "source_map": pair.map_file,
+        "source_resolution": pair.resolution,
+        "source_resolution_source": pair.resolution_source,
+        "pdb_id": pair.pdb_id,
+        "source_model": pair.model_file,
+        "target_resolution": round(target, 3),
+        "filter": "Gaussian, sigma^2 = (0.225 target)^2 - (0.225 source)^2, Fourier space, "
+        "zero-padded by 3 sigma",
+        "filter_sigma": round(sigma, 4),
+        "seed": seed,
+        "contour_level": contour,
+        "contour_volume_per_atom": CONTOUR_VOLUME_PER_ATOM,
+    }
+    comment = (
+        f"DERIVED map, not an EMDB entry: cryosse derive low-passed the real map of "
+        f"{pair.emdb_id} ({pair.map_file}, {pair.resolution} A, {pair.map_kind}) to "
+        f"{target:.2f} A with a Gaussian of sigma {sigma:.3f} A (sigma = 0.225 * resolution, "
+        f"added in quadrature). Id from the reserved derived range EMD-{DERIVED_IDS[0]}.."
+        f"EMD-{DERIVED_IDS[1]}. Grid, voxel size and origin of the source map are kept. "
+        f"Model: {pair.pdb_id} ({pair.model_file}) as shipped. Record: other/derivation.json."
+    )
+    info = HeaderInfo(
+        emdb_id=emdb_id,
+        pdb_ids=(pair.pdb_id,),
+        title=f"DERIVED {target:.1f} A low-pass of {pair.emdb_id} ({pair.title}; "
+        "cryosse derive; not an EMDB entry)",
+        method="singleParticle",
+        resolution=round(target, 2),
+        comment=comment,
+        contour_level=contour,
+    )
+    map_data = mrc_bytes(
+        data,
+        voxel,
+        origin_xyz=tuple(float(v) for v in density.origin),
+        label=f"cryosse DERIVED from {pair.emdb_id}",
+    )
+    models = {pair.pdb_id: (read_plain_bytes(model_path), model_suffix(model_path))}
+    write_entry(mirror_root, info, map_data, models, record, "derivation.json")
+    return record
+
+
+def derive_pairs(
+    realdata: Path,
+    mirror_root: Path,
+    first_id: int = DERIVED_IDS[0],
+    maps_per_pair: int = 1,
+    seed: int = 1,
+) -> list[dict[str, str]]:
+    """Derived entries of every high-resolution pair of `realdata`, ids in folder order from
+    `first_id`; writes `<mirror_root>/derived.tsv` and returns its rows."""
+    pairs = [
+        p
+        for p in read_pairs(realdata)
+        if p.resolution is not None and p.resolution < HIGH_RESOLUTION_LIMIT
+    ]
+    last = first_id + len(pairs) * maps_per_pair - 1
+    if first_id < DERIVED_IDS[0] or last > DERIVED_IDS[1]:
+        raise ValueError(f"ids EMD-{first_id}..EMD-{last} leave the derived range {DERIVED_IDS}")
+    rows = []
+    for i, pair in enumerate(pairs):
+        for j in range(maps_per_pair):
+            emdb_id = f"EMD-{first_id + i * maps_per_pair + j}"
+            row = {
+                "emdb_id": emdb_id,
+                "source_emdb_id": pair.emdb_id,
+                "pdb_id": pair.pdb_id,
+                "source_resolution": pair.resolution,
+                "target_resolution": "",
+                "filter_sigma": "",
+                "status": "written",
+                "reason": "",
+            }
+            try:
+                record = derive_entry(pair, emdb_id, mirror_root, seed)
+            except (ValueError, OSError, CurationError) as exc:
+                row.update(status="skipped", reason=str(exc))
+            else:
+                row.update(
+                    target_resolution=f"{record['target_resolution']:.2f}",
+                    filter_sigma=f"{record['filter_sigma']:.3f}",
+                )
+            rows.append(row)
+    write_text_atomic(Path(mirror_root) / "derived.tsv", tsv_text(SUMMARY_COLUMNS, rows))
+    return rows
