@@ -15,6 +15,7 @@ from cryosse.split_report import CaseFacts, build_report, leaks
 from cryosse.splits import (
     HELD_OUT,
     Case,
+    LedgerRow,
     SplitSettings,
     assign_main_split,
     case_groups,
@@ -183,3 +184,49 @@ def test_real_sequences_split_without_leakage(real_sequences: dict[str, str]) ->
     # reason they exist (α/β globin of 1cg5, 38 % identical, sit in different clusters).
     plain = {r.sample_id: r.split for r in assign_main_split(cases, [], settings)}
     assert leaks(build_report(facts, real_sequences, plain, {}))
+
+
+def test_evaluation_entries_pinned_to_test_and_homologues_held_out(tmp_path: Path) -> None:
+    """Real evaluation maps go to test; everything grouped with them is never trained on."""
+    cases = [
+        Case("EMD-8518_5u8s_A", "EMD-8518", 1, "c1"),  # evaluation entry
+        Case("EMD-8518_5u8s_B", "EMD-8518", 3, "c9"),  # same entry, another cluster
+        Case("EMD-92000_1abc_A", "EMD-92000", 1, "c1"),  # simulated homologue (same cluster)
+        Case("EMD-92001_2abc_A", "EMD-92001", 2, "c2"),  # linked by the all-vs-all search
+        Case("EMD-92002_3abc_A", "EMD-92002", 1, "c9"),  # shares a cluster with chain B
+        *[Case(f"EMD-9{3000 + i}_4abc_A", f"EMD-9{3000 + i}", 1, f"d{i}") for i in range(40)],
+    ]
+    links = [("EMD-92001_2abc_A", "EMD-8518_5u8s_A")]
+    settings = SplitSettings.from_config(
+        {
+            "proportions": {"train": 9, "validation": 1, "test": 0},
+            "evaluation_entries": ["emd-8518"],
+            "n_folds": 2,
+        }
+    )
+    rows = assign_main_split(cases, [], settings, links)
+    split = {r.sample_id: r.split for r in rows}
+    assert split["EMD-8518_5u8s_A"] == split["EMD-8518_5u8s_B"] == "test"
+    for homologue in ("EMD-92000_1abc_A", "EMD-92001_2abc_A", "EMD-92002_3abc_A"):
+        assert split[homologue] == HELD_OUT
+    # test = the evaluation entry only (test proportion 0); the rest train / validation.
+    assert {s for s in split if split[s] == "test"} == {"EMD-8518_5u8s_A", "EMD-8518_5u8s_B"}
+    others = [split[f"EMD-9{3000 + i}_4abc_A"] for i in range(40)]
+    assert set(others) == {"train", "validation"}
+    # Without the option the same cases mix the evaluation protein's group into any split.
+    free = {r.sample_id: r.split for r in assign_main_split(
+        cases, [], SplitSettings.from_config({"proportions": {"train": 9, "validation": 1,
+                                                              "test": 0}}), links)}  # fmt: skip
+    assert free["EMD-8518_5u8s_A"] != "test" and free["EMD-92000_1abc_A"] != HELD_OUT
+    # CV never trains on an evaluation case.
+    folds = cross_validation_folds(cases, split, settings, links)
+    assert folds["EMD-8518_5u8s_A"] == [HELD_OUT, HELD_OUT]
+    assert folds["EMD-92000_1abc_A"] == [HELD_OUT, HELD_OUT]
+    # A ledger that already trains on a homologue is refused, not silently moved.
+    stale = [LedgerRow("EMD-92000_1abc_A", "train", "1", "c1", "1")]
+    with pytest.raises(ValueError, match="evaluation_entries"):
+        assign_main_split(cases, stale, settings, links)
+    # The pinned rows are written to the ledger like any other.
+    ledger = tmp_path / "ledger.tsv"
+    update_ledger(ledger, cases, settings, links)
+    assert {r.sample_id: r.split for r in read_ledger(ledger)} == split

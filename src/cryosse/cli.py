@@ -233,7 +233,7 @@ def _derive(args: argparse.Namespace) -> int:
         print(f"cryosse derive: {exc}", file=sys.stderr)
         return 1
     for row in rows:
-        state = row["reason"] or f"{row['target_resolution']} Å, sigma {row['filter_sigma']} Å"
+        state = row["reason"] or f"{row['target_resolution']} Å, Butterworth low-pass"
         print(f"{row['emdb_id']} <- {row['source_emdb_id']}: {row['status']} ({state})")
     return 0 if any(row["status"] == "written" for row in rows) else 1
 

@@ -1,14 +1,19 @@
-"""Medium-resolution maps derived from high-resolution real maps by a Gaussian low-pass.
+"""Medium-resolution maps derived from high-resolution real maps by a low-pass filter.
 
 A real map at resolution r0 (< 4.5 Å) is filtered to a target resolution r (drawn in 5–10 Å
-per map from a RNG keyed by seed:entry, or given) with the same convention as `simulate.py`:
-a Gaussian of per-axis σ_r = 0.225 · r (ChimeraX molmap) stands for a map at resolution r, so
-the map, taken to be blurred by σ_r0 already, is convolved with the Gaussian of
-σ² = σ_r² − σ_r0². In Fourier space the filter is exp(−2π²σ²|k|²): at |k| = 1/r it keeps
-exp(−2π²·0.225²) ≈ 0.37 of the amplitude (× the part σ_r0 had taken already), at 2/r < 2 %,
-and it leaves |k| → 0 (the map's total density) unchanged. The map is zero-padded by 3σ before
-the FFT, so nothing wraps around, and cropped back: grid, voxel size and origin are kept (the
-origin is written as ORIGIN). No noise is added: the map keeps its own, low-passed.
+per map from a RNG keyed by seed:entry:source, or given) the way post-processing filters a
+map at its FSC resolution: a Butterworth low-pass at |k| = 1/r,
+
+    H(k) = 1 / sqrt(1 + (|k| · r)^(2n)),   n = `BUTTERWORTH_ORDER` (8),
+
+which keeps |k| → 0 (the total density) exactly, 0.71 of the amplitude at 1/r, < 2 % at 1.5/r
+and < 0.05 % at 2/r. (A Gaussian of σ = 0.225·r, the molmap convention `simulate.py` uses for
+atoms, is too gentle here: the real maps are sharpened, and a Gaussian leaves their 4 Å detail
+visible at 6 Å; benchmarks/simulation.py shows both spectra.) The map is zero-padded before
+the FFT so nothing wraps around, then cropped back; voxels that were exactly 0 in the source
+(outside a mask or zone) are set to 0 again, so a masked map stays masked. Grid, voxel size and
+origin are kept (the origin is written as ORIGIN). No noise is added: the map keeps its own,
+low-passed.
 
 Each derived map becomes a mirror entry with an id from `simulate.DERIVED_IDS`
 (EMD-91000 … EMD-91999), a title starting "DERIVED", a header comment naming the source EMDB
@@ -36,13 +41,13 @@ from cryosse.reasons import CurationError
 from cryosse.simulate import (
     DERIVED_IDS,
     RESOLUTION,
+    butterworth,
     entry_origin,
-    gaussian_transfer,
     k_squared,
-    sigma_for_resolution,
 )
 from cryosse.tsv import tsv_text
 
+BUTTERWORTH_ORDER = 8
 HIGH_RESOLUTION_LIMIT = 4.5  # realdata's split between high and medium resolution
 CONTOUR_VOLUME_PER_ATOM = 45.0  # Å³: the header contour encloses this volume per model atom
 SUMMARY_COLUMNS = [
@@ -51,7 +56,6 @@ SUMMARY_COLUMNS = [
     "pdb_id",
     "source_resolution",
     "target_resolution",
-    "filter_sigma",
     "status",
     "reason",
 ]
@@ -102,25 +106,19 @@ def read_pairs(realdata: Path) -> list[RealPair]:
     return pairs
 
 
-def lowpass(data: np.ndarray, voxel: float, sigma: float) -> np.ndarray:
-    """Convolve a [z, y, x] map with a Gaussian of per-axis σ (Å); zero padding, no wrap."""
-    pad = math.ceil(3 * sigma / voxel) + 1
+def lowpass(data: np.ndarray, voxel: float, resolution: float,
+            order: int = BUTTERWORTH_ORDER) -> np.ndarray:  # fmt: skip
+    """Butterworth low-pass of a [z, y, x] map at 1/resolution; zero padding, no wrap-around,
+    exact zeros of the input (mask) kept."""
+    pad = math.ceil(2 * resolution / voxel) + 1
     shape = data.shape
     big = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in shape)
     padded = np.zeros(big, dtype=np.float64)
     padded[pad : pad + shape[0], pad : pad + shape[1], pad : pad + shape[2]] = data
-    spectrum = fft.rfftn(padded) * gaussian_transfer(k_squared(big, voxel), sigma)
+    spectrum = fft.rfftn(padded) * butterworth(k_squared(big, voxel), resolution, order)
     out = fft.irfftn(spectrum, s=big)
-    return out[pad : pad + shape[0], pad : pad + shape[1], pad : pad + shape[2]]
-
-
-def filter_sigma(source_resolution: float, target_resolution: float) -> float:
-    """σ (Å) of the Gaussian that takes a map from `source_resolution` to `target_resolution`."""
-    if target_resolution <= source_resolution:
-        raise ValueError(f"target {target_resolution} Å is not worse than {source_resolution} Å")
-    return math.sqrt(
-        sigma_for_resolution(target_resolution) ** 2 - sigma_for_resolution(source_resolution) ** 2
-    )
+    out = out[pad : pad + shape[0], pad : pad + shape[1], pad : pad + shape[2]]
+    return np.where(data == 0, 0.0, out)
 
 
 def target_resolution(seed: int, emdb_id: str, source: str) -> float:
@@ -155,8 +153,9 @@ def derive_entry(
     voxel = float(density.voxel_size[0])
     if not np.allclose(density.voxel_size, voxel, rtol=1e-4):
         raise ValueError(f"{pair.emdb_id}: anisotropic voxels {density.voxel_size.tolist()}")
-    sigma = filter_sigma(pair.resolution, target)
-    data = lowpass(density.data.astype(np.float64), voxel, sigma).astype(np.float32)
+    if target <= pair.resolution:
+        raise ValueError(f"target {target} Å is not worse than {pair.resolution} Å")
+    data = lowpass(density.data.astype(np.float64), voxel, target).astype(np.float32)
     model_path = pair.folder / pair.model_file
     n_atoms = gemmi.read_structure(str(model_path))[0].count_atom_sites()
     contour = contour_for(data, n_atoms, voxel)
@@ -170,9 +169,9 @@ def derive_entry(
         "pdb_id": pair.pdb_id,
         "source_model": pair.model_file,
         "target_resolution": round(target, 3),
-        "filter": "Gaussian, sigma^2 = (0.225 target)^2 - (0.225 source)^2, Fourier space, "
-        "zero-padded by 3 sigma",
-        "filter_sigma": round(sigma, 4),
+        "filter": f"Butterworth low-pass at 1/target, order {BUTTERWORTH_ORDER}, Fourier "
+        "space, zero-padded; exact zeros of the source kept",
+        "filter_order": BUTTERWORTH_ORDER,
         "seed": seed,
         "contour_level": contour,
         "contour_volume_per_atom": CONTOUR_VOLUME_PER_ATOM,
@@ -180,8 +179,9 @@ def derive_entry(
     comment = (
         f"DERIVED map, not an EMDB entry: cryosse derive low-passed the real map of "
         f"{pair.emdb_id} ({pair.map_file}, {pair.resolution} A, {pair.map_kind}) to "
-        f"{target:.2f} A with a Gaussian of sigma {sigma:.3f} A (sigma = 0.225 * resolution, "
-        f"added in quadrature). Id from the reserved derived range EMD-{DERIVED_IDS[0]}.."
+        f"{target:.2f} A with a Butterworth low-pass at 1/{target:.2f} 1/A (order "
+        f"{BUTTERWORTH_ORDER}; zeros of the source kept). Id from the reserved derived range "
+        f"EMD-{DERIVED_IDS[0]}.."
         f"EMD-{DERIVED_IDS[1]}. Grid, voxel size and origin of the source map are kept. "
         f"Model: {pair.pdb_id} ({pair.model_file}) as shipped. Record: other/derivation.json."
     )
@@ -233,7 +233,6 @@ def derive_pairs(
                 "pdb_id": pair.pdb_id,
                 "source_resolution": pair.resolution,
                 "target_resolution": "",
-                "filter_sigma": "",
                 "status": "written",
                 "reason": "",
             }
@@ -242,10 +241,7 @@ def derive_pairs(
             except (ValueError, OSError, CurationError) as exc:
                 row.update(status="skipped", reason=str(exc))
             else:
-                row.update(
-                    target_resolution=f"{record['target_resolution']:.2f}",
-                    filter_sigma=f"{record['filter_sigma']:.3f}",
-                )
+                row.update(target_resolution=f"{record['target_resolution']:.2f}")
             rows.append(row)
     write_text_atomic(Path(mirror_root) / "derived.tsv", tsv_text(SUMMARY_COLUMNS, rows))
     return rows

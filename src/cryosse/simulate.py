@@ -83,9 +83,11 @@ B_GLOBAL = (0.0, 80.0)
 N_B_GROUPS = 4
 WORST_FACTOR = (1.0, 1.6)
 FIELD_LENGTH = (10.0, 30.0)
-SNR = (1.0, 6.0)
-NOISE_SIGMA_FACTOR = (0.4, 1.0)
-WHITE_FRACTION = (0.0, 0.15)
+SNR = (4.0, 25.0)
+NOISE_SIGMA_FACTOR = (0.0, 0.5)
+WHITE_FRACTION = (0.0, 0.03)
+SHARPENING = (0.5, 1.0)
+BUTTERWORTH_ORDER = (4, 10)
 P_MISSING, P_EXTRA, P_BELT, P_MASK = 0.3, 0.4, 0.1, 0.25
 MASK_RADIUS = (3.0, 7.0)
 CONTOUR_VOLUME = (35.0, 60.0)
@@ -227,6 +229,11 @@ def k_squared(shape_zyx: tuple[int, ...], voxel: float) -> np.ndarray:
 def gaussian_transfer(k2: np.ndarray, sigma: float) -> np.ndarray:
     """Fourier transform of a unit-mass Gaussian of per-axis σ (Å): exp(−2π²σ²|k|²)."""
     return np.exp(-2.0 * math.pi**2 * sigma**2 * k2)
+
+
+def butterworth(k2: np.ndarray, resolution: float, order: int) -> np.ndarray:
+    """Butterworth low-pass at |k| = 1/resolution: 1 / sqrt(1 + (|k|·resolution)^(2·order))."""
+    return 1.0 / np.sqrt(1.0 + (k2 * resolution**2) ** order)
 
 
 def sigma_for_resolution(resolution: float) -> float:
@@ -398,9 +405,13 @@ def simulate_atoms(
     shape_xyz = np.ceil((hi - origin) / voxel).astype(int) + 1
     shape = (int(shape_xyz[2]), int(shape_xyz[1]), int(shape_xyz[0]))
 
-    sigma_res = sigma_for_resolution(res)
+    # Post-processed maps are sharpened (B-factor correction) and low-passed at 1/resolution:
+    # the Gaussian is narrowed by `sharpening` and a Butterworth filter cuts at 1/resolution.
+    sharpening = _uniform(rng, SHARPENING)
+    order = int(rng.integers(BUTTERWORTH_ORDER[0], BUTTERWORTH_ORDER[1] + 1))
+    sigma_res = sharpening * sigma_for_resolution(res)
     worst_factor = _uniform(rng, WORST_FACTOR)
-    sigma_worst = sigma_for_resolution(res * worst_factor)
+    sigma_worst = sharpening * sigma_for_resolution(res * worst_factor)
     # Trilinear splatting already spreads a point by a variance of voxel²/6 per axis.
     splat_var = voxel**2 / 6.0
     max_sigma = math.sqrt(sigma_worst**2 + (B_CLIP[1] + b_global) / (8 * math.pi**2))
@@ -423,9 +434,9 @@ def simulate_atoms(
         grid = splat(all_xyz[members], all_w[members], big_origin, voxel, big)
         spectrum = fft.rfftn(grid)
         b_var = (float(all_b[members].mean()) + b_global) / (8 * math.pi**2)
-        for target, s in ((sharp, sigma_res), (blurred, sigma_worst)):
+        for target, s, r in ((sharp, sigma_res, res), (blurred, sigma_worst, res * worst_factor)):
             var = max(s**2 + b_var - splat_var, 1e-6)
-            target += spectrum * gaussian_transfer(k2, math.sqrt(var))
+            target += spectrum * gaussian_transfer(k2, math.sqrt(var)) * butterworth(k2, r, order)
     crop = (slice(pad, pad + shape[0]), slice(pad, pad + shape[1]), slice(pad, pad + shape[2]))
     sharp_map = fft.irfftn(sharp, s=big)[crop]
     blurred_map = fft.irfftn(blurred, s=big)[crop]
@@ -452,9 +463,10 @@ def simulate_atoms(
     noise_sigma = _uniform(rng, NOISE_SIGMA_FACTOR) * sigma_res
     white_fraction = _uniform(rng, WHITE_FRACTION)
     white = rng.standard_normal(shape)
-    shaped = fft.irfftn(
-        fft.rfftn(white) * gaussian_transfer(k_squared(shape, voxel), noise_sigma), s=shape
-    )
+    noise_k2 = k_squared(shape, voxel)
+    # The map's low-pass filter shapes the noise too (real maps have little power beyond 1/res).
+    transfer = gaussian_transfer(noise_k2, noise_sigma) * butterworth(noise_k2, res, order)
+    shaped = fft.irfftn(fft.rfftn(white) * transfer, s=shape)
     shaped /= shaped.std() or 1.0
     noise = (1 - white_fraction) * shaped + white_fraction * white
     noise *= envelope_mean / snr / (noise.std() or 1.0)
@@ -482,7 +494,10 @@ def simulate_atoms(
     params = {
         "resolution": round(res, 3),
         "sigma_resolution": round(sigma_res, 4),
-        "sigma_convention": "sigma = 0.225 * resolution (ChimeraX molmap), per axis",
+        "sigma_convention": "sigma = sharpening * 0.225 * resolution (ChimeraX molmap at 1), "
+        "per axis, times a Butterworth low-pass at 1/resolution",
+        "sharpening": round(sharpening, 3),
+        "butterworth_order": order,
         "voxel_size": round(voxel, 5),
         "voxel_size_drawn": round(voxel_drawn, 5),
         "padding_low_xyz": [round(float(p), 2) for p in padding[0]],

@@ -18,6 +18,15 @@ cluster, batch). Each run:
    covers many distinct proteins.
 The targets are the paper's proportions, 1246 / 47 / 62 of 1355 (configurable).
 
+**Evaluation entries** (`evaluation_entries`, e.g. the real maps of an offline run trained on
+simulated data) are pinned: every case of such an entry goes to `test`, and every other case
+that groups with one of them (same cluster or an all-against-all hit at >= 35 %) is
+`held_out`, so an evaluation protein and its homologues are never trained on or validated
+with. Pinned groups are dealt before any other and do not count towards the proportions. A
+ledger row that contradicts the pinning (an evaluation case outside test, a homologue in
+train/validation) is an error, not a silent move. In the CV folds evaluation cases are
+`held_out` in every fold: they are scored by the main split only.
+
 **Cross-validation** — `n_folds` test sets that do not overlap, drawn from groups of fewer than
 four cases (the paper's rule) outside the main validation set, in the same seeded order, each
 of about the main test set's share. Fold k: test = fold k, validation = the main validation
@@ -36,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from cryosse.atomic import write_text_atomic
+from cryosse.ids import normalize_emdb_id
 from cryosse.tsv import read_tsv, tsv_text
 
 SPLITS = ("train", "validation", "test")
@@ -59,6 +69,7 @@ class SplitSettings:
     max_eval_group_size: int = 3
     n_folds: int = 5
     max_fold_group_size: int = 3  # "fewer than four members"
+    evaluation_entries: frozenset[str] = frozenset()  # canonical EMDB ids pinned to test
 
     @classmethod
     def from_config(cls, splits: dict[str, Any]) -> SplitSettings:
@@ -74,6 +85,9 @@ class SplitSettings:
             max_eval_group_size=int(splits.get("max_eval_group_size", d.max_eval_group_size)),
             n_folds=int(splits.get("n_folds", d.n_folds)),
             max_fold_group_size=int(splits.get("max_fold_group_size", d.max_fold_group_size)),
+            evaluation_entries=frozenset(
+                normalize_emdb_id(e) for e in splits.get("evaluation_entries") or []
+            ),
         )
 
     def fraction(self, split: str) -> float:
@@ -107,6 +121,16 @@ def case_groups(cases: list[Case], links: list[tuple[str, str]] | None = None) -
         if a in parent and b in parent:
             union(a, b)
     return {c.sample_id: find(c.sample_id) for c in cases}
+
+
+def _pinned_roles(group_cases: list[Case], settings: SplitSettings) -> dict[str, str]:
+    """test for evaluation-entry cases, held_out for their group-mates; {} if none is pinned."""
+    if not any(c.emdb_id in settings.evaluation_entries for c in group_cases):
+        return {}
+    return {
+        c.sample_id: "test" if c.emdb_id in settings.evaluation_entries else HELD_OUT
+        for c in group_cases
+    }
 
 
 def _order_key(seed: int, group: str) -> str:
@@ -153,7 +177,8 @@ def assign_main_split(
     batch = str(max((int(r.batch) for r in ledger), default=0) + 1)
     counts: dict[int, Counter[str]] = defaultdict(Counter)
     for case in cases:
-        if case.sample_id in known and known[case.sample_id] in SPLITS:
+        pinned = case.emdb_id in settings.evaluation_entries  # outside the proportions
+        if case.sample_id in known and known[case.sample_id] in SPLITS and not pinned:
             counts[case.quality_bin][known[case.sample_id]] += 1
 
     new_rows: list[LedgerRow] = []
@@ -165,6 +190,19 @@ def assign_main_split(
 
     fresh_groups = []
     for group, group_cases in sorted(members.items()):
+        pinned = _pinned_roles(group_cases, settings)
+        if pinned:
+            for case in group_cases:
+                if case.sample_id in known and known[case.sample_id] != pinned[case.sample_id]:
+                    raise ValueError(
+                        f"ledger puts {case.sample_id} in {known[case.sample_id]}, but "
+                        f"evaluation_entries make it {pinned[case.sample_id]}: it is, or is "
+                        "similar to, an evaluation entry; start a new ledger"
+                    )
+            for case in sorted(group_cases, key=lambda c: c.sample_id):
+                if case.sample_id not in known:
+                    add(case, pinned[case.sample_id])
+            continue
         new = [c for c in group_cases if c.sample_id not in known]
         if not new:
             continue
@@ -226,13 +264,15 @@ def cross_validation_folds(
     members: dict[str, list[str]] = defaultdict(list)
     for case in cases:
         members[groups[case.sample_id]].append(case.sample_id)
-    usable = [c.sample_id for c in cases if main.get(c.sample_id) in SPLITS]
+    evaluation = {c.sample_id for c in cases if c.emdb_id in settings.evaluation_entries}
+    usable = [c.sample_id for c in cases
+              if main.get(c.sample_id) in SPLITS and c.sample_id not in evaluation]  # fmt: skip
     fold_size = max(1, round(len(usable) * settings.fraction("test")))
     candidates = [
         g
         for g in sorted(members, key=lambda g: _order_key(settings.seed, g))
         if len(members[g]) <= settings.max_fold_group_size
-        and all(main.get(s) in ("train", "test") for s in members[g])
+        and all(main.get(s) in ("train", "test") and s not in evaluation for s in members[g])
     ]
     folds: list[list[str]] = [[] for _ in range(settings.n_folds)]
     fold = 0
@@ -246,6 +286,8 @@ def cross_validation_folds(
     for case in cases:
         sid = case.sample_id
         base = main.get(sid, HELD_OUT)
+        if case.emdb_id in settings.evaluation_entries:
+            base = HELD_OUT  # scored by the main test split only, never trained in a fold
         row = []
         for k in range(settings.n_folds):
             if base not in SPLITS:
