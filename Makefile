@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cryosse-installed
 CORES ?= 2
 
-.PHONY: setup tools test-tools demo test lint clean
+.PHONY: setup tools test-tools demo test lint clean offline offline-mirror
 
 setup: $(STAMP) tools
 
@@ -64,6 +64,20 @@ test-tools:
 
 test: lint test-tools
 	$(BIN)/pytest
+
+# Offline training data (README, "Simulated and derived maps"): simulated maps of the real
+# structures, low-passed real high-resolution maps, the real medium-resolution pairs for
+# evaluation; then the workflow on config/offline.yaml. OFFLINE_STRUCTURES=0 simulates all.
+STRUCTURES ?= ../shared/structures
+REALDATA ?= ../shared/realdata
+OFFLINE_MIRROR := results/offline/mirror
+OFFLINE_STRUCTURES ?= 0
+offline-mirror: setup
+	$(BIN)/cryosse offline-mirror --structures $(STRUCTURES) --realdata $(REALDATA) \
+	  --mirror $(OFFLINE_MIRROR) --n-structures $(OFFLINE_STRUCTURES) --jobs $(CORES)
+
+offline: offline-mirror
+	$(BIN)/snakemake --cores $(CORES) --configfile config/offline.yaml
 
 clean:
 	rm -rf results .snakemake
