@@ -49,13 +49,61 @@ class Box:
 
 def normalize_density(density: np.ndarray) -> tuple[np.ndarray, float]:
     """(normalised float32 array, normalised value of zero density); see the module docstring."""
-    x = np.asarray(density, dtype=np.float64)
-    peak = float(x.max()) if x.size else 0.0
-    x = x / peak if peak > 0 else np.zeros_like(x)
+    params = normalization_params(density)
+    return apply_normalization(density, params), params.zero_level
+
+
+# float64 arithmetic a slab of ~4 M voxels at a time: a whole large map (cryosse segment) is
+# normalised without several float64 copies of it.
+_CHUNK_VOXELS = 1 << 22
+
+
+@dataclass(frozen=True)
+class NormalizationParams:
+    peak: float  # max(ρ); x = ρ / peak (all zero if peak <= 0), negatives → 0
+    mean: float  # mean of x over every voxel
+    scale: float  # 1 / (std(x) + 1e-7)
+
+    @property
+    def zero_level(self) -> float:
+        """The normalised value of zero density (the padding value)."""
+        return float(-self.mean * self.scale)
+
+
+def _chunks(density: np.ndarray) -> list[np.ndarray]:
+    flat = density.reshape(-1)
+    return [flat[i : i + _CHUNK_VOXELS] for i in range(0, flat.size, _CHUNK_VOXELS)]
+
+
+def _clipped(chunk: np.ndarray, peak: float) -> np.ndarray:
+    if peak <= 0:
+        return np.zeros(chunk.shape, dtype=np.float64)
+    x = chunk.astype(np.float64) / peak
     x[x < 0] = 0.0
-    mean, std = float(x.mean()), float(x.std())
-    scale = 1.0 / (std + _STD_EPSILON)
-    return ((x - mean) * scale).astype(np.float32), float(-mean * scale)
+    return x
+
+
+def normalization_params(density: np.ndarray) -> NormalizationParams:
+    """Peak, mean and scale of `normalize_density` over the whole array (two passes, as std)."""
+    n = density.size
+    peak = float(density.max()) if n else 0.0
+    chunks = _chunks(np.ascontiguousarray(density))
+    mean = sum(float(_clipped(c, peak).sum()) for c in chunks) / n if n else 0.0
+    var = sum(float(np.square(_clipped(c, peak) - mean).sum()) for c in chunks) / n if n else 0.0
+    return NormalizationParams(peak, mean, 1.0 / (float(np.sqrt(var)) + _STD_EPSILON))
+
+
+def apply_normalization(density: np.ndarray, params: NormalizationParams) -> np.ndarray:
+    """(clip(ρ / peak) − mean) · scale as float32, computed slab by slab."""
+    source = np.ascontiguousarray(density)
+    out = np.empty(source.shape, dtype=np.float32)
+    flat = out.reshape(-1)
+    start = 0
+    for chunk in _chunks(source):
+        flat[start : start + chunk.size] = (_clipped(chunk, params.peak) - params.mean) * \
+            params.scale  # fmt: skip
+        start += chunk.size
+    return out
 
 
 def central_mask(meta: dict, shape_zyx: tuple[int, ...]) -> np.ndarray:

@@ -9,6 +9,7 @@
     cryosse simulate STRUCTURES_DIR --mirror results/offline/mirror [--jobs 2]
     cryosse derive --realdata ../shared/realdata --mirror results/offline/mirror
     cryosse offline-mirror --structures DIR --realdata DIR --mirror results/offline/mirror
+    cryosse segment MAP [--model CKPT] [--out DIR] [--box i1 j1 k1 i2 j2 k2] [--device auto]
     cryosse version
 
 `search` appends the entries an EMDB search finds to the entry list, `add` appends entries by
@@ -261,6 +262,46 @@ def _offline_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segment(args: argparse.Namespace) -> int:
+    from cryosse.segment import run_cli
+
+    return run_cli(args)
+
+
+def _add_segment_parser(sub: argparse._SubParsersAction) -> None:
+    segment = sub.add_parser(
+        "segment",
+        help="helix / beta-sheet maps of your own map with a trained model",
+        description="Segment a map (.mrc/.map, optionally .gz; any voxel size and axis order) "
+        "into helix and beta-sheet probability maps and masks, in the map's frame.",
+    )
+    segment.add_argument("map", help="the cryo-EM map")
+    segment.add_argument("--model", help="checkpoint (best.pt); default: the packaged model")
+    segment.add_argument("--out", help="output folder (default: <map name>_segmentation)")
+    segment.add_argument(
+        "--box",
+        nargs=6,
+        type=int,
+        metavar=("I1", "J1", "K1", "I2", "J2", "K2"),
+        help="region of the map's grid, 0-based x y z indices of the first and last voxel, "
+        "ends included (as ChimeraX: volume #1 region i1,j1,k1,i2,j2,k2)",
+    )
+    segment.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    segment.add_argument("--on-input-grid", action="store_true",
+                         help="maps on the input grid instead of the 1 Å grid")  # fmt: skip
+    segment.add_argument("--tile-size", type=int, help="tile side in voxels (default: memory)")
+    segment.add_argument("--overlap", type=int, help="tile overlap in voxels (default: 44)")
+    segment.add_argument("--max-memory", help="memory for the network, e.g. 4G (default: auto)")
+    segment.add_argument("--batch-size", type=int, help="tiles per forward (default: auto)")
+    segment.add_argument("--no-bf16", action="store_true", help="fp32 on a GPU too")
+    segment.add_argument("--cpu-bf16", action="store_true",
+                         help="bf16 on a CPU (only with AVX-512 BF16 / AMX)")  # fmt: skip
+    segment.add_argument("--channels-last", action="store_true", help="channels_last_3d layout")
+    segment.add_argument("--threads", type=int, help="CPU threads for torch")
+    segment.add_argument("--progress", action="store_true", help="progress bar even without a TTY")
+    segment.set_defaults(func=_segment)
+
+
 def _version(_: argparse.Namespace) -> int:
     print(f"cryosse {__version__}; {mkdssp_version() or 'mkdssp not found'}")
     return 0
@@ -337,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     offline.add_argument("--seed", type=int, default=1)
     offline.add_argument("--jobs", type=int, default=1, help="simulation processes")
     offline.set_defaults(func=_offline_mirror)
+    _add_segment_parser(sub)
     sub.add_parser("version", help="versions of cryosse and mkdssp").set_defaults(func=_version)
     args = parser.parse_args(argv)
     return args.func(args)

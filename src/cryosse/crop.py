@@ -95,9 +95,12 @@ def _interp_axis(block: np.ndarray, axis: int, frac: np.ndarray) -> np.ndarray:
 
 def resample_box(density: DensityMap, box: Box) -> np.ndarray:
     """Density on the box grid, float32 [z, y, x], by separable trilinear interpolation."""
-    fracs = [
-        (box.axis_coordinates(a) - density.origin[a]) / density.voxel_size[a] for a in range(3)
-    ]
+    return resample_axes(density, [box.axis_coordinates(a) for a in range(3)])
+
+
+def resample_axes(density: DensityMap, coordinates_xyz: list[np.ndarray]) -> np.ndarray:
+    """Density on the grid with these x, y and z coordinates (Å), float32 [z, y, x]."""
+    fracs = [(coordinates_xyz[a] - density.origin[a]) / density.voxel_size[a] for a in range(3)]
     # Cut the sub-block of the map that the box touches, then interpolate z, y, x in turn.
     nx, ny, nz = density.shape_xyz
     limits = []

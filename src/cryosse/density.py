@@ -132,13 +132,20 @@ def read_map(path: str | Path) -> DensityMap:
     return DensityMap(data=data, origin=origin, voxel_size=voxel)
 
 
-def write_map(path: str | Path, data: np.ndarray, origin: np.ndarray, voxel_size: float) -> None:
-    """Write a [z, y, x] array as MRC (atomically) with the given origin; opens in ChimeraX."""
+def write_map(
+    path: str | Path, data: np.ndarray, origin: np.ndarray, voxel_size: float | np.ndarray
+) -> None:
+    """Write a [z, y, x] array as MRC (atomically) with the given origin and voxel size (one
+    value, or x, y, z values); opens in ChimeraX."""
     if data.dtype == np.uint8:
         data = data.astype(np.int8)
     with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
         mrc.set_data(np.ascontiguousarray(data))
-        mrc.voxel_size = float(voxel_size)
+        mrc.voxel_size = (
+            float(voxel_size)
+            if np.ndim(voxel_size) == 0
+            else tuple(float(v) for v in np.asarray(voxel_size))
+        )
         mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (float(v) for v in origin)
         # mrcfile's default label carries the creation time; a fixed one keeps outputs
         # byte-identical between runs, so checksums can prove a rerun changed nothing.

@@ -1,0 +1,469 @@
+"""Segment a user's map into helix and β-sheet: `cryosse segment` and `segment_map`.
+
+Steps, and the definitions they use:
+
+ 1. Read the map (cryosse.density.read_map): .mrc / .map / .ccp4, gzipped or not, any axis order
+    (MAPC/MAPR/MAPS), origin from the header ORIGIN or else NSTART × voxel size (the ChimeraX
+    convention), any voxel size from 0.1 to 20 Å, anisotropic voxels allowed.
+ 2. Region (optional `box`): grid indices of the INPUT map, x y z of the first voxel then x y z
+    of the last voxel, 0-based, both ends included — the numbers of ChimeraX's
+    `volume #1 region i1,j1,k1,i2,j2,k2` (the region shown in the Volume Viewer). The region
+    must lie inside the map's grid; no box means the whole map.
+ 3. The 1 Å grid: the points origin + k Å (k integer) that fall inside the region — the lattice
+    anchored at the map's first voxel, as for the training samples (cryosse.crop). The map is
+    resampled onto it by trilinear interpolation (a map already at 1 Å is copied unchanged).
+ 4. Normalisation once over the whole (cropped, resampled) map with
+    cryosse.boxes.normalize_density, the training normalisation: the input of every tile is a
+    slice of one normalised map, so the result does not depend on the tiling (DeepSSETracer 1.1
+    z-scores every 120³ tile on its own).
+ 5. Prediction with overlapping, smoothly blended tiles (cryosse.tiling), batches of tiles,
+    the tile side chosen from a memory budget (or given), BatchNorm folded into the
+    convolutions, bf16 autocast on a GPU (on a CPU only on request).
+ 6. Outputs in `out_dir`, every file written atomically, summary.json last:
+
+        helix_prob.mrc   float32 probability of helix
+        sheet_prob.mrc   float32 probability of β-sheet
+        helix_mask.mrc   int8 1 where helix is the most probable class (argmax), else 0
+        sheet_mask.mrc   int8 1 where sheet is the most probable class
+        labels.mrc       int8 argmax class: 0 background, 1 helix, 2 sheet
+        summary.json     input, region, grid, helix/sheet volumes (Å³ and voxels on the 1 Å
+                         grid), the model (path, sha256, metadata), device, tiling, timings
+
+    The maps lie on the 1 Å grid in the input's frame (their origin is the Cartesian position of
+    their first voxel, so they open in ChimeraX on top of the input map), or, with
+    `on_input_grid`, are resampled back onto the input grid (the region's voxels, the input's
+    voxel size and origin): probabilities by trilinear interpolation, masks and labels from the
+    resampled probabilities. Volumes are always counted on the 1 Å grid.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cryosse import __version__
+from cryosse.atomic import write_text_atomic
+from cryosse.boxes import normalize_density
+from cryosse.checkpoint import Checkpoint, CheckpointError, default_model_path, load_checkpoint
+from cryosse.crop import resample_axes
+from cryosse.density import DensityMap, read_map, write_map
+from cryosse.reasons import CurationError
+from cryosse.tiling import (
+    TilePlan,
+    default_overlap,
+    inference_network,
+    labels_from,
+    plan_tiles,
+    predict_tiled,
+    side_for_memory,
+    tile_memory,
+)
+from cryosse.training import Device, TrainSettings, pick_device
+
+GRID_STEP = 1.0  # Å, the network's voxel size
+OUTPUT_FILES = ("helix_prob.mrc", "sheet_prob.mrc", "helix_mask.mrc", "sheet_mask.mrc",
+                "labels.mrc")  # fmt: skip
+MAX_TILE_SIDE = 256
+_Z_SLAB = 16  # planes resampled at a time: bounds the interpolation temporaries
+
+
+class SegmentError(ValueError):
+    """Bad input or options for segmentation, with a one-line explanation."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """Grid indices (x, y, z) of the first and last voxel of the input map, both included."""
+
+    first: tuple[int, int, int]
+    last: tuple[int, int, int]
+
+    @classmethod
+    def whole(cls, shape_xyz: tuple[int, int, int]) -> Region:
+        return cls((0, 0, 0), tuple(n - 1 for n in shape_xyz))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_box(cls, box: list[int] | tuple[int, ...], shape_xyz: tuple[int, int, int]) -> Region:
+        """Validate `i1 j1 k1 i2 j2 k2` against the map's grid (see the module docstring)."""
+        if len(box) != 6:
+            raise SegmentError(f"--box takes 6 grid indices (i1 j1 k1 i2 j2 k2), got {len(box)}")
+        first, last = tuple(int(v) for v in box[:3]), tuple(int(v) for v in box[3:])
+        limit = " ".join(f"{n - 1}" for n in shape_xyz)
+        for axis, (a, b, n) in enumerate(zip(first, last, shape_xyz, strict=True)):
+            if a > b:
+                raise SegmentError(f"--box: first index {a} > last index {b} on axis "
+                                   f"{'xyz'[axis]}")  # fmt: skip
+            if a < 0 or b >= n:
+                raise SegmentError(
+                    f"--box {' '.join(map(str, box))} lies outside the map: grid indices run "
+                    f"from 0 0 0 to {limit} (x y z)"
+                )
+        return cls(first, last)  # type: ignore[arg-type]
+
+
+@dataclass
+class SegmentResult:
+    helix: np.ndarray  # float32 [z, y, x] on the 1 Å grid
+    sheet: np.ndarray
+    labels: np.ndarray  # int8 0/1/2
+    origin: np.ndarray  # xyz Å of the 1 Å grid's first voxel
+    summary: dict[str, Any]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def parse_memory(text: str) -> int:
+    """Bytes from '512M', '4G', '4GiB', '2.5g' or a plain number of bytes."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units else (cleaned, "")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise SegmentError(f"--max-memory {text!r}: expected e.g. 512M, 4G or bytes") from None
+    if not math.isfinite(value) or value < 2**20:
+        raise SegmentError(f"--max-memory {text!r}: at least 1M")
+    return int(value)
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def default_memory_budget(device: Device) -> int:
+    """The network's working set: half the free GPU memory; on a CPU a quarter of the
+    available RAM, at most 8 GiB (2 GiB when it cannot be read)."""
+    if device.torch_device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device.torch_device)
+        return int(free * 0.5)
+    available = _available_memory()
+    return min(8 * 2**30, available // 4) if available else 2 * 2**30
+
+
+def cpu_bf16_supported() -> bool:
+    """Whether oneDNN has bf16 convolutions on this CPU (AVX-512 BF16 / AMX); without them
+    torch runs bf16 Conv3d with its slow reference kernel (measured ~50× slower than fp32)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else False
+
+
+def select_device(name: str, bf16: bool = True, cpu_bf16: bool = False) -> Device:
+    if name not in ("auto", "cpu", "cuda"):
+        raise SegmentError(f"--device {name!r}: expected auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SegmentError("--device cuda: no CUDA device is available to this torch "
+                           f"{torch.__version__}")  # fmt: skip
+    device = pick_device(TrainSettings(device=name, bf16=bf16, cpu_bf16=cpu_bf16))
+    if device.torch_device.type == "cpu" and device.autocast and not cpu_bf16_supported():
+        raise SegmentError(
+            "--cpu-bf16: this CPU has no oneDNN bf16 convolutions (AVX-512 BF16 or AMX); bf16 "
+            "would run far slower than fp32 here — drop the flag"
+        )
+    return device
+
+
+def _lattice(density: DensityMap, region: Region) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Origin (xyz Å) and shape (xyz) of the 1 Å grid inside the region (module docstring)."""
+    low = np.array(region.first) * density.voxel_size
+    high = np.array(region.last) * density.voxel_size
+    k0 = np.ceil(low / GRID_STEP - 1e-6).astype(int)
+    k1 = np.floor(high / GRID_STEP + 1e-6).astype(int)
+    shape = tuple(int(v) for v in k1 - k0 + 1)
+    if min(shape) < 2:
+        raise SegmentError(
+            f"the region spans {' x '.join(f'{v:.3g}' for v in high - low)} Å: too small for "
+            f"a {GRID_STEP:g} Å grid (at least 2 voxels per axis)"
+        )
+    return density.origin + k0 * GRID_STEP, shape  # type: ignore[return-value]
+
+
+def resample_onto(
+    density: DensityMap, origin: np.ndarray, step: np.ndarray, shape_xyz: tuple[int, ...],
+    clamp: bool = False,
+) -> np.ndarray:  # fmt: skip
+    """`density` on the grid origin + step·i (xyz), float32 [z, y, x], trilinear, a z-slab at a
+    time; a plain copy when the grid is a sub-grid of the map's own. `clamp`: points just
+    beyond the map's extent take the value at its edge instead of 0."""
+    coords = [origin[a] + step[a] * np.arange(shape_xyz[a]) for a in range(3)]
+    fracs = [(coords[a] - density.origin[a]) / density.voxel_size[a] for a in range(3)]
+    if all(np.allclose(f, np.rint(f), atol=1e-4) and np.allclose(np.diff(f), 1.0) for f in fracs):
+        start = [int(np.rint(f[0])) for f in fracs]
+        nx, ny, nz = density.shape_xyz
+        if all(s >= 0 and s + n <= lim for s, n, lim in
+               zip(start, shape_xyz, (nx, ny, nz), strict=True)):  # fmt: skip
+            (x0, y0, z0), (sx, sy, sz) = start, shape_xyz
+            return density.data[z0 : z0 + sz, y0 : y0 + sy, x0 : x0 + sx].copy()
+    if clamp:
+        extent = [density.origin[a] + density.voxel_size[a] * (density.shape_xyz[a] - 1)
+                  for a in range(3)]  # fmt: skip
+        coords = [np.clip(coords[a], density.origin[a], extent[a]) for a in range(3)]
+    out = np.empty(tuple(shape_xyz[::-1]), dtype=np.float32)
+    for z in range(0, shape_xyz[2], _Z_SLAB):
+        out[z : z + _Z_SLAB] = resample_axes(density, [coords[0], coords[1],
+                                                       coords[2][z : z + _Z_SLAB]])  # fmt: skip
+    return out
+
+
+def resolve_model(model: str | Path | Checkpoint | None) -> tuple[Checkpoint, bool]:
+    """(checkpoint, is the packaged default)."""
+    if isinstance(model, Checkpoint):
+        return model, False
+    if model is None:
+        return load_checkpoint(default_model_path()), True
+    return load_checkpoint(model), False
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _model_summary(checkpoint: Checkpoint, is_default: bool) -> dict[str, Any]:
+    meta = dict(checkpoint.metadata)
+    training = dict(meta.get("training") or {})
+    for key in ("train_ids", "validation_ids"):  # counts and a hash stay; long lists do not
+        training.pop(key, None)
+    meta["training"] = training
+    return {"path": str(checkpoint.path), "sha256": checkpoint.sha256, "default": is_default,
+            **meta}  # fmt: skip
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def segment_map(
+    map_path: str | Path,
+    out_dir: str | Path | None = None,
+    model: str | Path | Checkpoint | None = None,
+    box: list[int] | tuple[int, ...] | None = None,
+    device: str = "auto",
+    tile_size: int | None = None,
+    overlap: int | None = None,
+    max_memory: int | str | None = None,
+    batch_size: int | None = None,
+    on_input_grid: bool = False,
+    bf16: bool = True,
+    cpu_bf16: bool = False,
+    channels_last: bool = False,
+    threads: int | None = None,
+    progress: bool = False,
+) -> SegmentResult:
+    """Segment one map (see the module docstring); write the outputs if `out_dir` is given.
+
+    model: a checkpoint path, a loaded Checkpoint, or None for the packaged default model.
+    tile_size: tile side in voxels (default: the largest within `max_memory`, ≤ 256).
+    max_memory: bytes (or '4G') for the network's working set; default_memory_budget if None.
+    Raises SegmentError, CheckpointError or CurationError (bad map) with a one-line message.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    if threads:
+        torch.set_num_threads(int(threads))
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise SegmentError(f"--out {out_dir}: exists and is not a folder")
+    checkpoint, is_default = resolve_model(model)
+    torch_device = select_device(device, bf16=bf16, cpu_bf16=cpu_bf16)
+
+    tick = time.perf_counter()
+    density = read_map(map_path)
+    timings["read"] = time.perf_counter() - tick
+    region = Region.from_box(box, density.shape_xyz) if box is not None else \
+        Region.whole(density.shape_xyz)  # fmt: skip
+
+    tick = time.perf_counter()
+    origin, shape_xyz = _lattice(density, region)
+    grid = resample_onto(density, origin, np.full(3, GRID_STEP), shape_xyz)
+    input_geometry = {"path": str(map_path), "shape_xyz": list(density.shape_xyz),
+                      "voxel_size_xyz": density.voxel_size.tolist(),
+                      "origin_xyz": density.origin.tolist()}  # fmt: skip
+    if not on_input_grid:
+        density.data = np.empty((0, 0, 0), dtype=np.float32)  # the raw map is no longer needed
+    timings["resample"] = time.perf_counter() - tick
+    if float(grid.max()) <= 0.0:
+        raise SegmentError(f"{Path(map_path).name}: no positive density in the region")
+
+    tick = time.perf_counter()
+    normalised, zero_level = normalize_density(grid)
+    del grid
+    timings["normalise"] = time.perf_counter() - tick
+
+    net = checkpoint.model
+    overlap = default_overlap(net) if overlap is None else int(overlap)
+    if overlap < 0:
+        raise SegmentError("--overlap must be >= 0")
+    if max_memory is None:
+        budget = default_memory_budget(torch_device)
+    elif isinstance(max_memory, str):
+        budget = parse_memory(max_memory)
+    else:
+        budget = int(max_memory)
+    side = int(tile_size) if tile_size else side_for_memory(net, budget, torch_device.autocast,
+                                                            MAX_TILE_SIDE)  # fmt: skip
+    if side < net.multiple:
+        raise SegmentError(f"--tile-size {side}: at least {net.multiple}")
+    try:
+        plan = plan_tiles(normalised.shape, net.multiple, side, overlap)
+    except ValueError as exc:
+        raise SegmentError(str(exc)) from exc
+    tile_bytes = tile_memory(net, plan.tile_shape, torch_device.autocast)
+    if batch_size is None:
+        batch_size = max(1, min(16, budget // max(1, tile_bytes))) \
+            if torch_device.torch_device.type == "cuda" else 1  # fmt: skip
+    plan = TilePlan(plan.axes, plan.overlap, max(1, min(int(batch_size), plan.n_tiles)))
+
+    tick = time.perf_counter()
+    network = inference_network(net).to(torch_device.torch_device)
+    if channels_last:
+        network = network.to(memory_format=torch.channels_last_3d)
+    prediction = predict_tiled(network, normalised, zero_level, plan, torch_device,
+                               channels_last=channels_last, progress=progress)  # fmt: skip
+    del normalised
+    timings["predict"] = time.perf_counter() - tick
+    timings["forward"] = prediction.seconds_forward
+    helix, sheet = prediction.helix, prediction.sheet
+    labels = labels_from(helix, sheet)
+
+    counts = {name: int(np.count_nonzero(labels == value)) for name, value in
+              (("helix", 1), ("sheet", 2))}  # fmt: skip
+    summary: dict[str, Any] = {
+        "cryosse": __version__,
+        "input": input_geometry,
+        "box": None
+        if box is None
+        else {
+            "first_xyz": list(region.first),
+            "last_xyz": list(region.last),
+            "convention": "input grid indices, 0-based, both ends included (ChimeraX region)",
+        },
+        "grid": {
+            "shape_xyz": list(shape_xyz),
+            "origin_xyz": origin.tolist(),
+            "voxel_size": GRID_STEP,
+        },
+        "outputs_on": "input grid" if on_input_grid else f"{GRID_STEP:g} Å grid",
+        "helix": {"voxels": counts["helix"], "volume_A3": counts["helix"] * GRID_STEP**3},
+        "sheet": {"voxels": counts["sheet"], "volume_A3": counts["sheet"] * GRID_STEP**3},
+        "classes": "argmax of background / helix / sheet probabilities",
+        "model": _model_summary(checkpoint, is_default),
+        "device": {
+            "type": torch_device.torch_device.type,
+            "bf16": torch_device.autocast,
+            "channels_last": channels_last,
+            "threads": torch.get_num_threads(),
+        },
+        "tiling": {
+            **plan.describe(),
+            "memory_budget_bytes": budget,
+            "estimated_tile_bytes": tile_bytes * plan.batch_size,
+        },
+    }
+    result = SegmentResult(helix, sheet, labels, origin, summary)
+    if out_dir is not None:
+        tick = time.perf_counter()
+        result.files = _write_outputs(result, Path(out_dir), density, region, on_input_grid)
+        timings["write"] = time.perf_counter() - tick
+    timings["total"] = time.perf_counter() - started
+    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    if out_dir is not None:
+        summary["files"] = sorted(p.name for p in result.files.values())
+        path = Path(out_dir) / "summary.json"
+        write_text_atomic(path, json.dumps(_json_safe(summary), indent=2) + "\n")
+        result.files["summary"] = path
+    return result
+
+
+def _write_outputs(result: SegmentResult, out: Path, density: DensityMap, region: Region,
+                   on_input_grid: bool) -> dict[str, Path]:  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    helix, sheet, labels = result.helix, result.sheet, result.labels
+    origin: np.ndarray = result.origin
+    voxel: float | np.ndarray = GRID_STEP
+    if on_input_grid:
+        source = DensityMap(helix, result.origin, np.full(3, GRID_STEP))
+        origin = density.origin + np.array(region.first) * density.voxel_size
+        shape = tuple(b - a + 1 for a, b in zip(region.first, region.last, strict=True))
+        helix = resample_onto(source, origin, density.voxel_size, shape, clamp=True)
+        source.data = sheet
+        sheet = resample_onto(source, origin, density.voxel_size, shape, clamp=True)
+        labels = labels_from(helix, sheet)
+        voxel = density.voxel_size
+    arrays = {"helix_prob": helix, "sheet_prob": sheet,
+              "helix_mask": (labels == 1).astype(np.int8),
+              "sheet_mask": (labels == 2).astype(np.int8), "labels": labels}  # fmt: skip
+    files = {}
+    for name, data in arrays.items():
+        files[name] = out / f"{name}.mrc"
+        write_map(files[name], data, origin, voxel)
+    return files
+
+
+def run_cli(args: Any) -> int:
+    """`cryosse segment` (parsed arguments from cryosse.cli): one line per problem, exit 1."""
+    import sys
+
+    try:
+        result = segment_map(
+            args.map, out_dir=args.out or f"{_stem(args.map)}_segmentation", model=args.model,
+            box=args.box, device=args.device, tile_size=args.tile_size, overlap=args.overlap,
+            max_memory=args.max_memory, batch_size=args.batch_size,
+            on_input_grid=args.on_input_grid, bf16=not args.no_bf16, cpu_bf16=args.cpu_bf16,
+            channels_last=args.channels_last, threads=args.threads,
+            progress=args.progress or sys.stderr.isatty(),
+        )  # fmt: skip
+    except (SegmentError, CheckpointError) as exc:
+        print(f"cryosse segment: {exc}", file=sys.stderr)
+        return 1
+    except CurationError as exc:
+        print(f"cryosse segment: {exc.message}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("cryosse segment: out of memory: pass a smaller --max-memory or --tile-size, or "
+              "a --box", file=sys.stderr)  # fmt: skip
+        return 1
+    except OSError as exc:
+        print(f"cryosse segment: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)  # fmt: skip
+        return 1
+    s = result.summary
+    out = Path(result.files["summary"]).parent
+    print(
+        f"helix: {s['helix']['volume_A3']:.0f} Å³ ({s['helix']['voxels']} voxels), "
+        f"sheet: {s['sheet']['volume_A3']:.0f} Å³ ({s['sheet']['voxels']} voxels)"
+    )
+    print(
+        f"{s['tiling']['tiles']} tiles of {'x'.join(map(str, s['tiling']['tile_shape_zyx']))} "
+        f"on {s['device']['type']}, {s['timings_s']['total']:.1f} s; outputs in {out}"
+    )
+    print(f"ChimeraX: open {args.map}; open {out / 'helix_prob.mrc'} {out / 'sheet_prob.mrc'}")
+    return 0
+
+
+def _stem(path: str | os.PathLike[str]) -> str:
+    name = Path(path).name
+    for suffix in (".gz", ".mrc", ".map", ".ccp4"):
+        name = name.removesuffix(suffix)
+    return name or "map"

@@ -1,0 +1,277 @@
+"""Tiled prediction of a whole normalised map with overlapping, smoothly blended tiles.
+
+Definitions (all arrays [z, y, x], sizes in voxels of the 1 Å grid):
+
+    padded map   the map padded at the high end of each axis to a multiple of the network's
+                 `multiple` (2**depth) with the normalised value of zero density — exactly what
+                 the whole-map prediction (training.predict_box) feeds the network.
+    tiles        a Cartesian grid of equal boxes over the padded map. Per axis: one tile if the
+                 axis fits in the tile side, else k tiles, the fewest that cover the axis with
+                 at least `overlap` voxels shared by neighbours, with the side shrunk to the
+                 smallest multiple of `multiple` that still does (less padding waste), starts
+                 spread evenly and kept on multiples of `multiple` so every tile sees the same
+                 pooling grid as the whole map.
+    overlap      default 2 × ceil(receptive field / 2) voxels (44 for the DeepSSETracer net,
+                 receptive field 44 voxels): every voxel is at least half a receptive field
+                 inside some tile, where the tile's prediction equals the whole-map one.
+    window       per tile and axis, w(d) = ε + (1 − ε)·sin²(π/2 · min(1, (d + ½)/overlap)),
+                 d = distance (voxels) to a tile edge that lies inside the map; edges on the map
+                 border get no taper (the whole-map pass sees the same border). ε = 1e-3, so a
+                 weight is never exactly zero. The 3-D weight is the product of the three axes.
+    blend        p(v) = Σ_t w_t(v) p_t(v) / Σ_t w_t(v). Because the tiles form a Cartesian grid
+                 and the window is separable, Σ_t w_t(v) is the product of three per-axis sums:
+                 no weight volume is stored. Only the helix and sheet probabilities are
+                 accumulated (background = 1 − helix − sheet, as each tile's softmax sums to 1).
+
+Memory: the network's working set is bounded by the tile (and batch) size, whatever the map
+size; the map-sized arrays are the normalised density and the two float32 accumulators.
+`tile_memory` estimates a tile's working set from a measured constant (see BYTES_PER_VOXEL).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+from tqdm import tqdm
+
+from cryosse.training import Device
+from cryosse.unet import UNet3D
+
+WINDOW_FLOOR = 1e-3
+# Peak bytes per tile voxel of one eval-mode forward, per unit of `base`, in fp32 on CPU
+# (measured: base 16, 96³ tile, 540 MB over the process baseline ≈ 10 × base × 4 B); bf16
+# activations take about half. The estimate only sizes tiles: it is not a hard limit.
+BYTES_PER_VOXEL_PER_BASE = 40
+
+
+def receptive_field(depth: int) -> int:
+    """Receptive field (voxels) of UNet3D: 4·2^k per encoder level k ≤ depth (two 3³ convs),
+    4·2^k per decoder level k < depth, 2^k per max-pool (44 for depth 2)."""
+    return 1 + sum(4 * 2**k for k in range(depth + 1)) + sum(5 * 2**k for k in range(depth))
+
+
+def default_overlap(model: UNet3D) -> int:
+    """Twice the receptive field's half-width, rounded up to the network's multiple."""
+    return _round_up(2 * math.ceil(receptive_field(model.depth) / 2), model.multiple)
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def tile_memory(model: UNet3D, tile_shape: tuple[int, int, int], bf16: bool = False) -> int:
+    """Estimated peak bytes of one tile's forward pass (see BYTES_PER_VOXEL_PER_BASE)."""
+    base = model.encoders[0][3].out_channels
+    per_voxel = BYTES_PER_VOXEL_PER_BASE * base // (2 if bf16 else 1)
+    return int(np.prod(tile_shape)) * per_voxel
+
+
+def side_for_memory(model: UNet3D, budget: int, bf16: bool = False, cap: int = 256) -> int:
+    """The largest cubic tile side (a multiple of model.multiple, ≤ cap) within `budget` bytes."""
+    side = _round_up(cap, model.multiple)
+    while side > model.multiple and tile_memory(model, (side,) * 3, bf16) > budget:
+        side -= model.multiple
+    return side
+
+
+@dataclass(frozen=True)
+class AxisPlan:
+    length: int  # map voxels along the axis
+    padded: int  # length rounded up to the network's multiple
+    side: int  # tile side along the axis
+    starts: tuple[int, ...]
+
+    def window(self, index: int, overlap: int) -> np.ndarray:
+        """Blending weights of tile `index` along this axis (see the module docstring)."""
+        start = self.starts[index]
+        d = np.arange(self.side, dtype=np.float64) + 0.5
+        taper = np.ones(self.side)
+        ramp = max(1, overlap)
+        if start > 0:  # low edge inside the map
+            taper *= np.sin(np.pi / 2 * np.minimum(1.0, d / ramp)) ** 2
+        if start + self.side < self.padded:  # high edge inside the map
+            taper *= np.sin(np.pi / 2 * np.minimum(1.0, d[::-1] / ramp)) ** 2
+        return (WINDOW_FLOOR + (1 - WINDOW_FLOOR) * taper).astype(np.float32)
+
+    def weight_sum(self, overlap: int) -> np.ndarray:
+        """Σ over this axis's tiles of their windows, on the (unpadded) axis."""
+        total = np.zeros(self.padded, dtype=np.float64)
+        for index, start in enumerate(self.starts):
+            total[start : start + self.side] += self.window(index, overlap)
+        return total[: self.length].astype(np.float32)
+
+
+def plan_axis(length: int, multiple: int, max_side: int | None, overlap: int) -> AxisPlan:
+    """The fewest tiles of side ≤ max_side (None: one tile) covering an axis with the overlap."""
+    padded = _round_up(length, multiple)
+    if max_side is not None:
+        max_side = max_side // multiple * multiple  # tiles keep the pooling grid
+    if max_side is None or padded <= max_side:
+        return AxisPlan(length, padded, padded, (0,))
+    if max_side - overlap < multiple:
+        raise ValueError(
+            f"tile side {max_side} leaves no room beside the overlap of {overlap} voxels: "
+            "use a larger tile (or memory budget) or a smaller overlap"
+        )
+    count = max(2, math.ceil((padded - overlap) / (max_side - overlap)))
+    while True:
+        side = min(
+            max_side, _round_up(math.ceil((padded + (count - 1) * overlap) / count), multiple)
+        )
+        span = padded - side
+        starts = [(j * span // (count - 1)) // multiple * multiple for j in range(count)]
+        starts[-1] = span
+        if all(side - (b - a) >= overlap for a, b in itertools.pairwise(starts)):
+            return AxisPlan(length, padded, side, tuple(starts))
+        count += 1
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    axes: tuple[AxisPlan, AxisPlan, AxisPlan]  # z, y, x
+    overlap: int
+    batch_size: int = 1
+
+    @property
+    def tile_shape(self) -> tuple[int, int, int]:
+        return tuple(a.side for a in self.axes)  # type: ignore[return-value]
+
+    @property
+    def n_tiles(self) -> int:
+        return int(np.prod([len(a.starts) for a in self.axes]))
+
+    def tiles(self) -> Iterator[tuple[int, int, int]]:
+        """Tile indices (iz, iy, ix) in z-major order."""
+        for iz in range(len(self.axes[0].starts)):
+            for iy in range(len(self.axes[1].starts)):
+                for ix in range(len(self.axes[2].starts)):
+                    yield iz, iy, ix
+
+    @property
+    def computed_voxels(self) -> int:
+        return self.n_tiles * int(np.prod(self.tile_shape))
+
+    def describe(self) -> dict[str, object]:
+        map_voxels = int(np.prod([a.length for a in self.axes]))
+        return {
+            "tile_shape_zyx": list(self.tile_shape),
+            "overlap": self.overlap,
+            "tiles": self.n_tiles,
+            "tiles_per_axis_zyx": [len(a.starts) for a in self.axes],
+            "starts_zyx": [list(a.starts) for a in self.axes],
+            "batch_size": self.batch_size,
+            "computed_voxels": self.computed_voxels,
+            "computed_per_map_voxel": round(self.computed_voxels / map_voxels, 3),
+            "window": f"sin² taper over the overlap, floor {WINDOW_FLOOR}",
+        }
+
+
+def plan_tiles(shape_zyx: tuple[int, ...], multiple: int, max_side: int | None, overlap: int,
+               batch_size: int = 1) -> TilePlan:  # fmt: skip
+    axes = tuple(plan_axis(n, multiple, max_side, overlap) for n in shape_zyx)
+    return TilePlan(axes, overlap, batch_size)  # type: ignore[arg-type]
+
+
+def inference_network(model: UNet3D) -> nn.Module:
+    """An eval-mode copy with every Conv3d + BatchNorm3d pair folded into one convolution
+    (same function up to float rounding, one pass less over each activation)."""
+    import copy
+
+    fused = copy.deepcopy(model).eval()
+    for module in fused.modules():
+        if isinstance(module, nn.Sequential):
+            layers = list(module)
+            for i in range(len(layers) - 1):
+                conv, bn = layers[i], layers[i + 1]
+                if isinstance(conv, nn.Conv3d) and isinstance(bn, nn.BatchNorm3d):
+                    module[i] = fuse_conv_bn_eval(conv, bn)
+                    module[i + 1] = nn.Identity()
+    return fused
+
+
+@dataclass
+class TiledPrediction:
+    helix: np.ndarray  # float32 [z, y, x], blended probability
+    sheet: np.ndarray
+    plan: TilePlan
+    seconds_forward: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def predict_tiled(
+    network: nn.Module,
+    density: np.ndarray,
+    zero_level: float,
+    plan: TilePlan,
+    device: Device,
+    channels_last: bool = False,
+    progress: bool = False,
+) -> TiledPrediction:
+    """Blend the helix/sheet probabilities of every tile of `plan` over a normalised map."""
+    import time
+
+    shape = density.shape
+    helix = np.zeros(shape, dtype=np.float32)
+    sheet = np.zeros(shape, dtype=np.float32)
+    tz, ty, tx = plan.tile_shape
+    tiles = list(plan.tiles())
+    bar = tqdm(total=len(tiles), desc="tiles", unit="tile", disable=not progress)
+    forward = 0.0
+    network.eval()
+    for first in range(0, len(tiles), plan.batch_size):
+        batch = tiles[first : first + plan.batch_size]
+        inputs = np.full((len(batch), 1, tz, ty, tx), zero_level, dtype=np.float32)
+        corners = []
+        for b, (iz, iy, ix) in enumerate(batch):
+            z0, y0, x0 = (a.starts[i] for a, i in zip(plan.axes, (iz, iy, ix), strict=True))
+            part = density[z0 : z0 + tz, y0 : y0 + ty, x0 : x0 + tx]
+            inputs[b, 0, : part.shape[0], : part.shape[1], : part.shape[2]] = part
+            corners.append((z0, y0, x0))
+        x = torch.from_numpy(inputs).to(device.torch_device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        started = time.perf_counter()
+        with torch.inference_mode(), device.amp():
+            probs = torch.softmax(network(x).float(), dim=1)[:, 1:3].cpu().numpy()
+        forward += time.perf_counter() - started
+        for b, (iz, iy, ix) in enumerate(batch):
+            z0, y0, x0 = corners[b]
+            wz, wy, wx = (a.window(i, plan.overlap) for a, i in zip(plan.axes, (iz, iy, ix),
+                                                                    strict=True))  # fmt: skip
+            # clip tiles that reach into the padding beyond the map
+            dz, dy, dx = min(tz, shape[0] - z0), min(ty, shape[1] - y0), min(tx, shape[2] - x0)
+            weight = wz[:dz, None, None] * wy[None, :dy, None] * wx[None, None, :dx]
+            region = (slice(z0, z0 + dz), slice(y0, y0 + dy), slice(x0, x0 + dx))
+            helix[region] += probs[b, 0, :dz, :dy, :dx] * weight
+            sheet[region] += probs[b, 1, :dz, :dy, :dx] * weight
+        bar.update(len(batch))
+    bar.close()
+    # divide by Σ weights = product of the per-axis sums, in place (broadcast, no temporaries
+    # of the map's size)
+    for axis, plan_axis_ in enumerate(plan.axes):
+        total = plan_axis_.weight_sum(plan.overlap)
+        view = [None, None, None]
+        view[axis] = slice(None)  # type: ignore[call-overload]
+        helix /= total[tuple(view)]
+        sheet /= total[tuple(view)]
+    return TiledPrediction(helix, sheet, plan, forward)
+
+
+def labels_from(helix: np.ndarray, sheet: np.ndarray) -> np.ndarray:
+    """argmax over (background = 1 − helix − sheet, helix, sheet), first class on ties; int8.
+    Computed a z-slab at a time (no map-sized float temporaries)."""
+    labels = np.zeros(helix.shape, dtype=np.int8)
+    for z in range(0, helix.shape[0], 8):
+        h, s = helix[z : z + 8], sheet[z : z + 8]
+        background = 1.0 - h - s
+        out = labels[z : z + 8]
+        out[(h > background) & (h >= s)] = 1
+        out[(s > background) & (s > h)] = 2
+    return labels
