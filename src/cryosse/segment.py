@@ -181,8 +181,9 @@ def _lattice(density: DensityMap, region: Region) -> tuple[np.ndarray, tuple[int
     """Origin (xyz Å) and shape (xyz) of the 1 Å grid inside the region (module docstring)."""
     low = np.array(region.first) * density.voxel_size
     high = np.array(region.last) * density.voxel_size
-    k0 = np.ceil(low / GRID_STEP - 1e-6).astype(int)
-    k1 = np.floor(high / GRID_STEP + 1e-6).astype(int)
+    # header voxel sizes are float32 ratios (cell / samples): 1e-4 Å of slack
+    k0 = np.ceil(low / GRID_STEP - 1e-4).astype(int)
+    k1 = np.floor(high / GRID_STEP + 1e-4).astype(int)
     shape = tuple(int(v) for v in k1 - k0 + 1)
     if min(shape) < 2:
         raise SegmentError(

@@ -1,0 +1,313 @@
+"""`cryosse segment`: tiling independence, the input's frame, --box, the input grid, bad input.
+
+Real maps from ../shared/realdata, read in place: EMD-8518 (chain A component, 1 Å voxels) and
+EMD-5168 (the deposited monomer map: 1.742 Å voxels, non-zero origin). The network is a narrow
+UNet3D (base 4) with seeded random weights whose head is scaled up, so the predicted classes
+vary from voxel to voxel (checked) and tiling errors would show in the argmax.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pytest
+import torch
+
+from cryosse.boxes import normalize_density
+from cryosse.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from cryosse.cli import main
+from cryosse.density import read_map
+from cryosse.segment import OUTPUT_FILES, Region, SegmentError, parse_memory, segment_map
+from cryosse.tiling import AxisPlan, labels_from, plan_axis, plan_tiles, receptive_field
+from cryosse.training import TrainSettings, pick_device, predict_box
+from cryosse.unet import UNet3D
+from tests.conftest import REALDATA, REPO
+
+MAP_1A = REALDATA / "EMD-8518" / "A-1.0APIX.mrc"
+MAP_5168 = REALDATA / "EMD-5168" / "emd_5168_monomer.mrc"
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    net = UNet3D(base=4).eval()
+    # Standardise each class's logit over a real map (head weights and bias rescaled): the
+    # argmax then follows the density instead of a constant bias, and all three classes occur.
+    density, _ = normalize_density(read_map(MAP_1A).data[:88, :80, :52])
+    with torch.no_grad():
+        logits = net(torch.from_numpy(density)[None, None])[0].flatten(1)
+        mean, std = logits.mean(dim=1), logits.std(dim=1)
+        net.head.weight.copy_(net.head.weight / std[:, None, None, None, None] * 3)
+        net.head.bias.copy_((net.head.bias - mean) / std * 3)
+    path = tmp_path_factory.mktemp("model") / "best.pt"
+    save_checkpoint(make_checkpoint(net.state_dict(), {"base": 4, "depth": 2},
+                                    {"epoch": 1, "metric": 0.5}), path)  # fmt: skip
+    return path
+
+
+def _header(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(origin xyz, voxel size xyz, shape zyx) of an MRC file as ChimeraX reads it."""
+    density = read_map(path)
+    return density.origin, density.voxel_size, density.data.shape
+
+
+def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
+    checkpoint = load_checkpoint(model_path)
+    box = [0, 0, 8, 54, 75, 87]  # 55 x 76 x 80 voxels: 2 x 2 x 1 tiles of side <= 64
+    whole = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=1024)
+    tiled = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=64)
+    assert whole.summary["tiling"]["tiles"] == 1
+    assert tiled.summary["tiling"]["tiles"] == 4 and tiled.summary["tiling"]["overlap"] == 44
+    counts = np.bincount(whole.labels.ravel(), minlength=3)
+    assert (counts > 0.02 * whole.labels.size).all(), counts  # not a constant prediction
+    assert float(whole.helix.std()) > 0.05
+    agreement = float((whole.labels == tiled.labels).mean())
+    assert agreement >= 0.999, agreement
+    difference = np.abs(whole.helix - tiled.helix)
+    print(f"agreement {agreement:.6f}, |Δp helix| mean {difference.mean():.2e} "
+          f"max {difference.max():.3f}")  # fmt: skip
+    assert float(difference.mean()) < 1e-3
+
+    # The whole-map path is the training/evaluation prediction (predict_box) of the same box.
+    density = read_map(MAP_1A).data[8:88, 0:76, 0:55]
+    normalised, zero = normalize_density(density)
+    box_obj = type("B", (), {"density": normalised, "zero_level": zero})()
+    probs = predict_box(checkpoint.model, box_obj, pick_device(TrainSettings(device="cpu")))
+    assert np.abs(probs[1] - whole.helix).max() < 1e-3
+    assert float((probs.argmax(axis=0) == whole.labels).mean()) > 0.9999
+
+
+def _write_permuted(source: Path, target: Path) -> None:
+    """The same map with MAPC/MAPR/MAPS = 3, 1, 2 (columns along z, rows x, sections y)."""
+    density = read_map(source)
+    data = np.ascontiguousarray(density.data.transpose(1, 2, 0))  # [y, x, z] = (sec, row, col)
+    with mrcfile.new(target) as mrc:
+        mrc.set_data(data)
+        mrc.voxel_size = float(density.voxel_size[0])
+        mrc.header.mapc, mrc.header.mapr, mrc.header.maps = 3, 1, 2
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = density.origin
+
+
+def test_outputs_lie_in_the_input_frame(model_path: Path, tmp_path: Path) -> None:
+    origin, voxel, shape_zyx = _header(MAP_5168)
+    assert not np.allclose(voxel, 1.0) and np.any(origin != 0)
+    rc = main(["segment", str(MAP_5168), "--model", str(model_path), "--out",
+               str(tmp_path / "std"), "--device", "cpu"])  # fmt: skip
+    assert rc == 0
+    expected_xyz = np.floor((np.array(shape_zyx[::-1]) - 1) * voxel + 1e-6).astype(int) + 1
+    for name in OUTPUT_FILES:
+        out_origin, out_voxel, out_shape = _header(tmp_path / "std" / name)
+        assert np.allclose(out_origin, origin, atol=1e-4)  # the first 1 Å voxel is voxel 0
+        assert np.allclose(out_voxel, 1.0)
+        assert out_shape == tuple(expected_xyz[::-1])
+    labels = read_map(tmp_path / "std/labels.mrc").data
+    helix = read_map(tmp_path / "std/helix_mask.mrc").data
+    assert set(np.unique(labels)) <= {0, 1, 2}
+    assert np.array_equal(helix == 1, labels == 1)
+    summary = json.loads((tmp_path / "std/summary.json").read_text())
+    assert summary["helix"]["voxels"] == int((labels == 1).sum())
+    assert summary["helix"]["volume_A3"] == pytest.approx(summary["helix"]["voxels"])
+    assert summary["model"]["sha256"] == load_checkpoint(model_path).sha256
+    assert summary["model"]["classes"] == ["background", "helix", "sheet"]
+    assert summary["grid"]["origin_xyz"] == pytest.approx(origin.tolist())
+    assert set(summary["timings_s"]) >= {"read", "resample", "normalise", "predict", "total"}
+    assert not list((tmp_path / "std").glob(".tmp-*"))
+
+    # A non-standard axis order gives the same maps in the same place.
+    _write_permuted(MAP_5168, tmp_path / "permuted.mrc")
+    assert np.allclose(read_map(tmp_path / "permuted.mrc").data, read_map(MAP_5168).data)
+    assert main(["segment", str(tmp_path / "permuted.mrc"), "--model", str(model_path),
+                 "--out", str(tmp_path / "perm"), "--device", "cpu"]) == 0  # fmt: skip
+    for name in OUTPUT_FILES:
+        a, b = read_map(tmp_path / "std" / name), read_map(tmp_path / "perm" / name)
+        assert np.allclose(a.origin, b.origin) and np.array_equal(a.data, b.data)
+
+    # Back on the input grid: the input's shape, origin and voxel size.
+    assert main(["segment", str(MAP_5168), "--model", str(model_path), "--out",
+                 str(tmp_path / "ongrid"), "--device", "cpu", "--on-input-grid"]) == 0  # fmt: skip
+    for name in OUTPUT_FILES:
+        out_origin, out_voxel, out_shape = _header(tmp_path / "ongrid" / name)
+        assert np.allclose(out_origin, origin) and np.allclose(out_voxel, voxel)
+        assert out_shape == shape_zyx
+    back = read_map(tmp_path / "ongrid/helix_prob.mrc").data
+    fine = read_map(tmp_path / "std/helix_prob.mrc").data
+    # an input voxel that is also a 1 Å lattice point (index 0) keeps its probability
+    assert back[0, 0, 0] == pytest.approx(fine[0, 0, 0], abs=1e-6)
+    assert abs(float(back.mean()) - float(fine.mean())) < 0.02
+
+
+def test_anisotropic_voxels_and_box(model_path: Path, tmp_path: Path) -> None:
+    density = read_map(MAP_1A)
+    voxel = np.array([1.3, 0.8, 1.1])
+    origin = np.array([12.5, -40.0, 3.25])
+    path = tmp_path / "aniso.mrc.gz"
+    import gzip
+
+    with mrcfile.new(tmp_path / "aniso.mrc") as mrc:
+        mrc.set_data(density.data[::2, ::2, ::2].copy())
+        mrc.voxel_size = tuple(voxel)
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
+    path.write_bytes(gzip.compress((tmp_path / "aniso.mrc").read_bytes()))
+    box = [2, 3, 4, 20, 30, 40]
+    result = segment_map(path, tmp_path / "out", model=model_path, box=box, device="cpu")
+    # x: 2.6..26 Å → lattice points 3..26; y: 2.4..24 Å → 3..24; z: 4.4..44 Å → 5..44
+    k0 = np.array([3, 3, 5])
+    assert np.allclose(result.origin, origin + k0, atol=1e-4)
+    assert result.helix.shape == (40, 22, 24)
+    out_origin, out_voxel, _ = _header(tmp_path / "out/labels.mrc")
+    assert np.allclose(out_origin, origin + k0, atol=1e-4) and np.allclose(out_voxel, 1.0)
+    assert result.summary["box"]["first_xyz"] == box[:3]
+
+    on_grid = segment_map(path, tmp_path / "grid", model=model_path, box=box, device="cpu",
+                          on_input_grid=True)  # fmt: skip
+    out_origin, out_voxel, out_shape = _header(tmp_path / "grid/sheet_prob.mrc")
+    assert np.allclose(out_origin, origin + np.array(box[:3]) * voxel)
+    assert np.allclose(out_voxel, voxel)
+    assert out_shape == (box[5] - box[2] + 1, box[4] - box[1] + 1, box[3] - box[0] + 1)
+    assert on_grid.summary["outputs_on"] == "input grid"
+
+
+def test_box_validation() -> None:
+    shape = (10, 20, 30)
+    assert Region.from_box([0, 0, 0, 9, 19, 29], shape) == Region.whole(shape)
+    for bad, message in (([0, 0, 0, 10, 19, 29], "outside the map"),
+                         ([-1, 0, 0, 5, 5, 5], "outside the map"),
+                         ([5, 0, 0, 4, 5, 5], "first index 5 > last index 4"),
+                         ([0, 0, 0, 1], "6 grid indices")):  # fmt: skip
+        with pytest.raises(SegmentError, match=message):
+            Region.from_box(bad, shape)
+
+
+def test_tile_plans() -> None:
+    assert receptive_field(2) == 44
+    for length in (17, 64, 91, 128, 255, 400):
+        for max_side in (64, 96, 128):
+            axis = plan_axis(length, 4, max_side, 44)
+            count = len(axis.starts)
+            assert axis.side <= max_side and axis.side % 4 == 0
+            # the fewest tiles: one less of the largest side could not cover the axis
+            assert count == 1 or (count - 1) * max_side - (count - 2) * 44 < axis.padded
+            assert all(s % 4 == 0 for s in axis.starts) and axis.starts[0] == 0
+            assert axis.starts[-1] + axis.side == axis.padded >= length
+            for a, b in zip(axis.starts, axis.starts[1:], strict=False):
+                assert axis.side - (b - a) >= 44  # neighbours share the overlap
+            weights = axis.weight_sum(44)
+            assert weights.shape == (length,) and weights.min() > 0
+            for i in range(len(axis.starts)):
+                assert axis.window(i, 44).min() >= 1e-3
+    # 400 voxels, tiles <= 160: 3 would cover 392, so 4, shrunk to side 136 (less waste)
+    assert plan_axis(400, 4, 160, 44) == AxisPlan(400, 400, 136, (0, 88, 176, 264))
+    assert plan_tiles((91, 81, 55), 4, None, 44).n_tiles == 1
+    with pytest.raises(ValueError, match="no room beside the overlap"):
+        plan_axis(200, 4, 44, 44)
+
+
+def test_labels_are_the_argmax() -> None:
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet([1, 1, 1], size=(20, 7, 9)).astype(np.float32)
+    labels = labels_from(probs[..., 1], probs[..., 2])
+    assert np.array_equal(labels, probs.argmax(axis=-1))
+
+
+def test_parse_memory() -> None:
+    assert parse_memory("4G") == 4 * 2**30 and parse_memory("512MiB") == 512 * 2**20
+    assert parse_memory("2.5g") == int(2.5 * 2**30) and parse_memory("3000000") == 3000000
+    for bad in ("lots", "10", "-4G"):
+        with pytest.raises(SegmentError):
+            parse_memory(bad)
+
+
+def _write_map(path: Path, data: np.ndarray, voxel: float = 1.0) -> Path:
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(data.astype(np.float32))
+        mrc.voxel_size = voxel
+    return path
+
+
+def _bad_inputs(tmp: Path, model: Path) -> list[tuple[list[str], str]]:
+    good = np.random.default_rng(0).random((20, 20, 20)).astype(np.float32)
+    nan = good.copy()
+    nan[3, 4, 5] = np.nan
+    (tmp / "text.mrc").write_text("not a map\n")
+    (tmp / "empty.mrc").write_bytes(b"")
+    (tmp / "outfile").write_text("x")
+    legacy = tmp / "legacy.pt"
+    torch.save({"model": UNet3D(base=4).state_dict(), "model_config": {"base": 4}}, legacy)
+    maps = {
+        "nan": _write_map(tmp / "nan.mrc", nan),
+        "zero": _write_map(tmp / "zero.mrc", np.zeros((20, 20, 20))),
+        "negative": _write_map(tmp / "negative.mrc", -good),
+        "tiny_voxel": _write_map(tmp / "tiny.mrc", good, voxel=0.01),
+        "huge_voxel": _write_map(tmp / "huge.mrc", good, voxel=50.0),
+        "flat": _write_map(tmp / "flat.mrc", good[:1]),
+        "good": _write_map(tmp / "good.mrc", good),
+    }
+    m = ["--model", str(model)]
+    return [
+        ([str(tmp / "missing.mrc"), *m], "not found"),
+        ([str(tmp / "text.mrc"), *m], "not a readable MRC map"),
+        ([str(tmp / "empty.mrc"), *m], "empty.mrc"),
+        ([str(maps["nan"]), *m], "NaN or infinite"),
+        ([str(maps["zero"]), *m], "constant"),
+        ([str(maps["negative"]), *m], "no positive density"),
+        ([str(maps["tiny_voxel"]), *m], "implausible voxel size"),
+        ([str(maps["huge_voxel"]), *m], "implausible voxel size"),
+        ([str(maps["flat"]), *m], "expected a 3D volume"),
+        ([str(maps["good"]), *m, "--box", "0", "0", "0", "20", "5", "5"], "outside the map"),
+        ([str(maps["good"]), *m, "--box", "0", "0", "0", "0", "5", "5"], "too small"),
+        ([str(maps["good"]), "--model", str(tmp / "nope.pt")], "not found"),
+        ([str(maps["good"]), "--model", str(legacy)], "not a cryosse model checkpoint"),
+        ([str(maps["good"]), "--model", str(tmp / "text.mrc")], "not a readable model"),
+        ([str(maps["good"]), *m, "--out", str(tmp / "outfile")], "not a folder"),
+        ([str(maps["good"]), *m, "--max-memory", "lots"], "--max-memory"),
+        ([str(maps["good"]), *m, "--tile-size", "2"], "at least 4"),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:Data array contains NaN")
+def test_bad_input_gives_one_line_and_exit_1(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = _bad_inputs(tmp_path, model_path)
+    if not torch.cuda.is_available():
+        cases.append(([str(tmp_path / "good.mrc"), "--model", str(model_path), "--device",
+                       "cuda"], "no CUDA device"))  # fmt: skip
+    from cryosse.segment import cpu_bf16_supported
+
+    if not cpu_bf16_supported():
+        cases.append(([str(tmp_path / "good.mrc"), "--model", str(model_path), "--device", "cpu",
+                       "--cpu-bf16"], "no oneDNN bf16"))  # fmt: skip
+    for args, message in cases:
+        rc = main(["segment", *args, "--out", str(tmp_path / "out")]
+                  if "--out" not in args else ["segment", *args])  # fmt: skip
+        err = capsys.readouterr().err
+        assert rc == 1, (args, err)
+        assert err.startswith("cryosse segment: ") and err.count("\n") == 1, err
+        assert message in err, (message, err)
+        assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing written for refused input
+
+
+def test_default_model_missing_and_real_cli_process(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = _write_map(tmp_path / "good.mrc", np.random.default_rng(0).random((12, 12, 12)))
+    out = tmp_path / "out"
+    # A real process: the one-line message, no traceback, exit status 1.
+    command = [sys.executable, "-m", "cryosse.cli", "segment", str(good), "--out", str(out)]
+    if (REPO / "src/cryosse/models/default.pt").exists():  # issue 10 ships one
+        command += ["--box", "0", "0", "0", "99", "99", "99"]
+        expected = "outside the map"
+    else:
+        expected = "no default model is shipped"
+    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert expected in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert main(["segment", str(good), "--model", str(model_path), "--out", str(out)]) == 0
+    assert "ChimeraX: open" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUT_FILES, "summary.json"])
