@@ -14,10 +14,14 @@ Definitions (all arrays [z, y, x], sizes in voxels of the 1 Å grid):
     overlap      default 2 × ceil(receptive field / 2) voxels (44 for the DeepSSETracer net,
                  receptive field 44 voxels): every voxel is at least half a receptive field
                  inside some tile, where the tile's prediction equals the whole-map one.
-    window       per tile and axis, w(d) = ε + (1 − ε)·sin²(π/2 · min(1, (d + ½)/overlap)),
-                 d = distance (voxels) to a tile edge that lies inside the map; edges on the map
-                 border get no taper (the whole-map pass sees the same border). ε = 1e-3, so a
-                 weight is never exactly zero. The 3-D weight is the product of the three axes.
+    window       per tile and axis, w(d) = ε + (1 − ε)·sin²(π/2 · clip((d + ½ − h)/(o − h), 0, 1)),
+                 d = distance (voxels) to a tile edge that lies inside the map, o = overlap,
+                 h = ⌊o/2⌋: a tile's prediction within half a receptive field of its cut edge
+                 (where the cut changes it) gets the floor weight, then the weight rises to 1 at
+                 the overlap; in an overlap of o ≥ receptive field, one of two neighbours always
+                 holds the voxel at least h inside. Edges on the map border get no taper (the
+                 whole-map pass sees the same border). ε = 1e-4: a weight is never exactly zero.
+                 The 3-D weight is the product of the three axes.
     blend        p(v) = Σ_t w_t(v) p_t(v) / Σ_t w_t(v). Because the tiles form a Cartesian grid
                  and the window is separable, Σ_t w_t(v) is the product of three per-axis sums:
                  no weight volume is stored. Only the helix and sheet probabilities are
@@ -44,7 +48,7 @@ from tqdm import tqdm
 from cryosse.training import Device
 from cryosse.unet import UNet3D
 
-WINDOW_FLOOR = 1e-3
+WINDOW_FLOOR = 1e-4
 # Peak bytes per tile voxel of one eval-mode forward, per unit of `base`, in fp32 on CPU
 # (measured: base 16, 96³ tile, 540 MB over the process baseline ≈ 10 × base × 4 B); bf16
 # activations take about half. The estimate only sizes tiles: it is not a hard limit.
@@ -93,11 +97,12 @@ class AxisPlan:
         start = self.starts[index]
         d = np.arange(self.side, dtype=np.float64) + 0.5
         taper = np.ones(self.side)
-        ramp = max(1, overlap)
+        half = overlap // 2
+        ramp = max(1, overlap - half)
         if start > 0:  # low edge inside the map
-            taper *= np.sin(np.pi / 2 * np.minimum(1.0, d / ramp)) ** 2
+            taper *= np.sin(np.pi / 2 * np.clip((d - half) / ramp, 0.0, 1.0)) ** 2
         if start + self.side < self.padded:  # high edge inside the map
-            taper *= np.sin(np.pi / 2 * np.minimum(1.0, d[::-1] / ramp)) ** 2
+            taper *= np.sin(np.pi / 2 * np.clip((d[::-1] - half) / ramp, 0.0, 1.0)) ** 2
         return (WINDOW_FLOOR + (1 - WINDOW_FLOOR) * taper).astype(np.float32)
 
     def weight_sum(self, overlap: int) -> np.ndarray:
