@@ -278,6 +278,11 @@ def train_run(
             state["best_epoch"],
         )
         start_epoch, seconds, best_state = state["epoch"] + 1, state["seconds"], state["best"]
+        if best_state is not None and "format" not in best_state:
+            # a last.pt written before checkpoints carried metadata: wrap its best weights
+            best_state = make_checkpoint(best_state["model"], model_config, {
+                "run": asdict(spec), "settings": asdict(settings), "epoch": best_epoch,
+                "metric": best_metric, **data_summary})  # fmt: skip
 
     stopped_early = False
     for epoch in range(start_epoch, settings.epochs + 1):
