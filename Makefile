@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cryosse-installed
 CORES ?= 2
 
-.PHONY: setup tools test-tools demo test lint clean offline offline-mirror
+.PHONY: setup tools test-tools demo test lint clean offline offline-mirror test-slurm
 
 setup: $(STAMP) tools
 
@@ -64,6 +64,20 @@ test-tools:
 
 test: lint test-tools
 	$(BIN)/pytest
+
+# The demo through a real one-node SLURM cluster (tests/test_slurm.py, marker `slurm`): needs
+# root; installs slurm-wlm and munge with apt-get when missing. CRYOSSE_REQUIRE_SLURM makes a
+# missing prerequisite a failure, not a skip. Run by .ci/run after `make test`.
+test-slurm: setup
+	@if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing: slurm-wlm munge (for the SLURM test)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; \
+	  else \
+	    echo "the SLURM test needs root and: sudo apt-get install -y slurm-wlm munge"; exit 1; \
+	  fi; \
+	fi
+	CRYOSSE_REQUIRE_SLURM=1 $(BIN)/pytest -m slurm tests/test_slurm.py
 
 # Offline training data (README, "Simulated and derived maps"): simulated maps of the real
 # structures, low-passed real high-resolution maps, the real medium-resolution pairs for

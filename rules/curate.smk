@@ -1,4 +1,5 @@
 # ---- Curation: read map + model, choose chains, DSSP, box-crop, resample, label, write ----
+from cryosse.resources import curation_mem_mb
 
 
 rule curate_entry:
@@ -14,9 +15,12 @@ rule curate_entry:
     conda:
         "../envs/curation.yaml"
     threads: 1
+    # Memory from the map's size in the acquisition record (measured: cryosse/resources.py),
+    # more on each retry. Runtime: 0.3-4.3 s per real pair (benchmarks/curation.py); 30 min
+    # leaves room for the largest maps, and doubles on a retry after a time-limit kill.
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=lambda wildcards, input, attempt: curation_mem_mb(input[0], attempt),
+        runtime=lambda wildcards, attempt: 30 * attempt,
     params:
         settings=SETTINGS,
     script:

@@ -15,7 +15,12 @@ CONDA_NAMES = {
     "matplotlib": "matplotlib-base",
 }
 # not needed by the curation rules (training / reports / cluster)
-NOT_IN_CONDA_ENVS = {"torch", "matplotlib", "snakemake-executor-plugin-slurm"}
+NOT_IN_CONDA_ENVS = {
+    "torch",
+    "matplotlib",
+    "snakemake-executor-plugin-slurm",
+    "snakemake-executor-plugin-slurm-jobstep",
+}
 
 
 def pinned_requirements() -> dict[str, str]:

@@ -1,0 +1,96 @@
+"""Benchmark: the reduced demo through a real one-node SLURM cluster vs the same run locally.
+
+The configuration and commands are those of tests/test_slurm.py (the demo's five entries, the
+losses CE and FL_DL, up to Table 1 and the split report; profiles/slurm with the status-check
+settings for a cluster without slurmdbd). Here the two runs go one after the other, each alone
+on the machine, in fresh working folders: first `--cores 2` locally, then `--executor slurm` on
+the cluster of tests/slurm_cluster.py (8 CPUs declared, 2 fake GPUs). Printed: the wall time of
+each, their ratio, the number of SLURM jobs, and from Snakemake's benchmark files the summed
+in-job time of the rules' scripts in each run, so the gap splits into scheduling/polling
+latency and the extra Snakemake start-up inside each SLURM job.
+
+Needs root and slurm-wlm + munge (make test-slurm installs them). Run from the repository root:
+
+    .venv/bin/python benchmarks/slurm.py [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from machine import host_facts  # noqa: E402
+
+from tests import slurm_cluster  # noqa: E402
+from tests.test_slurm import (  # noqa: E402
+    LOCAL_ARGS,
+    SLURM_ARGS,
+    finished,
+    slurm_env,
+    slurm_jobs,
+    snakemake,
+    workdir_with_config,
+)
+
+
+def script_seconds(workdir: Path) -> float:
+    """Sum of the `s` column of every Snakemake benchmark file of the run."""
+    total = 0.0
+    for tsv in (workdir / "results/demo/benchmarks").rglob("*.tsv"):
+        lines = tsv.read_text().splitlines()
+        total += float(lines[-1].split("\t")[0])
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="keep the two working folders here")
+    args = parser.parse_args()
+    reason = slurm_cluster.missing_reason()
+    if reason:
+        sys.exit(f"cannot start a SLURM cluster: {reason}")
+    facts = host_facts()
+    root = Path(tempfile.mkdtemp(prefix="cryosse-bench-slurm-"))
+    try:
+        local = workdir_with_config(root, "local")
+        start = time.monotonic()
+        finished(snakemake(local, *LOCAL_ARGS), local)
+        local_s = time.monotonic() - start
+
+        slurm = workdir_with_config(root, "slurm")
+        cluster = slurm_cluster.start(cpus=8, gpus=2)
+        try:
+            start = time.monotonic()
+            finished(snakemake(slurm, *SLURM_ARGS, env=slurm_env()), slurm)
+            slurm_s = time.monotonic() - start
+            jobs = slurm_jobs()
+        finally:
+            problems = cluster.stop()
+        load = os.getloadavg()
+        print("cryosse SLURM benchmark (benchmarks/slurm.py)")
+        print(f"machine : nproc={facts['nproc']}, CPU: {facts['cpu_model']}; "
+              f"load average after the runs {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+        print("workflow: demo, 5 entries, losses CE + FL_DL, targets Table 1 + split report")
+        print(f"local   : --cores 2                      wall {local_s:7.1f} s   "
+              f"rule scripts {script_seconds(local):7.1f} s")  # fmt: skip
+        print(f"slurm   : --executor slurm, {len(jobs):2d} jobs      wall {slurm_s:7.1f} s   "
+              f"rule scripts {script_seconds(slurm):7.1f} s")  # fmt: skip
+        print(f"ratio   : SLURM / local wall = {slurm_s / local_s:.2f}")
+        if problems:
+            print(f"cluster stop problems: {problems}")
+    finally:
+        if args.keep:
+            shutil.copytree(root, args.keep, dirs_exist_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
