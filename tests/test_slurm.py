@@ -93,6 +93,18 @@ def workdir_with_config(root: Path, name: str) -> Path:
     return workdir
 
 
+def test_gpu_gres_reaches_the_job(cluster: slurm_cluster.Cluster) -> None:
+    """What a training job asks for (--gpus=fake:1) gives it a device in CUDA_VISIBLE_DEVICES;
+    a job without the request sees none."""
+    command = ["srun", "--gpus=fake:1", "-c", "1", "--mem", "100", "printenv",
+               "CUDA_VISIBLE_DEVICES"]  # fmt: skip
+    with_gpu = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert with_gpu.returncode == 0 and with_gpu.stdout.strip() in {"0", "1"}, with_gpu
+    without = subprocess.run(command[:1] + command[2:], capture_output=True, text=True,
+                             timeout=60, check=False)  # fmt: skip
+    assert without.stdout.strip() == "", without
+
+
 def test_demo_through_slurm_matches_local_run(cluster: slurm_cluster.Cluster,
                                               tmp_path: Path) -> None:  # fmt: skip
     local = workdir_with_config(tmp_path, "local")
