@@ -174,7 +174,7 @@ class TilePlan:
             "batch_size": self.batch_size,
             "computed_voxels": self.computed_voxels,
             "computed_per_map_voxel": round(self.computed_voxels / map_voxels, 3),
-            "window": f"sin² taper over the overlap, floor {WINDOW_FLOOR}",
+            "window": f"floor {WINDOW_FLOOR} within overlap/2 of a cut edge, then sin² to 1",
         }
 
 
