@@ -20,18 +20,16 @@ from cryosse.boxes import (
     random_crop,
 )
 from cryosse.curate import curate_entry
+from cryosse.grid import RunSpec, run_spec, training_grid
 from cryosse.locate import locate_entry
 from cryosse.mirror import LocalMirror
 from cryosse.settings import CurationSettings
 from cryosse.training import (
-    RunSpec,
     TrainSettings,
     pick_device,
     predict_box,
-    run_spec,
     select_best_runs,
     train_run,
-    training_grid,
 )
 from cryosse.unet import UNet3D
 from tests.conftest import DEMO_MIRROR

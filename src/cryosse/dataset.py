@@ -22,7 +22,6 @@ from cryosse.clusters import cluster_sequences, read_fasta, similar_pairs, write
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow, read_log, write_log
 from cryosse.entries import read_entry_table
-from cryosse.evaluation import evaluate_checkpoint, read_cases
 from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
 from cryosse.locate import LocatedEntry, locate_entry
 from cryosse.reasons import Reason
@@ -35,15 +34,10 @@ from cryosse.splits import (
     update_ledger,
     write_cv_table,
 )
-from cryosse.tables import best_loss, cv_table, paired_tests, table1, table2, write_table
-from cryosse.training import (
-    TrainSettings,
-    run_spec,
-    select_best_runs,
-    train_run,
-    write_selection,
-)
 from cryosse.tsv import read_tsv, write_tsv
+
+# The training, evaluation and table stages import torch; they import it when they run, so
+# acquisition and curation jobs (hundreds of them) start without it.
 
 MANIFEST_COLUMNS = [
     "sample_id", "emdb_id", "pdb_id", "chain", "resolution", "nx", "ny", "nz",
@@ -303,6 +297,9 @@ def split_sample_dirs(manifest: str | Path, main_tsv: str | Path, split: str) ->
 def run_training(run_id: str, manifest: str | Path, main_tsv: str | Path,
                  training: dict[str, Any], model: dict[str, Any], out_dir: str | Path,
                  progress: bool = False) -> dict[str, Any]:  # fmt: skip
+    from cryosse.grid import run_spec
+    from cryosse.training import TrainSettings, train_run
+
     spec = run_spec(run_id, training)
     return train_run(spec, TrainSettings.from_config(training), model,
                      split_sample_dirs(manifest, main_tsv, "train"),
@@ -311,6 +308,8 @@ def run_training(run_id: str, manifest: str | Path, main_tsv: str | Path,
 
 
 def run_selection(summary_files: list[str | Path], tsv_out: str | Path) -> list[dict[str, Any]]:
+    from cryosse.training import select_best_runs, write_selection
+
     summaries = [json.loads(Path(f).read_text()) for f in summary_files]
     rows = select_best_runs(summaries)
     write_selection(rows, tsv_out)
@@ -325,6 +324,8 @@ def run_evaluation(loss: str, best_runs: str | Path, manifest: str | Path, main_
                    cases_out: str | Path, predictions_out: str | Path,
                    device: str = "auto") -> str:  # fmt: skip
     """Evaluate the run chosen for `loss` on the test split; return its run id."""
+    from cryosse.evaluation import evaluate_checkpoint
+
     chosen = _best_runs(best_runs)[loss]
     checkpoint = Path(best_runs).parent / chosen["run_id"] / "best.pt"
     test_dirs = split_sample_dirs(manifest, main_tsv, "test")
@@ -335,6 +336,9 @@ def run_evaluation(loss: str, best_runs: str | Path, manifest: str | Path, main_
 
 def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: str | Path) -> None:
     """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder."""
+    from cryosse.evaluation import read_cases
+    from cryosse.tables import best_loss, paired_tests, table1, table2, write_table
+
     chosen = _best_runs(best_runs)
     results = {Path(f).parent.name: read_cases(f) for f in case_files}
     out = Path(table1_md).parent
@@ -356,6 +360,9 @@ def run_cv_training(fold: int, loss: str, best_runs: str | Path, manifest: str |
                     cv_tsv: str | Path, training: dict[str, Any], model: dict[str, Any],
                     out_dir: str | Path) -> dict[str, Any]:  # fmt: skip
     """Retrain the setting chosen for `loss` on the main split, on one CV fold's training set."""
+    from cryosse.grid import run_spec
+    from cryosse.training import TrainSettings, train_run
+
     spec = run_spec(_best_runs(best_runs)[loss]["run_id"], training)
     return train_run(spec, TrainSettings.from_config(training), model,
                      cv_sample_dirs(manifest, cv_tsv, fold, "train"),
@@ -370,12 +377,17 @@ def run_cv_evaluation(
     cases_out: str | Path,
     device: str = "auto",
 ) -> None:
+    from cryosse.evaluation import evaluate_checkpoint
+
     test_dirs = cv_sample_dirs(manifest, cv_tsv, fold, "test")
     evaluate_checkpoint(checkpoint, test_dirs, cases_out, device=device)
 
 
 def run_cv_table(case_files: list[str | Path], stem: str | Path) -> None:
     """Supplementary Table S1: per loss, mean ± sd over the folds of the weighted F1."""
+    from cryosse.evaluation import read_cases
+    from cryosse.tables import cv_table, write_table
+
     by_loss: dict[str, dict[int, list]] = {}
     for path in case_files:
         path = Path(path)

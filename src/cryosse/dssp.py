@@ -55,9 +55,16 @@ def _write_dssp_input(structure: gemmi.Structure, path: Path) -> dict[tuple[str,
     st.deduplicate_entities()
     st.add_entity_ids(True)
     st.assign_label_seq_id(True)
+    # mkdssp computes secondary structure itself: deposited HELIX/SHEET records (sometimes
+    # stale) and refinement statistics (mkdssp 4.2 aborts on gemmi's refine_ls_shell loop)
+    # only give it more to trip over.
+    st.helices.clear()
+    st.sheets.clear()
     groups = gemmi.MmcifOutputGroups(True)
     groups.database_status = False  # gemmi omits the mandatory status_code
     groups.struct_ref = False
+    groups.refine = False
+    groups.reflns = False
     block = st.make_mmcif_block(groups)
     loop = block.init_mmcif_loop(
         "_pdbx_poly_seq_scheme.",

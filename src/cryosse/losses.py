@@ -31,7 +31,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-LOSSES = ("CE", "FL", "DL", "CE_DL", "FL_DL")
+from cryosse.grid import LOSSES  # the names live with the grid (no torch there)
+
 N_CLASSES = 3
 FOREGROUND = (1, 2)  # helix, sheet
 DICE_EPSILON = 1.0

@@ -47,6 +47,7 @@ from tqdm import tqdm
 from cryosse.atomic import atomic_path, write_text_atomic
 from cryosse.boxes import Box, apply_symmetry, load_box, pad_to, random_crop, round_up
 from cryosse.checkpoint import make_checkpoint, save_checkpoint, training_data_summary
+from cryosse.grid import RunSpec
 from cryosse.losses import LOSSES, SegmentationLoss
 from cryosse.metrics import HELIX, SHEET, selection_metric, voxel_f1
 from cryosse.tsv import write_tsv
@@ -55,38 +56,6 @@ from cryosse.unet import UNet3D, build_model
 HISTORY_COLUMNS = [
     "epoch", "train_loss", "val_loss", "val_f1_helix", "val_f1_sheet", "val_metric", "seconds",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    loss: str
-    lr: float
-    gamma: float | None = None  # only for FL and FL_DL
-
-    @property
-    def run_id(self) -> str:
-        gamma = f"_g{self.gamma:g}" if self.gamma is not None else ""
-        return f"{self.loss}{gamma}_lr{self.lr:g}"
-
-
-def training_grid(training: dict[str, Any]) -> list[RunSpec]:
-    """Loss × learning rate (× γ for the focal losses): 33 runs with the paper's grid."""
-    runs = []
-    for loss in training.get("losses", list(LOSSES)):
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}")
-        gammas = training.get("gammas", [1, 2, 5, 8]) if loss in ("FL", "FL_DL") else [None]
-        for lr in training.get("learning_rates", [1e-3, 1e-4, 1e-5]):
-            for gamma in gammas:
-                runs.append(RunSpec(loss, float(lr), None if gamma is None else float(gamma)))
-    return runs
-
-
-def run_spec(run_id: str, training: dict[str, Any]) -> RunSpec:
-    by_id = {spec.run_id: spec for spec in training_grid(training)}
-    if run_id not in by_id:
-        raise ValueError(f"{run_id!r} is not in the training grid")
-    return by_id[run_id]
 
 
 @dataclass(frozen=True)
