@@ -42,5 +42,5 @@ rule all:
         f"{RESULTS}/splits/report.md",
         f"{RESULTS}/training/best_runs.tsv",
         f"{RESULTS}/tables/table1.md",
-        f"{RESULTS}/tables/table_s1.md",
+        f"{RESULTS}/tables/table_s1.md" if CV_FOLDS else [],
         f"{RESULTS}/report.html",

@@ -65,7 +65,7 @@ rule html_report:
     """One self-contained HTML report: tables, plots, dataset, curation log, config, versions."""
     input:
         tables=rules.make_tables.output,
-        table_s1=f"{RESULTS}/tables/table_s1.md",
+        table_s1=f"{RESULTS}/tables/table_s1.md" if CV_FOLDS else [],
         cases=expand(f"{RESULTS}/evaluation/{{loss}}/cases.tsv", loss=TRAINED_LOSSES),
         best_runs=f"{RESULTS}/training/best_runs.tsv",
         manifest=f"{RESULTS}/manifest.tsv",

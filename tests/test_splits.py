@@ -22,6 +22,7 @@ from cryosse.splits import (
     cross_validation_folds,
     read_ledger,
     update_ledger,
+    write_cv_table,
 )
 from tests.conftest import DEMO_MIRROR, REPO
 
@@ -158,6 +159,19 @@ def test_cross_validation_folds_do_not_overlap() -> None:
         train_groups = {groups[s] for s, r in roles.items() if r[k] == "train"}
         assert not {groups[s] for s in fold} & train_groups
         assert abs(len(fold) - round(len(main) * 62 / 1355)) <= 3
+
+
+def test_no_cross_validation_with_zero_folds(tmp_path: Path) -> None:
+    """n_folds = 0 (an offline CPU run): no fold column, every case still listed."""
+    cases = synthetic_cases(50)
+    settings = SplitSettings(n_folds=0)
+    main = {r.sample_id: r.split for r in assign_main_split(cases, [], settings)}
+    roles = cross_validation_folds(cases, main, settings)
+    assert sorted(roles) == sorted(c.sample_id for c in cases)
+    assert all(r == [] for r in roles.values())
+    write_cv_table(tmp_path / "cv.tsv", roles, 0)
+    lines = (tmp_path / "cv.tsv").read_text().splitlines()
+    assert lines[0] == "sample_id" and len(lines) == 51
 
 
 def test_real_sequences_split_without_leakage(real_sequences: dict[str, str]) -> None:
