@@ -10,6 +10,7 @@
     cryosse derive --realdata ../shared/realdata --mirror results/offline/mirror
     cryosse offline-mirror --structures DIR --realdata DIR --mirror results/offline/mirror
     cryosse segment MAP [--model CKPT] [--out DIR] [--box i1 j1 k1 i2 j2 k2] [--device auto]
+    cryosse ship-model results/offline [--loss FL_DL] [--package src/cryosse]
     cryosse version
 
 `search` appends the entries an EMDB search finds to the entry list, `add` appends entries by
@@ -302,6 +303,25 @@ def _add_segment_parser(sub: argparse._SubParsersAction) -> None:
     segment.set_defaults(func=_segment)
 
 
+def _ship_model(args: argparse.Namespace) -> int:
+    """Make a finished run's model the packaged default (with its model card)."""
+    from cryosse.checkpoint import CheckpointError
+    from cryosse.default_model import ShipError, ship_default_model
+
+    try:
+        card = ship_default_model(args.run, args.package, args.loss)
+    except (ShipError, CheckpointError, OSError) as exc:
+        print(f"cryosse ship-model: {exc}", file=sys.stderr)
+        return 1
+    weighted = card["test"]["weighted"]
+    print(
+        f"shipped {card['training']['run_id']} ({card['model']['parameters']} parameters) "
+        f"to {Path(args.package) / 'models/default.pt'}; test weighted F1: "
+        + ", ".join(f"{k} {'NA' if v is None else f'{v:.3f}'}" for k, v in weighted.items())
+    )
+    return 0
+
+
 def _version(_: argparse.Namespace) -> int:
     print(f"cryosse {__version__}; {mkdssp_version() or 'mkdssp not found'}")
     return 0
@@ -379,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     offline.add_argument("--jobs", type=int, default=1, help="simulation processes")
     offline.set_defaults(func=_offline_mirror)
     _add_segment_parser(sub)
+    ship = sub.add_parser("ship-model", help="make a run's model the packaged default model")
+    ship.add_argument("run", help="a finished workflow run folder, e.g. results/offline")
+    ship.add_argument("--loss", default="FL_DL", help="whose chosen run to ship (FL_DL)")
+    ship.add_argument("--package", default="src/cryosse", help="the package source folder")
+    ship.set_defaults(func=_ship_model)
     sub.add_parser("version", help="versions of cryosse and mkdssp").set_defaults(func=_version)
     args = parser.parse_args(argv)
     return args.func(args)

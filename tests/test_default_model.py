@@ -1,0 +1,81 @@
+"""Shipping a run as the packaged default model: the checkpoint byte for byte, and a model card
+whose figures are the run's own evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cryosse.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from cryosse.cli import main
+from cryosse.default_model import ShipError, ship_default_model
+from cryosse.evaluation import CaseResult, write_cases
+from cryosse.tsv import write_tsv
+from cryosse.unet import build_model
+
+MODEL = {"base": 4, "depth": 2}
+RUN = "FL_DL_g2_lr0.001"
+
+
+def _case(sample_id: str, f1_helix: float, true_helix: int, ca_helix: int) -> CaseResult:
+    return CaseResult(
+        sample_id=sample_id, resolution=6.0, ca_helix=ca_helix, ca_sheet=0, ca_other=5,
+        voxel_tp_helix=1, voxel_pred_helix=1, voxel_true_helix=true_helix, voxel_tp_sheet=0,
+        voxel_pred_sheet=0, voxel_true_sheet=0, voxel_f1_helix=f1_helix, voxel_f1_sheet=None,
+        residue_f1_helix=f1_helix / 2, residue_f1_sheet=None,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    run = tmp_path / "results" / "offline"
+    weights = build_model(MODEL).state_dict()
+    training = {"run": {"loss": "FL_DL", "lr": 1e-3, "gamma": 2.0}, "settings": {"crop_size": 24},
+                "epoch": 3, "metric": 0.4, "train_cases": 3, "validation_cases": 1,
+                "train_ids": ["EMD-92001_1abc_A", "EMD-92002_1abd_A", "EMD-91000_5me2_A"],
+                "validation_ids": ["EMD-92003_1abe_A"], "samples_sha256": "0" * 64}  # fmt: skip
+    save_checkpoint(make_checkpoint(weights, MODEL, training), run / "training" / RUN / "best.pt")
+    (run / "training" / RUN / "summary.json").write_text(
+        json.dumps({"device": "cpu", "seconds": 12.5, "epochs_run": 3})
+    )
+    chosen = [{"loss": "FL_DL", "run_id": RUN}]
+    write_tsv(run / "training/best_runs.tsv", ["loss", "run_id"], chosen)
+    (run / "evaluation/FL_DL").mkdir(parents=True)
+    cases = [_case("EMD-8518_5u8s_A", 0.8, 300, 30), _case("EMD-6149_3j8g_X", 0.5, 100, 10)]
+    write_cases(cases, run / "evaluation/FL_DL/cases.tsv")
+    return run
+
+
+def test_ship_copies_the_checkpoint_and_writes_the_card(run_dir: Path, tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    card = ship_default_model(run_dir, package)
+    shipped = package / "models/default.pt"
+    assert shipped.read_bytes() == (run_dir / "training" / RUN / "best.pt").read_bytes()
+    assert load_checkpoint(shipped).sha256 == card["model"]["checkpoint_sha256"]
+    assert json.loads((package / "models/default.json").read_text()) == card
+    # weighted by true voxels (voxel F1) and by Cα of the class (residue F1), by hand:
+    weighted = card["test"]["weighted"]
+    assert weighted["voxel_f1_helix"] == pytest.approx((0.8 * 300 + 0.5 * 100) / 400)
+    assert weighted["residue_f1_helix"] == pytest.approx((0.4 * 30 + 0.25 * 10) / 40)
+    assert weighted["voxel_f1_sheet"] is None  # no case has a sheet: NA, not 0
+    assert card["training"]["train_cases_by_origin"] == {"simulated": 2, "derived": 1}
+    assert card["training"]["validation_cases_by_origin"] == {"simulated": 1}
+    assert card["model"]["parameters"] == sum(p.numel() for p in build_model(MODEL).parameters())
+
+
+def test_refuses_a_broken_checkpoint_and_an_unevaluated_run(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    package = tmp_path / "package"
+    (run_dir / "evaluation/FL_DL/cases.tsv").unlink()
+    with pytest.raises(ShipError, match="evaluate the run"):
+        ship_default_model(run_dir, package)
+    best = run_dir / "training" / RUN / "best.pt"
+    best.write_bytes(best.read_bytes()[:100])
+    assert main(["ship-model", str(run_dir), "--package", str(package)]) == 1
+    assert "not a readable model checkpoint" in capsys.readouterr().err
+    assert not (package / "models/default.pt").exists()
+    assert main(["ship-model", str(run_dir), "--loss", "CE", "--package", str(package)]) == 1
+    assert "no run for loss CE" in capsys.readouterr().err
