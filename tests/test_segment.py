@@ -26,6 +26,7 @@ from cryosse.segment import OUTPUT_FILES, Region, SegmentError, parse_memory, se
 from cryosse.tiling import (
     WINDOW_FLOOR,
     AxisPlan,
+    ZSlabs,
     labels_from,
     plan_axis,
     plan_tiles,
@@ -214,6 +215,46 @@ def test_tile_plans() -> None:
         plan_axis(200, 4, 44, 44)
 
 
+def test_zslabs_read_like_the_array_and_free_what_the_tiles_passed() -> None:
+    from cryosse.boxes import apply_normalization, normalization_params
+
+    rng = np.random.default_rng(2)
+    raw = rng.normal(size=(37, 11, 13)).astype(np.float32)
+    params = normalization_params(raw)
+    # slab by slab with the whole map's parameters: exactly normalize_density's values
+    slabs = ZSlabs([apply_normalization(raw[z : z + 8], params) for z in range(0, 37, 8)])
+    whole, _ = normalize_density(raw)
+    assert slabs.shape == whole.shape
+    for z0, y0, x0 in ((0, 0, 0), (5, 3, 2), (30, 6, 10), (36, 10, 12)):
+        out = np.full((9, 7, 6), -5.0, dtype=np.float32)
+        slabs.copy_into(out, z0, y0, x0)
+        block = whole[z0 : z0 + 9, y0 : y0 + 7, x0 : x0 + 6]
+        assert np.array_equal(out[: block.shape[0], : block.shape[1], : block.shape[2]], block)
+        assert (out[block.shape[0] :] == -5.0).all()  # beyond the map: left as it was
+    slabs.release_below(17)  # frees the slabs 0-7 and 8-15, keeps 16-23
+    slabs.copy_into(np.empty((4, 11, 13), dtype=np.float32), 16, 0, 0)
+    with pytest.raises(ValueError, match="already released"):
+        slabs.copy_into(np.empty((4, 11, 13), dtype=np.float32), 14, 0, 0)
+
+
+def test_output_header_statistics(tmp_path: Path) -> None:
+    """The slab-wise header statistics equal mrcfile's whole-array ones."""
+    from cryosse.segment import _write_mrc
+
+    rng = np.random.default_rng(3)
+    for data in (rng.random((40, 9, 8), dtype=np.float32),
+                 rng.integers(0, 3, (40, 9, 8)).astype(np.int8)):  # fmt: skip
+        _write_mrc(tmp_path / "a.mrc", data, np.array([1.0, 2.0, 3.0]), 1.0)
+        with mrcfile.open(tmp_path / "a.mrc") as mrc:
+            ours = [float(mrc.header[k]) for k in ("dmin", "dmax", "dmean", "rms")]
+            assert np.array_equal(mrc.data, data) and mrc.data.dtype == data.dtype
+        with mrcfile.new(tmp_path / "b.mrc", data=data, overwrite=True) as mrc:
+            mrc.update_header_stats()
+            theirs = [float(mrc.header[k]) for k in ("dmin", "dmax", "dmean", "rms")]
+        assert ours == pytest.approx(theirs, rel=1e-5)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
 def test_labels_are_the_argmax() -> None:
     rng = np.random.default_rng(1)
     probs = rng.dirichlet([1, 1, 1], size=(20, 7, 9)).astype(np.float32)
@@ -273,6 +314,9 @@ def _bad_inputs(tmp: Path, model: Path) -> list[tuple[list[str], str]]:
         ([str(maps["good"]), *m, "--out", str(tmp / "outfile")], "not a folder"),
         ([str(maps["good"]), *m, "--max-memory", "lots"], "--max-memory"),
         ([str(maps["good"]), *m, "--tile-size", "2"], "at least 4"),
+        ([str(maps["good"]), *m, "--tile-size", "0"], "at least 4"),
+        ([str(maps["good"]), *m, "--threads", "-1"], "--threads -1: at least 1"),
+        ([str(maps["good"]), *m, "--batch-size", "0"], "--batch-size 0: at least 1"),
     ]
 
 

@@ -34,6 +34,14 @@ Steps, and the definitions they use:
     `on_input_grid`, are resampled back onto the input grid (the region's voxels, the input's
     voxel size and origin): probabilities by trilinear interpolation, masks and labels from the
     resampled probabilities. Volumes are always counted on the 1 Å grid.
+
+Memory, in bytes per voxel of the 1 Å grid (B/vox) on top of the tile's working set: the raw
+map is dropped once resampled (also with `on_input_grid`, which needs only its geometry); the
+normalised map is made a z-slab at a time from the resampled one (8 B/vox while both exist) and
+freed slab by slab as the tiles pass (cryosse.tiling: 8 B/vox + one tile row's band during the
+prediction); then the two probability maps (8), the labels (1) and one mask at a time (1) while
+the files are written, with header statistics computed slab by slab: about 10 B/vox in all.
+Reading a float32 map costs 8 B per input voxel (the file's bytes and the array).
 """
 
 from __future__ import annotations
@@ -47,18 +55,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mrcfile
 import numpy as np
 import torch
 
 from cryosse import __version__
-from cryosse.atomic import write_text_atomic
-from cryosse.boxes import normalize_density
+from cryosse.atomic import atomic_path, write_text_atomic
+from cryosse.boxes import apply_normalization, normalization_params
 from cryosse.checkpoint import Checkpoint, CheckpointError, default_model_path, load_checkpoint
 from cryosse.crop import resample_axes
-from cryosse.density import DensityMap, read_map, write_map
+from cryosse.density import DensityMap, read_map
 from cryosse.reasons import CurationError
 from cryosse.tiling import (
     TilePlan,
+    ZSlabs,
     default_overlap,
     inference_network,
     labels_from,
@@ -281,6 +291,8 @@ def segment_map(
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    if threads is not None and int(threads) < 1:
+        raise SegmentError(f"--threads {threads}: at least 1")
     if threads:
         torch.set_num_threads(int(threads))
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
@@ -300,14 +312,19 @@ def segment_map(
     input_geometry = {"path": str(map_path), "shape_xyz": list(density.shape_xyz),
                       "voxel_size_xyz": density.voxel_size.tolist(),
                       "origin_xyz": density.origin.tolist()}  # fmt: skip
-    if not on_input_grid:
-        density.data = np.empty((0, 0, 0), dtype=np.float32)  # the raw map is no longer needed
+    # the raw values are no longer needed (the input grid needs only the geometry)
+    density.data = np.empty((0, 0, 0), dtype=np.float32)
     timings["resample"] = time.perf_counter() - tick
     if float(grid.max()) <= 0.0:
         raise SegmentError(f"{Path(map_path).name}: no positive density in the region")
 
     tick = time.perf_counter()
-    normalised, zero_level = normalize_density(grid)
+    # normalize_density's values (its parameters over the whole map, then the same elementwise
+    # formula), kept as z-slabs that the tiling frees once it has passed them
+    params = normalization_params(grid)
+    zero_level = params.zero_level
+    normalised = ZSlabs([apply_normalization(grid[z : z + _Z_SLAB], params)
+                         for z in range(0, grid.shape[0], _Z_SLAB)])  # fmt: skip
     del grid
     timings["normalise"] = time.perf_counter() - tick
 
@@ -321,8 +338,8 @@ def segment_map(
         budget = parse_memory(max_memory)
     else:
         budget = int(max_memory)
-    side = int(tile_size) if tile_size else side_for_memory(net, budget, torch_device.autocast,
-                                                            MAX_TILE_SIDE)  # fmt: skip
+    side = int(tile_size) if tile_size is not None else \
+        side_for_memory(net, budget, torch_device.autocast, MAX_TILE_SIDE)  # fmt: skip
     if side < net.multiple:
         raise SegmentError(f"--tile-size {side}: at least {net.multiple}")
     try:
@@ -330,6 +347,8 @@ def segment_map(
     except ValueError as exc:
         raise SegmentError(str(exc)) from exc
     tile_bytes = tile_memory(net, plan.tile_shape, torch_device.autocast)
+    if batch_size is not None and int(batch_size) < 1:
+        raise SegmentError(f"--batch-size {batch_size}: at least 1")
     if batch_size is None:
         batch_size = max(1, min(16, budget // max(1, tile_bytes))) \
             if torch_device.torch_device.type == "cuda" else 1  # fmt: skip
@@ -412,14 +431,36 @@ def _write_outputs(result: SegmentResult, out: Path, density: DensityMap, region
         sheet = resample_onto(source, origin, density.voxel_size, shape, clamp=True)
         labels = labels_from(helix, sheet)
         voxel = density.voxel_size
-    arrays = {"helix_prob": helix, "sheet_prob": sheet,
-              "helix_mask": (labels == 1).astype(np.int8),
-              "sheet_mask": (labels == 2).astype(np.int8), "labels": labels}  # fmt: skip
     files = {}
-    for name, data in arrays.items():
+    # one map at a time, the masks made just before they are written (1 B per voxel each)
+    for name, data in (("helix_prob", lambda: helix), ("sheet_prob", lambda: sheet),
+                       ("helix_mask", lambda: (labels == 1).view(np.int8)),
+                       ("sheet_mask", lambda: (labels == 2).view(np.int8)),
+                       ("labels", lambda: labels)):  # fmt: skip
         files[name] = out / f"{name}.mrc"
-        write_map(files[name], data, origin, voxel)
+        _write_mrc(files[name], data(), origin, voxel)
     return files
+
+
+def _write_mrc(path: Path, data: np.ndarray, origin: np.ndarray,
+               voxel: float | np.ndarray) -> None:  # fmt: skip
+    """cryosse.density.write_map (atomic, fixed label, origin, voxel size) with the header
+    statistics computed a z-slab at a time: mrcfile's own (update_header_stats) make float32
+    temporaries the size of the map."""
+    with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
+        mrc.set_data(np.ascontiguousarray(data))
+        mrc.voxel_size = float(voxel) if np.ndim(voxel) == 0 else \
+            tuple(float(v) for v in np.asarray(voxel))  # fmt: skip
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (float(v) for v in origin)
+        mrc.header.label[0] = f"cryosse {__version__}".encode()
+        mrc.header.nlabl = 1
+        slabs = [data[z : z + _Z_SLAB] for z in range(0, data.shape[0], _Z_SLAB)]
+        mean = sum(float(s.sum(dtype=np.float64)) for s in slabs) / data.size
+        squares = sum(float(np.square(s - mean).sum()) for s in slabs)  # float64, slab-sized
+        mrc.header.dmin = np.float32(min(float(s.min()) for s in slabs))
+        mrc.header.dmax = np.float32(max(float(s.max()) for s in slabs))
+        mrc.header.dmean = np.float32(mean)
+        mrc.header.rms = np.float32(math.sqrt(squares / data.size))
 
 
 def run_cli(args: Any) -> int:

@@ -28,8 +28,13 @@ Definitions (all arrays [z, y, x], sizes in voxels of the 1 Å grid):
                  accumulated (background = 1 − helix − sheet, as each tile's softmax sums to 1).
 
 Memory: the network's working set is bounded by the tile (and batch) size, whatever the map
-size; the map-sized arrays are the normalised density and the two float32 accumulators.
-`tile_memory` estimates a tile's working set from a measured constant (see BYTES_PER_VOXEL).
+size (`tile_memory` estimates it from a measured constant, see BYTES_PER_VOXEL_PER_BASE). The
+map-sized arrays are the normalised density (4 B per map voxel) and the two float32 accumulators
+(2 × 4 B). They are not all resident at once: the density may come as `ZSlabs`, whose z-slabs
+are freed as soon as the z-major tile order has passed them, and the accumulators are
+zero-allocated (calloc: a page takes memory when a tile first writes to it), so they fill up
+along z as the input empties. Peak: 8 B per map voxel + 4 B per voxel of one tile row's band
+(tile side × the map's y × x), on top of the tile's working set.
 """
 
 from __future__ import annotations
@@ -201,6 +206,37 @@ def inference_network(model: UNet3D) -> nn.Module:
     return fused
 
 
+class ZSlabs:
+    """A float32 [z, y, x] volume held as consecutive z-slabs, so that the slabs below a plane
+    can be freed once no tile reads them any more (tiles run in z-major order)."""
+
+    def __init__(self, slabs: list[np.ndarray]) -> None:
+        self._slabs: list[np.ndarray | None] = list(slabs)
+        self._bounds = [0, *itertools.accumulate(s.shape[0] for s in slabs)]
+        self.shape: tuple[int, int, int] = (self._bounds[-1], *slabs[0].shape[1:])  # type: ignore[assignment]
+
+    def copy_into(self, out: np.ndarray, z0: int, y0: int, x0: int) -> None:
+        """out[:dz, :dy, :dx] = volume[z0 : z0 + dz, y0 : y0 + dy, x0 : x0 + dx], the block of
+        out's shape clipped to the volume; the rest of `out` is left as it is."""
+        dz, dy, dx = (min(n, lim - a) for n, lim, a in zip(out.shape, self.shape, (z0, y0, x0),
+                                                             strict=True))  # fmt: skip
+        for i, slab in enumerate(self._slabs):
+            lo, hi = max(z0, self._bounds[i]), min(z0 + dz, self._bounds[i + 1])
+            if lo >= hi:
+                continue
+            if slab is None:
+                raise ValueError(f"planes {lo}-{hi} of the map were already released")
+            base = self._bounds[i]
+            out[lo - z0 : hi - z0, :dy, :dx] = slab[lo - base : hi - base, y0 : y0 + dy,
+                                                    x0 : x0 + dx]  # fmt: skip
+
+    def release_below(self, z: int) -> None:
+        """Free every slab that lies wholly below plane z."""
+        for i in range(len(self._slabs)):
+            if self._bounds[i + 1] <= z:
+                self._slabs[i] = None
+
+
 @dataclass
 class TiledPrediction:
     helix: np.ndarray  # float32 [z, y, x], blended probability
@@ -212,17 +248,20 @@ class TiledPrediction:
 
 def predict_tiled(
     network: nn.Module,
-    density: np.ndarray,
+    density: np.ndarray | ZSlabs,
     zero_level: float,
     plan: TilePlan,
     device: Device,
     channels_last: bool = False,
     progress: bool = False,
 ) -> TiledPrediction:
-    """Blend the helix/sheet probabilities of every tile of `plan` over a normalised map."""
+    """Blend the helix/sheet probabilities of every tile of `plan` over a normalised map.
+    A `ZSlabs` density is released slab by slab as the tiles pass it (module docstring)."""
     import time
 
-    shape = density.shape
+    source = density if isinstance(density, ZSlabs) else ZSlabs([density])
+    shape = source.shape
+    # np.zeros is calloc: pages take memory only when a tile first writes to them
     helix = np.zeros(shape, dtype=np.float32)
     sheet = np.zeros(shape, dtype=np.float32)
     tz, ty, tx = plan.tile_shape
@@ -236,9 +275,12 @@ def predict_tiled(
         corners = []
         for b, (iz, iy, ix) in enumerate(batch):
             z0, y0, x0 = (a.starts[i] for a, i in zip(plan.axes, (iz, iy, ix), strict=True))
-            part = density[z0 : z0 + tz, y0 : y0 + ty, x0 : x0 + tx]
-            inputs[b, 0, : part.shape[0], : part.shape[1], : part.shape[2]] = part
+            source.copy_into(inputs[b, 0], z0, y0, x0)
             corners.append((z0, y0, x0))
+        # z-major order: no later tile reads below the next tile's first plane
+        following = first + plan.batch_size
+        source.release_below(plan.axes[0].starts[tiles[following][0]] if following < len(tiles)
+                             else shape[0])  # fmt: skip
         x = torch.from_numpy(inputs).to(device.torch_device)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
