@@ -38,6 +38,15 @@ are only comparable within one run.
     .venv/bin/python benchmarks/segment.py [--sizes 128 256 400] [--base 8] [--whole-max 256]
         [--max-memory 4G] [--threads 2] [--device cpu] [--model CKPT] [--json OUT]
 
+--memory-sweep: only ours, at a fixed --max-memory (default 1G here) or --tile-size, each size
+in its own process; prints peak RSS and its split into a fixed part (the network, the tile, the
+process) and a part per map voxel, from a least-squares line through (voxels, peak increase) of
+the sizes whose tiles have the same shape as the largest size's (a budget or tile side gives
+each size the smallest tile that covers it, so sizes can differ). The per-voxel slope is what
+the map-sized arrays cost; flat memory means it is small and the intercept bounded by the
+budget. --tile-size 116 gives 256³ and 400³ the same 116³ tiles (3 and 5 per axis). --write:
+ours also writes its output files (as the command line does), so that writing is measured too.
+
 --quick: sizes 64 and 136, base 4, a 64M budget (a smoke test: both methods tile at 136³; the
 tiny budget forces 68³ tiles, 8 computed voxels per map voxel: small budgets cost speed).
 The default CPU run took about 26 minutes here (2 shared cores, load average 4-10).
@@ -48,6 +57,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -190,9 +200,10 @@ def run_case(args: argparse.Namespace) -> None:
     rss_start = _status_kib("VmRSS")
     started = time.perf_counter()
     if args.case in ("ours", "ours-whole"):
-        result = segment_map(args.map, model=args.checkpoint, device=args.device,
+        out_dir = Path(args.labels).with_suffix(".out") if args.write else None
+        result = segment_map(args.map, out_dir, model=args.checkpoint, device=args.device,
                              max_memory=args.max_memory, threads=args.threads,
-                             tile_size=100000 if args.case == "ours-whole" else None,
+                             tile_size=100000 if args.case == "ours-whole" else args.tile_size,
                              progress=args.progress)  # fmt: skip
         labels, tiling = result.labels, result.summary["tiling"]
         info = {"tiles": tiling["tiles"], "forward_s": result.summary["timings_s"]["forward"],
@@ -217,6 +228,10 @@ def _spawn(case: str, map_path: Path, checkpoint: Path, labels: Path,
     command = [sys.executable, __file__, "--case", case, "--map", str(map_path), "--checkpoint",
                str(checkpoint), "--labels", str(labels), "--threads", str(args.threads),
                "--device", args.device, "--max-memory", args.max_memory]  # fmt: skip
+    if args.tile_size:
+        command += ["--tile-size", str(args.tile_size)]
+    if args.write:
+        command.append("--write")
     run = subprocess.run(command, capture_output=True, text=True, timeout=args.case_timeout)
     if run.returncode != 0:
         return f"failed ({run.returncode}): {run.stderr.strip().splitlines()[-1:]}"
@@ -236,6 +251,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--case-timeout", type=int, default=3600)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--memory-sweep", action="store_true")
+    parser.add_argument("--tile-size", type=int, help="ours: a fixed tile side (else the budget)")
+    parser.add_argument("--write", action="store_true", help="ours also writes its output files")
     # one case (child process)
     parser.add_argument("--case")
     parser.add_argument("--map")
@@ -247,6 +265,9 @@ def main() -> None:
         return
     if args.quick:
         args.sizes, args.base, args.max_memory, args.whole_max = [64, 136], 4, "64M", 136
+    if args.memory_sweep:
+        memory_sweep(args)
+        return
 
     facts = host_facts()
     print(f"host: {facts['cpu_model']}, {facts['nproc']} usable cores, torch "
@@ -289,6 +310,51 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"host": facts, "args": vars(args), "rows": rows},
                                               indent=2) + "\n")  # fmt: skip
+
+
+def memory_sweep(args: argparse.Namespace) -> None:
+    """Ours alone at one fixed budget over the sizes (module docstring, --memory-sweep)."""
+    if args.max_memory == "4G":  # the comparison's default: a fixed sweep uses a small budget
+        args.max_memory = "1G"
+    print(f"load average before: {_load_average()}")
+    print(f"memory sweep: ours only, UNet3D base {args.base}, --max-memory {args.max_memory}, "
+          f"--tile-size {args.tile_size or '(from the budget)'}, "
+          f"{'outputs written' if args.write else 'no output files'}, {args.threads} threads, "
+          f"device {args.device}")  # fmt: skip
+    print(f"  {'size':>5} {'seconds':>8} {'tiles':>6} {'tile':>11} {'est. tile MiB':>13} "
+          f"{'peak MiB':>9} {'+MiB':>7} {'B/vox':>6}")  # fmt: skip
+    points: list[tuple[int, float, str]] = []
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="cryosse-bench-") as tmp:
+        work = Path(tmp)
+        for size in args.sizes:
+            map_path, checkpoint = work / f"map{size}.mrc", work / f"model{size}.pt"
+            make_map(size, map_path)
+            calibrated_checkpoint(args.base, map_path, checkpoint)
+            res = _spawn("ours", map_path, checkpoint, work / f"ours{size}.npy", args)
+            map_path.unlink()
+            shutil.rmtree(work / f"ours{size}.out", ignore_errors=True)
+            if not isinstance(res, dict):
+                print(f"  {size:>5} {res}")
+                continue
+            increase = res["peak_rss_mib"] - res["rss_start_mib"]
+            points.append((res["voxels"], increase * 2**20, res["tile"]))
+            rows.append({"size": size, **res})
+            print(f"  {size:>5} {res['seconds']:>8.1f} {res['tiles']:>6} {res['tile']:>11} "
+                  f"{res['estimated_tile_mib']:>13} {res['peak_rss_mib']:>9.0f} "
+                  f"{increase:>7.0f} {increase * 2**20 / res['voxels']:>6.1f}")  # fmt: skip
+    same = [(v, p) for v, p, tile in points if points and tile == points[-1][2]]
+    if len(same) >= 2:
+        voxels, peak = (np.array(v, dtype=np.float64) for v in zip(*same, strict=True))
+        slope, intercept = np.polyfit(voxels, peak, 1)
+        print(f"  fit over the {len(same)} sizes with {points[-1][2]} tiles: peak increase = "
+              f"{intercept / 2**20:.0f} MiB (tile, network, process) + {slope:.1f} B per map "
+              f"voxel (map-sized arrays)")  # fmt: skip
+    else:
+        print("  no fit: fewer than two sizes share the largest size's tile shape")
+    print(f"load average after: {_load_average()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
 
 
 def _print_size(size: int, results: dict[str, Any]) -> None:
