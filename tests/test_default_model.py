@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from cryosse.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from cryosse.checkpoint import default_model_path, load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.cli import main
 from cryosse.default_model import ShipError, ship_default_model
 from cryosse.evaluation import CaseResult, write_cases
+from cryosse.simulate import entry_origin
 from cryosse.tsv import write_tsv
 from cryosse.unet import build_model
+from tests.conftest import REALDATA
 
 MODEL = {"base": 4, "depth": 2}
 RUN = "FL_DL_g2_lr0.001"
@@ -79,3 +81,26 @@ def test_refuses_a_broken_checkpoint_and_an_unevaluated_run(
     assert not (package / "models/default.pt").exists()
     assert main(["ship-model", str(run_dir), "--loss", "CE", "--package", str(package)]) == 1
     assert "no run for loss CE" in capsys.readouterr().err
+
+
+def test_the_shipped_model_and_its_card(tmp_path: Path) -> None:
+    """The packaged default loads, its card describes exactly these bytes, and `cryosse
+    segment` without --model uses it on a real map."""
+    shipped = default_model_path()
+    checkpoint = load_checkpoint(shipped)
+    card = json.loads((shipped.parent / "default.json").read_text())
+    assert card["model"]["checkpoint_sha256"] == checkpoint.sha256
+    assert card["training"]["loss"] == "FL_DL" == checkpoint.metadata["run"]["loss"]
+    assert shipped.stat().st_size <= 20 * 1024 * 1024
+    # trained on simulated and derived maps only: no real evaluation entry among its cases
+    trained_on = checkpoint.metadata["training"]["train_ids"]
+    trained_on += checkpoint.metadata["training"]["validation_ids"]
+    tested = {case["sample_id"] for case in card["test"]["cases"]}
+    assert tested and not tested & set(trained_on)
+    assert {entry_origin(s.split("_", 1)[0]) for s in trained_on} <= {"simulated", "derived"}
+    out = tmp_path / "out"
+    assert main(["segment", str(REALDATA / "EMD-8518/A-1.0APIX.mrc"), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"]["default"] is True
+    assert summary["model"]["sha256"] == checkpoint.sha256
+    assert summary["helix"]["voxels"] > 0
