@@ -31,15 +31,13 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import host_facts
 
+from cryosse.default_model import CLASSES, KINDS, evaluation_figures
 from cryosse.evaluation import CaseResult, evaluate_checkpoint, read_cases
 from cryosse.grid import RunSpec
-from cryosse.metrics import weighted_average
 from cryosse.training import TrainSettings, train_run
 from cryosse.tsv import read_tsv
 
 DERIVED_RANGE = range(91000, 92000)
-KINDS = ("voxel", "residue")
-CLASSES = ("helix", "sheet")
 
 
 def _entry(sample_id: str) -> str:
@@ -51,15 +49,6 @@ def _train_and_test(job: dict[str, Any]) -> list[CaseResult]:
     out = Path(job["out"])
     train_run(job["spec"], settings, job["model"], job["train"], [], out)
     return evaluate_checkpoint(out / "best.pt", job["test"], out / "cases.tsv", device="cpu")
-
-
-def _weighted(cases: list[CaseResult], kind: str, cls: str) -> float | None:
-    f1 = [getattr(c, f"{kind}_f1_{cls}") for c in cases]
-    if kind == "voxel":
-        weights = [getattr(c, f"voxel_true_{cls}") for c in cases]
-    else:
-        weights = [getattr(c, f"ca_{cls}") for c in cases]
-    return weighted_average(f1, weights)
 
 
 def _fmt(value: float | None) -> str:
@@ -123,11 +112,12 @@ def main() -> int:
     print(f"{'':26}| {'vox H  vox E  res H  res E':30}| vox H  vox E  res H  res E")
     for case in offline:
         print(f"{case.sample_id:26}| {_row(case):30}| {_row(by_id.get(case.sample_id))}")
+    # the same weighting as the model card: true voxels (voxel F1), Cα of the class (residue F1)
     summary = {
-        name: {f"{k}_{c}": _weighted(cases, k, c) for k in KINDS for c in CLASSES}
+        name: evaluation_figures(cases)["weighted"]
         for name, cases in (("offline", offline), ("real_only_loo", loo))
     }
-    cells = ["  ".join(_fmt(summary[n][f"{k}_{c}"]) for k in KINDS for c in CLASSES)
+    cells = ["  ".join(_fmt(summary[n][f"{k}_f1_{c}"]) for k in KINDS for c in CLASSES)
              for n in ("offline", "real_only_loo")]  # fmt: skip
     print(f"{'weighted over pairs':26}| {cells[0]:30}| {cells[1]}")
     print(f"\nleave-one-out training + testing: {seconds:.0f} s for {len(jobs)} runs "
