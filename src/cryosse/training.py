@@ -27,7 +27,6 @@ with cuDNN autotuning off and deterministic algorithms requested, a CPU run is r
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -35,7 +34,6 @@ import json
 import math
 import random
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +43,24 @@ import torch
 from tqdm import tqdm
 
 from cryosse.atomic import atomic_path, write_text_atomic
-from cryosse.boxes import Box, apply_symmetry, load_box, pad_to, random_crop, round_up
-from cryosse.checkpoint import make_checkpoint, save_checkpoint, training_data_summary
+from cryosse.boxes import (
+    Box,
+    apply_symmetry,
+    coarsen_box,
+    load_box,
+    pad_to,
+    random_crop,
+    refine,
+    round_up,
+    zoned,
+)
+from cryosse.checkpoint import (
+    make_checkpoint,
+    network_grid,
+    save_checkpoint,
+    training_data_summary,
+)
+from cryosse.device import Choice, Device, choose_device, describe_cpu
 from cryosse.grid import RunSpec
 from cryosse.losses import LOSSES, SegmentationLoss
 from cryosse.metrics import HELIX, SHEET, selection_metric, voxel_f1
@@ -56,6 +70,9 @@ from cryosse.unet import UNet3D, build_model
 HISTORY_COLUMNS = [
     "epoch", "train_loss", "val_loss", "val_f1_helix", "val_f1_sheet", "val_metric", "seconds",
 ]  # fmt: skip
+
+
+RESUMABLE_CHANGES = ("epochs", "patience", "snapshot_every", "threads")
 
 
 @dataclass(frozen=True)
@@ -69,8 +86,13 @@ class TrainSettings:
     weight_decay: float = 0.0
     device: str = "auto"  # auto, cpu, cuda
     bf16: bool = True  # autocast on GPU; on CPU only if cpu_bf16
-    cpu_bf16: bool = False
-    channels_last: bool = False
+    cpu_bf16: Choice = "auto"  # auto: where the CPU has bf16 convolutions (cryosse.device)
+    channels_last: Choice = "auto"  # auto: with bf16 autocast
+    # He-lab-like zoning: with this probability a training crop's density is zeroed farther than
+    # a radius drawn from zone_radius (Å) from the central chain's Cα atoms
+    zone_probability: float = 0.0
+    zone_radius: tuple[float, float] = (5.0, 8.0)
+    snapshot_every: int = 0  # keep the weights of every n-th epoch (learning curves); 0: none
     compile: bool = False
     cudnn_benchmark: bool = False
     threads: int | None = None
@@ -78,41 +100,41 @@ class TrainSettings:
     @classmethod
     def from_config(cls, training: dict[str, Any]) -> TrainSettings:
         names = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in training.items() if k in names})
-
-
-@dataclass
-class Device:
-    torch_device: torch.device
-    autocast: bool
-
-    @contextlib.contextmanager
-    def amp(self) -> Iterator[None]:
-        if self.autocast:
-            with torch.autocast(self.torch_device.type, dtype=torch.bfloat16):
-                yield
-        else:
-            yield
+        values = {k: v for k, v in training.items() if k in names}
+        if "zone_radius" in values:
+            values["zone_radius"] = tuple(float(v) for v in values["zone_radius"])
+        return cls(**values)
 
 
 def pick_device(settings: TrainSettings) -> Device:
-    if settings.device == "cuda" or (settings.device == "auto" and torch.cuda.is_available()):
-        return Device(torch.device("cuda"), settings.bf16)
-    return Device(torch.device("cpu"), settings.bf16 and settings.cpu_bf16)
+    return choose_device(settings.device, settings.bf16, settings.cpu_bf16, settings.channels_last)
 
 
-def predict_box(model: UNet3D, box: Box, device: Device, channels_last: bool = False) -> np.ndarray:
-    """Class probabilities [3, Z, Y, X] of a whole (normalised) box: padded to a multiple of
-    2**depth with the zero-density level, one forward pass in eval mode, cropped back."""
+def predict_box(model: UNet3D, box: Box, device: Device, channels_last: bool | None = None
+                ) -> np.ndarray:  # fmt: skip
+    """Class probabilities [3, Z, Y, X] of a whole (normalised) box on the network's grid: an
+    empty border of `model.context_border` voxels on every side (so the box faces look like
+    what they are, the end of the map, not like the network's own zero padding), then the
+    high ends padded to a multiple of 2**depth, one forward pass in eval mode, cropped back."""
     shape = box.density.shape
-    padded = pad_to(box.density, round_up(shape, model.multiple), box.zero_level)
+    border = model.context_border
+    bordered = np.pad(box.density, border, constant_values=box.zero_level)
+    padded = pad_to(bordered, round_up(bordered.shape, model.multiple), box.zero_level)
     x = torch.from_numpy(padded)[None, None].to(device.torch_device)
-    if channels_last:
+    if device.channels_last if channels_last is None else channels_last:
         x = x.contiguous(memory_format=torch.channels_last_3d)
     model.eval()
     with torch.inference_mode(), device.amp():
         probs = torch.softmax(model(x).float(), dim=1)[0]
-    return probs[:, : shape[0], : shape[1], : shape[2]].cpu().numpy()
+    inner = tuple(slice(border, border + n) for n in shape)
+    return probs[(slice(None), *inner)].cpu().numpy()
+
+
+def predict_sample(model: UNet3D, box: Box, factor: int, device: Device) -> np.ndarray:
+    """Class probabilities [3, Z, Y, X] on the sample's own (1 Å) grid for a network whose grid
+    is `factor` times coarser (cryosse.boxes.coarsen_box / refine)."""
+    probs = predict_box(model, coarsen_box(box, factor), device)
+    return refine(probs, factor, box.density.shape)
 
 
 @dataclass
@@ -126,12 +148,14 @@ class Validation:
         return selection_metric(self.f1_helix, self.f1_sheet)
 
 
-def validate(model: UNet3D, boxes: list[Box], loss_fn: SegmentationLoss, device: Device,
-             channels_last: bool = False) -> Validation:  # fmt: skip
+def validate(model: UNet3D, boxes: list[Box], loss_fn: SegmentationLoss, device: Device
+             ) -> Validation:  # fmt: skip
+    """Loss and F1 on whole validation boxes, on the network's grid (coarsened labels when the
+    network's grid is coarser than the samples': a selection metric, not the reported one)."""
     losses = []
     result = Validation(loss=math.nan)
     for box in boxes:
-        probs = predict_box(model, box, device, channels_last)
+        probs = predict_box(model, box, device)
         pred = probs.argmax(axis=0)
         result.f1_helix.append(voxel_f1(pred, box.labels, box.central, HELIX))
         result.f1_sheet.append(voxel_f1(pred, box.labels, box.central, SHEET))
@@ -154,6 +178,8 @@ def _batch(
     densities, labels, masks = [], [], []
     for _ in range(settings.batch_size):
         box = boxes[int(rng.integers(len(boxes)))]
+        if settings.zone_probability > 0 and rng.random() < settings.zone_probability:
+            box = zoned(box, float(rng.uniform(*settings.zone_radius)))
         d, lab, m = random_crop(box, settings.crop_size, rng)
         symmetry = int(rng.integers(48))
         densities.append(apply_symmetry(d, symmetry))
@@ -161,6 +187,27 @@ def _batch(
         masks.append(apply_symmetry(m, symmetry))
     return (torch.from_numpy(np.stack(densities))[:, None], torch.from_numpy(np.stack(labels)),
             torch.from_numpy(np.stack(masks)))  # fmt: skip
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: SegmentationLoss,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    device: Device,
+) -> float:
+    """One optimisation step on (density, labels, central mask); the loss before the step.
+    benchmarks/train_step.py times this function."""
+    x, y, m = (t.to(device.torch_device) for t in batch)
+    if device.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    optimizer.zero_grad(set_to_none=True)
+    with device.amp():
+        logits = model(x)
+    loss = loss_fn(logits.float(), y, m)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
 
 
 def run_fingerprint(
@@ -172,7 +219,10 @@ def run_fingerprint(
 ) -> str:
     """What a checkpoint must match to be resumed: the run, its settings, its data."""
     digest = hashlib.sha256()
-    setup = [asdict(spec), asdict(settings), model_config]
+    # how long to train and how often to keep snapshots do not change what an epoch computes:
+    # a run can be lengthened (or stopped early) and still resume
+    shaping = {k: v for k, v in asdict(settings).items() if k not in RESUMABLE_CHANGES}
+    setup = [asdict(spec), shaping, model_config]
     digest.update(json.dumps(setup, sort_keys=True, default=str).encode())
     for role, dirs in (("train", train_dirs), ("validation", val_dirs)):
         for directory in dirs:
@@ -218,14 +268,16 @@ def train_run(
     torch.backends.cudnn.benchmark = settings.cudnn_benchmark
     _seed_everything(settings.seed)
     model = build_model(model_config).to(device.torch_device)
-    if settings.channels_last:
+    if device.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr, weight_decay=settings.weight_decay)
     loss_fn = SegmentationLoss(spec.loss, gamma=spec.gamma or 0.0)
     step_fn = torch.compile(model) if settings.compile else model
     rng = np.random.default_rng(settings.seed)
-    train_boxes = [load_box(d) for d in train_dirs]
-    val_boxes = [load_box(d) for d in val_dirs]
+    grid = network_grid(model_config, train_dirs + val_dirs)
+    zone = settings.zone_probability > 0
+    train_boxes = [coarsen_box(load_box(d, zone), grid.factor) for d in train_dirs]
+    val_boxes = [coarsen_box(load_box(d), grid.factor) for d in val_dirs]
     steps = settings.steps_per_epoch or max(1, math.ceil(len(train_boxes) / settings.batch_size))
 
     history: list[dict[str, Any]] = []
@@ -234,7 +286,8 @@ def train_run(
     fingerprint = run_fingerprint(spec, settings, model_config, train_dirs, val_dirs)
     data_summary = training_data_summary(train_dirs, val_dirs)
     last = out / "last.pt"
-    state = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
+    # weights_only: a crafted last.pt must not run code on resume (tensors and plain values only)
+    state = torch.load(last, map_location="cpu", weights_only=True) if last.exists() else None
     if state is not None and state.get("fingerprint") == fingerprint:
         # resume after a kill: at most the unfinished epoch is lost
         model.load_state_dict(state["model"])
@@ -251,7 +304,7 @@ def train_run(
             # a last.pt written before checkpoints carried metadata: wrap its best weights
             best_state = make_checkpoint(best_state["model"], model_config, {
                 "run": asdict(spec), "settings": asdict(settings), "epoch": best_epoch,
-                "metric": best_metric, **data_summary})  # fmt: skip
+                "metric": best_metric, **data_summary}, grid)  # fmt: skip
 
     stopped_early = False
     for epoch in range(start_epoch, settings.epochs + 1):
@@ -263,18 +316,9 @@ def train_run(
         losses = []
         for _ in tqdm(range(steps), desc=f"{spec.run_id} epoch {epoch}", leave=False,
                       disable=not progress):  # fmt: skip
-            x, y, m = _batch(train_boxes, settings, rng)
-            x, y, m = (t.to(device.torch_device) for t in (x, y, m))
-            if settings.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last_3d)
-            optimizer.zero_grad(set_to_none=True)
-            with device.amp():
-                logits = step_fn(x)
-            loss = loss_fn(logits.float(), y, m)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-        val = validate(model, val_boxes, loss_fn, device, settings.channels_last) if val_boxes \
+            batch = _batch(train_boxes, settings, rng)
+            losses.append(train_step(step_fn, optimizer, loss_fn, batch, device))
+        val = validate(model, val_boxes, loss_fn, device) if val_boxes \
             else Validation(loss=math.nan)  # fmt: skip
         metric = val.metric if val_boxes else -float(np.mean(losses))
         seconds += time.perf_counter() - started
@@ -290,8 +334,15 @@ def train_run(
                 "run": asdict(spec), "settings": asdict(settings), "epoch": epoch,
                 "metric": metric, "metric_name": "mean of helix F1 and sheet F1 (validation)"
                 if val_boxes else "minus the training loss", **data_summary,
-            })  # fmt: skip
+            }, grid)  # fmt: skip
             save_checkpoint(best_state, out / "best.pt")
+        if settings.snapshot_every and epoch % settings.snapshot_every == 0:
+            # the learning curve (benchmarks/learning_curve.py) scores these after the run
+            weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            save_checkpoint(make_checkpoint(weights, model_config, {
+                "run": asdict(spec), "settings": asdict(settings), "epoch": epoch,
+                "metric": metric, "seconds": seconds, **data_summary,
+            }, grid), out / "snapshots" / f"epoch_{epoch:04d}.pt")  # fmt: skip
         _save_atomic({
             "fingerprint": fingerprint, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "numpy_rng": rng.bit_generator.state,
@@ -309,7 +360,10 @@ def train_run(
     summary = {
         "run_id": spec.run_id, **asdict(spec), "best_epoch": best_epoch,
         "best_val_metric": best_metric, "epochs_run": len(history), "stopped_early": stopped_early,
-        "device": str(device.torch_device), "bf16": device.autocast, "seconds": round(seconds, 2),
+        "device": str(device.torch_device), "bf16": device.autocast,
+        "channels_last": device.channels_last, "cpu": describe_cpu(), "grid": asdict(grid),
+        "seconds": round(seconds, 2),
+        "steps_per_epoch": steps, "batch_size": settings.batch_size,
         "train_cases": len(train_boxes), "validation_cases": len(val_boxes),
         "selection": "validation metric" if val_boxes else "training loss (no validation case)",
     }  # fmt: skip
