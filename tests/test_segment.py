@@ -30,10 +30,9 @@ from cryosse.tiling import (
     labels_from,
     plan_axis,
     plan_tiles,
-    receptive_field,
 )
 from cryosse.training import TrainSettings, pick_device, predict_box
-from cryosse.unet import UNet3D
+from cryosse.unet import UNet3D, receptive_field
 from tests.conftest import REALDATA, REPO
 
 MAP_1A = REALDATA / "EMD-8518" / "A-1.0APIX.mrc"
@@ -66,11 +65,12 @@ def _header(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
 
 def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     checkpoint = load_checkpoint(model_path)
-    box = [0, 0, 8, 54, 75, 87]  # 55 x 76 x 80 voxels: 2 x 2 x 1 tiles of side <= 64
+    # 55 x 76 x 80 voxels + an empty border of 24 on each side: 2 x 2 x 2 tiles of side <= 96
+    box = [0, 0, 8, 54, 75, 87]
     whole = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=1024)
-    tiled = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=64)
+    tiled = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=96)
     assert whole.summary["tiling"]["tiles"] == 1
-    assert tiled.summary["tiling"]["tiles"] == 4 and tiled.summary["tiling"]["overlap"] == 44
+    assert tiled.summary["tiling"]["tiles"] == 8 and tiled.summary["tiling"]["overlap"] == 44
     counts = np.bincount(whole.labels.ravel(), minlength=3)
     assert (counts > 0.02 * whole.labels.size).all(), counts  # not a constant prediction
     assert float(whole.helix.std()) > 0.05
@@ -85,7 +85,8 @@ def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     density = read_map(MAP_1A).data[8:88, 0:76, 0:55]
     normalised, zero = normalize_density(density)
     box_obj = type("B", (), {"density": normalised, "zero_level": zero})()
-    probs = predict_box(checkpoint.model, box_obj, pick_device(TrainSettings(device="cpu")))
+    fp32 = pick_device(TrainSettings(device="cpu", cpu_bf16=False))  # segment_map's default
+    probs = predict_box(checkpoint.model, box_obj, fp32)
     assert np.abs(probs[1] - whole.helix).max() < 1e-3
     assert float((probs.argmax(axis=0) == whole.labels).mean()) > 0.9999
 
@@ -235,6 +236,57 @@ def test_zslabs_read_like_the_array_and_free_what_the_tiles_passed() -> None:
     slabs.copy_into(np.empty((4, 11, 13), dtype=np.float32), 16, 0, 0)
     with pytest.raises(ValueError, match="already released"):
         slabs.copy_into(np.empty((4, 11, 13), dtype=np.float32), 14, 0, 0)
+
+
+def test_bordered_zslabs_read_empty_map_around_the_volume() -> None:
+    rng = np.random.default_rng(3)
+    inner = rng.normal(size=(10, 6, 7)).astype(np.float32)
+    slabs = ZSlabs([inner[:4], inner[4:]], border=3)
+    assert slabs.shape == (16, 12, 13) and slabs.inner_shape == inner.shape
+    reference = np.pad(inner, 3, constant_values=0.0)
+    for z0, y0, x0 in ((0, 0, 0), (2, 1, 5), (9, 8, 9), (15, 11, 12)):
+        out = np.zeros((5, 4, 6), dtype=np.float32)
+        slabs.copy_into(out, z0, y0, x0)
+        block = reference[z0 : z0 + 5, y0 : y0 + 4, x0 : x0 + 6]
+        assert np.array_equal(out[: block.shape[0], : block.shape[1], : block.shape[2]], block)
+
+
+def _write(path: Path, data: np.ndarray, voxel: float = 1.0) -> Path:
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(np.ascontiguousarray(data, dtype=np.float32))
+        mrc.voxel_size = voxel
+    return path
+
+
+@pytest.mark.parametrize("source", ["noise", "EMD-8518", "EMD-5168"])
+def test_no_face_of_an_output_is_a_plane_of_one_class(model_path: Path, tmp_path: Path,
+                                                      source: str) -> None:  # fmt: skip
+    """No face is uniformly helix or sheet (the first default model put a plane of "sheet" on
+    every y = 0 face), on noise and on real maps."""
+    if source == "noise":
+        data = np.abs(np.random.default_rng(5).normal(size=(40, 44, 36)))
+        path = _write(tmp_path / "noise.mrc", data)
+    else:
+        path = MAP_1A if source == "EMD-8518" else MAP_5168
+    labels = segment_map(path, model=model_path, device="cpu").labels
+    for axis in range(3):
+        for face in (0, -1):
+            plane = np.take(labels, face, axis=axis)
+            assert (plane == 1).mean() < 0.98 and (plane == 2).mean() < 0.98, (axis, face)
+
+
+def test_empty_space_around_a_map_changes_nothing(model_path: Path, tmp_path: Path) -> None:
+    """Zero padding (a whole number of pooling cells, so the pooling grid stays) leaves every
+    prediction of the map as it was: the network sees the map's faces through an empty border
+    of half its receptive field, never through its own zero padding."""
+    density = read_map(MAP_1A).data
+    alone = segment_map(MAP_1A, model=model_path, device="cpu")
+    padded = segment_map(_write(tmp_path / "padded.mrc", np.pad(density, 12)),
+                         model=model_path, device="cpu")  # fmt: skip
+    common = padded.labels[12:-12, 12:-12, 12:-12]
+    assert common.shape == alone.labels.shape
+    assert float((common == alone.labels).mean()) >= 0.999
+    assert np.abs(padded.helix[12:-12, 12:-12, 12:-12] - alone.helix).max() < 1e-3
 
 
 def test_output_header_statistics(tmp_path: Path) -> None:

@@ -8,7 +8,11 @@ only tensors and plain Python values, so it loads with `torch.load(weights_only=
     model_config             the `model` config section the network is built from
     model                    the state dict (weights + BatchNorm statistics)
     normalization            {"name", "version"} of cryosse.boxes.normalize_density
-    voxel_size               Å per voxel of the network input (1.0)
+    voxel_size               Å per voxel of the network's grid (1.0 for the paper's network; an
+                             integer multiple of the samples' grid, e.g. 2.0, for a coarser one)
+    grid                     the dataset↔model contract, read from the training samples: the
+                             samples' voxel size and central-box margin, the factor between the
+                             two grids (cryosse.boxes.coarsen_box)
     classes                  ["background", "helix", "sheet"] — the output channel order
     input                    shape conventions: sides a multiple of 2**depth (padded at the high
                              end with the normalised value of zero density), training crop side,
@@ -33,7 +37,9 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import io
-from dataclasses import dataclass
+import json
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +51,52 @@ from cryosse.boxes import NORMALIZATION, NORMALIZATION_VERSION
 from cryosse.unet import UNet3D, build_model
 
 FORMAT = "cryosse.checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: voxel_size is the network's grid, "grid" added
 ARCHITECTURES = ("deepssetracer",)
-VOXEL_SIZE = 1.0
+SAMPLE_VOXEL_SIZE = 1.0  # Å: cryosse segment and evaluation work from a 1 Å grid
 CLASSES = ["background", "helix", "sheet"]
-CENTRAL_MARGIN = 17  # voxels of context around each training sample's central box
 DEFAULT_MODEL = "models/default.pt"
+DEFAULT_CARD = "models/default.json"
+
+
+@dataclass(frozen=True)
+class NetworkGrid:
+    """The grid the network works on, and the training samples' grid it was derived from."""
+
+    voxel_size: float  # Å per network voxel
+    sample_voxel_size: float  # Å per sample voxel
+    factor: int  # sample voxels per network voxel, per axis
+    central_margin: int  # sample voxels of context around each sample's central box
+
+
+PAPER_GRID = NetworkGrid(1.0, 1.0, 1, 17)
+
+
+def network_grid(model_config: dict[str, Any], sample_dirs: list[Path]) -> NetworkGrid:
+    """The grid of `model.voxel_size` (None: the samples' own) over these samples, which must
+    share one voxel size and padding; ValueError when the spacing is not a whole multiple."""
+    metas = [json.loads((Path(d) / "sample.json").read_text()) for d in sample_dirs]
+    voxels = {float(m["voxel_size"]) for m in metas}
+    paddings = {float(m.get("padding", 17.0)) for m in metas}
+    if len(voxels) != 1 or len(paddings) != 1:
+        raise ValueError(f"samples with different voxel sizes {sorted(voxels)} or paddings "
+                         f"{sorted(paddings)}: one network grid cannot serve them")  # fmt: skip
+    (sample_voxel,), (padding,) = voxels, paddings
+    spacing = model_config.get("voxel_size") or sample_voxel
+    factor = round(spacing / sample_voxel)
+    if factor < 1 or abs(factor * sample_voxel - spacing) > 1e-6:
+        raise ValueError(f"model.voxel_size {spacing} Å is not a whole multiple of the samples' "
+                         f"{sample_voxel} Å")  # fmt: skip
+    return NetworkGrid(float(spacing), sample_voxel, factor, round(padding / sample_voxel))
+
+
+def grid_factor(metadata: dict[str, Any], sample_voxel_size: float = SAMPLE_VOXEL_SIZE) -> int:
+    """Sample voxels per network voxel of a loaded checkpoint, for samples of this voxel size."""
+    factor = round(float(metadata["voxel_size"]) / sample_voxel_size)
+    if factor < 1 or abs(factor * sample_voxel_size - float(metadata["voxel_size"])) > 1e-6:
+        raise CheckpointError(f"the model's grid of {metadata['voxel_size']} Å is not a whole "
+                              f"multiple of {sample_voxel_size} Å")  # fmt: skip
+    return factor
 
 
 class CheckpointError(ValueError):
@@ -71,11 +117,14 @@ def make_checkpoint(
     weights: dict[str, torch.Tensor],
     model_config: dict[str, Any],
     training: dict[str, Any],
+    grid: NetworkGrid | None = None,
 ) -> dict[str, Any]:
     """The checkpoint dict for `weights` of the network built from `model_config`.
 
     `training` must hold at least "epoch" and "metric"; "run" is copied to the top level.
+    `grid`: the network's grid (default: the paper's, 1 Å samples with a 17-voxel margin).
     """
+    grid = grid or PAPER_GRID
     depth = int(model_config.get("depth", 2))
     return {
         "format": FORMAT,
@@ -84,14 +133,15 @@ def make_checkpoint(
         "model_config": dict(model_config),
         "model": weights,
         "normalization": {"name": NORMALIZATION, "version": NORMALIZATION_VERSION},
-        "voxel_size": VOXEL_SIZE,
+        "voxel_size": grid.voxel_size,
+        "grid": asdict(grid),
         "classes": list(CLASSES),
         "input": {
             "axis_order": "zyx",
             "side_multiple": 2**depth,
             "padding": "high end of each axis, normalised value of zero density",
             "crop_size": training.get("settings", {}).get("crop_size"),
-            "central_margin": CENTRAL_MARGIN,
+            "central_margin": grid.central_margin,
         },
         "training": training,
         "epoch": training.get("epoch"),
@@ -148,11 +198,10 @@ def check_metadata(state: Any, name: str) -> None:
             f"{name}: trained with normalisation {state.get('normalization')!r}, this cryosse "
             f"normalises inputs as {expected!r}"
         )
-    if state.get("voxel_size") != VOXEL_SIZE:
-        raise CheckpointError(
-            f"{name}: trained at voxel size {state.get('voxel_size')!r} Å, "
-            f"this cryosse resamples maps to {VOXEL_SIZE} Å"
-        )
+    voxel = state.get("voxel_size")
+    if not isinstance(voxel, float | int) or not math.isfinite(voxel) or voxel <= 0:
+        raise CheckpointError(f"{name}: voxel size {voxel!r} is not a positive number of Å")
+    grid_factor(state, SAMPLE_VOXEL_SIZE)
     if state.get("classes") != CLASSES:
         raise CheckpointError(
             f"{name}: output classes {state.get('classes')!r}, expected {CLASSES!r}"
@@ -202,6 +251,12 @@ def _first_line(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     telling = [line for line in lines if "Unpickler error" in line]
     return (telling or lines or [type(exc).__name__])[0][:200]
+
+
+def default_model_card() -> dict[str, Any]:
+    """The shipped model's card (models/default.json), {} when this installation has none."""
+    resource = importlib.resources.files("cryosse").joinpath(DEFAULT_CARD)
+    return json.loads(resource.read_text(encoding="utf-8")) if resource.is_file() else {}
 
 
 def default_model_path() -> Path:

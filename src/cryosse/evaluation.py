@@ -22,11 +22,11 @@ import numpy as np
 
 from cryosse.atomic import atomic_directory
 from cryosse.boxes import load_box
-from cryosse.checkpoint import load_checkpoint
+from cryosse.checkpoint import grid_factor, load_checkpoint
 from cryosse.density import write_map
 from cryosse.metrics import HELIX, SHEET, class_counts, residue_f1, residue_votes, voxel_f1
 from cryosse.sample import read_sample
-from cryosse.training import Device, TrainSettings, pick_device, predict_box
+from cryosse.training import Device, TrainSettings, pick_device, predict_sample
 from cryosse.tsv import read_tsv, write_tsv
 from cryosse.unet import UNet3D
 
@@ -71,11 +71,17 @@ def load_model(checkpoint: str | Path, device: Device) -> tuple[UNet3D, dict[str
 
 
 def evaluate_case(
-    model: UNet3D, sample_dir: str | Path, device: Device, predictions_dir: Path | None = None
+    model: UNet3D,
+    sample_dir: str | Path,
+    device: Device,
+    predictions_dir: Path | None = None,
+    factor: int = 1,
 ) -> CaseResult:
+    """Score one sample; `factor`: sample voxels per network voxel (checkpoint.grid_factor).
+    Whatever the network's grid, the scores are on the sample's own labels."""
     sample = read_sample(sample_dir)
     box = load_box(sample_dir)
-    probs = predict_box(model, box, device)
+    probs = predict_sample(model, box, factor, device)
     pred = probs.argmax(axis=0)
     origin = np.array(sample.meta["origin"], dtype=np.float64)
     voxel = float(sample.meta["voxel_size"])
@@ -150,10 +156,11 @@ def evaluate_checkpoint(
 ) -> list[CaseResult]:
     """Every test case with one trained model; per-case TSV, optional predicted maps."""
     torch_device = pick_device(TrainSettings(device=device))
-    model, _ = load_model(checkpoint, torch_device)
+    model, metadata = load_model(checkpoint, torch_device)
     results = []
     for sample_dir in sample_dirs:
         out = Path(predictions_root) / Path(sample_dir).name if predictions_root else None
-        results.append(evaluate_case(model, sample_dir, torch_device, out))
+        factor = grid_factor(metadata, float(read_sample(sample_dir).meta["voxel_size"]))
+        results.append(evaluate_case(model, sample_dir, torch_device, out, factor))
     write_cases(results, cases_tsv)
     return results

@@ -61,8 +61,15 @@ import torch
 
 from cryosse import __version__
 from cryosse.atomic import atomic_path, write_text_atomic
-from cryosse.boxes import apply_normalization, normalization_params
-from cryosse.checkpoint import Checkpoint, CheckpointError, default_model_path, load_checkpoint
+from cryosse.boxes import apply_normalization, coarsen_density, normalization_params, refine
+from cryosse.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    default_model_card,
+    default_model_path,
+    grid_factor,
+    load_checkpoint,
+)
 from cryosse.crop import resample_axes
 from cryosse.density import DensityMap, read_map
 from cryosse.reasons import CurationError
@@ -321,14 +328,19 @@ def segment_map(
     tick = time.perf_counter()
     # normalize_density's values (its parameters over the whole map, then the same elementwise
     # formula), kept as z-slabs that the tiling frees once it has passed them
+    # on the network's grid (block means of `factor`³ voxels of the 1 Å grid, as in training),
+    # with an empty border around the map (UNet3D.context_border)
+    net = checkpoint.model
+    factor = grid_factor(checkpoint.metadata, GRID_STEP)
     params = normalization_params(grid)
     zero_level = params.zero_level
-    normalised = ZSlabs([apply_normalization(grid[z : z + _Z_SLAB], params)
-                         for z in range(0, grid.shape[0], _Z_SLAB)])  # fmt: skip
+    slab = _Z_SLAB * factor
+    normalised = ZSlabs([coarsen_density(apply_normalization(grid[z : z + slab], params), factor)
+                         for z in range(0, grid.shape[0], slab)],
+                        border=net.context_border)  # fmt: skip
     del grid
     timings["normalise"] = time.perf_counter() - tick
 
-    net = checkpoint.model
     overlap = default_overlap(net) if overlap is None else int(overlap)
     if overlap < 0:
         raise SegmentError("--overlap must be >= 0")
@@ -364,6 +376,9 @@ def segment_map(
     timings["predict"] = time.perf_counter() - tick
     timings["forward"] = prediction.seconds_forward
     helix, sheet = prediction.helix, prediction.sheet
+    if factor > 1:  # back onto the 1 Å grid (trilinear between block centres)
+        fine = tuple(shape_xyz[::-1])
+        helix, sheet = refine(helix, factor, fine), refine(sheet, factor, fine)
     labels = labels_from(helix, sheet)
 
     counts = {name: int(np.count_nonzero(labels == value)) for name, value in
@@ -382,6 +397,8 @@ def segment_map(
             "shape_xyz": list(shape_xyz),
             "origin_xyz": origin.tolist(),
             "voxel_size": GRID_STEP,
+            "network_voxel_size": float(checkpoint.metadata["voxel_size"]),
+            "context_border_voxels": net.context_border,
         },
         "outputs_on": "input grid" if on_input_grid else f"{GRID_STEP:g} Å grid",
         "helix": {"voxels": counts["helix"], "volume_A3": counts["helix"] * GRID_STEP**3},
@@ -501,6 +518,8 @@ def run_cli(args: Any) -> int:
         f"on {s['device']['type']}, {s['timings_s']['total']:.1f} s; outputs in {out}"
     )
     print(f"ChimeraX: open {args.map}; open {out / 'helix_prob.mrc'} {out / 'sheet_prob.mrc'}")
+    if s["model"]["default"] and default_model_card().get("summary"):
+        print(f"default model: {default_model_card()['summary']}")
     return 0
 
 

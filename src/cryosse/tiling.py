@@ -60,15 +60,9 @@ WINDOW_FLOOR = 1e-4
 BYTES_PER_VOXEL_PER_BASE = 40
 
 
-def receptive_field(depth: int) -> int:
-    """Receptive field (voxels) of UNet3D: 4·2^k per encoder level k ≤ depth (two 3³ convs),
-    4·2^k per decoder level k < depth, 2^k per max-pool (44 for depth 2)."""
-    return 1 + sum(4 * 2**k for k in range(depth + 1)) + sum(5 * 2**k for k in range(depth))
-
-
 def default_overlap(model: UNet3D) -> int:
     """Twice the receptive field's half-width, rounded up to the network's multiple."""
-    return _round_up(2 * math.ceil(receptive_field(model.depth) / 2), model.multiple)
+    return _round_up(2 * math.ceil(model.receptive_field / 2), model.multiple)
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -77,7 +71,7 @@ def _round_up(n: int, multiple: int) -> int:
 
 def tile_memory(model: UNet3D, tile_shape: tuple[int, int, int], bf16: bool = False) -> int:
     """Estimated peak bytes of one tile's forward pass (see BYTES_PER_VOXEL_PER_BASE)."""
-    base = model.encoders[0][3].out_channels
+    base = model.base
     per_voxel = BYTES_PER_VOXEL_PER_BASE * base // (2 if bf16 else 1)
     return int(np.prod(tile_shape)) * per_voxel
 
@@ -208,32 +202,46 @@ def inference_network(model: UNet3D) -> nn.Module:
 
 class ZSlabs:
     """A float32 [z, y, x] volume held as consecutive z-slabs, so that the slabs below a plane
-    can be freed once no tile reads them any more (tiles run in z-major order)."""
+    can be freed once no tile reads them any more (tiles run in z-major order).
 
-    def __init__(self, slabs: list[np.ndarray]) -> None:
+    `border`: the volume is seen with that many voxels of empty map (the normalised value of
+    zero density, which the caller pre-fills) on every side; `shape` includes them,
+    `inner_shape` does not."""
+
+    def __init__(self, slabs: list[np.ndarray], border: int = 0) -> None:
         self._slabs: list[np.ndarray | None] = list(slabs)
         self._bounds = [0, *itertools.accumulate(s.shape[0] for s in slabs)]
-        self.shape: tuple[int, int, int] = (self._bounds[-1], *slabs[0].shape[1:])  # type: ignore[assignment]
+        self.border = int(border)
+        self.inner_shape: tuple[int, int, int] = (self._bounds[-1], *slabs[0].shape[1:])  # type: ignore[assignment]
+        self.shape: tuple[int, int, int] = tuple(n + 2 * self.border for n in self.inner_shape)  # type: ignore[assignment]
 
     def copy_into(self, out: np.ndarray, z0: int, y0: int, x0: int) -> None:
-        """out[:dz, :dy, :dx] = volume[z0 : z0 + dz, y0 : y0 + dy, x0 : x0 + dx], the block of
-        out's shape clipped to the volume; the rest of `out` is left as it is."""
-        dz, dy, dx = (min(n, lim - a) for n, lim, a in zip(out.shape, self.shape, (z0, y0, x0),
-                                                             strict=True))  # fmt: skip
+        """out[:dz, :dy, :dx] = volume[z0 : z0 + dz, y0 : y0 + dy, x0 : x0 + dx] (coordinates of
+        the bordered volume), the part that lies inside the inner volume; the rest of `out` is
+        left as it is."""
+        b = self.border
+        lows = [max(0, a - b) for a in (z0, y0, x0)]  # inner coordinates
+        corner = (z0, y0, x0)
+        highs = [min(lim, a - b + n) for a, n, lim in zip(corner, out.shape, self.inner_shape,
+                                                            strict=True)]  # fmt: skip
+        if any(lo >= hi for lo, hi in zip(lows, highs, strict=True)):
+            return
+        (iz0, iy0, ix0), (iz1, iy1, ix1) = lows, highs
+        oy, ox = iy0 - (y0 - b), ix0 - (x0 - b)
         for i, slab in enumerate(self._slabs):
-            lo, hi = max(z0, self._bounds[i]), min(z0 + dz, self._bounds[i + 1])
+            lo, hi = max(iz0, self._bounds[i]), min(iz1, self._bounds[i + 1])
             if lo >= hi:
                 continue
             if slab is None:
                 raise ValueError(f"planes {lo}-{hi} of the map were already released")
-            base = self._bounds[i]
-            out[lo - z0 : hi - z0, :dy, :dx] = slab[lo - base : hi - base, y0 : y0 + dy,
-                                                    x0 : x0 + dx]  # fmt: skip
+            base, oz = self._bounds[i], lo - (z0 - b)
+            out[oz : oz + hi - lo, oy : oy + iy1 - iy0, ox : ox + ix1 - ix0] = \
+                slab[lo - base : hi - base, iy0:iy1, ix0:ix1]  # fmt: skip
 
     def release_below(self, z: int) -> None:
-        """Free every slab that lies wholly below plane z."""
+        """Free every slab that lies wholly below plane z (of the bordered volume)."""
         for i in range(len(self._slabs)):
-            if self._bounds[i + 1] <= z:
+            if self._bounds[i + 1] <= z - self.border:
                 self._slabs[i] = None
 
 
@@ -260,10 +268,11 @@ def predict_tiled(
     import time
 
     source = density if isinstance(density, ZSlabs) else ZSlabs([density])
-    shape = source.shape
-    # np.zeros is calloc: pages take memory only when a tile first writes to them
-    helix = np.zeros(shape, dtype=np.float32)
-    sheet = np.zeros(shape, dtype=np.float32)
+    shape, border, inner = source.shape, source.border, source.inner_shape
+    # np.zeros is calloc: pages take memory only when a tile first writes to them. Only the
+    # map itself is accumulated, not its empty border.
+    helix = np.zeros(inner, dtype=np.float32)
+    sheet = np.zeros(inner, dtype=np.float32)
     tz, ty, tx = plan.tile_shape
     tiles = list(plan.tiles())
     bar = tqdm(total=len(tiles), desc="tiles", unit="tile", disable=not progress)
@@ -292,18 +301,24 @@ def predict_tiled(
             z0, y0, x0 = corners[b]
             wz, wy, wx = (a.window(i, plan.overlap) for a, i in zip(plan.axes, (iz, iy, ix),
                                                                     strict=True))  # fmt: skip
-            # clip tiles that reach into the padding beyond the map
-            dz, dy, dx = min(tz, shape[0] - z0), min(ty, shape[1] - y0), min(tx, shape[2] - x0)
-            weight = wz[:dz, None, None] * wy[None, :dy, None] * wx[None, None, :dx]
-            region = (slice(z0, z0 + dz), slice(y0, y0 + dy), slice(x0, x0 + dx))
-            helix[region] += probs[b, 0, :dz, :dy, :dx] * weight
-            sheet[region] += probs[b, 1, :dz, :dy, :dx] * weight
+            # the part of the tile inside the map (not its border nor the padding beyond it)
+            lo = [max(0, c - border) for c in (z0, y0, x0)]
+            hi = [min(n, c - border + t) for c, t, n in zip((z0, y0, x0), (tz, ty, tx), inner,
+                                                              strict=True)]  # fmt: skip
+            if any(a >= b_ for a, b_ in zip(lo, hi, strict=True)):
+                continue
+            tile = tuple(slice(a - c + border, b_ - c + border) for a, b_, c in
+                         zip(lo, hi, (z0, y0, x0), strict=True))  # fmt: skip
+            weight = wz[tile[0], None, None] * wy[None, tile[1], None] * wx[None, None, tile[2]]
+            region = tuple(slice(a, b_) for a, b_ in zip(lo, hi, strict=True))
+            helix[region] += probs[b, 0][tile] * weight
+            sheet[region] += probs[b, 1][tile] * weight
         bar.update(len(batch))
     bar.close()
     # divide by Σ weights = product of the per-axis sums, in place (broadcast, no temporaries
     # of the map's size)
     for axis, plan_axis_ in enumerate(plan.axes):
-        total = plan_axis_.weight_sum(plan.overlap)
+        total = plan_axis_.weight_sum(plan.overlap)[border : border + inner[axis]]
         view = [None, None, None]
         view[axis] = slice(None)  # type: ignore[call-overload]
         helix /= total[tuple(view)]

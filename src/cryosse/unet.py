@@ -63,6 +63,7 @@ class UNet3D(nn.Module):
             self.decoders.append(
                 nn.Sequential(_double_conv(widths[k] + skip, skip, skip), nn.Dropout(dropout))
             )
+        self.base = base
         self.head = nn.Conv3d(base, n_classes, 1)
         for module in self.modules():
             if isinstance(module, nn.Conv3d):
@@ -72,6 +73,21 @@ class UNet3D(nn.Module):
     def multiple(self) -> int:
         """Box sides must be multiples of this."""
         return 2**self.depth
+
+    @property
+    def receptive_field(self) -> int:
+        """Receptive field (voxels): 4·2^k per encoder level k ≤ depth (two 3³ convs), 4·2^k per
+        decoder level k < depth, 2^k per max-pool (44 for depth 2)."""
+        return receptive_field(self.depth)
+
+    @property
+    def context_border(self) -> int:
+        """Empty border (voxels, a multiple of `multiple`) put around a whole map at inference:
+        half the receptive field, so no output voxel sees the network's own zero padding of
+        its feature maps, which is what a map face would otherwise look like to it (measured on
+        the previous default model: a plane of "sheet" on every y = 0 face)."""
+        half = -(-self.receptive_field // 2)
+        return -(-half // self.multiple) * self.multiple
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -83,6 +99,11 @@ class UNet3D(nn.Module):
         for upsample, decoder in zip(self.upsamples, self.decoders, strict=True):
             x = decoder(torch.cat([upsample(x), skips.pop()], dim=1))
         return self.head(x)
+
+
+def receptive_field(depth: int) -> int:
+    """Receptive field (voxels) of a UNet3D of this depth (see UNet3D.receptive_field)."""
+    return 1 + sum(4 * 2**k for k in range(depth + 1)) + sum(5 * 2**k for k in range(depth))
 
 
 def build_model(config: dict[str, Any]) -> UNet3D:
