@@ -4,18 +4,24 @@ whose figures are the run's own evaluation."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from cryosse.checkpoint import default_model_path, load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.cli import main
+from cryosse.curate import curate_entry
 from cryosse.default_model import ShipError, ship_default_model
 from cryosse.evaluation import CaseResult, write_cases
+from cryosse.locate import locate_entry
+from cryosse.mirror import LocalMirror
+from cryosse.settings import CurationSettings
 from cryosse.simulate import entry_origin
 from cryosse.tsv import write_tsv
 from cryosse.unet import build_model
-from tests.conftest import REALDATA
+from tests.conftest import DEMO_MIRROR, REALDATA
 
 MODEL = {"base": 4, "depth": 2}
 RUN = "FL_DL_g2_lr0.001"
@@ -30,9 +36,26 @@ def _case(sample_id: str, f1_helix: float, true_helix: int, ca_helix: int) -> Ca
     )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def validation_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real sample (EMD-6149 chain X, curated from the demo mirror) to calibrate on."""
+    out = tmp_path_factory.mktemp("samples")
+    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
+    curate_entry(locate_entry("EMD-6149", LocalMirror.at(DEMO_MIRROR), settings), settings, out)
+    (sample,) = list(out.iterdir())
+    return sample
+
+
 @pytest.fixture
-def run_dir(tmp_path: Path) -> Path:
+def run_dir(tmp_path: Path, validation_sample: Path) -> Path:
     run = tmp_path / "results" / "offline"
+    run.mkdir(parents=True)
+    shutil.copytree(validation_sample, run / "samples" / validation_sample.name)
+    sample_id = validation_sample.name
+    write_tsv(run / "manifest.tsv", ["sample_id", "path"],
+              [{"sample_id": sample_id, "path": f"samples/{sample_id}"}])  # fmt: skip
+    write_tsv(run / "splits/main.tsv", ["sample_id", "split"],
+              [{"sample_id": sample_id, "split": "validation"}])  # fmt: skip
     weights = build_model(MODEL).state_dict()
     training = {"run": {"loss": "FL_DL", "lr": 1e-3, "gamma": 2.0}, "settings": {"crop_size": 24},
                 "epoch": 3, "metric": 0.4, "train_cases": 3, "validation_cases": 1,
@@ -53,9 +76,16 @@ def run_dir(tmp_path: Path) -> Path:
 def test_ship_copies_the_checkpoint_and_writes_the_card(run_dir: Path, tmp_path: Path) -> None:
     package = tmp_path / "package"
     card = ship_default_model(run_dir, package)
-    shipped = package / "models/default.pt"
-    assert shipped.read_bytes() == (run_dir / "training" / RUN / "best.pt").read_bytes()
-    assert load_checkpoint(shipped).sha256 == card["model"]["checkpoint_sha256"]
+    shipped = load_checkpoint(package / "models/default.pt")
+    assert shipped.sha256 == card["model"]["checkpoint_sha256"]
+    # calibrated on the validation case: the same weights but the head divided by T
+    trained = load_checkpoint(run_dir / "training" / RUN / "best.pt")
+    temperature = card["model"]["calibration"]["temperature"]
+    assert temperature == shipped.metadata["calibration"]["temperature"] > 0
+    for name, value in trained.model.state_dict().items():
+        expected = value / temperature if name.startswith("head.") else value
+        assert torch.allclose(shipped.model.state_dict()[name], expected, atol=1e-6), name
+    assert "summary" in card
     assert json.loads((package / "models/default.json").read_text()) == card
     # weighted by true voxels (voxel F1) and by Cα of the class (residue F1), by hand:
     weighted = card["test"]["weighted"]

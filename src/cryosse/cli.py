@@ -22,6 +22,7 @@ entries without Snakemake; the workflow is the way to curate a data set.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -309,8 +310,9 @@ def _ship_model(args: argparse.Namespace) -> int:
     from cryosse.default_model import ShipError, ship_default_model
 
     try:
-        card = ship_default_model(args.run, args.package, args.loss)
-    except (ShipError, CheckpointError, OSError) as exc:
+        real_maps = json.loads(Path(args.real_maps).read_text()) if args.real_maps else None
+        card = ship_default_model(args.run, args.package, args.loss, real_maps)
+    except (ShipError, CheckpointError, OSError, ValueError) as exc:
         print(f"cryosse ship-model: {exc}", file=sys.stderr)
         return 1
     weighted = card["test"]["weighted"]
@@ -319,6 +321,7 @@ def _ship_model(args: argparse.Namespace) -> int:
         f"to {Path(args.package) / 'models/default.pt'}; test weighted F1: "
         + ", ".join(f"{k} {'NA' if v is None else f'{v:.3f}'}" for k, v in weighted.items())
     )
+    print(card["summary"])
     return 0
 
 
@@ -403,6 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     ship.add_argument("run", help="a finished workflow run folder, e.g. results/offline")
     ship.add_argument("--loss", default="FL_DL", help="whose chosen run to ship (FL_DL)")
     ship.add_argument("--package", default="src/cryosse", help="the package source folder")
+    ship.add_argument(
+        "--real-maps",
+        help="card figures: the --json of benchmarks/real_maps.py for this run's model "
+        "(baselines and DeepSSETracer 1.0 beside it)",
+    )
     ship.set_defaults(func=_ship_model)
     sub.add_parser("version", help="versions of cryosse and mkdssp").set_defaults(func=_version)
     args = parser.parse_args(argv)
