@@ -208,4 +208,6 @@ def test_real_evaluation_entries(tmp_path: Path, realdata: Path) -> None:
     assert parse_header(mirror.header_path("EMD-3491")).resolution == 5.3
     unknown = next(e for e in EVALUATION_ENTRIES if e.folder == "EMD-1657")
     write_evaluation_entry(unknown, realdata, tmp_path)
-    assert parse_header(mirror.header_path("EMD-1657")).resolution is None
+    header = parse_header(mirror.header_path("EMD-1657"))
+    assert header.resolution == 5.8  # the seed paper's Table 2, case 1657_4V5H_AM
+    assert "Table 2" in mirror.header_path("EMD-1657").read_text()
