@@ -63,7 +63,8 @@ def evaluate_external(
         emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_of(map_path),
         models=[LocatedModel(pdb_id, path=str(model_path), sha256=sha256_of(model_path))],
     )  # fmt: skip
-    helix_map, sheet_map = read_map(pred_helix), read_map(pred_sheet)
+    helix_map = read_map(pred_helix, allow_constant=True)
+    sheet_map = read_map(pred_sheet, allow_constant=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="cryosse-evaluate-") as work:
         result = curate_entry(located, settings, Path(work) / "samples")
