@@ -147,3 +147,70 @@ def test_threshold_uses_the_author_contour_when_known() -> None:
     assert np.count_nonzero(baseline_labels("threshold", density)) == 1
     with pytest.raises(ValueError, match="unknown baseline"):
         baseline_labels("nothing", density)
+
+
+def _case(sid: str, f1h: float | None, f1s: float | None, true_h: int, true_s: int):
+    from cryosse.evaluation import CaseResult
+
+    return CaseResult(sid, 6.0, 10, 5, 20, 0, 0, true_h, 0, 0, true_s, f1h, f1s, f1h, f1s)
+
+
+def test_tables_put_baselines_beside_the_losses_and_never_choose_one() -> None:
+    from cryosse.tables import best_loss, table1, table2
+
+    results = {"FL_DL": [_case("a", 0.5, 0.2, 100, 50), _case("b", 0.4, None, 300, 0)]}
+    baselines = {"threshold": [_case("a", 0.9, 0.0, 100, 50), _case("b", 0.8, None, 300, 0)]}
+    chosen = {"FL_DL": {"run_id": "FL_DL_g2_lr0.001", "gamma": 2.0}}
+    rows = table1(results, chosen, baselines)
+    assert [r["loss"] for r in rows] == ["FL_DL", "baseline:threshold"]
+    assert rows[1]["run_id"] == "" and rows[1]["helix_weighted"] == "0.825"
+    assert best_loss(rows) == "FL_DL"  # the baseline scores higher but is not a loss
+    (first, _) = table2(results, "FL_DL", baselines)
+    assert first["baseline:threshold_helix"] == "0.900"
+    assert first["residue_helix_baseline:threshold"] == "0.900"
+    assert first["residue_helix"] == "0.500"  # still the best loss's residue F1
+
+
+def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path) -> None:
+    from cryosse.curate import curate_entry
+    from cryosse.density import write_map
+    from cryosse.evaluation import evaluate_baselines, read_cases
+    from cryosse.external import evaluate_external
+    from cryosse.grid import BASELINES
+    from cryosse.locate import locate_entry
+    from cryosse.mirror import LocalMirror
+    from cryosse.sample import read_sample
+    from cryosse.settings import CurationSettings
+    from tests.conftest import DEMO_MIRROR
+
+    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
+    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings)
+    curate_entry(located, settings, tmp_path / "samples")
+    sample_dir = tmp_path / "samples/EMD-8518_5u8s_A"
+    by_name = {}
+    for name in BASELINES:
+        (result,) = evaluate_baselines(name, [sample_dir], tmp_path / f"{name}.tsv")
+        (again,) = read_cases(tmp_path / f"{name}.tsv")
+        assert again.voxel_tp_helix == result.voxel_tp_helix
+        by_name[name] = result
+    assert by_name["threshold"].voxel_pred_sheet == 0 and by_name["threshold"].voxel_f1_helix > 0
+    assert by_name["hessian"].voxel_pred_sheet > 0 and by_name["hessian"].voxel_pred_helix > 0
+    every = by_name["all_helix"]
+    assert every.voxel_tp_helix == every.voxel_true_helix  # recall 1
+    sample = read_sample(sample_dir)
+    origin = np.array(sample.meta["origin"])
+    for cls, name in ((1, "helix"), (2, "sheet")):
+        write_map(tmp_path / f"{name}.mrc", (sample.labels == cls).astype(np.float32), origin, 1.0)
+    rows, _ = evaluate_external(tmp_path / "helix.mrc", tmp_path / "sheet.mrc",
+                                DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz",
+                                DEMO_MIRROR / "pdb/5u8s.pdb.gz", settings,
+                                baselines=BASELINES)  # fmt: skip
+    assert [r["predictor"] for r in rows] == ["tool", *BASELINES]
+    assert rows[0]["voxel_f1_helix"] == 1.0
+    scored = {r["predictor"]: r for r in rows[1:]}
+    # cryosse evaluate knows no author contour or resolution (no EMDB header): the contour
+    # falls back to mean + 1 σ, so only the contour-free baseline equals the pipeline's figures
+    for key in ("voxel_f1_helix", "residue_f1_helix"):
+        assert scored["all_helix"][key] == pytest.approx(getattr(every, key))
+    assert scored["threshold"]["voxel_f1_sheet"] in (0.0, None)
+    assert 0.0 < scored["threshold"]["voxel_f1_helix"] < 1.0

@@ -40,10 +40,10 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from cryosse.grid import BASELINES
 from cryosse.metrics import HELIX, SHEET
 from cryosse.quality import fallback_contour
 
-BASELINES = ("threshold", "hessian", "all_helix")
 BASELINE_TITLES = {
     "threshold": "threshold → helix",
     "hessian": "Hessian rod/plate",
