@@ -31,11 +31,37 @@ rule evaluate_loss:
         "../workflow_scripts/evaluate_loss.py"
 
 
+rule evaluate_baseline:
+    """A baseline that learned nothing (cryosse.baselines) on every test case, as the losses."""
+    input:
+        manifest=f"{RESULTS}/manifest.tsv",
+        splits=f"{RESULTS}/splits/main.tsv",
+    output:
+        cases=f"{RESULTS}/evaluation/baselines/{{baseline}}/cases.tsv",
+    log:
+        f"{RESULTS}/logs/evaluate_baseline/{{baseline}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate_baseline/{{baseline}}.tsv"
+    wildcard_constraints:
+        baseline="|".join(BASELINES),
+    conda:
+        "../envs/training.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../workflow_scripts/evaluate_baseline.py"
+
+
 rule make_tables:
-    """Table 1 (per loss, with bootstrap CIs), Table 2 (per test case), paired tests."""
+    """Table 1 (per loss and baseline, bootstrap CIs), Table 2 (per test case), paired tests."""
     input:
         best_runs=f"{RESULTS}/training/best_runs.tsv",
         cases=expand(f"{RESULTS}/evaluation/{{loss}}/cases.tsv", loss=TRAINED_LOSSES),
+        baselines=expand(
+            f"{RESULTS}/evaluation/baselines/{{baseline}}/cases.tsv",
+            baseline=BASELINES,
+        ),
     output:
         table1=report(
             f"{RESULTS}/tables/table1.md",

@@ -5,5 +5,10 @@ import logging
 from cryosse.dataset import run_tables
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-run_tables(snakemake.input.best_runs, list(snakemake.input.cases), snakemake.output.table1)
+run_tables(
+    snakemake.input.best_runs,
+    list(snakemake.input.cases),
+    snakemake.output.table1,
+    list(snakemake.input.baselines),
+)
 logging.info("tables written next to %s", snakemake.output.table1)

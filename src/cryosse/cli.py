@@ -5,6 +5,7 @@
     cryosse fetch [--config config/config.yaml] [EMD-1234 ...]
     cryosse curate EMD-8518 EMD-6149 --mirror demo/mirror --out results/mine [--config c.yaml]
     cryosse evaluate --pred-helix H.mrc --pred-sheet S.mrc --map M.map.gz --model C.cif
+        (the tool's rows, then the same samples scored by the baselines of cryosse.baselines)
     cryosse summary results/demo/curation_log.tsv
     cryosse simulate STRUCTURES_DIR --mirror results/offline/mirror [--jobs 2]
     cryosse derive --realdata ../shared/realdata --mirror results/offline/mirror
@@ -157,16 +158,19 @@ def _fetch(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     """Score another tool's helix/sheet maps against our labels of the map/model pair."""
     from cryosse.external import evaluate_external
+    from cryosse.grid import BASELINES
 
     settings = CurationSettings.from_config(settings_section(_load_config(args.config)))
     rows, log = evaluate_external(args.pred_helix, args.pred_sheet, args.map, args.model,
-                                  settings, threshold=args.threshold)  # fmt: skip
+                                  settings, threshold=args.threshold,
+                                  baselines=() if args.no_baselines else BASELINES)  # fmt: skip
     for row in log:
         if row.status == "excluded":
             print(f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
                   file=sys.stderr)  # fmt: skip
     columns = ["sample_id", "chain", "voxel_f1_helix", "voxel_f1_sheet", "residue_f1_helix",
-               "residue_f1_sheet", "true_helix_voxels", "true_sheet_voxels"]  # fmt: skip
+               "residue_f1_sheet", "true_helix_voxels", "true_sheet_voxels",
+               "predictor"]  # fmt: skip
     lines = ["\t".join(columns)]
     for row in rows:
         cells = [row[c] for c in columns]
@@ -371,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--config", help="workflow config (curation settings)")
     evaluate.add_argument("--threshold", type=float, default=0.5, help="class threshold")
     evaluate.add_argument("--out", help="also write the TSV here")
+    evaluate.add_argument("--no-baselines", action="store_true",
+                          help="no baseline rows (threshold, hessian, all_helix)")  # fmt: skip
     evaluate.set_defaults(func=_evaluate)
     summary = sub.add_parser("summary", help="counts per reason in a curation log")
     summary.add_argument("log")

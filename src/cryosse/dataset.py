@@ -334,17 +334,30 @@ def run_evaluation(loss: str, best_runs: str | Path, manifest: str | Path, main_
     return chosen["run_id"]
 
 
-def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: str | Path) -> None:
-    """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder."""
+def run_baseline_evaluation(name: str, manifest: str | Path, main_tsv: str | Path,
+                            cases_out: str | Path) -> None:  # fmt: skip
+    """One baseline (cryosse.baselines) on the test split, in the models' cases.tsv format."""
+    from cryosse.evaluation import evaluate_baselines
+
+    evaluate_baselines(name, split_sample_dirs(manifest, main_tsv, "test"), cases_out)
+
+
+def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: str | Path,
+               baseline_files: list[str | Path] | None = None) -> None:  # fmt: skip
+    """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder; the
+    baselines' cases (<name>/cases.tsv) as rows / columns beside the losses."""
     from cryosse.evaluation import read_cases
     from cryosse.tables import best_loss, paired_tests, table1, table2, write_table
 
     chosen = _best_runs(best_runs)
     results = {Path(f).parent.name: read_cases(f) for f in case_files}
+    baselines = {Path(f).parent.name: read_cases(f) for f in baseline_files or []}
     out = Path(table1_md).parent
-    rows1 = table1(results, chosen)
-    write_table(rows1, "Table 1: weighted-average voxel F1 per loss (test set)", out / "table1")
-    write_table(table2(results, best_loss(rows1)), "Table 2: per test case", out / "table2")
+    rows1 = table1(results, chosen, baselines)
+    write_table(rows1, "Table 1: weighted-average voxel F1 per loss and baseline (test set)",
+                out / "table1")  # fmt: skip
+    write_table(table2(results, best_loss(rows1), baselines), "Table 2: per test case",
+                out / "table2")  # fmt: skip
     write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")
 
 

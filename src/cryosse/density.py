@@ -67,13 +67,14 @@ def _open_mrc(path: Path) -> tuple[np.ndarray, object, np.ndarray]:
     return data, header, voxel
 
 
-def read_map(path: str | Path) -> DensityMap:
+def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
     """Read an MRC/CCP4 map (.mrc, .map, .ccp4, optionally gzipped).
 
     - MAPC/MAPR/MAPS: the data are transposed so that array axes are [z, y, x].
     - Origin: the header ORIGIN if it is non-zero, else NSTART × voxel size (the UCSF
       ChimeraX convention, which EMDB maps follow).
     - Non-standard machine stamps are accepted (mrcfile permissive mode).
+    - A constant map is refused unless `allow_constant` (a predicted mask may be all zero).
     Raises CurationError(MAP_MISSING / MAP_UNREADABLE / MAP_INVALID_VALUES).
     """
     path = Path(path)
@@ -125,7 +126,7 @@ def read_map(path: str | Path) -> DensityMap:
         raise CurationError(
             Reason.MAP_INVALID_VALUES, f"{path.name}: {n_bad} voxels are NaN or infinite"
         )
-    if float(data.max()) == float(data.min()):
+    if not allow_constant and float(data.max()) == float(data.min()):
         raise CurationError(
             Reason.MAP_INVALID_VALUES, f"{path.name}: the map is constant ({float(data.max())})"
         )

@@ -10,6 +10,11 @@ training), and in its central box:
 The predictions are written in the sample's frame, so they open in ChimeraX on top of the
 sample (and of the deposited map): pred_helix.mrc and pred_sheet.mrc (probabilities, float32)
 and pred_labels.mrc (int8, 0/1/2).
+
+The baselines (cryosse.baselines) are scored on the same samples by the same code
+(`evaluate_baselines`): their labels on the sample's raw density box, the author's contour when
+curation used one (sample.json quality.contour_source "author"), else mean + 1 σ of the box's
+non-zero voxels, and the sample's resolution for the Hessian's smoothing.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from cryosse.atomic import atomic_directory
-from cryosse.boxes import load_box
+from cryosse.baselines import baseline_labels
+from cryosse.boxes import central_mask, load_box
 from cryosse.checkpoint import grid_factor, load_checkpoint
 from cryosse.density import write_map
 from cryosse.metrics import HELIX, SHEET, class_counts, residue_f1, residue_votes, voxel_f1
-from cryosse.sample import read_sample
+from cryosse.sample import Sample, read_sample
 from cryosse.training import Device, TrainSettings, pick_device, predict_sample
 from cryosse.tsv import read_tsv, write_tsv
 from cryosse.unet import UNet3D
@@ -83,19 +89,49 @@ def evaluate_case(
     box = load_box(sample_dir)
     probs = predict_sample(model, box, factor, device)
     pred = probs.argmax(axis=0)
-    origin = np.array(sample.meta["origin"], dtype=np.float64)
-    voxel = float(sample.meta["voxel_size"])
-
-    central = [r for r in sample.residues if r["in_central_box"] == "1"]
-    ca = np.array([[float(r[f"ca_{a}"]) for a in "xyz"] for r in central]).reshape(-1, 3)
-    truth = np.array([CLASS_IDS[r["class"]] for r in central], dtype=np.int64)
-    voted = residue_votes(pred, origin, voxel, ca)
-    counts = {c: class_counts(pred, box.labels, box.central, c) for c in (HELIX, SHEET)}
     if predictions_dir is not None:
+        origin = np.array(sample.meta["origin"], dtype=np.float64)
+        voxel = float(sample.meta["voxel_size"])
         with atomic_directory(predictions_dir) as tmp:
             write_map(tmp / "pred_helix.mrc", probs[HELIX].astype(np.float32), origin, voxel)
             write_map(tmp / "pred_sheet.mrc", probs[SHEET].astype(np.float32), origin, voxel)
             write_map(tmp / "pred_labels.mrc", pred.astype(np.int8), origin, voxel)
+    return score_case(sample, box.labels, box.central, pred)
+
+
+def sample_contour(meta: dict[str, Any]) -> float | None:
+    """The author's contour of a sample's map when curation used one, else None."""
+    quality = meta.get("quality") or {}
+    return float(quality["contour"]) if quality.get("contour_source") == "author" else None
+
+
+def evaluate_baseline_case(name: str, sample_dir: str | Path) -> CaseResult:
+    """One baseline (cryosse.baselines) on one sample, scored as a model's prediction."""
+    sample = read_sample(sample_dir)
+    labels = sample.labels.astype(np.int64)
+    pred = baseline_labels(name, sample.density, float(sample.meta["voxel_size"]),
+                           sample.meta.get("resolution"), sample_contour(sample.meta))  # fmt: skip
+    return score_case(sample, labels, central_mask(sample.meta, labels.shape), pred)
+
+
+def evaluate_baselines(name: str, sample_dirs: list[Path], cases_tsv: str | Path
+                       ) -> list[CaseResult]:  # fmt: skip
+    """Every test case with one baseline; per-case TSV in the models' format."""
+    results = [evaluate_baseline_case(name, d) for d in sample_dirs]
+    write_cases(results, cases_tsv)
+    return results
+
+
+def score_case(sample: Sample, labels: np.ndarray, central_box: np.ndarray, pred: np.ndarray
+               ) -> CaseResult:  # fmt: skip
+    """Voxel and residue scores of predicted labels in the sample's central box."""
+    origin = np.array(sample.meta["origin"], dtype=np.float64)
+    voxel = float(sample.meta["voxel_size"])
+    central = [r for r in sample.residues if r["in_central_box"] == "1"]
+    ca = np.array([[float(r[f"ca_{a}"]) for a in "xyz"] for r in central]).reshape(-1, 3)
+    truth = np.array([CLASS_IDS[r["class"]] for r in central], dtype=np.int64)
+    voted = residue_votes(pred, origin, voxel, ca)
+    counts = {c: class_counts(pred, labels, central_box, c) for c in (HELIX, SHEET)}
     return CaseResult(
         sample_id=sample.meta["sample_id"],
         resolution=sample.meta.get("resolution"),
@@ -108,11 +144,11 @@ def evaluate_case(
         voxel_tp_sheet=counts[SHEET][0],
         voxel_pred_sheet=counts[SHEET][1],
         voxel_true_sheet=counts[SHEET][2],
-        voxel_f1_helix=voxel_f1(pred, box.labels, box.central, HELIX),
-        voxel_f1_sheet=voxel_f1(pred, box.labels, box.central, SHEET),
+        voxel_f1_helix=voxel_f1(pred, labels, central_box, HELIX),
+        voxel_f1_sheet=voxel_f1(pred, labels, central_box, SHEET),
         residue_f1_helix=residue_f1(voted, truth, HELIX),
         residue_f1_sheet=residue_f1(voted, truth, SHEET),
-        **confusion_counts(pred, box.labels, box.central),
+        **confusion_counts(pred, labels, central_box),
     )
 
 

@@ -1,4 +1,5 @@
-"""The benchmark grid: loss x Adam learning rate (x focal gamma), one run id per setting.
+"""The benchmark grid: loss x Adam learning rate (x focal gamma), one run id per setting, and
+the baselines scored beside the losses.
 
 Kept free of torch so that the Snakefile (parsed again by every cluster job) and the curation
 jobs start without importing it.
@@ -11,6 +12,8 @@ from typing import Any
 
 # The paper's five losses (cryosse.losses implements them under these names).
 LOSSES = ("CE", "FL", "DL", "CE_DL", "FL_DL")
+# The predictors that learned nothing, scored beside the losses (cryosse.baselines).
+BASELINES = ("threshold", "hessian", "all_helix")
 
 
 @dataclass(frozen=True)

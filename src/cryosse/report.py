@@ -25,6 +25,7 @@ from cryosse.clusters import mmseqs_version
 from cryosse.curation_log import read_log
 from cryosse.dssp import mkdssp_version
 from cryosse.evaluation import read_cases
+from cryosse.grid import LOSSES
 from cryosse.plots import (
     confusion,
     f1_per_loss,
@@ -41,6 +42,17 @@ table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px soli
 padding:2px 6px;text-align:right}th{background:#f3f3f3}img{max-width:100%}
 pre{background:#f7f7f7;padding:8px;font-size:11px;overflow:auto}h1{font-size:1.6em}
 .banner{background:#fff3cd;border:1px solid #e0b000;padding:10px 14px;margin:1em 0}"""
+
+
+BASELINE_NOTE = (
+    "<p><b>Baselines.</b> The rows and columns marked <code>baseline:</code> are predictors "
+    "that learned nothing, scored on the same test cases and truth as the losses "
+    "(cryosse.baselines): <code>threshold</code> calls every voxel above the contour helix "
+    "(the author's contour, else mean + 1 σ of the non-zero voxels) and never sheet; "
+    "<code>hessian</code> calls rods of the smoothed density helix and plates sheet; "
+    "<code>all_helix</code> calls every voxel, hence every residue, helix. A loss's figure "
+    "means something only where it is above them.</p>"
+)
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -100,7 +112,8 @@ def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
 def _montages(results: Path, cases: dict[str, list], plots: Path, limit: int = 3) -> list:
     made = []
     table1 = results / "tables" / "table1.tsv"
-    rows = [r for r in read_tsv(table1) if r["average"] != "NA"] if table1.exists() else []
+    rows = [r for r in read_tsv(table1) if r["average"] != "NA" and r["loss"] in LOSSES] \
+        if table1.exists() else []  # fmt: skip
     if not rows:
         return made
     best = max(rows, key=lambda r: float(r["average"]))["loss"]
@@ -176,6 +189,7 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
         + ", ".join(f"{k} {100 * v / total:.1f} %" for k, v in residues.items())
         + ".</p>",
     ]
+    parts.append(BASELINE_NOTE)
     tables = (("table1", "Table 1"), ("table2", "Table 2"), ("paired_tests", "Tests"),
               ("table_s1", "Table S1"))  # fmt: skip
     for name, title in tables:

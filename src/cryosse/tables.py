@@ -8,6 +8,11 @@ helix and sheet for every loss, residue F1 of helix and sheet for the best loss 
 Table 1 average).
 Tests — FL_DL against every other loss: Wilcoxon signed-rank on per-case sheet F1.
 Each table is written as TSV (exact values), Markdown and an HTML fragment.
+
+Baselines (cryosse.baselines: density threshold, Hessian shape, every voxel helix), scored on
+the same test cases and truth, stand beside the losses: in Table 1 as rows `baseline:<name>`
+(never chosen as the best loss), in Table 2 as their voxel F1 columns `baseline:<name>_helix`
+/ `_sheet` and residue F1 columns `residue_helix_baseline:<name>` / `residue_sheet_…`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from cryosse.atomic import write_text_atomic
 from cryosse.evaluation import CaseResult
+from cryosse.grid import BASELINES
 from cryosse.losses import LOSSES
 from cryosse.metrics import mean_defined, micro_f1
 from cryosse.statistics import paired_wilcoxon, weighted_with_ci
@@ -32,14 +38,30 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "NA" if value is None else f"{value:.{digits}f}"
 
 
-def table1(results: dict[str, list[CaseResult]], chosen: dict[str, dict[str, Any]]) -> list[dict]:
+BASELINE_PREFIX = "baseline:"
+
+
+def _predictors(
+    results: dict[str, list[CaseResult]], baselines: dict[str, list[CaseResult]] | None
+) -> dict[str, list[CaseResult]]:
+    """Losses in the paper's order, then the baselines as `baseline:<name>`."""
+    out = {loss: results[loss] for loss in LOSSES if loss in results}
+    for name in [b for b in BASELINES if b in (baselines or {})]:
+        out[BASELINE_PREFIX + name] = (baselines or {})[name]
+    return out
+
+
+def table1(
+    results: dict[str, list[CaseResult]],
+    chosen: dict[str, dict[str, Any]],
+    baselines: dict[str, list[CaseResult]] | None = None,
+) -> list[dict]:
     rows = []
-    for loss in [x for x in LOSSES if x in results]:
-        cases = results[loss]
+    for loss, cases in _predictors(results, baselines).items():
         row: dict[str, Any] = {
             "loss": loss,
-            "run_id": chosen[loss]["run_id"],
-            "gamma": chosen[loss].get("gamma") or "",
+            "run_id": chosen[loss]["run_id"] if loss in chosen else "",
+            "gamma": (chosen[loss].get("gamma") or "") if loss in chosen else "",
             "cases": len(cases),
         }
         averages = []
@@ -60,15 +82,22 @@ def table1(results: dict[str, list[CaseResult]], chosen: dict[str, dict[str, Any
 
 
 def best_loss(rows: list[dict]) -> str | None:
-    scored = [r for r in rows if r["average"] != "NA"]
+    """The loss with the highest Table 1 average (baseline rows never count)."""
+    scored = [r for r in rows if r["average"] != "NA" and r["loss"] in LOSSES]
     return max(scored, key=lambda r: float(r["average"]))["loss"] if scored else None
 
 
-def table2(results: dict[str, list[CaseResult]], best: str | None) -> list[dict]:
-    losses = [x for x in LOSSES if x in results]
+def table2(
+    results: dict[str, list[CaseResult]],
+    best: str | None,
+    baselines: dict[str, list[CaseResult]] | None = None,
+) -> list[dict]:
+    predictors = _predictors(results, baselines)
+    losses = list(predictors)
+    extra = [p for p in losses if p.startswith(BASELINE_PREFIX)]
     by_case: dict[str, dict[str, CaseResult]] = {}
     for loss in losses:
-        for case in results[loss]:
+        for case in predictors[loss]:
             by_case.setdefault(case.sample_id, {})[loss] = case
     rows = []
     for sample_id in sorted(by_case):
@@ -83,6 +112,10 @@ def table2(results: dict[str, list[CaseResult]], best: str | None) -> list[dict]
         chosen = by_case[sample_id].get(best) if best else None
         row["residue_helix"] = _num(chosen.residue_f1_helix if chosen else None)
         row["residue_sheet"] = _num(chosen.residue_f1_sheet if chosen else None)
+        for name in extra:
+            case = by_case[sample_id].get(name)
+            row[f"residue_helix_{name}"] = _num(case.residue_f1_helix if case else None)
+            row[f"residue_sheet_{name}"] = _num(case.residue_f1_sheet if case else None)
         rows.append(row)
     return rows
 

@@ -1,0 +1,14 @@
+"""Adapter: rule evaluate_baseline -> cryosse.dataset.run_baseline_evaluation."""
+
+import logging
+
+from cryosse.dataset import run_baseline_evaluation
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+run_baseline_evaluation(
+    snakemake.wildcards.baseline,
+    snakemake.input.manifest,
+    snakemake.input.splits,
+    snakemake.output.cases,
+)
+logging.info("evaluated baseline %s", snakemake.wildcards.baseline)
