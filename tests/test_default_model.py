@@ -97,6 +97,24 @@ def test_ship_copies_the_checkpoint_and_writes_the_card(run_dir: Path, tmp_path:
     assert card["model"]["parameters"] == sum(p.numel() for p in build_model(MODEL).parameters())
 
 
+def test_the_card_summary_stands_beside_the_baselines_and_the_peer(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    def figures(helix: float, sheet: float | None) -> dict:
+        return {"summary": {"voxel_f1_helix_weighted": helix, "voxel_f1_sheet_weighted": sheet}}
+
+    real_maps = {  # the shape of benchmarks/real_maps.py --json
+        "maps": [{"map": "EMD-8518 A", "resolution_A": 6.1}, {"map": "X", "resolution_A": 5.0}],
+        "predictors": {"cryosse default model": figures(0.5, 0.25),
+                       "DeepSSETracer 1.0": figures(0.545, 0.318),
+                       "threshold": figures(0.409, 0.0), "hessian": figures(0.262, 0.194)},
+    }  # fmt: skip
+    card = ship_default_model(run_dir, tmp_path / "package", real_maps=real_maps)
+    assert card["real_maps"] == real_maps
+    assert "0.50 / 0.25 (best baseline, threshold: 0.41 / 0.00" in card["summary"]
+    assert "DeepSSETracer 1.0: 0.55 / 0.32" in card["summary"] and "5-6.1 Å" in card["summary"]
+
+
 def test_refuses_a_broken_checkpoint_and_an_unevaluated_run(
     run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
