@@ -33,7 +33,10 @@ A fault queued for a path is used by the next request to it, in order:
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import re
 import threading
 import time
@@ -93,6 +96,15 @@ class ArchiveServer:
         for path in (mirror / "pdb").glob("*.*"):
             pdb_id, suffix = path.name.split(".", 1)
             self.files[f"/rcsb/download/{pdb_id.upper()}.{suffix}"] = path.read_bytes()
+
+    def publish_search(self, query: str, csv_text: str, count: int | None = None) -> None:
+        """Answer the Solr `query` with `csv_text`, and its facet count with `count` (default:
+        the CSV's data rows, as the real archive would)."""
+        if count is None:
+            count = len(list(csv.reader(io.StringIO(csv_text)))) - 1
+        self.files["/emdb/api/search/" + query] = csv_text.encode()
+        facet = json.dumps({"current_status": {"REL": count}})
+        self.files["/emdb/api/facet/" + query] = facet.encode()
 
     def add_fault(self, path: str, *faults: Fault) -> None:
         with self.lock:
