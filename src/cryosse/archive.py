@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 import gemmi
 
+from cryosse.density import plan_map
 from cryosse.download import Downloader, DownloadError, Rejected
 from cryosse.header import EntryHeader
 from cryosse.ids import emdb_number, normalize_emdb_id, normalize_pdb_id, upper_pdb_id
@@ -228,12 +229,19 @@ class MirrorArchive:
         path = self.mirror.map_path(emdb_id, header.map_file)
         if not path.is_file():
             raise CurationError(Reason.MAP_MISSING, f"{emdb_id}: map {path.name} not in the mirror")
-        # The same size check as a download: a mirror file that is not the header's map (or
-        # a gzip whose trailer claims another size) is excluded here, before anything reads it.
-        try:
-            check_map_size(path, header.map_size_kbytes)
-        except (ValueError, OSError) as exc:
-            raise CurationError(Reason.MAP_SIZE_MISMATCH, f"{emdb_id}: {exc}") from exc
+        # The size check of a download, from the map's own MRC header (1024 bytes read; a
+        # truncated gzip's trailer would be garbage, and is reported unreadable when read): a
+        # mirror file that is not the header's map is excluded before anything reads it, and
+        # reading decompresses no more than this size (density.read_map).
+        if header.map_size_kbytes is not None:
+            implied = plan_map(path).file_bytes
+            low, high = map_size_bounds(header.map_size_kbytes)
+            if not low <= implied <= high:
+                raise CurationError(
+                    Reason.MAP_SIZE_MISMATCH,
+                    f"{emdb_id}: {path.name}: its MRC header implies {implied} bytes, the entry "
+                    f"header says {header.map_size_kbytes} kB (1 kB = 1000 bytes)",
+                )
         return path
 
     def model_file(self, pdb_id: str) -> ModelFile:
