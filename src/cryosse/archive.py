@@ -63,6 +63,8 @@ _SIZE_TOLERANCE_KB = 1
 # gzip of incompressible data grows by at most ~0.02 % plus a few bytes of header and trailer.
 _GZIP_OVERHEAD = 1.001
 _GZIP_SLACK = 64 * 1024
+# bytes/s: the slowest transfer a map's deadline allows for (a 20 GB map gets 20,000 s)
+_SLOWEST_RATE = 1e6
 
 
 @dataclass(frozen=True)
@@ -290,9 +292,14 @@ class HttpArchive:
                 raise
 
         max_bytes, max_uncompressed = map_download_caps(header.map_size_kbytes, self.limits)
+        deadline = self.downloader.deadline
+        if deadline is not None and header.map_size_kbytes is not None:
+            # a large map gets at least the time it takes at 1 MB/s
+            deadline = max(deadline, max_bytes / _SLOWEST_RATE)
         try:
             self._fetch(self.urls.map_url(emdb_id, dest.name), dest, validate, Reason.MAP_MISSING,
-                        max_bytes=max_bytes, max_uncompressed=max_uncompressed)  # fmt: skip
+                        max_bytes=max_bytes, max_uncompressed=max_uncompressed,
+                        deadline=deadline)  # fmt: skip
         except CurationError as exc:
             if size_problems and exc.reason == Reason.DOWNLOAD_FAILED:
                 # The file was complete and intact: it is not the header's map.
@@ -351,6 +358,7 @@ class HttpArchive:
         require_length: bool = False,
         max_bytes: int | None = None,
         max_uncompressed: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Make `dest` a verified copy of `url` (reusing one already in the cache)."""
         with _locked(self.cache.root / ".locks" / f"{dest.name}.lock"):
@@ -358,8 +366,8 @@ class HttpArchive:
                 return
             try:
                 self.downloader.fetch(url, dest, validate=validate, require_length=require_length,
-                                      max_bytes=max_bytes,
-                                      max_uncompressed=max_uncompressed)  # fmt: skip
+                                      max_bytes=max_bytes, max_uncompressed=max_uncompressed,
+                                      deadline=deadline)  # fmt: skip
             except DownloadError as exc:
                 self.attempts.append({"url": url, "result": exc.message})
                 if exc.status in (404, 410):
