@@ -98,7 +98,8 @@ def plan_map(path: str | Path) -> MapPlan:
     except (OSError, EOFError, zlib.error) as exc:
         raise _unreadable(path, f"corrupt or truncated gzip ({exc})") from exc
     if len(head) < _HEADER_BYTES:
-        raise _unreadable(path, f"{len(head)} bytes, shorter than an MRC header")
+        raise _unreadable(path, f"not a readable MRC map ({len(head)} bytes, shorter than an "
+                                "MRC header)")  # fmt: skip
     # The machine stamp (byte 212) says the byte order: 0x44 little-endian, 0x11 big-endian;
     # a non-standard stamp (accepted, as mrcfile's permissive mode does) is told by the mode.
     order = ">" if head[212] == 0x11 else "<"
