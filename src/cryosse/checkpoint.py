@@ -168,7 +168,7 @@ def _encoder_count(weights: dict[str, Any]) -> int:
 
 def check_weights_fit_config(state: dict[str, Any], name: str) -> None:
     """Refuse, before any network is built, weights that do not fit their model_config (a
-    config saying depth 40 / base 4000 would take terabytes to build) or that hold NaN/Inf."""
+    config saying depth 40 / base 4000 would take terabytes to build)."""
     weights, config = state["model"], state["model_config"]
     bad = [k for k, v in weights.items() if not isinstance(v, torch.Tensor)]
     if bad:
@@ -203,6 +203,12 @@ def check_weights_fit_config(state: dict[str, Any], name: str) -> None:
             f"{len(wrong)} tensors differ ({', '.join(wrong[:3])}"
             f"{', ...' if len(wrong) > 3 else ''})"
         )
+
+
+def check_finite_weights(state: dict[str, Any], name: str) -> None:
+    """Refuse a checkpoint whose weights hold NaN or Inf (every prediction would be NaN).
+    Checked on loading only: training may still record a diverged run's weights."""
+    weights = state["model"]
     nonfinite = [k for k, v in weights.items()
                  if v.is_floating_point() and not bool(torch.isfinite(v).all())]  # fmt: skip
     if nonfinite:
@@ -245,6 +251,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         ) from exc
     check_metadata(state, path.name)
     model = _build(state, path.name)
+    check_finite_weights(state, path.name)
     metadata = {k: v for k, v in state.items() if k != "model"}
     return Checkpoint(model, metadata, path, hashlib.sha256(raw).hexdigest())
 
