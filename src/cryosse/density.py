@@ -152,12 +152,14 @@ def memory_budget(fraction: float = 0.8) -> int:
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
         limits.append(soft)
-    try:
-        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if text.isdigit():
+    # cgroup v2, then v1 (whose "unlimited" is a huge number)
+    for cgroup in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(cgroup).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
             limits.append(int(text))
-    except OSError:
-        pass
     slurm = os.environ.get("SLURM_MEM_PER_NODE")
     if slurm and slurm.isdigit():
         limits.append(int(slurm) * 2**20)
