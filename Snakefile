@@ -18,7 +18,7 @@ include: "rules/common.smk"
 
 
 wildcard_constraints:
-    emdb="EMD-[0-9]{4,5}",
+    emdb="EMD-[0-9]{4,7}",
     run_id="(CE|FL|DL|CE_DL|FL_DL)(_g[0-9.e+-]+)?_lr[0-9.e+-]+",
     loss="CE|FL|DL|CE_DL|FL_DL",
     fold="[0-9]+",

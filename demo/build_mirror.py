@@ -198,7 +198,8 @@ def header_xml(
     if facts.mode not in MRC_MODE_TO_EMDB_DATA_TYPE:
         raise ValueError(f"{emdb_id}: unsupported MRC mode {facts.mode}")
     processing = METHOD_PROCESSING_ELEMENT[entry.method]
-    size_kbytes = round(facts.size_bytes / 1024)
+    # EMDB's unit: 1000 bytes, floored (EMD-25107: 42,593,024 bytes -> size_kbytes="42593")
+    size_kbytes = facts.size_bytes // 1000
     vx, vy, vz = (format_float32(v) for v in facts.voxel_xyz)
     comment = (
         f"Demo mirror header written by demo/build_mirror.py from real facts only. "

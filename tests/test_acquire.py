@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import gemmi
 import pytest
 
-from cryosse.archive import ArchiveURLs, HttpArchive, MirrorArchive, check_map_size
-from cryosse.download import Downloader
+from cryosse.archive import (
+    ArchiveURLs,
+    DownloadLimits,
+    HttpArchive,
+    MirrorArchive,
+    check_map_size,
+)
+from cryosse.download import CHUNK_SIZE, Downloader, Rejected
 from cryosse.locate import LocatedEntry, locate_entry
 from cryosse.mirror import LocalMirror
 from cryosse.obsolete import parse_obsolete_list
@@ -207,25 +215,142 @@ def test_unrecoverable_faults_exclude_the_entry(
     assert not list((tmp_path / "cache").rglob(".part-*"))
 
 
+@pytest.mark.parametrize("other", ["EMD-6149", "EMD-21457"], ids=["larger", "smaller"])
 def test_map_not_matching_its_header_size(
-    server: ArchiveServer, tmp_path: Path, sleeps: list[float]
+    server: ArchiveServer, tmp_path: Path, sleeps: list[float], other: str
 ) -> None:
-    # An intact gzip of the wrong map (EMD-6149's) served as EMD-8518's.
-    other = mirror_file("/emdb/structures/EMD-6149/map/emd_6149.map.gz")
-    server.files[MAP_8518] = other.read_bytes()
+    """An intact gzip of the wrong map served as EMD-8518's: a permanent failure at once,
+    never downloaded again (a larger one stops at the header's size, a smaller one fails the
+    size check)."""
+    number = other.removeprefix("EMD-")
+    server.files[MAP_8518] = mirror_file(f"/emdb/structures/{other}/map/emd_{number}.map.gz"
+                                         ).read_bytes()  # fmt: skip
     located = acquire(server, tmp_path, sleeps)
     assert located.reason == Reason.MAP_SIZE_MISMATCH.value
     assert "the header says" in located.message
+    assert len(server.requests_for(MAP_8518)) == 1 and sleeps == []
     assert not (tmp_path / "cache/emdb/structures/EMD-8518/map/emd_8518.map.gz").exists()
+    assert not list((tmp_path / "cache").rglob(".part-*"))
 
 
-def test_check_map_size_tolerates_rounding(tmp_path: Path) -> None:
-    path = tmp_path / "m.map.gz"
-    path.write_bytes(gzip.compress(b"\0" * (100 * 1024 + 300)))
-    check_map_size(path, 100)
-    check_map_size(path, None)
-    with pytest.raises(ValueError, match="header says 90 kB"):
-        check_map_size(path, 90)
+def test_403_is_transient_never_an_exclusion(
+    server: ArchiveServer, tmp_path: Path, sleeps: list[float]
+) -> None:
+    server.add_fault(MAP_8518, Fault("status", status=403))
+    assert acquire(server, tmp_path / "once", sleeps).status == "ok"  # retried, then served
+    server.add_fault(MODEL_5U8S, *[Fault("status", status=403)] * 3)
+    archive = http_archive(server, tmp_path / "always", sleeps)
+    with archive.downloader:
+        located = locate_entry("EMD-8518", archive, WIDE)
+    (model,) = located.models
+    assert model.reason == Reason.DOWNLOAD_FAILED.value  # not model_missing
+    assert any("HTTP 403" in failure for failure in archive.transient_failures)
+
+
+def test_chunked_bodies_without_length(
+    server: ArchiveServer, tmp_path: Path, sleeps: list[float]
+) -> None:
+    """Every answer chunked, with no Content-Length: the same files as the mirror."""
+    server.chunked = True
+    located = acquire(server, tmp_path, sleeps)
+    assert located.status == "ok", located.message
+    assert sha(located.map_path) == sha(mirror_file(MAP_8518))
+    assert sha(located.models[0].path) == sha(mirror_file(MODEL_5U8S))
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("fault", [None, Fault("no_length")], ids=["announced", "unannounced"])
+def test_oversized_header_is_refused_at_once(
+    server: ArchiveServer, tmp_path: Path, sleeps: list[float], fault: Fault | None
+) -> None:
+    """A header body beyond its cap (an endless body, here 3 MB against a 100 kB cap) is cut
+    off at the cap, once, and excluded; nothing of it stays on disk."""
+    original = server.files[HEADER_8518]
+    server.files[HEADER_8518] = original.replace(b"</emd>", b"<!--" + b"x" * 3_000_000 + b"-->")
+    if fault is not None:
+        server.add_fault(HEADER_8518, fault)
+    archive = http_archive(server, tmp_path / "cache", sleeps)
+    archive = HttpArchive(archive.cache, archive.urls, archive.downloader,
+                          limits=DownloadLimits(header=100_000))  # fmt: skip
+    with archive.downloader:
+        located = locate_entry("EMD-8518", archive, WIDE)
+    assert (located.status, located.reason) == ("excluded", Reason.DOWNLOAD_FAILED.value)
+    assert "allowed" in located.message
+    assert len(server.requests_for(HEADER_8518)) == 1 and sleeps == []
+    assert not published_files(tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob(".part-*"))
+    assert archive.downloader.stats.bytes <= 100_000 + CHUNK_SIZE  # cut within one chunk
+
+
+def test_trickling_server_meets_the_deadline(
+    server: ArchiveServer, tmp_path: Path, sleeps: list[float]
+) -> None:
+    """One byte every 0.2 s never trips the 2 s read timeout; the 1 s deadline ends it, as a
+    transient failure (a later run tries again)."""
+    server.add_fault(HEADER_8518, Fault("trickle", seconds=0.2))
+    started = time.monotonic()
+    archive = http_archive(server, tmp_path / "cache", sleeps, deadline=1.0)
+    with archive.downloader:
+        located = locate_entry("EMD-8518", archive, WIDE)
+    elapsed = time.monotonic() - started
+    assert located.reason == Reason.DOWNLOAD_FAILED.value
+    assert "deadline" in located.message and archive.transient_failures
+    assert elapsed < 3.0, elapsed
+    assert not published_files(tmp_path / "cache")
+
+
+def test_extended_pdb_ids_keep_the_prefix_lower_case(server: ArchiveServer) -> None:
+    urls = ArchiveURLs.from_config(server.config())
+    rcsb, pdbe, _ = urls.model_urls("PDB_00005U8S")
+    assert rcsb.endswith("/rcsb/download/pdb_00005U8S.cif.gz")
+    assert pdbe.endswith("/pdbe/download/pdb_00005u8s.cif")
+    assert urls.model_urls("5u8s")[0].endswith("/rcsb/download/5U8S.cif.gz")
+
+
+def test_requests_to_one_host_are_spaced(server: ArchiveServer, tmp_path: Path) -> None:
+    with Downloader(timeout=2.0, max_retries=0, host_interval=0.15) as downloader:
+        for name in ("a", "b", "c"):
+            downloader.fetch(server.url + HEADER_8518, tmp_path / f"{name}.xml")
+    times = [r.time for r in server.requests_for(HEADER_8518)]
+    assert len(times) == 3
+    assert all(later - earlier >= 0.14 for earlier, later in itertools.pairwise(times))
+
+
+def test_mirror_map_gets_the_size_check(mirror_copy: Path) -> None:
+    """A mirror map that is not its header's (here EMD-6149's map under EMD-8518's name) is
+    excluded before anything reads it, as a download would be."""
+    entry = mirror_copy / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
+    entry.write_bytes((mirror_copy / "emdb/structures/EMD-6149/map/emd_6149.map.gz").read_bytes())
+    located = locate_entry("EMD-8518", MirrorArchive(LocalMirror.at(mirror_copy)), WIDE)
+    assert (located.status, located.reason) == ("excluded", Reason.MAP_SIZE_MISMATCH.value)
+
+
+# EMD-25107 in EMDB's own recorded header (emdb-empiar/sfftk test data): a 220³ float32 map,
+# 1024 + 220**3 * 4 = 42,593,024 bytes, has <map size_kbytes="42593">: units of 1000 bytes,
+# floored (EMDB's XML-to-mmCIF translator multiplies by 1000). Facts of the real archive, not of
+# our own header writer.
+EMD_25107_BYTES = 42_593_024
+EMD_25107_SIZE_KBYTES = 42593
+
+
+def test_map_size_unit_is_that_of_the_real_archive(tmp_path: Path) -> None:
+    assert EMD_25107_BYTES == 1024 + 220**3 * 4
+    plain = tmp_path / "emd_25107.map"
+    with plain.open("wb") as handle:  # sparse: the size is what counts
+        handle.truncate(EMD_25107_BYTES)
+    packed = tmp_path / "emd_25107.map.gz"
+    with gzip.open(packed, "wb", compresslevel=1) as handle:
+        handle.write(b"\0" * EMD_25107_BYTES)
+    for path in (plain, packed):
+        check_map_size(path, EMD_25107_SIZE_KBYTES)
+        check_map_size(path, None)
+        # the KiB reading (41595 "kB" for this map) is off by a megabyte: refused
+        with pytest.raises(Rejected, match="header says 41595 kB"):
+            check_map_size(path, round(EMD_25107_BYTES / 1024))
+    # a header that rounds instead of flooring still passes; 2 kB off does not
+    check_map_size(plain, EMD_25107_SIZE_KBYTES + 1)
+    with pytest.raises(ValueError):
+        check_map_size(plain, EMD_25107_SIZE_KBYTES + 3)
 
 
 # -- models: RCSB -> PDBe fallback, all missing, obsolete ids ------------------------------------

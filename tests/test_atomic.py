@@ -35,3 +35,58 @@ def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), atomic_directory(tmp_path / "dir") as tmp:
         raise RuntimeError("crash")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
+
+
+def _folder(path: Path, text: str) -> None:
+    path.mkdir()
+    for name in ("a", "b", "c"):
+        (path / name).write_text(text)
+
+
+def _contents(path: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(path.iterdir())}
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "rename_aside"])
+def test_replacing_a_folder_keeps_one_whole_version(tmp_path: Path, exchange: bool) -> None:
+    from cryosse.atomic import replace_directory
+
+    final, new = tmp_path / "entry", tmp_path / "new"
+    _folder(final, "old")
+    _folder(new, "new")
+    replace_directory(new, final, exchange=exchange)
+    assert _contents(final) == {"a": "new", "b": "new", "c": "new"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry"]
+
+
+def test_a_crash_between_the_renames_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the old folder went aside and before the new one came in (the
+    second rename fails): the old folder is whole, and the next write puts it back first."""
+    import cryosse.atomic as atomic
+
+    final = tmp_path / "entry"
+    _folder(final, "old")
+    real_replace = os.replace
+    calls: list[int] = []
+
+    def dies_on_the_swap(src: object, dst: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed between the renames")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(atomic.os, "replace", dies_on_the_swap)
+    with pytest.raises(KeyboardInterrupt), atomic_directory(final) as tmp:
+        (tmp / "a").write_text("new")
+    monkeypatch.undo()
+    assert not final.exists()
+    (aside,) = tmp_path.glob(".old-entry.*")
+    assert _contents(aside) == {"a": "old", "b": "old", "c": "old"}  # nothing deleted
+    # the next write of that folder fails too: the old one is back, whole
+    with pytest.raises(RuntimeError), atomic_directory(final):
+        raise RuntimeError("crash")
+    assert _contents(final) == {"a": "old", "b": "old", "c": "old"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry"]

@@ -114,3 +114,25 @@ def test_default_model_is_found_or_refused_clearly() -> None:
     else:
         with pytest.raises(CheckpointError, match=r"no default model is shipped.*--model"):
             default_model_path()
+
+
+def test_a_huge_config_is_refused_before_building(tmp_path: Path) -> None:
+    """depth 40 / base 4000 would need terabytes to build: refused from the weights' shapes,
+    with no allocation (peak RSS stays where it was)."""
+    import resource
+
+    path = tmp_path / "huge.pt"
+    torch.save(_checkpoint(model_config={**CONFIG, "depth": 40, "base": 4000}), path)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match=r"depth 40 \(= 41 levels\) and base 4000"):
+        load_checkpoint(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_or_inf_weights_are_refused(tmp_path: Path, bad: float) -> None:
+    state = _checkpoint()
+    state["model"]["head.weight"][0, 0] = bad
+    torch.save(state, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match=r"NaN or Inf.*head.weight"):
+        load_checkpoint(tmp_path / "nan.pt")

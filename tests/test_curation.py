@@ -305,3 +305,24 @@ def test_author_contour_from_the_header(mirror_copy: Path, tmp_path: Path) -> No
     curate(mirror_copy, "EMD-8518", tmp_path)
     quality = read_sample(tmp_path / "samples/EMD-8518_5u8s_A").meta["quality"]
     assert (quality["contour"], quality["contour_source"]) == (0.05, "author")
+
+
+def test_gzip_bomb_in_a_mirror_is_excluded_not_fatal(mirror_copy: Path, tmp_path: Path) -> None:
+    """A mirror map whose header claims 2000³ floats (a 31 MB .mrc.gz expanding to 32 GB)
+    ends as one excluded entry with its reason, read from the header alone; the next entry of
+    the run is curated as usual."""
+    import struct
+
+    map_dir = add_entry(mirror_copy, "90002", "5u8s")
+    raw = bytearray(gzip.decompress((mirror_copy / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
+                                     ).read_bytes())[:1024])  # fmt: skip
+    raw[0:12] = struct.pack("<3i", 2000, 2000, 2000)
+    raw[28:40] = struct.pack("<3i", 2000, 2000, 2000)
+    raw[40:52] = struct.pack("<3f", 2000.0, 2000.0, 2000.0)
+    write_gz(map_dir / "emd_90002.map.gz", bytes(raw) + bytes(1 << 20))
+    located = locate_entry("EMD-90002", LocalMirror.at(mirror_copy), WIDE)
+    result = curate_entry(located, WIDE, tmp_path / "samples", max_memory=2 * 10**9)
+    row = entry_row(result)
+    assert (row.status, row.reason) == ("excluded", Reason.MAP_TOO_LARGE)
+    assert "2000×2000×2000" in row.message and "budget is 2.00 GB" in row.message
+    assert entry_row(curate(mirror_copy, "EMD-8518", tmp_path / "next")).status == "kept"

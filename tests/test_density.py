@@ -2,6 +2,7 @@
 
 import gzip
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import mrcfile
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from cryosse.crop import Box, resample_box
-from cryosse.density import read_map
+from cryosse.density import check_map_work, memory_budget, read_map
 from cryosse.reasons import CurationError, Reason
 
 
@@ -139,3 +140,96 @@ def test_bad_maps_raise_clear_reasons(
         read_map(path)
     assert info.value.reason == reason
     assert info.value.message
+
+
+# -- hostile headers: refused from the 1024-byte header, before any data is read ----------------
+
+
+def _patched_header(tmp_path: Path, shape=(4, 4, 4), voxel=1.0, mode=2, nsymbt=0) -> bytes:
+    """A real mrcfile header of a 4³ map, with the grid, cell, mode and extended header size
+    patched to what a hostile file would claim."""
+    import struct
+
+    small = tmp_path / "small.mrc"
+    _write(small, np.arange(64, dtype=np.float32).reshape(4, 4, 4), 1.0)
+    head = bytearray(small.read_bytes()[:1024])
+    head[0:16] = struct.pack("<4i", *shape, mode)
+    head[28:40] = struct.pack("<3i", *shape)
+    head[40:52] = struct.pack("<3f", *(n * voxel for n in shape))
+    head[92:96] = struct.pack("<i", nsymbt)
+    return bytes(head)
+
+
+def _peak_rss_growth(action: Callable[[], object]) -> tuple[int, CurationError]:
+    """How far (KiB) the process's peak RSS rose during `action` (which must raise)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CurationError) as info:
+        action()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, info.value
+
+
+def test_header_claiming_a_huge_grid_is_refused_without_allocating(tmp_path: Path) -> None:
+    """A 5 KB file whose header claims 2000³ floats (32 GB): mrcfile would allocate the
+    claimed block before reading; refused at once."""
+    path = tmp_path / "claims.mrc"
+    path.write_bytes(_patched_header(tmp_path, shape=(2000, 2000, 2000)) + b"\0" * 4096)
+    grown, error = _peak_rss_growth(lambda: read_map(path))
+    assert error.reason == Reason.MAP_UNREADABLE and "truncated" in error.message
+    assert grown < 100 * 1024
+
+
+def test_extended_header_larger_than_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ext.mrc"
+    path.write_bytes(_patched_header(tmp_path, nsymbt=2 * 10**9) + b"\0" * 4096)
+    grown, error = _peak_rss_growth(lambda: read_map(path))
+    assert error.reason == Reason.MAP_UNREADABLE and "extended header" in error.message
+    assert grown < 100 * 1024
+
+
+def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
+    """A 10³ map followed by 300 MB of zeros, gzipped (300 KB): decompression stops at the
+    size the MRC header implies, in well under a second and without 300 MB of memory."""
+    import time
+
+    path = tmp_path / "bomb.mrc.gz"
+    zeros = bytes(1 << 20)
+    with gzip.open(path, "wb", compresslevel=1) as handle:
+        handle.write(_patched_header(tmp_path, shape=(10, 10, 10)))
+        handle.write(np.arange(1000, dtype=np.float32).tobytes())
+        for _ in range(300):
+            handle.write(zeros)
+    assert path.stat().st_size < 2_000_000
+    started = time.perf_counter()
+    grown, error = _peak_rss_growth(lambda: read_map(path))
+    assert error.reason == Reason.MAP_TOO_LARGE and "expands beyond" in error.message
+    assert time.perf_counter() - started < 1.0
+    assert grown < 50 * 1024
+
+
+def test_claimed_work_is_checked_against_the_budget(tmp_path: Path) -> None:
+    """A gzip whose header claims 2000³ floats (the 31 MB .mrc.gz that expands to 32 GB) is
+    refused from its header; a 100³ map at 10 Å voxels passes for curation (only the map is
+    read) but not for whole-map work at 1 Å (10⁹ grid voxels)."""
+    bomb = tmp_path / "bomb.mrc.gz"
+    bomb.write_bytes(gzip.compress(_patched_header(tmp_path, shape=(2000, 2000, 2000))))
+    with pytest.raises(CurationError) as info:
+        check_map_work(bomb, budget=4 * 10**9)
+    assert info.value.reason == Reason.MAP_TOO_LARGE and "2000×2000×2000" in info.value.message
+    coarse = tmp_path / "coarse.mrc"
+    _write(coarse, np.random.default_rng(0).random((100, 100, 100)), 10.0)
+    plan = check_map_work(coarse, budget=4 * 10**9)
+    assert plan.voxels == 10**6 and plan.grid_voxels(1.0) == 10**9
+    with pytest.raises(CurationError, match="1,000,000,000 voxels at 1 Å") as info:
+        check_map_work(coarse, budget=4 * 10**9, grid_step=1.0, bytes_per_grid_voxel=11)
+    assert info.value.reason == Reason.MAP_TOO_LARGE
+    assert memory_budget() > 0
+
+
+def test_complex_maps_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "complex.mrc"
+    path.write_bytes(_patched_header(tmp_path, mode=4) + b"\0" * (64 * 8))
+    with pytest.raises(CurationError, match="complex-valued") as info:
+        read_map(path)
+    assert info.value.reason == Reason.MAP_UNREADABLE

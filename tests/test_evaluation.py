@@ -160,3 +160,26 @@ def test_cross_validation_table_mean_and_sd() -> None:
     assert row["helix"] == "0.700 ± 0.100 (n=3)"
     assert row["sheet"] == "0.300 ± 0.141 (n=2)"
     assert row["average"] == "0.500 ± 0.141 (n=2)"
+
+
+def test_external_prediction_with_a_hostile_header_is_refused(tmp_path: Path) -> None:
+    """A 'prediction' whose header claims 2000³ floats in a few KB: one line and exit 1, no
+    traceback and no 32 GB allocation."""
+    import struct
+    import subprocess
+    import sys
+
+    from cryosse.density import write_map
+
+    write_map(tmp_path / "ok.mrc", np.zeros((4, 4, 4), dtype=np.float32), np.zeros(3), 1.0)
+    head = bytearray((tmp_path / "ok.mrc").read_bytes()[:1024])
+    head[0:12] = struct.pack("<3i", 2000, 2000, 2000)
+    (tmp_path / "claims.mrc").write_bytes(bytes(head) + bytes(4096))
+    cli = Path(sys.executable).with_name("cryosse")
+    command = [str(cli), "evaluate", "--pred-helix", str(tmp_path / "claims.mrc"),
+               "--pred-sheet", str(tmp_path / "ok.mrc"),
+               "--map", str(DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"),
+               "--model", str(DEMO_MIRROR / "pdb/5u8s.pdb.gz")]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "map_unreadable" in done.stderr and "Traceback" not in done.stderr

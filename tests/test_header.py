@@ -61,3 +61,14 @@ def test_broken_and_missing_headers(tmp_path: Path) -> None:
     with pytest.raises(CurationError) as info:
         parse_header(tmp_path / "absent.xml")
     assert info.value.reason == Reason.HEADER_MISSING
+
+
+@pytest.mark.parametrize("flag", ["1", "true", " true "])
+def test_primary_contour_is_an_xs_boolean(tmp_path: Path, flag: str) -> None:
+    """xs:boolean allows "1" as well as "true"; the primary contour is found either way."""
+    text = HEADER.format(status="REL").replace(
+        'primary="true"><level>1.25', f'primary="{flag}"><level>1.25'
+    )
+    path = tmp_path / "emd-1234-v30.xml"
+    path.write_text(text, encoding="utf-8")
+    assert parse_header(path).contour_level == pytest.approx(1.25)

@@ -1,6 +1,6 @@
 import pytest
 
-from cryosse.ids import normalize_emdb_id, normalize_pdb_id, sample_id
+from cryosse.ids import normalize_emdb_id, normalize_pdb_id, sample_id, upper_pdb_id
 from cryosse.reasons import CurationError, Reason
 
 
@@ -11,6 +11,9 @@ from cryosse.reasons import CurationError, Reason
         ("emd-12345", "EMD-12345"),
         ("5168", "EMD-5168"),
         (" EMD-0093 ", "EMD-0093"),
+        # the XSD's EMD-\d{4,}: six- and seven-digit ids come when the five-digit ones run out
+        ("EMD-123456", "EMD-123456"),
+        ("emd-1234567", "EMD-1234567"),
     ],
 )
 def test_emdb_ids_are_normalised(raw: str, expected: str) -> None:
@@ -21,7 +24,7 @@ def test_emdb_ids_are_normalised(raw: str, expected: str) -> None:
     "raw",
     [
         "EMD-123",
-        "EMD-123456",
+        "EMD-12345678",
         "EMD-12a4",
         "../EMD-1234",
         "EMD-1234/..",
@@ -75,3 +78,8 @@ def test_sample_id_refuses_unsafe_chain_names() -> None:
     assert sample_id("EMD-3488", "5ME2", "A") == "EMD-3488_5me2_A"
     with pytest.raises(CurationError):
         sample_id("EMD-3488", "5me2", "../A")
+
+
+def test_upper_case_pdb_ids_keep_the_extended_prefix_lower_case() -> None:
+    assert upper_pdb_id("5me2") == "5ME2"
+    assert upper_pdb_id("PDB_00001abc") == "pdb_00001ABC"

@@ -158,7 +158,7 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
     state, httpd = start_server()
     try:
         state.serve_mirror(DEMO_MIRROR)
-        state.files["/emdb/api/search/" + SearchQuery(3.0, 10.0).to_solr()] = SEARCH_CSV.encode()
+        state.publish_search(SearchQuery(3.0, 10.0).to_solr(), SEARCH_CSV)
         entries = tmp_path / "entries.tsv"
         config = tmp_path / "config.yaml"
         config.write_text(yaml.safe_dump({
@@ -166,7 +166,7 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
             "entries_file": str(entries),
             "search": {"enabled": True},
             "archive": {**state.config(), "cache": str(tmp_path / "cache")},
-            "download": {"retries": 1, "timeout": 10},
+            "download": {"retries": 1, "timeout": 10, "host_interval": 0.0},
             "resolution": {"min": 3.0, "max": 10.0},
             "model": {"base": 4},
             "training": {"losses": ["CE"], "learning_rates": [0.001], "epochs": 1,

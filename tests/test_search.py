@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -13,11 +14,18 @@ import pytest
 import yaml
 
 from cryosse.archive import ArchiveURLs, HttpArchive
-from cryosse.download import Downloader
+from cryosse.download import Downloader, DownloadError
 from cryosse.entries import ENTRY_COLUMNS, EntryRecord, add_entries, read_entry_table
 from cryosse.mirror import LocalMirror
-from cryosse.search import SearchQuery, parse_search_csv, run_search, search_url
-from tests.archive_server import ArchiveServer, start_server, stop_server
+from cryosse.search import (
+    SEARCH_FIELDS,
+    SearchQuery,
+    parse_count,
+    parse_search_csv,
+    run_search,
+    search_url,
+)
+from tests.archive_server import ArchiveServer, Fault, start_server, stop_server
 from tests.conftest import DEMO_MIRROR
 
 CRYOSSE = Path(sys.executable).with_name("cryosse")
@@ -49,7 +57,14 @@ def test_query_syntax() -> None:
         'current_status:"REL" AND resolution:[5 TO 10] AND xref_links:"pdb" AND '
         '(structure_determination_method:"helical" OR '
         'structure_determination_method:"singleparticle") AND '
-        "map_release_date:[2015-01-01T00:00:00Z TO *]"
+        "release_date:[2015-01-01T00:00:00Z TO *]"
+    )
+    # release_date is the searchable field; map_release_date is only an output field (fl)
+    assert "map_release_date" not in SearchQuery(released_before=date(2020, 1, 1)).to_solr()
+    assert (
+        SearchQuery(released_before=date(2020, 1, 1))
+        .to_solr()
+        .endswith("release_date:[* TO 2020-01-01T23:59:59Z]")
     )
     assert SearchQuery().to_solr() == (
         'current_status:"REL" AND resolution:[5 TO 10] AND xref_links:"pdb"'
@@ -75,8 +90,12 @@ def test_csv_parsing_validates_every_id() -> None:
 
 
 def test_search_writes_a_reproducible_entry_list(server: ArchiveServer, tmp_path: Path) -> None:
-    query = SearchQuery(3, 10)
-    server.files["/emdb/api/search/" + query.to_solr()] = SEARCH_CSV.encode()
+    query = SearchQuery(3, 10, released_after=date(2010, 1, 1))
+    server.publish_search(query.to_solr(), SEARCH_CSV)
+    # the parameters of EMDB's own client; the fake answers 400 to anything else, as Solr does
+    # to an unknown field
+    server.search_params = {"rows": "1000000", "fl": ",".join(SEARCH_FIELDS), "wt": "csv",
+                            "download": "false"}  # fmt: skip
     urls = ArchiveURLs.from_config(server.config())
     entries = tmp_path / "entries.tsv"
     when = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -93,8 +112,9 @@ def test_search_writes_a_reproducible_entry_list(server: ArchiveServer, tmp_path
     assert (first.emdb_id, first.fitted_pdbs, first.resolution, first.method) == (
         "EMD-8518", "5u8s", "6.1", "singleParticle"
     )  # fmt: skip
-    # from the entry's header: (55*81*91 floats + 1024 header bytes) / 1024, rounded
-    assert first.map_size_kbytes == "1585"
+    assert server.refused == []
+    # from the entry's header: 55*81*91 floats + 1024 header bytes, in EMDB's kB (1000 bytes)
+    assert first.map_size_kbytes == "1622"
     assert (first.source, first.query, first.retrieved) == (
         "search", query.to_solr(), "2026-11-25T12:00:00Z"
     )  # fmt: skip
@@ -127,13 +147,13 @@ def test_add_entries_appends_only(tmp_path: Path) -> None:
 
 def test_cli_add_and_search(server: ArchiveServer, tmp_path: Path) -> None:
     query = SearchQuery(5, 10, ("helical",))
-    server.files["/emdb/api/search/" + query.to_solr()] = SEARCH_CSV.encode()
+    server.publish_search(query.to_solr(), SEARCH_CSV)
     config = tmp_path / "config.yaml"
     entries = tmp_path / "entries.tsv"
     config.write_text(yaml.safe_dump({
         "entries_file": str(entries),
         "archive": {**server.config(), "cache": str(tmp_path / "cache")},
-        "download": {"retries": 1},
+        "download": {"retries": 1, "host_interval": 0.0},
     }))  # fmt: skip
     added = subprocess.run([str(CRYOSSE), "add", "EMD-3488", "--config", str(config)],
                            capture_output=True, text=True, check=False)  # fmt: skip
@@ -173,3 +193,59 @@ def test_cli_fetch_downloads_listed_entries(server: ArchiveServer, tmp_path: Pat
     # two headers, two maps, two models (each after two 404s for mmCIF); no obsolete list here
     assert "downloaded 6 files" in done.stdout
     assert (tmp_path / "cache/emdb/structures/EMD-6149/map/emd_6149.map.gz").is_file()
+
+
+def test_fake_search_refuses_what_emdb_refuses(server: ArchiveServer, tmp_path: Path) -> None:
+    """The test server answers a query on map_release_date (an output field only) with 400,
+    so the pinned query above is tested against the real field names."""
+    bad = 'current_status:"REL" AND map_release_date:[2015-01-01T00:00:00Z TO *]'
+    server.publish_search(bad, SEARCH_CSV)
+    url = search_url(server.url + "/emdb/api", bad)
+    with (
+        Downloader(timeout=5, max_retries=0) as downloader,
+        pytest.raises(DownloadError, match="HTTP 400"),
+    ):
+        downloader.fetch(url, tmp_path / "answer.csv")
+    assert server.refused == ["unknown query field 'map_release_date'"]
+
+
+def test_truncated_answer_is_noticed(server: ArchiveServer, tmp_path: Path) -> None:
+    """Fewer rows than the archive's own count (the facet endpoint): nothing is added."""
+    query = SearchQuery(3, 10)
+    server.publish_search(query.to_solr(), SEARCH_CSV, count=7)
+    urls = ArchiveURLs.from_config(server.config())
+    entries = tmp_path / "entries.tsv"
+    with (
+        Downloader(timeout=5, max_retries=0) as downloader,
+        pytest.raises(RuntimeError, match="answered 6 rows but the archive counts 7"),
+    ):
+        run_search(query, urls, downloader, entries, None)
+    assert not entries.exists()
+    quoted = urllib.parse.quote(query.to_solr(), safe="")
+    (count,) = server.requests_for("/emdb/api/facet/" + quoted)
+    assert count.query == {"field": ["current_status"]}
+    # more entries than search.rows asks for is said too
+    server.publish_search(query.to_solr(), SEARCH_CSV, count=6)
+    with (
+        Downloader(timeout=5, max_retries=0) as downloader,
+        pytest.raises(RuntimeError, match=r"more than search\.rows = 5"),
+    ):
+        run_search(query, urls, downloader, entries, None, rows=5)
+    assert parse_count('{"current_status": {"REL": 4, "OBS": 1}}') == 5
+    with pytest.raises(ValueError):
+        parse_count("<html>")
+
+
+def test_search_gives_up_on_a_trickling_server(server: ArchiveServer, tmp_path: Path) -> None:
+    query = SearchQuery(3, 10)
+    server.publish_search(query.to_solr(), SEARCH_CSV)
+    quoted = urllib.parse.quote(query.to_solr(), safe="")
+    server.add_fault("/emdb/api/search/" + quoted, Fault("trickle", seconds=0.2))
+    urls = ArchiveURLs.from_config(server.config())
+    started = time.monotonic()
+    with (
+        Downloader(timeout=2, max_retries=3) as downloader,
+        pytest.raises(RuntimeError, match="deadline"),
+    ):
+        run_search(query, urls, downloader, tmp_path / "entries.tsv", None, deadline=1.0)
+    assert time.monotonic() - started < 3.0

@@ -414,3 +414,23 @@ def test_default_model_missing_and_real_cli_process(
     assert main(["segment", str(good), "--model", str(model_path), "--out", str(out)]) == 0
     assert "ChimeraX: open" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUT_FILES, "summary.json"])
+
+
+def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """100³ voxels of 20 Å: a 4 MB file whose 1 Å grid has 8·10⁹ voxels (~90 GB of work) is
+    refused from its header with a reason, before the map is read or resampled."""
+    from cryosse.reasons import CurationError, Reason
+
+    coarse = tmp_path / "coarse.mrc"
+    with mrcfile.new(coarse) as mrc:
+        mrc.set_data(np.random.default_rng(0).random((100, 100, 100), dtype=np.float32))
+        mrc.voxel_size = 20.0
+    with pytest.raises(CurationError, match="8,000,000,000 voxels at 1 Å") as info:
+        segment_map(coarse, model=model_path, device="cpu")
+    assert info.value.reason == Reason.MAP_TOO_LARGE
+    code = main(["segment", str(coarse), "--model", str(model_path), "--device", "cpu",
+                 "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 1 and "needs about" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "helix_prob.mrc").exists()

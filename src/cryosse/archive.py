@@ -6,12 +6,20 @@ EMDB entry, its primary map, the model file of a PDB id, and the wwPDB list of o
 downloaded and verified, is read like any mirror file and never fetched again.
 
 Failures become CurationErrors with a reason for the curation log:
-    HTTP 404/410/403          -> header_missing / map_missing / model_missing
-    retries exhausted         -> download_failed, and the failure is remembered in
+    HTTP 404/410              -> header_missing / map_missing / model_missing
+    retries exhausted         -> download_failed (also after 403, 429, 5xx: a block or an
+                                 overload is temporary), and the failure is remembered in
                                  `transient_failures`: the acquisition job then fails instead
                                  of recording an exclusion, so the next run tries again
     verification failed       -> download_failed, or map_size_mismatch for a map whose
-                                 uncompressed size disagrees with its header
+                                 uncompressed size disagrees with its header (at once: an
+                                 intact file of the wrong size is not fetched again)
+    over its size cap         -> download_failed (permanent, at once): an endless header,
+                                 model or map body never fills the disk
+
+The header's `map@size_kbytes` is in units of 1000 bytes, floor(bytes / 1000): EMD-25107, a
+220³ float32 map of 42,593,024 bytes, has size_kbytes="42593" in EMDB's own header, and EMDB's
+XML-to-mmCIF translator multiplies it by 1000.
 """
 
 from __future__ import annotations
@@ -30,9 +38,10 @@ from typing import Any, Protocol
 
 import gemmi
 
-from cryosse.download import Downloader, DownloadError
+from cryosse.density import plan_map
+from cryosse.download import Downloader, DownloadError, Rejected
 from cryosse.header import EntryHeader
-from cryosse.ids import emdb_number, normalize_emdb_id, normalize_pdb_id
+from cryosse.ids import emdb_number, normalize_emdb_id, normalize_pdb_id, upper_pdb_id
 from cryosse.mirror import LocalMirror
 from cryosse.obsolete import ObsoleteList, read_obsolete_list
 from cryosse.reasons import CurationError, Reason
@@ -48,8 +57,36 @@ DEFAULT_MODEL_URLS = (
 DEFAULT_OBSOLETE_LIST_URL = "https://files.wwpdb.org/pub/pdb/data/status/obsolete.dat"
 # The cache keeps these suffixes, in this order of preference (see LocalMirror.model_path).
 _MODEL_SUFFIXES = (".cif.gz", ".cif", ".pdb.gz", ".pdb", ".ent.gz", ".ent")
-# Tolerance of the header's map size (kB, rounded by the archive) against the real size.
-_SIZE_TOLERANCE_KB = 2
+# Tolerance of the header's map size (kB = 1000 bytes, floored) against the real size, in kB
+# either way: a header that rounds instead of flooring still passes.
+_SIZE_TOLERANCE_KB = 1
+# gzip of incompressible data grows by at most ~0.02 % plus a few bytes of header and trailer.
+_GZIP_OVERHEAD = 1.001
+_GZIP_SLACK = 64 * 1024
+# bytes/s: the slowest transfer a map's deadline allows for (a 20 GB map gets 20,000 s)
+_SLOWEST_RATE = 1e6
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """Size caps of the downloads (bytes): a body beyond its cap is refused at once."""
+
+    header: int = 10 * 1000**2
+    model: int = 2 * 1000**3
+    # a map whose header gives no size; otherwise the header's size (+ gzip slack) is the cap
+    map: int = 20 * 1000**3
+    obsolete_list: int = 50 * 1000**2
+
+    @classmethod
+    def from_config(cls, download: dict[str, Any]) -> DownloadLimits:
+        mb = 1000**2
+        default = cls()
+        return cls(
+            header=int(float(download.get("max_header_mb", default.header / mb)) * mb),
+            model=int(float(download.get("max_model_mb", default.model / mb)) * mb),
+            map=int(float(download.get("max_map_mb", default.map / mb)) * mb),
+            obsolete_list=default.obsolete_list,
+        )
 
 
 class Archive(Protocol):
@@ -72,7 +109,8 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class ArchiveURLs:
-    """Base URLs of the archives; templates take {id} (lower case) or {ID} (upper case)."""
+    """Base URLs of the archives; templates take {id} (lower case) or {ID} (upper case, an
+    extended id keeping its "pdb_" prefix: pdb_00001ABC)."""
 
     emdb_files: str = DEFAULT_EMDB_FILES_URL
     emdb_api: str = DEFAULT_EMDB_API_URL
@@ -97,7 +135,7 @@ class ArchiveURLs:
 
     def model_urls(self, pdb_id: str) -> list[str]:
         pid = normalize_pdb_id(pdb_id)
-        return [template.format(id=pid, ID=pid.upper()) for template in self.models]
+        return [template.format(id=pid, ID=upper_pdb_id(pid)) for template in self.models]
 
 
 def model_suffix(url: str) -> str:
@@ -118,21 +156,38 @@ def uncompressed_size(path: Path) -> int:
     return path.stat().st_size
 
 
+def map_size_bounds(size_kbytes: int) -> tuple[int, int]:
+    """The uncompressed sizes (bytes, inclusive) a header's size_kbytes allows: floor(bytes /
+    1000) == size_kbytes, widened by the tolerance."""
+    low = (size_kbytes - _SIZE_TOLERANCE_KB) * 1000
+    high = (size_kbytes + 1 + _SIZE_TOLERANCE_KB) * 1000 - 1
+    return max(0, low), high
+
+
+def map_download_caps(size_kbytes: int | None, limits: DownloadLimits) -> tuple[int, int]:
+    """(most bytes to receive, most bytes the gzip may expand to) for a map download."""
+    if size_kbytes is None:
+        return limits.map, limits.map
+    high = map_size_bounds(size_kbytes)[1]
+    return int(high * _GZIP_OVERHEAD) + _GZIP_SLACK, high
+
+
 def check_map_size(path: Path, size_kbytes: int | None) -> None:
-    """Raise ValueError if the map's uncompressed size disagrees with the header's size_kbytes
-    (EMDB gives it in KiB, rounded). No header size: nothing to check."""
+    """Raise Rejected (a ValueError) if the map's uncompressed size disagrees with the header's
+    size_kbytes (units of 1000 bytes, floored). No header size: nothing to check."""
     if size_kbytes is None:
         return
     actual = uncompressed_size(path)
-    expected = size_kbytes * 1024
+    low, high = map_size_bounds(size_kbytes)
     if path.name.endswith(".gz"):
         # ISIZE is the size modulo 2**32: compare in that ring for maps above 4 GiB.
-        difference = abs((actual - expected + 2**31) % 2**32 - 2**31)
+        fits = (actual - low) % 2**32 <= high - low
     else:
-        difference = abs(actual - expected)
-    if difference > _SIZE_TOLERANCE_KB * 1024:
-        raise ValueError(
-            f"{path.name}: {actual} bytes uncompressed, the header says {size_kbytes} kB"
+        fits = low <= actual <= high
+    if not fits:
+        raise Rejected(
+            f"{path.name}: {actual} bytes uncompressed, the header says {size_kbytes} kB "
+            "(1 kB = 1000 bytes)"
         )
 
 
@@ -176,8 +231,19 @@ class MirrorArchive:
         path = self.mirror.map_path(emdb_id, header.map_file)
         if not path.is_file():
             raise CurationError(Reason.MAP_MISSING, f"{emdb_id}: map {path.name} not in the mirror")
-        # No size check here: a mirror's files are complete copies, and a damaged one is
-        # reported as unreadable when curation reads it (its gzip trailer would be garbage).
+        # The size check of a download, from the map's own MRC header (1024 bytes read; a
+        # truncated gzip's trailer would be garbage, and is reported unreadable when read): a
+        # mirror file that is not the header's map is excluded before anything reads it, and
+        # reading decompresses no more than this size (density.read_map).
+        if header.map_size_kbytes is not None:
+            implied = plan_map(path).file_bytes
+            low, high = map_size_bounds(header.map_size_kbytes)
+            if not low <= implied <= high:
+                raise CurationError(
+                    Reason.MAP_SIZE_MISMATCH,
+                    f"{emdb_id}: {path.name}: its MRC header implies {implied} bytes, the entry "
+                    f"header says {header.map_size_kbytes} kB (1 kB = 1000 bytes)",
+                )
         return path
 
     def model_file(self, pdb_id: str) -> ModelFile:
@@ -204,12 +270,14 @@ class HttpArchive:
     downloader: Downloader
     # every URL tried and what came of it, for the entry's record
     attempts: list[dict[str, str]] = field(default_factory=list)
-    # downloads that failed for reasons a later run may not meet (network, 5xx, 429)
+    # downloads that failed for reasons a later run may not meet (network, 5xx, 429, 403)
     transient_failures: list[str] = field(default_factory=list)
+    limits: DownloadLimits = field(default_factory=DownloadLimits)
 
     def header_file(self, emdb_id: str) -> Path:
         dest = self.cache.header_path(emdb_id)
-        self._fetch(self.urls.header_url(emdb_id), dest, _check_xml, Reason.HEADER_MISSING)
+        self._fetch(self.urls.header_url(emdb_id), dest, _check_xml, Reason.HEADER_MISSING,
+                    max_bytes=self.limits.header)  # fmt: skip
         return dest
 
     def map_file(self, emdb_id: str, header: EntryHeader) -> Path:
@@ -223,13 +291,25 @@ class HttpArchive:
                 size_problems.append(str(exc))
                 raise
 
+        max_bytes, max_uncompressed = map_download_caps(header.map_size_kbytes, self.limits)
+        deadline = self.downloader.deadline
+        if deadline is not None and header.map_size_kbytes is not None:
+            # a large map gets at least the time it takes at 1 MB/s
+            deadline = max(deadline, max_bytes / _SLOWEST_RATE)
         try:
-            self._fetch(self.urls.map_url(emdb_id, dest.name), dest, validate, Reason.MAP_MISSING)
+            self._fetch(self.urls.map_url(emdb_id, dest.name), dest, validate, Reason.MAP_MISSING,
+                        max_bytes=max_bytes, max_uncompressed=max_uncompressed,
+                        deadline=deadline)  # fmt: skip
         except CurationError as exc:
             if size_problems and exc.reason == Reason.DOWNLOAD_FAILED:
-                # The file was complete and intact every time: it is not the header's map.
+                # The file was complete and intact: it is not the header's map.
                 raise CurationError(Reason.MAP_SIZE_MISMATCH, f"{emdb_id}: {size_problems[-1]}") \
                     from exc  # fmt: skip
+            cause = exc.__cause__
+            if isinstance(cause, DownloadError) and cause.too_large:
+                # larger (or expanding further) than the header's size allows
+                message = f"{emdb_id}: {cause.message}; the header says {header.map_size_kbytes} kB"
+                raise CurationError(Reason.MAP_SIZE_MISMATCH, message) from exc
             raise
         return dest
 
@@ -246,7 +326,9 @@ class HttpArchive:
             dest = self.cache.root / "pdb" / f"{pid}{model_suffix(url)}"
             try:
                 self._fetch(url, dest, _check_model_text, Reason.MODEL_MISSING,
-                            require_length=not dest.name.endswith(".gz"))  # fmt: skip
+                            require_length=not dest.name.endswith(".gz"),
+                            max_bytes=self.limits.model,
+                            max_uncompressed=self.limits.model)  # fmt: skip
             except CurationError as exc:
                 failures.append(exc)
                 continue
@@ -261,7 +343,8 @@ class HttpArchive:
         """The wwPDB list, downloaded once into the cache; empty (and said so) if unreachable."""
         dest = self.cache.obsolete_list_path()
         try:
-            self._fetch(self.urls.obsolete_list, dest, None, Reason.DOWNLOAD_FAILED)
+            self._fetch(self.urls.obsolete_list, dest, None, Reason.DOWNLOAD_FAILED,
+                        max_bytes=self.limits.obsolete_list)  # fmt: skip
         except CurationError as exc:
             return ObsoleteList.empty(f"obsolete list unavailable: {exc.message}")
         return read_obsolete_list(dest)
@@ -273,16 +356,21 @@ class HttpArchive:
         validate: Callable[[Path], None] | None,
         missing: Reason,
         require_length: bool = False,
+        max_bytes: int | None = None,
+        max_uncompressed: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Make `dest` a verified copy of `url` (reusing one already in the cache)."""
         with _locked(self.cache.root / ".locks" / f"{dest.name}.lock"):
             if dest.is_file():
                 return
             try:
-                self.downloader.fetch(url, dest, validate=validate, require_length=require_length)
+                self.downloader.fetch(url, dest, validate=validate, require_length=require_length,
+                                      max_bytes=max_bytes, max_uncompressed=max_uncompressed,
+                                      deadline=deadline)  # fmt: skip
             except DownloadError as exc:
                 self.attempts.append({"url": url, "result": exc.message})
-                if exc.status in (403, 404, 410):
+                if exc.status in (404, 410):
                     raise CurationError(missing, f"HTTP {exc.status} for {url}") from exc
                 if not exc.permanent:
                     self.transient_failures.append(exc.message)
@@ -313,6 +401,7 @@ def archive_from_config(
         cache=LocalMirror.at(archive.get("cache") or "archive"),
         urls=ArchiveURLs.from_config(archive),
         downloader=downloader_from_config(download, progress=progress),
+        limits=DownloadLimits.from_config(download),
     )
 
 
@@ -323,6 +412,8 @@ def downloader_from_config(download: dict[str, Any], progress: bool = False) -> 
         "backoff_base": float(download.get("backoff", 1.0)),
         "backoff_max": float(download.get("backoff_max", 60.0)),
         "retry_after_max": float(download.get("retry_after_max", 600.0)),
+        "deadline": float(download.get("deadline", 3600.0)),
+        "host_interval": float(download.get("host_interval", 0.4)),
         "progress": progress,
     }
     if download.get("user_agent"):

@@ -210,7 +210,65 @@ def check_metadata(state: Any, name: str) -> None:
         raise CheckpointError(f"{name}: checkpoint without weights or model config")
 
 
+def _encoder_count(weights: dict[str, Any]) -> int:
+    levels = {key.split(".")[1] for key in weights if key.startswith("encoders.")}
+    return len(levels)
+
+
+def check_weights_fit_config(state: dict[str, Any], name: str) -> None:
+    """Refuse, before any network is built, weights that do not fit their model_config (a
+    config saying depth 40 / base 4000 would take terabytes to build)."""
+    weights, config = state["model"], state["model_config"]
+    bad = [k for k, v in weights.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{name}: weights {bad[:3]} are not tensors")
+    try:
+        depth, base = int(config.get("depth", 2)), int(config.get("base", 64))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{name}: invalid model config ({exc})") from exc
+    if base < 2 or base % 2 or depth < 1:
+        raise CheckpointError(f"{name}: invalid model config (base {base}, depth {depth}: base "
+                              "must be an even number >= 2 and depth >= 1)")  # fmt: skip
+    first = weights.get("encoders.0.3.weight")  # the first block's output conv: base channels
+    if _encoder_count(weights) != depth + 1 or first is None or first.shape[0] != base:
+        raise CheckpointError(
+            f"{name}: weights do not fit the network of model_config {config!r}: they hold "
+            f"{_encoder_count(weights)} encoder levels of width "
+            f"{None if first is None else first.shape[0]}, the config says depth {depth} "
+            f"(= {depth + 1} levels) and base {base}"
+        )
+    # Every shape, from a network on the meta device (no memory is allocated).
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in build_model(config).state_dict().items()}
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{name}: invalid model config ({exc})") from exc
+    given = {k: tuple(v.shape) for k, v in weights.items()}
+    if given != expected:
+        wrong = sorted(k for k in expected.keys() | given.keys()
+                       if expected.get(k) != given.get(k))  # fmt: skip
+        raise CheckpointError(
+            f"{name}: weights do not fit the network of model_config {config!r}: "
+            f"{len(wrong)} tensors differ ({', '.join(wrong[:3])}"
+            f"{', ...' if len(wrong) > 3 else ''})"
+        )
+
+
+def check_finite_weights(state: dict[str, Any], name: str) -> None:
+    """Refuse a checkpoint whose weights hold NaN or Inf (every prediction would be NaN).
+    Checked on loading only: training may still record a diverged run's weights."""
+    weights = state["model"]
+    nonfinite = [k for k, v in weights.items()
+                 if v.is_floating_point() and not bool(torch.isfinite(v).all())]  # fmt: skip
+    if nonfinite:
+        raise CheckpointError(
+            f"{name}: {len(nonfinite)} weight tensors hold NaN or Inf values "
+            f"({', '.join(nonfinite[:3])}): the predictions would be NaN"
+        )
+
+
 def _build(state: dict[str, Any], name: str) -> UNet3D:
+    check_weights_fit_config(state, name)
     try:
         model = build_model(state["model_config"])
     except (ValueError, TypeError) as exc:
@@ -242,6 +300,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         ) from exc
     check_metadata(state, path.name)
     model = _build(state, path.name)
+    check_finite_weights(state, path.name)
     metadata = {k: v for k, v in state.items() if k != "model"}
     return Checkpoint(model, metadata, path, hashlib.sha256(raw).hexdigest())
 

@@ -44,6 +44,7 @@ from cryosse.dataset import (
 from cryosse.dssp import mkdssp_version
 from cryosse.entries import EntryRecord, add_entries
 from cryosse.locate import locate_entry
+from cryosse.reasons import CurationError
 from cryosse.search import search_from_config
 from cryosse.settings import CurationSettings
 
@@ -122,7 +123,7 @@ def _add(args: argparse.Namespace) -> int:
     if addition.already_present:
         print(f"already listed: {' '.join(addition.already_present)}")
     for raw in addition.invalid:
-        print(f"refused {raw!r}: not an EMDB id (EMD- + 4-5 digits)", file=sys.stderr)
+        print(f"refused {raw!r}: not an EMDB id (EMD- + 4-7 digits)", file=sys.stderr)
     return 1 if addition.invalid else 0
 
 
@@ -161,9 +162,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cryosse.grid import BASELINES
 
     settings = CurationSettings.from_config(settings_section(_load_config(args.config)))
-    rows, log = evaluate_external(args.pred_helix, args.pred_sheet, args.map, args.model,
-                                  settings, threshold=args.threshold,
-                                  baselines=() if args.no_baselines else BASELINES)  # fmt: skip
+    try:
+        rows, log = evaluate_external(args.pred_helix, args.pred_sheet, args.map, args.model,
+                                      settings, threshold=args.threshold,
+                                      baselines=() if args.no_baselines else BASELINES)  # fmt: skip
+    except CurationError as exc:  # a prediction map refused from its header
+        print(f"cryosse evaluate: {exc.reason}: {exc.message}", file=sys.stderr)
+        return 1
     for row in log:
         if row.status == "excluded":
             print(f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",

@@ -24,7 +24,7 @@ from cryosse import __version__
 from cryosse.chains import ChainCandidate, choose_chains
 from cryosse.crop import chain_box, resample_box
 from cryosse.curation_log import LogRow
-from cryosse.density import DensityMap, read_map
+from cryosse.density import DensityMap, check_map_work, read_map
 from cryosse.dssp import CLASS_NAMES, HELIX, SHEET, assign_dssp, code_to_class
 from cryosse.ids import sample_id
 from cryosse.labels import label_voxels
@@ -75,9 +75,32 @@ def density_percentiles(density: DensityMap, values: np.ndarray) -> np.ndarray:
 
 
 def curate_entry(
-    located: LocatedEntry, settings: CurationSettings, samples_dir: str | Path
+    located: LocatedEntry,
+    settings: CurationSettings,
+    samples_dir: str | Path,
+    max_memory: int | None = None,
 ) -> EntryResult:
-    """Curate one located entry; samples go to `samples_dir/<sample_id>/`."""
+    """Curate one located entry; samples go to `samples_dir/<sample_id>/`.
+
+    A map whose header implies more than `max_memory` bytes (default: the job's memory,
+    density.memory_budget) is excluded before it is read, and an entry that runs out of
+    memory anyway is excluded too (resources_exceeded): one entry never stops the run."""
+    try:
+        return _curate_entry(located, settings, samples_dir, max_memory)
+    except MemoryError:
+        result = EntryResult()
+        result.rows.append(LogRow(located.emdb_id, "", "", "entry", "excluded",
+                                  Reason.RESOURCES_EXCEEDED.value,
+                                  "ran out of memory while curating this entry"))  # fmt: skip
+        return result
+
+
+def _curate_entry(
+    located: LocatedEntry,
+    settings: CurationSettings,
+    samples_dir: str | Path,
+    max_memory: int | None,
+) -> EntryResult:
     result = EntryResult()
     emdb = located.emdb_id
 
@@ -89,6 +112,7 @@ def curate_entry(
         return result
     try:
         with _timed(result.timings, "read"):
+            check_map_work(located.map_path or "", max_memory)
             density = read_map(located.map_path or "")
     except CurationError as exc:
         entry_row("excluded", exc.reason, exc.message)

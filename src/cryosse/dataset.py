@@ -131,7 +131,7 @@ def gather(
     """Merge per-entry logs and sample metadata into the run's log and manifest."""
     rows = [
         LogRow(repr(raw), "", "", "entry", "excluded", Reason.INVALID_ID.value,
-               f"{raw!r} is not a valid EMDB id (EMD- + 4-5 digits)")
+               f"{raw!r} is not a valid EMDB id (EMD- + 4-7 digits)")
         for raw in invalid_ids
     ]  # fmt: skip
     manifest_rows: list[dict[str, Any]] = []

@@ -2,17 +2,31 @@
 
 A `DensityMap` holds its values as a float32 array indexed [z, y, x] (the MRC/ChimeraX
 convention) and the Cartesian position of voxel [0, 0, 0] in Å (`origin`, xyz).
+
+Hostile or broken maps are refused from their 1024-byte header, before any data is read
+(`plan_map`, `check_map_work`): mrcfile allocates the data block the header claims before
+reading it, so a 5 KB file claiming 2000³ voxels or a 2 GB extended header would otherwise take
+that memory, and a gzip stream is decompressed only up to the size its MRC header implies (a
+31 MB .mrc.gz expanding to 32 GB stops there). Callers check the work a map implies (the map
+itself and, for whole-map resampling, its voxels at the working grid) against their budget
+with `check_map_work` before `read_map`.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import math
+import os
+import resource
+import struct
 import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import mrcfile
+import mrcfile.mrcinterpreter
 import numpy as np
 
 from cryosse import __version__
@@ -21,6 +35,184 @@ from cryosse.reasons import CurationError, Reason
 
 # Voxel sizes outside this range are header errors, not maps (Å).
 _MIN_VOXEL, _MAX_VOXEL = 0.1, 20.0
+_HEADER_BYTES = 1024
+# Bytes per voxel of the MRC modes mrcfile reads; complex modes (3, 4) are refused, since
+# taking their real part would silently drop half of the data.
+_MODE_BYTES: dict[int, float] = {0: 1, 1: 2, 2: 4, 6: 2, 12: 2, 101: 0.5}
+_COMPLEX_MODES = (3, 4)
+# Trailing bytes tolerated after the data block (some writers pad); beyond, the file is not
+# the map its header describes.
+_TRAILING_SLACK = 1 << 20
+# read_map holds the file's bytes, a float32 copy and a reordered copy of the data.
+_READ_BYTES_PER_VOXEL = 8
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class MapPlan:
+    """What a map's header implies, read without touching its data."""
+
+    shape_xyz: tuple[int, int, int]  # columns, rows, sections as stored
+    voxel_size: tuple[float, float, float]  # Å, from the cell and the sampling
+    mode: int
+    extended_header: int  # bytes
+    data_bytes: int  # the data block
+    file_bytes: int  # header + extended header + data: the uncompressed size it implies
+    gzipped: bool
+
+    @property
+    def voxels(self) -> int:
+        return self.shape_xyz[0] * self.shape_xyz[1] * self.shape_xyz[2]
+
+    def grid_voxels(self, step: float) -> int:
+        """Voxels of the map's extent resampled at `step` Å."""
+        return math.prod(
+            max(1, math.ceil(n * v / step))
+            for n, v in zip(self.shape_xyz, self.voxel_size, strict=True)
+        )
+
+    def read_bytes(self) -> int:
+        """Peak bytes of read_map on this map (the file's bytes, then the float32 copies)."""
+        return self.file_bytes + self.voxels * _READ_BYTES_PER_VOXEL
+
+
+def _unreadable(path: Path, why: str) -> CurationError:
+    return CurationError(Reason.MAP_UNREADABLE, f"{path.name}: {why}")
+
+
+def plan_map(path: str | Path) -> MapPlan:
+    """Read only the MRC header of `path` (plain or gzipped) and check it against the file:
+    sizes, mode, voxel size, extended header. Raises CurationError (MAP_MISSING,
+    MAP_UNREADABLE)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CurationError(Reason.MAP_MISSING, f"map file {path.name} not found")
+    gzipped = _is_gzip(path)
+    try:
+        if gzipped:
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(_HEADER_BYTES)
+        else:
+            with path.open("rb") as handle:
+                head = handle.read(_HEADER_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _unreadable(path, f"corrupt or truncated gzip ({exc})") from exc
+    if len(head) < _HEADER_BYTES:
+        raise _unreadable(path, f"not a readable MRC map ({len(head)} bytes, shorter than an "
+                                "MRC header)")  # fmt: skip
+    # The machine stamp (byte 212) says the byte order: 0x44 little-endian, 0x11 big-endian;
+    # a non-standard stamp (accepted, as mrcfile's permissive mode does) is told by the mode.
+    order = ">" if head[212] == 0x11 else "<"
+    if struct.unpack(order + "i", head[12:16])[0] not in _MODE_BYTES:
+        other = "<" if order == ">" else ">"
+        if struct.unpack(other + "i", head[12:16])[0] in _MODE_BYTES:
+            order = other
+    nx, ny, nz, mode = struct.unpack(order + "4i", head[:16])
+    mx, my, mz = struct.unpack(order + "3i", head[28:40])
+    cell = struct.unpack(order + "3f", head[40:52])
+    nsymbt = struct.unpack(order + "i", head[92:96])[0]
+    if min(nx, ny, nz) < 1:
+        raise _unreadable(path, f"grid {nx}×{ny}×{nz} in the header")
+    if mode in _COMPLEX_MODES:
+        raise _unreadable(path, f"complex-valued map (MRC mode {mode}): not a density map")
+    if mode not in _MODE_BYTES:
+        raise _unreadable(path, f"unknown MRC mode {mode}")
+    if nsymbt < 0:
+        raise _unreadable(path, f"negative extended header size {nsymbt}")
+    sampling = (mx, my, mz) if min(mx, my, mz) > 0 else (nx, ny, nz)
+    voxel = tuple(float(c) / m for c, m in zip(cell, sampling, strict=True))
+    if not all(math.isfinite(v) and _MIN_VOXEL <= v <= _MAX_VOXEL for v in voxel):
+        raise _unreadable(path, f"implausible voxel size {[round(v, 4) for v in voxel]} Å")
+    data_bytes = math.ceil(nx * _MODE_BYTES[mode]) * ny * nz
+    plan = MapPlan((nx, ny, nz), (voxel[0], voxel[1], voxel[2]), mode, nsymbt, data_bytes,
+                   _HEADER_BYTES + nsymbt + data_bytes, gzipped)  # fmt: skip
+    if not gzipped:
+        size = path.stat().st_size
+        if _HEADER_BYTES + nsymbt > size:
+            raise _unreadable(path, f"the header claims a {nsymbt}-byte extended header in a "
+                                    f"{size}-byte file")  # fmt: skip
+        if plan.file_bytes > size:
+            raise _unreadable(path, f"truncated: the header implies {plan.file_bytes} bytes, "
+                                    f"the file has {size}")  # fmt: skip
+    return plan
+
+
+def memory_budget(fraction: float = 0.8) -> int:
+    """Bytes this process may spend on one map: `fraction` of the least of the available
+    memory, the address-space limit, the cgroup limit and SLURM's allocation (a job's
+    resources, whichever applies)."""
+    limits = []
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limits.append(soft)
+    # cgroup v2, then v1 (whose "unlimited" is a huge number)
+    for cgroup in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(cgroup).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
+            limits.append(int(text))
+    slurm = os.environ.get("SLURM_MEM_PER_NODE")
+    if slurm and slurm.isdigit():
+        limits.append(int(slurm) * 2**20)
+    return int(fraction * min(limits)) if limits else 2 * 2**30
+
+
+def check_map_work(
+    path: str | Path,
+    budget: int | None = None,
+    grid_step: float | None = None,
+    bytes_per_grid_voxel: float = 0.0,
+) -> MapPlan:
+    """The one check before a map is read: refuse (CurationError MAP_TOO_LARGE) a map whose
+    header implies more than `budget` bytes (default: memory_budget()) to read it and, when
+    the caller resamples the whole map at `grid_step` Å, `bytes_per_grid_voxel` per voxel of
+    that grid. Broken headers raise MAP_UNREADABLE (see plan_map)."""
+    plan = plan_map(path)
+    budget = memory_budget() if budget is None else int(budget)
+    need = plan.read_bytes()
+    grid = plan.grid_voxels(grid_step) if grid_step else 0
+    need += int(grid * bytes_per_grid_voxel)
+    if need > budget:
+        nx, ny, nz = plan.shape_xyz
+        at_grid = f", {grid:,} voxels at {grid_step:g} Å" if grid else ""
+        raise CurationError(
+            Reason.MAP_TOO_LARGE,
+            f"{Path(path).name}: {nx}×{ny}×{nz} voxels of "
+            f"{'×'.join(f'{v:.3g}' for v in plan.voxel_size)} Å{at_grid}, extended header "
+            f"{plan.extended_header} bytes: needs about {need / 1e9:.2f} GB, the budget is "
+            f"{budget / 1e9:.2f} GB",
+        )
+    return plan
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def _gunzip_limited(path: Path, limit: int) -> bytes:
+    """The decompressed bytes of `path`, refusing (MAP_TOO_LARGE) a stream longer than
+    `limit`: only limit + 1 bytes are ever decompressed."""
+    buffer = io.BytesIO()
+    with gzip.open(path, "rb") as handle:
+        while chunk := handle.read(min(_CHUNK, limit + 1 - buffer.tell())):
+            buffer.write(chunk)
+            if buffer.tell() > limit:
+                raise CurationError(
+                    Reason.MAP_TOO_LARGE,
+                    f"{path.name}: the gzip stream expands beyond the {limit} bytes its MRC "
+                    "header implies",
+                )
+    return buffer.getvalue()
 
 
 @dataclass
@@ -49,10 +241,16 @@ class DensityMap:
         return values, inside
 
 
-def _open_mrc(path: Path) -> tuple[np.ndarray, object, np.ndarray]:
+def _open_mrc(path: Path, plan: MapPlan) -> tuple[np.ndarray, object, np.ndarray]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with mrcfile.open(path, permissive=True, mode="r") as mrc:
+        if plan.gzipped:
+            # mrcfile would decompress the whole stream to learn its size: a gzip bomb
+            raw = _gunzip_limited(path, plan.file_bytes + _TRAILING_SLACK)
+            opened = mrcfile.mrcinterpreter.MrcInterpreter(io.BytesIO(raw), permissive=True)
+        else:
+            opened = mrcfile.open(path, permissive=True, mode="r")
+        with opened as mrc:
             if mrc.data is None:
                 raise CurationError(
                     Reason.MAP_UNREADABLE,
@@ -78,10 +276,9 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
     Raises CurationError(MAP_MISSING / MAP_UNREADABLE / MAP_INVALID_VALUES).
     """
     path = Path(path)
-    if not path.is_file():
-        raise CurationError(Reason.MAP_MISSING, f"map file {path.name} not found")
+    plan = plan_map(path)
     try:
-        data, header, voxel = _open_mrc(path)
+        data, header, voxel = _open_mrc(path, plan)
     except CurationError:
         raise
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:

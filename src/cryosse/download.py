@@ -9,12 +9,13 @@ request, and only a verified file is renamed onto the final path.
 What happens to the ".part" file when a download finally fails:
 - kept after transient failures (timeouts, dropped connections, 429, 5xx), so that a later call
   resumes where this one stopped;
-- deleted after permanent ones (403/404/410) and after failed verification (wrong size, corrupt
+- deleted after permanent ones (404/410) and after failed verification (wrong size, corrupt
   gzip), because its bytes are known to be useless.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import gzip
 import http.client
@@ -24,6 +25,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,12 +42,13 @@ from cryosse import __version__
 
 CHUNK_SIZE = 1 << 20
 DEFAULT_USER_AGENT = f"cryosse/{__version__} (cryo-EM dataset builder; python-requests)"
-# The resource is gone or forbidden: retrying cannot help, the entry is excluded instead.
-PERMANENT_STATUSES = frozenset({403, 404, 410})
-# Overload or a hiccup on the server side: worth waiting for.
-RETRY_STATUSES = frozenset({408, 429})
+# The resource is gone: retrying cannot help, the entry is excluded instead.
+PERMANENT_STATUSES = frozenset({404, 410})
+# Overload, a hiccup or a temporary block (403 from a rate limiter or a proxy): worth waiting
+# for, and never a reason to exclude an entry for good.
+RETRY_STATUSES = frozenset({403, 408, 429})
 # Statuses whose Retry-After header says how long to wait.
-RETRY_AFTER_STATUSES = frozenset({429, 503})
+RETRY_AFTER_STATUSES = frozenset({403, 429, 503})
 # Enough pooled connections for fetch_many's workers; more workers still work, unpooled.
 _POOL_SIZE = 16
 _CONTENT_RANGE_RE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
@@ -85,7 +88,7 @@ class DownloadStats:
 class DownloadError(Exception):
     """A download that failed for good; `permanent` tells the caller not to try again later.
 
-    permanent=True: HTTP 403/404/410, or the file failed size/gzip verification on every
+    permanent=True: HTTP 404/410, or the file failed size/gzip verification on every
     attempt; the caller excludes the entry with a curation-log reason. permanent=False: the
     network or the server stayed unavailable (or answered an unexpected status), so a later run
     may succeed; the ".part" file is then kept for it to resume.
@@ -98,12 +101,20 @@ class DownloadError(Exception):
         url: str | None = None,
         status: int | None = None,
         permanent: bool = False,
+        too_large: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.url = url
         self.status = status
         self.permanent = permanent
+        # the body (or its gzip expansion) went beyond its cap
+        self.too_large = too_large
+
+
+class Rejected(ValueError):
+    """Raised by a `validate` callback for a complete, intact file that is not the file wanted
+    (a map of another size than its header states): downloading it again cannot help."""
 
 
 class _AttemptFailed(Exception):
@@ -112,6 +123,7 @@ class _AttemptFailed(Exception):
     restart: the bytes in ".part" are wrong and must go; otherwise the retry resumes them.
     permanent: the DownloadError raised once retries run out is permanent.
     delay: the wait the server asked for (Retry-After), instead of the jittered backoff.
+    final: no retry can help (a rejected intact file, a file over its size cap): give up now.
     """
 
     def __init__(
@@ -122,6 +134,8 @@ class _AttemptFailed(Exception):
         restart: bool = False,
         permanent: bool = False,
         delay: float | None = None,
+        final: bool = False,
+        too_large: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -129,6 +143,8 @@ class _AttemptFailed(Exception):
         self.restart = restart
         self.permanent = permanent
         self.delay = delay
+        self.final = final
+        self.too_large = too_large
 
 
 @dataclass
@@ -141,6 +157,10 @@ class _Transfer:
     # refuse answers without a length: a file with no internal check (plain text) could
     # otherwise be cut short unnoticed
     require_length: bool = False
+    # the most bytes the file may have (an endless body must not fill the disk)
+    max_bytes: int | None = None
+    # time.monotonic() after which the fetch gives up, retries included
+    deadline: float | None = None
 
 
 def partial_path(dest: str | os.PathLike[str]) -> Path:
@@ -192,17 +212,27 @@ def _content_length(value: str | None) -> int | None:
     return length if length is not None and length >= 0 else None
 
 
-def _check_gzip(path: Path) -> None:
-    """Decompress `path` end to end in 1 MiB chunks; raise if the gzip is corrupt or truncated.
+class GzipTooLarge(ValueError):
+    """A gzip stream that expands beyond its limit (a "gzip bomb", or not the file wanted)."""
+
+
+def _check_gzip(path: Path, max_uncompressed: int | None = None) -> None:
+    """Decompress `path` end to end in 1 MiB chunks; raise if the gzip is corrupt or truncated,
+    or (GzipTooLarge) as soon as it expands beyond `max_uncompressed` bytes.
 
     The gzip trailer holds a CRC-32 and the uncompressed length, so this catches corruption
     that leaves the size unchanged.
     """
     if path.stat().st_size == 0:
         raise EOFError("empty file is not a gzip stream")
+    total = 0
     with gzip.open(path, "rb") as handle:
-        while handle.read(CHUNK_SIZE):
-            pass
+        while chunk := handle.read(CHUNK_SIZE):
+            total += len(chunk)
+            if max_uncompressed is not None and total > max_uncompressed:
+                raise GzipTooLarge(
+                    f"{path.name} expands beyond {max_uncompressed} bytes uncompressed"
+                )
 
 
 class Downloader:
@@ -223,10 +253,23 @@ class Downloader:
         user_agent: str = DEFAULT_USER_AGENT,
         progress: bool = False,
         sleep: Callable[[float], object] = time.sleep,
+        deadline: float | None = None,
+        host_interval: float = 0.0,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        if deadline is not None and deadline <= 0:
+            raise ValueError("deadline must be > 0 seconds")
+        if host_interval < 0:
+            raise ValueError("host_interval must be >= 0")
         self.timeout = timeout
+        # Total seconds one fetch may take, retries included: `timeout` bounds each wait for
+        # a byte, so a server trickling one byte per `timeout` would otherwise never end.
+        self.deadline = deadline
+        # Least seconds between the starts of two requests to one host (politeness: a search
+        # fetches one header per hit, thousands of requests).
+        self.host_interval = host_interval
+        self._next_slot: dict[str, float] = {}
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -269,14 +312,21 @@ class Downloader:
         verify_gzip: bool | None = None,
         validate: Callable[[Path], None] | None = None,
         require_length: bool = False,
+        max_bytes: int | None = None,
+        max_uncompressed: int | None = None,
+        deadline: float | None = None,
     ) -> Path:
         """Download `url` to `dest` and return `dest`, or raise DownloadError.
 
         verify_gzip defaults to True when the name ends with ".gz". `validate` is called on the
         complete, unpublished file and raises ValueError to reject it (an XML header that does
-        not parse, a map whose size disagrees with its header): the file is then fetched again
-        and, if it fails every time, the error is permanent. An existing `dest` is replaced;
-        an existing ".part-" sibling is resumed.
+        not parse): the file is then fetched again and, if it fails every time, the error is
+        permanent; a `Rejected` error (an intact file that is not the one wanted) is permanent
+        at once. An existing `dest` is replaced; an existing ".part-" sibling is resumed.
+
+        Bounds: more than `max_bytes` received, or a gzip expanding beyond `max_uncompressed`,
+        fails at once (permanent); past `deadline` seconds (default: the Downloader's) the
+        fetch gives up (transient, the ".part" kept for a later run).
         """
         dest = Path(dest)
         if expected_size is not None and expected_size < 0:
@@ -285,19 +335,24 @@ class Downloader:
             verify_gzip = dest.name.endswith(".gz")
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = partial_path(dest)
-        transfer = _Transfer(require_length=require_length)
         started = time.monotonic()
+        seconds = deadline if deadline is not None else self.deadline
+        transfer = _Transfer(
+            require_length=require_length,
+            max_bytes=max_bytes,
+            deadline=None if seconds is None else started + seconds,
+        )
         retries = 0
         try:
             while True:
                 try:
                     self._download(url, part, dest.name, expected_size, transfer)
-                    self._verify(part, expected_size, verify_gzip, validate)
+                    self._verify(part, expected_size, verify_gzip, validate, max_uncompressed)
                 except _AttemptFailed as failure:
                     if failure.restart:
                         part.unlink(missing_ok=True)
                         transfer.validator = None
-                    if retries >= self.max_retries:
+                    if failure.final or retries >= self.max_retries:
                         if failure.permanent:
                             part.unlink(missing_ok=True)
                         raise DownloadError(
@@ -305,11 +360,21 @@ class Downloader:
                             url=url,
                             status=failure.status,
                             permanent=failure.permanent,
+                            too_large=failure.too_large,
                         ) from failure
                     if failure.delay is not None:
                         delay = min(failure.delay, self.retry_after_max)
                     else:
                         delay = min(self._backoff(retries), self.backoff_max)
+                    if transfer.deadline is not None and \
+                            time.monotonic() + delay > transfer.deadline:  # fmt: skip
+                        raise DownloadError(
+                            f"{url}: {failure.message}; the next retry would pass the "
+                            f"{seconds:g} s deadline",
+                            url=url,
+                            status=failure.status,
+                            permanent=failure.permanent,
+                        ) from failure
                     retries += 1
                     self._add(retries=1)
                     self._sleep(delay)
@@ -388,9 +453,16 @@ class Downloader:
                 headers["Range"] = f"bytes={offset}-"
                 if transfer.validator:
                     headers["If-Range"] = transfer.validator
+            read_timeout = self.timeout
+            if transfer.deadline is not None:
+                remaining = transfer.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _AttemptFailed("deadline passed", final=True)
+                read_timeout = min(read_timeout, remaining)
+            self._wait_for_host(url)
             try:
                 with self._session.get(
-                    url, headers=headers, stream=True, timeout=(self.timeout, self.timeout)
+                    url, headers=headers, stream=True, timeout=(self.timeout, read_timeout)
                 ) as response:
                     if response.status_code == 416 and offset > 0:
                         if self._range_was_complete(response, offset, expected_size):
@@ -407,6 +479,18 @@ class Downloader:
             except requests.RequestException as exc:
                 # A bad URL, a redirect loop: no retry can fix these.
                 raise DownloadError(f"{url}: {type(exc).__name__}: {exc}", url=url) from exc
+
+    def _wait_for_host(self, url: str) -> None:
+        """Space requests to one host `host_interval` apart (threads take their turns)."""
+        if self.host_interval <= 0:
+            return
+        host = urllib.parse.urlsplit(url).netloc.lower()
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot.get(host, now))
+            self._next_slot[host] = slot + self.host_interval
+        if slot > now:
+            self._sleep(slot - now)
 
     @staticmethod
     def _range_was_complete(
@@ -465,6 +549,15 @@ class Downloader:
                 restart=True,
                 permanent=True,
             )
+        if transfer.max_bytes is not None and total is not None and total > transfer.max_bytes:
+            raise _AttemptFailed(
+                f"server announces {total} bytes, more than the {transfer.max_bytes} allowed",
+                status=status,
+                restart=True,
+                permanent=True,
+                final=True,
+                too_large=True,
+            )
         if expected_size is not None and total is not None and total != expected_size:
             raise _AttemptFailed(
                 f"server reports {total} bytes, expected {expected_size}",
@@ -472,7 +565,8 @@ class Downloader:
                 restart=True,
                 permanent=True,
             )
-        received = self._stream_body(response, part, name, mode, offset, total, expected_size)
+        received = self._stream_body(response, part, name, mode, offset, total, expected_size,
+                                     transfer)  # fmt: skip
         if length is not None and received < length:
             raise _AttemptFailed(f"connection closed after {received} of {length} bytes")
         if (length is not None and received > length) or (
@@ -496,13 +590,53 @@ class Downloader:
         offset: int,
         total: int | None,
         expected_size: int | None,
+        transfer: _Transfer,
     ) -> int:
         """Append the body to .part chunk by chunk; return the number of bytes received.
 
         The raw urllib3 stream is read instead of iter_content: iter_content decodes, and on a
         dropped connection it loses the partly filled chunk, which then could not be resumed.
         Every chunk is written before the next read, so a drop keeps all bytes received.
+        At the deadline a timer shuts the socket down, which ends a read blocked on a trickle.
         """
+        received = 0
+        expired = threading.Event()
+        watchdog = None
+        if transfer.deadline is not None:
+
+            def expire() -> None:
+                expired.set()
+                with contextlib.suppress(Exception):  # the response may be closed already
+                    response.raw.shutdown()
+
+            watchdog = threading.Timer(max(0.0, transfer.deadline - time.monotonic()), expire)
+            watchdog.daemon = True
+            watchdog.start()
+        try:
+            received = self._copy_body(response, part, name, mode, offset, total,
+                                       expected_size, transfer)  # fmt: skip
+        except _TRANSIENT_ERRORS as exc:
+            if expired.is_set():
+                raise _AttemptFailed("deadline passed while receiving", final=True) from exc
+            raise
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        if expired.is_set():
+            raise _AttemptFailed("deadline passed while receiving", final=True)
+        return received
+
+    def _copy_body(
+        self,
+        response: requests.Response,
+        part: Path,
+        name: str,
+        mode: str,
+        offset: int,
+        total: int | None,
+        expected_size: int | None,
+        transfer: _Transfer,
+    ) -> int:
         received = 0
         with (
             part.open(mode) as handle,
@@ -529,6 +663,15 @@ class Downloader:
                         restart=True,
                         permanent=True,
                     )
+                if transfer.max_bytes is not None and offset + received > transfer.max_bytes:
+                    raise _AttemptFailed(
+                        f"more than the {transfer.max_bytes} bytes allowed",
+                        status=response.status_code,
+                        restart=True,
+                        permanent=True,
+                        final=True,
+                        too_large=True,
+                    )
         return received
 
     @staticmethod
@@ -537,6 +680,7 @@ class Downloader:
         expected_size: int | None,
         verify_gzip: bool,
         validate: Callable[[Path], None] | None,
+        max_uncompressed: int | None = None,
     ) -> None:
         size = part.stat().st_size
         if expected_size is not None and size != expected_size:
@@ -545,11 +689,17 @@ class Downloader:
             )
         if verify_gzip:
             try:
-                _check_gzip(part)
+                _check_gzip(part, max_uncompressed)
+            except GzipTooLarge as exc:
+                raise _AttemptFailed(str(exc), restart=True, permanent=True, final=True,
+                                     too_large=True) from exc  # fmt: skip
             except (OSError, EOFError, zlib.error) as exc:
                 raise _AttemptFailed(f"corrupt gzip: {exc}", restart=True, permanent=True) from exc
         if validate is not None:
             try:
                 validate(part)
+            except Rejected as exc:
+                raise _AttemptFailed(f"rejected: {exc}", restart=True, permanent=True,
+                                     final=True) from exc  # fmt: skip
             except ValueError as exc:
                 raise _AttemptFailed(f"rejected: {exc}", restart=True, permanent=True) from exc

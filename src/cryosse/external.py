@@ -26,7 +26,7 @@ from cryosse.boxes import central_mask
 from cryosse.crop import Box, resample_box
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow
-from cryosse.density import read_map
+from cryosse.density import check_map_work, read_map
 from cryosse.evaluation import CLASS_IDS, sample_contour
 from cryosse.locate import LocatedEntry, LocatedModel, sha256_of
 from cryosse.metrics import HELIX, SHEET, residue_f1, residue_votes, voxel_f1
@@ -71,6 +71,9 @@ def evaluate_external(
         emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_of(map_path),
         models=[LocatedModel(pdb_id, path=str(model_path), sha256=sha256_of(model_path))],
     )  # fmt: skip
+    # the predictions are resampled only box by box: their own size is the work they imply
+    check_map_work(pred_helix)
+    check_map_work(pred_sheet)
     helix_map = read_map(pred_helix, allow_constant=True)
     sheet_map = read_map(pred_sheet, allow_constant=True)
     rows: list[dict[str, Any]] = []

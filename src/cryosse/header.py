@@ -102,9 +102,12 @@ def parse_header_element(root: ET.Element, source: str = "header") -> EntryHeade
     map_file = contour = voxel = dims = size_kb = None
     if map_node is not None:
         map_file = _text(map_node.find("file"))
-        primary = map_node.find("contour_list/contour[@primary='true']")
-        if primary is None:
-            primary = map_node.find("contour_list/contour")
+        contours = map_node.findall("contour_list/contour")
+        # @primary is an xs:boolean: "true" or "1" (with optional whitespace)
+        primary = next(
+            (c for c in contours if (c.get("primary") or "").strip().lower() in ("true", "1")),
+            contours[0] if contours else None,
+        )
         contour = _float(primary.find("level")) if primary is not None else None
         spacing = [_float(map_node.find(f"pixel_spacing/{a}")) for a in "xyz"]
         if all(v is not None for v in spacing):

@@ -11,7 +11,9 @@ import re
 from cryosse.reasons import CurationError, Reason
 
 # ASCII only: "\d" and IGNORECASE letters would also accept other scripts' digits and letters.
-_EMDB_RE = re.compile(r"(?:EMD-)?([0-9]{4,5})", re.IGNORECASE | re.ASCII)
+# EMDB's XSD allows EMD- + 4 or more digits; 7 leaves room for decades of growth and still
+# refuses absurd ones.
+_EMDB_RE = re.compile(r"(?:EMD-)?([0-9]{4,7})", re.IGNORECASE | re.ASCII)
 # Classic 4-character PDB ids start with a digit 1-9; the extended form is "pdb_" + 8 characters,
 # the first four of them digits ("pdb_00001abc"); such entries exist only as mmCIF.
 _PDB_RE = re.compile(r"[1-9][a-z0-9]{3}", re.IGNORECASE | re.ASCII)
@@ -21,12 +23,12 @@ _PDB_EXT_RE = re.compile(r"pdb_[0-9]{4}[0-9][a-z0-9]{3}", re.IGNORECASE | re.ASC
 def normalize_emdb_id(value: str) -> str:
     """Return the canonical form "EMD-1234" of an EMDB id, or raise CurationError.
 
-    Accepts "EMD-1234", "emd-12345" and bare digits "1234".
+    Accepts "EMD-1234", "emd-1234567" and bare digits "1234".
     """
     match = _EMDB_RE.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise CurationError(
-            Reason.INVALID_ID, f"{value!r} is not a valid EMDB id (EMD- + 4-5 digits)"
+            Reason.INVALID_ID, f"{value!r} is not a valid EMDB id (EMD- + 4-7 digits)"
         )
     return f"EMD-{match.group(1)}"
 
@@ -34,6 +36,15 @@ def normalize_emdb_id(value: str) -> str:
 def emdb_number(emdb_id: str) -> str:
     """The digits of an EMDB id: "EMD-1234" -> "1234"."""
     return normalize_emdb_id(emdb_id)[4:]
+
+
+def upper_pdb_id(pdb_id: str) -> str:
+    """The upper-case spelling archives use in file names: "5ME2", "pdb_00005ME2" (the
+    extended form keeps its "pdb_" prefix lower case)."""
+    pid = normalize_pdb_id(pdb_id)
+    if pid.startswith("pdb_"):
+        return "pdb_" + pid[4:].upper()
+    return pid.upper()
 
 
 def normalize_pdb_id(value: str) -> str:

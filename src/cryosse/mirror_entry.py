@@ -196,7 +196,8 @@ def header_xml(info: HeaderInfo, facts: MapFacts) -> str:
     lines += [
         "    </structure_determination>",
         "  </structure_determination_list>",
-        f'  <map format="CCP4" size_kbytes={quoteattr(str(round(facts.size_bytes / 1024)))}>',
+        # EMDB's unit: 1000 bytes, floored (EMD-25107: 42,593,024 bytes -> "42593")
+        f'  <map format="CCP4" size_kbytes={quoteattr(str(facts.size_bytes // 1000))}>',
         f"    <file>emd_{number}.map.gz</file>",
     ]
     if info.contour_level is not None:

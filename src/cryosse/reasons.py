@@ -25,6 +25,11 @@ class Reason(StrEnum):
     DOWNLOAD_FAILED = "download_failed"
     MAP_UNREADABLE = "map_unreadable"
     MAP_INVALID_VALUES = "map_invalid_values"
+    # the work the map's header implies (voxels, extended header, gzip expansion) exceeds the
+    # memory budget of the job: refused before reading
+    MAP_TOO_LARGE = "map_too_large"
+    # the entry ran out of memory anyway (MemoryError): excluded, the run goes on
+    RESOURCES_EXCEEDED = "resources_exceeded"
     # model level
     MODEL_MISSING = "model_missing"
     OBSOLETE_MODEL = "obsolete_model"

@@ -9,7 +9,14 @@ optionally by method and release date:
 
     current_status:"REL" AND resolution:[5.0 TO 10.0] AND xref_links:"pdb"
         AND (structure_determination_method:"singleparticle" OR ...)
-        AND map_release_date:[2015-01-01T00:00:00Z TO *]
+        AND release_date:[2015-01-01T00:00:00Z TO *]
+
+(`release_date` is the searchable field; `map_release_date` is only an output field in `fl`,
+and Solr answers HTTP 400 to a query on a field it does not know.)
+
+The answer is checked against the archive's own count (GET {api}/facet/{query}?field=
+current_status, a JSON count per status): fewer rows than the archive counts is a truncated
+answer, and nothing is added from it.
 
 The raw CSV is kept beside the entry list as the provenance snapshot. Every id in the answer
 is validated before it can reach a path; rows that fail are counted and reported, not used.
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sys
 import urllib.parse
@@ -35,6 +43,7 @@ from tqdm import tqdm
 from cryosse.archive import (
     Archive,
     ArchiveURLs,
+    DownloadLimits,
     HttpArchive,
     MirrorArchive,
     downloader_from_config,
@@ -63,6 +72,11 @@ METHODS = {
     "electron crystallography": "electroncrystallography",
 }
 DEFAULT_ROWS = 1_000_000
+# Total seconds for the search request (and for the count request), retries included.
+DEFAULT_SEARCH_DEADLINE = 600.0
+# A million rows of these fields is about 100 MB; anything far beyond is not a search answer.
+MAX_SEARCH_BYTES = 1000**3
+MAX_COUNT_BYTES = 1000**2
 
 
 @dataclass(frozen=True)
@@ -109,7 +123,7 @@ class SearchQuery:
         if self.released_after or self.released_before:
             start = f"{self.released_after.isoformat()}T00:00:00Z" if self.released_after else "*"
             end = f"{self.released_before.isoformat()}T23:59:59Z" if self.released_before else "*"
-            parts.append(f"map_release_date:[{start} TO {end}]")
+            parts.append(f"release_date:[{start} TO {end}]")
         return " AND ".join(parts)
 
 
@@ -121,10 +135,29 @@ def search_url(api: str, query: str, rows: int = DEFAULT_ROWS) -> str:
     return f"{api.rstrip('/')}/search/{path}?{params}"
 
 
+def count_url(api: str, query: str) -> str:
+    """The facet request that counts the entries matching `query`, per current_status."""
+    path = urllib.parse.quote(query, safe="")
+    return f"{api.rstrip('/')}/facet/{path}?field=current_status"
+
+
+def parse_count(text: str) -> int:
+    """The number of matching entries in a facet answer ({"current_status": {"REL": n}})."""
+    try:
+        counts = json.loads(text)["current_status"]
+        values = [int(v) for v in counts.values()]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a facet count answer ({type(exc).__name__}: {exc})") from exc
+    if any(v < 0 for v in values):
+        raise ValueError(f"negative count in {counts!r}")
+    return sum(values)
+
+
 @dataclass
 class SearchHits:
     records: list[EntryRecord] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # why each rejected row was refused
+    rows: int = 0  # data rows in the answer, whatever came of them
 
 
 def _split_ids(value: str) -> list[str]:
@@ -141,7 +174,12 @@ def parse_search_csv(text: str, query: str = "", retrieved: str = "") -> SearchH
     if reader.fieldnames is None or "emdb_id" not in reader.fieldnames:
         raise ValueError(f"search answer has no emdb_id column (columns: {reader.fieldnames})")
     seen: set[str] = set()
-    for line, row in enumerate(reader, start=2):
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a field beyond the csv module's limit, a NUL byte, ...
+        raise ValueError(f"search answer is not readable CSV: {exc}") from exc
+    hits.rows = len(rows)
+    for line, row in enumerate(rows, start=2):
         raw = (row.get("emdb_id") or "").strip()
         if not is_valid_emdb_id(raw):
             hits.rejected.append(f"line {line}: invalid EMDB id {raw!r}")
@@ -224,24 +262,59 @@ def run_search(
     rows: int = DEFAULT_ROWS,
     workers: int = 4,
     when: datetime | None = None,
+    deadline: float = DEFAULT_SEARCH_DEADLINE,
+    check_count: bool = True,
 ) -> SearchResult:
     """Query EMDB, keep the raw CSV (<entries>.search-<time>.csv), and append the new entries
-    to `entries_tsv`. Entries already listed keep their rows; nothing is removed."""
+    to `entries_tsv`. Entries already listed keep their rows; nothing is removed.
+
+    RuntimeError (nothing added) if the search or its count fails or passes `deadline`
+    seconds, or if the answer has fewer rows than the archive counts."""
     solr = query.to_solr()
     url = search_url(urls.emdb_api, solr, rows)
     stamp = utc_timestamp(when)
     entries_tsv = Path(entries_tsv)
     raw = entries_tsv.with_name(f"{entries_tsv.stem}.search-{stamp.replace(':', '')}.csv")
     try:
-        downloader.fetch(url, raw, verify_gzip=False)
+        downloader.fetch(url, raw, verify_gzip=False, max_bytes=MAX_SEARCH_BYTES,
+                         deadline=deadline)  # fmt: skip
     except DownloadError as exc:
         raise RuntimeError(f"EMDB search failed: {exc.message}") from exc
     text = raw.read_text(encoding="utf-8", errors="replace")
-    hits = parse_search_csv(text, query=solr, retrieved=stamp)
+    try:
+        hits = parse_search_csv(text, query=solr, retrieved=stamp)
+    except ValueError as exc:
+        raise RuntimeError(f"EMDB search failed: {exc}") from exc
+    if check_count:
+        expected = _archive_count(urls, solr, downloader, raw.with_suffix(".count.json"), deadline)
+        if expected > rows:
+            raise RuntimeError(
+                f"EMDB counts {expected} entries for the query, more than search.rows = {rows}:"
+                " raise search.rows (nothing was added)"
+            )
+        if hits.rows < expected:
+            raise RuntimeError(
+                f"EMDB search answered {hits.rows} rows but the archive counts {expected}: a "
+                "truncated answer (nothing was added; run the search again)"
+            )
     problems = add_map_sizes(hits.records, header_archive, workers) if header_archive else []
     addition = add_entries(entries_tsv, hits.records)
     write_text_atomic(raw.with_suffix(".query.txt"), f"{solr}\n{url}\n{stamp}\n")
     return SearchResult(solr, url, hits, addition, problems)
+
+
+def _archive_count(
+    urls: ArchiveURLs, solr: str, downloader: Downloader, dest: Path, deadline: float
+) -> int:
+    url = count_url(urls.emdb_api, solr)
+    try:
+        downloader.fetch(url, dest, verify_gzip=False, max_bytes=MAX_COUNT_BYTES,
+                         deadline=deadline)  # fmt: skip
+        return parse_count(dest.read_text(encoding="utf-8", errors="replace"))
+    except DownloadError as exc:
+        raise RuntimeError(f"EMDB count of the search failed: {exc.message}") from exc
+    except ValueError as exc:
+        raise RuntimeError(f"EMDB count of the search failed: {url}: {exc}") from exc
 
 
 def search_from_config(config: dict[str, Any], entries_tsv: str | Path) -> tuple[SearchResult, str]:
@@ -255,15 +328,18 @@ def search_from_config(config: dict[str, Any], entries_tsv: str | Path) -> tuple
         headers = MirrorArchive(LocalMirror.at(archive_config["mirror"]))
     else:
         cache = LocalMirror.at(archive_config.get("cache") or "archive")
-        headers = HttpArchive(cache, urls, downloader)
+        headers = HttpArchive(cache, urls, downloader, limits=DownloadLimits.from_config(download))
+    search = config.get("search", {})
     with downloader:
         result = run_search(
-            SearchQuery.from_config(config.get("search", {}), config.get("resolution", {})),
+            SearchQuery.from_config(search, config.get("resolution", {})),
             urls,
             downloader,
             entries_tsv,
             header_archive=headers,
-            rows=int(config.get("search", {}).get("rows", DEFAULT_ROWS)),
+            rows=int(search.get("rows", DEFAULT_ROWS)),
             workers=int(download.get("concurrency", 4)),
+            deadline=float(search.get("deadline", DEFAULT_SEARCH_DEADLINE)),
+            check_count=bool(search.get("check_count", True)),
         )
     return result, downloader.stats.summary_line()

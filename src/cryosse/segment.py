@@ -71,7 +71,7 @@ from cryosse.checkpoint import (
     load_checkpoint,
 )
 from cryosse.crop import resample_axes
-from cryosse.density import DensityMap, read_map
+from cryosse.density import DensityMap, check_map_work, read_map
 from cryosse.reasons import CurationError
 from cryosse.tiling import (
     TilePlan,
@@ -308,6 +308,8 @@ def segment_map(
     torch_device = select_device(device, bf16=bf16, cpu_bf16=cpu_bf16)
 
     tick = time.perf_counter()
+    # refuse from the header a map whose 1 Å grid cannot fit (README: ~10.4 B per grid voxel)
+    check_map_work(map_path, grid_step=GRID_STEP, bytes_per_grid_voxel=11.0)
     density = read_map(map_path)
     timings["read"] = time.perf_counter() - tick
     region = Region.from_box(box, density.shape_xyz) if box is not None else \
