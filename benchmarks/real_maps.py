@@ -45,6 +45,7 @@ from machine import host_facts
 from cryosse.baselines import BASELINE_TITLES, BASELINES, baseline_labels
 from cryosse.density import DensityMap, read_map
 from cryosse.map_scoring import MapScore, score_labels, summarize, truth_on_grid
+from cryosse.offline import PUBLISHED_RESOLUTIONS
 from cryosse.tiling import labels_from
 
 DST10 = "DeepSSETracer 1.0"
@@ -64,8 +65,9 @@ class RealMap:
         return f"{self.folder} {self.chain}"
 
 
-# The shipped files do not state EMD-1657's resolution; the paper's Table 2 does.
-EMD_1657_RESOLUTION = (5.8, "Mu et al. 2024, Table 2, row 1657_4V5H_AM (5.8)")
+# The shipped files do not state EMD-1657's resolution; the paper's Table 2 does (one
+# definition: the offline mirror writes the same value into EMD-1657's header).
+EMD_1657_RESOLUTION = PUBLISHED_RESOLUTIONS["EMD-1657"]
 MAPS = [
     RealMap("EMD-8518", "A", "A-1.0APIX.mrc", "A_fitted.pdb"),
     RealMap("EMD-6149", "X", "X-1.0APIX.mrc.gz", "X_fitted.pdb"),
