@@ -22,7 +22,14 @@ from cryosse.boxes import normalize_density
 from cryosse.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.cli import main
 from cryosse.density import read_map
-from cryosse.segment import OUTPUT_FILES, Region, SegmentError, parse_memory, segment_map
+from cryosse.segment import (
+    Region,
+    SegmentError,
+    map_stem,
+    output_names,
+    parse_memory,
+    segment_map,
+)
 from cryosse.tiling import (
     WINDOW_FLOOR,
     AxisPlan,
@@ -109,13 +116,14 @@ def test_outputs_lie_in_the_input_frame(model_path: Path, tmp_path: Path) -> Non
                str(tmp_path / "std"), "--device", "cpu"])  # fmt: skip
     assert rc == 0
     expected_xyz = np.floor((np.array(shape_zyx[::-1]) - 1) * voxel + 1e-6).astype(int) + 1
-    for name in OUTPUT_FILES:
+    names = output_names("emd_5168_monomer")  # named after the input
+    for name in names.values():
         out_origin, out_voxel, out_shape = _header(tmp_path / "std" / name)
         assert np.allclose(out_origin, origin, atol=1e-4)  # the first 1 Å voxel is voxel 0
         assert np.allclose(out_voxel, 1.0)
         assert out_shape == tuple(expected_xyz[::-1])
-    labels = read_map(tmp_path / "std/labels.mrc").data
-    helix = read_map(tmp_path / "std/helix_mask.mrc").data
+    labels = read_map(tmp_path / "std" / names["labels"]).data
+    helix = read_map(tmp_path / "std" / names["helix_mask"]).data
     assert set(np.unique(labels)) <= {0, 1, 2}
     assert np.array_equal(helix == 1, labels == 1)
     summary = json.loads((tmp_path / "std/summary.json").read_text())
@@ -132,19 +140,19 @@ def test_outputs_lie_in_the_input_frame(model_path: Path, tmp_path: Path) -> Non
     assert np.allclose(read_map(tmp_path / "permuted.mrc").data, read_map(MAP_5168).data)
     assert main(["segment", str(tmp_path / "permuted.mrc"), "--model", str(model_path),
                  "--out", str(tmp_path / "perm"), "--device", "cpu"]) == 0  # fmt: skip
-    for name in OUTPUT_FILES:
-        a, b = read_map(tmp_path / "std" / name), read_map(tmp_path / "perm" / name)
+    for kind, name in output_names("permuted").items():
+        a, b = read_map(tmp_path / "std" / names[kind]), read_map(tmp_path / "perm" / name)
         assert np.allclose(a.origin, b.origin) and np.array_equal(a.data, b.data)
 
     # Back on the input grid: the input's shape, origin and voxel size.
     assert main(["segment", str(MAP_5168), "--model", str(model_path), "--out",
                  str(tmp_path / "ongrid"), "--device", "cpu", "--on-input-grid"]) == 0  # fmt: skip
-    for name in OUTPUT_FILES:
+    for name in names.values():
         out_origin, out_voxel, out_shape = _header(tmp_path / "ongrid" / name)
         assert np.allclose(out_origin, origin) and np.allclose(out_voxel, voxel)
         assert out_shape == shape_zyx
-    back = read_map(tmp_path / "ongrid/helix_prob.mrc").data
-    fine = read_map(tmp_path / "std/helix_prob.mrc").data
+    back = read_map(tmp_path / "ongrid" / names["helix_prob"]).data
+    fine = read_map(tmp_path / "std" / names["helix_prob"]).data
     # an input voxel that is also a 1 Å lattice point (index 0) keeps its probability
     assert back[0, 0, 0] == pytest.approx(fine[0, 0, 0], abs=1e-6)
     assert abs(float(back.mean()) - float(fine.mean())) < 0.02
@@ -168,13 +176,13 @@ def test_anisotropic_voxels_and_box(model_path: Path, tmp_path: Path) -> None:
     k0 = np.array([3, 3, 5])
     assert np.allclose(result.origin, origin + k0, atol=1e-4)
     assert result.helix.shape == (40, 22, 24)
-    out_origin, out_voxel, _ = _header(tmp_path / "out/labels.mrc")
+    out_origin, out_voxel, _ = _header(tmp_path / "out/aniso_labels.mrc")
     assert np.allclose(out_origin, origin + k0, atol=1e-4) and np.allclose(out_voxel, 1.0)
     assert result.summary["box"]["first_xyz"] == box[:3]
 
     on_grid = segment_map(path, tmp_path / "grid", model=model_path, box=box, device="cpu",
                           on_input_grid=True)  # fmt: skip
-    out_origin, out_voxel, out_shape = _header(tmp_path / "grid/sheet_prob.mrc")
+    out_origin, out_voxel, out_shape = _header(tmp_path / "grid/aniso_sheet_prob.mrc")
     assert np.allclose(out_origin, origin + np.array(box[:3]) * voxel)
     assert np.allclose(out_voxel, voxel)
     assert out_shape == (box[5] - box[2] + 1, box[4] - box[1] + 1, box[3] - box[0] + 1)
@@ -413,7 +421,8 @@ def test_default_model_missing_and_real_cli_process(
     assert expected in run.stderr and run.stderr.count("\n") == 1, run.stderr
     assert main(["segment", str(good), "--model", str(model_path), "--out", str(out)]) == 0
     assert "ChimeraX: open" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUT_FILES, "summary.json"])
+    expected = [*output_names("good").values(), "good.cxc", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
 
 
 def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
@@ -433,4 +442,69 @@ def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
     code = main(["segment", str(coarse), "--model", str(model_path), "--device", "cpu",
                  "--out", str(tmp_path / "out")])  # fmt: skip
     assert code == 1 and "needs about" in capsys.readouterr().err
-    assert not (tmp_path / "out" / "helix_prob.mrc").exists()
+    assert not (tmp_path / "out" / "coarse_helix_prob.mrc").exists()
+
+
+def _cxc_volumes(cxc: Path) -> dict[Path, tuple[float, str, bool]]:
+    """{file opened by the .cxc (resolved in its folder, as ChimeraX does): (level, colour,
+    hidden)}; models numbered #1, #2, ... in the order they are opened."""
+    opened: list[Path] = []
+    shown: dict[int, tuple[float, str]] = {}
+    hidden: set[int] = set()
+    for line in cxc.read_text().splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "open":
+            opened.append((cxc.parent / line.split('"')[1]).resolve())
+        elif words[0] == "volume":
+            model = int(words[1].lstrip("#"))
+            shown[model] = (float(words[words.index("level") + 1]),
+                            words[words.index("color") + 1])  # fmt: skip
+        elif words[0] == "hide":
+            hidden.add(int(words[1].lstrip("#")))
+    assert sorted(shown) == list(range(1, len(opened) + 1)), "a level for every opened map"
+    return {path: (*shown[i + 1], i + 1 in hidden) for i, path in enumerate(opened)}
+
+
+def _no_sheet_model(model_path: Path, tmp_path: Path) -> Path:
+    """The test network with its sheet logit pushed far down: no voxel is ever sheet."""
+    checkpoint = load_checkpoint(model_path)
+    weights = {k: v.clone() for k, v in checkpoint.model.state_dict().items()}
+    weights["head.bias"][2] -= 100.0
+    path = tmp_path / "no_sheet.pt"
+    save_checkpoint(make_checkpoint(weights, {"base": 4, "depth": 2},
+                                    {"epoch": 1, "metric": 0.5}), path)  # fmt: skip
+    return path
+
+
+def test_chimerax_file_opens_existing_files_at_levels_inside_their_values(
+    model_path: Path, tmp_path: Path
+) -> None:
+    box = ["--box", "0", "0", "8", "54", "75", "87"]
+    runs = {"all": model_path, "no_sheet": _no_sheet_model(model_path, tmp_path)}
+    for run, model in runs.items():
+        out = tmp_path / run
+        assert main(["segment", str(MAP_1A), "--model", str(model), "--out", str(out),
+                     "--device", "cpu", *box]) == 0  # fmt: skip
+        names = output_names(map_stem(MAP_1A))
+        cxc = out / f"{map_stem(MAP_1A)}.cxc"
+        volumes = _cxc_volumes(cxc)
+        assert next(iter(volumes)) == MAP_1A.resolve()  # the map first, as #1
+        for path, (level, _, _) in volumes.items():
+            assert path.is_file(), path
+            data = read_map(path, allow_constant=True).data
+            assert float(data.min()) < level < float(data.max()), (path.name, level)
+        labels = read_map(out / names["labels"], allow_constant=True).data
+        sheet_mask = (out / names["sheet_mask"]).resolve()
+        helix_mask = (out / names["helix_mask"]).resolve()
+        assert volumes[MAP_1A.resolve()][1] != volumes[helix_mask][1] == "red"
+        assert not volumes[helix_mask][2]  # shown
+        if run == "all":
+            assert (labels == 2).any()
+            assert volumes[sheet_mask][1] == "yellow" and not volumes[sheet_mask][2]
+        else:
+            assert not (labels == 2).any() and sheet_mask not in volumes
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["chimerax"]["file"] == cxc.name
+        assert cxc.name in summary["files"]

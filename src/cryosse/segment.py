@@ -19,15 +19,19 @@ Steps, and the definitions they use:
  5. Prediction with overlapping, smoothly blended tiles (cryosse.tiling), batches of tiles,
     the tile side chosen from a memory budget (or given), BatchNorm folded into the
     convolutions, bf16 autocast on a GPU (on a CPU only on request).
- 6. Outputs in `out_dir`, every file written atomically, summary.json last:
+ 6. Outputs in `out_dir`, named after the input map (`<map>`: its file name without
+    .mrc/.map/.ccp4/.gz), every file written atomically, summary.json last:
 
-        helix_prob.mrc   float32 probability of helix
-        sheet_prob.mrc   float32 probability of β-sheet
-        helix_mask.mrc   int8 1 where helix is the most probable class (argmax), else 0
-        sheet_mask.mrc   int8 1 where sheet is the most probable class
-        labels.mrc       int8 argmax class: 0 background, 1 helix, 2 sheet
-        summary.json     input, region, grid, helix/sheet volumes (Å³ and voxels on the 1 Å
-                         grid), the model (path, sha256, metadata), device, tiling, timings
+        <map>_helix_prob.mrc   float32 probability of helix
+        <map>_sheet_prob.mrc   float32 probability of β-sheet
+        <map>_helix_mask.mrc   int8 1 where helix is the most probable class (argmax), else 0
+        <map>_sheet_mask.mrc   int8 1 where sheet is the most probable class
+        <map>_labels.mrc       int8 argmax class: 0 background, 1 helix, 2 sheet
+        <map>.cxc              ChimeraX commands (cryosse.chimerax): the map and the masks with
+                               levels and colours from the values actually written
+        summary.json           input, region, grid, helix/sheet volumes (Å³ and voxels on the
+                               1 Å grid), resolution, the model (path, sha256, metadata),
+                               device, tiling, timings
 
     The maps lie on the 1 Å grid in the input's frame (their origin is the Cartesian position of
     their first voxel, so they open in ChimeraX on top of the input map), or, with
@@ -70,6 +74,7 @@ from cryosse.checkpoint import (
     grid_factor,
     load_checkpoint,
 )
+from cryosse.chimerax import MapStats, map_display_level, write_chimerax_script
 from cryosse.crop import resample_axes
 from cryosse.density import DensityMap, check_map_work, read_map
 from cryosse.reasons import CurationError
@@ -87,8 +92,7 @@ from cryosse.tiling import (
 from cryosse.training import Device, TrainSettings, pick_device
 
 GRID_STEP = 1.0  # Å, the network's voxel size
-OUTPUT_FILES = ("helix_prob.mrc", "sheet_prob.mrc", "helix_mask.mrc", "sheet_mask.mrc",
-                "labels.mrc")  # fmt: skip
+OUTPUT_KINDS = ("helix_prob", "sheet_prob", "helix_mask", "sheet_mask", "labels")
 MAX_TILE_SIDE = 256
 _Z_SLAB = 16  # planes resampled at a time: bounds the interpolation temporaries
 
@@ -321,6 +325,9 @@ def segment_map(
     input_geometry = {"path": str(map_path), "shape_xyz": list(density.shape_xyz),
                       "voxel_size_xyz": density.voxel_size.tolist(),
                       "origin_xyz": density.origin.tolist()}  # fmt: skip
+    # the .cxc shows the input map: its value range and a level, before its values go
+    input_stats = MapStats(Path(map_path), float(density.data.min()), float(density.data.max()))
+    map_level = map_display_level(density.data) if out_dir is not None else math.nan
     # the raw values are no longer needed (the input grid needs only the geometry)
     density.data = np.empty((0, 0, 0), dtype=np.float32)
     timings["resample"] = time.perf_counter() - tick
@@ -422,7 +429,13 @@ def segment_map(
     result = SegmentResult(helix, sheet, labels, origin, summary)
     if out_dir is not None:
         tick = time.perf_counter()
-        result.files = _write_outputs(result, Path(out_dir), density, region, on_input_grid)
+        stem = map_stem(map_path)
+        stats = _write_outputs(result, Path(out_dir), density, region, on_input_grid, stem)
+        result.files = {kind: s.path for kind, s in stats.items()}
+        cxc = Path(out_dir) / f"{stem}.cxc"
+        levels = write_chimerax_script(cxc, input_stats, map_level, stats)
+        result.files["chimerax"] = cxc
+        summary["chimerax"] = {"file": cxc.name, "levels": levels}
         timings["write"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - started
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
@@ -435,8 +448,13 @@ def segment_map(
     return result
 
 
+def output_names(stem: str) -> dict[str, str]:
+    """File name of each output of a map named `stem` (map_stem)."""
+    return {kind: f"{stem}_{kind}.mrc" for kind in OUTPUT_KINDS}
+
+
 def _write_outputs(result: SegmentResult, out: Path, density: DensityMap, region: Region,
-                   on_input_grid: bool) -> dict[str, Path]:  # fmt: skip
+                   on_input_grid: bool, stem: str) -> dict[str, MapStats]:  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     helix, sheet, labels = result.helix, result.sheet, result.labels
     origin: np.ndarray = result.origin
@@ -450,22 +468,23 @@ def _write_outputs(result: SegmentResult, out: Path, density: DensityMap, region
         sheet = resample_onto(source, origin, density.voxel_size, shape, clamp=True)
         labels = labels_from(helix, sheet)
         voxel = density.voxel_size
-    files = {}
+    files: dict[str, MapStats] = {}
+    names = output_names(stem)
     # one map at a time, the masks made just before they are written (1 B per voxel each)
     for name, data in (("helix_prob", lambda: helix), ("sheet_prob", lambda: sheet),
                        ("helix_mask", lambda: (labels == 1).view(np.int8)),
                        ("sheet_mask", lambda: (labels == 2).view(np.int8)),
                        ("labels", lambda: labels)):  # fmt: skip
-        files[name] = out / f"{name}.mrc"
-        _write_mrc(files[name], data(), origin, voxel)
+        path = out / names[name]
+        files[name] = MapStats(path, *_write_mrc(path, data(), origin, voxel))
     return files
 
 
 def _write_mrc(path: Path, data: np.ndarray, origin: np.ndarray,
-               voxel: float | np.ndarray) -> None:  # fmt: skip
+               voxel: float | np.ndarray) -> tuple[float, float]:  # fmt: skip
     """cryosse.density.write_map (atomic, fixed label, origin, voxel size) with the header
     statistics computed a z-slab at a time: mrcfile's own (update_header_stats) make float32
-    temporaries the size of the map."""
+    temporaries the size of the map. Returns (min, max) of the values written."""
     with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
         mrc.set_data(np.ascontiguousarray(data))
         mrc.voxel_size = float(voxel) if np.ndim(voxel) == 0 else \
@@ -476,10 +495,12 @@ def _write_mrc(path: Path, data: np.ndarray, origin: np.ndarray,
         slabs = [data[z : z + _Z_SLAB] for z in range(0, data.shape[0], _Z_SLAB)]
         mean = sum(float(s.sum(dtype=np.float64)) for s in slabs) / data.size
         squares = sum(float(np.square(s - mean).sum()) for s in slabs)  # float64, slab-sized
-        mrc.header.dmin = np.float32(min(float(s.min()) for s in slabs))
-        mrc.header.dmax = np.float32(max(float(s.max()) for s in slabs))
+        low = np.float32(min(float(s.min()) for s in slabs))
+        high = np.float32(max(float(s.max()) for s in slabs))
+        mrc.header.dmin, mrc.header.dmax = low, high
         mrc.header.dmean = np.float32(mean)
         mrc.header.rms = np.float32(math.sqrt(squares / data.size))
+    return float(low), float(high)
 
 
 def run_cli(args: Any) -> int:
@@ -488,7 +509,7 @@ def run_cli(args: Any) -> int:
 
     try:
         result = segment_map(
-            args.map, out_dir=args.out or f"{_stem(args.map)}_segmentation", model=args.model,
+            args.map, out_dir=args.out or f"{map_stem(args.map)}_segmentation", model=args.model,
             box=args.box, device=args.device, tile_size=args.tile_size, overlap=args.overlap,
             max_memory=args.max_memory, batch_size=args.batch_size,
             on_input_grid=args.on_input_grid, bf16=not args.no_bf16, cpu_bf16=args.cpu_bf16,
@@ -519,13 +540,14 @@ def run_cli(args: Any) -> int:
         f"{s['tiling']['tiles']} tiles of {'x'.join(map(str, s['tiling']['tile_shape_zyx']))} "
         f"on {s['device']['type']}, {s['timings_s']['total']:.1f} s; outputs in {out}"
     )
-    print(f"ChimeraX: open {args.map}; open {out / 'helix_prob.mrc'} {out / 'sheet_prob.mrc'}")
+    print(f"ChimeraX: open {result.files['chimerax']}")
     if s["model"]["default"] and default_model_card().get("summary"):
         print(f"default model: {default_model_card()['summary']}")
     return 0
 
 
-def _stem(path: str | os.PathLike[str]) -> str:
+def map_stem(path: str | os.PathLike[str]) -> str:
+    """The map's file name without .gz/.mrc/.map/.ccp4: the outputs' prefix."""
     name = Path(path).name
     for suffix in (".gz", ".mrc", ".map", ".ccp4"):
         name = name.removesuffix(suffix)
