@@ -508,3 +508,79 @@ def test_chimerax_file_opens_existing_files_at_levels_inside_their_values(
         summary = json.loads((out / "summary.json").read_text())
         assert summary["chimerax"]["file"] == cxc.name
         assert cxc.name in summary["files"]
+
+
+def _emdb_header(path: Path, resolution: float, contour: float) -> Path:
+    path.write_text(
+        '<emd emdb_id="EMD-8518"><structure_determination_list><structure_determination>'
+        "<method>singleParticle</method><singleparticle_processing><final_reconstruction>"
+        f"<resolution>{resolution}</resolution></final_reconstruction>"
+        "</singleparticle_processing></structure_determination></structure_determination_list>"
+        f'<map><contour_list><contour primary="true"><level>{contour}</level></contour>'
+        "</contour_list></map></emd>"
+    )
+    return path
+
+
+def test_resolution_outside_the_trained_range_warns_and_is_recorded(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = read_map(MAP_1A).data[8:48, 0:40, 0:40]
+    path = _write(tmp_path / "small.mrc", small)
+    expected = {3.2: True, 15.0: True, 7.0: False}  # the test checkpoint records no range
+    for value, warns in expected.items():
+        out = tmp_path / f"r{value}"
+        assert main(["segment", str(path), "--model", str(model_path), "--out", str(out),
+                     "--resolution", str(value), "--device", "cpu"]) == 0  # fmt: skip
+        captured = capsys.readouterr()
+        assert ("warning: the map's resolution" in captured.err) is warns, captured.err
+        record = json.loads((out / "summary.json").read_text())["resolution"]
+        assert record["value_A"] == value and record["source"] == "--resolution"
+        assert record["trained_range_A"] == [5.0, 10.0]
+        assert "not recorded in the checkpoint" in record["trained_range_source"]
+        assert record["inside_trained_range"] is (not warns)
+        assert (record["warning"] is not None) is warns
+        assert f"resolution: {value:g} Å" in captured.out
+
+    # No --resolution: the EMDB header beside the map (its number taken from the map's name),
+    # whose recommended contour becomes the map's level in the .cxc.
+    emdb = tmp_path / "EMD-8518" / "map"
+    emdb.mkdir(parents=True)
+    header_dir = emdb.parent / "header"
+    header_dir.mkdir()
+    contour = float(np.percentile(small, 80))
+    _emdb_header(header_dir / "emd-8518-v30.xml", 15.0, contour)
+    mapped = _write(emdb / "emd_8518.map", small)
+    with pytest.warns(UserWarning, match="15 Å .*EMDB header emd-8518-v30.xml"):
+        result = segment_map(mapped, tmp_path / "hdr", model=model_path, device="cpu")
+    assert result.summary["resolution"]["value_A"] == 15.0
+    assert result.summary["chimerax"]["levels"]["map"] == pytest.approx(contour)
+    # no header, no --resolution: unknown, no warning
+    plain = segment_map(path, model=model_path, device="cpu")
+    assert plain.summary["resolution"]["value_A"] is None
+    assert plain.summary["resolution"]["warning"] is None
+
+    # A checkpoint that records its training cases' range (3-4 Å here) is judged by it.
+    checkpoint = load_checkpoint(model_path)
+    recorded = tmp_path / "recorded.pt"
+    save_checkpoint(make_checkpoint(checkpoint.model.state_dict(), {"base": 4, "depth": 2},
+                                    {"epoch": 1, "metric": 0.5,
+                                     "train_resolution_A": [3.0, 4.0]}), recorded)  # fmt: skip
+    inside = segment_map(path, model=recorded, device="cpu", resolution=3.2)
+    assert inside.summary["resolution"]["inside_trained_range"] is True
+    assert inside.summary["resolution"]["trained_range_source"] == "the checkpoint's training cases"
+    with pytest.raises(SegmentError, match="--resolution -1"):
+        segment_map(path, model=model_path, device="cpu", resolution=-1.0)
+
+
+def test_training_summary_records_the_training_resolution_range(tmp_path: Path) -> None:
+    from cryosse.checkpoint import training_data_summary
+
+    dirs = []
+    for name, resolution in (("a", 5.5), ("b", 9.25), ("v", 12.0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "sample.json").write_text(json.dumps({"resolution": resolution}))
+        dirs.append(tmp_path / name)
+    summary = training_data_summary(dirs[:2], dirs[2:])
+    assert summary["train_resolution_A"] == [5.5, 9.25]  # validation cases not counted
+    assert training_data_summary([], [])["train_resolution_A"] is None

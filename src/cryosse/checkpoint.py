@@ -152,12 +152,19 @@ def make_checkpoint(
 
 
 def training_data_summary(train_dirs: list[Path], val_dirs: list[Path]) -> dict[str, Any]:
-    """Counts and ids of the training/validation cases and a sha256 over their sample.json."""
+    """Counts and ids of the training/validation cases, a sha256 over their sample.json and
+    the range of the training cases' resolutions (what `cryosse segment` warns outside)."""
     digest = hashlib.sha256()
+    resolutions: list[float] = []
     for role, dirs in (("train", train_dirs), ("validation", val_dirs)):
         for directory in dirs:
-            digest.update(role.encode() + (Path(directory) / "sample.json").read_bytes())
+            text = (Path(directory) / "sample.json").read_bytes()
+            digest.update(role.encode() + text)
+            value = json.loads(text).get("resolution") if role == "train" else None
+            if isinstance(value, int | float) and math.isfinite(value):
+                resolutions.append(float(value))
     return {
+        "train_resolution_A": [min(resolutions), max(resolutions)] if resolutions else None,
         "train_cases": len(train_dirs),
         "validation_cases": len(val_dirs),
         "train_ids": [Path(d).name for d in train_dirs],

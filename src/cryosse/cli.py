@@ -290,6 +290,12 @@ def _add_segment_parser(sub: argparse._SubParsersAction) -> None:
     segment.add_argument("--model", help="checkpoint (best.pt); default: the packaged model")
     segment.add_argument("--out", help="output folder (default: <map name>_segmentation)")
     segment.add_argument(
+        "--resolution",
+        type=float,
+        help="the map's resolution in Å (default: from an EMDB header emd-NNNN-v30.xml beside "
+        "the map); a warning when outside the model's training range",
+    )
+    segment.add_argument(
         "--box",
         nargs=6,
         type=int,

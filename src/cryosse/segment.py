@@ -53,8 +53,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import resource
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,7 @@ from cryosse.checkpoint import (
 from cryosse.chimerax import MapStats, map_display_level, write_chimerax_script
 from cryosse.crop import resample_axes
 from cryosse.density import DensityMap, check_map_work, read_map
+from cryosse.header import parse_header
 from cryosse.reasons import CurationError
 from cryosse.tiling import (
     TilePlan,
@@ -97,8 +100,77 @@ MAX_TILE_SIDE = 256
 _Z_SLAB = 16  # planes resampled at a time: bounds the interpolation temporaries
 
 
+# The dataset's resolution range (config/config.yaml: resolution min/max): what a checkpoint
+# that does not record its training cases' range is taken to have been trained on.
+DATASET_RESOLUTION_A = (5.0, 10.0)
+
+
 class SegmentError(ValueError):
     """Bad input or options for segmentation, with a one-line explanation."""
+
+
+class ResolutionWarning(UserWarning):
+    """The map's resolution lies outside the range the model was trained on."""
+
+
+def header_for_map(map_path: str | Path) -> Path | None:
+    """An EMDB header XML beside the map (or in the archive layout's ../header/): the one of
+    the map's own EMDB number (emd_NNNN.map.gz → emd-NNNN-v30.xml or emd-NNNN.xml), else the
+    only emd-*.xml of the folder."""
+    folder = Path(map_path).resolve().parent
+    folders = [folder, folder.parent / "header"]
+    number = re.match(r"emd[_-](\d+)", Path(map_path).name, re.IGNORECASE)
+    if number:
+        for where in folders:
+            for name in (f"emd-{number[1]}-v30.xml", f"emd-{number[1]}.xml"):
+                if (where / name).is_file():
+                    return where / name
+        return None
+    found = sorted(folder.glob("emd-*.xml"))
+    return found[0] if len(found) == 1 else None
+
+
+def map_resolution(map_path: str | Path, given: float | None) -> dict[str, Any]:
+    """{value_A, source, contour_level}: `given` (--resolution), else the EMDB header's."""
+    if given is not None:
+        if not (math.isfinite(given) and 0.0 < given < 100.0):
+            raise SegmentError(f"--resolution {given}: expected Å, between 0 and 100")
+        return {"value_A": float(given), "source": "--resolution", "contour_level": None}
+    header = header_for_map(map_path)
+    if header is None:
+        return {"value_A": None, "source": "unknown (no --resolution, no EMDB header beside "
+                "the map)", "contour_level": None}  # fmt: skip
+    try:
+        parsed = parse_header(header)
+    except CurationError as exc:
+        return {"value_A": None, "source": f"unknown ({exc.message})", "contour_level": None}
+    return {"value_A": parsed.resolution, "source": f"EMDB header {header.name}",
+            "contour_level": parsed.contour_level}  # fmt: skip
+
+
+def trained_resolution_range(metadata: dict[str, Any]) -> tuple[tuple[float, float], str]:
+    """(low, high) Å of the model's training cases and where that range comes from."""
+    recorded = (metadata.get("training") or {}).get("train_resolution_A")
+    if isinstance(recorded, list | tuple) and len(recorded) == 2:
+        return (float(recorded[0]), float(recorded[1])), "the checkpoint's training cases"
+    low, high = DATASET_RESOLUTION_A
+    return DATASET_RESOLUTION_A, f"not recorded in the checkpoint: the dataset's {low:g}-{high:g} Å"
+
+
+def resolution_summary(map_path: str | Path, given: float | None,
+                       metadata: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """summary.json's "resolution": the map's, the trained range, and a warning when outside."""
+    found = map_resolution(map_path, given)
+    (low, high), range_source = trained_resolution_range(metadata)
+    value = found["value_A"]
+    inside = None if value is None else low <= value <= high
+    warning = None
+    if inside is False:
+        warning = (f"the map's resolution {value:g} Å ({found['source']}) lies outside "
+                   f"{low:g}-{high:g} Å, the range the model was trained on "
+                   f"({range_source}): expect less reliable helix and sheet maps")  # fmt: skip
+    return {**found, "trained_range_A": [low, high], "trained_range_source": range_source,
+            "inside_trained_range": inside, "warning": warning}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -292,12 +364,15 @@ def segment_map(
     channels_last: bool = False,
     threads: int | None = None,
     progress: bool = False,
+    resolution: float | None = None,
 ) -> SegmentResult:
     """Segment one map (see the module docstring); write the outputs if `out_dir` is given.
 
     model: a checkpoint path, a loaded Checkpoint, or None for the packaged default model.
     tile_size: tile side in voxels (default: the largest within `max_memory`, ≤ 256).
     max_memory: bytes (or '4G') for the network's working set; default_memory_budget if None.
+    resolution: the map's resolution in Å (default: from an EMDB header beside the map); a
+    ResolutionWarning when it lies outside the model's training range (summary "resolution").
     Raises SegmentError, CheckpointError or CurationError (bad map) with a one-line message.
     """
     started = time.perf_counter()
@@ -310,6 +385,9 @@ def segment_map(
         raise SegmentError(f"--out {out_dir}: exists and is not a folder")
     checkpoint, is_default = resolve_model(model)
     torch_device = select_device(device, bf16=bf16, cpu_bf16=cpu_bf16)
+    resolution_info = resolution_summary(map_path, resolution, checkpoint.metadata)
+    if resolution_info["warning"]:
+        warnings.warn(resolution_info["warning"], ResolutionWarning, stacklevel=2)
 
     tick = time.perf_counter()
     # refuse from the header a map whose 1 Å grid cannot fit (README: ~10.4 B per grid voxel)
@@ -327,7 +405,8 @@ def segment_map(
                       "origin_xyz": density.origin.tolist()}  # fmt: skip
     # the .cxc shows the input map: its value range and a level, before its values go
     input_stats = MapStats(Path(map_path), float(density.data.min()), float(density.data.max()))
-    map_level = map_display_level(density.data) if out_dir is not None else math.nan
+    map_level = map_display_level(density.data, resolution_info["contour_level"]) \
+        if out_dir is not None else math.nan  # fmt: skip
     # the raw values are no longer needed (the input grid needs only the geometry)
     density.data = np.empty((0, 0, 0), dtype=np.float32)
     timings["resample"] = time.perf_counter() - tick
@@ -413,6 +492,7 @@ def segment_map(
         "helix": {"voxels": counts["helix"], "volume_A3": counts["helix"] * GRID_STEP**3},
         "sheet": {"voxels": counts["sheet"], "volume_A3": counts["sheet"] * GRID_STEP**3},
         "classes": "argmax of background / helix / sheet probabilities",
+        "resolution": resolution_info,
         "model": _model_summary(checkpoint, is_default),
         "device": {
             "type": torch_device.torch_device.type,
@@ -507,15 +587,19 @@ def run_cli(args: Any) -> int:
     """`cryosse segment` (parsed arguments from cryosse.cli): one line per problem, exit 1."""
     import sys
 
+    show = warnings.showwarning
+
+    def one_line(message: Warning | str, category: type[Warning], *rest: Any) -> None:
+        if issubclass(category, ResolutionWarning):  # at once, as one line of ours
+            print(f"cryosse segment: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest)
+
     try:
-        result = segment_map(
-            args.map, out_dir=args.out or f"{map_stem(args.map)}_segmentation", model=args.model,
-            box=args.box, device=args.device, tile_size=args.tile_size, overlap=args.overlap,
-            max_memory=args.max_memory, batch_size=args.batch_size,
-            on_input_grid=args.on_input_grid, bf16=not args.no_bf16, cpu_bf16=args.cpu_bf16,
-            channels_last=args.channels_last, threads=args.threads,
-            progress=args.progress or sys.stderr.isatty(),
-        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ResolutionWarning)
+            warnings.showwarning = one_line
+            result = _run(args, sys.stderr.isatty())
     except (SegmentError, CheckpointError) as exc:
         print(f"cryosse segment: {exc}", file=sys.stderr)
         return 1
@@ -540,6 +624,10 @@ def run_cli(args: Any) -> int:
         f"{s['tiling']['tiles']} tiles of {'x'.join(map(str, s['tiling']['tile_shape_zyx']))} "
         f"on {s['device']['type']}, {s['timings_s']['total']:.1f} s; outputs in {out}"
     )
+    res = s["resolution"]
+    low, high = res["trained_range_A"]
+    value = "unknown" if res["value_A"] is None else f"{res['value_A']:g} Å"
+    print(f"resolution: {value} ({res['source']}); the model was trained on {low:g}-{high:g} Å")
     print(f"ChimeraX: open {result.files['chimerax']}")
     if s["model"]["default"] and default_model_card().get("summary"):
         print(f"default model: {default_model_card()['summary']}")
@@ -552,3 +640,14 @@ def map_stem(path: str | os.PathLike[str]) -> str:
     for suffix in (".gz", ".mrc", ".map", ".ccp4"):
         name = name.removesuffix(suffix)
     return name or "map"
+
+
+def _run(args: Any, tty: bool) -> SegmentResult:
+    return segment_map(
+        args.map, out_dir=args.out or f"{map_stem(args.map)}_segmentation", model=args.model,
+        box=args.box, device=args.device, tile_size=args.tile_size, overlap=args.overlap,
+        max_memory=args.max_memory, batch_size=args.batch_size,
+        on_input_grid=args.on_input_grid, bf16=not args.no_bf16, cpu_bf16=args.cpu_bf16,
+        channels_last=args.channels_last, threads=args.threads,
+        progress=args.progress or tty, resolution=args.resolution,
+    )  # fmt: skip
