@@ -4,15 +4,15 @@
     cryosse add EMD-1234 EMD-5678 [--entries config/entries.tsv]
     cryosse fetch [--config config/config.yaml] [EMD-1234 ...]
     cryosse curate EMD-8518 EMD-6149 --mirror demo/mirror --out results/mine [--config c.yaml]
-    cryosse evaluate --pred-helix H.mrc --pred-sheet S.mrc --map M.map.gz --model C.cif
+    cryosse evaluate --pred-helix H.mrc --pred-sheet S.mrc --map M.map.gz --structure C.cif
         (the tool's rows, then the same samples scored by the baselines of cryosse.baselines)
     cryosse summary results/demo/curation_log.tsv
     cryosse simulate STRUCTURES_DIR --mirror results/offline/mirror [--jobs 2]
-    cryosse derive --realdata ../shared/realdata --mirror results/offline/mirror
+    cryosse derive --realdata realdata/ --mirror results/offline/mirror
     cryosse offline-mirror --structures DIR --realdata DIR --mirror results/offline/mirror
     cryosse segment MAP [--model CKPT] [--out DIR] [--box i1 j1 k1 i2 j2 k2] [--device auto]
     cryosse ship-model results/offline [--loss FL_DL] [--package src/cryosse]
-    cryosse version
+    cryosse version    (cryosse --version: cryosse's alone)
 
 `search` appends the entries an EMDB search finds to the entry list, `add` appends entries by
 hand; neither changes a row that exists. `fetch` downloads (into the archive cache) what the
@@ -49,6 +49,44 @@ from cryosse.search import search_from_config
 from cryosse.settings import CurationSettings
 
 DEFAULT_CONFIG = "config/config.yaml"
+# The example that ends each subcommand's --help (one command line each).
+EXAMPLES = {
+    "search": "cryosse search --config config/config.yaml --min 5 --max 10 --method singleparticle",
+    "add": "cryosse add EMD-8518 EMD-6149 --entries config/entries.tsv",
+    "fetch": "cryosse fetch --config config/config.yaml EMD-8518",
+    "curate": "cryosse curate EMD-8518 --mirror demo/mirror --out results/mine",
+    "evaluate": "cryosse evaluate --pred-helix tool_helix.mrc --pred-sheet tool_sheet.mrc "
+    "--map emd_8518.map.gz --model 5u8s.cif",
+    "summary": "cryosse summary results/demo/curation_log.tsv",
+    "simulate": "cryosse simulate structures/ --mirror results/offline/mirror --jobs 2",
+    "derive": "cryosse derive --realdata realdata/ --mirror results/offline/mirror",
+    "offline-mirror": "cryosse offline-mirror --structures structures/ --realdata realdata/ "
+    "--mirror results/offline/mirror --jobs 2",
+    "segment": "cryosse segment emd_1234.map.gz --out out/ --resolution 6.1",
+    "ship-model": "cryosse ship-model results/offline --loss FL_DL",
+    "version": "cryosse version",
+}
+
+
+class _ExampleFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual but keeps the example's lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("example:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _subcommand(
+    sub: argparse._SubParsersAction, name: str, **kwargs: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with its example (EXAMPLES)."""
+    return sub.add_parser(
+        name,
+        epilog=f"example:\n  {EXAMPLES[name]}",
+        formatter_class=_ExampleFormatter,
+        **kwargs,
+    )
 
 
 def _load_config(path: str | None) -> dict:
@@ -280,11 +318,13 @@ def _segment(args: argparse.Namespace) -> int:
 
 
 def _add_segment_parser(sub: argparse._SubParsersAction) -> None:
-    segment = sub.add_parser(
+    segment = _subcommand(
+        sub,
         "segment",
         help="helix / beta-sheet maps of your own map with a trained model",
         description="Segment a map (.mrc/.map, optionally .gz; any voxel size and axis order) "
-        "into helix and beta-sheet probability maps and masks, in the map's frame.",
+        "into helix and beta-sheet probability maps and masks, in the map's frame, and a ChimeraX "
+        "command file: open OUT/<map>.cxc in ChimeraX to see them on the map.",
     )
     segment.add_argument("map", help="the cryo-EM map")
     segment.add_argument("--model", help="checkpoint (best.pt); default: the packaged model")
@@ -345,10 +385,11 @@ def _version(_: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cryosse", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"cryosse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    search = sub.add_parser("search", help="find EMDB entries and append them to the list")
+    search = _subcommand(sub, "search", help="find EMDB entries and append them to the list")
     search.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
     search.add_argument("--entries", help="entry list to append to (default: entries_file)")
     search.add_argument("--min", type=float, help="best resolution, Å (default: config)")
@@ -361,24 +402,24 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--released-after", help="YYYY-MM-DD")
     search.add_argument("--released-before", help="YYYY-MM-DD")
     search.set_defaults(func=_search)
-    add = sub.add_parser("add", help="append EMDB entries to the entry list")
+    add = _subcommand(sub, "add", help="append EMDB entries to the entry list")
     add.add_argument("ids", nargs="+", help="EMDB ids, e.g. EMD-8518")
     add.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
     add.add_argument("--entries", help="entry list (default: entries_file of the config)")
     add.set_defaults(func=_add)
-    fetch = sub.add_parser("fetch", help="download the listed entries into the archive cache")
+    fetch = _subcommand(sub, "fetch", help="download the listed entries into the archive cache")
     fetch.add_argument("ids", nargs="*", help="EMDB ids (default: the config's entries)")
     fetch.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
     fetch.add_argument("--workers", type=int, help="entries at a time (default: concurrency)")
     fetch.add_argument("--progress", action="store_true", help="progress bars even without a TTY")
     fetch.set_defaults(func=_fetch)
-    curate = sub.add_parser("curate", help="acquire and curate a few entries into samples")
+    curate = _subcommand(sub, "curate", help="acquire and curate a few entries into samples")
     curate.add_argument("entries", nargs="+", help="EMDB ids, e.g. EMD-8518")
     curate.add_argument("--mirror", help="local EMDB/PDB mirror (default: the config's archive)")
     curate.add_argument("--out", required=True, help="output folder")
     curate.add_argument("--config", help="workflow config (YAML): archive and curation settings")
     curate.set_defaults(func=_curate)
-    evaluate = sub.add_parser("evaluate", help="score another tool's helix/sheet maps")
+    evaluate = _subcommand(sub, "evaluate", help="score another tool's helix/sheet maps")
     evaluate.add_argument("--pred-helix", required=True, help="helix map (binary or probability)")
     evaluate.add_argument("--pred-sheet", required=True, help="sheet map, any grid")
     evaluate.add_argument("--map", required=True, help="the cryo-EM map the tool segmented")
@@ -389,10 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--no-baselines", action="store_true",
                           help="no baseline rows (threshold, hessian, all_helix)")  # fmt: skip
     evaluate.set_defaults(func=_evaluate)
-    summary = sub.add_parser("summary", help="counts per reason in a curation log")
+    summary = _subcommand(sub, "summary", help="counts per reason in a curation log")
     summary.add_argument("log")
     summary.set_defaults(func=_summary)
-    simulate = sub.add_parser("simulate", help="simulated 5-10 Å maps of atomic models")
+    simulate = _subcommand(sub, "simulate", help="simulated 5-10 Å maps of atomic models")
     simulate.add_argument("structures", nargs="+", help="model files or folders (.pdb/.cif[.gz])")
     simulate.add_argument("--mirror", required=True, help="mirror root to write entries into")
     simulate.add_argument("--first-id", type=int, default=92000, help="first EMD number (92000)")
@@ -401,14 +442,16 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--seed", type=int, default=1, help="seed of every map's parameters")
     simulate.add_argument("--jobs", type=int, default=1, help="processes")
     simulate.set_defaults(func=_simulate)
-    derive = sub.add_parser("derive", help="low-pass the high-resolution real pairs to 5-10 Å")
+    derive = _subcommand(sub, "derive", help="low-pass the high-resolution real pairs to 5-10 Å")
     derive.add_argument("--realdata", required=True, help="realdata folder (provenance.json)")
     derive.add_argument("--mirror", required=True, help="mirror root to write entries into")
     derive.add_argument("--first-id", type=int, default=91000, help="first EMD number (91000)")
     derive.add_argument("--maps-per-pair", type=int, default=1, help="target resolutions per pair")
     derive.add_argument("--seed", type=int, default=1, help="seed of the target resolutions")
     derive.set_defaults(func=_derive)
-    offline = sub.add_parser("offline-mirror", help="simulated + derived + real evaluation mirror")
+    offline = _subcommand(
+        sub, "offline-mirror", help="simulated + derived + real evaluation mirror"
+    )
     offline.add_argument("--structures", required=True, help="folder of atomic models")
     offline.add_argument("--realdata", required=True, help="realdata folder")
     offline.add_argument("--mirror", required=True, help="mirror root to write")
@@ -419,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     offline.add_argument("--jobs", type=int, default=1, help="simulation processes")
     offline.set_defaults(func=_offline_mirror)
     _add_segment_parser(sub)
-    ship = sub.add_parser("ship-model", help="make a run's model the packaged default model")
+    ship = _subcommand(sub, "ship-model", help="make a run's model the packaged default model")
     ship.add_argument("run", help="a finished workflow run folder, e.g. results/offline")
     ship.add_argument("--loss", default="FL_DL", help="whose chosen run to ship (FL_DL)")
     ship.add_argument("--package", default="src/cryosse", help="the package source folder")
@@ -429,8 +472,12 @@ def main(argv: list[str] | None = None) -> int:
         "(baselines and DeepSSETracer 1.0 beside it)",
     )
     ship.set_defaults(func=_ship_model)
-    sub.add_parser("version", help="versions of cryosse and mkdssp").set_defaults(func=_version)
-    args = parser.parse_args(argv)
+    _subcommand(sub, "version", help="versions of cryosse and mkdssp").set_defaults(func=_version)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 
