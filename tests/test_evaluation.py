@@ -134,15 +134,38 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
     coarse_rows, _ = evaluate_external(tmp_path / "helix_2A.mrc", tmp_path / "sheet_2A.mrc",
                                        map_gz, model, settings)  # fmt: skip
     assert 0.6 < coarse_rows[0]["voxel_f1_helix"] < 1.0
-    # the command line prints the same table
+    for level in ("voxel", "residue"):  # F1 is the harmonic mean of the precision and recall
+        for cls in ("helix", "sheet"):
+            p, r = (coarse_rows[0][f"{level}_{m}_{cls}"] for m in ("precision", "recall"))
+            assert 0.0 < p <= 1.0 and 0.0 < r <= 1.0
+            assert coarse_rows[0][f"{level}_f1_{cls}"] == pytest.approx(2 * p * r / (p + r))
+    assert row["voxel_precision_helix"] == row["voxel_recall_helix"] == 1.0
+    # the command line prints the same table, with the entry's ids when given
     cli = Path(sys.executable).with_name("cryosse")
     command = [str(cli), "evaluate", "--pred-helix", str(tmp_path / "helix.mrc"),
                "--pred-sheet", str(tmp_path / "sheet.mrc"), "--map", str(map_gz),
-               "--model", str(model), "--config", str(tmp_path / "wide.yaml")]  # fmt: skip
+               "--config", str(tmp_path / "wide.yaml"), "--no-baselines"]  # fmt: skip
     (tmp_path / "wide.yaml").write_text("resolution: {min: 3.0, max: 10.0}\n")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1].split("\t")[2:4] == ["1.0000", "1.0000"]
+    tables = {}
+    for how, extra in (("structure", ["--structure", str(model), "--emdb", "emd-8518",
+                                      "--pdb", "5U8S"]),
+                       ("deprecated", ["--model", str(model)])):  # fmt: skip
+        done = subprocess.run(command + extra, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert ("--model is deprecated" in done.stderr) is (how == "deprecated"), done.stderr
+        header, *lines = done.stdout.splitlines()
+        (cells,) = [dict(zip(header.split("\t"), line.split("\t"), strict=True)) for line in lines]
+        assert cells["voxel_f1_helix"] == cells["voxel_precision_helix"] == "1.0000"
+        assert cells["voxel_recall_sheet"] == "1.0000"
+        tables[how] = cells
+    assert tables["structure"]["sample_id"] == "EMD-8518_5u8s_A"
+    assert tables["deprecated"]["sample_id"] == "EMD-0000_pdb_00000000_A"  # no ids given
+    both = subprocess.run(command + ["--structure", str(model), "--model", str(model)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert both.returncode == 2 and "once, with --structure" in both.stderr
+    bad_id = subprocess.run(command + ["--structure", str(model), "--emdb", "nope"],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert bad_id.returncode == 1 and "not a valid EMDB id" in bad_id.stderr
 
 
 def test_cross_validation_table_mean_and_sd() -> None:
@@ -179,7 +202,7 @@ def test_external_prediction_with_a_hostile_header_is_refused(tmp_path: Path) ->
     command = [str(cli), "evaluate", "--pred-helix", str(tmp_path / "claims.mrc"),
                "--pred-sheet", str(tmp_path / "ok.mrc"),
                "--map", str(DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"),
-               "--model", str(DEMO_MIRROR / "pdb/5u8s.pdb.gz")]  # fmt: skip
+               "--structure", str(DEMO_MIRROR / "pdb/5u8s.pdb.gz")]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert "map_unreadable" in done.stderr and "Traceback" not in done.stderr

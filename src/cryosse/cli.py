@@ -56,7 +56,7 @@ EXAMPLES = {
     "fetch": "cryosse fetch --config config/config.yaml EMD-8518",
     "curate": "cryosse curate EMD-8518 --mirror demo/mirror --out results/mine",
     "evaluate": "cryosse evaluate --pred-helix tool_helix.mrc --pred-sheet tool_sheet.mrc "
-    "--map emd_8518.map.gz --model 5u8s.cif",
+    "--map emd_8518.map.gz --structure 5u8s.cif --emdb EMD-8518 --pdb 5u8s",
     "summary": "cryosse summary results/demo/curation_log.tsv",
     "simulate": "cryosse simulate structures/ --mirror results/offline/mirror --jobs 2",
     "derive": "cryosse derive --realdata realdata/ --mirror results/offline/mirror",
@@ -198,22 +198,39 @@ def _evaluate(args: argparse.Namespace) -> int:
     """Score another tool's helix/sheet maps against our labels of the map/model pair."""
     from cryosse.external import evaluate_external
     from cryosse.grid import BASELINES
+    from cryosse.ids import normalize_emdb_id, normalize_pdb_id
 
+    if args.model_deprecated:  # --model is a checkpoint everywhere else (segment)
+        print("cryosse evaluate: warning: --model is deprecated here, use --structure (the "
+              "atomic model)", file=sys.stderr)  # fmt: skip
+    structure = args.structure or args.model_deprecated
+    if not structure or (args.structure and args.model_deprecated):
+        print("cryosse evaluate: give the atomic model once, with --structure", file=sys.stderr)
+        return 2
     settings = CurationSettings.from_config(settings_section(_load_config(args.config)))
     try:
-        rows, log = evaluate_external(args.pred_helix, args.pred_sheet, args.map, args.model,
+        # the sample ids name the entry when it is known (else EMD-0000_pdb_00000000_<chain>)
+        ids = {"emdb_id": normalize_emdb_id(args.emdb)} if args.emdb else {}
+        if args.pdb:
+            ids["pdb_id"] = normalize_pdb_id(args.pdb)
+        rows, log = evaluate_external(args.pred_helix, args.pred_sheet, args.map, structure,
                                       settings, threshold=args.threshold,
-                                      baselines=() if args.no_baselines else BASELINES)  # fmt: skip
-    except CurationError as exc:  # a prediction map refused from its header
+                                      baselines=() if args.no_baselines else BASELINES,
+                                      **ids)  # fmt: skip
+    except CurationError as exc:  # a prediction map refused from its header, a bad id
         print(f"cryosse evaluate: {exc.reason}: {exc.message}", file=sys.stderr)
         return 1
     for row in log:
         if row.status == "excluded":
             print(f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
                   file=sys.stderr)  # fmt: skip
-    columns = ["sample_id", "chain", "voxel_f1_helix", "voxel_f1_sheet", "residue_f1_helix",
-               "residue_f1_sheet", "true_helix_voxels", "true_sheet_voxels",
-               "predictor"]  # fmt: skip
+    columns = ["sample_id", "chain"] + [
+        f"{level}_{what}_{cls}"
+        for level in ("voxel", "residue")
+        for cls in ("helix", "sheet")
+        for what in ("f1", "precision", "recall")
+    ]
+    columns += ["true_helix_voxels", "true_sheet_voxels", "predictor"]  # fmt: skip
     lines = ["\t".join(columns)]
     for row in rows:
         cells = [row[c] for c in columns]
@@ -423,7 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--pred-helix", required=True, help="helix map (binary or probability)")
     evaluate.add_argument("--pred-sheet", required=True, help="sheet map, any grid")
     evaluate.add_argument("--map", required=True, help="the cryo-EM map the tool segmented")
-    evaluate.add_argument("--model", required=True, help="the fitted model (mmCIF or PDB)")
+    evaluate.add_argument("--structure", help="the fitted atomic model (mmCIF or PDB)")
+    evaluate.add_argument("--model", dest="model_deprecated", help="deprecated: --structure")
+    evaluate.add_argument("--emdb", help="the map's EMDB id, for the sample ids (EMD-1234)")
+    evaluate.add_argument("--pdb", help="the model's PDB id, for the sample ids (5u8s)")
     evaluate.add_argument("--config", help="workflow config (curation settings)")
     evaluate.add_argument("--threshold", type=float, default=0.5, help="class threshold")
     evaluate.add_argument("--out", help="also write the TSV here")

@@ -5,7 +5,8 @@ The map and model are curated exactly as a dataset entry (DSSP, central chains, 
 trilinearly onto each sample's box grid; a voxel is helix when its helix value is ≥ the
 threshold (0.5) and ≥ its sheet value, sheet when its sheet value is ≥ the threshold, otherwise
 background (binary 0/1 maps and probability maps both work). Voxel F1 and residue F1 are then
-computed in the central box exactly as for our own predictions (cryosse.metrics).
+computed in the central box exactly as for our own predictions (cryosse.metrics), with the
+precision and recall they come from (None where nothing was predicted / nothing is true).
 
 With `baselines` (the command line asks for all of cryosse.baselines), each sample is also
 scored with those predictors that learned nothing, on the same box and truth, so the tool's
@@ -29,7 +30,15 @@ from cryosse.curation_log import LogRow
 from cryosse.density import check_map_work, read_map
 from cryosse.evaluation import CLASS_IDS, sample_contour
 from cryosse.locate import LocatedEntry, LocatedModel, sha256_of
-from cryosse.metrics import HELIX, SHEET, residue_f1, residue_votes, voxel_f1
+from cryosse.metrics import (
+    HELIX,
+    SHEET,
+    residue_f1,
+    residue_precision_recall,
+    residue_votes,
+    voxel_f1,
+    voxel_precision_recall,
+)
 from cryosse.sample import Sample, read_sample
 from cryosse.settings import CurationSettings
 
@@ -100,13 +109,16 @@ def _score_row(sample: Sample, box: Box, pred: np.ndarray, predictor: str) -> di
     ca = np.array([[float(r[f"ca_{a}"]) for a in "xyz"] for r in central]).reshape(-1, 3)
     dssp = np.array([CLASS_IDS[r["class"]] for r in central], dtype=np.int64)
     voted = residue_votes(pred, box.origin, box.voxel_size, ca)
-    return {
-        "sample_id": sample.meta["sample_id"], "chain": sample.meta["chain"],
-        "voxel_f1_helix": voxel_f1(pred, truth, mask, HELIX),
-        "voxel_f1_sheet": voxel_f1(pred, truth, mask, SHEET),
-        "residue_f1_helix": residue_f1(voted, dssp, HELIX),
-        "residue_f1_sheet": residue_f1(voted, dssp, SHEET),
-        "true_helix_voxels": int(((truth == HELIX) & mask).sum()),
-        "true_sheet_voxels": int(((truth == SHEET) & mask).sum()),
-        "predictor": predictor,
-    }  # fmt: skip
+    row: dict[str, Any] = {"sample_id": sample.meta["sample_id"], "chain": sample.meta["chain"]}
+    for name, cls in (("helix", HELIX), ("sheet", SHEET)):
+        row[f"voxel_f1_{name}"] = voxel_f1(pred, truth, mask, cls)
+        precision, recall = voxel_precision_recall(pred, truth, mask, cls)
+        row[f"voxel_precision_{name}"], row[f"voxel_recall_{name}"] = precision, recall
+    for name, cls in (("helix", HELIX), ("sheet", SHEET)):
+        row[f"residue_f1_{name}"] = residue_f1(voted, dssp, cls)
+        precision, recall = residue_precision_recall(voted, dssp, cls)
+        row[f"residue_precision_{name}"], row[f"residue_recall_{name}"] = precision, recall
+    row["true_helix_voxels"] = int(((truth == HELIX) & mask).sum())
+    row["true_sheet_voxels"] = int(((truth == SHEET) & mask).sum())
+    row["predictor"] = predictor
+    return row

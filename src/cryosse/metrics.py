@@ -39,6 +39,21 @@ def voxel_f1(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray, cls: int) ->
     return 2.0 * int((p & t).sum()) / denominator
 
 
+def voxel_precision_recall(
+    pred: np.ndarray, truth: np.ndarray, mask: np.ndarray, cls: int
+) -> tuple[float | None, float | None]:
+    """(TP / #pred, TP / #true) of one class in the mask; None where the count is 0."""
+    tp, predicted, true = class_counts(pred, truth, mask, cls)
+    return (tp / predicted if predicted else None, tp / true if true else None)
+
+
+def residue_precision_recall(
+    voted: np.ndarray, dssp_class: np.ndarray, cls: int
+) -> tuple[float | None, float | None]:
+    everything = np.ones(len(voted), dtype=bool)
+    return voxel_precision_recall(np.asarray(voted), np.asarray(dssp_class), everything, cls)
+
+
 def mean_defined(values: Iterable[float | None]) -> float | None:
     defined = [v for v in values if v is not None]
     return float(np.mean(defined)) if defined else None
