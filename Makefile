@@ -13,7 +13,7 @@ setup: $(STAMP) tools
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[pipeline,test]"
 	touch $(STAMP)
 
 # mkdssp (DSSP 4.x) and mmseqs2: installed with apt-get when missing and we are root.

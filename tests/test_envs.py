@@ -24,9 +24,10 @@ NOT_IN_CONDA_ENVS = {
 
 
 def pinned_requirements() -> dict[str, str]:
+    """The core's and the pipeline extra's pins (the conda envs run the pipeline)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pins = {}
-    for requirement in project["dependencies"]:
+    for requirement in project["dependencies"] + project["optional-dependencies"]["pipeline"]:
         name, version = requirement.split("==")
         pins[name] = version
     return pins

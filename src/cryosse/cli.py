@@ -27,26 +27,16 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
 from tqdm import tqdm
 
 from cryosse import __version__
-from cryosse.archive import HttpArchive, archive_from_config
-from cryosse.dataset import (
-    entry_ids_from_config,
-    gather,
-    run_acquire,
-    run_curate,
-    settings_section,
-    split_entry_ids,
-    summarize_log,
-)
 from cryosse.dssp import mkdssp_version
 from cryosse.entries import EntryRecord, add_entries
-from cryosse.locate import locate_entry
 from cryosse.reasons import CurationError
-from cryosse.search import search_from_config
 from cryosse.settings import CurationSettings
+
+# The archive, dataset and search modules (requests, PyYAML: the `pipeline` extra) are imported
+# by the subcommands that use them, so `cryosse segment` runs from the core install alone.
 
 DEFAULT_CONFIG = "config/config.yaml"
 # The example that ends each subcommand's --help (one command line each).
@@ -91,12 +81,23 @@ def _subcommand(
 
 def _load_config(path: str | None) -> dict:
     """A workflow config file; missing keys take the same defaults as in the schema."""
+    import yaml
+
     if not path:
         return {}
     return yaml.safe_load(Path(path).read_text()) or {}
 
 
 def _curate(args: argparse.Namespace) -> int:
+    from cryosse.dataset import (
+        gather,
+        run_acquire,
+        run_curate,
+        settings_section,
+        split_entry_ids,
+        summarize_log,
+    )
+
     config = _load_config(args.config)
     settings = settings_section(config)
     archive = dict(config.get("archive") or {})
@@ -123,6 +124,8 @@ def _entries_path(args: argparse.Namespace, config: dict) -> Path:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from cryosse.search import search_from_config
+
     config = _load_config(args.config)
     search = dict(config.get("search") or {})
     resolution = dict(config.get("resolution") or {})
@@ -169,6 +172,10 @@ def _fetch(args: argparse.Namespace) -> int:
     """Download (or check in the mirror) every listed entry, a few at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from cryosse.archive import HttpArchive, archive_from_config
+    from cryosse.dataset import entry_ids_from_config, settings_section, split_entry_ids
+    from cryosse.locate import locate_entry
+
     config = _load_config(args.config)
     raw_ids = args.ids or entry_ids_from_config(config)
     valid, invalid = split_entry_ids(raw_ids)
@@ -196,6 +203,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     """Score another tool's helix/sheet maps against our labels of the map/model pair."""
+    from cryosse.dataset import settings_section
     from cryosse.external import evaluate_external
     from cryosse.grid import BASELINES
     from cryosse.ids import normalize_emdb_id, normalize_pdb_id
@@ -244,6 +252,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from cryosse.dataset import summarize_log
+
     print(summarize_log(args.log))
     return 0
 
@@ -496,9 +506,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Modules of the `pipeline` extra (pyproject): a subcommand that needs one says how to get it.
+PIPELINE_MODULES = {"snakemake", "pandas", "Bio", "requests", "urllib3", "jsonschema", "yaml",
+                    "matplotlib"}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in PIPELINE_MODULES:
+            raise
+        print(f"cryosse {args.command}: needs the pipeline extra (no module {exc.name!r}): "
+              "pip install 'cryosse[pipeline]'", file=sys.stderr)  # fmt: skip
+        return 1
 
 
 if __name__ == "__main__":
