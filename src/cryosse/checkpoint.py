@@ -18,7 +18,8 @@ only tensors and plain Python values, so it loads with `torch.load(weights_only=
                              end with the normalised value of zero density), training crop side,
                              the central-box margin (17 voxels) of the training samples
     training                 run spec, settings, epoch, selection metric, number and ids of the
-                             training/validation cases and a sha256 over their sample.json files
+                             training/validation cases, a sha256 over their sample.json files
+                             and the training cases' resolution range (train_resolution_A)
     epoch, metric, run       the best epoch, its validation metric and the run spec (top level too,
                              as in the best.pt files written before this format)
     versions                 {"cryosse", "torch"} that wrote it

@@ -10,7 +10,7 @@
     cryosse simulate STRUCTURES_DIR --mirror results/offline/mirror [--jobs 2]
     cryosse derive --realdata realdata/ --mirror results/offline/mirror
     cryosse offline-mirror --structures DIR --realdata DIR --mirror results/offline/mirror
-    cryosse segment MAP [--model CKPT] [--out DIR] [--box i1 j1 k1 i2 j2 k2] [--device auto]
+    cryosse segment MAP [--model CKPT] [--out DIR] [--resolution Å] [--box i1 j1 k1 i2 j2 k2]
     cryosse ship-model results/offline [--loss FL_DL] [--package src/cryosse]
     cryosse version    (cryosse --version: cryosse's alone)
 

@@ -138,12 +138,13 @@ def map_resolution(map_path: str | Path, given: float | None) -> dict[str, Any]:
         return {"value_A": float(given), "source": "--resolution", "contour_level": None}
     header = header_for_map(map_path)
     if header is None:
-        return {"value_A": None, "source": "unknown (no --resolution, no EMDB header beside "
-                "the map)", "contour_level": None}  # fmt: skip
+        return {"value_A": None, "source": "no --resolution, no EMDB header beside the map",
+                "contour_level": None}  # fmt: skip
     try:
         parsed = parse_header(header)
     except CurationError as exc:
-        return {"value_A": None, "source": f"unknown ({exc.message})", "contour_level": None}
+        return {"value_A": None, "source": f"unreadable EMDB header: {exc.message}",
+                "contour_level": None}  # fmt: skip
     return {"value_A": parsed.resolution, "source": f"EMDB header {header.name}",
             "contour_level": parsed.contour_level}  # fmt: skip
 
