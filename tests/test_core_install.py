@@ -57,14 +57,15 @@ sys.exit(code)
 def _core_site(shadow: Path, modules: list[str], distributions: list[str]) -> Path:
     """A folder of links to every entry of site-packages except the given modules and the
     metadata of the given distributions."""
-    site = Path(sysconfig.get_paths()["purelib"])
+    paths = sysconfig.get_paths()
     dist_prefixes = tuple(re.sub(r"[-_.]+", "_", d).lower() + "-" for d in distributions)
     shadow.mkdir()
-    for entry in site.iterdir():
-        stem = entry.name.removesuffix(".py")
-        if stem in modules or entry.name.lower().startswith(dist_prefixes):
-            continue
-        (shadow / entry.name).symlink_to(entry)
+    for site in dict.fromkeys(Path(paths[key]) for key in ("purelib", "platlib")):
+        for entry in site.iterdir():
+            stem = entry.name.removesuffix(".py")
+            skip = stem in modules or entry.name.lower().startswith(dist_prefixes)
+            if not skip and not (shadow / entry.name).exists():
+                (shadow / entry.name).symlink_to(entry)
     return shadow
 
 
