@@ -128,7 +128,7 @@ def calibrated_checkpoint(run_dir: Path, best: Path) -> dict[str, Any]:
 
     from cryosse.boxes import coarsen_box, load_box
     from cryosse.calibration import calibrate
-    from cryosse.checkpoint import grid_factor
+    from cryosse.checkpoint import grid_factor, training_data_summary
     from cryosse.dataset import split_sample_dirs
     from cryosse.device import choose_device
 
@@ -143,6 +143,14 @@ def calibrated_checkpoint(run_dir: Path, best: Path) -> dict[str, Any]:
     calibration = calibrate(loaded.model, boxes, choose_device("cpu", cpu_bf16=False))
     state["model"] = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     state["calibration"] = calibration
+    training = state.get("training") or {}
+    if "train_resolution_A" not in training:
+        # a checkpoint written before checkpoints recorded it: recomputed from the run's own
+        # samples, only when they are exactly the ones it was trained on (same sha256)
+        train = split_sample_dirs(run_dir / "manifest.tsv", run_dir / "splits/main.tsv", "train")
+        summary = training_data_summary(train, dirs)
+        if summary["samples_sha256"] == training.get("samples_sha256"):
+            training["train_resolution_A"] = summary["train_resolution_A"]
     return state
 
 
