@@ -181,3 +181,26 @@ def test_selection_picks_the_best_run_per_loss() -> None:
     chosen = {r["loss"]: r["run_id"] for r in rows}
     assert chosen == {"CE": "CE_lr0.0001", "FL": "FL_g1_lr0.001"}  # tie: the earlier grid run
     assert "others: CE_lr0.001 0.4000" in rows[0]["why"]
+
+
+def test_a_truncated_or_crafted_last_pt_starts_afresh(
+    samples: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated last.pt (a kill while the disk was full) must not fail every later run, and a
+    crafted one must not run code: both are refused by weights_only and training starts anew."""
+    import pickle
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (Path.touch, (tmp_path / "pwned",))
+
+    settings = TrainSettings(**{**FAST.__dict__, "epochs": 1})
+    for content in (b"PK\x03\x04 truncated", pickle.dumps({"fingerprint": Payload()})):
+        out = tmp_path / f"run{len(content)}"
+        out.mkdir()
+        (out / "last.pt").write_bytes(content)
+        summary = train_run(RunSpec("CE", 1e-3), settings, MODEL, [samples["EMD-8518_5u8s_A"]],
+                            [], out)  # fmt: skip
+        assert summary["epochs_run"] == 1
+    assert not (tmp_path / "pwned").exists()
+    assert "training starts afresh" in caplog.text

@@ -31,6 +31,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import math
 import random
 import time
@@ -230,6 +231,21 @@ def run_fingerprint(
     return digest.hexdigest()
 
 
+def _load_resume_state(last: Path) -> dict[str, Any] | None:
+    """The resume state of last.pt; None (start afresh, said in the log) when there is none or
+    it cannot be read — a truncated or foreign file must not fail every later run. weights_only:
+    a crafted last.pt must not run code (tensors and plain values only)."""
+    if not last.exists():
+        return None
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated bytes make the unpickler fail in arbitrary ways
+        logging.getLogger(__name__).warning("%s unreadable (%s): training starts afresh",
+                                            last, str(exc).splitlines()[0][:200])  # fmt: skip
+        return None
+    return state if isinstance(state, dict) else None
+
+
 def _save_atomic(obj: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -286,8 +302,7 @@ def train_run(
     fingerprint = run_fingerprint(spec, settings, model_config, train_dirs, val_dirs)
     data_summary = training_data_summary(train_dirs, val_dirs)
     last = out / "last.pt"
-    # weights_only: a crafted last.pt must not run code on resume (tensors and plain values only)
-    state = torch.load(last, map_location="cpu", weights_only=True) if last.exists() else None
+    state = _load_resume_state(last)
     if state is not None and state.get("fingerprint") == fingerprint:
         # resume after a kill: at most the unfinished epoch is lost
         model.load_state_dict(state["model"])
