@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -65,6 +66,17 @@ class _ExampleFormatter(argparse.HelpFormatter):
         if text.startswith("example:"):
             return "".join(indent + line for line in text.splitlines(keepends=True))
         return super()._fill_text(text, width, indent)
+
+
+def _unit_interval(text: str) -> float:
+    """An argparse type: a number in (0, 1] (NaN, inf, 2 and -1 are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]")
+    return value
 
 
 def _subcommand(
@@ -204,7 +216,7 @@ def _fetch(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     """Score another tool's helix/sheet maps against our labels of the map/model pair."""
     from cryosse.dataset import settings_section
-    from cryosse.external import evaluate_external
+    from cryosse.external import FULL_COVERAGE, PredictionError, evaluate_external
     from cryosse.grid import BASELINES
     from cryosse.ids import normalize_emdb_id, normalize_pdb_id
 
@@ -228,6 +240,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     except CurationError as exc:  # a prediction map refused from its header, a bad id
         print(f"cryosse evaluate: {exc.reason}: {exc.message}", file=sys.stderr)
         return 1
+    except PredictionError as exc:  # predictions in another frame than the map
+        print(f"cryosse evaluate: {exc}", file=sys.stderr)
+        return 1
     for row in log:
         if row.status == "excluded":
             print(f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
@@ -238,7 +253,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         for cls in ("helix", "sheet")
         for what in ("f1", "precision", "recall")
     ]
-    columns += ["true_helix_voxels", "true_sheet_voxels", "predictor"]  # fmt: skip
+    columns += ["true_helix_voxels", "true_sheet_voxels", "predictor", "coverage"]
+    for row in rows:
+        if row["coverage"] < FULL_COVERAGE:
+            part = f"the predictions cover {row['coverage']:.0%} of its central box"
+            print(f"warning: {row['sample_id']}: {part}; the rest is background", file=sys.stderr)
     lines = ["\t".join(columns)]
     for row in rows:
         cells = [row[c] for c in columns]
@@ -455,7 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--emdb", help="the map's EMDB id, for the sample ids (EMD-1234)")
     evaluate.add_argument("--pdb", help="the model's PDB id, for the sample ids (5u8s)")
     evaluate.add_argument("--config", help="workflow config (curation settings)")
-    evaluate.add_argument("--threshold", type=float, default=0.5, help="class threshold")
+    evaluate.add_argument(
+        "--threshold",
+        type=_unit_interval,
+        help="class rule for maps that are not probabilities: helix where helix ≥ T and ≥ sheet, "
+        "sheet where sheet ≥ T (default: the most probable of background = 1 − helix − sheet, "
+        "helix, sheet, which scores a tool's probability maps and its masks alike)",
+    )
     evaluate.add_argument("--out", help="also write the TSV here")
     evaluate.add_argument("--no-baselines", action="store_true",
                           help="no baseline rows (threshold, hessian, all_helix)")  # fmt: skip

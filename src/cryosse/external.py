@@ -2,9 +2,14 @@
 
 The map and model are curated exactly as a dataset entry (DSSP, central chains, 17 Å boxes at
 1 Å, labels); the two predicted maps, on whatever grid the tool wrote them, are resampled
-trilinearly onto each sample's box grid; a voxel is helix when its helix value is ≥ the
-threshold (0.5) and ≥ its sheet value, sheet when its sheet value is ≥ the threshold, otherwise
-background (binary 0/1 maps and probability maps both work). Voxel F1 and residue F1 are then
+trilinearly onto each sample's box grid. A voxel takes the most probable of background
+(1 − helix − sheet), helix and sheet: the rule by which a segmenter's masks come from its
+probabilities, so a tool's probability maps and its masks score the same, and a binary 0/1 pair
+keeps its classes. With a `threshold`, a voxel is helix when its helix value is ≥ the threshold
+and ≥ its sheet value, sheet when its sheet value is ≥ the threshold (for tools whose maps are
+not probabilities). A prediction that covers none of a sample's central box is refused
+(PredictionError), never scored F1 = 0; one that covers part of it is scored, with the covered
+fraction in the row's `coverage`. Voxel F1 and residue F1 are then
 computed in the central box exactly as for our own predictions (cryosse.metrics), with the
 precision and recall they come from (None where nothing was predicted / nothing is true).
 
@@ -16,6 +21,7 @@ name; the tool's rows have predictor "tool").
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,7 +33,7 @@ from cryosse.boxes import central_mask
 from cryosse.crop import Box, resample_box
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow
-from cryosse.density import check_map_work, read_map
+from cryosse.density import DensityMap, check_map_work, read_map
 from cryosse.evaluation import CLASS_IDS, sample_contour
 from cryosse.locate import LocatedEntry, LocatedModel, sha256_of
 from cryosse.metrics import (
@@ -42,14 +48,47 @@ from cryosse.metrics import (
 from cryosse.sample import Sample, read_sample
 from cryosse.settings import CurationSettings
 
-THRESHOLD = 0.5
+# Below this covered fraction of a central box the row is still scored, with a warning.
+FULL_COVERAGE = 0.99
 
 
-def combine(helix: np.ndarray, sheet: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
+class PredictionError(ValueError):
+    """A prediction that cannot be scored against the map (its reason is in the message)."""
+
+
+def combine(helix: np.ndarray, sheet: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Class ids of predicted helix/sheet values: argmax of (1 − h − s, h, s), ties to helix
+    over background and to helix over sheet; or, with a threshold, the threshold rule."""
     labels = np.zeros(helix.shape, dtype=np.int64)
+    if threshold is None:
+        background = 1.0 - helix - sheet
+        labels[(sheet > helix) & (sheet > background)] = SHEET
+        labels[(helix >= sheet) & (helix >= background)] = HELIX
+        return labels
     labels[sheet >= threshold] = SHEET
     labels[(helix >= threshold) & (helix >= sheet)] = HELIX
     return labels
+
+
+def check_threshold(threshold: float | None) -> None:
+    """A class threshold must be a number in (0, 1]: the values compared are probabilities
+    or 0/1 masks (NaN, ±inf, 2 or −1 would silently make every voxel one class)."""
+    if threshold is not None and not (math.isfinite(threshold) and 0.0 < threshold <= 1.0):
+        raise PredictionError(f"threshold {threshold}: must lie in (0, 1]")
+
+
+def coverage(prediction: DensityMap, box: Box) -> float:
+    """Fraction of the box's central voxels that lie inside the prediction's grid."""
+    fraction = 1.0
+    for axis in range(3):
+        centres = box.axis_coordinates(axis)[box.central_start[axis] : box.central_stop[axis]]
+        n = prediction.shape_xyz[axis]
+        first = prediction.origin[axis]
+        last = first + (n - 1) * prediction.voxel_size[axis]
+        tolerance = 1e-6 * prediction.voxel_size[axis]
+        inside = (centres >= first - tolerance) & (centres <= last + tolerance)
+        fraction *= float(inside.mean()) if len(centres) else 0.0
+    return fraction
 
 
 def _box(meta: dict[str, Any]) -> Box:
@@ -70,11 +109,13 @@ def evaluate_external(
     settings: CurationSettings | None = None,
     emdb_id: str = "EMD-0000",
     pdb_id: str = "pdb_00000000",
-    threshold: float = THRESHOLD,
+    threshold: float | None = None,
     baselines: tuple[str, ...] | list[str] = (),
 ) -> tuple[list[dict[str, Any]], list[LogRow]]:
     """(one row of scores per central chain — then one per chain and baseline —, the
-    curation-log rows of the map/model pair)."""
+    curation-log rows of the map/model pair). Raises PredictionError for a threshold outside
+    (0, 1] or predictions that cover no sample's central box."""
+    check_threshold(threshold)
     settings = settings or CurationSettings()
     located = LocatedEntry(
         emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_of(map_path),
@@ -92,17 +133,38 @@ def evaluate_external(
         for sid in result.samples:
             sample = read_sample(Path(work) / "samples" / sid)
             box = _box(sample.meta)
+            covered = min(coverage(helix_map, box), coverage(sheet_map, box))
+            if covered == 0.0:
+                raise PredictionError(
+                    f"prediction_outside_map: the predicted maps ({_extent(helix_map)}; "
+                    f"{_extent(sheet_map)}) do not overlap the central box of "
+                    f"{sample.meta['sample_id']} ({_box_extent(box)}): not the same frame"
+                )
             pred = combine(resample_box(helix_map, box), resample_box(sheet_map, box), threshold)
-            rows.append(_score_row(sample, box, pred, "tool"))
+            rows.append(_score_row(sample, box, pred, "tool", covered))
             for name in baselines:
                 labels = baseline_labels(name, sample.density, box.voxel_size,
                                          sample.meta.get("resolution"),
                                          sample_contour(sample.meta))  # fmt: skip
-                baseline_rows.append(_score_row(sample, box, labels, name))
+                baseline_rows.append(_score_row(sample, box, labels, name, 1.0))
     return rows + baseline_rows, result.rows
 
 
-def _score_row(sample: Sample, box: Box, pred: np.ndarray, predictor: str) -> dict[str, Any]:
+def _extent(density: DensityMap) -> str:
+    last = density.origin + (np.array(density.shape_xyz) - 1) * density.voxel_size
+    ranges = zip(density.origin, last, strict=True)
+    return "x y z " + " ".join(f"{a:.1f}..{b:.1f}" for a, b in ranges) + " Å"
+
+
+def _box_extent(box: Box) -> str:
+    first = [box.axis_coordinates(a)[box.central_start[a]] for a in range(3)]
+    last = [box.axis_coordinates(a)[box.central_stop[a] - 1] for a in range(3)]
+    return "x y z " + " ".join(f"{a:.1f}..{b:.1f}" for a, b in zip(first, last, strict=True)) + " Å"
+
+
+def _score_row(
+    sample: Sample, box: Box, pred: np.ndarray, predictor: str, covered: float
+) -> dict[str, Any]:
     truth = sample.labels.astype(np.int64)
     mask = central_mask(sample.meta, truth.shape)
     central = [r for r in sample.residues if r["in_central_box"] == "1"]
@@ -121,4 +183,5 @@ def _score_row(sample: Sample, box: Box, pred: np.ndarray, predictor: str) -> di
     row["true_helix_voxels"] = int(((truth == HELIX) & mask).sum())
     row["true_sheet_voxels"] = int(((truth == SHEET) & mask).sum())
     row["predictor"] = predictor
+    row["coverage"] = covered
     return row
