@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from cryosse import __version__
 from cryosse.dssp import mkdssp_version
-from cryosse.entries import EntryRecord, add_entries
+from cryosse.entries import EntryListError, EntryRecord, add_entries
 from cryosse.reasons import CurationError
 from cryosse.settings import CurationSettings
 
@@ -91,13 +91,28 @@ def _subcommand(
     )
 
 
-def _load_config(path: str | None) -> dict:
-    """A workflow config file; missing keys take the same defaults as in the schema."""
+class UsageError(Exception):
+    """A mistake in how cryosse was called (a missing file, no entry list): one line, exit 1."""
+
+
+def _load_config(path: str | None, fallback: str | None = None) -> dict:
+    """A workflow config file (a YAML mapping), read as written: keys it lacks take the package's
+    own defaults where they are used. Without `path`, `fallback` (the project's config) when it
+    exists, else nothing: commands that need no config work outside the project folder too."""
     import yaml
 
     if not path:
-        return {}
-    return yaml.safe_load(Path(path).read_text()) or {}
+        if not fallback or not Path(fallback).is_file():
+            return {}
+        path = fallback
+    try:
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else type(exc).__name__
+        raise UsageError(f"config {path}: {reason}") from None
+    if config is not None and not isinstance(config, dict):
+        raise UsageError(f"config {path}: not a YAML mapping of settings")
+    return config or {}
 
 
 def _curate(args: argparse.Namespace) -> int:
@@ -131,14 +146,17 @@ def _curate(args: argparse.Namespace) -> int:
 def _entries_path(args: argparse.Namespace, config: dict) -> Path:
     path = args.entries or config.get("entries_file")
     if not path:
-        raise SystemExit("cryosse: no entry list: pass --entries or set entries_file in the config")
+        raise UsageError(
+            f"no entry list: pass --entries FILE, or run in the project folder ({DEFAULT_CONFIG} "
+            "names entries_file) or pass --config"
+        )
     return Path(path)
 
 
 def _search(args: argparse.Namespace) -> int:
     from cryosse.search import search_from_config
 
-    config = _load_config(args.config)
+    config = _load_config(args.config, DEFAULT_CONFIG)
     search = dict(config.get("search") or {})
     resolution = dict(config.get("resolution") or {})
     if args.method:
@@ -169,10 +187,18 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
+    config = _load_config(args.config, DEFAULT_CONFIG)
     entries = _entries_path(args, config)
+    new_list = not entries.exists()
     addition = add_entries(entries, [EntryRecord(emdb_id=raw) for raw in args.ids])
     print(f"added {len(addition.added)} to {entries}: {' '.join(addition.added) or '-'}")
+    if new_list and addition.added and (config.get("search") or {}).get("enabled"):
+        # the workflow searches EMDB only while the entry list does not exist
+        note = (
+            f"note: {entries} did not exist and now holds only these entries, so the workflow's "
+            "EMDB search (search.enabled) will not run; `cryosse search` appends its hits to it"
+        )
+        print(note, file=sys.stderr)
     if addition.already_present:
         print(f"already listed: {' '.join(addition.already_present)}")
     for raw in addition.invalid:
@@ -188,8 +214,16 @@ def _fetch(args: argparse.Namespace) -> int:
     from cryosse.dataset import entry_ids_from_config, settings_section, split_entry_ids
     from cryosse.locate import locate_entry
 
-    config = _load_config(args.config)
+    config = _load_config(args.config, DEFAULT_CONFIG)
+    table = config.get("entries_file")
+    if not args.ids and table and not Path(table).is_file():
+        raise UsageError(
+            f"no entry list: {table} does not exist; run `cryosse search` (or `cryosse add "
+            "EMD-…`) first, or name the entries: cryosse fetch EMD-8518"
+        )
     raw_ids = args.ids or entry_ids_from_config(config)
+    if not raw_ids:
+        raise UsageError("nothing to fetch: name entries (cryosse fetch EMD-8518) or list them")
     valid, invalid = split_entry_ids(raw_ids)
     for raw in invalid:
         print(f"refused {raw!r}: not an EMDB id", file=sys.stderr)
@@ -436,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cryosse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     search = _subcommand(sub, "search", help="find EMDB entries and append them to the list")
-    search.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
+    search.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
     search.add_argument("--entries", help="entry list to append to (default: entries_file)")
     search.add_argument("--min", type=float, help="best resolution, Å (default: config)")
     search.add_argument("--max", type=float, help="worst resolution, Å (default: config)")
@@ -450,12 +484,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(func=_search)
     add = _subcommand(sub, "add", help="append EMDB entries to the entry list")
     add.add_argument("ids", nargs="+", help="EMDB ids, e.g. EMD-8518")
-    add.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
+    add.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
     add.add_argument("--entries", help="entry list (default: entries_file of the config)")
     add.set_defaults(func=_add)
     fetch = _subcommand(sub, "fetch", help="download the listed entries into the archive cache")
     fetch.add_argument("ids", nargs="*", help="EMDB ids (default: the config's entries)")
-    fetch.add_argument("--config", default=DEFAULT_CONFIG, help="workflow config (YAML)")
+    fetch.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
     fetch.add_argument("--workers", type=int, help="entries at a time (default: concurrency)")
     fetch.add_argument("--progress", action="store_true", help="progress bars even without a TTY")
     fetch.set_defaults(func=_fetch)
@@ -540,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except (UsageError, EntryListError) as exc:
+        print(f"cryosse {args.command}: {exc}", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in PIPELINE_MODULES:
             raise

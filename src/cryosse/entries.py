@@ -41,13 +41,43 @@ def utc_timestamp(when: datetime | None = None) -> str:
     return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class EntryListError(ValueError):
+    """An entry list that cannot be read as one (binary, no header, no emdb_id column)."""
+
+
+# An entry list is a few MB at most (one short row per entry): reading more is refused.
+MAX_ENTRY_LIST_BYTES = 64 * 1024 * 1024
+
+
+def _entry_list_text(path: Path) -> str:
+    if path.stat().st_size > MAX_ENTRY_LIST_BYTES:
+        raise EntryListError(f"{path}: {path.stat().st_size} bytes: not an entry list")
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        raise EntryListError(f"{path}: binary data, not a tab-separated entry list")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EntryListError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _header(path: Path, text: str) -> list[str]:
+    header = text.split("\n", 1)[0].rstrip("\r").split("\t")
+    if "emdb_id" not in header:
+        first = header[0][:40] if header and header[0] else "an empty line"
+        raise EntryListError(
+            f"{path}: the first line must be a header naming an 'emdb_id' column "
+            f"(then one entry per line); it is {first!r}"
+        )
+    return header
+
+
 def read_entry_table(path: str | Path) -> list[EntryRecord]:
     """Rows of an entry list; ids are kept as written (validation happens downstream, where an
-    invalid id is logged as excluded)."""
+    invalid id is logged as excluded). Raises EntryListError for a file that is not one."""
+    path = Path(path)
+    _header(path, _entry_list_text(path))
     rows = read_tsv(path)
-    header = Path(path).read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
-    if "emdb_id" not in header:
-        raise ValueError(f"{path}: an entry list needs an 'emdb_id' column")
     known = set(ENTRY_COLUMNS)
     return [EntryRecord(**{k: (v or "") for k, v in row.items() if k in known}) for row in rows]
 
@@ -92,11 +122,12 @@ def add_entries(
     if not path.exists():
         write_entry_table(path, appended)
     elif appended:
-        text = path.read_text(encoding="utf-8")
-        if text.split("\n", 1)[0].split("\t") == ENTRY_COLUMNS:
-            # Append to the exact bytes that are there, so existing rows cannot change.
-            rows = tsv_text(ENTRY_COLUMNS, (asdict(r) for r in appended), header=False)
-            write_text_atomic(path, text + ("" if text.endswith("\n") else "\n") + rows)
-        else:  # a hand-written list with other columns: rewritten in the full format
-            write_entry_table(path, existing + appended)
+        # Append to the exact bytes that are there, in the file's own columns and line ending,
+        # so existing rows cannot change (columns the list lacks are not written).
+        text = _entry_list_text(path)
+        columns = _header(path, text)
+        newline = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
+        kept = [{k: v for k, v in asdict(r).items() if k in columns} for r in appended]
+        rows = tsv_text(columns, kept, header=False).replace("\n", newline)
+        write_text_atomic(path, text + ("" if text.endswith("\n") or not text else newline) + rows)
     return Addition(added, already, invalid)
