@@ -249,3 +249,42 @@ def test_search_gives_up_on_a_trickling_server(server: ArchiveServer, tmp_path: 
     ):
         run_search(query, urls, downloader, tmp_path / "entries.tsv", None, deadline=1.0)
     assert time.monotonic() - started < 3.0
+
+
+def test_search_drops_impossible_resolutions_and_refuses_a_10_mb_line(
+    server: ArchiveServer, tmp_path: Path
+) -> None:
+    """Rows whose resolution is nan, inf, negative or text keep an empty resolution (with a
+    warning); an answer with one 10 MB line ends in one line, and the list is not written."""
+    query = SearchQuery(5, 10)
+    entries = tmp_path / "entries.tsv"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "entries_file": str(entries),
+                "archive": {**server.config(), "cache": str(tmp_path / "cache")},
+                "download": {"retries": 1, "host_interval": 0.0},
+            }
+        )
+    )
+    rows = ["EMD-8518,nan", "EMD-6149,inf", "EMD-5168,-6.6", "EMD-3488,1e400", "EMD-21457,6.1"]
+    server.publish_search(query.to_solr(), "emdb_id,resolution\n" + "\n".join(rows) + "\n")
+    search = [str(CRYOSSE), "search", "--config", str(config)]
+    found = subprocess.run(search, capture_output=True, text=True, check=False)
+    assert found.returncode == 0, found.stderr
+    assert found.stderr.count("is not a positive finite number") == 4
+    resolutions = {r.emdb_id: r.resolution for r in read_entry_table(entries)}
+    assert resolutions == dict.fromkeys(["EMD-8518", "EMD-6149", "EMD-5168", "EMD-3488"], "") | {
+        "EMD-21457": "6.1"
+    }
+    entries.unlink()
+    one_line = "emdb_id,resolution\nEMD-8518," + "9" * 10**7 + "\n"
+    server.publish_search(query.to_solr(), one_line, count=1)
+    huge = subprocess.run(search, capture_output=True, text=True, check=False)
+    assert huge.returncode == 1 and "Traceback" not in huge.stderr
+    assert huge.stderr.splitlines() == [
+        "cryosse search: EMDB search failed: search answer is not readable CSV: "
+        "field larger than field limit (131072)"
+    ]
+    assert not entries.exists()

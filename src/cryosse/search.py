@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import sys
 import urllib.parse
@@ -194,11 +195,17 @@ def parse_search_csv(text: str, query: str = "", retrieved: str = "") -> SearchH
             hits.rejected.append(f"line {line}: {emdb_id}: invalid PDB id(s) {bad!r} dropped")
         fitted = [normalize_pdb_id(p) for p in pdbs if is_valid_pdb_id(p)]
         release = (row.get("map_release_date") or "").strip()
+        resolution = _resolution_text(row.get("resolution"))
+        if resolution is None:
+            hits.rejected.append(
+                f"line {line}: {emdb_id}: resolution {row.get('resolution')!r} is not a "
+                "positive finite number: left empty"
+            )
         hits.records.append(
             EntryRecord(
                 emdb_id=emdb_id,
                 fitted_pdbs=",".join(dict.fromkeys(fitted)),
-                resolution=_number_text(row.get("resolution")),
+                resolution=resolution or "",
                 method=_clean(row.get("structure_determination_method")),
                 release_date=release[:10] if re.match(r"\d{4}-\d\d-\d\d", release) else "",
                 source="search",
@@ -209,11 +216,16 @@ def parse_search_csv(text: str, query: str = "", retrieved: str = "") -> SearchH
     return hits
 
 
-def _number_text(value: str | None) -> str:
-    try:
-        return f"{float(value):g}" if value not in (None, "") else ""
-    except ValueError:
+def _resolution_text(value: str | None) -> str | None:
+    """A resolution cell as written to the entry list ("" when absent); None when it is not a
+    positive finite number (nan, inf, -3, 1e400 or text), which must not reach the list."""
+    if value is None or not value.strip():
         return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return f"{number:g}" if math.isfinite(number) and number > 0 else None
 
 
 def _clean(value: str | None) -> str:
