@@ -80,6 +80,7 @@ from cryosse.chimerax import MapStats, map_display_level, write_chimerax_script
 from cryosse.crop import resample_axes
 from cryosse.density import DensityMap, check_map_work, read_map
 from cryosse.header import parse_header
+from cryosse.output_folder import FolderError, claims_folder
 from cryosse.reasons import CurationError
 from cryosse.tiling import (
     TilePlan,
@@ -349,6 +350,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@claims_folder("out_dir")
 def segment_map(
     map_path: str | Path,
     out_dir: str | Path | None = None,
@@ -374,7 +376,9 @@ def segment_map(
     max_memory: bytes (or '4G') for the network's working set; default_memory_budget if None.
     resolution: the map's resolution in Å (default: from an EMDB header beside the map); a
     ResolutionWarning when it lies outside the model's training range (summary "resolution").
-    Raises SegmentError, CheckpointError or CurationError (bad map) with a one-line message.
+    `out_dir` is created, checked writable and locked (cryosse.output_folder) before any work.
+    Raises SegmentError, CheckpointError, FolderError or CurationError (bad map) with a one-line
+    message.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -382,8 +386,6 @@ def segment_map(
         raise SegmentError(f"--threads {threads}: at least 1")
     if threads:
         torch.set_num_threads(int(threads))
-    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise SegmentError(f"--out {out_dir}: exists and is not a folder")
     checkpoint, is_default = resolve_model(model)
     torch_device = select_device(device, bf16=bf16, cpu_bf16=cpu_bf16)
     resolution_info = resolution_summary(map_path, resolution, checkpoint.metadata)
@@ -601,7 +603,7 @@ def run_cli(args: Any) -> int:
             warnings.simplefilter("always", ResolutionWarning)
             warnings.showwarning = one_line
             result = _run(args, sys.stderr.isatty())
-    except (SegmentError, CheckpointError) as exc:
+    except (SegmentError, CheckpointError, FolderError) as exc:
         print(f"cryosse segment: {exc}", file=sys.stderr)
         return 1
     except CurationError as exc:
