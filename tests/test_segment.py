@@ -22,6 +22,7 @@ from cryosse.boxes import normalize_density
 from cryosse.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.cli import main
 from cryosse.density import read_map
+from cryosse.output_folder import LOCK_NAME
 from cryosse.segment import (
     Region,
     SegmentError,
@@ -421,7 +422,7 @@ def test_default_model_missing_and_real_cli_process(
     assert expected in run.stderr and run.stderr.count("\n") == 1, run.stderr
     assert main(["segment", str(good), "--model", str(model_path), "--out", str(out)]) == 0
     assert "ChimeraX: open" in capsys.readouterr().out
-    expected = [*output_names("good").values(), "good.cxc", "summary.json"]
+    expected = [*output_names("good").values(), "good.cxc", "summary.json", LOCK_NAME]
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
 
 
