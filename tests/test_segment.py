@@ -8,6 +8,7 @@ vary from voxel to voxel (checked) and tiling errors would show in the argmax.
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -585,3 +586,63 @@ def test_training_summary_records_the_training_resolution_range(tmp_path: Path) 
     summary = training_data_summary(dirs[:2], dirs[2:])
     assert summary["train_resolution_A"] == [5.5, 9.25]  # validation cases not counted
     assert training_data_summary([], [])["train_resolution_A"] is None
+
+
+def test_a_fitted_model_gets_a_per_residue_table(model_path: Path, tmp_path: Path) -> None:
+    """--structure: one row per protein residue of the real EMD-8518 chain A model, the
+    prediction beside the model's own DSSP; residues outside a --box are marked, not guessed;
+    an unreadable model stops the run before the checkpoint is even looked for."""
+    from cryosse.model import protein_residues, read_model
+    from cryosse.residue_table import COLUMNS
+
+    structure = REALDATA / "EMD-8518" / "A_fitted.pdb"
+    out = tmp_path / "seg"
+    box = ["--box", "0", "0", "0", "54", "40", "90"]  # the lower half of y only
+    code = main(
+        [
+            "segment",
+            str(MAP_1A),
+            "--model",
+            str(model_path),
+            "--out",
+            str(out),
+            "--structure",
+            str(structure),
+            *box,
+        ]
+    )
+    assert code == 0
+    table = out / "A-1.0APIX_residues.tsv"
+    rows = list(csv.DictReader(table.open(), delimiter="\t"))
+    assert list(rows[0]) == COLUMNS
+    residues = protein_residues(read_model(structure))
+    assert [(r["chain"], r["residue"]) for r in rows] == [(r.chain, r.residue_id) for r in residues]
+    inside = [r for r in rows if r["predicted"] != "outside"]
+    outside = [r for r in rows if r["predicted"] == "outside"]
+    assert inside and outside  # the box cuts the chain
+    assert all(r["p_helix"] == "NA" for r in outside)
+    assert all(float(r["ca_y"]) < 41 + read_map(MAP_1A).origin[1] for r in inside)
+    for r in inside:
+        probabilities = [float(r[f"p_{c}"]) for c in ("background", "helix", "sheet")]
+        assert all(0.0 <= p <= 1.0 for p in probabilities)
+        assert sum(probabilities) == pytest.approx(1.0, abs=2e-3)
+    assert {r["dssp_class"] for r in rows} == {"helix", "sheet", "background"}  # real mkdssp
+    assert sum(r["dssp"] == "H" for r in rows) > 50
+    summary = json.loads((out / "summary.json").read_text())["residues"]
+    assert summary["residues"] == len(rows) and summary["predicted"]["outside"] == len(outside)
+    assert summary["dssp_residues"] == len(inside)
+    bad = tmp_path / "bad.pdb"
+    bad.write_text("not a model\n")
+    code = main(
+        [
+            "segment",
+            str(MAP_1A),
+            "--model",
+            "absent.pt",
+            "--out",
+            str(tmp_path / "b"),
+            "--structure",
+            str(bad),
+        ]
+    )
+    assert code == 1 and not (tmp_path / "b").exists()

@@ -423,6 +423,11 @@ def _add_segment_parser(sub: argparse._SubParsersAction) -> None:
         help="region of the map's grid, 0-based x y z indices of the first and last voxel, "
         "ends included (as ChimeraX: volume #1 region i1,j1,k1,i2,j2,k2)",
     )
+    segment.add_argument(
+        "--structure",
+        help="an atomic model fitted into the map (mmCIF/PDB): writes <map>_residues.tsv, the "
+        "predicted class and probabilities per residue (beside its DSSP class with mkdssp)",
+    )
     segment.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     segment.add_argument("--on-input-grid", action="store_true",
                          help="maps on the input grid instead of the 1 Å grid")  # fmt: skip

@@ -82,6 +82,7 @@ from cryosse.density import DensityMap, check_map_work, read_map
 from cryosse.header import parse_header
 from cryosse.output_folder import FolderError, claims_folder
 from cryosse.reasons import CurationError
+from cryosse.residue_table import ResidueModel, residue_rows, summarize, write_residue_table
 from cryosse.tiling import (
     TilePlan,
     ZSlabs,
@@ -213,6 +214,7 @@ class SegmentResult:
     origin: np.ndarray  # xyz Å of the 1 Å grid's first voxel
     summary: dict[str, Any]
     files: dict[str, Path] = field(default_factory=dict)
+    residues: list[dict[str, Any]] = field(default_factory=list)  # with a structure
 
 
 def parse_memory(text: str) -> int:
@@ -368,6 +370,7 @@ def segment_map(
     threads: int | None = None,
     progress: bool = False,
     resolution: float | None = None,
+    structure: str | Path | None = None,
 ) -> SegmentResult:
     """Segment one map (see the module docstring); write the outputs if `out_dir` is given.
 
@@ -376,6 +379,8 @@ def segment_map(
     max_memory: bytes (or '4G') for the network's working set; default_memory_budget if None.
     resolution: the map's resolution in Å (default: from an EMDB header beside the map); a
     ResolutionWarning when it lies outside the model's training range (summary "resolution").
+    structure: an atomic model fitted into the map: a per-residue table (cryosse.residue_table)
+    in `residues` and, with `out_dir`, `<map>_residues.tsv`; read before any prediction.
     `out_dir` is created, checked writable and locked (cryosse.output_folder) before any work.
     Raises SegmentError, CheckpointError, FolderError or CurationError (bad map) with a one-line
     message.
@@ -386,6 +391,7 @@ def segment_map(
         raise SegmentError(f"--threads {threads}: at least 1")
     if threads:
         torch.set_num_threads(int(threads))
+    residue_model = ResidueModel.read(structure) if structure is not None else None
     checkpoint, is_default = resolve_model(model)
     torch_device = select_device(device, bf16=bf16, cpu_bf16=cpu_bf16)
     resolution_info = resolution_summary(map_path, resolution, checkpoint.metadata)
@@ -510,6 +516,9 @@ def segment_map(
         },
     }
     result = SegmentResult(helix, sheet, labels, origin, summary)
+    if residue_model is not None:
+        result.residues = residue_rows(residue_model, helix, sheet, labels, origin, GRID_STEP)
+        summary["residues"] = {"structure": str(residue_model.path), **summarize(result.residues)}
     if out_dir is not None:
         tick = time.perf_counter()
         stem = map_stem(map_path)
@@ -519,6 +528,9 @@ def segment_map(
         levels = write_chimerax_script(cxc, input_stats, map_level, stats)
         result.files["chimerax"] = cxc
         summary["chimerax"] = {"file": cxc.name, "levels": levels}
+        if residue_model is not None:
+            result.files["residues"] = Path(out_dir) / f"{stem}_residues.tsv"
+            write_residue_table(result.files["residues"], result.residues)
         timings["write"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - started
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
@@ -632,9 +644,24 @@ def run_cli(args: Any) -> int:
     value = "unknown" if res["value_A"] is None else f"{res['value_A']:g} Å"
     print(f"resolution: {value} ({res['source']}); the model was trained on {low:g}-{high:g} Å")
     print(f"ChimeraX: open {result.files['chimerax']}")
+    if "residues" in s:
+        print(_residue_line(s["residues"], result.files["residues"]))
     if s["model"]["default"] and default_model_card().get("summary"):
         print(f"default model: {default_model_card()['summary']}")
     return 0
+
+
+def _residue_line(residues: dict[str, Any], path: Path) -> str:
+    counts = residues["predicted"]
+    line = (
+        f"residues: {residues['residues']} ({counts['helix']} helix, {counts['sheet']} sheet, "
+        f"{counts['background']} background, {counts['outside']} outside the map) in {path}"
+    )
+    f1 = residues.get("residue_f1_vs_dssp")
+    if f1:
+        shown = ", ".join(f"{k} {'NA' if v is None else f'{v:.2f}'}" for k, v in f1.items())
+        line += f"; residue F1 against the model's DSSP: {shown}"
+    return line
 
 
 def map_stem(path: str | os.PathLike[str]) -> str:
@@ -652,5 +679,5 @@ def _run(args: Any, tty: bool) -> SegmentResult:
         max_memory=args.max_memory, batch_size=args.batch_size,
         on_input_grid=args.on_input_grid, bf16=not args.no_bf16, cpu_bf16=args.cpu_bf16,
         channels_last=args.channels_last, threads=args.threads,
-        progress=args.progress or tty, resolution=args.resolution,
+        progress=args.progress or tty, resolution=args.resolution, structure=args.structure,
     )  # fmt: skip
