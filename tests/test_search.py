@@ -169,7 +169,9 @@ def test_cli_add_and_search(server: ArchiveServer, tmp_path: Path) -> None:
     assert found.returncode == 0, found.stderr
     assert "found:   4 entries (3 rows refused)" in found.stdout
     assert "added:   4 new" in found.stdout
-    assert found.stdout.strip().splitlines()[-1].startswith("downloaded ")
+    assert "downloaded " in found.stdout
+    # the whole list's cost, from the map sizes the search read from the EMDB headers
+    assert found.stdout.strip().splitlines()[-4].startswith("estimate for 5 entries"), found.stdout
     rows = read_entry_table(entries)
     assert [r.emdb_id for r in rows] == ["EMD-3488", "EMD-8518", "EMD-6149", "EMD-5168",
                                          "EMD-21457"]  # fmt: skip
@@ -190,6 +192,8 @@ def test_cli_fetch_downloads_listed_entries(server: ArchiveServer, tmp_path: Pat
     assert "refused 'EMD-x'" in done.stderr
     assert "EMD-99999: header_missing" in done.stderr
     assert "header_missing: 1, kept: 2" in done.stdout
+    # the cost is printed before anything is downloaded (sizes unknown: no entry list here)
+    assert done.stdout.index("estimate for 3 entries") < done.stdout.index("downloaded ")
     # two headers, two maps, two models (each after two 404s for mmCIF); no obsolete list here
     assert "downloaded 6 files" in done.stdout
     assert (tmp_path / "cache/emdb/structures/EMD-6149/map/emd_6149.map.gz").is_file()

@@ -183,6 +183,11 @@ def _search(args: argparse.Namespace) -> int:
     print(f"added:   {len(result.addition.added)} new, "
           f"{len(result.addition.already_present)} already listed -> {entries}")  # fmt: skip
     print(downloads)
+    if entries.is_file():
+        from cryosse.entries import read_entry_table
+        from cryosse.estimate import estimate_entries
+
+        print("\n".join(estimate_entries(read_entry_table(entries)).lines()))
     return 0
 
 
@@ -206,6 +211,17 @@ def _add(args: argparse.Namespace) -> int:
     return 1 if addition.invalid else 0
 
 
+def _print_estimate(ids: list[str], table: Path | None) -> None:
+    """The cost of these entries (sizes from the entry list where it has them), before any
+    download."""
+    from cryosse.entries import read_entry_table
+    from cryosse.estimate import estimate_entries
+
+    listed = {r.emdb_id: r for r in read_entry_table(table)} if table else {}
+    records = [listed.get(i) or EntryRecord(emdb_id=i) for i in ids]
+    print("\n".join(estimate_entries(records).lines()))
+
+
 def _fetch(args: argparse.Namespace) -> int:
     """Download (or check in the mirror) every listed entry, a few at a time."""
     from concurrent.futures import ThreadPoolExecutor
@@ -224,6 +240,7 @@ def _fetch(args: argparse.Namespace) -> int:
     raw_ids = args.ids or entry_ids_from_config(config)
     if not raw_ids:
         raise UsageError("nothing to fetch: name entries (cryosse fetch EMD-8518) or list them")
+    _print_estimate(raw_ids, Path(table) if table and Path(table).is_file() else None)
     valid, invalid = split_entry_ids(raw_ids)
     for raw in invalid:
         print(f"refused {raw!r}: not an EMDB id", file=sys.stderr)
