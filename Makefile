@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cryosse-installed
 CORES ?= 2
 
-.PHONY: setup tools test-tools demo test lint clean offline offline-mirror test-slurm
+.PHONY: setup tools test-tools demo dataset test lint clean offline offline-mirror test-slurm
 
 setup: $(STAMP) tools
 
@@ -43,6 +43,13 @@ demo: setup
 	@echo "  results/demo/entries/EMD-*/samples/<sample>/{density,labels}.mrc, residues.tsv, sample.json"
 	@echo "  results/demo/splits/{main,cv}.tsv, report.md   train/validation/test, CV folds, leakage check"
 	@echo "  results/demo/training/best_runs.tsv   best run per loss (runs: training/<run>/)"
+
+# The data set alone (curation log, manifest, splits and their report), nothing trained:
+# make dataset CONFIG=config/config.yaml (default: the demo archive).
+CONFIG ?= config/demo.yaml
+dataset: setup
+	$(BIN)/snakemake dataset --cores $(CORES) --configfile $(CONFIG)
+	@echo "data set in results/<run>/: curation_log.tsv, manifest.tsv, splits/{main,cv}.tsv, splits/report.md"
 
 lint: setup
 	$(BIN)/ruff check .

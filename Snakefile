@@ -44,3 +44,13 @@ rule all:
         f"{RESULTS}/tables/table1.md",
         f"{RESULTS}/tables/table_s1.md" if CV_FOLDS else [],
         f"{RESULTS}/report.html",
+
+
+rule dataset:
+    """The data set alone, nothing trained: curated, split and reported (`make dataset`)."""
+    input:
+        f"{RESULTS}/curation_log.tsv",
+        f"{RESULTS}/manifest.tsv",
+        f"{RESULTS}/splits/main.tsv",
+        f"{RESULTS}/splits/cv.tsv",
+        f"{RESULTS}/splits/report.md",
