@@ -1,5 +1,5 @@
 """The external programs (mkdssp, mmseqs) are checked before any work: a missing or too old one
-is named in one line with the command that installs it.
+is named in one line with the command that installs it, by check_toolchain and by the workflow.
 
 A machine without a tool is this machine with that tool taken off PATH: a folder of links to
 every other program on PATH. A wrong version is a small script of that name put first on PATH
@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from cryosse.toolchain import ToolchainError, check_toolchain
+from tests.conftest import REPO
 
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 APT_AND_CONDA = "`apt-get install {0}` or `conda install -c conda-forge -c bioconda {0}`"
 
 
@@ -121,3 +126,26 @@ def test_mmseqs_that_does_not_run_is_refused(
 def test_unknown_tool_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown tool 'dssp'"):
         check_toolchain(["dssp"])
+
+
+def test_workflow_stops_before_its_first_job_without_mkdssp(tmp_path: Path) -> None:
+    """The real Snakemake on the demo config, all targets, on a machine without mkdssp: it
+    exits non-zero within seconds, before any job, and the last line is the one-line fix."""
+    path = path_without(tmp_path / "bin", "mkdssp")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(REPO / "config/demo.yaml"), "--cores", "1"]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PATH": path})  # fmt: skip
+    seconds = time.monotonic() - started
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        "cryosse needs mkdssp (DSSP 4.x): not found on PATH. Install it with "
+        + APT_AND_CONDA.format("dssp")
+    ), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "Error" not in done.stderr  # no Snakemake error report around the line either
+    assert not (workdir / "results").exists()  # no job ran
+    assert seconds < 60, seconds
