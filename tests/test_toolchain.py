@@ -134,11 +134,12 @@ def test_workflow_stops_before_its_first_job_without_mkdssp(tmp_path: Path) -> N
     path = path_without(tmp_path / "bin", "mkdssp")
     workdir = tmp_path / "work"
     workdir.mkdir()
-    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--configfile", str(REPO / "config/demo.yaml"), "--cores", "1"]  # fmt: skip
+    config = REPO / "config/demo.yaml"
+    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
+    command += ["--configfile", str(config), "--cores", "1"]
+    env = {**os.environ, "PATH": path}
     started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "PATH": path})  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     seconds = time.monotonic() - started
     assert done.returncode == 1, done.stderr[-3000:]
     assert done.stderr.strip().splitlines()[-1] == (
