@@ -72,9 +72,10 @@ test-tools:
 test: lint test-tools
 	$(BIN)/pytest
 
-# The demo through a real one-node SLURM cluster (tests/test_slurm.py, marker `slurm`): needs
-# root; installs slurm-wlm and munge with apt-get when missing. CRYOSSE_REQUIRE_SLURM makes a
-# missing prerequisite a failure, not a skip. Run by .ci/run after `make test`.
+# The README's SLURM recipe on the demo, through a real one-node SLURM cluster
+# (tests/test_slurm.py, marker `slurm`): needs root; installs slurm-wlm and munge with apt-get
+# when missing. CRYOSSE_REQUIRE_SLURM makes a missing prerequisite a failure, not a skip. Run
+# by .ci/run after `make test`.
 test-slurm: setup
 	@if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -3,7 +3,11 @@
 # Run: snakemake --cores 2 --configfile config/demo.yaml
 
 
+import sys
+
+from cryosse.toolchain import ToolchainError, check_toolchain
 from snakemake.utils import min_version, validate
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 min_version("9.0")
 
@@ -30,6 +34,17 @@ include: "rules/dataset.smk"
 include: "rules/splits.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+
+
+# Before the first job (not in a dry run): a missing or too old mkdssp or mmseqs stops the run
+# with one line saying what to install, instead of every entry excluded as dssp_failed. With
+# --sdm conda the jobs' envs (envs/curation.yaml) bring both, so the check is left to them.
+onstart:
+    if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+        try:
+            check_toolchain()
+        except ToolchainError as error:
+            sys.exit(str(error))
 
 
 rule all:

@@ -11,6 +11,8 @@ checkpoint search_emdb:
         f"{RESULTS}/logs/search_emdb.log",
     benchmark:
         f"{RESULTS}/benchmarks/search_emdb.tsv"
+    # On a cluster: run by Snakemake itself (the login node, with internet), not a SLURM job.
+    localrule: True
     conda:
         "../envs/curation.yaml"
     resources:
@@ -32,6 +34,9 @@ rule acquire_entry:
     # A transient download failure fails the job (nothing recorded): retried once at once,
     # and again by the next run.
     retries: 1
+    # Downloading: run by Snakemake itself (the login node, with internet), not sent to compute
+    # nodes that may have none. Reading a mirror: an ordinary job (it hashes the map).
+    localrule: HTTP_MODE
     conda:
         "../envs/curation.yaml"
     resources:
