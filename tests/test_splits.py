@@ -244,3 +244,63 @@ def test_evaluation_entries_pinned_to_test_and_homologues_held_out(tmp_path: Pat
     ledger = tmp_path / "ledger.tsv"
     update_ledger(ledger, cases, settings, links)
     assert {r.sample_id: r.split for r in read_ledger(ledger)} == split
+
+
+def test_test_chains_pinned_one_chain_at_a_time(tmp_path: Path) -> None:
+    """Listed chains (e.g. the paper's Table 2) go to test; the entry's other chains and
+    everything grouped with them are held out; the option off changes nothing."""
+    table = tmp_path / "test_chains.tsv"
+    table.write_text(
+        "# a test-chain table (cryosse.published)\n"
+        "emdb_id\tpdb_id\tchain\tCE_voxel_helix\n"
+        "EMD-6452\t3JBO\tAH\t67.6\n"
+        "EMD-6452\t3JBO\tC\t63.5\n"
+        "EMD-4141\t5M1S\tB\t54.5\n"  # not in this run: pins nothing
+    )
+    cases = [
+        Case("EMD-6452_3jbo_AH", "EMD-6452", 1, "c1"),  # listed
+        Case("EMD-6452_3jbo_C", "EMD-6452", 2, "c2"),  # listed, same entry
+        Case("EMD-6452_3jbo_B", "EMD-6452", 1, "c3"),  # same entry, not listed
+        Case("EMD-92000_1abc_A", "EMD-92000", 1, "c1"),  # cluster member of a listed chain
+        Case("EMD-92001_2abc_A", "EMD-92001", 1, "c3"),  # cluster member of the unlisted chain
+        Case("EMD-92002_3abc_A", "EMD-92002", 2, "c7"),  # search hit of a listed chain
+        *[Case(f"EMD-9{3000 + i}_4abc_A", f"EMD-9{3000 + i}", 1, f"d{i}") for i in range(40)],
+    ]
+    links = [("EMD-92002_3abc_A", "EMD-6452_3jbo_C")]
+    config = {"proportions": {"train": 9, "validation": 1, "test": 0}, "n_folds": 2}
+    settings = SplitSettings.from_config({**config, "test_chains": str(table)})
+    assert settings.test_chains == {"EMD-6452_3jbo_AH", "EMD-6452_3jbo_C", "EMD-4141_5m1s_B"}
+    split = {r.sample_id: r.split for r in assign_main_split(cases, [], settings, links)}
+    assert {s for s in split if split[s] == "test"} == {"EMD-6452_3jbo_AH", "EMD-6452_3jbo_C"}
+    for mate in ("EMD-6452_3jbo_B", "EMD-92000_1abc_A", "EMD-92001_2abc_A", "EMD-92002_3abc_A"):
+        assert split[mate] == HELD_OUT, mate
+    assert {split[f"EMD-9{3000 + i}_4abc_A"] for i in range(40)} == {"train", "validation"}
+    # Pinned chains are outside the proportions: a test share still deals other groups to test.
+    shared = SplitSettings.from_config(
+        {"proportions": {"train": 8, "validation": 1, "test": 1}, "test_chains": str(table)}
+    )
+    dealt = {r.sample_id: r.split for r in assign_main_split(cases, [], shared, links)}
+    assert dealt["EMD-6452_3jbo_AH"] == dealt["EMD-6452_3jbo_C"] == "test"
+    assert dealt["EMD-6452_3jbo_B"] == HELD_OUT
+    assert sum(1 for i in range(40) if dealt[f"EMD-9{3000 + i}_4abc_A"] == "test") >= 3
+    # CV: pinned chains and their group are held out of every fold.
+    folds = cross_validation_folds(cases, split, settings, links)
+    for sid in ("EMD-6452_3jbo_AH", "EMD-6452_3jbo_B", "EMD-92000_1abc_A"):
+        assert folds[sid] == [HELD_OUT, HELD_OUT]
+    # A ledger that already trains on the unlisted chain of the entry is refused.
+    stale = [LedgerRow("EMD-6452_3jbo_B", "train", "1", "c3", "1")]
+    with pytest.raises(ValueError, match="test_chains"):
+        assign_main_split(cases, stale, settings, links)
+    # Off (absent or null) is the same split as before the option existed.
+    off = [
+        assign_main_split(cases, [], SplitSettings.from_config(c), links)
+        for c in (config, {**config, "test_chains": None})
+    ]
+    assert off[0] == off[1]
+    assert {r.sample_id: r.split for r in off[0]}["EMD-6452_3jbo_B"] != HELD_OUT
+
+
+def test_the_papers_test_set_as_test_chains() -> None:
+    settings = SplitSettings.from_config({"test_chains": str(REPO / "config/paper_test_set.tsv")})
+    assert len(settings.test_chains) == 62
+    assert {"EMD-0090_6gyk_M", "EMD-8518_5u8s_A", "EMD-3850_5oqm_g"} <= settings.test_chains
