@@ -24,9 +24,10 @@ from cryosse.curation_log import LogRow, read_log, write_log
 from cryosse.entries import read_entry_table
 from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
 from cryosse.locate import LocatedEntry, locate_entry
+from cryosse.published import read_test_chains
 from cryosse.reasons import Reason
 from cryosse.settings import CurationSettings
-from cryosse.split_report import CaseFacts, build_report, write_report
+from cryosse.split_report import CaseFacts, build_report, test_chain_status, write_report
 from cryosse.splits import (
     Case,
     SplitSettings,
@@ -261,7 +262,10 @@ def run_split_report(
     tsv_out: str | Path,
     markdown_out: str | Path,
     threads: int = 1,
+    test_chains: str | Path | None = None,
 ) -> list[dict[str, Any]]:
+    """The split report; with a test-chain table (splits.test_chains), which of its cases the
+    run has (cryosse.split_report.test_chain_status)."""
     facts = {
         row["sample_id"]: CaseFacts(
             row["sample_id"],
@@ -282,7 +286,11 @@ def run_split_report(
     bins["bin 4 (excluded)"] = sum(
         1 for row in read_log(curation_log) if row.reason == Reason.QUALITY_BIN_4.value
     )
-    write_report(rows, tsv_out, markdown_out, bins)
+    pinned = None
+    if test_chains:
+        status = test_chain_status(read_test_chains(test_chains), main, read_log(curation_log))
+        pinned = (str(test_chains), status)
+    write_report(rows, tsv_out, markdown_out, bins, test_chains=pinned)
     return rows
 
 
