@@ -350,12 +350,27 @@ def run_baseline_evaluation(name: str, manifest: str | Path, main_tsv: str | Pat
     evaluate_baselines(name, split_sample_dirs(manifest, main_tsv, "test"), cases_out)
 
 
-def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: str | Path,
-               baseline_files: list[str | Path] | None = None) -> None:  # fmt: skip
+def run_tables(
+    best_runs: str | Path,
+    case_files: list[str | Path],
+    table1_md: str | Path,
+    baseline_files: list[str | Path] | None = None,
+    test_chains: str | Path | None = None,
+) -> None:
     """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder; the
-    baselines' cases (<name>/cases.tsv) as rows / columns beside the losses."""
+    baselines' cases (<name>/cases.tsv) as rows / columns beside the losses. With a test-chain
+    table that gives published F1 (splits.test_chains) and any of its cases in the test set:
+    `table2_paper` (ours beside the paper, per case) and `paper_differences` (ours − paper)."""
     from cryosse.evaluation import read_cases
-    from cryosse.tables import best_loss, paired_tests, table1, table2, write_table
+    from cryosse.tables import (
+        PAPER_TABLES,
+        best_loss,
+        paired_tests,
+        paper_comparison,
+        table1,
+        table2,
+        write_table,
+    )
 
     chosen = _best_runs(best_runs)
     results = {Path(f).parent.name: read_cases(f) for f in case_files}
@@ -367,6 +382,18 @@ def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: s
     write_table(table2(results, best_loss(rows1), baselines), "Table 2: per test case",
                 out / "table2")  # fmt: skip
     write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")
+    for stem in PAPER_TABLES:  # none left from an earlier run with other test chains
+        for suffix in (".tsv", ".md", ".html"):
+            (out / stem).with_suffix(suffix).unlink(missing_ok=True)
+    if not test_chains:
+        return
+    cases, differences = paper_comparison(results, read_test_chains(test_chains))
+    if cases:
+        source = Path(test_chains).name
+        title = f"Table 2 beside the paper: F1 (%) of the {source} cases in this test set"
+        write_table(cases, title, out / "table2_paper")
+        title = "Beside the paper: ours − published F1 (percentage points), paired"
+        write_table(differences, title, out / "paper_differences")
 
 
 def cv_sample_dirs(manifest: str | Path, cv_tsv: str | Path, fold: int, role: str) -> list[Path]:
