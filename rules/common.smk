@@ -24,6 +24,11 @@ def entry_ids():
 
 # The append-only split ledger: not a rule output, so Snakemake never deletes it.
 SPLIT_LEDGER = config["splits"]["ledger"] or f"{RESULTS}/splits/ledger.tsv"
+# The test-chain table (splits.test_chains, e.g. config/paper_test_set.tsv), an input of the
+# rules that read it, so editing it re-runs them. Off, the split settings passed as params are
+# exactly those of a config without the option: existing runs re-run nothing.
+TEST_CHAINS = config["splits"]["test_chains"] or []
+SPLIT_SETTINGS = {k: v for k, v in config["splits"].items() if k != "test_chains" or v}
 
 # The training grid: one run id per loss x learning rate (x gamma for the focal losses).
 TRAINING_RUNS = [spec.run_id for spec in training_grid(config["training"])]

@@ -54,7 +54,8 @@ rule evaluate_baseline:
 
 
 rule make_tables:
-    """Table 1 (per loss and baseline, bootstrap CIs), Table 2 (per test case), paired tests."""
+    """Table 1 (per loss and baseline, bootstrap CIs), Table 2 (per test case), paired tests;
+    with splits.test_chains, ours beside the paper: table2_paper, paper_differences."""
     input:
         best_runs=f"{RESULTS}/training/best_runs.tsv",
         cases=expand(f"{RESULTS}/evaluation/{{loss}}/cases.tsv", loss=TRAINED_LOSSES),
@@ -62,6 +63,7 @@ rule make_tables:
             f"{RESULTS}/evaluation/baselines/{{baseline}}/cases.tsv",
             baseline=BASELINES,
         ),
+        test_chains=TEST_CHAINS,
     output:
         table1=report(
             f"{RESULTS}/tables/table1.md",

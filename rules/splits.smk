@@ -24,11 +24,13 @@ rule cluster_sequences:
 
 
 rule assign_splits:
-    """New samples get a split in the ledger (existing rows never change); CV folds."""
+    """New samples get a split in the ledger (existing rows never change), test chains pinned;
+    CV folds."""
     input:
         manifest=f"{RESULTS}/manifest.tsv",
         clusters=f"{RESULTS}/splits/clusters.tsv",
         links=f"{RESULTS}/splits/similar_pairs.tsv",
+        test_chains=TEST_CHAINS,
     output:
         main=report(
             f"{RESULTS}/splits/main.tsv",
@@ -47,19 +49,21 @@ rule assign_splits:
         runtime=10,
     params:
         ledger=SPLIT_LEDGER,
-        settings=config["splits"],
+        settings=SPLIT_SETTINGS,
     script:
         "../workflow_scripts/assign_splits.py"
 
 
 rule split_report:
-    """Cases per split and bin, residue fractions, max train-test identity (mmseqs search)."""
+    """Cases per split and bin, residue fractions, max train-test identity (mmseqs search), and
+    which test chains are present."""
     input:
         manifest=f"{RESULTS}/manifest.tsv",
         fasta=f"{RESULTS}/splits/sequences.fasta",
         main=f"{RESULTS}/splits/main.tsv",
         cv=f"{RESULTS}/splits/cv.tsv",
         curation_log=f"{RESULTS}/curation_log.tsv",
+        test_chains=TEST_CHAINS,
     output:
         tsv=f"{RESULTS}/splits/report.tsv",
         markdown=report(

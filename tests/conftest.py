@@ -1,6 +1,7 @@
-"""Shared fixtures: paths to the repository, the demo mirror and ../shared/realdata.
+"""Shared fixtures: paths to the repository, the demo mirror, ../shared/realdata and the seed
+paper's text in ../shared/paper.
 
-Tests read ../shared/realdata in place (never copied into the repository).
+Tests read ../shared in place (never copied into the repository).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MIRROR = REPO / "demo" / "mirror"
 REALDATA = REPO.parent / "shared" / "realdata"
+PAPER = REPO.parent / "shared" / "paper"
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +29,12 @@ def mirror_copy(tmp_path: Path) -> Path:
     target = tmp_path / "mirror"
     shutil.copytree(DEMO_MIRROR, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def paper_text() -> str:
+    """The seed paper's text (Mu et al. 2024); the test is skipped where it is not at hand."""
+    texts = sorted(PAPER.glob("*.txt")) if PAPER.is_dir() else []
+    if not texts:
+        pytest.skip(f"the paper's text is not in {PAPER}")
+    return texts[0].read_text(encoding="utf-8")

@@ -14,9 +14,10 @@ from cryosse.curate import curate_entry
 from cryosse.evaluation import CaseResult, evaluate_checkpoint, read_cases
 from cryosse.locate import locate_entry
 from cryosse.mirror import LocalMirror
+from cryosse.published import read_test_chains
 from cryosse.settings import CurationSettings
 from cryosse.statistics import bootstrap_ci, paired_wilcoxon
-from cryosse.tables import best_loss, paired_tests, table1, table2, write_table
+from cryosse.tables import best_loss, paired_tests, paper_comparison, table1, table2, write_table
 from cryosse.unet import UNet3D
 from tests.conftest import DEMO_MIRROR
 
@@ -70,6 +71,71 @@ def test_tables_from_a_hand_example(tmp_path: Path) -> None:
     assert (tmp_path / "table1.tsv").read_text().startswith("loss\trun_id")
     assert "| FL_DL |" in (tmp_path / "table1.md").read_text()
     assert "<table>" in (tmp_path / "table1.html").read_text()
+
+
+PUBLISHED = (
+    "# a test-chain table with published F1 in percent (cryosse.published)\n"
+    "emdb_id\tpdb_id\tchain\tresolution_A\tcounts_published\tCE_voxel_helix\tCE_voxel_sheet\t"
+    "DL_voxel_helix\tFL_DL_voxel_helix\tFL_DL_voxel_sheet\tFL_DL_residue_helix\n"
+    "EMD-8518\t5U8S\tA\t6.1\t529/43/343\t70.0\t40.0\t71.0\t60.0\tNA\t80.0\n"
+    "EMD-6149\t3J8G\tW\t5.0\t22/59/58\t62.0\t10.0\t9.9\t14.9\t45.0\t9.5\n"
+    "EMD-0090\t6GYK\tM\t5.1\t557/324/648\t53.6\t41.6\t51.1\t57.9\t48.8\t65.6\n"
+)
+
+
+def scored(sid: str, helix: float | None, sheet: float | None, residue_helix: float) -> CaseResult:
+    return CaseResult(
+        sid, 6.1, 529, 43, 343, 0, 0, 100, 0, 0, 50, helix, sheet, residue_helix, None
+    )
+
+
+def test_paper_comparison_from_constructed_cases(tmp_path: Path) -> None:
+    """Ours beside the published F1 for the listed cases present, and ours − paper paired."""
+    table = tmp_path / "published.tsv"
+    table.write_text(PUBLISHED)
+    published = read_test_chains(table)
+    results = {
+        "CE": [
+            scored("EMD-8518_5u8s_A", 0.75, 0.40, 0.9),
+            scored("EMD-6149_3j8g_W", 0.60, None, 0.7),
+            scored("EMD-9999_1abc_A", 0.1, 0.1, 0.1),
+        ],
+        "CE_DL": [scored("EMD-8518_5u8s_A", 0.5, 0.5, 0.5)],  # not in the paper's table
+        "FL_DL": [
+            scored("EMD-8518_5u8s_A", 0.61, 0.3, 0.8),
+            scored("EMD-6149_3j8g_W", 0.2, 0.5, 0.1),
+        ],
+    }
+    rows, differences = paper_comparison(results, published)
+    assert [r["case"] for r in rows] == ["8518_5U8S_A", "6149_3J8G_W"]  # EMD-0090 is absent
+    first = rows[0]
+    assert first["sample_id"] == "EMD-8518_5u8s_A" and first["ca_hso_paper"] == "529/43/343"
+    assert first["ca_hso"] == "529/43/343" and first["resolution_paper"] == "6.1"
+    assert first["CE_voxel_helix_ours"] == "75.0" and first["CE_voxel_helix_paper"] == "70.0"
+    assert first["FL_DL_voxel_sheet_paper"] == "NA" and first["FL_DL_residue_helix_ours"] == "80.0"
+    assert not any(k.startswith(("CE_DL", "DL_")) for k in first)  # DL untrained, CE_DL unpublished
+    by_key = {(d["loss"], d["level"], d["class"]): d for d in differences}
+    assert list(by_key) == [
+        ("CE", "voxel", "helix"),
+        ("CE", "voxel", "sheet"),
+        ("FL_DL", "voxel", "helix"),
+        ("FL_DL", "voxel", "sheet"),
+        ("FL_DL", "residue", "helix"),
+    ]
+    ce = by_key["CE", "voxel", "helix"]  # +5.0 and -2.0
+    assert (ce["n"], ce["mean_difference"], ce["sd_difference"]) == (2, "1.50", "4.95")
+    assert (ce["ours_mean"], ce["paper_mean"]) == ("67.5", "66.0")
+    assert (ce["ours_higher"], ce["ours_lower"], ce["equal"]) == (1, 1, 0)
+    sheet = by_key["CE", "voxel", "sheet"]  # 40.0 = 40.0; case W has no sheet of ours: left out
+    assert (sheet["n"], sheet["mean_difference"], sheet["sd_difference"]) == (1, "0.00", "NA")
+    assert sheet["equal"] == 1
+    fl_dl = by_key["FL_DL", "voxel", "sheet"]  # A published NA: only W, 50.0 - 45.0
+    assert (fl_dl["n"], fl_dl["mean_difference"], fl_dl["ours_higher"]) == (1, "5.00", 1)
+    residue = by_key["FL_DL", "residue", "helix"]  # 80.0 - 80.0 and 10.0 - 9.5
+    assert (residue["n"], residue["mean_difference"], residue["equal"]) == (2, "0.25", 1)
+    # No listed case in the test set: nothing to show.
+    unlisted = {"CE": [scored("EMD-9999_1abc_A", 0.1, 0.1, 0.1)]}
+    assert paper_comparison(unlisted, published) == ([], [])
 
 
 def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:

@@ -244,3 +244,136 @@ def test_evaluation_entries_pinned_to_test_and_homologues_held_out(tmp_path: Pat
     ledger = tmp_path / "ledger.tsv"
     update_ledger(ledger, cases, settings, links)
     assert {r.sample_id: r.split for r in read_ledger(ledger)} == split
+
+
+def test_test_chains_pinned_one_chain_at_a_time(tmp_path: Path) -> None:
+    """Listed chains (e.g. the paper's Table 2) go to test; the entry's other chains and
+    everything grouped with them are held out; the option off changes nothing."""
+    table = tmp_path / "test_chains.tsv"
+    table.write_text(
+        "# a test-chain table (cryosse.published)\n"
+        "emdb_id\tpdb_id\tchain\tCE_voxel_helix\n"
+        "EMD-6452\t3JBO\tAH\t67.6\n"
+        "EMD-6452\t3JBO\tC\t63.5\n"
+        "EMD-4141\t5M1S\tB\t54.5\n"  # not in this run: pins nothing
+    )
+    cases = [
+        Case("EMD-6452_3jbo_AH", "EMD-6452", 1, "c1"),  # listed
+        Case("EMD-6452_3jbo_C", "EMD-6452", 2, "c2"),  # listed, same entry
+        Case("EMD-6452_3jbo_B", "EMD-6452", 1, "c3"),  # same entry, not listed
+        Case("EMD-92000_1abc_A", "EMD-92000", 1, "c1"),  # cluster member of a listed chain
+        Case("EMD-92001_2abc_A", "EMD-92001", 1, "c3"),  # cluster member of the unlisted chain
+        Case("EMD-92002_3abc_A", "EMD-92002", 2, "c7"),  # search hit of a listed chain
+        *[Case(f"EMD-9{3000 + i}_4abc_A", f"EMD-9{3000 + i}", 1, f"d{i}") for i in range(40)],
+    ]
+    links = [("EMD-92002_3abc_A", "EMD-6452_3jbo_C")]
+    config = {"proportions": {"train": 9, "validation": 1, "test": 0}, "n_folds": 2}
+    settings = SplitSettings.from_config({**config, "test_chains": str(table)})
+    assert settings.test_chains == {"EMD-6452_3jbo_AH", "EMD-6452_3jbo_C", "EMD-4141_5m1s_B"}
+    split = {r.sample_id: r.split for r in assign_main_split(cases, [], settings, links)}
+    assert {s for s in split if split[s] == "test"} == {"EMD-6452_3jbo_AH", "EMD-6452_3jbo_C"}
+    for mate in ("EMD-6452_3jbo_B", "EMD-92000_1abc_A", "EMD-92001_2abc_A", "EMD-92002_3abc_A"):
+        assert split[mate] == HELD_OUT, mate
+    assert {split[f"EMD-9{3000 + i}_4abc_A"] for i in range(40)} == {"train", "validation"}
+    # Pinned chains are outside the proportions: a test share still deals other groups to test.
+    shared = SplitSettings.from_config(
+        {"proportions": {"train": 8, "validation": 1, "test": 1}, "test_chains": str(table)}
+    )
+    dealt = {r.sample_id: r.split for r in assign_main_split(cases, [], shared, links)}
+    assert dealt["EMD-6452_3jbo_AH"] == dealt["EMD-6452_3jbo_C"] == "test"
+    assert dealt["EMD-6452_3jbo_B"] == HELD_OUT
+    assert sum(1 for i in range(40) if dealt[f"EMD-9{3000 + i}_4abc_A"] == "test") >= 3
+    # CV: pinned chains and their group are held out of every fold.
+    folds = cross_validation_folds(cases, split, settings, links)
+    for sid in ("EMD-6452_3jbo_AH", "EMD-6452_3jbo_B", "EMD-92000_1abc_A"):
+        assert folds[sid] == [HELD_OUT, HELD_OUT]
+    # A ledger that already trains on the unlisted chain of the entry is refused.
+    stale = [LedgerRow("EMD-6452_3jbo_B", "train", "1", "c3", "1")]
+    with pytest.raises(ValueError, match="test_chains"):
+        assign_main_split(cases, stale, settings, links)
+    # Off (absent or null) is the same split as before the option existed.
+    off = [
+        assign_main_split(cases, [], SplitSettings.from_config(c), links)
+        for c in (config, {**config, "test_chains": None})
+    ]
+    assert off[0] == off[1]
+    assert {r.sample_id: r.split for r in off[0]}["EMD-6452_3jbo_B"] != HELD_OUT
+
+
+def test_the_papers_test_set_as_test_chains() -> None:
+    settings = SplitSettings.from_config({"test_chains": str(REPO / "config/paper_test_set.tsv")})
+    assert len(settings.test_chains) == 62
+    assert {"EMD-0090_6gyk_M", "EMD-8518_5u8s_A", "EMD-3850_5oqm_g"} <= settings.test_chains
+
+
+def test_split_report_says_which_test_chains_are_present(tmp_path: Path) -> None:
+    """The real report path (run_split_report): present / pinned / absent with the reason the
+    curation log gives; without the option the report is what it was."""
+    from cryosse.curation_log import LogRow, write_log
+    from cryosse.dataset import run_split_report
+    from cryosse.tsv import write_tsv
+
+    table = tmp_path / "paper.tsv"
+    table.write_text(
+        "# source\nemdb_id\tpdb_id\tchain\n"
+        "EMD-8518\t5U8S\tA\n"  # a sample, pinned to test
+        "EMD-8518\t5U8S\t2\n"  # excluded by curation
+        "EMD-1657\t4V5H\tAM\n"  # the entry was excluded
+        "EMD-8518\t5U8S\tZ\n"  # no such chain in the model
+        "EMD-0090\t6GYK\tM\n"  # not in the entry list
+    )
+    ids = ["EMD-8518_5u8s_A", "EMD-8518_5u8s_B"]
+    facts = {"quality_bin": 1, "helix_residues": 10, "sheet_residues": 5, "background_residues": 5}
+    write_tsv(
+        tmp_path / "manifest.tsv", ["sample_id", *facts], [{"sample_id": s, **facts} for s in ids]
+    )
+    (tmp_path / "seq.fasta").write_text("".join(f">{s}\nMKV\n" for s in ids))
+    write_tsv(
+        tmp_path / "main.tsv",
+        ["sample_id", "split"],
+        [{"sample_id": ids[0], "split": "test"}, {"sample_id": ids[1], "split": HELD_OUT}],
+    )
+    write_tsv(tmp_path / "cv.tsv", ["sample_id"], [{"sample_id": s} for s in ids])
+    write_log(
+        tmp_path / "log.tsv",
+        [
+            LogRow("EMD-8518", "5u8s", "A", "chain", "kept", "kept", "sample EMD-8518_5u8s_A"),
+            LogRow("EMD-8518", "5u8s", "B", "chain", "kept", "kept", "sample EMD-8518_5u8s_B"),
+            LogRow(
+                "EMD-8518",
+                "5u8s",
+                "2",
+                "chain",
+                "excluded",
+                "chain_redundant",
+                "chain 2 shares 100% sequence identity with kept chain B (maximum 70%)",
+            ),
+            LogRow("EMD-8518", "", "", "entry", "kept", "kept", "2 sample(s) from 1 model(s)"),
+            LogRow(
+                "EMD-1657",
+                "",
+                "",
+                "entry",
+                "excluded",
+                "resolution_out_of_range",
+                "resolution 5.8 Å outside [6, 10]",
+            ),
+        ],
+    )
+    files = [tmp_path / n for n in ("manifest.tsv", "seq.fasta", "main.tsv", "cv.tsv", "log.tsv")]
+    run_split_report(*files, tmp_path / "off.tsv", tmp_path / "off.md")
+    run_split_report(*files, tmp_path / "on.tsv", tmp_path / "on.md", test_chains=table)
+    off, on = (tmp_path / "off.md").read_text(), (tmp_path / "on.md").read_text()
+    assert "Test chains" not in off and on.startswith(off)  # off: the report as before
+    assert (tmp_path / "off.tsv").read_bytes() == (tmp_path / "on.tsv").read_bytes()
+    section = on[len(off) :]
+    assert "5 listed: 1 present in this run, 1 pinned to test, 4 absent" in section
+    assert (
+        "1 chain_redundant, 1 no_such_chain, 1 not_in_entry_list, 1 resolution_out_of_range"
+        in section
+    )
+    assert "| 8518_5U8S_A | EMD-8518_5u8s_A | pinned |  |" in section
+    assert "| 8518_5U8S_2 | EMD-8518_5u8s_2 | absent | chain_redundant: chain 2 shares" in section
+    assert "| 1657_4V5H_AM | EMD-1657_4v5h_AM | absent | resolution_out_of_range:" in section
+    assert "model 5u8s has no chain Z curated" in section
+    assert "| 0090_6GYK_M | EMD-0090_6gyk_M | absent | the entry is not in this run's" in section

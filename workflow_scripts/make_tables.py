@@ -10,5 +10,6 @@ run_tables(
     list(snakemake.input.cases),
     snakemake.output.table1,
     list(snakemake.input.baselines),
+    test_chains=snakemake.input.test_chains or None,
 )
 logging.info("tables written next to %s", snakemake.output.table1)

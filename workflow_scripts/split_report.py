@@ -15,6 +15,7 @@ rows = run_split_report(
     snakemake.output.tsv,
     snakemake.output.markdown,
     threads=snakemake.threads,
+    test_chains=snakemake.input.test_chains or None,
 )
 for row in leaks(rows):
     logging.warning("leakage: %s %s %s", row["scheme"], row["split"], row["closest_train_pair"])

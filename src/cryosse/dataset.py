@@ -24,9 +24,10 @@ from cryosse.curation_log import LogRow, read_log, write_log
 from cryosse.entries import read_entry_table
 from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
 from cryosse.locate import LocatedEntry, locate_entry
+from cryosse.published import read_test_chains
 from cryosse.reasons import Reason
 from cryosse.settings import CurationSettings
-from cryosse.split_report import CaseFacts, build_report, write_report
+from cryosse.split_report import CaseFacts, build_report, test_chain_status, write_report
 from cryosse.splits import (
     Case,
     SplitSettings,
@@ -261,7 +262,10 @@ def run_split_report(
     tsv_out: str | Path,
     markdown_out: str | Path,
     threads: int = 1,
+    test_chains: str | Path | None = None,
 ) -> list[dict[str, Any]]:
+    """The split report; with a test-chain table (splits.test_chains), which of its cases the
+    run has (cryosse.split_report.test_chain_status)."""
     facts = {
         row["sample_id"]: CaseFacts(
             row["sample_id"],
@@ -282,7 +286,11 @@ def run_split_report(
     bins["bin 4 (excluded)"] = sum(
         1 for row in read_log(curation_log) if row.reason == Reason.QUALITY_BIN_4.value
     )
-    write_report(rows, tsv_out, markdown_out, bins)
+    pinned = None
+    if test_chains:
+        status = test_chain_status(read_test_chains(test_chains), main, read_log(curation_log))
+        pinned = (str(test_chains), status)
+    write_report(rows, tsv_out, markdown_out, bins, test_chains=pinned)
     return rows
 
 
@@ -342,12 +350,27 @@ def run_baseline_evaluation(name: str, manifest: str | Path, main_tsv: str | Pat
     evaluate_baselines(name, split_sample_dirs(manifest, main_tsv, "test"), cases_out)
 
 
-def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: str | Path,
-               baseline_files: list[str | Path] | None = None) -> None:  # fmt: skip
+def run_tables(
+    best_runs: str | Path,
+    case_files: list[str | Path],
+    table1_md: str | Path,
+    baseline_files: list[str | Path] | None = None,
+    test_chains: str | Path | None = None,
+) -> None:
     """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder; the
-    baselines' cases (<name>/cases.tsv) as rows / columns beside the losses."""
+    baselines' cases (<name>/cases.tsv) as rows / columns beside the losses. With a test-chain
+    table that gives published F1 (splits.test_chains) and any of its cases in the test set:
+    `table2_paper` (ours beside the paper, per case) and `paper_differences` (ours − paper)."""
     from cryosse.evaluation import read_cases
-    from cryosse.tables import best_loss, paired_tests, table1, table2, write_table
+    from cryosse.tables import (
+        PAPER_TABLES,
+        best_loss,
+        paired_tests,
+        paper_comparison,
+        table1,
+        table2,
+        write_table,
+    )
 
     chosen = _best_runs(best_runs)
     results = {Path(f).parent.name: read_cases(f) for f in case_files}
@@ -359,6 +382,18 @@ def run_tables(best_runs: str | Path, case_files: list[str | Path], table1_md: s
     write_table(table2(results, best_loss(rows1), baselines), "Table 2: per test case",
                 out / "table2")  # fmt: skip
     write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")
+    for stem in PAPER_TABLES:  # none left from an earlier run with other test chains
+        for suffix in (".tsv", ".md", ".html"):
+            (out / stem).with_suffix(suffix).unlink(missing_ok=True)
+    if not test_chains:
+        return
+    cases, differences = paper_comparison(results, read_test_chains(test_chains))
+    if cases:
+        source = Path(test_chains).name
+        title = f"Table 2 beside the paper: F1 (%) of the {source} cases in this test set"
+        write_table(cases, title, out / "table2_paper")
+        title = "Beside the paper: ours − published F1 (percentage points), paired"
+        write_table(differences, title, out / "paper_differences")
 
 
 def cv_sample_dirs(manifest: str | Path, cv_tsv: str | Path, fold: int, role: str) -> list[Path]:

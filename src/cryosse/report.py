@@ -35,6 +35,7 @@ from cryosse.plots import (
     slice_montage,
 )
 from cryosse.sample import read_sample
+from cryosse.tables import PAPER_TABLES
 from cryosse.tsv import read_tsv
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -52,6 +53,19 @@ BASELINE_NOTE = (
     "<code>hessian</code> calls rods of the smoothed density helix and plates sheet; "
     "<code>all_helix</code> calls every voxel, hence every residue, helix. A loss's figure "
     "means something only where it is above them.</p>"
+)
+
+
+PAPER_NOTE = (
+    "<h2>Beside the paper</h2><p>The cases of the test-chain table "
+    "(<code>splits.test_chains</code>; <code>config/paper_test_set.tsv</code> is Table 2 of "
+    "Mu et al. 2024) that this run's test set holds: our F1 beside the published one, in "
+    "percent, for every loss the table gives (<code>_ours</code>, <code>_paper</code>), then "
+    "the paired difference ours − published over the cases where both are defined: n, mean, "
+    "standard deviation, and how many cases are higher, lower or equal at the paper's 0.1 %. "
+    "The boxes and the training set are this run's: where <code>ca_hso</code> (helix / sheet / "
+    "other Cα in our central box) differs from <code>ca_hso_paper</code>, the two figures are "
+    "not scored on the same box.</p>"
 )
 
 
@@ -198,6 +212,10 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
             parts.append(fragment.read_text(encoding="utf-8"))
         else:
             parts.append(f"<h2>{title}</h2><p>not computed</p>")
+    paper = [results / "tables" / f"{name}.html" for name in PAPER_TABLES]
+    if all(fragment.exists() for fragment in paper):  # splits.test_chains, cases present
+        parts.append(PAPER_NOTE)
+        parts += [fragment.read_text(encoding="utf-8") for fragment in paper]
     parts.append("<h2>Figures</h2>")
     parts += [_image(png, caption) for png, caption in figures]
     split_report = results / "splits" / "report.md"

@@ -1,14 +1,24 @@
 """The split report: cases per split and quality bin, residue class fractions, and the leakage
 check — the highest sequence identity MMseqs2 finds between each evaluation set and its
-training set (after the fact, with `mmseqs easy-search`, no coverage filter)."""
+training set (after the fact, with `mmseqs easy-search`, no coverage filter).
+
+With `splits.test_chains` (e.g. the paper's Table 2), it also says which listed cases the run
+has: present (a sample of the manifest), pinned (in the test split) or absent, and why a case
+is absent when the curation log knows (the chain's, model's or entry's exclusion reason; not in
+the entry list; no such chain or model in the entry).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryosse.atomic import write_text_atomic
 from cryosse.clusters import MIN_SEQ_ID, max_identity, search_hits
+from cryosse.curation_log import LogRow
+from cryosse.ids import is_valid_pdb_id, normalize_pdb_id
+from cryosse.published import PublishedCase
 from cryosse.tsv import write_tsv
 
 REPORT_COLUMNS = [
@@ -97,11 +107,85 @@ def build_report(
     return rows
 
 
+def _absence(case: PublishedCase, log: list[LogRow]) -> tuple[str, str]:
+    """(reason code, sentence) for a listed case that is not a sample of the run."""
+
+    def pdb(row: LogRow) -> str:
+        return normalize_pdb_id(row.pdb_id) if is_valid_pdb_id(row.pdb_id) else row.pdb_id
+
+    rows = [r for r in log if r.emdb_id == case.emdb_id]
+    chain = [r for r in rows if r.level == "chain" and pdb(r) == case.pdb_id]
+    chain = [r for r in chain if r.chain == case.chain]
+    model = [r for r in rows if r.level == "model" and pdb(r) == case.pdb_id]
+    entry = [r for r in rows if r.level == "entry"]
+    for found in (chain, model, entry):
+        excluded = [r for r in found if r.status == "excluded"]
+        if excluded:
+            return excluded[0].reason, f"{excluded[0].reason}: {excluded[0].message}"
+    if chain:
+        return "not_in_manifest", "curated and kept, but not in the manifest"
+    if not entry:
+        return "not_in_entry_list", "the entry is not in this run's entry list"
+    if any(pdb(r) == case.pdb_id for r in rows):
+        return "no_such_chain", f"model {case.pdb_id} has no chain {case.chain} curated"
+    return "model_not_curated", f"model {case.pdb_id} is not among the entry's curated models"
+
+
+def test_chain_status(
+    cases: list[PublishedCase], main: dict[str, str], log: list[LogRow]
+) -> list[dict[str, str]]:
+    """Per listed case: `pinned` (a sample in test), `present` (a sample in another split:
+    only a ledger older than the option can do that), or `absent` with the reason."""
+    rows = []
+    for case in cases:
+        sid = case.sample_id
+        if sid in main:
+            status = "pinned" if main[sid] == "test" else "present"
+            reason, why = ("", "") if status == "pinned" else (main[sid], f"in {main[sid]}")
+        else:
+            status = "absent"
+            reason, why = _absence(case, log)
+        rows.append(
+            {"case": case.label, "sample_id": sid, "status": status, "reason": reason, "why": why}
+        )
+    return rows
+
+
+def render_test_chains(source: str, rows: list[dict[str, str]]) -> str:
+    counts = Counter(r["status"] for r in rows)
+    present = counts["pinned"] + counts["present"]
+    reasons = Counter(r["reason"] for r in rows if r["status"] == "absent")
+    why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    lines = [
+        "",
+        f"## Test chains ({source})",
+        "",
+        f"{len(rows)} listed: {present} present in this run, {counts['pinned']} pinned to test, "
+        f"{counts['absent']} absent" + (f" ({why})" if why else "") + ".",
+        "",
+        "| case | sample | status | why |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        why = r["why"].replace("|", "\\|")
+        lines.append(f"| {r['case']} | {r['sample_id']} | {r['status']} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(
-    rows: list[dict], tsv: str | Path, markdown: str | Path, bins: dict[str, int] | None = None
+    rows: list[dict],
+    tsv: str | Path,
+    markdown: str | Path,
+    bins: dict[str, int] | None = None,
+    test_chains: tuple[str, list[dict[str, str]]] | None = None,
 ) -> None:
+    """The report as TSV and Markdown; `test_chains` = (table, test_chain_status rows) adds
+    its section to the Markdown."""
     write_tsv(tsv, REPORT_COLUMNS, rows)
-    write_text_atomic(markdown, render_markdown(rows, bins))
+    text = render_markdown(rows, bins)
+    if test_chains is not None:
+        text += render_test_chains(*test_chains)
+    write_text_atomic(markdown, text)
 
 
 def leaks(rows: list[dict]) -> list[dict]:

@@ -27,6 +27,11 @@ ledger row that contradicts the pinning (an evaluation case outside test, a homo
 train/validation) is an error, not a silent move. In the CV folds evaluation cases are
 `held_out` in every fold: they are scored by the main split only.
 
+**Test chains** (`test_chains`, sample ids read from a test-chain table such as the paper's
+Table 2, `config/paper_test_set.tsv`; see cryosse.published) are pinned by the same rules, one
+chain at a time: a listed sample goes to `test`, every other case of its group — the entry's
+other chains, their cluster members and search hits — is `held_out`.
+
 **Cross-validation** — `n_folds` test sets that do not overlap, drawn from groups of fewer than
 four cases (the paper's rule) outside the main validation set, in the same seeded order, each
 of about the main test set's share. Fold k: test = fold k, validation = the main validation
@@ -46,6 +51,7 @@ from typing import Any
 
 from cryosse.atomic import write_text_atomic
 from cryosse.ids import normalize_emdb_id
+from cryosse.published import read_test_chains
 from cryosse.tsv import read_tsv, tsv_text
 
 SPLITS = ("train", "validation", "test")
@@ -70,6 +76,7 @@ class SplitSettings:
     n_folds: int = 5
     max_fold_group_size: int = 3  # "fewer than four members"
     evaluation_entries: frozenset[str] = frozenset()  # canonical EMDB ids pinned to test
+    test_chains: frozenset[str] = frozenset()  # sample ids pinned to test
 
     @classmethod
     def from_config(cls, splits: dict[str, Any]) -> SplitSettings:
@@ -88,10 +95,19 @@ class SplitSettings:
             evaluation_entries=frozenset(
                 normalize_emdb_id(e) for e in splits.get("evaluation_entries") or []
             ),
+            test_chains=frozenset(
+                case.sample_id for case in read_test_chains(splits["test_chains"])
+            )
+            if splits.get("test_chains")
+            else frozenset(),
         )
 
     def fraction(self, split: str) -> float:
         return self.proportions[split] / sum(self.proportions.values())
+
+    def pinned(self, case: Case) -> bool:
+        """Pinned to test: a case of an evaluation entry, or a listed test chain."""
+        return case.emdb_id in self.evaluation_entries or case.sample_id in self.test_chains
 
 
 def case_groups(cases: list[Case], links: list[tuple[str, str]] | None = None) -> dict[str, str]:
@@ -124,13 +140,10 @@ def case_groups(cases: list[Case], links: list[tuple[str, str]] | None = None) -
 
 
 def _pinned_roles(group_cases: list[Case], settings: SplitSettings) -> dict[str, str]:
-    """test for evaluation-entry cases, held_out for their group-mates; {} if none is pinned."""
-    if not any(c.emdb_id in settings.evaluation_entries for c in group_cases):
+    """test for pinned cases, held_out for their group-mates; {} if none is pinned."""
+    if not any(settings.pinned(c) for c in group_cases):
         return {}
-    return {
-        c.sample_id: "test" if c.emdb_id in settings.evaluation_entries else HELD_OUT
-        for c in group_cases
-    }
+    return {c.sample_id: "test" if settings.pinned(c) else HELD_OUT for c in group_cases}
 
 
 def _order_key(seed: int, group: str) -> str:
@@ -177,7 +190,7 @@ def assign_main_split(
     batch = str(max((int(r.batch) for r in ledger), default=0) + 1)
     counts: dict[int, Counter[str]] = defaultdict(Counter)
     for case in cases:
-        pinned = case.emdb_id in settings.evaluation_entries  # outside the proportions
+        pinned = settings.pinned(case)  # outside the proportions
         if case.sample_id in known and known[case.sample_id] in SPLITS and not pinned:
             counts[case.quality_bin][known[case.sample_id]] += 1
 
@@ -196,8 +209,8 @@ def assign_main_split(
                 if case.sample_id in known and known[case.sample_id] != pinned[case.sample_id]:
                     raise ValueError(
                         f"ledger puts {case.sample_id} in {known[case.sample_id]}, but "
-                        f"evaluation_entries make it {pinned[case.sample_id]}: it is, or is "
-                        "similar to, an evaluation entry; start a new ledger"
+                        f"evaluation_entries / test_chains make it {pinned[case.sample_id]}: it "
+                        "is, or is similar to, a pinned evaluation case; start a new ledger"
                     )
             for case in sorted(group_cases, key=lambda c: c.sample_id):
                 if case.sample_id not in known:
@@ -264,7 +277,7 @@ def cross_validation_folds(
     members: dict[str, list[str]] = defaultdict(list)
     for case in cases:
         members[groups[case.sample_id]].append(case.sample_id)
-    evaluation = {c.sample_id for c in cases if c.emdb_id in settings.evaluation_entries}
+    evaluation = {c.sample_id for c in cases if settings.pinned(c)}
     usable = [c.sample_id for c in cases
               if main.get(c.sample_id) in SPLITS and c.sample_id not in evaluation]  # fmt: skip
     fold_size = max(1, round(len(usable) * settings.fraction("test")))
@@ -286,7 +299,7 @@ def cross_validation_folds(
     for case in cases:
         sid = case.sample_id
         base = main.get(sid, HELD_OUT)
-        if case.emdb_id in settings.evaluation_entries:
+        if settings.pinned(case):
             base = HELD_OUT  # scored by the main test split only, never trained in a fold
         row = []
         for k in range(settings.n_folds):

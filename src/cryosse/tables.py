@@ -13,6 +13,12 @@ Baselines (cryosse.baselines: density threshold, Hessian shape, every voxel heli
 the same test cases and truth, stand beside the losses: in Table 1 as rows `baseline:<name>`
 (never chosen as the best loss), in Table 2 as their voxel F1 columns `baseline:<name>_helix`
 / `_sheet` and residue F1 columns `residue_helix_baseline:<name>` / `residue_sheet_…`.
+
+Beside the paper (`paper_comparison`, with `splits.test_chains`, e.g. the paper's Table 2 in
+config/paper_test_set.tsv) — for every listed case in the test set: our F1 and the published
+one, in percent, for every loss and level (voxel, residue) the table gives; and per loss, level
+and class the paired difference ours − paper over the cases where both are defined: n, mean,
+standard deviation, and the sign count (ours higher / lower / equal at the paper's 0.1 %).
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ from cryosse.evaluation import CaseResult
 from cryosse.grid import BASELINES
 from cryosse.losses import LOSSES
 from cryosse.metrics import mean_defined, micro_f1
+from cryosse.published import F1Key, PublishedCase, published_keys
 from cryosse.statistics import paired_wilcoxon, weighted_with_ci
 from cryosse.tsv import tsv_text
 
 REFERENCE_LOSS = "FL_DL"
+# Written beside Table 2 only when the run has cases of a test-chain table with published F1.
+PAPER_TABLES = ("table2_paper", "paper_differences")
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -118,6 +127,73 @@ def table2(
             row[f"residue_sheet_{name}"] = _num(case.residue_f1_sheet if case else None)
         rows.append(row)
     return rows
+
+
+def _ours_percent(case: CaseResult | None, level: str, cls: str) -> float | None:
+    value = getattr(case, f"{level}_f1_{cls}") if case else None
+    return None if value is None else 100.0 * value
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "NA" if value is None else f"{value:.{digits}f}"
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _paired_difference(values: list[tuple[float, float]]) -> dict[str, Any]:
+    """(ours, paper) pairs in percent: n, both means, mean and standard deviation of
+    ours − paper, and the sign count with ours rounded to the paper's 0.1 %."""
+    diffs = [o - p for o, p in values]
+    return {
+        "n": len(values),
+        "ours_mean": _pct(_mean([o for o, _ in values])),
+        "paper_mean": _pct(_mean([p for _, p in values])),
+        "mean_difference": _pct(_mean(diffs), 2),
+        "sd_difference": _pct(float(np.std(diffs, ddof=1)) if len(diffs) > 1 else None, 2),
+        "ours_higher": sum(round(o, 1) > p for o, p in values),
+        "ours_lower": sum(round(o, 1) < p for o, p in values),
+        "equal": sum(round(o, 1) == p for o, p in values),
+    }
+
+
+def paper_comparison(
+    results: dict[str, list[CaseResult]], published: list[PublishedCase]
+) -> tuple[list[dict], list[dict]]:
+    """(per-case rows, paired differences) for the listed cases among `results`: our F1 beside
+    the published one (percent), for the losses both have; ([], []) if no listed case is there."""
+    ours = {loss: {c.sample_id: c for c in results[loss]} for loss in LOSSES if loss in results}
+    keys: list[F1Key] = [k for k in published_keys(published) if k[0] in ours]
+    present = [p for p in published if any(p.sample_id in cases for cases in ours.values())]
+    if not present or not keys:
+        return [], []
+    rows = []
+    pairs: dict[F1Key, list[tuple[float, float]]] = {key: [] for key in keys}
+    for paper in present:
+        found = [cases[paper.sample_id] for cases in ours.values() if paper.sample_id in cases]
+        row: dict[str, Any] = {
+            "case": paper.label,
+            "sample_id": paper.sample_id,
+            "resolution": "NA" if found[0].resolution is None else found[0].resolution,
+            "resolution_paper": paper.resolution or "NA",
+            "ca_hso": f"{found[0].ca_helix}/{found[0].ca_sheet}/{found[0].ca_other}",
+            "ca_hso_paper": paper.counts or "NA",
+        }
+        for key in keys:
+            loss, level, cls = key
+            value = _ours_percent(ours[loss].get(paper.sample_id), level, cls)
+            given = paper.f1.get(key)
+            row[f"{loss}_{level}_{cls}_ours"] = _pct(value)
+            row[f"{loss}_{level}_{cls}_paper"] = _pct(given)
+            if value is not None and given is not None:
+                pairs[key].append((value, given))
+        rows.append(row)
+    summary = [
+        {"loss": loss, "level": level, "class": cls, **_paired_difference(values)}
+        for (loss, level, cls), values in pairs.items()
+    ]
+    return rows, summary
 
 
 def paired_tests(results: dict[str, list[CaseResult]]) -> list[dict]:
