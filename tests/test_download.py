@@ -672,3 +672,31 @@ def test_invalid_url_is_not_retried(
         downloader.fetch("http://", tmp_path / "x")
     assert not info.value.permanent
     assert sleeps == []
+
+
+def test_a_server_trickling_its_headers_is_cut_at_the_deadline(
+    serve: Callable[[Handler], LocalServer], sleeps: list[float], tmp_path: Path
+) -> None:
+    """One header byte every 0.3 s never trips the 1 s read timeout; the 2 s deadline covers
+    the wait for the headers too (before, the fetch hung until the server gave up)."""
+
+    def handle(handler: BaseHTTPRequestHandler, index: int) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for byte in b"X-Slow: " + b"a" * 200:
+            if server.stop.wait(0.3):
+                return
+            try:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            except OSError:
+                return
+
+    server = serve(handle)
+    dl = Downloader(timeout=1.0, max_retries=3, deadline=2.0, sleep=sleeps.append)
+    dest = tmp_path / "m.map.gz"
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="deadline passed while waiting for the headers"):
+        dl.fetch(f"{server.url}/m.map.gz", dest)
+    assert time.monotonic() - started < 10.0  # the deadline, not the 60 s of the trickle
+    assert len(server.requests) == 1  # the deadline is final: no retry
+    assert_clean(dest, None)

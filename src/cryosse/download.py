@@ -35,10 +35,10 @@ from pathlib import Path
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 
 from cryosse import __version__
+from cryosse.http_deadline import DeadlineAdapter, headers_deadline
 
 CHUNK_SIZE = 1 << 20
 DEFAULT_USER_AGENT = f"cryosse/{__version__} (cryo-EM dataset builder; python-requests)"
@@ -282,7 +282,7 @@ class Downloader:
         self._stats = DownloadStats()
         self._lock = threading.Lock()
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=_POOL_SIZE, pool_maxsize=_POOL_SIZE)
+        adapter = DeadlineAdapter(pool_connections=_POOL_SIZE, pool_maxsize=_POOL_SIZE)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         # identity: the bytes on disk are exactly the served file, and Range offsets and
@@ -460,10 +460,25 @@ class Downloader:
                     raise _AttemptFailed("deadline passed", final=True)
                 read_timeout = min(read_timeout, remaining)
             self._wait_for_host(url)
+            remaining = None if transfer.deadline is None else transfer.deadline - time.monotonic()
             try:
-                with self._session.get(
-                    url, headers=headers, stream=True, timeout=(self.timeout, read_timeout)
-                ) as response:
+                with headers_deadline(remaining) as expired:
+                    try:
+                        response = self._session.get(
+                            url, headers=headers, stream=True, timeout=(self.timeout, read_timeout)
+                        )
+                    except _TRANSIENT_ERRORS as exc:
+                        if expired.is_set():  # a server trickling its status line and headers
+                            raise _AttemptFailed(
+                                "deadline passed while waiting for the headers", final=True
+                            ) from exc
+                        raise
+                if expired.is_set():  # cut short: what arrived is not an answer
+                    response.close()
+                    raise _AttemptFailed(
+                        "deadline passed while waiting for the headers", final=True
+                    )
+                with response:
                     if response.status_code == 416 and offset > 0:
                         if self._range_was_complete(response, offset, expected_size):
                             return
