@@ -199,9 +199,12 @@ def _is_gzip(path: Path) -> bool:
         return handle.read(2) == b"\x1f\x8b"
 
 
-def _gunzip_limited(path: Path, limit: int) -> bytes:
-    """The decompressed bytes of `path`, refusing (MAP_TOO_LARGE) a stream longer than
-    `limit`: only limit + 1 bytes are ever decompressed."""
+def _gunzip_limited(path: Path, implied: int) -> bytes:
+    """The decompressed bytes of `path`, refusing a stream longer than the `implied` bytes of
+    its MRC header (+ a little trailing slack; MAP_TOO_LARGE: only that much is ever
+    decompressed) or shorter (MAP_UNREADABLE: truncated; mrcfile would first allocate the
+    extended header or data block the header claims)."""
+    limit = implied + _TRAILING_SLACK
     buffer = io.BytesIO()
     with gzip.open(path, "rb") as handle:
         while chunk := handle.read(min(_CHUNK, limit + 1 - buffer.tell())):
@@ -209,9 +212,14 @@ def _gunzip_limited(path: Path, limit: int) -> bytes:
             if buffer.tell() > limit:
                 raise CurationError(
                     Reason.MAP_TOO_LARGE,
-                    f"{path.name}: the gzip stream expands beyond the {limit} bytes its MRC "
+                    f"{path.name}: the gzip stream expands beyond the {implied} bytes its MRC "
                     "header implies",
                 )
+    if buffer.tell() < implied:
+        found = buffer.tell()
+        raise _unreadable(
+            path, f"truncated: the header implies {implied} bytes, the gzip stream holds {found}"
+        )
     return buffer.getvalue()
 
 
@@ -246,7 +254,7 @@ def _open_mrc(path: Path, plan: MapPlan) -> tuple[np.ndarray, object, np.ndarray
         warnings.simplefilter("always")
         if plan.gzipped:
             # mrcfile would decompress the whole stream to learn its size: a gzip bomb
-            raw = _gunzip_limited(path, plan.file_bytes + _TRAILING_SLACK)
+            raw = _gunzip_limited(path, plan.file_bytes)
             opened = mrcfile.mrcinterpreter.MrcInterpreter(io.BytesIO(raw), permissive=True)
         else:
             opened = mrcfile.open(path, permissive=True, mode="r")
