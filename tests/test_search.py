@@ -197,6 +197,19 @@ def test_cli_fetch_downloads_listed_entries(server: ArchiveServer, tmp_path: Pat
     # two headers, two maps, two models (each after two 404s for mmCIF); no obsolete list here
     assert "downloaded 6 files" in done.stdout
     assert (tmp_path / "cache/emdb/structures/EMD-6149/map/emd_6149.map.gz").is_file()
+    # a map the server cannot send now: said, and exit 1 (a later fetch tries it again)
+    server.add_fault("/emdb/structures/EMD-5168/map/emd_5168.map.gz", Fault("status", 503))
+    again = subprocess.run(
+        [str(CRYOSSE), "fetch", "--config", str(config), "EMD-5168", "EMD-8518"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert "EMD-5168: download_failed" in again.stderr
+    assert again.stderr.splitlines()[-1] == (
+        "cryosse fetch: 1 entries not downloaded; run it again"
+    )
 
 
 def test_fake_search_refuses_what_emdb_refuses(server: ArchiveServer, tmp_path: Path) -> None:

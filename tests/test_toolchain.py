@@ -150,3 +150,22 @@ def test_workflow_stops_before_its_first_job_without_mkdssp(tmp_path: Path) -> N
     assert "Error" not in done.stderr  # no Snakemake error report around the line either
     assert not (workdir / "results").exists()  # no job ran
     assert seconds < 60, seconds
+
+
+def test_cli_commands_that_run_mkdssp_stop_first_without_it(tmp_path: Path) -> None:
+    """`cryosse curate` without mkdssp used to exit 0 with every entry dssp_failed: now it
+    stops before any entry, in one line; `cryosse evaluate` too."""
+    env = {**os.environ, "PATH": path_without(tmp_path / "bin", "mkdssp")}
+    cryosse = [sys.executable, "-m", "cryosse.cli"]
+    out = tmp_path / "out"
+    curate = [*cryosse, "curate", "EMD-8518", "--mirror", str(REPO / "demo/mirror")]
+    evaluate = [*cryosse, "evaluate", "--pred-helix", "h.mrc", "--pred-sheet", "s.mrc"]
+    evaluate += ["--map", "m.mrc", "--structure", "c.cif"]
+    for command, name in (([*curate, "--out", str(out)], "curate"), (evaluate, "evaluate")):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert done.stderr.splitlines() == [
+            f"cryosse {name}: cryosse needs mkdssp (DSSP 4.x): not found on PATH. Install it "
+            "with " + APT_AND_CONDA.format("dssp")
+        ]
+    assert not out.exists()

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from cryosse import __version__
 from cryosse.dssp import mkdssp_version
 from cryosse.entries import EntryListError, EntryRecord, add_entries
-from cryosse.reasons import CurationError
+from cryosse.reasons import CurationError, Reason
 from cryosse.settings import CurationSettings
 
 # The archive, dataset and search modules (requests, PyYAML: the `pipeline` extra) are imported
@@ -261,7 +261,10 @@ def _fetch(args: argparse.Namespace) -> int:
     if isinstance(archive, HttpArchive):
         print(archive.downloader.stats.summary_line())
         archive.downloader.close()
-    return 0
+    failed = counts.get(Reason.DOWNLOAD_FAILED.value, 0)
+    if failed:  # not the data's fault: a later fetch (or the workflow) tries them again
+        print(f"cryosse fetch: {failed} entries not downloaded; run it again", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -592,8 +595,20 @@ PIPELINE_MODULES = {"snakemake", "pandas", "Bio", "requests", "urllib3", "jsonsc
                     "matplotlib"}  # fmt: skip
 
 
+# External programs a subcommand runs (cryosse.toolchain), checked before it starts any work.
+NEEDS_TOOLS = {"curate": ("mkdssp",), "evaluate": ("mkdssp",)}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in NEEDS_TOOLS:
+        from cryosse.toolchain import ToolchainError, check_toolchain
+
+        try:
+            check_toolchain(NEEDS_TOOLS[args.command])
+        except ToolchainError as exc:
+            print(f"cryosse {args.command}: {exc}", file=sys.stderr)
+            return 1
     try:
         return args.func(args)
     except (UsageError, EntryListError) as exc:

@@ -41,7 +41,12 @@ def mkdssp_version(executable: str = "mkdssp") -> str | None:
     path = shutil.which(executable)
     if path is None:
         return None
-    result = subprocess.run([path, "--version"], capture_output=True, text=True, check=False)
+    try:  # a broken install that hangs must not hang the start-up check
+        result = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, check=False, timeout=60
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return None
     return result.stdout.strip().splitlines()[0] if result.stdout.strip() else None
 
 
