@@ -197,6 +197,21 @@ Findings:
 - `cryosse fetch` exits 0 when an entry's download failed transiently (cli._fetch always
   returns 0); the reason is printed. The gzip limit's message ("expands beyond the 2671220
   bytes its MRC header implies") counts the 1 MiB of trailing slack in the header's size.
+
+After the fixes (commits "download: the deadline covers the wait for the status line and
+headers too", "density: a gzip stream shorter than its MRC header implies is refused", "fetch
+exits 1 when an entry could not be downloaded"), same machine, load average 0.5 at the start
+(a fresh-clone CI run beside it), `--only` the six cases concerned:
+
+    nsymbt-2GB.gz         1     4.8      335  6.87 GB        -  PASS  (was 2242 MiB)
+      -> truncated: the header implies 2000005024 bytes, the gzip stream holds 5024
+    curate-bomb           0     0.7       81  6.87 GB        -  PASS
+    search-body           1    30.7       77  6.87 GB     30 s  PASS
+    search-head           1    30.8       77  6.87 GB     30 s  PASS  (was killed at 90 s)
+      -> deadline passed while waiting for the headers; trickled request to exit: 30.2 s
+    fetch-map-body        1    30.7       82  6.87 GB     30 s  PASS  (exit 1, was 0)
+    fetch-map-head        1    30.8       82  6.87 GB     30 s  PASS  (was killed at 90 s)
+    6 of 6 cases PASS/ref; FAIL: none
 """
 
 from __future__ import annotations
