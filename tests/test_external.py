@@ -25,6 +25,13 @@ MODEL = DEMO_MIRROR / "pdb/5u8s.pdb.gz"
 SETTINGS = CurationSettings(resolution_min=3.0, resolution_max=10.0)
 
 
+def evaluate_cli(helix: str, sheet: str, mapfile: str, structure: str, *extra: str):
+    """`cryosse evaluate` as a user runs it, in its own process."""
+    command = [sys.executable, "-m", "cryosse.cli", "evaluate", "--pred-helix", helix]
+    command += ["--pred-sheet", sheet, "--map", mapfile, "--structure", structure, *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     work = tmp_path_factory.mktemp("external")
@@ -94,52 +101,15 @@ def test_predictions_that_miss_the_map_are_refused_and_a_partial_one_is_marked(
     )[0]
     assert 0.2 < row["coverage"] < 0.8
     assert row["voxel_precision_helix"] == 1.0 and row["voxel_recall_helix"] < 0.9
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cryosse.cli",
-            "evaluate",
-            "--pred-helix",
-            str(tmp_path / "far_helix.mrc"),
-            "--pred-sheet",
-            str(tmp_path / "far_sheet.mrc"),
-            "--map",
-            str(MAP),
-            "--structure",
-            str(MODEL),
-            "--no-baselines",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    far = [str(tmp_path / "far_helix.mrc"), str(tmp_path / "far_sheet.mrc")]
+    result = evaluate_cli(*far, str(MAP), str(MODEL), "--no-baselines")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("cryosse evaluate: prediction_outside_map")
 
 
 @pytest.mark.parametrize("threshold", ["nan", "inf", "2", "-1", "0", "half"])
 def test_a_threshold_that_is_not_a_probability_is_refused(threshold: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cryosse.cli",
-            "evaluate",
-            "--pred-helix",
-            "h.mrc",
-            "--pred-sheet",
-            "s.mrc",
-            "--map",
-            "m.mrc",
-            "--structure",
-            "c.cif",
-            f"--threshold={threshold}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = evaluate_cli("h.mrc", "s.mrc", "m.mrc", "c.cif", f"--threshold={threshold}")
     assert result.returncode == 2 and "--threshold" in result.stderr
     assert "Traceback" not in result.stderr
     with pytest.raises(PredictionError, match="must lie in"):

@@ -3,7 +3,7 @@
 The He lab sorts map/model pairs into four quality bins from two numbers per chain (Nguyen et
 al., ACM BCB 2023): the *averaged helix cylindrical similarity* (Sazzed et al., JCIM 2020) and
 the *difference between precision and recall* of the map against the model. Neither paper's
-methods text nor code is public (see ../shared/notes/methods.md §1-2), so the definitions below
+methods text nor code is public, so the definitions below
 are our own, documented reconstruction; every constant is a `QualitySettings` field.
 
 Public helpers next to the brief's API: `polyline_distance` (exact point-to-polyline
@@ -44,7 +44,7 @@ Helix cylindrical similarity (methods.md §1.4 option (a), "volume-matched thres
     crop, e.g. clipped by the box edge) raise ValueError: there is nothing to score.
 
     `cylinder_radius` = 2.5 Å is calibrated on the 155 helices (≥ 6 residues) of the 18 chains
-    of the 12 real pairs in ../shared/realdata (benchmarks/quality.py: 1 Å curation boxes;
+    of 12 real EMDB map/model pairs (benchmarks/quality.py: 1 Å curation boxes;
     maps better than 4.5 Å Gaussian-filtered to 6 Å first). Per-helix F1 (min / median / max,
     and the median chance level |M| / |W|) against the published range 0.171-0.848 (JCIM 2020,
     30,994 helices at 5-10 Å):

@@ -7,7 +7,7 @@ Definitions, from measurements on this project's real data:
   jobstep's own Snakemake process. Snakemake's `benchmark:` files of the demo run show
   max_rss 311-331 MB for curate_entry (294 MB for acquire_entry, which reads no map);
   `CURATION_BASE_MB` = 1000 covers both processes with headroom.
-- *map term*: `benchmarks/curation.py` on the 12 real map/model pairs of ../shared/realdata
+- *map term*: `benchmarks/curation.py` on 12 real EMDB map/model pairs
   measured peak RSS 91-232 MiB per pair, i.e. 12-152 MiB above a process that only imports
   cryosse.curate; the increase is at most 60 MiB for maps under 5 MB and 152 MiB for the
   largest (220³ float32, 42.6 MB): about 3.6 × the map's uncompressed size, from the map, its
