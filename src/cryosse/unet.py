@@ -1,4 +1,4 @@
-"""The DeepSSETracer 3D U-Net, written from its layer plan (../shared/notes/methods.md §3.1).
+"""The DeepSSETracer 3D U-Net, written from its layer plan.
 
 With the defaults (base = 64, depth = 2) it is exactly that network: 3 resolution levels,
 2 poolings, five double-conv blocks, BatchNorm + ReLU after every 3×3×3 convolution, dropout
