@@ -6,15 +6,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cryosse-installed
 CORES ?= 2
 
-.PHONY: setup tools test-tools demo dataset test lint clean offline offline-mirror test-slurm
+.PHONY: core-install lock setup tools test-tools demo dataset test lint clean offline offline-mirror test-slurm
 
 setup: $(STAMP) tools
 
-$(STAMP): pyproject.toml
+# constraints.txt locks every package (direct and transitive) at the versions CI tests.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[pipeline,test]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[pipeline,test]"
 	touch $(STAMP)
+
+# After changing a pin in pyproject.toml: install it without the old lock, then rewrite the lock
+# from the venv.
+lock:
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e ".[pipeline,test]"
+	@{ sed -n '1,3p' constraints.txt; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^cryosse' | sed 's/+cpu$$//'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 # mkdssp (DSSP 4.x) and mmseqs2: installed with apt-get when missing and we are root.
 tools:
@@ -37,12 +47,15 @@ tools:
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 	@echo
+	@echo "Demo report: results/demo/report.html  (open it in a browser: tables, plots, splits, curation log)"
+	@echo
 	@echo "Demo outputs in results/demo/:"
 	@echo "  results/demo/curation_log.tsv   every entry, model and chain: kept or excluded, with reason"
 	@echo "  results/demo/manifest.tsv       one row per labelled sample"
 	@echo "  results/demo/entries/EMD-*/samples/<sample>/{density,labels}.mrc, residues.tsv, sample.json"
 	@echo "  results/demo/splits/{main,cv}.tsv, report.md   train/validation/test, CV folds, leakage check"
 	@echo "  results/demo/training/best_runs.tsv   best run per loss (runs: training/<run>/)"
+	@echo "  results/demo/tables/                  Table 1, Table 2, Wilcoxon tests, Table S1"
 
 # The data set alone (curation log, manifest, splits and their report), nothing trained:
 # make dataset CONFIG=config/config.yaml (default: the demo archive).
@@ -50,6 +63,22 @@ CONFIG ?= config/demo.yaml
 dataset: setup
 	$(BIN)/snakemake dataset --cores $(CORES) --configfile $(CONFIG)
 	@echo "data set in results/<run>/: curation_log.tsv, manifest.tsv, splits/{main,cv}.tsv, splits/report.md"
+
+# The core alone, as `pip install cryosse` gives it (what `cryosse segment` needs: no Snakemake,
+# no test stack), in a fresh venv; then it segments a demo map. Part of `make test`.
+CORE_VENV := .venv-core
+CORE_EXTRAS := snakemake pandas requests jsonschema yaml matplotlib pytest monai
+core-install:
+	rm -rf $(CORE_VENV)
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/pip install --quiet -c constraints.txt .
+	$(CORE_VENV)/bin/python -c "import importlib.util as u, sys; \
+	  extra = [m for m in '$(CORE_EXTRAS)'.split() if u.find_spec(m)]; \
+	  sys.exit(f'core install has extras: {extra}' if extra else 0)"
+	$(CORE_VENV)/bin/cryosse segment demo/mirror/emdb/structures/EMD-8518/map/emd_8518.map.gz \
+	  --out $(CORE_VENV)/emd_8518_sse
+	test -s $(CORE_VENV)/emd_8518_sse/emd_8518_labels.mrc
+	@echo "core install: $$(du -sh $(CORE_VENV) | cut -f1) in $(CORE_VENV), segments a map"
 
 lint: setup
 	$(BIN)/ruff check .
@@ -69,7 +98,7 @@ test-tools:
 	    echo "the report test needs chromium: sudo apt-get install -y chromium"; \
 	  fi; }
 
-test: lint test-tools
+test: lint test-tools core-install
 	$(BIN)/pytest
 
 # The README's SLURM recipe on the demo, through a real one-node SLURM cluster
