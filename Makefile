@@ -72,6 +72,7 @@ core-install:
 	rm -rf $(CORE_VENV)
 	$(PYTHON) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/pip install --quiet -c constraints.txt .
+	rm -rf build  # setuptools' staging copy of the package, not a source
 	$(CORE_VENV)/bin/python -c "import importlib.util as u, sys; \
 	  extra = [m for m in '$(CORE_EXTRAS)'.split() if u.find_spec(m)]; \
 	  sys.exit(f'core install has extras: {extra}' if extra else 0)"

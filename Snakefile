@@ -6,7 +6,8 @@
 import sys
 
 from cryosse.toolchain import ToolchainError, check_toolchain
-from snakemake.utils import min_version, validate
+from cryosse.config import complete_config
+from snakemake.utils import min_version
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 min_version("9.0")
@@ -15,7 +16,8 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.json", set_default=True)
+# The schema (config/schema.json) with its defaults filled in: the loader the command line uses.
+complete_config(config)
 
 
 include: "rules/common.smk"

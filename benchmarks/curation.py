@@ -9,7 +9,8 @@ the child (`ru_maxrss`), and the seconds per step from `EntryResult.timings` (re
 label, write; "other" = wall − steps: fit checks, chain choice, residue table); with --repeat N,
 the run with the median wall time gives the times and the peak RSS is the maximum over runs.
 Then a totals line and each step's share of the total wall time. Every pair is curated with
-`CurationSettings(resolution_min=0, resolution_max=100, require_helix=False)`: this measures cost,
+`CurationSettings.from_config(SETTINGS_CONFIG)` (resolution 0–100 Å, chains without a helix
+kept): this measures cost,
 not the filters. Samples are written to a temporary directory that is removed afterwards.
 
 Note on memory: on Linux a spawned child's `ru_maxrss` starts from the parent's RSS (the parent's
@@ -41,10 +42,10 @@ from typing import Any
 from machine import host_facts
 
 STEPS = ("read", "dssp", "crop", "label", "write")
-SETTINGS_KW: dict[str, Any] = {
-    "resolution_min": 0.0,
-    "resolution_max": 100.0,
-    "require_helix": False,
+# config sections (CurationSettings.from_config): every resolution, chains without a helix too
+SETTINGS_CONFIG: dict[str, Any] = {
+    "resolution": {"min": 0.0, "max": 100.0},
+    "chains": {"require_helix": False},
 }
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
@@ -85,7 +86,7 @@ def _baseline_child() -> dict[str, Any]:
         "vmhwm_mib": after[1],
         "mkdssp": mkdssp_version(),
         "cryosse_version": cryosse.__version__,
-        "settings": dataclasses.asdict(CurationSettings(**SETTINGS_KW)),
+        "settings": dataclasses.asdict(CurationSettings.from_config(SETTINGS_CONFIG)),
     }
 
 
@@ -118,7 +119,7 @@ def _curate_child(pair: dict[str, Any], samples_dir: str) -> dict[str, Any]:
     from cryosse.locate import LocatedEntry, LocatedModel
     from cryosse.settings import CurationSettings
 
-    settings = CurationSettings(**SETTINGS_KW)
+    settings = CurationSettings.from_config(SETTINGS_CONFIG)
     located = LocatedEntry(
         pair["emdb_id"],
         "ok",

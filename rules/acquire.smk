@@ -43,8 +43,10 @@ rule acquire_entry:
         mem_mb=500,
         runtime=60 if HTTP_MODE else 10,
         downloads=1 if HTTP_MODE else 0,
+    # Only the resolution window decides what is acquired: a change to any other curation
+    # setting (padding, labels, quality) re-runs curation, never the downloads.
     params:
         archive=ARCHIVE,
-        settings=SETTINGS,
+        resolution=config["resolution"],
     script:
         "../workflow_scripts/acquire_entry.py"

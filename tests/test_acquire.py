@@ -28,11 +28,11 @@ from cryosse.locate import LocatedEntry, locate_entry
 from cryosse.mirror import LocalMirror
 from cryosse.obsolete import parse_obsolete_list
 from cryosse.reasons import Reason
-from cryosse.settings import CurationSettings
+from cryosse.settings import CurationSettings, ResolutionWindow
 from tests.archive_server import ArchiveServer, Fault, start_server, stop_server
 from tests.conftest import DEMO_MIRROR
 
-WIDE = CurationSettings(resolution_min=3.0, resolution_max=10.0)
+WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
 MAP_8518 = "/emdb/structures/EMD-8518/map/emd_8518.map.gz"
 HEADER_8518 = "/emdb/structures/EMD-8518/header/emd-8518-v30.xml"
 MODEL_5U8S = "/rcsb/download/5U8S.pdb.gz"
@@ -63,7 +63,7 @@ def acquire(server: ArchiveServer, tmp_path: Path, sleeps: list[float], emdb: st
             **kw) -> LocatedEntry:  # fmt: skip
     archive = http_archive(server, tmp_path / "cache", sleeps, **kw)
     with archive.downloader:
-        return locate_entry(emdb, archive, WIDE)
+        return locate_entry(emdb, archive, WIDE.resolution)
 
 
 def sha(path: Path | str) -> str:
@@ -90,7 +90,7 @@ def test_http_acquisition_matches_the_mirror(
     server: ArchiveServer, tmp_path: Path, sleeps: list[float]
 ) -> None:
     located = acquire(server, tmp_path, sleeps)
-    from_mirror = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), WIDE)
+    from_mirror = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), WIDE.resolution)
     assert located.status == "ok"
     assert located.map_sha256 == from_mirror.map_sha256
     assert [(m.pdb_id, m.sha256) for m in located.models] == [
@@ -241,7 +241,7 @@ def test_403_is_transient_never_an_exclusion(
     server.add_fault(MODEL_5U8S, *[Fault("status", status=403)] * 3)
     archive = http_archive(server, tmp_path / "always", sleeps)
     with archive.downloader:
-        located = locate_entry("EMD-8518", archive, WIDE)
+        located = locate_entry("EMD-8518", archive, WIDE.resolution)
     (model,) = located.models
     assert model.reason == Reason.DOWNLOAD_FAILED.value  # not model_missing
     assert any("HTTP 403" in failure for failure in archive.transient_failures)
@@ -273,7 +273,7 @@ def test_oversized_header_is_refused_at_once(
     archive = HttpArchive(archive.cache, archive.urls, archive.downloader,
                           limits=DownloadLimits(header=100_000))  # fmt: skip
     with archive.downloader:
-        located = locate_entry("EMD-8518", archive, WIDE)
+        located = locate_entry("EMD-8518", archive, WIDE.resolution)
     assert (located.status, located.reason) == ("excluded", Reason.DOWNLOAD_FAILED.value)
     assert "allowed" in located.message
     assert len(server.requests_for(HEADER_8518)) == 1 and sleeps == []
@@ -291,7 +291,7 @@ def test_trickling_server_meets_the_deadline(
     started = time.monotonic()
     archive = http_archive(server, tmp_path / "cache", sleeps, deadline=1.0)
     with archive.downloader:
-        located = locate_entry("EMD-8518", archive, WIDE)
+        located = locate_entry("EMD-8518", archive, WIDE.resolution)
     elapsed = time.monotonic() - started
     assert located.reason == Reason.DOWNLOAD_FAILED.value
     assert "deadline" in located.message and archive.transient_failures
@@ -321,7 +321,7 @@ def test_mirror_map_gets_the_size_check(mirror_copy: Path) -> None:
     excluded before anything reads it, as a download would be."""
     entry = mirror_copy / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
     entry.write_bytes((mirror_copy / "emdb/structures/EMD-6149/map/emd_6149.map.gz").read_bytes())
-    located = locate_entry("EMD-8518", MirrorArchive(LocalMirror.at(mirror_copy)), WIDE)
+    located = locate_entry("EMD-8518", MirrorArchive(LocalMirror.at(mirror_copy)), WIDE.resolution)
     assert (located.status, located.reason) == ("excluded", Reason.MAP_SIZE_MISMATCH.value)
 
 
@@ -441,7 +441,7 @@ def test_mirror_obsolete_list(mirror_copy: Path) -> None:
     status = mirror_copy / "pdb/data/status"
     status.mkdir(parents=True)
     (status / "obsolete.dat").write_text("OBSLTE    01-JAN-20 5U8S     3J8G\n")
-    located = locate_entry("EMD-8518", LocalMirror.at(mirror_copy), WIDE)
+    located = locate_entry("EMD-8518", LocalMirror.at(mirror_copy), WIDE.resolution)
     assert [(m.pdb_id, m.replaces) for m in located.models] == [("3j8g", "5u8s")]
 
 
@@ -473,7 +473,7 @@ def test_parallel_entries_share_one_download(
         ids.append(f"EMD-{number}")
     archive = http_archive(server, tmp_path / "cache", sleeps)
     with archive.downloader, ThreadPoolExecutor(4) as pool:
-        located = list(pool.map(lambda e: locate_entry(e, archive, WIDE), ids))
+        located = list(pool.map(lambda e: locate_entry(e, archive, WIDE.resolution), ids))
     assert [e.status for e in located] == ["ok"] * 4
     assert len(server.requests_for(MODEL_5U8S)) == 1
     assert len(server.requests_for("/wwpdb/obsolete.dat")) == 1
@@ -486,7 +486,7 @@ def test_acquired_record_lists_downloads(server: ArchiveServer, tmp_path: Path) 
 
     config = {**server.config(), "cache": str(tmp_path / "cache")}
     out = tmp_path / "EMD-8518.json"
-    run_acquire("EMD-8518", config, {"retries": 1}, {"resolution": {"min": 3}}, out)
+    run_acquire("EMD-8518", config, {"retries": 1}, {"min": 3}, out)
     record = json.loads(out.read_text())
     assert record["status"] == "ok"
     # header, map, obsolete list, model
@@ -504,10 +504,10 @@ def test_transient_failure_fails_the_job_and_a_later_run_succeeds(
     out = tmp_path / "EMD-8518.json"
     server.add_fault(MODEL_5U8S, *[Fault("status", status=503)] * 2)
     with pytest.raises(TransientDownloadError, match="run again later"):
-        run_acquire("EMD-8518", config, download, {"resolution": {"min": 3}}, out)
+        run_acquire("EMD-8518", config, download, {"min": 3}, out)
     assert not out.exists()  # nothing recorded: Snakemake sees a failed job, not an exclusion
     # The server recovers: the next run acquires the entry, reusing what was already cached.
-    located = run_acquire("EMD-8518", config, download, {"resolution": {"min": 3}}, out)
+    located = run_acquire("EMD-8518", config, download, {"min": 3}, out)
     assert located.status == "ok" and located.models[0].reason is None
     assert len(server.requests_for(MAP_8518)) == 1
 

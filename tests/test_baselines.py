@@ -180,11 +180,11 @@ def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path) -> None
     from cryosse.locate import locate_entry
     from cryosse.mirror import LocalMirror
     from cryosse.sample import read_sample
-    from cryosse.settings import CurationSettings
+    from cryosse.settings import CurationSettings, ResolutionWindow
     from tests.conftest import DEMO_MIRROR
 
-    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings)
+    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
     curate_entry(located, settings, tmp_path / "samples")
     sample_dir = tmp_path / "samples/EMD-8518_5u8s_A"
     by_name = {}

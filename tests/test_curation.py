@@ -23,13 +23,13 @@ from cryosse.mirror import LocalMirror
 from cryosse.quality import QualitySettings
 from cryosse.reasons import Reason
 from cryosse.sample import read_sample
-from cryosse.settings import CurationSettings
+from cryosse.settings import ChainRules, CurationSettings, ResolutionWindow
 
-WIDE = CurationSettings(resolution_min=3.0, resolution_max=10.0)
+WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
 
 
 def curate(mirror: Path, emdb_id: str, out: Path, settings: CurationSettings = WIDE):
-    located = locate_entry(emdb_id, LocalMirror.at(mirror), settings)
+    located = locate_entry(emdb_id, LocalMirror.at(mirror), settings.resolution)
     return curate_entry(located, settings, out / "samples")
 
 
@@ -175,8 +175,11 @@ def test_model_outside_the_map(mirror_copy: Path, realdata: Path, tmp_path: Path
         mirror_copy / "pdb/9aaa.pdb.gz", (realdata / "EMD-21457/6vyb_Ndom_shifted.pdb").read_bytes()
     )
     # (a β-only, tightly cropped domain: no helix to score, so the quality bin is relaxed too)
-    relaxed = CurationSettings(resolution_min=3, resolution_max=10, require_helix=False,
-                               quality=QualitySettings(pr_threshold=1.0))  # fmt: skip
+    relaxed = CurationSettings(
+        resolution=ResolutionWindow(3.0, 10.0),
+        chains=ChainRules(require_helix=False),
+        quality=QualitySettings(pr_threshold=1.0),
+    )
     assert entry_row(curate(mirror_copy, "EMD-90001", tmp_path / "2", relaxed)).status == "kept"
 
 
@@ -234,7 +237,7 @@ def test_broken_models(
 
 
 def test_header_level_exclusions(mirror_copy: Path, tmp_path: Path) -> None:
-    narrow = CurationSettings(resolution_min=5.0, resolution_max=10.0)
+    narrow = CurationSettings(resolution=ResolutionWindow(5.0, 10.0))
     row = entry_row(curate(mirror_copy, "EMD-3488", tmp_path, narrow))  # 3.2 Å
     assert row.reason == Reason.RESOLUTION_OUT_OF_RANGE and "3.2" in row.message
     assert entry_row(curate(mirror_copy, "EMD-99999", tmp_path)).reason == Reason.HEADER_MISSING
@@ -269,7 +272,7 @@ def test_no_half_written_sample_after_a_crash(
 def test_located_entry_round_trips(mirror_copy: Path) -> None:
     from cryosse.locate import LocatedEntry
 
-    located = locate_entry("EMD-6149", LocalMirror.at(mirror_copy), WIDE)
+    located = locate_entry("EMD-6149", LocalMirror.at(mirror_copy), WIDE.resolution)
     again = LocatedEntry.from_dict(json.loads(json.dumps(located.to_dict())))
     assert again == located
     assert again.models[0].sha256 and len(again.map_sha256 or "") == 64
@@ -320,7 +323,7 @@ def test_gzip_bomb_in_a_mirror_is_excluded_not_fatal(mirror_copy: Path, tmp_path
     raw[28:40] = struct.pack("<3i", 2000, 2000, 2000)
     raw[40:52] = struct.pack("<3f", 2000.0, 2000.0, 2000.0)
     write_gz(map_dir / "emd_90002.map.gz", bytes(raw) + bytes(1 << 20))
-    located = locate_entry("EMD-90002", LocalMirror.at(mirror_copy), WIDE)
+    located = locate_entry("EMD-90002", LocalMirror.at(mirror_copy), WIDE.resolution)
     result = curate_entry(located, WIDE, tmp_path / "samples", max_memory=2 * 10**9)
     row = entry_row(result)
     assert (row.status, row.reason) == ("excluded", Reason.MAP_TOO_LARGE)

@@ -21,7 +21,7 @@ from cryosse.evaluation import CaseResult, write_cases
 from cryosse.locate import locate_entry
 from cryosse.mirror import LocalMirror
 from cryosse.segment import segment_map
-from cryosse.settings import CurationSettings
+from cryosse.settings import CurationSettings, ResolutionWindow
 from cryosse.simulate import entry_origin
 from cryosse.tsv import write_tsv
 from cryosse.unet import build_model
@@ -44,8 +44,10 @@ def _case(sample_id: str, f1_helix: float, true_helix: int, ca_helix: int) -> Ca
 def validation_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real sample (EMD-6149 chain X, curated from the demo mirror) to calibrate on."""
     out = tmp_path_factory.mktemp("samples")
-    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
-    curate_entry(locate_entry("EMD-6149", LocalMirror.at(DEMO_MIRROR), settings), settings, out)
+    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+    curate_entry(
+        locate_entry("EMD-6149", LocalMirror.at(DEMO_MIRROR), settings.resolution), settings, out
+    )
     (sample,) = list(out.iterdir())
     return sample
 

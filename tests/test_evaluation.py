@@ -15,7 +15,7 @@ from cryosse.evaluation import CaseResult, evaluate_checkpoint, read_cases
 from cryosse.locate import locate_entry
 from cryosse.mirror import LocalMirror
 from cryosse.published import read_test_chains
-from cryosse.settings import CurationSettings
+from cryosse.settings import CurationSettings, ResolutionWindow
 from cryosse.statistics import bootstrap_ci, paired_wilcoxon
 from cryosse.tables import best_loss, paired_tests, paper_comparison, table1, table2, write_table
 from cryosse.unet import UNet3D
@@ -139,8 +139,8 @@ def test_paper_comparison_from_constructed_cases(tmp_path: Path) -> None:
 
 
 def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
-    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings)
+    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
     curate_entry(located, settings, tmp_path / "samples")
     torch.manual_seed(0)
     model_config = {"base": 4, "depth": 2}
@@ -179,8 +179,8 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
     from cryosse.external import evaluate_external
     from cryosse.sample import read_sample
 
-    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings)
+    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
     curate_entry(located, settings, tmp_path / "samples")
     sample = read_sample(tmp_path / "samples/EMD-8518_5u8s_A")
     origin = np.array(sample.meta["origin"])

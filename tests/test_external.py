@@ -17,12 +17,12 @@ from cryosse.external import PredictionError, evaluate_external
 from cryosse.locate import locate_entry
 from cryosse.mirror import LocalMirror
 from cryosse.sample import read_sample
-from cryosse.settings import CurationSettings
+from cryosse.settings import CurationSettings, ResolutionWindow
 from tests.conftest import DEMO_MIRROR
 
 MAP = DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
 MODEL = DEMO_MIRROR / "pdb/5u8s.pdb.gz"
-SETTINGS = CurationSettings(resolution_min=3.0, resolution_max=10.0)
+SETTINGS = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
 
 
 def evaluate_cli(helix: str, sheet: str, mapfile: str, structure: str, *extra: str):
@@ -35,7 +35,7 @@ def evaluate_cli(helix: str, sheet: str, mapfile: str, structure: str, *extra: s
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     work = tmp_path_factory.mktemp("external")
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), SETTINGS)
+    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), SETTINGS.resolution)
     curate_entry(located, SETTINGS, work / "samples")
     return read_sample(work / "samples/EMD-8518_5u8s_A")
 

@@ -15,12 +15,12 @@ from cryosse.resources import (
 from tests.conftest import DEMO_MIRROR
 
 ARCHIVE = {"mirror": str(DEMO_MIRROR)}
-SETTINGS = {"resolution": {"min": 3.0, "max": 10.0}}
+RESOLUTION = {"min": 3.0, "max": 10.0}
 
 
 def acquired(emdb: str, tmp_path: Path) -> Path:
     out = tmp_path / f"{emdb}.json"
-    run_acquire(emdb, ARCHIVE, {}, SETTINGS, out)
+    run_acquire(emdb, ARCHIVE, {}, RESOLUTION, out)
     return out
 
 

@@ -24,7 +24,7 @@ from cryosse.density import read_map
 from cryosse.grid import RunSpec, run_spec, training_grid
 from cryosse.locate import locate_entry
 from cryosse.mirror import LocalMirror
-from cryosse.settings import CurationSettings
+from cryosse.settings import CurationSettings, ResolutionWindow
 from cryosse.training import (
     TrainSettings,
     pick_device,
@@ -43,9 +43,11 @@ FAST = TrainSettings(epochs=3, patience=5, steps_per_epoch=2, crop_size=24, thre
 def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real samples curated from the demo mirror: EMD-8518 (train) and EMD-6149 (validation)."""
     out = tmp_path_factory.mktemp("samples")
-    settings = CurationSettings(resolution_min=3.0, resolution_max=10.0)
+    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
     for emdb in ("EMD-8518", "EMD-6149"):
-        curate_entry(locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings), settings, out)
+        curate_entry(
+            locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings.resolution), settings, out
+        )
     return {p.name: p for p in out.iterdir()}
 
 

@@ -10,7 +10,7 @@ located = run_acquire(
     snakemake.wildcards.emdb,
     snakemake.params.archive,
     snakemake.config["download"],
-    snakemake.params.settings,
+    snakemake.params.resolution,
     snakemake.output[0],
 )
 logging.info("%s: %s %s", located.emdb_id, located.status, located.message)

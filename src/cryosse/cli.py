@@ -96,23 +96,18 @@ class UsageError(Exception):
 
 
 def _load_config(path: str | None, fallback: str | None = None) -> dict:
-    """A workflow config file (a YAML mapping), read as written: keys it lacks take the package's
-    own defaults where they are used. Without `path`, `fallback` (the project's config) when it
-    exists, else nothing: commands that need no config work outside the project folder too."""
-    import yaml
+    """A workflow config file, validated against the schema with its defaults filled in, as the
+    Snakefile reads it (cryosse.config): a misspelt key stops here as it stops Snakemake. Without
+    `path`, `fallback` (the project's config) when it exists, else every default: commands that
+    need no config work outside the project folder too."""
+    from cryosse.config import ConfigError, load_config
 
-    if not path:
-        if not fallback or not Path(fallback).is_file():
-            return {}
+    if not path and fallback and Path(fallback).is_file():
         path = fallback
     try:
-        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else type(exc).__name__
-        raise UsageError(f"config {path}: {reason}") from None
-    if config is not None and not isinstance(config, dict):
-        raise UsageError(f"config {path}: not a YAML mapping of settings")
-    return config or {}
+        return load_config(path or None)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
 
 
 def _curate(args: argparse.Namespace) -> int:
@@ -134,7 +129,7 @@ def _curate(args: argparse.Namespace) -> int:
     valid, invalid = split_entry_ids(args.entries)
     for emdb in tqdm(valid, desc="curating", unit="entry", disable=not sys.stderr.isatty()):
         acquired = out / "acquired" / f"{emdb}.json"
-        run_acquire(emdb, archive, config.get("download") or {}, settings, acquired)
+        run_acquire(emdb, archive, config["download"], config["resolution"], acquired)
         run_curate(acquired, settings, out / "entries" / emdb)
     gather([out / "entries" / e for e in valid], invalid, out / "curation_log.tsv",
            out / "manifest.tsv")  # fmt: skip
@@ -247,11 +242,11 @@ def _fetch(args: argparse.Namespace) -> int:
     download = config.get("download") or {}
     progress = args.progress or sys.stderr.isatty()
     archive = archive_from_config(config.get("archive") or {}, download, progress=progress)
-    settings = CurationSettings.from_config(settings_section(config))
+    window = CurationSettings.from_config(settings_section(config)).resolution
     workers = int(args.workers or download.get("concurrency", 4))
     counts: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        located = pool.map(lambda emdb: locate_entry(emdb, archive, settings), valid)
+        located = pool.map(lambda emdb: locate_entry(emdb, archive, window), valid)
         for entry in tqdm(located, total=len(valid), desc="entries", unit="entry",
                           disable=not sys.stderr.isatty()):  # fmt: skip
             counts[entry.reason] = counts.get(entry.reason, 0) + 1

@@ -179,17 +179,17 @@ def _curate_model(
     ca = ca_array(residues)
     values, inside = density.values_at(ca)
     fraction_inside = float(inside.mean())
-    if fraction_inside < settings.fit_min_fraction_inside:
+    if fraction_inside < settings.fit.min_fraction_inside:
         raise CurationError(
             Reason.MODEL_OUTSIDE_MAP,
             f"{pdb}: only {fraction_inside:.0%} of its Cα atoms lie inside the map of {emdb}",
         )
     median_pct = float(np.median(density_percentiles(density, values[inside])))
-    if median_pct < settings.fit_min_density_percentile:
+    if median_pct < settings.fit.min_density_percentile:
         raise CurationError(
             Reason.MAP_MODEL_MISMATCH,
             f"{pdb} does not sit on the density of {emdb}: median density percentile at its Cα "
-            f"atoms is {median_pct:.1f} (minimum {settings.fit_min_density_percentile:g})",
+            f"atoms is {median_pct:.1f} (minimum {settings.fit.min_density_percentile:g})",
         )
 
     with _timed(result.timings, "dssp"):
@@ -212,10 +212,10 @@ def _curate_model(
     ]
     decisions = choose_chains(
         candidates,
-        min_ca=settings.min_ca,
-        min_fraction_inside=settings.min_fraction_inside,
-        max_identity=settings.max_identity,
-        require_helix=settings.require_helix,
+        min_ca=settings.chains.min_ca,
+        min_fraction_inside=settings.chains.min_fraction_inside,
+        max_identity=settings.chains.max_identity,
+        require_helix=settings.chains.require_helix,
     )
     kept = 0
     for decision in decisions:
@@ -255,14 +255,14 @@ def _write_chain_sample(
     sid = sample_id(located.emdb_id, model.pdb_id, chain)
     with _timed(result.timings, "crop"):
         box = chain_box(chain_atom_coordinates(structure, chain), density,
-                        settings.padding, settings.voxel_size)  # fmt: skip
+                        settings.crop.padding, settings.crop.voxel_size)  # fmt: skip
         boxed = resample_box(density, box)
     if not np.any(boxed):
         raise CurationError(Reason.CHAIN_EMPTY_BOX, f"the box around chain {chain} is empty")
     with _timed(result.timings, "label"):
         ca = ca_array(residues)
         labels = label_voxels(box.origin, box.shape_xyz, box.voxel_size, ca, res_class,
-                              settings.label_radius)  # fmt: skip
+                              settings.labels.radius)  # fmt: skip
     with _timed(result.timings, "quality"):
         quality = _chain_quality(boxed, box.origin, box.voxel_size, structure, residues,
                                  res_class, chain, contour, settings)  # fmt: skip
@@ -306,7 +306,7 @@ def _write_chain_sample(
         "shape_xyz": list(box.shape_xyz),
         "central_start_xyz": list(box.central_start),
         "central_stop_xyz": list(box.central_stop),
-        "padding": settings.padding,
+        "padding": settings.crop.padding,
         # the modelled residues of the central chain, for sequence clustering of the splits
         "sequence": "".join(r.one_letter for r in residues if r.chain == chain),
         "box_fraction_outside_map": round(outside_fraction, 4),

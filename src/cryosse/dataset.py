@@ -19,6 +19,7 @@ from typing import Any
 from cryosse.archive import HttpArchive, archive_from_config
 from cryosse.atomic import atomic_directory, atomic_path, write_text_atomic
 from cryosse.clusters import cluster_sequences, read_fasta, similar_pairs, write_fasta
+from cryosse.config import settings_from
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow, read_log, write_log
 from cryosse.entries import read_entry_table
@@ -26,7 +27,7 @@ from cryosse.ids import is_valid_emdb_id, normalize_emdb_id
 from cryosse.locate import LocatedEntry, locate_entry
 from cryosse.published import read_test_chains
 from cryosse.reasons import Reason
-from cryosse.settings import CurationSettings
+from cryosse.settings import CurationSettings, ResolutionWindow
 from cryosse.split_report import CaseFacts, build_report, test_chain_status, write_report
 from cryosse.splits import (
     Case,
@@ -85,14 +86,16 @@ def run_acquire(
     emdb_id: str,
     archive: dict[str, Any],
     download: dict[str, Any],
-    settings: dict[str, Any],
+    resolution: dict[str, Any],
     out_json: str | Path,
     progress: bool = False,
 ) -> LocatedEntry:
-    """Acquire one entry from the configured archive (mirror or HTTP) and record the result."""
+    """Acquire one entry from the configured archive (mirror or HTTP) and record the result.
+    Of the curation settings only the resolution window (config section `resolution`) decides
+    what is acquired, so no other setting re-runs a download."""
     source = archive_from_config(archive, download, progress=progress)
     try:
-        located = locate_entry(emdb_id, source, CurationSettings.from_config(settings))
+        located = locate_entry(emdb_id, source, settings_from(ResolutionWindow, resolution))
     finally:
         if isinstance(source, HttpArchive):
             source.downloader.close()

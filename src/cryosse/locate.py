@@ -19,7 +19,7 @@ from cryosse.ids import normalize_emdb_id, normalize_pdb_id
 from cryosse.mirror import LocalMirror
 from cryosse.obsolete import ObsoleteList
 from cryosse.reasons import CurationError, Reason
-from cryosse.settings import CurationSettings
+from cryosse.settings import ResolutionWindow
 
 
 @dataclass
@@ -69,9 +69,10 @@ def sha256_of(path: str | Path) -> str:
 
 
 def locate_entry(
-    raw_id: str, archive: Archive | LocalMirror, settings: CurationSettings
+    raw_id: str, archive: Archive | LocalMirror, window: ResolutionWindow
 ) -> LocatedEntry:
-    """Header checks, then the map and the fitted models; every exclusion carries its reason."""
+    """Header checks (the resolution against `window`, the only setting acquisition uses), then
+    the map and the fitted models; every exclusion carries its reason."""
     if isinstance(archive, LocalMirror):
         archive = MirrorArchive(archive)
     try:
@@ -106,11 +107,11 @@ def locate_entry(
         return exclude(Reason.OBSOLETE_ENTRY, message)
     if header.resolution is None:
         return exclude(Reason.RESOLUTION_UNKNOWN, f"{emdb_id}: the header gives no resolution")
-    if not settings.resolution_min <= header.resolution <= settings.resolution_max:
+    if not window.min <= header.resolution <= window.max:
         return exclude(
             Reason.RESOLUTION_OUT_OF_RANGE,
             f"{emdb_id}: resolution {header.resolution:g} Å is outside the window "
-            f"{settings.resolution_min:g}-{settings.resolution_max:g} Å",
+            f"{window.min:g}-{window.max:g} Å",
         )
     if not header.fitted_pdb_ids:
         return exclude(Reason.NO_FITTED_MODEL, f"{emdb_id} has no fitted PDB model")

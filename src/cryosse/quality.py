@@ -111,6 +111,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from cryosse.config import settings_from
 from cryosse.dssp import HELIX
 
 # Consecutive Cα atoms farther apart than this (Å) are a chain break, not a peptide bond.
@@ -152,18 +153,10 @@ class QualitySettings:
 
     @classmethod
     def from_config(cls, quality: dict[str, Any]) -> QualitySettings:
-        """Settings from a config mapping whose keys are the field names; missing → default.
-
-        Unknown keys raise ValueError, so that a misspelt threshold cannot pass unnoticed.
-        """
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(quality) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown quality setting(s): {', '.join(unknown)}")
-        kwargs: dict[str, Any] = {}
-        for name, value in quality.items():
-            kwargs[name] = int(value) if name == "helix_min_residues" else float(value)
-        return cls(**kwargs)
+        """Settings from the config's `quality` section (cryosse.config.settings_from): missing
+        keys take the defaults, unknown keys raise ValueError (ConfigError), so that a misspelt
+        threshold cannot pass unnoticed."""
+        return settings_from(cls, quality)
 
 
 @dataclass(frozen=True)

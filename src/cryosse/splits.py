@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from cryosse.atomic import write_text_atomic
+from cryosse.config import settings_from
 from cryosse.ids import normalize_emdb_id
 from cryosse.published import read_test_chains
 from cryosse.tsv import read_tsv, tsv_text
@@ -80,27 +81,23 @@ class SplitSettings:
 
     @classmethod
     def from_config(cls, splits: dict[str, Any]) -> SplitSettings:
-        d = cls()
-        proportions = splits.get("proportions") or d.proportions
+        """From the config's `splits` section (the ledger's path is read by the workflow)."""
+        settings = settings_from(
+            cls,
+            {key: value for key, value in splits.items() if value is not None},
+            ignore=("ledger",),
+            proportions=lambda shares: {k: float(v) for k, v in shares.items()},
+            evaluation_entries=lambda ids: frozenset(normalize_emdb_id(e) for e in ids),
+            test_chains=lambda table: (
+                frozenset(c.sample_id for c in read_test_chains(table)) if table else frozenset()
+            ),
+        )
+        proportions = settings.proportions
         if set(proportions) != set(SPLITS) or any(v < 0 for v in proportions.values()):
             raise ValueError(f"split proportions need non-negative {SPLITS}, got {proportions}")
         if sum(proportions.values()) <= 0:
             raise ValueError("split proportions sum to zero")
-        return cls(
-            proportions={k: float(v) for k, v in proportions.items()},
-            seed=int(splits.get("seed", d.seed)),
-            max_eval_group_size=int(splits.get("max_eval_group_size", d.max_eval_group_size)),
-            n_folds=int(splits.get("n_folds", d.n_folds)),
-            max_fold_group_size=int(splits.get("max_fold_group_size", d.max_fold_group_size)),
-            evaluation_entries=frozenset(
-                normalize_emdb_id(e) for e in splits.get("evaluation_entries") or []
-            ),
-            test_chains=frozenset(
-                case.sample_id for case in read_test_chains(splits["test_chains"])
-            )
-            if splits.get("test_chains")
-            else frozenset(),
-        )
+        return settings
 
     def fraction(self, split: str) -> float:
         return self.proportions[split] / sum(self.proportions.values())

@@ -61,6 +61,7 @@ from cryosse.checkpoint import (
     save_checkpoint,
     training_data_summary,
 )
+from cryosse.config import settings_from
 from cryosse.device import Choice, Device, choose_device, describe_cpu
 from cryosse.grid import RunSpec
 from cryosse.losses import LOSSES, SegmentationLoss
@@ -74,6 +75,11 @@ HISTORY_COLUMNS = [
 
 
 RESUMABLE_CHANGES = ("epochs", "patience", "snapshot_every", "threads")
+
+
+# Keys of the `training` section that are not TrainSettings: the grid (cryosse.grid) and the
+# resources each job asks a scheduler for (rules/train.smk).
+TRAINING_GRID_AND_RESOURCES = ("losses", "learning_rates", "gammas", "gpu", "mem_mb", "runtime")
 
 
 @dataclass(frozen=True)
@@ -100,11 +106,14 @@ class TrainSettings:
 
     @classmethod
     def from_config(cls, training: dict[str, Any]) -> TrainSettings:
-        names = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in training.items() if k in names}
-        if "zone_radius" in values:
-            values["zone_radius"] = tuple(float(v) for v in values["zone_radius"])
-        return cls(**values)
+        """From the config's `training` section; the grid's keys are read by cryosse.grid and
+        the job's resources by the rules."""
+        return settings_from(
+            cls,
+            training,
+            ignore=TRAINING_GRID_AND_RESOURCES,
+            zone_radius=lambda radii: tuple(float(r) for r in radii),
+        )
 
 
 def pick_device(settings: TrainSettings) -> Device:
