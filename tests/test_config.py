@@ -14,8 +14,10 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from cryosse.archive import ArchiveSettings, DownloadSettings
 from cryosse.config import ConfigError, complete_config, load_config, schema, settings_from
 from cryosse.quality import QualitySettings
+from cryosse.search import SearchSettings
 from cryosse.settings import (
     ChainRules,
     CropSettings,
@@ -30,6 +32,9 @@ from tests.conftest import REPO
 
 # config section -> the dataclass that reads it
 SECTIONS = {
+    "archive": ArchiveSettings,
+    "download": DownloadSettings,
+    "search": SearchSettings,
     "resolution": ResolutionWindow,
     "chains": ChainRules,
     "fit": FitChecks,
@@ -73,7 +78,9 @@ def test_every_dataclass_default_is_the_schemas() -> None:
     assert CurationSettings.from_config(defaults) == CurationSettings()
     assert SplitSettings.from_config(defaults["splits"]) == SplitSettings()
     assert TrainSettings.from_config(defaults["training"]) == TrainSettings()
-    for section in ("resolution", "chains", "fit", "crop", "labels", "quality"):
+    assert ArchiveSettings.from_config(defaults["archive"]) == ArchiveSettings()
+    assert SearchSettings.from_config(defaults["search"]) == SearchSettings()
+    for section in ("download", "resolution", "chains", "fit", "crop", "labels", "quality"):
         cls = SECTIONS[section]
         assert settings_from(cls, defaults[section]) == cls(), section
 

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 import gemmi
 
+from cryosse.config import settings_from
 from cryosse.density import plan_map
 from cryosse.download import Downloader, DownloadError, Rejected
 from cryosse.header import EntryHeader
@@ -68,6 +69,44 @@ _SLOWEST_RATE = 1e6
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    """The config's `archive` section: where files come from."""
+
+    mirror: str | None = None  # a local mirror read in place; else HTTP into `cache`
+    cache: str = "archive"
+    emdb_files_url: str = DEFAULT_EMDB_FILES_URL
+    emdb_api_url: str = DEFAULT_EMDB_API_URL
+    model_urls: tuple[str, ...] = DEFAULT_MODEL_URLS
+    obsolete_list_url: str = DEFAULT_OBSOLETE_LIST_URL
+
+    @classmethod
+    def from_config(cls, archive: dict[str, Any]) -> ArchiveSettings:
+        return settings_from(cls, archive, model_urls=tuple)
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    """The config's `download` section: HTTP behaviour and size caps."""
+
+    concurrency: int = 4
+    timeout: float = 30.0
+    retries: int = 5
+    backoff: float = 1.0
+    backoff_max: float = 60.0
+    retry_after_max: float = 600.0
+    user_agent: str | None = None  # None: cryosse/<version>
+    deadline: float = 3600.0
+    host_interval: float = 0.4
+    max_header_mb: float = 10.0
+    max_model_mb: float = 2000.0
+    max_map_mb: float = 20000.0
+
+    @classmethod
+    def from_config(cls, download: dict[str, Any]) -> DownloadSettings:
+        return settings_from(cls, download)
+
+
+@dataclass(frozen=True)
 class DownloadLimits:
     """Size caps of the downloads (bytes): a body beyond its cap is refused at once."""
 
@@ -79,13 +118,11 @@ class DownloadLimits:
 
     @classmethod
     def from_config(cls, download: dict[str, Any]) -> DownloadLimits:
-        mb = 1000**2
-        default = cls()
+        settings, mb = DownloadSettings.from_config(download), 1000**2
         return cls(
-            header=int(float(download.get("max_header_mb", default.header / mb)) * mb),
-            model=int(float(download.get("max_model_mb", default.model / mb)) * mb),
-            map=int(float(download.get("max_map_mb", default.map / mb)) * mb),
-            obsolete_list=default.obsolete_list,
+            header=int(settings.max_header_mb * mb),
+            model=int(settings.max_model_mb * mb),
+            map=int(settings.max_map_mb * mb),
         )
 
 
@@ -119,11 +156,12 @@ class ArchiveURLs:
 
     @classmethod
     def from_config(cls, archive: dict[str, Any]) -> ArchiveURLs:
+        settings = ArchiveSettings.from_config(archive)
         return cls(
-            emdb_files=archive.get("emdb_files_url", DEFAULT_EMDB_FILES_URL).rstrip("/"),
-            emdb_api=archive.get("emdb_api_url", DEFAULT_EMDB_API_URL).rstrip("/"),
-            models=tuple(archive.get("model_urls", DEFAULT_MODEL_URLS)),
-            obsolete_list=archive.get("obsolete_list_url", DEFAULT_OBSOLETE_LIST_URL),
+            emdb_files=settings.emdb_files_url.rstrip("/"),
+            emdb_api=settings.emdb_api_url.rstrip("/"),
+            models=settings.model_urls,
+            obsolete_list=settings.obsolete_list_url,
         )
 
     def header_url(self, emdb_id: str) -> str:
@@ -395,10 +433,11 @@ def archive_from_config(
     archive: dict[str, Any], download: dict[str, Any], progress: bool = False
 ) -> MirrorArchive | HttpArchive:
     """A mirror when `archive.mirror` is set, otherwise HTTP into `archive.cache`."""
-    if archive.get("mirror"):
-        return MirrorArchive(LocalMirror.at(archive["mirror"]))
+    settings = ArchiveSettings.from_config(archive)
+    if settings.mirror:
+        return MirrorArchive(LocalMirror.at(settings.mirror))
     return HttpArchive(
-        cache=LocalMirror.at(archive.get("cache") or "archive"),
+        cache=LocalMirror.at(settings.cache or "archive"),
         urls=ArchiveURLs.from_config(archive),
         downloader=downloader_from_config(download, progress=progress),
         limits=DownloadLimits.from_config(download),
@@ -406,16 +445,17 @@ def archive_from_config(
 
 
 def downloader_from_config(download: dict[str, Any], progress: bool = False) -> Downloader:
+    settings = DownloadSettings.from_config(download)
     kwargs: dict[str, Any] = {
-        "timeout": float(download.get("timeout", 30.0)),
-        "max_retries": int(download.get("retries", 5)),
-        "backoff_base": float(download.get("backoff", 1.0)),
-        "backoff_max": float(download.get("backoff_max", 60.0)),
-        "retry_after_max": float(download.get("retry_after_max", 600.0)),
-        "deadline": float(download.get("deadline", 3600.0)),
-        "host_interval": float(download.get("host_interval", 0.4)),
+        "timeout": settings.timeout,
+        "max_retries": settings.retries,
+        "backoff_base": settings.backoff,
+        "backoff_max": settings.backoff_max,
+        "retry_after_max": settings.retry_after_max,
+        "deadline": settings.deadline,
+        "host_interval": settings.host_interval,
         "progress": progress,
     }
-    if download.get("user_agent"):
-        kwargs["user_agent"] = str(download["user_agent"])
+    if settings.user_agent:
+        kwargs["user_agent"] = settings.user_agent
     return Downloader(**kwargs)

@@ -43,19 +43,23 @@ from tqdm import tqdm
 
 from cryosse.archive import (
     Archive,
+    ArchiveSettings,
     ArchiveURLs,
     DownloadLimits,
+    DownloadSettings,
     HttpArchive,
     MirrorArchive,
     downloader_from_config,
 )
 from cryosse.atomic import write_text_atomic
+from cryosse.config import settings_from
 from cryosse.download import Downloader, DownloadError
 from cryosse.entries import Addition, EntryRecord, add_entries, utc_timestamp
 from cryosse.header import parse_header
 from cryosse.ids import is_valid_emdb_id, is_valid_pdb_id, normalize_emdb_id, normalize_pdb_id
 from cryosse.mirror import LocalMirror
 from cryosse.reasons import CurationError
+from cryosse.settings import ResolutionWindow
 
 SEARCH_FIELDS = (
     "emdb_id", "resolution", "structure_determination_method", "fitted_pdbs",
@@ -81,6 +85,23 @@ MAX_COUNT_BYTES = 1000**2
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """The config's `search` section."""
+
+    enabled: bool = False  # the workflow's search checkpoint writes the entry list
+    methods: tuple[str, ...] = ()
+    released_after: str | None = None  # ISO dates
+    released_before: str | None = None
+    rows: int = DEFAULT_ROWS
+    deadline: float = DEFAULT_SEARCH_DEADLINE
+    check_count: bool = True
+
+    @classmethod
+    def from_config(cls, search: dict[str, Any]) -> SearchSettings:
+        return settings_from(cls, search, methods=tuple)
+
+
+@dataclass(frozen=True)
 class SearchQuery:
     resolution_min: float = 5.0
     resolution_max: float = 10.0
@@ -97,17 +118,20 @@ class SearchQuery:
 
     @classmethod
     def from_config(cls, search: dict[str, Any], resolution: dict[str, Any]) -> SearchQuery:
+        settings = SearchSettings.from_config(search)
+        window = settings_from(ResolutionWindow, resolution)
+
         def as_date(value: Any) -> date | None:
             if value is None or isinstance(value, date):
                 return value
             return date.fromisoformat(str(value))
 
         return cls(
-            resolution_min=float(resolution.get("min", 5.0)),
-            resolution_max=float(resolution.get("max", 10.0)),
-            methods=tuple(search.get("methods") or ()),
-            released_after=as_date(search.get("released_after")),
-            released_before=as_date(search.get("released_before")),
+            resolution_min=window.min,
+            resolution_max=window.max,
+            methods=settings.methods,
+            released_after=as_date(settings.released_after),
+            released_before=as_date(settings.released_before),
         )
 
     def to_solr(self) -> str:
@@ -333,25 +357,26 @@ def search_from_config(config: dict[str, Any], entries_tsv: str | Path) -> tuple
     """run_search with the workflow config: the API and the header source (mirror or HTTP
     cache) from `archive`, HTTP behaviour from `download`. Returns the download summary too."""
     archive_config, download = config.get("archive", {}), config.get("download", {})
+    archive = ArchiveSettings.from_config(archive_config)
     downloader = downloader_from_config(download)
     urls = ArchiveURLs.from_config(archive_config)
     headers: Archive
-    if archive_config.get("mirror"):
-        headers = MirrorArchive(LocalMirror.at(archive_config["mirror"]))
+    if archive.mirror:
+        headers = MirrorArchive(LocalMirror.at(archive.mirror))
     else:
-        cache = LocalMirror.at(archive_config.get("cache") or "archive")
+        cache = LocalMirror.at(archive.cache or "archive")
         headers = HttpArchive(cache, urls, downloader, limits=DownloadLimits.from_config(download))
-    search = config.get("search", {})
+    search = SearchSettings.from_config(config.get("search", {}))
     with downloader:
         result = run_search(
-            SearchQuery.from_config(search, config.get("resolution", {})),
+            SearchQuery.from_config(config.get("search", {}), config.get("resolution", {})),
             urls,
             downloader,
             entries_tsv,
             header_archive=headers,
-            rows=int(search.get("rows", DEFAULT_ROWS)),
-            workers=int(download.get("concurrency", 4)),
-            deadline=float(search.get("deadline", DEFAULT_SEARCH_DEADLINE)),
-            check_count=bool(search.get("check_count", True)),
+            rows=search.rows,
+            workers=DownloadSettings.from_config(download).concurrency,
+            deadline=search.deadline,
+            check_count=search.check_count,
         )
     return result, downloader.stats.summary_line()
