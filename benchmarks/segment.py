@@ -47,6 +47,23 @@ the map-sized arrays cost; flat memory means it is small and the intercept bound
 budget. --tile-size 116 gives 256³ and 400³ the same 116³ tiles (3 and 5 per axis). --write:
 ours also writes its output files (as the command line does), so that writing is measured too.
 
+--real-maps: the shipped model (src/cryosse/models/default.pt, base 16, 2 Å network grid) with
+default options and output files, as `cryosse segment MAP --out DIR` runs it, on EMD-5168 (the
+full deposited map, 100³ at 1.742 Å) and EMD-8518 (chain A component, 55 × 81 × 91 at 1 Å),
+each in its own process: "fixed MiB" is the RSS once torch is imported and the model loaded,
+"+MiB" the peak over it and "B/vox" that increase per voxel of the 1 Å grid. Measured on a
+2-core AMD EPYC (avx2, avx512f, avx512_bf16, no AMX), 24 GiB, `taskset -c 1 ... --threads 1`,
+load average 5.0-5.2 (other work beside it), before (whole-volume forward) and after (SlabForward,
+cryosse.tiling), both in one session:
+
+    map        1 Å voxels  tile      fixed MiB  peak MiB before / after  B/vox before / after
+    EMD-5168    5,177,717  136³          394       1562 / 842               237 / 91
+    EMD-8518      405,405  96x92x76      394        758 / 666               942 / 705
+
+(seconds 11.1 / 11.2 and 3.5 / 2.3). Both maps fit in one tile; what is left over the fixed part
+is mostly the tile's forward (about 11 × base bytes per tile voxel, the base-channel skip
+connection at full resolution) and, for the small map, torch's first-call set-up.
+
 --quick: sizes 64 and 136, base 4, a 64M budget (a smoke test: both methods tile at 136³; the
 tiny budget forces 68³ tiles, 8 computed voxels per map voxel: small budgets cost speed).
 The default CPU run took about 26 minutes here (2 shared cores, load average 4-10).

@@ -436,8 +436,9 @@ def predict_tiled(
     channels_last: bool = False,
     progress: bool = False,
 ) -> TiledPrediction:
-    """Blend the helix/sheet probabilities of every tile of `plan` over a normalised map.
-    A `ZSlabs` density is released slab by slab as the tiles pass it (module docstring)."""
+    """Blend the helix/sheet probabilities of every tile of `plan` over a normalised map;
+    `network` maps a batch of tiles to those probabilities (inference_network). A `ZSlabs`
+    density is released slab by slab as the tiles pass it (module docstring)."""
     import time
 
     source = density if isinstance(density, ZSlabs) else ZSlabs([density])
