@@ -47,6 +47,23 @@ the map-sized arrays cost; flat memory means it is small and the intercept bound
 budget. --tile-size 116 gives 256³ and 400³ the same 116³ tiles (3 and 5 per axis). --write:
 ours also writes its output files (as the command line does), so that writing is measured too.
 
+--real-maps: the shipped model (src/cryosse/models/default.pt, base 16, 2 Å network grid) with
+default options and output files, as `cryosse segment MAP --out DIR` runs it, on EMD-5168 (the
+full deposited map, 100³ at 1.742 Å) and EMD-8518 (chain A component, 55 × 81 × 91 at 1 Å),
+each in its own process: "fixed MiB" is the RSS once torch is imported and the model loaded,
+"+MiB" the peak over it and "B/vox" that increase per voxel of the 1 Å grid. Measured on a
+2-core AMD EPYC (avx2, avx512f, avx512_bf16, no AMX), 24 GiB, `taskset -c 1 ... --threads 1`,
+load average 5.0-5.2 (other work beside it), before (whole-volume forward) and after (SlabForward,
+cryosse.tiling), both in one session:
+
+    map        1 Å voxels  tile      fixed MiB  peak MiB before / after  B/vox before / after
+    EMD-5168    5,177,717  136³          394       1562 / 842               237 / 91
+    EMD-8518      405,405  96x92x76      394        758 / 666               942 / 705
+
+(seconds 11.1 / 11.2 and 3.5 / 2.3). Both maps fit in one tile; what is left over the fixed part
+is mostly the tile's forward (about 11 × base bytes per tile voxel, the base-channel skip
+connection at full resolution) and, for the small map, torch's first-call set-up.
+
 --quick: sizes 64 and 136, base 4, a 64M budget (a smoke test: both methods tile at 136³; the
 tiny budget forces 68³ tiles, 8 computed voxels per map voxel: small budgets cost speed).
 The default CPU run took about 26 minutes here (2 shared cores, load average 4-10).
@@ -79,6 +96,10 @@ from cryosse.unet import UNet3D
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 SOURCE_MAP = REALDATA / "EMD-6149" / "X-1.0APIX.mrc.gz"
+REAL_MAPS = {  # --real-maps: a full deposited map and a component map
+    "EMD-5168 emd_5168": REALDATA / "EMD-5168" / "emd_5168.map.gz",
+    "EMD-8518 A-1.0APIX": REALDATA / "EMD-8518" / "A-1.0APIX.mrc",
+}
 TILE = 120  # DeepSSETracer 1.1's tile side
 
 
@@ -194,7 +215,85 @@ def baseline_predict(model: UNet3D, data: np.ndarray, device: torch.device,
 # --- one case per process -----------------------------------------------------------------
 
 
+def run_real_case(args: argparse.Namespace) -> None:
+    """`cryosse segment MAP --out DIR` with the shipped model and default options, in this
+    process: the fixed part is the RSS once torch is imported and the model loaded."""
+    from cryosse.segment import resolve_model
+
+    torch.set_num_threads(args.threads)
+    checkpoint, _ = resolve_model(None)
+    rss_start = _status_kib("VmRSS")
+    started = time.perf_counter()
+    result = segment_map(
+        args.map, Path(args.labels), model=checkpoint, device=args.device, threads=args.threads
+    )
+    seconds = time.perf_counter() - started
+    tiling = result.summary["tiling"]
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rss_mib": _status_kib("VmHWM") / 1024,
+                "rss_start_mib": rss_start / 1024,
+                "voxels": int(result.labels.size),
+                "tiles": tiling["tiles"],
+                "tile": "x".join(map(str, tiling["tile_shape_zyx"])),
+                "estimated_tile_mib": round(tiling["estimated_tile_bytes"] / 2**20),
+            }
+        )
+    )
+
+
+def real_maps(args: argparse.Namespace) -> None:
+    """--real-maps: the shipped model on real maps, each in its own process (docstring)."""
+    facts = host_facts()
+    print(
+        f"host: {facts['cpu_model']}, {facts['nproc']} usable cores, torch {torch.__version__}, "
+        f"{args.threads} threads, device {args.device}"
+    )
+    print(f"load average before: {_load_average()}")
+    print(
+        f"  {'map':<24} {'1 Å voxels':>10} {'tile':>11} {'seconds':>8} {'fixed MiB':>9} "
+        f"{'peak MiB':>9} {'+MiB':>6} {'B/vox':>6}"
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="cryosse-bench-") as tmp:
+        for name, path in REAL_MAPS.items():
+            command = [
+                sys.executable,
+                __file__,
+                "--case",
+                "real",
+                "--map",
+                str(path),
+                "--labels",
+                str(Path(tmp) / name),
+                "--threads",
+                str(args.threads),
+                "--device",
+                args.device,
+            ]
+            run = subprocess.run(command, capture_output=True, text=True, timeout=args.case_timeout)
+            if run.returncode != 0:
+                print(f"  {name:<24} failed ({run.returncode}): {run.stderr.strip()[-300:]}")
+                continue
+            res = json.loads(run.stdout.strip().splitlines()[-1])
+            increase = res["peak_rss_mib"] - res["rss_start_mib"]
+            rows.append({"map": name, **res})
+            print(
+                f"  {name:<24} {res['voxels']:>10} {res['tile']:>11} {res['seconds']:>8.1f} "
+                f"{res['rss_start_mib']:>9.0f} {res['peak_rss_mib']:>9.0f} {increase:>6.0f} "
+                f"{increase * 2**20 / res['voxels']:>6.0f}"
+            )
+    print(f"load average after: {_load_average()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"host": facts, "rows": rows}, indent=2) + "\n")
+
+
 def run_case(args: argparse.Namespace) -> None:
+    if args.case == "real":
+        run_real_case(args)
+        return
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     rss_start = _status_kib("VmRSS")
@@ -252,6 +351,7 @@ def main() -> None:
     parser.add_argument("--case-timeout", type=int, default=3600)
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--memory-sweep", action="store_true")
+    parser.add_argument("--real-maps", action="store_true")
     parser.add_argument("--tile-size", type=int, help="ours: a fixed tile side (else the budget)")
     parser.add_argument("--write", action="store_true", help="ours also writes its output files")
     # one case (child process)
@@ -267,6 +367,9 @@ def main() -> None:
         args.sizes, args.base, args.max_memory, args.whole_max = [64, 136], 4, "64M", 136
     if args.memory_sweep:
         memory_sweep(args)
+        return
+    if args.real_maps:
+        real_maps(args)
         return
 
     facts = host_facts()
@@ -321,8 +424,10 @@ def memory_sweep(args: argparse.Namespace) -> None:
           f"--tile-size {args.tile_size or '(from the budget)'}, "
           f"{'outputs written' if args.write else 'no output files'}, {args.threads} threads, "
           f"device {args.device}")  # fmt: skip
-    print(f"  {'size':>5} {'seconds':>8} {'tiles':>6} {'tile':>11} {'est. tile MiB':>13} "
-          f"{'peak MiB':>9} {'+MiB':>7} {'B/vox':>6}")  # fmt: skip
+    print(
+        f"  {'size':>5} {'seconds':>8} {'tiles':>6} {'tile':>11} {'est. tile MiB':>13} "
+        f"{'fixed MiB':>9} {'peak MiB':>9} {'+MiB':>7} {'B/vox':>6}"
+    )
     points: list[tuple[int, float, str]] = []
     rows = []
     with tempfile.TemporaryDirectory(prefix="cryosse-bench-") as tmp:
@@ -341,7 +446,8 @@ def memory_sweep(args: argparse.Namespace) -> None:
             points.append((res["voxels"], increase * 2**20, res["tile"]))
             rows.append({"size": size, **res})
             print(f"  {size:>5} {res['seconds']:>8.1f} {res['tiles']:>6} {res['tile']:>11} "
-                  f"{res['estimated_tile_mib']:>13} {res['peak_rss_mib']:>9.0f} "
+                  f"{res['estimated_tile_mib']:>13} {res['rss_start_mib']:>9.0f} "
+                  f"{res['peak_rss_mib']:>9.0f} "
                   f"{increase:>7.0f} {increase * 2**20 / res['voxels']:>6.1f}")  # fmt: skip
     same = [(v, p) for v, p, tile in points if points and tile == points[-1][2]]
     if len(same) >= 2:

@@ -36,6 +36,7 @@ from cryosse.tiling import (
     WINDOW_FLOOR,
     AxisPlan,
     ZSlabs,
+    inference_network,
     labels_from,
     plan_axis,
     plan_tiles,
@@ -200,6 +201,33 @@ def test_box_validation() -> None:
                          ([0, 0, 0, 1], "6 grid indices")):  # fmt: skip
         with pytest.raises(SegmentError, match=message):
             Region.from_box(bad, shape)
+
+
+@pytest.mark.parametrize("slab_voxels", [1, 700, 2**17])
+def test_slab_forward_equals_the_whole_volume_pass(model_path: Path, slab_voxels: int) -> None:
+    """The z-slab forward (SlabForward) gives the probabilities of one pass of the network over
+    the whole tile, on real density: the test network, a depth-3 one with a batch of two, and
+    the shipped base-16 model, with slabs of 2 planes up to a few slabs per tile."""
+    density, _ = normalize_density(read_map(MAP_1A).data[8:88, 0:76, 0:55])
+    tile = torch.from_numpy(np.ascontiguousarray(density[:40, :32, :48]))[None, None]
+    torch.manual_seed(1)
+    deeper = UNet3D(base=4, depth=3).eval()
+    shipped = REPO / "src/cryosse/models/default.pt"
+    networks = [
+        (load_checkpoint(model_path).model, tile),
+        (deeper, torch.cat([tile, tile.flip(2)])),
+    ]
+    if shipped.exists():
+        networks.append((load_checkpoint(shipped).model, tile))
+    for net, x in networks:
+        lean = inference_network(net)
+        lean.slab_voxels = slab_voxels
+        with torch.inference_mode():
+            whole = torch.softmax(lean.net(x), dim=1)[:, 1:3]
+            slabs = lean(x)
+        assert slabs.shape == whole.shape and slabs.dtype == torch.float32
+        assert float(whole.std()) > 0.01  # not a constant prediction
+        assert float((slabs - whole).abs().max()) < 1e-4  # float rounding (oneDNN blocking)
 
 
 def test_tile_plans() -> None:

@@ -45,7 +45,11 @@ normalised map is made a z-slab at a time from the resampled one (8 B/vox while 
 freed slab by slab as the tiles pass (cryosse.tiling: 8 B/vox + one tile row's band during the
 prediction); then the two probability maps (8), the labels (1) and one mask at a time (1) while
 the files are written, with header statistics computed slab by slab: about 10 B/vox in all.
-Reading a float32 map costs 8 B per input voxel (the file's bytes and the array).
+Reading a float32 map costs 8 B per input voxel (the file's bytes and the array). The tile's
+working set (cryosse.tiling.SlabForward: the network run level by level in z-slabs) is about
+11 × base bytes per voxel of the network's grid, the full-resolution skip connection; a
+whole-volume pass needed about 29 × base (EMD-5168 with the shipped model: peak RSS 1562 →
+842 MiB, benchmarks/segment.py --real-maps).
 """
 
 from __future__ import annotations
