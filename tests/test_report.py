@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,7 +118,7 @@ def test_definitions_name_every_term_with_the_codes_numbers() -> None:
     from cryosse.report import definitions
 
     text = definitions({"crop": {"padding": 12.0}})
-    assert text.startswith("<h2>Definitions</h2>")
+    assert text.startswith("<h2 id='definitions'>Definitions</h2>")
     for term in (
         "Central box",
         "Voxel F1",
@@ -133,9 +134,9 @@ def test_definitions_name_every_term_with_the_codes_numbers() -> None:
         "Leakage check",
     ):
         assert f"<dt>{term}</dt>" in text, term
-    assert "plus 12 Å of padding" in text and "17 Å" not in text  # the run's config
-    assert "plus 17 Å of padding" in definitions({})  # the default of cryosse.settings
-    assert "within 3 Å of its Cα" in text  # metrics.residue_votes
+    assert "plus 12\u00a0Å of padding" in text and "17\u00a0Å" not in text  # the run's config
+    assert "plus 17\u00a0Å of padding" in definitions({})  # the default of cryosse.settings
+    assert "within 3\u00a0Å of its Cα" in text  # metrics.residue_votes
     assert "2,000 times (seed 0)" in text and "2.5th to 97.5th percentile" in text
     assert "the number of true voxels of the class" in text
     assert "baseline:" in text  # the baselines' note travels with the definitions
@@ -306,8 +307,7 @@ def test_split_report_is_rendered_as_tables(built: tuple[Path, str]) -> None:
     rows = read_tsv(results / "splits" / "report.tsv")
     assert body.count("<tr>") == len(rows) > 6
     for row, html_row in zip(rows, body.split("<tr>")[1:], strict=True):
-        cells = html_row.replace("</tr>", "").removeprefix("<td>").removesuffix("</td>")
-        assert cells.split("</td><td>") == [
+        assert re.findall(r"<td[^>]*>(.*?)</td>", html_row) == [
             row[k]
             for k in (
                 "scheme",
@@ -327,15 +327,19 @@ def test_split_report_is_rendered_as_tables(built: tuple[Path, str]) -> None:
     leakage = next(line for line in markdown if line.startswith("Leakage (identity >= 0.35)"))
     assert f"<p class='leakage'>{html.escape(leakage)}</p>" in section
     # an escaped '|' inside a cell stays in its cell
-    assert "<td>chain_redundant: kept chain B | 100 % identical</td></tr>" in section
+    assert ">chain_redundant: kept chain B | 100 % identical</td></tr>" in section
+    # text columns flush left, number columns right
+    assert "<th class='text'>scheme</th>" in section and "<th>max identity to train</th>" in section
 
 
 def test_the_report_keeps_its_banner_and_definitions(built: tuple[Path, str]) -> None:
     _, page = built
     assert page.index("only prove the plumbing") < page.index("<h2>Dataset")
     assert "at most 12 optimisation steps" in page
-    assert page.index("<h2>Definitions</h2>") < page.index("<h2>Table 1:")
-    assert page.count("<h2>Table 1:") == 1
+    # Table 1, then what its columns mean, then the other tables
+    table1, definitions = page.index("<h2>Table 1:"), page.index("<h2 id='definitions'>")
+    assert page.index("<h2>Dataset") < table1 < definitions < page.index("<h2>Table 2:")
+    assert page.count("<h2>Table 1:") == 1 and "href='#definitions'" in page[table1:definitions]
 
 
 def _measure(page: Path, selectors: dict[str, str], window: str = "1200,1600") -> dict:

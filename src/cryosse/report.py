@@ -48,9 +48,10 @@ table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px soli
 padding:2px 6px;text-align:right}th{background:#f3f3f3}img{max-width:100%}
 pre{background:#f7f7f7;padding:8px;font-size:11px;overflow:auto}h1{font-size:1.6em}
 .banner{background:#fff3cd;border:1px solid #e0b000;padding:10px 14px;margin:1em 0}
-th{vertical-align:bottom}.wide{overflow-x:auto}table.table1 td:first-child,
-table.table1 td:nth-child(2){text-align:left}dl.definitions dt{font-weight:bold;margin-top:.6em}
-dl.definitions dd{margin-left:1.5em}.leakage{font-weight:bold}"""
+th{vertical-align:bottom}.wide{overflow-x:auto}.leakage{font-weight:bold}td.text,th.text,
+table.table1 td:nth-child(-n+2),table.table1 tr:first-child th:nth-child(-n+2){text-align:left}
+dl.definitions{display:grid;grid-template-columns:10em 1fr;gap:4px 12px;font-size:14px}
+dl.definitions dt{font-weight:bold}dl.definitions dd{margin:0}"""
 
 
 BASELINE_NOTE = (
@@ -94,8 +95,8 @@ def definitions(config: dict[str, Any]) -> str:
     terms = [
         (
             "Central box",
-            "Each sample is one chain: its all-atom bounding box plus "
-            f"{crop.padding:g} Å of padding on every side, on a {crop.voxel_size:g} Å grid. "
+            f"Each sample is one chain: its all-atom bounding box plus {crop.padding:g}\u00a0Å "
+            f"of padding on every side, on a {crop.voxel_size:g}\u00a0Å grid. "
             "Every score is taken in the central box, the chain's box without the padding; "
             "the padding is context for the network and is never scored.",
         ),
@@ -143,7 +144,7 @@ def definitions(config: dict[str, Any]) -> str:
         (
             "Residue vote",
             "Every residue whose Cα lies in the central box takes the class with most votes "
-            f"among the predicted voxels whose centres lie within {radius:g} Å of its Cα "
+            f"among the predicted voxels whose centres lie within {radius:g}\u00a0Å of its Cα "
             "(inclusive). Ties go to the lower class id, background before helix before "
             "sheet, so a residue is called helix or sheet only on a clear majority; a residue "
             "with no voxel within reach is background. Residue F1 compares these votes with "
@@ -152,7 +153,7 @@ def definitions(config: dict[str, Any]) -> str:
         ),
         (
             "Bootstrap interval",
-            f"<code>_ci_low</code>, <code>_ci_high</code>: a {100 * level:g} % percentile "
+            f"<code>_ci_low</code>, <code>_ci_high</code>: a {100 * level:g}\u00a0% percentile "
             "bootstrap of the weighted average. The cases that enter it are resampled with "
             f"replacement {resamples:,} times (seed {seed}), the weighted average recomputed "
             f"each time; the interval is the {tail:g}th to {100 - tail:g}th percentile. It "
@@ -184,7 +185,7 @@ def definitions(config: dict[str, Any]) -> str:
     ]
     items = "".join(f"<dt>{term}</dt><dd>{text}</dd>" for term, text in terms)
     return (
-        "<h2>Definitions</h2><p>What the tables mean, as the code computes them "
+        "<h2 id='definitions'>Definitions</h2><p>What the tables mean, as the code computes them "
         "(cryosse.metrics, cryosse.tables, cryosse.statistics, cryosse.evaluation).</p>"
         f"<dl class='definitions'>{items}</dl>" + BASELINE_NOTE
     )
@@ -221,6 +222,8 @@ def table1_html(rows: list[dict[str, str]], title: str) -> str:
     return (
         f"<h2>{html.escape(title)}</h2><table class='table1'><thead><tr>{''.join(top)}</tr>"
         f"<tr>{''.join(sub)}</tr></thead><tbody>{body}</tbody></table>"
+        "<p>Each column is defined under <a href='#definitions'>Definitions</a>, just below; "
+        "the exact values are in <code>tables/table1.tsv</code>.</p>"
     )
 
 
@@ -236,6 +239,14 @@ def _table1(tables: Path) -> str | None:
     return table1_html(rows, title)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 SEPARATOR_ROW = re.compile(r"^\|(\s*:?-+:?\s*\|)+\s*$")
 
 
@@ -243,6 +254,26 @@ def _cells(line: str) -> list[str]:
     """The cells of one Markdown table row, '\\|' being a literal bar."""
     inner = line.strip().removeprefix("|").removesuffix("|")
     return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
+
+
+def _markdown_table(lines: list[str]) -> str:
+    header = _cells(lines[0])
+    rows = [_cells(r) for r in lines[1:] if not SEPARATOR_ROW.match(r)]
+    # a column without a single number is text, set flush left
+    css = [
+        "" if any(_is_number(r[i]) for r in rows) else " class='text'" for i in range(len(header))
+    ]
+    head = "".join(f"<th{k}>{html.escape(c)}</th>" for k, c in zip(css, header, strict=True))
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{k}>{html.escape(c)}</td>" for k, c in zip(css, r, strict=True))
+        + "</tr>"
+        for r in rows
+    )
+    return (
+        f"<div class='wide'><table class='splits'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def split_report_html(markdown: str) -> str:
@@ -259,16 +290,7 @@ def split_report_html(markdown: str) -> str:
             parts.append(f"<p{css}>{html.escape(text)}</p>")
             paragraph.clear()
         if table:
-            header = _cells(table[0])
-            rows = [_cells(r) for r in table[1:] if not SEPARATOR_ROW.match(r)]
-            head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
-            )
-            parts.append(
-                f"<div class='wide'><table class='splits'><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table></div>"
-            )
+            parts.append(_markdown_table(table))
             table.clear()
 
     for line in markdown.splitlines():
@@ -434,8 +456,9 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
         + ", ".join(f"{k} {100 * v / total:.1f} %" for k, v in residues.items())
         + ".</p>",
     ]
-    parts.append(definitions(config))
+    # Table 1 is the headline; what its columns mean follows it, before the other tables.
     parts.append(_table1(results / "tables") or "<h2>Table 1</h2><p>not computed</p>")
+    parts.append(definitions(config))
     tables = (("table2", "Table 2"), ("paired_tests", "Tests"), ("table_s1", "Table S1"))
     for name, title in tables:
         fragment = results / "tables" / f"{name}.html"
