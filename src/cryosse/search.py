@@ -57,9 +57,9 @@ from cryosse.download import Downloader, DownloadError
 from cryosse.entries import Addition, EntryRecord, add_entries, utc_timestamp
 from cryosse.header import parse_header
 from cryosse.ids import is_valid_emdb_id, is_valid_pdb_id, normalize_emdb_id, normalize_pdb_id
+from cryosse.locate import ResolutionWindow
 from cryosse.mirror import LocalMirror
 from cryosse.reasons import CurationError
-from cryosse.settings import ResolutionWindow
 
 SEARCH_FIELDS = (
     "emdb_id", "resolution", "structure_determination_method", "fitted_pdbs",

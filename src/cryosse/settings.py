@@ -1,5 +1,6 @@
 """Curation settings: one frozen dataclass per config section that shapes a sample
-(config.schema.json: resolution, chains, fit, crop, labels, quality), read by `settings_from`."""
+(config.schema.json: resolution, chains, fit, crop, labels, quality), read by `settings_from`.
+The resolution window is defined where acquisition applies it (cryosse.locate)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryosse.config import settings_from
+from cryosse.locate import ResolutionWindow
 from cryosse.quality import QualitySettings
 
-
-@dataclass(frozen=True)
-class ResolutionWindow:
-    """Maps outside [min, max] Å are excluded before they are read."""
-
-    min: float = 5.0
-    max: float = 10.0
+__all__ = [
+    "ChainRules",
+    "CropSettings",
+    "CurationSettings",
+    "FitChecks",
+    "LabelSettings",
+    "ResolutionWindow",
+]
 
 
 @dataclass(frozen=True)
