@@ -6,6 +6,7 @@ the schema gives, in place: the semantics of Snakemake's `validate(config, schem
 set_default=True)`, so `cryosse curate` and `snakemake` read one config the same way, and a
 misspelt key stops both. `settings_from` builds a frozen settings dataclass from one section;
 `tests/test_config.py` checks that every dataclass default equals the schema's.
+`ResolutionWindow`, the one section several stages read, is defined here.
 """
 
 from __future__ import annotations
@@ -15,12 +16,22 @@ import dataclasses
 import json
 import typing
 from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ResolutionWindow:
+    """The config's `resolution` section, read by acquisition (an entry's header), the search
+    and curation: maps outside [min, max] Å are excluded before they are read."""
+
+    min: float = 5.0
+    max: float = 10.0
 
 
 class ConfigError(ValueError):

@@ -14,20 +14,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from cryosse.archive import Archive, MirrorArchive
+from cryosse.config import ResolutionWindow
 from cryosse.header import parse_header
 from cryosse.ids import normalize_emdb_id, normalize_pdb_id
 from cryosse.mirror import LocalMirror
 from cryosse.obsolete import ObsoleteList
 from cryosse.reasons import CurationError, Reason
-
-
-@dataclass(frozen=True)
-class ResolutionWindow:
-    """The config's `resolution` section: maps outside [min, max] Å are excluded from their
-    header, before they are read."""
-
-    min: float = 5.0
-    max: float = 10.0
 
 
 @dataclass

@@ -52,12 +52,11 @@ from cryosse.archive import (
     downloader_from_config,
 )
 from cryosse.atomic import write_text_atomic
-from cryosse.config import settings_from
+from cryosse.config import ResolutionWindow, settings_from
 from cryosse.download import Downloader, DownloadError
 from cryosse.entries import Addition, EntryRecord, add_entries, utc_timestamp
 from cryosse.header import parse_header
 from cryosse.ids import is_valid_emdb_id, is_valid_pdb_id, normalize_emdb_id, normalize_pdb_id
-from cryosse.locate import ResolutionWindow
 from cryosse.mirror import LocalMirror
 from cryosse.reasons import CurationError
 

@@ -1,14 +1,13 @@
 """Curation settings: one frozen dataclass per config section that shapes a sample
 (config.schema.json: resolution, chains, fit, crop, labels, quality), read by `settings_from`.
-The resolution window is defined where acquisition applies it (cryosse.locate)."""
+The resolution window, read by acquisition too, is defined in cryosse.config."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryosse.config import settings_from
-from cryosse.locate import ResolutionWindow
+from cryosse.config import ResolutionWindow, settings_from
 from cryosse.quality import QualitySettings
 
 __all__ = [
