@@ -28,7 +28,6 @@ neighbouring density or neighbour residues in the truth), so the comparison is i
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from machine import host_facts
 
 from cryosse.baselines import BASELINE_TITLES, BASELINES, baseline_labels
 from cryosse.density import DensityMap, read_map
+from cryosse.hashing import sha256_file
 from cryosse.map_scoring import MapScore, score_labels, summarize, truth_on_grid
 from cryosse.offline import PUBLISHED_RESOLUTIONS
 from cryosse.tiling import labels_from
@@ -185,8 +185,8 @@ def main() -> int:
 
         path = Path(args.checkpoint) if args.checkpoint else default_model_path()
         checkpoint = load_checkpoint(path)
-        checkpoint_info = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes())
-                           .hexdigest(), "default": args.checkpoint is None}  # fmt: skip
+        checkpoint_info = {"path": str(path), "sha256": sha256_file(path),
+                           "default": args.checkpoint is None}  # fmt: skip
     model_name = "cryosse " + ("default model" if args.checkpoint is None else
                                Path(args.checkpoint).name)  # fmt: skip
     predictors = ([model_name] if checkpoint else []) + [DST10] + list(BASELINES)

@@ -49,6 +49,7 @@ import torch
 from cryosse import __version__
 from cryosse.atomic import atomic_path
 from cryosse.boxes import NORMALIZATION, NORMALIZATION_VERSION
+from cryosse.hashing import sha256_bytes
 from cryosse.unet import UNet3D, build_model
 
 FORMAT = "cryosse.checkpoint"
@@ -310,7 +311,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     model = _build(state, path.name)
     check_finite_weights(state, path.name)
     metadata = {k: v for k, v in state.items() if k != "model"}
-    return Checkpoint(model, metadata, path, hashlib.sha256(raw).hexdigest())
+    return Checkpoint(model, metadata, path, sha256_bytes(raw))
 
 
 def _first_line(exc: Exception) -> str:

@@ -35,7 +35,8 @@ from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow
 from cryosse.density import DensityMap, check_map_work, read_map
 from cryosse.evaluation import CLASS_IDS, sample_contour
-from cryosse.locate import LocatedEntry, LocatedModel, sha256_of
+from cryosse.hashing import sha256_file
+from cryosse.locate import LocatedEntry, LocatedModel
 from cryosse.metrics import (
     HELIX,
     SHEET,
@@ -118,8 +119,8 @@ def evaluate_external(
     check_threshold(threshold)
     settings = settings or CurationSettings()
     located = LocatedEntry(
-        emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_of(map_path),
-        models=[LocatedModel(pdb_id, path=str(model_path), sha256=sha256_of(model_path))],
+        emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_file(map_path),
+        models=[LocatedModel(pdb_id, path=str(model_path), sha256=sha256_file(model_path))],
     )  # fmt: skip
     # the predictions are resampled only box by box: their own size is the work they imply
     check_map_work(pred_helix)

@@ -17,7 +17,6 @@ no file name), so a rerun gives byte-identical files.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import tempfile
@@ -92,10 +91,6 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         return
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def mrc_bytes(
