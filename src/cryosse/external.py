@@ -30,7 +30,7 @@ import numpy as np
 
 from cryosse.baselines import baseline_labels
 from cryosse.boxes import central_mask
-from cryosse.crop import Box, resample_box
+from cryosse.crop import CropBox, resample_box
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow
 from cryosse.density import DensityMap, check_map_work, read_map
@@ -78,7 +78,7 @@ def check_threshold(threshold: float | None) -> None:
         raise PredictionError(f"threshold {threshold}: must lie in (0, 1]")
 
 
-def coverage(prediction: DensityMap, box: Box) -> float:
+def coverage(prediction: DensityMap, box: CropBox) -> float:
     """Fraction of the box's central voxels that lie inside the prediction's grid."""
     fraction = 1.0
     for axis in range(3):
@@ -92,8 +92,8 @@ def coverage(prediction: DensityMap, box: Box) -> float:
     return fraction
 
 
-def _box(meta: dict[str, Any]) -> Box:
-    return Box(
+def _box(meta: dict[str, Any]) -> CropBox:
+    return CropBox(
         origin=np.array(meta["origin"], dtype=np.float64),
         shape_xyz=tuple(meta["shape_xyz"]),
         voxel_size=float(meta["voxel_size"]),
@@ -157,14 +157,14 @@ def _extent(density: DensityMap) -> str:
     return "x y z " + " ".join(f"{a:.1f}..{b:.1f}" for a, b in ranges) + " Å"
 
 
-def _box_extent(box: Box) -> str:
+def _box_extent(box: CropBox) -> str:
     first = [box.axis_coordinates(a)[box.central_start[a]] for a in range(3)]
     last = [box.axis_coordinates(a)[box.central_stop[a] - 1] for a in range(3)]
     return "x y z " + " ".join(f"{a:.1f}..{b:.1f}" for a, b in zip(first, last, strict=True)) + " Å"
 
 
 def _score_row(
-    sample: Sample, box: Box, pred: np.ndarray, predictor: str, covered: float
+    sample: Sample, box: CropBox, pred: np.ndarray, predictor: str, covered: float
 ) -> dict[str, Any]:
     truth = sample.labels.astype(np.int64)
     mask = central_mask(sample.meta, truth.shape)
