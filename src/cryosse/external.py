@@ -30,16 +30,15 @@ import numpy as np
 
 from cryosse.baselines import baseline_labels
 from cryosse.boxes import central_mask
+from cryosse.classes import CLASS_IDS, HELIX, SHEET
 from cryosse.crop import CropBox, resample_box
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow
 from cryosse.density import DensityMap, check_map_work, read_map
-from cryosse.evaluation import CLASS_IDS, sample_contour
+from cryosse.evaluation import sample_contour
 from cryosse.hashing import sha256_file
 from cryosse.locate import LocatedEntry, LocatedModel
 from cryosse.metrics import (
-    HELIX,
-    SHEET,
     residue_f1,
     residue_precision_recall,
     residue_votes,

@@ -61,10 +61,11 @@ from cryosse.checkpoint import (
     save_checkpoint,
     training_data_summary,
 )
+from cryosse.classes import HELIX, SHEET
 from cryosse.device import Choice, Device, choose_device, describe_cpu
 from cryosse.grid import RunSpec
 from cryosse.losses import LOSSES, SegmentationLoss
-from cryosse.metrics import HELIX, SHEET, selection_metric, voxel_f1
+from cryosse.metrics import selection_metric, voxel_f1
 from cryosse.tsv import write_tsv
 from cryosse.unet import UNet3D, build_model
 
