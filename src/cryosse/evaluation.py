@@ -31,9 +31,10 @@ from cryosse.boxes import central_mask, load_box
 from cryosse.checkpoint import grid_factor, load_checkpoint
 from cryosse.classes import CLASS_IDS, HELIX, N_CLASSES, SHEET, SHORT_NAMES
 from cryosse.density import write_map
+from cryosse.device import Device, choose_device
 from cryosse.metrics import class_counts, residue_f1, residue_votes, voxel_f1
 from cryosse.sample import Sample, read_sample
-from cryosse.training import Device, TrainSettings, pick_device, predict_sample
+from cryosse.training import predict_sample
 from cryosse.tsv import read_tsv, write_tsv
 from cryosse.unet import UNet3D
 
@@ -190,7 +191,7 @@ def evaluate_checkpoint(
     device: str = "auto",
 ) -> list[CaseResult]:
     """Every test case with one trained model; per-case TSV, optional predicted maps."""
-    torch_device = pick_device(TrainSettings(device=device))
+    torch_device = choose_device(device)
     model, metadata = load_model(checkpoint, torch_device)
     results = []
     for sample_dir in sample_dirs:

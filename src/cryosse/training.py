@@ -109,6 +109,7 @@ class TrainSettings:
 
 
 def pick_device(settings: TrainSettings) -> Device:
+    """`device.choose_device` for the training settings (the one picker; this only unpacks)."""
     return choose_device(settings.device, settings.bf16, settings.cpu_bf16, settings.channels_last)
 
 
