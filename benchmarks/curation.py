@@ -27,7 +27,6 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing
 import resource
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from machine import host_facts
+
+from cryosse.hashing import sha256_file
 
 STEPS = ("read", "dssp", "crop", "label", "write")
 # config sections (CurationSettings.from_config): every resolution, chains without a helix too
@@ -176,14 +177,6 @@ def _in_fresh_process(func: Any, *args: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- parent side --
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _load_index(realdata: Path) -> list[dict[str, Any]]:
     index = realdata / "INDEX.json"
     if index.is_file():
@@ -221,8 +214,8 @@ def find_pairs(realdata: Path) -> list[dict[str, Any]]:
                 "model_file": model_file,
                 "map_path": str(map_path),
                 "model_path": str(model_path),
-                "map_sha256": _sha256(map_path),
-                "model_sha256": _sha256(model_path),
+                "map_sha256": sha256_file(map_path),
+                "model_sha256": sha256_file(model_path),
             })  # fmt: skip
     return pairs
 

@@ -63,6 +63,8 @@ from typing import Any
 
 from machine import host_facts
 
+from cryosse.hashing import sha256_file
+
 MB = 1_000_000
 TARGET_RATIO = 0.8
 PAYLOAD = "payload.bin"
@@ -310,18 +312,10 @@ def make_gzip(path: Path, size: int) -> int:
     return raw
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_and_remove(dest: Path, expected_sha: str, what: str) -> None:
     """Raise if `dest` is not the source file; remove it either way."""
     try:
-        got = sha256_of(dest)
+        got = sha256_file(dest)
     finally:
         dest.unlink(missing_ok=True)
     if got != expected_sha:
@@ -609,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
             sha = make_payload(root / PAYLOAD, size)
             gz_raw = make_gzip(root / PAYLOAD_GZ, size)
             gz_size = (root / PAYLOAD_GZ).stat().st_size
-            gz_sha = sha256_of(root / PAYLOAD_GZ)
+            gz_sha = sha256_file(root / PAYLOAD_GZ)
             figures.update(gzip_bytes=gz_size, gzip_uncompressed_bytes=gz_raw)
             say(f"files   : {PAYLOAD} {size / MB:.1f} MB random bytes; {PAYLOAD_GZ} "
                 f"{gz_size / MB:.1f} MB gzip of {gz_raw / MB:.1f} MB "

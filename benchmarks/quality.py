@@ -43,9 +43,10 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from cryosse.classes import code_to_class
 from cryosse.crop import chain_box, resample_box
 from cryosse.density import DensityMap, read_map
-from cryosse.dssp import assign_dssp, code_to_class
+from cryosse.dssp import assign_dssp
 from cryosse.model import is_amino_acid, protein_residues, read_model
 from cryosse.quality import (
     QualitySettings,

@@ -28,7 +28,6 @@ neighbouring density or neighbour residues in the truth), so the comparison is i
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -43,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import host_facts
 
 from cryosse.baselines import BASELINE_TITLES, BASELINES, baseline_labels
+from cryosse.classes import SCORED_CLASSES
 from cryosse.density import DensityMap, read_map
+from cryosse.hashing import sha256_file
 from cryosse.map_scoring import MapScore, score_labels, summarize, truth_on_grid
 from cryosse.offline import PUBLISHED_RESOLUTIONS
 from cryosse.tiling import labels_from
@@ -98,7 +99,7 @@ def resolution_of(realdata: Path, item: RealMap) -> tuple[float | None, str]:
 def dst10_labels(realdata: Path, item: RealMap, density: DensityMap) -> np.ndarray | None:
     folder = realdata / "dst10_predictions" / item.folder
     paths = []
-    for cls in ("helix", "sheet"):
+    for cls in SCORED_CLASSES:
         found = [folder / f"{item.chain}_pred_{cls}{s}" for s in (".mrc", ".mrc.gz")]
         found = [p for p in found if p.is_file()]
         if not found:
@@ -143,9 +144,9 @@ def _line(predictor: str, label: str, f: dict[str, Any]) -> str:
 
 def _summary_lines(predictor: str, s: dict[str, Any]) -> list[str]:
     weighted = {f"{k}_{m}_{c}": s.get(f"{k}_{m}_{c}_weighted") for k in ("voxel", "residue")
-                for m in ("precision", "recall", "f1") for c in ("helix", "sheet")}  # fmt: skip
+                for m in ("precision", "recall", "f1") for c in SCORED_CLASSES}  # fmt: skip
     pooled = {f"{k}_{m}_{c}": s.get(f"{k}_{m}_{c}_pooled") for k in ("voxel", "residue")
-              for m in ("precision", "recall", "f1") for c in ("helix", "sheet")}  # fmt: skip
+              for m in ("precision", "recall", "f1") for c in SCORED_CLASSES}  # fmt: skip
     return [_line(predictor, "weighted", weighted), _line(predictor, "pooled", pooled)]
 
 
@@ -185,8 +186,8 @@ def main() -> int:
 
         path = Path(args.checkpoint) if args.checkpoint else default_model_path()
         checkpoint = load_checkpoint(path)
-        checkpoint_info = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes())
-                           .hexdigest(), "default": args.checkpoint is None}  # fmt: skip
+        checkpoint_info = {"path": str(path), "sha256": sha256_file(path),
+                           "default": args.checkpoint is None}  # fmt: skip
     model_name = "cryosse " + ("default model" if args.checkpoint is None else
                                Path(args.checkpoint).name)  # fmt: skip
     predictors = ([model_name] if checkpoint else []) + [DST10] + list(BASELINES)

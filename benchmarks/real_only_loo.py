@@ -31,7 +31,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import host_facts
 
-from cryosse.default_model import CLASSES, KINDS, evaluation_figures
+from cryosse.classes import SCORED_CLASSES
+from cryosse.default_model import KINDS, evaluation_figures
 from cryosse.evaluation import CaseResult, evaluate_checkpoint, read_cases
 from cryosse.grid import RunSpec
 from cryosse.training import TrainSettings, train_run
@@ -58,7 +59,7 @@ def _fmt(value: float | None) -> str:
 def _row(case: CaseResult | None) -> str:
     """Voxel and residue F1 of helix and sheet (NA where the case or the class is missing)."""
     return "  ".join(
-        _fmt(getattr(case, f"{k}_f1_{c}") if case else None) for k in KINDS for c in CLASSES
+        _fmt(getattr(case, f"{k}_f1_{c}") if case else None) for k in KINDS for c in SCORED_CLASSES
     )
 
 
@@ -117,7 +118,7 @@ def main() -> int:
         name: evaluation_figures(cases)["weighted"]
         for name, cases in (("offline", offline), ("real_only_loo", loo))
     }
-    cells = ["  ".join(_fmt(summary[n][f"{k}_f1_{c}"]) for k in KINDS for c in CLASSES)
+    cells = ["  ".join(_fmt(summary[n][f"{k}_f1_{c}"]) for k in KINDS for c in SCORED_CLASSES)
              for n in ("offline", "real_only_loo")]  # fmt: skip
     print(f"{'weighted over pairs':26}| {cells[0]:30}| {cells[1]}")
     print(f"\nleave-one-out training + testing: {seconds:.0f} s for {len(jobs)} runs "

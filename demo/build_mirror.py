@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the offline demo mirror of EMDB/PDB from the real map/model pairs in ``realdata``.
 
 The mirror is laid out like the public archives::
@@ -8,12 +7,14 @@ The mirror is laid out like the public archives::
     <out>/pdb/<pdbid>.pdb.gz
     <out>/MANIFEST.tsv
 
-Map and model bytes are stored exactly as found in ``realdata`` (a gzipped source is decompressed
-first), each wrapped in a single deterministic gzip stream (level 9, mtime 0, no file name), so that
-re-running the script gives byte-identical files.  The header XML uses the element names of the EMDB
-v3.0 header schema and holds only facts that are known: values read from the MRC header, plus the
-title, resolution, map kind and source recorded in each pair's ``provenance.json`` and the method
-listed in ``ENTRIES`` below.  Unknown elements (contour level, dates, citations, ...) are omitted.
+The entries are written by the package's mirror writer (``cryosse.mirror_entry.write_entry``, the
+one that simulated, derived and offline entries go through): map and model bytes exactly as found
+in ``realdata`` (a gzipped source is decompressed first), each in one deterministic gzip stream
+(level 9, mtime 0, no file name), so that re-running the script gives byte-identical files. The
+header XML uses the element names of the EMDB v3.0 header schema and holds only facts that are
+known: values read from the MRC header, plus the title, resolution, map kind and source recorded
+in each pair's ``provenance.json`` and the method listed in ``ENTRIES`` below. Unknown elements
+(contour level, dates, citations, ...) are omitted.
 
 Usage::
 
@@ -23,37 +24,27 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
-import io
 import json
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 import gemmi
 import mrcfile
 import numpy as np
 
-GZIP_LEVEL = 9
-
-# MRC mode -> EMDB v3 <data_type> text.
-MRC_MODE_TO_EMDB_DATA_TYPE: dict[int, str] = {
-    0: "IMAGE STORED AS SIGNED BYTE",
-    1: "IMAGE STORED AS SIGNED INTEGER (2 BYTES)",
-    2: "IMAGE STORED AS FLOATING POINT NUMBER (4 BYTES)",
-    6: "IMAGE STORED AS UNSIGNED INTEGER (2 BYTES)",
-}
-
-# EMDB v3 <method> value -> the element that holds the processing details.
-METHOD_PROCESSING_ELEMENT: dict[str, str] = {
-    "singleParticle": "singleparticle_processing",
-    "helical": "helical_processing",
-}
+from cryosse.hashing import sha256_bytes
+from cryosse.mirror_entry import (
+    GZIP_LEVEL,
+    HeaderInfo,
+    MapFacts,
+    read_map_facts,
+    read_plain_bytes,
+    write_bytes_atomic,
+    write_entry,
+)
 
 
 @dataclass(frozen=True)
@@ -88,89 +79,6 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
 HEADER_SOURCE = "written by demo/build_mirror.py from realdata provenance.json and the MRC header"
 
 
-@dataclass(frozen=True)
-class MapFacts:
-    """Facts read from an MRC header with mrcfile (permissive)."""
-
-    nx: int
-    ny: int
-    nz: int
-    nxstart: int
-    nystart: int
-    nzstart: int
-    voxel_xyz: tuple[float, float, float]
-    mode: int
-    size_bytes: int
-
-
-def sha256_hex(data: bytes) -> str:
-    """Return the hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def deterministic_gzip(data: bytes) -> bytes:
-    """Gzip ``data`` reproducibly: level 9, mtime 0 and an empty file name."""
-    buffer = io.BytesIO()
-    with gzip.GzipFile(
-        filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=buffer, mtime=0
-    ) as stream:
-        stream.write(data)
-    return buffer.getvalue()
-
-
-def read_original_bytes(path: Path) -> bytes:
-    """Return the bytes of ``path`` as originally published (decompressing a ``.gz`` copy)."""
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        return gzip.decompress(raw)
-    return raw
-
-
-def write_if_changed(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, leaving an identical file untouched."""
-    if path.is_file() and path.read_bytes() == data:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-        tmp_path = Path(tmp.name)
-    tmp_path.chmod(0o644)
-    tmp_path.replace(path)
-
-
-def read_map_facts(mrc_bytes: bytes) -> MapFacts:
-    """Read grid size, NSTART, voxel size and mode from MRC bytes (mrcfile, permissive)."""
-    with tempfile.TemporaryDirectory() as tmpdir:
-        path = Path(tmpdir) / "map.mrc"
-        path.write_bytes(mrc_bytes)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with mrcfile.open(path, permissive=True, header_only=True) as mrc:
-                header = mrc.header
-                voxel = mrc.voxel_size
-                return MapFacts(
-                    nx=int(header.nx),
-                    ny=int(header.ny),
-                    nz=int(header.nz),
-                    nxstart=int(header.nxstart),
-                    nystart=int(header.nystart),
-                    nzstart=int(header.nzstart),
-                    voxel_xyz=(float(voxel.x), float(voxel.y), float(voxel.z)),
-                    mode=int(header.mode),
-                    size_bytes=len(mrc_bytes),
-                )
-
-
-def format_float32(value: float) -> str:
-    """Shortest decimal text that identifies ``value`` as a float32 (1.05, not 1.0499999523)."""
-    return np.format_float_positional(np.float32(value), trim="0")
-
-
-def format_resolution(value: float) -> str:
-    """Resolution text as recorded in provenance.json (e.g. 3.2, 5.0)."""
-    return repr(float(value))
-
-
 def source_text(source: dict[str, Any]) -> str:
     """One-line description of where a realdata file came from."""
     kind = source["kind"]
@@ -184,81 +92,14 @@ def source_text(source: dict[str, Any]) -> str:
     raise ValueError(f"unknown source kind {kind!r}")
 
 
-def header_xml(
-    entry: Entry,
-    title: str,
-    resolution: float,
-    resolution_source: str,
-    map_kind: str,
-    map_source: str,
-    facts: MapFacts,
-) -> str:
-    """Render the EMDB v3.0-style header XML, with real facts only."""
-    emdb_id = f"EMD-{entry.emdb_number}"
-    if facts.mode not in MRC_MODE_TO_EMDB_DATA_TYPE:
-        raise ValueError(f"{emdb_id}: unsupported MRC mode {facts.mode}")
-    processing = METHOD_PROCESSING_ELEMENT[entry.method]
-    # EMDB's unit: 1000 bytes, floored (EMD-25107: 42,593,024 bytes -> size_kbytes="42593")
-    size_kbytes = facts.size_bytes // 1000
-    vx, vy, vz = (format_float32(v) for v in facts.voxel_xyz)
-    comment = (
+def header_comment(map_kind: str, map_source: str, resolution_source: str) -> str:
+    """Where the header's facts come from (the XML comment at its top)."""
+    return (
         f"Demo mirror header written by demo/build_mirror.py from real facts only. "
         f"Map kind: {map_kind}. Map source: {map_source}. "
         f"Resolution source: {resolution_source}. "
         f"Dimensions, origin (NSTART), voxel size and data type are read from the MRC header."
     )
-    # "--" is not allowed inside an XML comment.
-    comment = comment.replace("--", "- -")
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f"<!-- {comment} -->",
-        f'<emd emdb_id="{emdb_id}" version="3.0">',
-        "  <admin>",
-        "    <current_status>",
-        "      <code>REL</code>",
-        "    </current_status>",
-        f"    <title>{escape(title)}</title>",
-        "  </admin>",
-        "  <crossreferences>",
-        "    <pdb_list>",
-        "      <pdb_reference>",
-        f"        <pdb_id>{escape(entry.pdb_id)}</pdb_id>",
-        "      </pdb_reference>",
-        "    </pdb_list>",
-        "  </crossreferences>",
-        "  <structure_determination_list>",
-        "    <structure_determination>",
-        f"      <method>{entry.method}</method>",
-        f"      <{processing}>",
-        "        <final_reconstruction>",
-        f'          <resolution res_type="BY AUTHOR" units="Å">'
-        f"{format_resolution(resolution)}</resolution>",
-        "        </final_reconstruction>",
-        f"      </{processing}>",
-        "    </structure_determination>",
-        "  </structure_determination_list>",
-        f'  <map format="CCP4" size_kbytes={quoteattr(str(size_kbytes))}>',
-        f"    <file>emd_{entry.emdb_number}.map.gz</file>",
-        f"    <data_type>{MRC_MODE_TO_EMDB_DATA_TYPE[facts.mode]}</data_type>",
-        "    <dimensions>",
-        f"      <col>{facts.nx}</col>",
-        f"      <row>{facts.ny}</row>",
-        f"      <sec>{facts.nz}</sec>",
-        "    </dimensions>",
-        "    <origin>",
-        f"      <col>{facts.nxstart}</col>",
-        f"      <row>{facts.nystart}</row>",
-        f"      <sec>{facts.nzstart}</sec>",
-        "    </origin>",
-        "    <pixel_spacing>",
-        f'      <x units="Å">{vx}</x>',
-        f'      <y units="Å">{vy}</y>',
-        f'      <z units="Å">{vz}</z>',
-        "    </pixel_spacing>",
-        "  </map>",
-        "</emd>",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def find_file_record(provenance: dict[str, Any], name: str) -> dict[str, Any]:
@@ -267,6 +108,14 @@ def find_file_record(provenance: dict[str, Any], name: str) -> dict[str, Any]:
         if record["file"] == name:
             return record
     raise KeyError(f"{name} not listed in provenance.json")
+
+
+def read_checked(folder: Path, name: str, provenance: dict[str, Any]) -> bytes:
+    """The original bytes of a realdata file, checked against its sha256 in provenance.json."""
+    data = read_plain_bytes(folder / name)
+    if sha256_bytes(data) != find_file_record(provenance, name)["original_sha256"]:
+        raise ValueError(f"{folder.name}/{name}: sha256 differs from provenance.json")
+    return data
 
 
 def check_map_gz(path: Path, expected: MapFacts) -> None:
@@ -290,83 +139,52 @@ def check_model_gz(path: Path) -> None:
         raise ValueError(f"{path}: gemmi found no atoms")
 
 
+def manifest_row(out: Path, path: Path, role: str, entry: Entry, source: str) -> dict[str, str]:
+    """The MANIFEST row of one stored file, from the bytes on disk."""
+    data = path.read_bytes()
+    return {
+        "path": path.relative_to(out).as_posix(),
+        "role": role,
+        "emdb_id": f"EMD-{entry.emdb_number}",
+        "pdb_id": entry.pdb_id,
+        "sha256": sha256_bytes(data),
+        "bytes": str(len(data)),
+        "source": source,
+    }
+
+
 def build_entry(entry: Entry, realdata: Path, out: Path) -> list[dict[str, str]]:
     """Write the map, header and model of one entry; return its MANIFEST rows."""
     folder = realdata / entry.folder
     provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
     if provenance["emdb_id"] != entry.emdb_number or provenance["pdb_id"].lower() != entry.pdb_id:
         raise ValueError(f"{entry.folder}: provenance ids do not match {entry}")
-    emdb_id = f"EMD-{entry.emdb_number}"
-    rows: list[dict[str, str]] = []
-
-    # Map: the original MRC bytes in one deterministic gzip stream.
-    map_record = find_file_record(provenance, entry.map_file)
-    map_bytes = read_original_bytes(folder / entry.map_file)
-    if sha256_hex(map_bytes) != map_record["original_sha256"]:
-        raise ValueError(f"{entry.folder}/{entry.map_file}: sha256 differs from provenance.json")
-    facts = read_map_facts(map_bytes)
-    map_rel = Path("emdb/structures") / emdb_id / "map" / f"emd_{entry.emdb_number}.map.gz"
-    map_gz = deterministic_gzip(map_bytes)
-    write_if_changed(out / map_rel, map_gz)
-    check_map_gz(out / map_rel, facts)
-    map_source = source_text(map_record["source"])
-    rows.append(
-        {
-            "path": map_rel.as_posix(),
-            "role": "map",
-            "emdb_id": emdb_id,
-            "pdb_id": entry.pdb_id,
-            "sha256": sha256_hex(map_gz),
-            "bytes": str(len(map_gz)),
-            "source": map_source,
-        }
-    )
-
-    # Header: EMDB v3.0 element names, real facts only.
-    xml = header_xml(
-        entry,
+    map_bytes = read_checked(folder, entry.map_file, provenance)
+    model_bytes = read_checked(folder, entry.model_file, provenance)
+    map_source = source_text(find_file_record(provenance, entry.map_file)["source"])
+    info = HeaderInfo(
+        emdb_id=f"EMD-{entry.emdb_number}",
+        pdb_ids=(entry.pdb_id,),
         title=provenance["title"],
+        method=entry.method,
         resolution=provenance["resolution_A"],
-        resolution_source=provenance["resolution_source"],
-        map_kind=provenance["map_kind"],
-        map_source=map_source,
-        facts=facts,
-    ).encode("utf-8")
-    header_rel = Path("emdb/structures") / emdb_id / "header" / f"emd-{entry.emdb_number}-v30.xml"
-    write_if_changed(out / header_rel, xml)
-    rows.append(
-        {
-            "path": header_rel.as_posix(),
-            "role": "header",
-            "emdb_id": emdb_id,
-            "pdb_id": entry.pdb_id,
-            "sha256": sha256_hex(xml),
-            "bytes": str(len(xml)),
-            "source": HEADER_SOURCE,
-        }
+        comment=header_comment(provenance["map_kind"], map_source, provenance["resolution_source"]),
+        resolution_decimals=None,  # as recorded in provenance.json (3.2, 5.0)
     )
-
-    # Model: the .pdb bytes exactly as found, gzipped deterministically.
-    model_record = find_file_record(provenance, entry.model_file)
-    model_bytes = read_original_bytes(folder / entry.model_file)
-    if sha256_hex(model_bytes) != model_record["original_sha256"]:
-        raise ValueError(f"{entry.folder}/{entry.model_file}: sha256 differs from provenance.json")
-    model_rel = Path("pdb") / f"{entry.pdb_id}.pdb.gz"
-    model_gz = deterministic_gzip(model_bytes)
-    write_if_changed(out / model_rel, model_gz)
-    check_model_gz(out / model_rel)
-    rows.append(
-        {
-            "path": model_rel.as_posix(),
-            "role": "model",
-            "emdb_id": emdb_id,
-            "pdb_id": entry.pdb_id,
-            "sha256": sha256_hex(model_gz),
-            "bytes": str(len(model_gz)),
-            "source": source_text(model_record["source"]),
-        }
+    written = write_entry(
+        out, info, map_bytes, {entry.pdb_id: (model_bytes, ".pdb")}, map_gzip_level=GZIP_LEVEL
     )
-    return rows
+    (map_path,) = (p for p in written if p.parent.name == "map")
+    (header_path,) = (p for p in written if p.parent.name == "header")
+    (model_path,) = (p for p in written if p.parent.name == "pdb")
+    check_map_gz(map_path, read_map_facts(map_bytes))
+    check_model_gz(model_path)
+    model_source = source_text(find_file_record(provenance, entry.model_file)["source"])
+    return [
+        manifest_row(out, map_path, "map", entry, map_source),
+        manifest_row(out, header_path, "header", entry, HEADER_SOURCE),
+        manifest_row(out, model_path, "model", entry, model_source),
+    ]
 
 
 def manifest_tsv(rows: list[dict[str, str]]) -> str:
@@ -385,7 +203,7 @@ def build_mirror(realdata: Path, out: Path) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for entry in ENTRIES:
         rows.extend(build_entry(entry, realdata, out))
-    write_if_changed(out / "MANIFEST.tsv", manifest_tsv(rows).encode("utf-8"))
+    write_bytes_atomic(out / "MANIFEST.tsv", manifest_tsv(rows).encode("utf-8"))
     return rows
 
 

@@ -16,9 +16,9 @@ import pytest
 
 from cryosse import baselines
 from cryosse.baselines import baseline_labels, hessian_labels, shape_classes
+from cryosse.classes import HELIX, SHEET
 from cryosse.density import read_map
 from cryosse.map_scoring import score_labels, summarize, truth_on_grid
-from cryosse.metrics import HELIX, SHEET
 from cryosse.tiling import labels_from
 from tests.conftest import REALDATA
 

@@ -10,7 +10,7 @@ import mrcfile
 import numpy as np
 import pytest
 
-from cryosse.crop import Box, resample_box
+from cryosse.crop import CropBox, resample_box
 from cryosse.density import check_map_work, memory_budget, read_map
 from cryosse.reasons import CurationError, Reason
 
@@ -81,7 +81,7 @@ def test_anisotropic_voxels_give_exact_trilinear_values(tmp_path: Path) -> None:
         shutil.copyfileobj(src, dst)
     density = read_map(path)
     np.testing.assert_allclose(density.voxel_size, voxel)
-    box = Box(origin=origin + [2.3, 3.1, 4.7], shape_xyz=(8, 9, 7), voxel_size=1.0,
+    box = CropBox(origin=origin + [2.3, 3.1, 4.7], shape_xyz=(8, 9, 7), voxel_size=1.0,
               central_start=(0, 0, 0), central_stop=(8, 9, 7))  # fmt: skip
     out = resample_box(density, box)
     centres = box.voxel_centres()
@@ -91,7 +91,7 @@ def test_anisotropic_voxels_give_exact_trilinear_values(tmp_path: Path) -> None:
 
 def test_one_angstrom_map_is_copied_without_interpolation(realdata: Path) -> None:
     density = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
-    box = Box(origin=density.origin + [5, 6, 7], shape_xyz=(10, 11, 12), voxel_size=1.0,
+    box = CropBox(origin=density.origin + [5, 6, 7], shape_xyz=(10, 11, 12), voxel_size=1.0,
               central_start=(0, 0, 0), central_stop=(10, 11, 12))  # fmt: skip
     out = resample_box(density, box)
     np.testing.assert_array_equal(out, density.data[7:19, 6:17, 5:15])
@@ -99,7 +99,7 @@ def test_one_angstrom_map_is_copied_without_interpolation(realdata: Path) -> Non
 
 def test_box_beyond_the_map_is_zero(realdata: Path) -> None:
     density = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
-    box = Box(origin=density.origin - 5, shape_xyz=(10, 10, 10), voxel_size=1.0,
+    box = CropBox(origin=density.origin - 5, shape_xyz=(10, 10, 10), voxel_size=1.0,
               central_start=(0, 0, 0), central_stop=(10, 10, 10))  # fmt: skip
     out = resample_box(density, box)
     assert np.all(out[:5] == 0) and np.all(out[:, :5] == 0) and np.all(out[:, :, :5] == 0)

@@ -5,7 +5,8 @@ from pathlib import Path
 import gemmi
 import pytest
 
-from cryosse.dssp import BACKGROUND, HELIX, SHEET, assign_dssp, code_to_class
+from cryosse.classes import BACKGROUND, HELIX, SHEET, code_to_class
+from cryosse.dssp import assign_dssp
 from cryosse.model import protein_residues, read_model
 from cryosse.reasons import CurationError, Reason
 

@@ -17,7 +17,8 @@ PACKAGE = REPO / "src" / "cryosse"
 LAYERS: dict[str, set[str]] = {
     name: set(modules.split())
     for name, modules in {
-        "core": "__init__ ids reasons atomic tsv config grid resources http_deadline output_folder",
+        "core": "__init__ ids reasons atomic hashing tsv classes config grid resources "
+        "http_deadline output_folder",
         "io": "density model sample mirror header obsolete entries curation_log",
         "acquire": "download archive locate search estimate",
         "curate": "dssp chains crop labels quality settings curate",

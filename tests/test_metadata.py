@@ -45,3 +45,12 @@ def test_license_changelog_and_pyproject_metadata() -> None:
     assert changelog.startswith("# Changelog") and re.search(
         r"^## \d{4}-\d\d-\d\d", changelog, re.M
     )
+
+
+def test_version_is_typed_once_in_pyproject() -> None:
+    from cryosse import __version__
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert __version__ == project["version"]
+    init = (REPO / "src" / "cryosse" / "__init__.py").read_text()
+    assert project["version"] not in init  # read from the metadata, not typed again

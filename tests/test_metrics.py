@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cryosse.classes import HELIX, SHEET
 from cryosse.metrics import (
-    HELIX,
-    SHEET,
     class_counts,
     mean_defined,
     micro_f1,

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
+from cryosse.classes import HELIX, code_to_class
 from cryosse.density import read_map
-from cryosse.dssp import HELIX, assign_dssp, code_to_class
+from cryosse.dssp import assign_dssp
 from cryosse.model import ca_array, chain_atom_coordinates, protein_residues, read_model
 from cryosse.quality import (
     HelixScore,

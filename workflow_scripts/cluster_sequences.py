@@ -1,5 +1,10 @@
 """Adapter: rule cluster_sequences -> cryosse.dataset.run_clustering."""
 
+import sys
+
+# First: tracebacks and warnings, imports' included, land in the rule's log
+sys.stderr = open(snakemake.log[0], "a", buffering=1)
+
 import logging
 
 from cryosse.dataset import run_clustering

@@ -1,5 +1,10 @@
 """Adapter: rule evaluate_cv -> cryosse.dataset.run_cv_evaluation."""
 
+import sys
+
+# First: tracebacks and warnings, imports' included, land in the rule's log
+sys.stderr = open(snakemake.log[0], "a", buffering=1)
+
 import logging
 
 from cryosse.dataset import run_cv_evaluation

@@ -1,5 +1,10 @@
 """Adapter: rule gather_dataset -> cryosse.dataset.gather."""
 
+import sys
+
+# First: tracebacks and warnings, imports' included, land in the rule's log
+sys.stderr = open(snakemake.log[0], "a", buffering=1)
+
 import logging
 
 from cryosse.dataset import gather, summarize_log

@@ -1,5 +1,10 @@
 """Adapter: rule html_report -> cryosse.report.build_report."""
 
+import sys
+
+# First: tracebacks and warnings, imports' included, land in the rule's log
+sys.stderr = open(snakemake.log[0], "a", buffering=1)
+
 import logging
 from pathlib import Path
 

@@ -1,5 +1,10 @@
 """Adapter: checkpoint search_emdb -> cryosse.search.search_from_config."""
 
+import sys
+
+# First: tracebacks and warnings, imports' included, land in the rule's log
+sys.stderr = open(snakemake.log[0], "a", buffering=1)
+
 import logging
 
 from cryosse.search import search_from_config

@@ -1,5 +1,10 @@
 """Adapter: rule train_cv -> cryosse.dataset.run_cv_training."""
 
+import sys
+
+# First: tracebacks and warnings, imports' included, land in the rule's log
+sys.stderr = open(snakemake.log[0], "a", buffering=1)
+
 import json
 import logging
 from pathlib import Path

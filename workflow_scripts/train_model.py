@@ -1,5 +1,10 @@
 """Adapter: rule train_model -> cryosse.dataset.run_training."""
 
+import sys
+
+# First: tracebacks and warnings, imports' included, land in the rule's log
+sys.stderr = open(snakemake.log[0], "a", buffering=1)
+
 import json
 import logging
 

@@ -44,8 +44,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from cryosse.classes import BACKGROUND, HELIX, SHEET
 from cryosse.grid import BASELINES
-from cryosse.metrics import HELIX, SHEET
 from cryosse.quality import fallback_contour
 
 BASELINE_TITLES = {
@@ -96,7 +96,7 @@ def shape_classes(eigenvalues: np.ndarray) -> np.ndarray:
     a = eigenvalues[:, 1] / safe  # λ2/λ1: 1 for a rod or blob, 0 for a plate
     b = eigenvalues[:, 2] / safe  # λ3/λ1: 1 for a blob, 0 for a rod or plate
     prototypes = np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])  # blob, rod, plate
-    classes = np.array([0, HELIX, SHEET], dtype=np.int64)
+    classes = np.array([BACKGROUND, HELIX, SHEET], dtype=np.int64)
     points = np.stack([a, b], axis=1)
     distance = ((points[:, None, :] - prototypes[None, :, :]) ** 2).sum(axis=2)
     out = classes[np.argmin(distance, axis=1)]

@@ -45,7 +45,8 @@ SYMMETRIES = [
 
 @dataclass
 class Box:
-    """One sample ready for the network: normalised density, labels, central mask ([z, y, x])."""
+    """One training sample ready for the network: normalised density, labels, central mask
+    ([z, y, x]); the grid region it was cut from is `crop.CropBox`."""
 
     sample_id: str
     density: np.ndarray  # float32, normalised

@@ -49,13 +49,15 @@ import torch
 from cryosse import __version__
 from cryosse.atomic import atomic_path
 from cryosse.boxes import NORMALIZATION, NORMALIZATION_VERSION
+from cryosse.classes import CLASS_NAMES
+from cryosse.hashing import sha256_bytes
 from cryosse.unet import UNet3D, build_model
 
 FORMAT = "cryosse.checkpoint"
 FORMAT_VERSION = 2  # 2: voxel_size is the network's grid, "grid" added
 ARCHITECTURES = ("deepssetracer",)
 SAMPLE_VOXEL_SIZE = 1.0  # Å: cryosse segment and evaluation work from a 1 Å grid
-CLASSES = ["background", "helix", "sheet"]
+CLASSES = list(CLASS_NAMES.values())  # the output channels, in order
 DEFAULT_MODEL = "models/default.pt"
 DEFAULT_CARD = "models/default.json"
 
@@ -310,7 +312,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     model = _build(state, path.name)
     check_finite_weights(state, path.name)
     metadata = {k: v for k, v in state.items() if k != "model"}
-    return Checkpoint(model, metadata, path, hashlib.sha256(raw).hexdigest())
+    return Checkpoint(model, metadata, path, sha256_bytes(raw))
 
 
 def _first_line(exc: Exception) -> str:

@@ -22,7 +22,10 @@ from cryosse.density import DensityMap
 
 
 @dataclass(frozen=True)
-class Box:
+class CropBox:
+    """A region of the 1 Å output lattice: the padded box around a chain and its central part
+    (not `boxes.Box`, which is a training sample: density, labels and mask)."""
+
     origin: np.ndarray  # xyz Å of voxel [0,0,0]
     shape_xyz: tuple[int, int, int]
     voxel_size: float
@@ -55,14 +58,14 @@ class Box:
 
 def chain_box(
     atoms_xyz: np.ndarray, density: DensityMap, padding: float = 17.0, voxel_size: float = 1.0
-) -> Box:
+) -> CropBox:
     """The padded box around a chain's atoms on the lattice anchored at the map origin."""
     pad = round(padding / voxel_size)
     anchor = density.origin
     lo = np.floor((atoms_xyz.min(axis=0) - anchor) / voxel_size).astype(int) - pad
     hi = np.ceil((atoms_xyz.max(axis=0) - anchor) / voxel_size).astype(int) + pad
     shape = tuple(int(v) for v in hi - lo + 1)
-    return Box(
+    return CropBox(
         origin=anchor + lo * voxel_size,
         shape_xyz=shape,  # type: ignore[arg-type]
         voxel_size=voxel_size,
@@ -93,7 +96,7 @@ def _interp_axis(block: np.ndarray, axis: int, frac: np.ndarray) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-def resample_box(density: DensityMap, box: Box) -> np.ndarray:
+def resample_box(density: DensityMap, box: CropBox) -> np.ndarray:
     """Density on the box grid, float32 [z, y, x], by separable trilinear interpolation."""
     return resample_axes(density, [box.axis_coordinates(a) for a in range(3)])
 

@@ -22,10 +22,11 @@ import numpy as np
 
 from cryosse import __version__
 from cryosse.chains import ChainCandidate, choose_chains
+from cryosse.classes import CLASS_NAMES, HELIX, SHEET, code_to_class
 from cryosse.crop import chain_box, resample_box
 from cryosse.curation_log import LogRow
 from cryosse.density import DensityMap, check_map_work, read_map
-from cryosse.dssp import CLASS_NAMES, HELIX, SHEET, assign_dssp, code_to_class
+from cryosse.dssp import assign_dssp
 from cryosse.ids import sample_id
 from cryosse.labels import label_voxels
 from cryosse.locate import LocatedEntry, LocatedModel

@@ -28,6 +28,7 @@ from typing import Any
 from cryosse import __version__
 from cryosse.atomic import write_text_atomic
 from cryosse.checkpoint import load_checkpoint
+from cryosse.classes import SCORED_CLASSES
 from cryosse.evaluation import CaseResult, read_cases
 from cryosse.metrics import weighted_average
 from cryosse.simulate import entry_origin
@@ -36,7 +37,6 @@ from cryosse.unet import count_parameters
 
 MAX_BYTES = 20 * 1024 * 1024
 KINDS = ("voxel", "residue")
-CLASSES = ("helix", "sheet")
 
 
 class ShipError(ValueError):
@@ -51,7 +51,7 @@ def evaluation_figures(cases: list[CaseResult]) -> dict[str, Any]:
     """Per-case and weighted voxel / residue F1 of helix and sheet."""
     per_case = [
         {"sample_id": c.sample_id, "resolution": c.resolution}
-        | {f"{k}_f1_{cls}": getattr(c, f"{k}_f1_{cls}") for k in KINDS for cls in CLASSES}
+        | {f"{k}_f1_{cls}": getattr(c, f"{k}_f1_{cls}") for k in KINDS for cls in SCORED_CLASSES}
         for c in cases
     ]
     weighted = {
@@ -59,7 +59,7 @@ def evaluation_figures(cases: list[CaseResult]) -> dict[str, Any]:
             [getattr(c, f"{k}_f1_{cls}") for c in cases], [_weights(c, k, cls) for c in cases]
         )
         for k in KINDS
-        for cls in CLASSES
+        for cls in SCORED_CLASSES
     }
     return {"cases": per_case, "weighted": weighted}
 

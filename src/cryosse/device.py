@@ -9,6 +9,10 @@ this project's U-Net, one training step, one thread (benchmarks/train_step.py):
     AVX2 only: bf16 convolutions 40-80× slower than fp32.
 "auto" (the default of `cpu_bf16` and `channels_last`) takes the fast path the machine has;
 true/false force it. `describe_cpu` names the flags that decided, for the run's summary.
+
+`choose_device` is the one device picker: training, evaluation and calibration call it, and
+`cryosse segment` can (it refuses a forced bf16 on a CPU without bf16 convolutions, where
+training, which may force it to measure, does not).
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from pathlib import Path
 import torch
 
 Choice = bool | str  # True, False or "auto"
+DEVICE_NAMES = ("auto", "cpu", "cuda")
+
+
+class DeviceError(ValueError):
+    """A device that cannot be had: an unknown name, CUDA without a GPU, slow bf16 refused."""
 
 
 @dataclass
@@ -88,11 +97,28 @@ def _resolve(choice: Choice, auto: bool) -> bool:
 
 
 def choose_device(
-    name: str = "auto", bf16: bool = True, cpu_bf16: Choice = "auto", channels_last: Choice = "auto"
+    name: str = "auto",
+    bf16: bool = True,
+    cpu_bf16: Choice = "auto",
+    channels_last: Choice = "auto",
+    refuse_slow_cpu_bf16: bool = False,
 ) -> Device:
-    """The device `name` (auto: CUDA when available) and its arithmetic (module docstring)."""
+    """The device `name` (auto: CUDA when available) and its arithmetic (module docstring).
+
+    `refuse_slow_cpu_bf16`: a DeviceError instead of bf16 on a CPU without bf16 convolutions,
+    where it runs far slower than fp32 (for users' runs; training may force it to measure).
+    """
+    if name not in DEVICE_NAMES:
+        raise DeviceError(f"device {name!r}: expected {', '.join(DEVICE_NAMES)}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device cuda: no CUDA device is available to torch {torch.__version__}")
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
         autocast = bool(bf16)
         return Device(torch.device("cuda"), autocast, _resolve(channels_last, autocast))
     autocast = bool(bf16) and _resolve(cpu_bf16, cpu_bf16_supported())
+    if autocast and refuse_slow_cpu_bf16 and not cpu_bf16_supported():
+        raise DeviceError(
+            "cpu bf16: this CPU has no oneDNN bf16 convolutions (AVX-512 BF16 or AMX); bf16 "
+            "would run far slower than fp32 here"
+        )
     return Device(torch.device("cpu"), autocast, _resolve(channels_last, autocast))

@@ -6,8 +6,7 @@ without it (as gemmi writes it) or on PDB files without HEADER/CRYST1. We theref
 mmCIF that carries `_pdbx_poly_seq_scheme` and filled `label_seq_id`, ask for mmCIF output with
 the per-residue `_dssp_struct_summary` table, and fail loudly on an empty result.
 
-Classes (the paper's mapping): H, G, I → helix; B, E → sheet; everything else (T, S, P, loop,
-nucleic acids, ligands, residues DSSP could not assign) → background.
+The DSSP code → class rule is `cryosse.classes.code_to_class`.
 """
 
 from __future__ import annotations
@@ -19,22 +18,10 @@ from pathlib import Path
 
 import gemmi
 
+from cryosse.classes import HELIX as HELIX  # quality.py imports it from here (for now)
 from cryosse.reasons import CurationError, Reason
 
-BACKGROUND, HELIX, SHEET = 0, 1, 2
-CLASS_NAMES = {BACKGROUND: "background", HELIX: "helix", SHEET: "sheet"}
-_HELIX_CODES = frozenset("HGI")
-_SHEET_CODES = frozenset("BE")
 MKDSSP_TIMEOUT_S = 600
-
-
-def code_to_class(code: str) -> int:
-    """Map a one-letter DSSP code to 0 background / 1 helix / 2 sheet."""
-    if code in _HELIX_CODES:
-        return HELIX
-    if code in _SHEET_CODES:
-        return SHEET
-    return BACKGROUND
 
 
 def mkdssp_version(executable: str = "mkdssp") -> str | None:

@@ -29,14 +29,14 @@ from cryosse.atomic import atomic_directory
 from cryosse.baselines import baseline_labels
 from cryosse.boxes import central_mask, load_box
 from cryosse.checkpoint import grid_factor, load_checkpoint
+from cryosse.classes import CLASS_IDS, HELIX, N_CLASSES, SHEET, SHORT_NAMES
 from cryosse.density import write_map
-from cryosse.metrics import HELIX, SHEET, class_counts, residue_f1, residue_votes, voxel_f1
+from cryosse.device import Device, choose_device
+from cryosse.metrics import class_counts, residue_f1, residue_votes, voxel_f1
 from cryosse.sample import Sample, read_sample
-from cryosse.training import Device, TrainSettings, pick_device, predict_sample
+from cryosse.training import predict_sample
 from cryosse.tsv import read_tsv, write_tsv
 from cryosse.unet import UNet3D
-
-CLASS_IDS = {"helix": HELIX, "sheet": SHEET, "background": 0}
 
 
 @dataclass
@@ -154,10 +154,10 @@ def score_case(sample: Sample, labels: np.ndarray, central_box: np.ndarray, pred
 
 def confusion_counts(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, int]:
     """The 3 × 3 voxel confusion matrix of the central box, as conf_<true>_<predicted>."""
-    names = ("bg", "helix", "sheet")
-    matrix = np.bincount(3 * truth[mask].astype(np.int64) + pred[mask], minlength=9)
-    return {f"conf_{names[t]}_{names[q]}": int(matrix[3 * t + q]) for t in range(3)
-            for q in range(3)}  # fmt: skip
+    n, names = N_CLASSES, SHORT_NAMES
+    matrix = np.bincount(n * truth[mask].astype(np.int64) + pred[mask], minlength=n * n)
+    return {f"conf_{names[t]}_{names[q]}": int(matrix[n * t + q]) for t in range(n)
+            for q in range(n)}  # fmt: skip
 
 
 def _cell(value: Any) -> Any:
@@ -191,7 +191,7 @@ def evaluate_checkpoint(
     device: str = "auto",
 ) -> list[CaseResult]:
     """Every test case with one trained model; per-case TSV, optional predicted maps."""
-    torch_device = pick_device(TrainSettings(device=device))
+    torch_device = choose_device(device)
     model, metadata = load_model(checkpoint, torch_device)
     results = []
     for sample_dir in sample_dirs:

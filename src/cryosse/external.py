@@ -30,15 +30,15 @@ import numpy as np
 
 from cryosse.baselines import baseline_labels
 from cryosse.boxes import central_mask
-from cryosse.crop import Box, resample_box
+from cryosse.classes import CLASS_IDS, HELIX, SHEET
+from cryosse.crop import CropBox, resample_box
 from cryosse.curate import curate_entry
 from cryosse.curation_log import LogRow
 from cryosse.density import DensityMap, check_map_work, read_map
-from cryosse.evaluation import CLASS_IDS, sample_contour
-from cryosse.locate import LocatedEntry, LocatedModel, sha256_of
+from cryosse.evaluation import sample_contour
+from cryosse.hashing import sha256_file
+from cryosse.locate import LocatedEntry, LocatedModel
 from cryosse.metrics import (
-    HELIX,
-    SHEET,
     residue_f1,
     residue_precision_recall,
     residue_votes,
@@ -77,7 +77,7 @@ def check_threshold(threshold: float | None) -> None:
         raise PredictionError(f"threshold {threshold}: must lie in (0, 1]")
 
 
-def coverage(prediction: DensityMap, box: Box) -> float:
+def coverage(prediction: DensityMap, box: CropBox) -> float:
     """Fraction of the box's central voxels that lie inside the prediction's grid."""
     fraction = 1.0
     for axis in range(3):
@@ -91,8 +91,8 @@ def coverage(prediction: DensityMap, box: Box) -> float:
     return fraction
 
 
-def _box(meta: dict[str, Any]) -> Box:
-    return Box(
+def _box(meta: dict[str, Any]) -> CropBox:
+    return CropBox(
         origin=np.array(meta["origin"], dtype=np.float64),
         shape_xyz=tuple(meta["shape_xyz"]),
         voxel_size=float(meta["voxel_size"]),
@@ -118,8 +118,8 @@ def evaluate_external(
     check_threshold(threshold)
     settings = settings or CurationSettings()
     located = LocatedEntry(
-        emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_of(map_path),
-        models=[LocatedModel(pdb_id, path=str(model_path), sha256=sha256_of(model_path))],
+        emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_file(map_path),
+        models=[LocatedModel(pdb_id, path=str(model_path), sha256=sha256_file(model_path))],
     )  # fmt: skip
     # the predictions are resampled only box by box: their own size is the work they imply
     check_map_work(pred_helix)
@@ -156,14 +156,14 @@ def _extent(density: DensityMap) -> str:
     return "x y z " + " ".join(f"{a:.1f}..{b:.1f}" for a, b in ranges) + " Å"
 
 
-def _box_extent(box: Box) -> str:
+def _box_extent(box: CropBox) -> str:
     first = [box.axis_coordinates(a)[box.central_start[a]] for a in range(3)]
     last = [box.axis_coordinates(a)[box.central_stop[a] - 1] for a in range(3)]
     return "x y z " + " ".join(f"{a:.1f}..{b:.1f}" for a, b in zip(first, last, strict=True)) + " Å"
 
 
 def _score_row(
-    sample: Sample, box: Box, pred: np.ndarray, predictor: str, covered: float
+    sample: Sample, box: CropBox, pred: np.ndarray, predictor: str, covered: float
 ) -> dict[str, Any]:
     truth = sample.labels.astype(np.int64)
     mask = central_mask(sample.meta, truth.shape)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from cryosse.dssp import BACKGROUND
+from cryosse.classes import BACKGROUND
 
 
 def label_voxels(

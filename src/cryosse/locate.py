@@ -9,12 +9,11 @@ successors where the wwPDB list names one.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 from cryosse.archive import Archive, MirrorArchive
 from cryosse.config import ResolutionWindow
+from cryosse.hashing import sha256_file
 from cryosse.header import parse_header
 from cryosse.ids import normalize_emdb_id, normalize_pdb_id
 from cryosse.mirror import LocalMirror
@@ -58,14 +57,6 @@ class LocatedEntry:
         known = {f.name for f in fields(cls)}
         models = [LocatedModel(**m) for m in data.get("models", [])]
         return cls(**{**{k: v for k, v in data.items() if k in known}, "models": models})
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def locate_entry(
@@ -121,7 +112,7 @@ def locate_entry(
     except CurationError as exc:
         return exclude(Reason(exc.reason), exc.message)
     entry.map_path = str(map_path)
-    entry.map_sha256 = sha256_of(map_path)
+    entry.map_sha256 = sha256_file(map_path)
 
     obsolete = archive.obsolete_list()
     entry.obsolete_list = obsolete.source
@@ -157,4 +148,4 @@ def _fetch_model(archive: Archive, model: LocatedModel) -> None:
     except CurationError as exc:
         model.reason, model.message = exc.reason, exc.message
         return
-    model.path, model.source, model.sha256 = str(found.path), found.source, sha256_of(found.path)
+    model.path, model.source, model.sha256 = str(found.path), found.source, sha256_file(found.path)

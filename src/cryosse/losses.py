@@ -31,9 +31,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cryosse.classes import N_CLASSES
 from cryosse.grid import LOSSES  # the names live with the grid (no torch there)
 
-N_CLASSES = 3
 FOREGROUND = (1, 2)  # helix, sheet
 DICE_EPSILON = 1.0
 

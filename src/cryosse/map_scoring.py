@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from cryosse.classes import CLASS_IDS, SCORED_CLASSES, code_to_class
 from cryosse.density import DensityMap
-from cryosse.dssp import assign_dssp, code_to_class
+from cryosse.dssp import assign_dssp
 from cryosse.labels import label_voxels
-from cryosse.metrics import HELIX, SHEET, class_counts, micro_f1, residue_votes, weighted_average
+from cryosse.metrics import class_counts, micro_f1, residue_votes, weighted_average
 from cryosse.model import ca_array, chain_atom_coordinates, protein_residues, read_model
 
-CLASSES = {"helix": HELIX, "sheet": SHEET}
 REGIONS = ("grid", "central")
 
 
@@ -134,7 +134,8 @@ def score_labels(pred: np.ndarray, truth: GridTruth, name: str = "", region: str
     voted = residue_votes(pred, truth.origin, truth.voxel_size, truth.ca[keep])
     dssp = truth.ca_class[keep]
     score = MapScore(name, region)
-    for cls, value in CLASSES.items():
+    for cls in SCORED_CLASSES:
+        value = CLASS_IDS[cls]
         score.voxel[cls] = class_counts(pred, truth.labels, mask, value)
         score.residue[cls] = class_counts(voted, dssp, np.ones(len(dssp), dtype=bool), value)
     return score
@@ -144,7 +145,7 @@ def summarize(scores: list[MapScore]) -> dict[str, float | None]:
     """Over maps: F1 weighted by true voxels / residues of the class; pooled P, R and F1."""
     out: dict[str, float | None] = {}
     for kind in ("voxel", "residue"):
-        for cls in CLASSES:
+        for cls in SCORED_CLASSES:
             counts = [getattr(s, kind)[cls] for s in scores]
             f1 = [_ratio(2 * tp, pred + true) for tp, pred, true in counts]
             out[f"{kind}_f1_{cls}_weighted"] = weighted_average(f1, [c[2] for c in counts])

@@ -27,8 +27,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-HELIX, SHEET = 1, 2
-
 
 def voxel_f1(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray, cls: int) -> float | None:
     p = (pred == cls) & mask

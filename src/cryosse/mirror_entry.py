@@ -9,15 +9,14 @@ derived and real entries reach the pipeline through the same layout (`mirror.Loc
     <root>/pdb/<pdbid>.pdb.gz | <pdbid>.cif.gz
 
 The header uses the element names of EMDB's v3.0 schema and holds only what the writer knows
-(the same choice as demo/build_mirror.py): the map facts are read back from the MRC bytes that
-are stored. Every file is written atomically and gzipped deterministically (level 9, mtime 0,
-no file name), so a rerun gives byte-identical files.
+(demo/build_mirror.py writes the demo mirror with it too): the map facts are read back from the
+MRC bytes that are stored. Every file is written atomically and gzipped deterministically
+(mtime 0, no file name), so a rerun gives byte-identical files.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import tempfile
@@ -35,6 +34,8 @@ from cryosse.atomic import atomic_path
 from cryosse.ids import emdb_number, normalize_emdb_id, normalize_pdb_id
 
 GZIP_LEVEL = 9
+# Level 6: float maps compress barely better at 9 and take several times longer (the demo
+# mirror keeps 9, the level its committed files were written with).
 MAP_GZIP_LEVEL = 6
 MRC_MODE_TO_EMDB_DATA_TYPE: dict[int, str] = {
     0: "IMAGE STORED AS SIGNED BYTE",
@@ -74,6 +75,9 @@ class HeaderInfo:
     resolution: float | None  # None: the element is omitted (unknown)
     comment: str
     contour_level: float | None = None
+    # None: the shortest text that reads back as the same float (3.2, 5.0), as provenance.json
+    # records it (the demo mirror's headers)
+    resolution_decimals: int | None = 2
 
 
 def deterministic_gzip(data: bytes, level: int = GZIP_LEVEL) -> bytes:
@@ -92,10 +96,6 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         return
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def mrc_bytes(
@@ -184,11 +184,14 @@ def header_xml(info: HeaderInfo, facts: MapFacts) -> str:
         f"      <method>{info.method}</method>",
     ]
     if info.resolution is not None:
+        if info.resolution_decimals is None:
+            resolution_text = repr(float(info.resolution))
+        else:
+            resolution_text = f"{info.resolution:.{info.resolution_decimals}f}"
         lines += [
             f"      <{processing}>",
             "        <final_reconstruction>",
-            f'          <resolution res_type="BY AUTHOR" units="Å">{info.resolution:.2f}'
-            "</resolution>",
+            f'          <resolution res_type="BY AUTHOR" units="Å">{resolution_text}</resolution>',
             "        </final_reconstruction>",
             f"      </{processing}>",
         ]
@@ -255,6 +258,7 @@ def write_entry(
     models: dict[str, tuple[bytes, str]],
     record: dict[str, Any] | None = None,
     record_name: str = "provenance.json",
+    map_gzip_level: int = MAP_GZIP_LEVEL,
 ) -> list[Path]:
     """Write header, map and models (pdb id -> (plain bytes, ".pdb"/".cif")) of one entry.
 
@@ -274,8 +278,7 @@ def write_entry(
         write_bytes_atomic(path, blob)
         written.append(path)
     map_path = entry / "map" / f"emd_{number}.map.gz"
-    # Level 6: float maps compress barely better at 9 and take several times longer.
-    write_bytes_atomic(map_path, deterministic_gzip(map_data, MAP_GZIP_LEVEL))
+    write_bytes_atomic(map_path, deterministic_gzip(map_data, map_gzip_level))
     header_path = entry / "header" / f"emd-{number}-v30.xml"
     write_bytes_atomic(header_path, header_xml(info, facts).encode("utf-8"))
     written += [map_path, header_path]

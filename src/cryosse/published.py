@@ -19,16 +19,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryosse.classes import SCORED_CLASSES
 from cryosse.grid import LOSSES
 from cryosse.ids import emdb_number, normalize_emdb_id, normalize_pdb_id, sample_id
 from cryosse.reasons import CurationError
 
 REQUIRED_COLUMNS = ("emdb_id", "pdb_id", "chain")
 LEVELS = ("voxel", "residue")
-CLASSES = ("helix", "sheet")
 _F1_COLUMN = re.compile(
     rf"(?P<loss>{'|'.join(sorted(LOSSES, key=len, reverse=True))})_"
-    rf"(?P<level>{'|'.join(LEVELS)})_(?P<cls>{'|'.join(CLASSES)})"
+    rf"(?P<level>{'|'.join(LEVELS)})_(?P<cls>{'|'.join(SCORED_CLASSES)})"
 )
 
 F1Key = tuple[str, str, str]  # (loss, level, class)
@@ -112,6 +112,6 @@ def published_keys(cases: list[PublishedCase]) -> list[F1Key]:
         (loss, level, cls)
         for loss in LOSSES
         for level in LEVELS
-        for cls in CLASSES
+        for cls in SCORED_CLASSES
         if (loss, level, cls) in given
     ]

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from cryosse.dssp import CLASS_NAMES, assign_dssp, code_to_class
+from cryosse.classes import CLASS_IDS, CLASS_NAMES, SCORED_CLASSES, code_to_class
+from cryosse.dssp import assign_dssp
 from cryosse.metrics import residue_f1, residue_votes
 from cryosse.model import Residue, protein_residues, read_model
 from cryosse.reasons import CurationError, Reason
@@ -110,12 +111,11 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {"residues": len(rows), "predicted": counts}
     scored = [r for r in rows if r["dssp_class"] and r["predicted"] != "outside"]
     if scored:
-        ids = {name: cls for cls, name in CLASS_NAMES.items()}
-        voted = np.array([ids[r["predicted"]] for r in scored])
-        truth = np.array([ids[r["dssp_class"]] for r in scored])
+        voted = np.array([CLASS_IDS[r["predicted"]] for r in scored])
+        truth = np.array([CLASS_IDS[r["dssp_class"]] for r in scored])
         summary["dssp_residues"] = len(scored)
         summary["residue_f1_vs_dssp"] = {
-            name: residue_f1(voted, truth, ids[name]) for name in ("helix", "sheet")
+            name: residue_f1(voted, truth, CLASS_IDS[name]) for name in SCORED_CLASSES
         }
     return summary
 

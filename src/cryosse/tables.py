@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from cryosse.atomic import write_text_atomic
+from cryosse.classes import SCORED_CLASSES
 from cryosse.evaluation import CaseResult
 from cryosse.grid import BASELINES
 from cryosse.losses import LOSSES
@@ -74,7 +75,7 @@ def table1(
             "cases": len(cases),
         }
         averages = []
-        for cls in ("helix", "sheet"):
+        for cls in SCORED_CLASSES:
             f1 = [getattr(c, f"voxel_f1_{cls}") for c in cases]
             weights = [getattr(c, f"voxel_true_{cls}") for c in cases]
             value, low, high = weighted_with_ci(f1, weights)
@@ -255,7 +256,7 @@ def cv_table(by_loss: dict[str, dict[int, list[CaseResult]]]) -> list[dict]:
         per_fold: dict[str, list[float]] = {"helix": [], "sheet": [], "average": []}
         for cases in folds.values():
             values = {}
-            for cls in ("helix", "sheet"):
+            for cls in SCORED_CLASSES:
                 f1 = [getattr(c, f"voxel_f1_{cls}") for c in cases]
                 weights = [getattr(c, f"voxel_true_{cls}") for c in cases]
                 values[cls], _, _ = weighted_with_ci(f1, weights, resamples=1)

@@ -61,11 +61,12 @@ from cryosse.checkpoint import (
     save_checkpoint,
     training_data_summary,
 )
+from cryosse.classes import HELIX, SHEET
 from cryosse.config import settings_from
 from cryosse.device import Choice, Device, choose_device, describe_cpu
 from cryosse.grid import RunSpec
 from cryosse.losses import LOSSES, SegmentationLoss
-from cryosse.metrics import HELIX, SHEET, selection_metric, voxel_f1
+from cryosse.metrics import selection_metric, voxel_f1
 from cryosse.tsv import write_tsv
 from cryosse.unet import UNet3D, build_model
 
@@ -117,6 +118,7 @@ class TrainSettings:
 
 
 def pick_device(settings: TrainSettings) -> Device:
+    """`device.choose_device` for the training settings (the one picker; this only unpacks)."""
     return choose_device(settings.device, settings.bf16, settings.cpu_bf16, settings.channels_last)
 
 
