@@ -23,6 +23,7 @@ from cryosse.boxes import normalize_density
 from cryosse.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.cli import main
 from cryosse.density import read_map
+from cryosse.device import choose_device
 from cryosse.output_folder import LOCK_NAME
 from cryosse.segment import (
     Region,
@@ -41,7 +42,7 @@ from cryosse.tiling import (
     plan_axis,
     plan_tiles,
 )
-from cryosse.training import TrainSettings, pick_device, predict_box
+from cryosse.training import predict_box
 from cryosse.unet import UNet3D, receptive_field
 from tests.conftest import REALDATA, REPO
 
@@ -95,7 +96,7 @@ def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     density = read_map(MAP_1A).data[8:88, 0:76, 0:55]
     normalised, zero = normalize_density(density)
     box_obj = type("B", (), {"density": normalised, "zero_level": zero})()
-    fp32 = pick_device(TrainSettings(device="cpu", cpu_bf16=False))  # segment_map's default
+    fp32 = choose_device("cpu", cpu_bf16=False)  # segment_map's default
     probs = predict_box(checkpoint.model, box_obj, fp32)
     assert np.abs(probs[1] - whole.helix).max() < 1e-3
     assert float((probs.argmax(axis=0) == whole.labels).mean()) > 0.9999
@@ -418,7 +419,7 @@ def test_bad_input_gives_one_line_and_exit_1(
     if not torch.cuda.is_available():
         cases.append(([str(tmp_path / "good.mrc"), "--model", str(model_path), "--device",
                        "cuda"], "no CUDA device"))  # fmt: skip
-    from cryosse.segment import cpu_bf16_supported
+    from cryosse.device import cpu_bf16_supported
 
     if not cpu_bf16_supported():
         cases.append(([str(tmp_path / "good.mrc"), "--model", str(model_path), "--device", "cpu",

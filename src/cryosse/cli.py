@@ -31,6 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cryosse import __version__
+from cryosse.classes import SCORED_CLASSES
 from cryosse.dssp import mkdssp_version
 from cryosse.entries import EntryListError, EntryRecord, add_entries
 from cryosse.reasons import CurationError, Reason
@@ -299,7 +300,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     columns = ["sample_id", "chain"] + [
         f"{level}_{what}_{cls}"
         for level in ("voxel", "residue")
-        for cls in ("helix", "sheet")
+        for cls in SCORED_CLASSES
         for what in ("f1", "precision", "recall")
     ]
     columns += ["true_helix_voxels", "true_sheet_voxels", "predictor", "coverage"]

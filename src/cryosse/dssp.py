@@ -18,7 +18,6 @@ from pathlib import Path
 
 import gemmi
 
-from cryosse.classes import HELIX as HELIX  # quality.py imports it from here (for now)
 from cryosse.reasons import CurationError, Reason
 
 MKDSSP_TIMEOUT_S = 600

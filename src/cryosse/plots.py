@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from cryosse.atomic import atomic_path
+from cryosse.classes import SHORT_NAMES
 from cryosse.evaluation import CaseResult
 
 LABEL_COLOURS = ListedColormap(["#f0f0f0", "#d62728", "#1f77b4"])  # background, helix, sheet
@@ -82,7 +83,7 @@ def learning_curves(histories: dict[str, list[dict[str, str]]], path: str | Path
 
 
 def confusion(results: dict[str, list[CaseResult]], path: str | Path) -> None:
-    names = ("bg", "helix", "sheet")
+    names = tuple(SHORT_NAMES[c] for c in sorted(SHORT_NAMES))
     losses = sorted(results)
     figure, axes = plt.subplots(1, max(1, len(losses)), figsize=(2.4 * max(1, len(losses)), 2.6))
     axes = np.atleast_1d(axes)

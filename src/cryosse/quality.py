@@ -19,7 +19,7 @@ chain is ever read, never the whole map.
 
 Helices
     A helix is a run of ≥ `helix_min_residues` (6) consecutive residues of class HELIX (DSSP H,
-    G or I; `cryosse.dssp.HELIX` = 1), split where consecutive Cα atoms are more than
+    G or I; `cryosse.classes.HELIX` = 1), split where consecutive Cα atoms are more than
     `CHAIN_BREAK` (4.2 Å; a trans peptide spans 3.8 Å) apart.
 
 Helix axis
@@ -111,8 +111,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from cryosse.classes import HELIX
 from cryosse.config import settings_from
-from cryosse.dssp import HELIX
 
 # Consecutive Cα atoms farther apart than this (Å) are a chain break, not a peptide bond.
 CHAIN_BREAK = 4.2

@@ -23,6 +23,7 @@ import yaml
 from cryosse import __version__
 from cryosse.atomic import write_text_atomic
 from cryosse.boxes import load_box
+from cryosse.classes import BACKGROUND, CLASS_NAMES, SCORED_CLASSES
 from cryosse.clusters import MIN_SEQ_ID, mmseqs_version
 from cryosse.curation_log import read_log
 from cryosse.dssp import mkdssp_version
@@ -197,7 +198,7 @@ def _breakable(text: str) -> str:
 
 
 # Table 1's per-class columns are grouped under one header each: helix_weighted -> weighted.
-CLASS_GROUPS = ("helix", "sheet")
+CLASS_GROUPS = SCORED_CLASSES
 
 
 def table1_html(rows: list[dict[str, str]], title: str) -> str:
@@ -442,7 +443,7 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
         (r.level, r.status, r.reason) for r in read_log(results / "curation_log.tsv")
     )
     residues = {k: sum(int(r[f"{k}_residues"]) for r in manifest)
-                for k in ("helix", "sheet", "background")}  # fmt: skip
+                for k in (*SCORED_CLASSES, CLASS_NAMES[BACKGROUND])}  # fmt: skip
     total = sum(residues.values()) or 1
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

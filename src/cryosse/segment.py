@@ -83,6 +83,7 @@ from cryosse.checkpoint import (
 from cryosse.chimerax import MapStats, map_display_level, write_chimerax_script
 from cryosse.crop import resample_axes
 from cryosse.density import DensityMap, check_map_work, read_map
+from cryosse.device import Device, DeviceError, choose_device
 from cryosse.header import parse_header
 from cryosse.output_folder import FolderError, claims_folder
 from cryosse.reasons import CurationError
@@ -98,7 +99,6 @@ from cryosse.tiling import (
     side_for_memory,
     tile_memory,
 )
-from cryosse.training import Device, TrainSettings, pick_device
 
 GRID_STEP = 1.0  # Å, the network's voxel size
 OUTPUT_KINDS = ("helix_prob", "sheet_prob", "helix_mask", "sheet_mask", "labels")
@@ -256,26 +256,13 @@ def default_memory_budget(device: Device) -> int:
     return min(8 * 2**30, available // 4) if available else 2 * 2**30
 
 
-def cpu_bf16_supported() -> bool:
-    """Whether oneDNN has bf16 convolutions on this CPU (AVX-512 BF16 / AMX); without them
-    torch runs bf16 Conv3d with its slow reference kernel (measured ~50× slower than fp32)."""
-    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return bool(check()) if check is not None else False
-
-
 def select_device(name: str, bf16: bool = True, cpu_bf16: bool = False) -> Device:
-    if name not in ("auto", "cpu", "cuda"):
-        raise SegmentError(f"--device {name!r}: expected auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SegmentError("--device cuda: no CUDA device is available to this torch "
-                           f"{torch.__version__}")  # fmt: skip
-    device = pick_device(TrainSettings(device=name, bf16=bf16, cpu_bf16=cpu_bf16))
-    if device.torch_device.type == "cpu" and device.autocast and not cpu_bf16_supported():
-        raise SegmentError(
-            "--cpu-bf16: this CPU has no oneDNN bf16 convolutions (AVX-512 BF16 or AMX); bf16 "
-            "would run far slower than fp32 here — drop the flag"
-        )
-    return device
+    """The one device picker (cryosse.device), refusing bf16 where this CPU would run it far
+    slower than fp32."""
+    try:
+        return choose_device(name, bf16, cpu_bf16, refuse_slow_cpu_bf16=True)
+    except DeviceError as error:
+        raise SegmentError(f"--device {name} / --cpu-bf16: {error}") from error
 
 
 def _lattice(density: DensityMap, region: Region) -> tuple[np.ndarray, tuple[int, int, int]]:
