@@ -84,6 +84,8 @@ core-install:
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@! grep -rnE --include='*.py' '# fmt: (skip|off)' src tests benchmarks workflow_scripts demo \
+	  || { echo "the formatter is switched off above: format the code instead"; exit 1; }
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint --configfile config/demo.yaml
 

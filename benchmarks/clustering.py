@@ -42,14 +42,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"MMseqs2 {mmseqs_version()}; threads {args.threads}")  # fmt: skip
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"MMseqs2 {mmseqs_version()}; threads {args.threads}"
+    )
     start = time.perf_counter()
     sequences = load_sequences()
     print(f"read {len(sequences)} chains in {time.perf_counter() - start:.1f} s")
     names = list(sequences)
-    print(f"{'chains':>7} {'cluster s':>10} {'clusters':>9} {'search s':>9} {'pairs':>6} "
-          f"{'split by clusters':>18}")  # fmt: skip
+    print(
+        f"{'chains':>7} {'cluster s':>10} {'clusters':>9} {'search s':>9} {'pairs':>6} "
+        f"{'split by clusters':>18}"
+    )
     for n in (100, 300, len(names)):
         subset = {k: sequences[k] for k in names[:n]}
         t0 = time.perf_counter()
@@ -58,8 +62,10 @@ def main() -> None:
         pairs = similar_pairs(subset, threads=args.threads)
         t2 = time.perf_counter()
         separated = sum(1 for a, b in pairs if members[a] != members[b])
-        print(f"{n:>7} {t1 - t0:>10.2f} {len(set(members.values())):>9} {t2 - t1:>9.2f} "
-              f"{len(pairs):>6} {separated:>18}")  # fmt: skip
+        print(
+            f"{n:>7} {t1 - t0:>10.2f} {len(set(members.values())):>9} {t2 - t1:>9.2f} "
+            f"{len(pairs):>6} {separated:>18}"
+        )
 
 
 if __name__ == "__main__":

@@ -205,18 +205,20 @@ def find_pairs(realdata: Path) -> list[dict[str, Any]]:
             if roles[map_file] != "map" or roles[model_file] != "model":
                 continue
             map_path, model_path = folder / map_file, folder / model_file
-            pairs.append({
-                "pair": f"{entry['id']}/{entry['pdb_id'].lower()}",
-                "emdb_id": entry["id"],
-                "pdb_id": entry["pdb_id"].lower(),
-                "resolution": entry.get("resolution_A"),
-                "map_file": map_file,
-                "model_file": model_file,
-                "map_path": str(map_path),
-                "model_path": str(model_path),
-                "map_sha256": sha256_file(map_path),
-                "model_sha256": sha256_file(model_path),
-            })  # fmt: skip
+            pairs.append(
+                {
+                    "pair": f"{entry['id']}/{entry['pdb_id'].lower()}",
+                    "emdb_id": entry["id"],
+                    "pdb_id": entry["pdb_id"].lower(),
+                    "resolution": entry.get("resolution_A"),
+                    "map_file": map_file,
+                    "model_file": model_file,
+                    "map_path": str(map_path),
+                    "model_path": str(model_path),
+                    "map_sha256": sha256_file(map_path),
+                    "model_sha256": sha256_file(model_path),
+                }
+            )
     return pairs
 
 
@@ -235,8 +237,10 @@ def measure(pair: dict[str, Any], repeat: int, workdir: Path, index: int) -> dic
     good = [r for r in runs if r.get("error") is None and "timings" in r]
     first = good[0] if good else runs[0]
     row: dict[str, Any] = {
-        **{k: pair[k] for k in ("pair", "emdb_id", "pdb_id", "resolution", "map_file",
-                                "model_file")},
+        **{
+            k: pair[k]
+            for k in ("pair", "emdb_id", "pdb_id", "resolution", "map_file", "model_file")
+        },
         "runs": len(runs),
         "errors": [r["error"] for r in runs if r.get("error")],
         "map_shape_xyz": first.get("map_shape_xyz"),
@@ -244,7 +248,7 @@ def measure(pair: dict[str, Any], repeat: int, workdir: Path, index: int) -> dic
         "residues": first.get("residues"),
         "samples": first.get("samples", []),
         "rows": first.get("rows", []),
-    }  # fmt: skip
+    }
     # The run with the (lower) median wall time gives both wall and steps, so they add up.
     walls = [r["wall_s"] for r in runs if "wall_s" in r]
     row["wall_s_all"] = walls
@@ -305,9 +309,21 @@ def report(figures: dict[str, Any]) -> str:
         f"parent at spawn {_fmt(figures['parent_rss_mib'], 1)} MiB)",
         "",
     ]
-    header = ["pair", "map", "model", "voxels nx×ny×nz", "Å/voxel", "residues", "kept",
-              "wall s", "peak MiB", "+base MiB", *(f"{s} s" for s in STEPS), "other s",
-              "status"]  # fmt: skip
+    header = [
+        "pair",
+        "map",
+        "model",
+        "voxels nx×ny×nz",
+        "Å/voxel",
+        "residues",
+        "kept",
+        "wall s",
+        "peak MiB",
+        "+base MiB",
+        *(f"{s} s" for s in STEPS),
+        "other s",
+        "status",
+    ]
     body: list[list[str]] = []
     for p in pairs:
         shape = "×".join(str(n) for n in p["map_shape_xyz"]) if p["map_shape_xyz"] else "-"
@@ -320,18 +336,41 @@ def report(figures: dict[str, Any]) -> str:
         other = None
         if p["wall_s"] is not None and all(steps[s] is not None for s in STEPS):
             other = p["wall_s"] - sum(steps[s] for s in STEPS)
-        body.append([
-            p["pair"], p["map_file"], p["model_file"], shape, vox_txt,
-            "-" if p["residues"] is None else str(p["residues"]), str(len(p["samples"])),
-            _fmt(p["wall_s"]), _fmt(rss, 1), _fmt(inc, 1),
-            *(_fmt(steps[s]) for s in STEPS), _fmt(other), p["status"],
-        ])  # fmt: skip
+        body.append(
+            [
+                p["pair"],
+                p["map_file"],
+                p["model_file"],
+                shape,
+                vox_txt,
+                "-" if p["residues"] is None else str(p["residues"]),
+                str(len(p["samples"])),
+                _fmt(p["wall_s"]),
+                _fmt(rss, 1),
+                _fmt(inc, 1),
+                *(_fmt(steps[s]) for s in STEPS),
+                _fmt(other),
+                p["status"],
+            ]
+        )
     tot = figures["totals"]
-    body.append([
-        f"total ({len(pairs)})", "", "", f"{tot['voxels']:,} vox", "", str(tot["residues"]),
-        str(tot["samples"]), _fmt(tot["wall_s"]), _fmt(tot["max_ru_maxrss_mib"], 1), "",
-        *(_fmt(tot["steps_s"][s]) for s in STEPS), _fmt(tot["other_s"]), "",
-    ])  # fmt: skip
+    body.append(
+        [
+            f"total ({len(pairs)})",
+            "",
+            "",
+            f"{tot['voxels']:,} vox",
+            "",
+            str(tot["residues"]),
+            str(tot["samples"]),
+            _fmt(tot["wall_s"]),
+            _fmt(tot["max_ru_maxrss_mib"], 1),
+            "",
+            *(_fmt(tot["steps_s"][s]) for s in STEPS),
+            _fmt(tot["other_s"]),
+            "",
+        ]
+    )
     out.append(_table(header, body, left={0, 1, 2, len(header) - 1}))
     out.append("")
     share = figures["share_percent"]
@@ -380,10 +419,15 @@ def summarize(pairs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA,
-                        help=f"realdata folder (default: {DEFAULT_REALDATA})")  # fmt: skip
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="fresh processes per pair; median wall time")  # fmt: skip
+    parser.add_argument(
+        "--realdata",
+        type=Path,
+        default=DEFAULT_REALDATA,
+        help=f"realdata folder (default: {DEFAULT_REALDATA})",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="fresh processes per pair; median wall time"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -403,8 +447,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cryosse-bench-") as tmp:
         rows = []
         for i, pair in enumerate(pairs):
-            print(f"[{i + 1}/{len(pairs)}] {pair['pair']} {pair['map_file']} ...",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"[{i + 1}/{len(pairs)}] {pair['pair']} {pair['map_file']} ...",
+                file=sys.stderr,
+                flush=True,
+            )
             rows.append(measure(pair, args.repeat, Path(tmp), i))
     totals, share = summarize(rows)
     figures = {

@@ -148,14 +148,16 @@ class _RangeHandler(BaseHTTPRequestHandler):
             drop = send_body and self.server.first_get(match.group(1))
         range_header = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
-        self.server.log_request_line({
-            "t": time.time(),
-            "method": self.command,
-            "path": path,
-            "range": range_header,
-            "if_range": if_range,
-            "drop": drop,
-        })  # fmt: skip
+        self.server.log_request_line(
+            {
+                "t": time.time(),
+                "method": self.command,
+                "path": path,
+                "range": range_header,
+                "if_range": if_range,
+                "drop": drop,
+            }
+        )
         file = self.server.root / name
         if "/" in name or not file.is_file():
             self._empty(404)
@@ -543,32 +545,43 @@ def summary(figures: dict[str, Any]) -> str:
     t, g, r = figures["throughput"], figures["gzip"], figures["resume"]
     size_mb, gz_mb = figures["size_bytes"] / MB, figures["gzip_bytes"] / MB
     verdict = "PASS" if t["ratio"] >= TARGET_RATIO else "BELOW TARGET"
-    return "\n".join([
-        f"summary (medians of {figures['repeats']}; {size_mb:.0f} MB over loopback)",
-        f"  curl        {t['curl_median_s']:.3f} s  {t['curl_median_mb_s']:7.1f} MB/s   "
-        f"(curl's own time_total {t['curl_time_total_median_s']:.3f} s, "
-        f"{t['curl_time_total_median_mb_s']:.1f} MB/s)",
-        f"  downloader  {t['downloader_median_s']:.3f} s  {t['downloader_median_mb_s']:7.1f} MB/s",
-        f"  ratio       {t['ratio']:.2f} downloader/curl (target >= {TARGET_RATIO}): {verdict}"
-        f"   [vs curl's time_total: {t['ratio_vs_curl_time_total']:.2f}]",
-        f"  gzip        {gz_mb:.0f} MB .gz: {g['plain_median_s']:.3f} s without verification, "
-        f"{g['verified_median_s']:.3f} s with end-to-end gzip verification "
-        f"(+{g['verification_cost_s']:.3f} s)",
-        f"  resume      {r['median_s']:.3f} s with a drop at half vs "
-        f"{r['uninterrupted_median_s']:.3f} s uninterrupted; resumed part "
-        f"{r['resumed_part_median_s']:.3f} s",
-        f"              drop to resumed request "
-        f"{r['drop_to_resumed_request_median_s'] * 1e3:.1f} ms; bytes received "
-        f"{r['bytes_ratio_max']:.3f}x the file; {', '.join(r['ranges'])}",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"summary (medians of {figures['repeats']}; {size_mb:.0f} MB over loopback)",
+            f"  curl        {t['curl_median_s']:.3f} s  {t['curl_median_mb_s']:7.1f} MB/s   "
+            f"(curl's own time_total {t['curl_time_total_median_s']:.3f} s, "
+            f"{t['curl_time_total_median_mb_s']:.1f} MB/s)",
+            f"  downloader  {t['downloader_median_s']:.3f} s  "
+            f"{t['downloader_median_mb_s']:7.1f} MB/s",
+            f"  ratio       {t['ratio']:.2f} downloader/curl (target >= {TARGET_RATIO}): {verdict}"
+            f"   [vs curl's time_total: {t['ratio_vs_curl_time_total']:.2f}]",
+            f"  gzip        {gz_mb:.0f} MB .gz: {g['plain_median_s']:.3f} s without verification, "
+            f"{g['verified_median_s']:.3f} s with end-to-end gzip verification "
+            f"(+{g['verification_cost_s']:.3f} s)",
+            f"  resume      {r['median_s']:.3f} s with a drop at half vs "
+            f"{r['uninterrupted_median_s']:.3f} s uninterrupted; resumed part "
+            f"{r['resumed_part_median_s']:.3f} s",
+            f"              drop to resumed request "
+            f"{r['drop_to_resumed_request_median_s'] * 1e3:.1f} ms; bytes received "
+            f"{r['bytes_ratio_max']:.3f}x the file; {', '.join(r['ranges'])}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=float, default=200.0,
-                        help="size of the test files in MB (10^6 bytes; default 200)")  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed fetches per tool and case; medians (default 3)")  # fmt: skip
+    parser.add_argument(
+        "--size-mb",
+        type=float,
+        default=200.0,
+        help="size of the test files in MB (10^6 bytes; default 200)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed fetches per tool and case; medians (default 3)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -577,8 +590,11 @@ def main(argv: list[str] | None = None) -> int:
     if size < 2:
         parser.error("--size-mb is too small")
     if shutil.which("curl") is None:
-        print("curl not found on PATH: this benchmark compares against curl; install it "
-              "(e.g. apt-get install curl) and run again.", file=sys.stderr)  # fmt: skip
+        print(
+            "curl not found on PATH: this benchmark compares against curl; install it "
+            "(e.g. apt-get install curl) and run again.",
+            file=sys.stderr,
+        )
         return 2
 
     def say(*parts: Any) -> None:
@@ -586,11 +602,15 @@ def main(argv: list[str] | None = None) -> int:
 
     facts = machine()
     say("cryosse download benchmark (benchmarks/download.py)")
-    say(f"machine : nproc={facts['nproc']} (os.cpu_count={facts['cpu_count']}), "
-        f"CPU: {facts['cpu_model']}")  # fmt: skip
+    say(
+        f"machine : nproc={facts['nproc']} (os.cpu_count={facts['cpu_count']}), "
+        f"CPU: {facts['cpu_model']}"
+    )
     say(f"platform: {facts['platform']}")
-    say(f"python  : {facts['python']}; cryosse {facts['cryosse']}, requests "
-        f"{facts['requests']}, urllib3 {facts['urllib3']}")  # fmt: skip
+    say(
+        f"python  : {facts['python']}; cryosse {facts['cryosse']}, requests "
+        f"{facts['requests']}, urllib3 {facts['urllib3']}"
+    )
     say(f"curl    : {facts['curl']}")
 
     figures: dict[str, Any] = {"machine": facts, "repeats": args.repeats, "size_bytes": size}
@@ -605,22 +625,32 @@ def main(argv: list[str] | None = None) -> int:
             gz_size = (root / PAYLOAD_GZ).stat().st_size
             gz_sha = sha256_file(root / PAYLOAD_GZ)
             figures.update(gzip_bytes=gz_size, gzip_uncompressed_bytes=gz_raw)
-            say(f"files   : {PAYLOAD} {size / MB:.1f} MB random bytes; {PAYLOAD_GZ} "
+            say(
+                f"files   : {PAYLOAD} {size / MB:.1f} MB random bytes; {PAYLOAD_GZ} "
                 f"{gz_size / MB:.1f} MB gzip of {gz_raw / MB:.1f} MB "
-                f"(made in {time.perf_counter() - start:.1f} s)")  # fmt: skip
+                f"(made in {time.perf_counter() - start:.1f} s)"
+            )
             with LoopbackServer(root, Path(tmp) / "requests.log") as server:
-                say(f"server  : http://127.0.0.1:{server.port}/, ThreadingHTTPServer in a "
-                    "separate process, bodies via socket.sendfile")  # fmt: skip
-                say(f"\nthroughput: {PAYLOAD}, curl vs Downloader(verify_gzip=False), order "
-                    "alternating, after one untimed warm-up each")  # fmt: skip
+                say(
+                    f"server  : http://127.0.0.1:{server.port}/, ThreadingHTTPServer in a "
+                    "separate process, bodies via socket.sendfile"
+                )
+                say(
+                    f"\nthroughput: {PAYLOAD}, curl vs Downloader(verify_gzip=False), order "
+                    "alternating, after one untimed warm-up each"
+                )
                 figures["throughput"] = measure_throughput(
                     server, out, size, sha, args.repeats, say
                 )
-                say(f"\ngzip: Downloader on {PAYLOAD_GZ} without and with the end-to-end "
-                    "gzip verification")  # fmt: skip
+                say(
+                    f"\ngzip: Downloader on {PAYLOAD_GZ} without and with the end-to-end "
+                    "gzip verification"
+                )
                 figures["gzip"] = measure_gzip(server, out, gz_size, gz_sha, args.repeats, say)
-                say(f"\nresume: /drop/<token>/{PAYLOAD} drops the connection after half the "
-                    "body; Downloader(max_retries=2, no backoff wait)")  # fmt: skip
+                say(
+                    f"\nresume: /drop/<token>/{PAYLOAD} drops the connection after half the "
+                    "body; Downloader(max_retries=2, no backoff wait)"
+                )
                 figures["resume"] = measure_resume(server, out, size, sha, args.repeats, say)
     except BenchmarkFailure as exc:
         print(f"FAILED: {exc}", file=sys.stderr)

@@ -78,10 +78,12 @@ def main() -> int:
     for name, values in scores.items():
         s = summarize(values)
         label = "threshold → helix" if name == "threshold" else f"Hessian, total σ {name} Å"
-        print(f"{label:28} | {_fmt(s, 'voxel_f1_helix_weighted'):>14} "
-              f"{_fmt(s, 'voxel_f1_sheet_weighted'):>6} | "
-              f"{_fmt(s, 'residue_f1_helix_weighted'):>16} "
-              f"{_fmt(s, 'residue_f1_sheet_weighted'):>6}")  # fmt: skip
+        print(
+            f"{label:28} | {_fmt(s, 'voxel_f1_helix_weighted'):>14} "
+            f"{_fmt(s, 'voxel_f1_sheet_weighted'):>6} | "
+            f"{_fmt(s, 'residue_f1_helix_weighted'):>16} "
+            f"{_fmt(s, 'residue_f1_sheet_weighted'):>6}"
+        )
     print(f"\n{time.perf_counter() - started:.0f} s on this machine")
     return 0
 

@@ -26,16 +26,36 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODEL_KEYS = ("voxel_f1_helix_weighted", "voxel_f1_sheet_weighted", "residue_f1_helix_weighted",
-              "residue_f1_sheet_weighted", "voxel_precision_helix_pooled")  # fmt: skip
+MODEL_KEYS = (
+    "voxel_f1_helix_weighted",
+    "voxel_f1_sheet_weighted",
+    "residue_f1_helix_weighted",
+    "residue_f1_sheet_weighted",
+    "voxel_precision_helix_pooled",
+)
 
 
 def real_map_figures(checkpoint: Path, realdata: str, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "figures.json"
-        subprocess.run([sys.executable, str(HERE / "real_maps.py"), "--checkpoint", str(checkpoint),
-                        "--realdata", realdata, "--threads", str(threads), "--device", "cpu",
-                        "--json", str(out)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "real_maps.py"),
+                "--checkpoint",
+                str(checkpoint),
+                "--realdata",
+                realdata,
+                "--threads",
+                str(threads),
+                "--device",
+                "cpu",
+                "--json",
+                str(out),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return json.loads(out.read_text())
 
 
@@ -49,8 +69,11 @@ def main() -> int:
 
     with open(args.run / "history.csv", newline="") as handle:
         history = {int(r["epoch"]): r for r in csv.DictReader(handle)}
-    summary = json.loads((args.run / "summary.json").read_text()) if \
-        (args.run / "summary.json").exists() else {}  # fmt: skip
+    summary = (
+        json.loads((args.run / "summary.json").read_text())
+        if (args.run / "summary.json").exists()
+        else {}
+    )
     train_threads = int((summary.get("cpu") or {}).get("torch_threads") or 1)
     snapshots = sorted((args.run / "snapshots").glob("epoch_*.pt"))
     if not snapshots:
@@ -65,27 +88,37 @@ def main() -> int:
         model = figures["predictors"][name]["summary"]
         references = {p: v["summary"] for p, v in figures["predictors"].items() if p != name}
         h = history[epoch]
-        row = {"epoch": epoch, "cpu_hours": float(h["seconds"]) * train_threads / 3600,
-               "val_f1_helix": float(h["val_f1_helix"]),
-               "val_f1_sheet": float(h["val_f1_sheet"]),
-               "val_metric": float(h["val_metric"])}  # fmt: skip
+        row = {
+            "epoch": epoch,
+            "cpu_hours": float(h["seconds"]) * train_threads / 3600,
+            "val_f1_helix": float(h["val_f1_helix"]),
+            "val_f1_sheet": float(h["val_f1_sheet"]),
+            "val_metric": float(h["val_metric"]),
+        }
         row |= {k: model[k] for k in MODEL_KEYS}
         rows.append(row)
-        print(f"epoch {epoch:3d}  {row['cpu_hours']:.2f} CPU-h  validation helix/sheet "
-              f"{row['val_f1_helix']:.3f}/{row['val_f1_sheet']:.3f}  real maps weighted voxel "
-              f"{model['voxel_f1_helix_weighted']:.3f}/{model['voxel_f1_sheet_weighted']:.3f} "
-              f"(pooled helix P {model['voxel_precision_helix_pooled']:.3f}), residue "
-              f"{model['residue_f1_helix_weighted']:.3f}/{model['residue_f1_sheet_weighted']:.3f}",
-              flush=True)  # fmt: skip
+        print(
+            f"epoch {epoch:3d}  {row['cpu_hours']:.2f} CPU-h  validation helix/sheet "
+            f"{row['val_f1_helix']:.3f}/{row['val_f1_sheet']:.3f}  real maps weighted voxel "
+            f"{model['voxel_f1_helix_weighted']:.3f}/{model['voxel_f1_sheet_weighted']:.3f} "
+            f"(pooled helix P {model['voxel_precision_helix_pooled']:.3f}), residue "
+            f"{model['residue_f1_helix_weighted']:.3f}/{model['residue_f1_sheet_weighted']:.3f}",
+            flush=True,
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "learning_curve.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in r.items()}
-                         for r in rows)  # fmt: skip
-    plot(rows, references, args.out / "learning_curve.png",
-         f"{args.run.name}: {summary.get('cpu', {}).get('model', 'CPU')} "
-         f"{'+'.join(summary.get('cpu', {}).get('flags', []))}")  # fmt: skip
+        writer.writerows(
+            {k: f"{v:.4f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows
+        )
+    plot(
+        rows,
+        references,
+        args.out / "learning_curve.png",
+        f"{args.run.name}: {summary.get('cpu', {}).get('model', 'CPU')} "
+        f"{'+'.join(summary.get('cpu', {}).get('flags', []))}",
+    )
     print(f"wrote {args.out / 'learning_curve.csv'} and {args.out / 'learning_curve.png'}")
     return 0
 
@@ -100,8 +133,9 @@ def plot(rows: list[dict], references: dict[str, dict], png: Path, title: str) -
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for axis, cls in zip(axes, ("helix", "sheet"), strict=True):
         axis.plot(hours, [r[f"val_f1_{cls}"] for r in rows], "o-", label="validation (simulated)")
-        axis.plot(hours, [r[f"voxel_f1_{cls}_weighted"] for r in rows], "s-",
-                  label="real maps, weighted")  # fmt: skip
+        axis.plot(
+            hours, [r[f"voxel_f1_{cls}_weighted"] for r in rows], "s-", label="real maps, weighted"
+        )
         styles = (":", "--", "-.", (0, (1, 3)))
         for (name, summary), style in zip(references.items(), styles, strict=False):
             value = summary.get(f"voxel_f1_{cls}_weighted")

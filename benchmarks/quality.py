@@ -84,11 +84,16 @@ def find_pairs(realdata: Path) -> list[dict[str, Any]]:
                 continue
             if roles[map_file] != "map" or roles[model_file] != "model":
                 continue
-            pairs.append({
-                "emdb": entry["id"], "pdb": entry["pdb_id"].lower(),
-                "resolution": entry.get("resolution_A"), "kind": entry["map_kind"],
-                "map": folder / map_file, "model": folder / model_file,
-            })  # fmt: skip
+            pairs.append(
+                {
+                    "emdb": entry["id"],
+                    "pdb": entry["pdb_id"].lower(),
+                    "resolution": entry.get("resolution_A"),
+                    "kind": entry["map_kind"],
+                    "map": folder / map_file,
+                    "model": folder / model_file,
+                }
+            )
     return pairs
 
 
@@ -144,8 +149,9 @@ def score_pair(pair: dict[str, Any], settings: QualitySettings) -> dict[str, Any
             }
         mean, scores = chain_helix_similarity(boxed, box.origin, VOXEL, cls, ca, settings)
         shifted, _ = chain_helix_similarity(boxed, box.origin, VOXEL, cls, ca + SHIFT, settings)
-        precision, recall = precision_recall(boxed, box.origin, VOXEL, mine, others, contour,
-                                             settings)  # fmt: skip
+        precision, recall = precision_recall(
+            boxed, box.origin, VOXEL, mine, others, contour, settings
+        )
         # Contour sweep: the zone is computed once, then P − R at mean + k σ for each k, and
         # the k at which P = R (the contoured volume equals the model volume).
         values, in_model = zone_voxels(boxed, box.origin, VOXEL, mine, others, settings)
@@ -156,15 +162,22 @@ def score_pair(pair: dict[str, Any], settings: QualitySettings) -> dict[str, Any
             p_k = both / np.count_nonzero(above) if above.any() else 0.0
             sweep[k] = p_k - both / np.count_nonzero(in_model)
         balanced = np.sort(values)[::-1][np.count_nonzero(in_model) - 1]
-        chains.append({
-            "chain": name, "residues": len(idx), "helices": len(scores),
-            "helix_residues": int(sum(s.n_residues for s in scores)),
-            "mean_f1": mean, "shifted_mean_f1": shifted,
-            "precision": precision, "recall": recall,
-            "bin": quality_bin(mean, precision, recall, settings),
-            "pr_sweep": sweep, "balanced_k": float((balanced - mean_nz) / std_nz),
-            "per_radius": per_radius,
-        })  # fmt: skip
+        chains.append(
+            {
+                "chain": name,
+                "residues": len(idx),
+                "helices": len(scores),
+                "helix_residues": int(sum(s.n_residues for s in scores)),
+                "mean_f1": mean,
+                "shifted_mean_f1": shifted,
+                "precision": precision,
+                "recall": recall,
+                "bin": quality_bin(mean, precision, recall, settings),
+                "pr_sweep": sweep,
+                "balanced_k": float((balanced - mean_nz) / std_nz),
+                "per_radius": per_radius,
+            }
+        )
     return {
         "pair": f"{pair['emdb']}/{pair['pdb']}",
         "map": pair["map"].name,
@@ -182,8 +195,10 @@ def _dist(values: list[float]) -> str:
     if not values:
         return "n=0"
     q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
-    return f"n={len(values):3d}  min {q[0]:.3f}  Q1 {q[1]:.3f}  median {q[2]:.3f}  " \
-           f"Q3 {q[3]:.3f}  max {q[4]:.3f}"  # fmt: skip
+    return (
+        f"n={len(values):3d}  min {q[0]:.3f}  Q1 {q[1]:.3f}  median {q[2]:.3f}  "
+        f"Q3 {q[3]:.3f}  max {q[4]:.3f}"
+    )
 
 
 def _table(header: list[str], rows: list[list[str]], left: set[int]) -> list[str]:
@@ -222,34 +237,74 @@ def report(results: list[dict[str, Any]], settings: QualitySettings, seconds: fl
         out.append(f"  cylinder_radius = {radius} Å")
         for label, members in groups.items():
             f1 = [f for r in members for c in r["chains"] for f in c["per_radius"][radius]["f1"]]
-            chance = [x for r in members for c in r["chains"]
-                      for x in c["per_radius"][radius]["chance"]]  # fmt: skip
+            chance = [
+                x for r in members for c in r["chains"] for x in c["per_radius"][radius]["chance"]
+            ]
             inside = np.mean([PUBLISHED[0] <= f <= PUBLISHED[1] for f in f1]) if f1 else 0.0
             extra = f"  chance {np.median(chance):.3f}  in range {inside:.0%}" if f1 else ""
             out.append(f"    {label:20s} {_dist(f1)}{extra}")
         means = [c["per_radius"][radius]["mean"] for r in results for c in r["chains"]]
         out.append(f"    {'chain means':20s} {_dist([m for m in means if m is not None])}")
-    out += ["", f"per chain at the defaults (cylinder_radius {settings.cylinder_radius} Å, "
-            f"F1 threshold {settings.f1_threshold}, |P−R| threshold {settings.pr_threshold}); "
-            f"'shifted' = the model moved by {SHIFT.tolist()} Å"]  # fmt: skip
-    header = ["pair", "map", "res", "filtered", "contour", "chain", "res.", "helices",
-              "mean F1", "shifted", "P", "R", "P−R", "bin"]  # fmt: skip
+    out += [
+        "",
+        f"per chain at the defaults (cylinder_radius {settings.cylinder_radius} Å, "
+        f"F1 threshold {settings.f1_threshold}, |P−R| threshold {settings.pr_threshold}); "
+        f"'shifted' = the model moved by {SHIFT.tolist()} Å",
+    ]
+    header = [
+        "pair",
+        "map",
+        "res",
+        "filtered",
+        "contour",
+        "chain",
+        "res.",
+        "helices",
+        "mean F1",
+        "shifted",
+        "P",
+        "R",
+        "P−R",
+        "bin",
+    ]
     rows = []
     for r in results:
         for c in r["chains"]:
-            rows.append([
-                r["pair"], r["map"], "?" if r["resolution"] is None else f"{r['resolution']:g}",
-                "filtered" if r["filtered"] else "as is", f"{r['contour']:.4g}", c["chain"],
-                str(c["residues"]), str(c["helices"]), _fmt(c["mean_f1"]),
-                _fmt(c["shifted_mean_f1"]), _fmt(c["precision"]), _fmt(c["recall"]),
-                f"{c['precision'] - c['recall']:+.3f}", str(c["bin"]),
-            ])  # fmt: skip
+            rows.append(
+                [
+                    r["pair"],
+                    r["map"],
+                    "?" if r["resolution"] is None else f"{r['resolution']:g}",
+                    "filtered" if r["filtered"] else "as is",
+                    f"{r['contour']:.4g}",
+                    c["chain"],
+                    str(c["residues"]),
+                    str(c["helices"]),
+                    _fmt(c["mean_f1"]),
+                    _fmt(c["shifted_mean_f1"]),
+                    _fmt(c["precision"]),
+                    _fmt(c["recall"]),
+                    f"{c['precision'] - c['recall']:+.3f}",
+                    str(c["bin"]),
+                ]
+            )
     out += _table(header, rows, left={0, 1, 3, 5})
-    out += ["", "contour sweep: P − R at contour = mean + k σ of the map's non-zero voxels, and "
-            "the k at which P = R (contoured volume = model volume in the zone)"]  # fmt: skip
+    out += [
+        "",
+        "contour sweep: P − R at contour = mean + k σ of the map's non-zero voxels, and "
+        "the k at which P = R (contoured volume = model volume in the zone)",
+    ]
     header = ["pair", "chain", *(f"k={k:+g}" for k in SIGMAS), "k(P=R)"]
-    rows = [[r["pair"], c["chain"], *(f"{c['pr_sweep'][k]:+.3f}" for k in SIGMAS),
-             f"{c['balanced_k']:+.2f}"] for r in results for c in r["chains"]]  # fmt: skip
+    rows = [
+        [
+            r["pair"],
+            c["chain"],
+            *(f"{c['pr_sweep'][k]:+.3f}" for k in SIGMAS),
+            f"{c['balanced_k']:+.2f}",
+        ]
+        for r in results
+        for c in r["chains"]
+    ]
     out += _table(header, rows, left={0, 1})
     chains = [c for r in results for c in r["chains"]]
     diffs = [c["precision"] - c["recall"] for c in chains]
@@ -269,8 +324,12 @@ def report(results: list[dict[str, Any]], settings: QualitySettings, seconds: fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA,
-                        help=f"realdata folder (default: {DEFAULT_REALDATA})")  # fmt: skip
+    parser.add_argument(
+        "--realdata",
+        type=Path,
+        default=DEFAULT_REALDATA,
+        help=f"realdata folder (default: {DEFAULT_REALDATA})",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     realdata = args.realdata.resolve()
@@ -284,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         results.append(score_pair(pair, settings))
     print(report(results, settings, time.perf_counter() - start))
     if args.json:
-        text = json.dumps({"settings": dataclasses.asdict(settings), "pairs": results},
-                          indent=2, default=str)  # fmt: skip
+        text = json.dumps(
+            {"settings": dataclasses.asdict(settings), "pairs": results}, indent=2, default=str
+        )
         args.json.write_text(text + "\n", encoding="utf-8")
     return 0
 

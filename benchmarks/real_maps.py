@@ -79,12 +79,21 @@ MAPS = [
 # Mu et al. 2024 (Bioinformatics Advances vbae169), Table 2, FL_DL columns: central box voxel
 # F1 helix / sheet and residue F1 helix / sheet.
 PAPER_CASES = {
-    "EMD-8518 A": {"row": "8518_5U8S_A (6.1)", "voxel_f1_helix": 0.732, "voxel_f1_sheet": 0.411,
-                   "residue_f1_helix": 0.882, "residue_f1_sheet": 0.471},
-    "EMD-1657 AM": {"row": "1657_4V5H_AM (5.8)", "voxel_f1_helix": 0.531,
-                    "voxel_f1_sheet": 0.411, "residue_f1_helix": 0.603,
-                    "residue_f1_sheet": 0.483},
-}  # fmt: skip
+    "EMD-8518 A": {
+        "row": "8518_5U8S_A (6.1)",
+        "voxel_f1_helix": 0.732,
+        "voxel_f1_sheet": 0.411,
+        "residue_f1_helix": 0.882,
+        "residue_f1_sheet": 0.471,
+    },
+    "EMD-1657 AM": {
+        "row": "1657_4V5H_AM (5.8)",
+        "voxel_f1_helix": 0.531,
+        "voxel_f1_sheet": 0.411,
+        "residue_f1_helix": 0.603,
+        "residue_f1_sheet": 0.483,
+    },
+}
 
 
 def resolution_of(realdata: Path, item: RealMap) -> tuple[float | None, str]:
@@ -103,26 +112,29 @@ def dst10_labels(realdata: Path, item: RealMap, density: DensityMap) -> np.ndarr
         found = [folder / f"{item.chain}_pred_{cls}{s}" for s in (".mrc", ".mrc.gz")]
         found = [p for p in found if p.is_file()]
         if not found:
-            print(f"warning: no DeepSSETracer 1.0 {cls} map for {item.name} in {folder}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"warning: no DeepSSETracer 1.0 {cls} map for {item.name} in {folder}",
+                file=sys.stderr,
+            )
             return None
         paths.append(found[0])
     helix, sheet = (read_map(p, allow_constant=True) for p in paths)
     for other in (helix, sheet):
-        if other.data.shape != density.data.shape or not np.allclose(other.origin,
-                                                                      density.origin):  # fmt: skip
+        if other.data.shape != density.data.shape or not np.allclose(other.origin, density.origin):
             raise SystemExit(f"{item.name}: DeepSSETracer 1.0 output is not on the map's grid")
     return labels_from(helix.data, sheet.data).astype(np.int64)
 
 
-def model_labels(map_path: Path, checkpoint: Any, device: str, threads: int | None,
-                 work: Path) -> np.ndarray:  # fmt: skip
+def model_labels(
+    map_path: Path, checkpoint: Any, device: str, threads: int | None, work: Path
+) -> np.ndarray:
     """The checkpoint's argmax labels on the input grid, as `cryosse segment` writes them."""
     from cryosse.segment import segment_map
 
     out = work / map_path.name.split(".")[0]
-    result = segment_map(map_path, out_dir=out, model=checkpoint, device=device,
-                         on_input_grid=True, threads=threads)  # fmt: skip
+    result = segment_map(
+        map_path, out_dir=out, model=checkpoint, device=device, on_input_grid=True, threads=threads
+    )
     return np.rint(read_map(result.files["labels"], allow_constant=True).data).astype(np.int64)
 
 
@@ -130,32 +142,61 @@ def _pct(value: float | None) -> str:
     return "  NA" if value is None else f"{100 * value:5.1f}"
 
 
-HEADER = (f"{'predictor':34} {'map':12} | {'helix P':>7} {'R':>5} {'F1':>5} | "
-          f"{'sheet P':>7} {'R':>5} {'F1':>5} | {'res H':>5} {'res E':>5}")  # fmt: skip
+HEADER = (
+    f"{'predictor':34} {'map':12} | {'helix P':>7} {'R':>5} {'F1':>5} | "
+    f"{'sheet P':>7} {'R':>5} {'F1':>5} | {'res H':>5} {'res E':>5}"
+)
 
 
 def _line(predictor: str, label: str, f: dict[str, Any]) -> str:
-    return (f"{predictor:34} {label:12} | {_pct(f['voxel_precision_helix']):>7} "
-            f"{_pct(f['voxel_recall_helix']):>5} {_pct(f['voxel_f1_helix']):>5} | "
-            f"{_pct(f['voxel_precision_sheet']):>7} {_pct(f['voxel_recall_sheet']):>5} "
-            f"{_pct(f['voxel_f1_sheet']):>5} | {_pct(f['residue_f1_helix']):>5} "
-            f"{_pct(f['residue_f1_sheet']):>5}")  # fmt: skip
+    return (
+        f"{predictor:34} {label:12} | {_pct(f['voxel_precision_helix']):>7} "
+        f"{_pct(f['voxel_recall_helix']):>5} {_pct(f['voxel_f1_helix']):>5} | "
+        f"{_pct(f['voxel_precision_sheet']):>7} {_pct(f['voxel_recall_sheet']):>5} "
+        f"{_pct(f['voxel_f1_sheet']):>5} | {_pct(f['residue_f1_helix']):>5} "
+        f"{_pct(f['residue_f1_sheet']):>5}"
+    )
 
 
 def _summary_lines(predictor: str, s: dict[str, Any]) -> list[str]:
-    weighted = {f"{k}_{m}_{c}": s.get(f"{k}_{m}_{c}_weighted") for k in ("voxel", "residue")
-                for m in ("precision", "recall", "f1") for c in SCORED_CLASSES}  # fmt: skip
-    pooled = {f"{k}_{m}_{c}": s.get(f"{k}_{m}_{c}_pooled") for k in ("voxel", "residue")
-              for m in ("precision", "recall", "f1") for c in SCORED_CLASSES}  # fmt: skip
+    weighted = {
+        f"{k}_{m}_{c}": s.get(f"{k}_{m}_{c}_weighted")
+        for k in ("voxel", "residue")
+        for m in ("precision", "recall", "f1")
+        for c in SCORED_CLASSES
+    }
+    pooled = {
+        f"{k}_{m}_{c}": s.get(f"{k}_{m}_{c}_pooled")
+        for k in ("voxel", "residue")
+        for m in ("precision", "recall", "f1")
+        for c in SCORED_CLASSES
+    }
     return [_line(predictor, "weighted", weighted), _line(predictor, "pooled", pooled)]
 
 
 def _markdown(rows: list[tuple[str, str, dict[str, Any]]], title: str) -> str:
-    head = ["predictor", "map", "helix P", "helix R", "helix F1", "sheet P", "sheet R",
-            "sheet F1", "residue F1 helix", "residue F1 sheet"]  # fmt: skip
-    keys = ["voxel_precision_helix", "voxel_recall_helix", "voxel_f1_helix",
-            "voxel_precision_sheet", "voxel_recall_sheet", "voxel_f1_sheet",
-            "residue_f1_helix", "residue_f1_sheet"]  # fmt: skip
+    head = [
+        "predictor",
+        "map",
+        "helix P",
+        "helix R",
+        "helix F1",
+        "sheet P",
+        "sheet R",
+        "sheet F1",
+        "residue F1 helix",
+        "residue F1 sheet",
+    ]
+    keys = [
+        "voxel_precision_helix",
+        "voxel_recall_helix",
+        "voxel_f1_helix",
+        "voxel_precision_sheet",
+        "voxel_recall_sheet",
+        "voxel_f1_sheet",
+        "residue_f1_helix",
+        "residue_f1_sheet",
+    ]
     lines = [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for predictor, label, f in rows:
         cells = [predictor, label] + [_pct(f.get(k)).strip() for k in keys]
@@ -186,17 +227,22 @@ def main() -> int:
 
         path = Path(args.checkpoint) if args.checkpoint else default_model_path()
         checkpoint = load_checkpoint(path)
-        checkpoint_info = {"path": str(path), "sha256": sha256_file(path),
-                           "default": args.checkpoint is None}  # fmt: skip
-    model_name = "cryosse " + ("default model" if args.checkpoint is None else
-                               Path(args.checkpoint).name)  # fmt: skip
+        checkpoint_info = {
+            "path": str(path),
+            "sha256": sha256_file(path),
+            "default": args.checkpoint is None,
+        }
+    model_name = "cryosse " + (
+        "default model" if args.checkpoint is None else Path(args.checkpoint).name
+    )
     predictors = ([model_name] if checkpoint else []) + [DST10] + list(BASELINES)
     titles = {model_name: f"{model_name} (argmax)", DST10: DST10} | {
         b: f"baseline: {BASELINE_TITLES[b]}" for b in BASELINES
     }
 
-    scores: dict[str, dict[str, list[MapScore]]] = {p: {"grid": [], "central": []}
-                                                    for p in predictors}  # fmt: skip
+    scores: dict[str, dict[str, list[MapScore]]] = {
+        p: {"grid": [], "central": []} for p in predictors
+    }
     maps_info, seconds = [], {p: 0.0 for p in predictors}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cryosse-real-maps-") as tmp:
@@ -205,22 +251,28 @@ def main() -> int:
             density = read_map(map_path)
             truth = truth_on_grid(density, realdata / item.folder / item.model_name)
             resolution, source = resolution_of(realdata, item)
-            maps_info.append({"map": item.name, "file": f"{item.folder}/{item.map_name}",
-                              "shape_xyz": list(density.shape_xyz), "resolution_A": resolution,
-                              "resolution_source": source,
-                              "central_voxels": int(truth.central.sum())})  # fmt: skip
+            maps_info.append(
+                {
+                    "map": item.name,
+                    "file": f"{item.folder}/{item.map_name}",
+                    "shape_xyz": list(density.shape_xyz),
+                    "resolution_A": resolution,
+                    "resolution_source": source,
+                    "central_voxels": int(truth.central.sum()),
+                }
+            )
             for predictor in predictors:
                 tick = time.perf_counter()
                 if predictor == model_name:
-                    pred = model_labels(map_path, checkpoint, args.device, args.threads,
-                                        Path(tmp))  # fmt: skip
+                    pred = model_labels(map_path, checkpoint, args.device, args.threads, Path(tmp))
                 elif predictor == DST10:
                     pred = dst10_labels(realdata, item, density)
                     if pred is None:
                         continue
                 else:
-                    pred = baseline_labels(predictor, density.data, float(density.voxel_size[0]),
-                                           resolution)  # fmt: skip
+                    pred = baseline_labels(
+                        predictor, density.data, float(density.voxel_size[0]), resolution
+                    )
                 seconds[predictor] += time.perf_counter() - tick
                 for region in ("grid", "central"):
                     scores[predictor][region].append(score_labels(pred, truth, item.name, region))
@@ -228,46 +280,74 @@ def main() -> int:
 
     report: dict[str, Any] = {
         "machine": {k: facts[k] for k in ("cpu_model", "nproc", "python", "platform")},
-        "checkpoint": checkpoint_info, "maps": maps_info, "predictors": {},
+        "checkpoint": checkpoint_info,
+        "maps": maps_info,
+        "predictors": {},
         "paper_cases": {"published_dst11_fl_dl": PAPER_CASES, "ours": {}},
         "seconds": {"total": round(total, 1)} | {p: round(s, 1) for p, s in seconds.items()},
-    }  # fmt: skip
+    }
     rows: list[tuple[str, str, dict[str, Any]]] = []
     print(f"machine: {facts['cpu_model']}, {facts['nproc']} cores; python {facts['python']}")
     if checkpoint_info:
         print(f"checkpoint: {checkpoint_info['path']} (sha256 {checkpoint_info['sha256'][:12]})")
-    print("truth: mkdssp (H/G/I helix, B/E sheet), nearest Cα within 3 Å; every voxel of each "
-          "grid; residue F1 by the 3 Å vote; figures in %\n")  # fmt: skip
+    print(
+        "truth: mkdssp (H/G/I helix, B/E sheet), nearest Cα within 3 Å; every voxel of each "
+        "grid; residue F1 by the 3 Å vote; figures in %\n"
+    )
     print(HEADER)
     print("-" * len(HEADER))
     for predictor in predictors:
         per_map = [s.figures() for s in scores[predictor]["grid"]]
         summary = summarize(scores[predictor]["grid"])
-        report["predictors"][predictor] = {"title": titles[predictor], "maps": per_map,
-                                           "summary": summary}  # fmt: skip
+        report["predictors"][predictor] = {
+            "title": titles[predictor],
+            "maps": per_map,
+            "summary": summary,
+        }
         for f in per_map:
             print(_line(titles[predictor][:34], f["name"], f))
             rows.append((titles[predictor], f["name"], f))
         for line in _summary_lines(titles[predictor][:34], summary):
             print(line)
-        rows += [(titles[predictor], "weighted", {k.removesuffix("_weighted"): v for k, v in
-                  summary.items() if k.endswith("_weighted")}),
-                 (titles[predictor], "pooled", {k.removesuffix("_pooled"): v for k, v in
-                  summary.items() if k.endswith("_pooled")})]  # fmt: skip
+        rows += [
+            (
+                titles[predictor],
+                "weighted",
+                {
+                    k.removesuffix("_weighted"): v
+                    for k, v in summary.items()
+                    if k.endswith("_weighted")
+                },
+            ),
+            (
+                titles[predictor],
+                "pooled",
+                {k.removesuffix("_pooled"): v for k, v in summary.items() if k.endswith("_pooled")},
+            ),
+        ]
         print("-" * len(HEADER))
 
-    print("\nThe paper's own cases, central box (chain bounding box, no padding); published: "
-          "DeepSSETracer 1.1 FL_DL, Mu et al. 2024 Table 2")  # fmt: skip
+    print(
+        "\nThe paper's own cases, central box (chain bounding box, no padding); published: "
+        "DeepSSETracer 1.1 FL_DL, Mu et al. 2024 Table 2"
+    )
     print(HEADER)
     print("-" * len(HEADER))
     paper_rows: list[tuple[str, str, dict[str, Any]]] = []
     for case, published in PAPER_CASES.items():
-        nan = dict.fromkeys(("voxel_precision_helix", "voxel_recall_helix",
-                             "voxel_precision_sheet", "voxel_recall_sheet"))  # fmt: skip
+        nan = dict.fromkeys(
+            (
+                "voxel_precision_helix",
+                "voxel_recall_helix",
+                "voxel_precision_sheet",
+                "voxel_recall_sheet",
+            )
+        )
         line = _line("published DeepSSETracer 1.1 FL_DL", case, nan | published)
         print(line)
-        paper_rows.append((f"published DeepSSETracer 1.1 FL_DL ({published['row']})", case,
-                           nan | published))  # fmt: skip
+        paper_rows.append(
+            (f"published DeepSSETracer 1.1 FL_DL ({published['row']})", case, nan | published)
+        )
         for predictor in predictors:
             for score in scores[predictor]["central"]:
                 if score.name == case:
@@ -276,14 +356,18 @@ def main() -> int:
                     print(_line(titles[predictor][:34], case, f))
                     paper_rows.append((titles[predictor], case, f))
         print("-" * len(HEADER))
-    print(f"\n{total:.0f} s in all on this machine; seconds per predictor: "
-          + ", ".join(f"{p} {s:.1f}" for p, s in seconds.items()))  # fmt: skip
+    print(
+        f"\n{total:.0f} s in all on this machine; seconds per predictor: "
+        + ", ".join(f"{p} {s:.1f}" for p, s in seconds.items())
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.markdown:
         Path(args.markdown).write_text(
-            _markdown(rows, "Real component maps, every voxel of each grid") + "\n"
-            + _markdown(paper_rows, "The paper's own cases, central box") )  # fmt: skip
+            _markdown(rows, "Real component maps, every voxel of each grid")
+            + "\n"
+            + _markdown(paper_rows, "The paper's own cases, central box")
+        )
     return 0
 
 

@@ -90,18 +90,26 @@ def main() -> int:
         train = [paths[s] for s in real if _entry(s) != held]
         if args.with_derived:
             train += [paths[s] for s in derived]
-        jobs.append({
-            "spec": spec, "training": training, "model": config["model"],
-            "threads": args.threads, "train": train, "out": str(Path(args.out) / held),
-            "test": [paths[s] for s in real if _entry(s) == held],
-        })  # fmt: skip
+        jobs.append(
+            {
+                "spec": spec,
+                "training": training,
+                "model": config["model"],
+                "threads": args.threads,
+                "train": train,
+                "out": str(Path(args.out) / held),
+                "test": [paths[s] for s in real if _entry(s) == held],
+            }
+        )
 
     facts = host_facts()
     print(f"machine: {facts['cpu_model']}, {facts['nproc']} cores; python {facts['python']}")
-    print(f"offline run: {results}; real entries: {', '.join(entries)}; run {spec.run_id}, "
-          f"model {config['model']}, {training['epochs']} epochs x "
-          f"{training['steps_per_epoch']} steps of {training['crop_size']}^3 crops"
-          + ("; real-only training + derived maps" if args.with_derived else ""))  # fmt: skip
+    print(
+        f"offline run: {results}; real entries: {', '.join(entries)}; run {spec.run_id}, "
+        f"model {config['model']}, {training['epochs']} epochs x "
+        f"{training['steps_per_epoch']} steps of {training['crop_size']}^3 crops"
+        + ("; real-only training + derived maps" if args.with_derived else "")
+    )
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         loo = [case for cases in pool.map(_train_and_test, jobs) for case in cases]
@@ -118,11 +126,15 @@ def main() -> int:
         name: evaluation_figures(cases)["weighted"]
         for name, cases in (("offline", offline), ("real_only_loo", loo))
     }
-    cells = ["  ".join(_fmt(summary[n][f"{k}_f1_{c}"]) for k in KINDS for c in SCORED_CLASSES)
-             for n in ("offline", "real_only_loo")]  # fmt: skip
+    cells = [
+        "  ".join(_fmt(summary[n][f"{k}_f1_{c}"]) for k in KINDS for c in SCORED_CLASSES)
+        for n in ("offline", "real_only_loo")
+    ]
     print(f"{'weighted over pairs':26}| {cells[0]:30}| {cells[1]}")
-    print(f"\nleave-one-out training + testing: {seconds:.0f} s for {len(jobs)} runs "
-          f"({args.jobs} side by side, {args.threads} thread each)")  # fmt: skip
+    print(
+        f"\nleave-one-out training + testing: {seconds:.0f} s for {len(jobs)} runs "
+        f"({args.jobs} side by side, {args.threads} thread each)"
+    )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0

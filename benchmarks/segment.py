@@ -136,8 +136,10 @@ def calibrated_checkpoint(base: int, map_path: Path, path: Path) -> None:
         mean, std = logits.mean(dim=1), logits.std(dim=1)
         net.head.weight.copy_(net.head.weight / std[:, None, None, None, None] * 3)
         net.head.bias.copy_((net.head.bias - mean) / std * 3)
-    save_checkpoint(make_checkpoint(net.state_dict(), {"base": base, "depth": 2},
-                                    {"epoch": 0, "metric": 0.0}), path)  # fmt: skip
+    save_checkpoint(
+        make_checkpoint(net.state_dict(), {"base": base, "depth": 2}, {"epoch": 0, "metric": 0.0}),
+        path,
+    )
 
 
 # --- the baseline: DeepSSETracer 1.1's inference scheme (methods.md §3.2) -------------------
@@ -159,8 +161,9 @@ def _tent() -> np.ndarray:
     return (1 - np.abs(np.arange(TILE) - c) / c).astype(np.float32)
 
 
-def baseline_predict(model: UNet3D, data: np.ndarray, device: torch.device,
-                     whole: bool = False) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+def baseline_predict(
+    model: UNet3D, data: np.ndarray, device: torch.device, whole: bool = False
+) -> tuple[np.ndarray, dict[str, Any]]:
     forward = 0.0
     m = data / data.max()
     m[m < 0] = 0
@@ -195,8 +198,13 @@ def baseline_predict(model: UNet3D, data: np.ndarray, device: torch.device,
                     tile = _zscore(m[z : z + TILE, y : y + TILE, x : x + TILE])
                     started = time.perf_counter()
                     with torch.no_grad():
-                        p = torch.softmax(model(torch.from_numpy(tile)[None, None].to(device)),
-                                          dim=1)[0].cpu().numpy()  # fmt: skip
+                        p = (
+                            torch.softmax(
+                                model(torch.from_numpy(tile)[None, None].to(device)), dim=1
+                            )[0]
+                            .cpu()
+                            .numpy()
+                        )
                     forward += time.perf_counter() - started
                     region = (slice(z, z + TILE), slice(y, y + TILE), slice(x, x + TILE))
                     probs[(slice(None), *region)] += p * w3
@@ -208,8 +216,12 @@ def baseline_predict(model: UNet3D, data: np.ndarray, device: torch.device,
         computed = tiles * TILE**3
     n = [min(a, b) for a, b in zip(data.shape, pred.shape, strict=True)]
     labels[: n[0], : n[1], : n[2]] = pred[: n[0], : n[1], : n[2]]
-    return labels, {"tiles": tiles, "forward_s": forward, "computed_voxels": computed,
-                    "tile": "whole" if tiles == 1 else f"{TILE}³"}  # fmt: skip
+    return labels, {
+        "tiles": tiles,
+        "forward_s": forward,
+        "computed_voxels": computed,
+        "tile": "whole" if tiles == 1 else f"{TILE}³",
+    }
 
 
 # --- one case per process -----------------------------------------------------------------
@@ -300,15 +312,24 @@ def run_case(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     if args.case in ("ours", "ours-whole"):
         out_dir = Path(args.labels).with_suffix(".out") if args.write else None
-        result = segment_map(args.map, out_dir, model=args.checkpoint, device=args.device,
-                             max_memory=args.max_memory, threads=args.threads,
-                             tile_size=100000 if args.case == "ours-whole" else args.tile_size,
-                             progress=args.progress)  # fmt: skip
+        result = segment_map(
+            args.map,
+            out_dir,
+            model=args.checkpoint,
+            device=args.device,
+            max_memory=args.max_memory,
+            threads=args.threads,
+            tile_size=100000 if args.case == "ours-whole" else args.tile_size,
+            progress=args.progress,
+        )
         labels, tiling = result.labels, result.summary["tiling"]
-        info = {"tiles": tiling["tiles"], "forward_s": result.summary["timings_s"]["forward"],
-                "computed_voxels": tiling["computed_voxels"],
-                "tile": "x".join(map(str, tiling["tile_shape_zyx"])),
-                "estimated_tile_mib": round(tiling["estimated_tile_bytes"] / 2**20)}  # fmt: skip
+        info = {
+            "tiles": tiling["tiles"],
+            "forward_s": result.summary["timings_s"]["forward"],
+            "computed_voxels": tiling["computed_voxels"],
+            "tile": "x".join(map(str, tiling["tile_shape_zyx"])),
+            "estimated_tile_mib": round(tiling["estimated_tile_bytes"] / 2**20),
+        }
     else:
         model = load_checkpoint(args.checkpoint).model.to(device).eval()
         data = read_map(args.map).data
@@ -317,16 +338,41 @@ def run_case(args: argparse.Namespace) -> None:
     np.save(args.labels, labels)
     peak = _status_kib("VmHWM") if device.type == "cpu" else 0
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak / 1024,
-                      "rss_start_mib": rss_start / 1024, "gpu_peak_mib": gpu_peak,
-                      "voxels": int(labels.size), **info}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rss_mib": peak / 1024,
+                "rss_start_mib": rss_start / 1024,
+                "gpu_peak_mib": gpu_peak,
+                "voxels": int(labels.size),
+                **info,
+            }
+        )
+    )
 
 
-def _spawn(case: str, map_path: Path, checkpoint: Path, labels: Path,
-           args: argparse.Namespace) -> dict[str, Any] | str:  # fmt: skip
-    command = [sys.executable, __file__, "--case", case, "--map", str(map_path), "--checkpoint",
-               str(checkpoint), "--labels", str(labels), "--threads", str(args.threads),
-               "--device", args.device, "--max-memory", args.max_memory]  # fmt: skip
+def _spawn(
+    case: str, map_path: Path, checkpoint: Path, labels: Path, args: argparse.Namespace
+) -> dict[str, Any] | str:
+    command = [
+        sys.executable,
+        __file__,
+        "--case",
+        case,
+        "--map",
+        str(map_path),
+        "--checkpoint",
+        str(checkpoint),
+        "--labels",
+        str(labels),
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+        "--max-memory",
+        args.max_memory,
+    ]
     if args.tile_size:
         command += ["--tile-size", str(args.tile_size)]
     if args.write:
@@ -373,12 +419,16 @@ def main() -> None:
         return
 
     facts = host_facts()
-    print(f"host: {facts['cpu_model']}, {facts['nproc']} usable cores, torch "
-          f"{torch.__version__}, {args.threads} threads, device {args.device}")  # fmt: skip
+    print(
+        f"host: {facts['cpu_model']}, {facts['nproc']} usable cores, torch "
+        f"{torch.__version__}, {args.threads} threads, device {args.device}"
+    )
     print(f"load average before: {_load_average()}")
-    print(f"network: UNet3D base {args.base}, depth 2 "
-          f"({'checkpoint ' + args.model if args.model else 'calibrated random weights'}); "
-          f"ours: --max-memory {args.max_memory}")  # fmt: skip
+    print(
+        f"network: UNet3D base {args.base}, depth 2 "
+        f"({'checkpoint ' + args.model if args.model else 'calibrated random weights'}); "
+        f"ours: --max-memory {args.max_memory}"
+    )
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cryosse-bench-") as tmp:
         work = Path(tmp)
@@ -393,10 +443,10 @@ def main() -> None:
                 cases += ["ours-whole", "base-whole"]
             results: dict[str, Any] = {}
             for case in cases:
-                results[case] = _spawn(case, map_path, checkpoint, work / f"{case}{size}.npy",
-                                       args)  # fmt: skip
-            labels = {c: np.load(work / f"{c}{size}.npy") for c in cases
-                      if isinstance(results[c], dict)}  # fmt: skip
+                results[case] = _spawn(case, map_path, checkpoint, work / f"{case}{size}.npy", args)
+            labels = {
+                c: np.load(work / f"{c}{size}.npy") for c in cases if isinstance(results[c], dict)
+            }
             for case in ("ours", "baseline"):
                 ref = "ours-whole" if case == "ours" else "base-whole"
                 res = results[case]
@@ -411,8 +461,9 @@ def main() -> None:
             map_path.unlink()
     print(f"load average after: {_load_average()}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"host": facts, "args": vars(args), "rows": rows},
-                                              indent=2) + "\n")  # fmt: skip
+        Path(args.json).write_text(
+            json.dumps({"host": facts, "args": vars(args), "rows": rows}, indent=2) + "\n"
+        )
 
 
 def memory_sweep(args: argparse.Namespace) -> None:
@@ -420,10 +471,12 @@ def memory_sweep(args: argparse.Namespace) -> None:
     if args.max_memory == "4G":  # the comparison's default: a fixed sweep uses a small budget
         args.max_memory = "1G"
     print(f"load average before: {_load_average()}")
-    print(f"memory sweep: ours only, UNet3D base {args.base}, --max-memory {args.max_memory}, "
-          f"--tile-size {args.tile_size or '(from the budget)'}, "
-          f"{'outputs written' if args.write else 'no output files'}, {args.threads} threads, "
-          f"device {args.device}")  # fmt: skip
+    print(
+        f"memory sweep: ours only, UNet3D base {args.base}, --max-memory {args.max_memory}, "
+        f"--tile-size {args.tile_size or '(from the budget)'}, "
+        f"{'outputs written' if args.write else 'no output files'}, {args.threads} threads, "
+        f"device {args.device}"
+    )
     print(
         f"  {'size':>5} {'seconds':>8} {'tiles':>6} {'tile':>11} {'est. tile MiB':>13} "
         f"{'fixed MiB':>9} {'peak MiB':>9} {'+MiB':>7} {'B/vox':>6}"
@@ -445,17 +498,21 @@ def memory_sweep(args: argparse.Namespace) -> None:
             increase = res["peak_rss_mib"] - res["rss_start_mib"]
             points.append((res["voxels"], increase * 2**20, res["tile"]))
             rows.append({"size": size, **res})
-            print(f"  {size:>5} {res['seconds']:>8.1f} {res['tiles']:>6} {res['tile']:>11} "
-                  f"{res['estimated_tile_mib']:>13} {res['rss_start_mib']:>9.0f} "
-                  f"{res['peak_rss_mib']:>9.0f} "
-                  f"{increase:>7.0f} {increase * 2**20 / res['voxels']:>6.1f}")  # fmt: skip
+            print(
+                f"  {size:>5} {res['seconds']:>8.1f} {res['tiles']:>6} {res['tile']:>11} "
+                f"{res['estimated_tile_mib']:>13} {res['rss_start_mib']:>9.0f} "
+                f"{res['peak_rss_mib']:>9.0f} "
+                f"{increase:>7.0f} {increase * 2**20 / res['voxels']:>6.1f}"
+            )
     same = [(v, p) for v, p, tile in points if points and tile == points[-1][2]]
     if len(same) >= 2:
         voxels, peak = (np.array(v, dtype=np.float64) for v in zip(*same, strict=True))
         slope, intercept = np.polyfit(voxels, peak, 1)
-        print(f"  fit over the {len(same)} sizes with {points[-1][2]} tiles: peak increase = "
-              f"{intercept / 2**20:.0f} MiB (tile, network, process) + {slope:.1f} B per map "
-              f"voxel (map-sized arrays)")  # fmt: skip
+        print(
+            f"  fit over the {len(same)} sizes with {points[-1][2]} tiles: peak increase = "
+            f"{intercept / 2**20:.0f} MiB (tile, network, process) + {slope:.1f} B per map "
+            f"voxel (map-sized arrays)"
+        )
     else:
         print("  no fit: fewer than two sizes share the largest size's tile shape")
     print(f"load average after: {_load_average()}")
@@ -465,23 +522,29 @@ def memory_sweep(args: argparse.Namespace) -> None:
 
 def _print_size(size: int, results: dict[str, Any]) -> None:
     print(f"\n{size}³ ({size**3 / 1e6:.1f} M voxels)")
-    print(f"  {'method':<11} {'seconds':>16} {'peak MiB':>9} {'+MiB':>7} {'B/vox':>6} "
-          f"{'tiles':>6} {'tile':>11} {'comp/vox':>8} {'agreement':>10}")  # fmt: skip
+    print(
+        f"  {'method':<11} {'seconds':>16} {'peak MiB':>9} {'+MiB':>7} {'B/vox':>6} "
+        f"{'tiles':>6} {'tile':>11} {'comp/vox':>8} {'agreement':>10}"
+    )
     for case, res in results.items():
         if not isinstance(res, dict):
             print(f"  {case:<11} {res}")
             continue
         increase = res["peak_rss_mib"] - res["rss_start_mib"]
         agreement = f"{res['agreement'] * 100:.4f}%" if "agreement" in res else "-"
-        print(f"  {case:<11} {res['seconds']:>7.1f} ({res['forward_s']:>6.1f}) "
-              f"{res['peak_rss_mib']:>9.0f} {increase:>7.0f} "
-              f"{increase * 2**20 / res['voxels']:>6.0f} {res['tiles']:>6} {res['tile']:>11} "
-              f"{res['computed_voxels'] / res['voxels']:>8.2f} {agreement:>10}")  # fmt: skip
+        print(
+            f"  {case:<11} {res['seconds']:>7.1f} ({res['forward_s']:>6.1f}) "
+            f"{res['peak_rss_mib']:>9.0f} {increase:>7.0f} "
+            f"{increase * 2**20 / res['voxels']:>6.0f} {res['tiles']:>6} {res['tile']:>11} "
+            f"{res['computed_voxels'] / res['voxels']:>8.2f} {agreement:>10}"
+        )
     ours, base = results.get("ours"), results.get("baseline")
     if isinstance(ours, dict) and isinstance(base, dict):
-        print(f"  speed-up ours vs baseline: {base['seconds'] / ours['seconds']:.2f}× total, "
-              f"{base['forward_s'] / ours['forward_s']:.2f}× forward; classes ours "
-              f"{ours.get('classes')}, baseline {base.get('classes')}")  # fmt: skip
+        print(
+            f"  speed-up ours vs baseline: {base['seconds'] / ours['seconds']:.2f}× total, "
+            f"{base['forward_s'] / ours['forward_s']:.2f}× forward; classes ours "
+            f"{ours.get('classes')}, baseline {base.get('classes')}"
+        )
 
 
 if __name__ == "__main__":

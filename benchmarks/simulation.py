@@ -67,8 +67,9 @@ def radial_spectrum(data: np.ndarray, voxel: float, k_max: float) -> np.ndarray:
     return np.log10(np.maximum(mean / mean[0], 1e-12))
 
 
-def zone(data: np.ndarray, origin: np.ndarray, voxel: float, atoms: np.ndarray,
-         radius: float) -> np.ndarray:  # fmt: skip
+def zone(
+    data: np.ndarray, origin: np.ndarray, voxel: float, atoms: np.ndarray, radius: float
+) -> np.ndarray:
     nz, ny, nx = data.shape
     zz, yy, xx = np.indices(data.shape)
     pos = np.stack([xx, yy, zz], -1).reshape(-1, 3) * voxel + origin
@@ -174,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         axes[4].set_ylabel("log10 power (norm.)")
         axes[4].axvline(1 / res, color="k", lw=0.5)
         axes[4].legend()
-        fig.suptitle(label + " — real | simulated | simulated without noise | derived from "
-                     f"{DERIVED_SOURCE[0]}")  # fmt: skip
+        fig.suptitle(
+            label + " — real | simulated | simulated without noise | derived from "
+            f"{DERIVED_SOURCE[0]}"
+        )
         fig.tight_layout()
         fig.savefig(args.out / f"{folder}.png", dpi=80)
         plt.close(fig)

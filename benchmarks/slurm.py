@@ -76,13 +76,19 @@ def main() -> None:
             problems = cluster.stop()
         load = os.getloadavg()
         print("cryosse SLURM benchmark (benchmarks/slurm.py)")
-        print(f"machine : nproc={facts['nproc']}, CPU: {facts['cpu_model']}; "
-              f"load average after the runs {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+        print(
+            f"machine : nproc={facts['nproc']}, CPU: {facts['cpu_model']}; "
+            f"load average after the runs {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        )
         print("workflow: demo, 5 entries, losses CE + FL_DL, targets Table 1 + split report")
-        print(f"local   : --cores 2                      wall {local_s:7.1f} s   "
-              f"rule scripts {script_seconds(local):7.1f} s")  # fmt: skip
-        print(f"slurm   : --executor slurm, {len(jobs):2d} jobs      wall {slurm_s:7.1f} s   "
-              f"rule scripts {script_seconds(slurm):7.1f} s")  # fmt: skip
+        print(
+            f"local   : --cores 2                      wall {local_s:7.1f} s   "
+            f"rule scripts {script_seconds(local):7.1f} s"
+        )
+        print(
+            f"slurm   : --executor slurm, {len(jobs):2d} jobs      wall {slurm_s:7.1f} s   "
+            f"rule scripts {script_seconds(slurm):7.1f} s"
+        )
         print(f"ratio   : SLURM / local wall = {slurm_s / local_s:.2f}")
         if problems:
             print(f"cluster stop problems: {problems}")

@@ -278,9 +278,12 @@ def make_data(size: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 
 def _prepare(
-    cfg: Config, base: int, device: torch.device, state: dict[str, Any] | None = None,
+    cfg: Config,
+    base: int,
+    device: torch.device,
+    state: dict[str, Any] | None = None,
     dropout: float = 0.5,
-):  # fmt: skip
+):
     _seed()
     model = UNet3D(base=base, dropout=dropout).to(device)
     if state is not None:
@@ -309,9 +312,15 @@ def _train_step(step_fn, optimizer, loss_fn, x, y, m, cfg: Config, device) -> to
 
 
 def measure_config(
-    cfg: Config, size: int, base: int, data, device: torch.device, warmup: int, steps: int,
+    cfg: Config,
+    size: int,
+    base: int,
+    data,
+    device: torch.device,
+    warmup: int,
+    steps: int,
     compile_timeout: float | None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Time one configuration: first step, `warmup` untimed steps, `steps` timed steps."""
     row: dict[str, Any] = {"config": asdict(cfg), "size": size}
     if device.type == "cuda":
@@ -380,14 +389,24 @@ def measure_inference(
                 times.append(time.perf_counter() - started)
     del model, optimizer, x
     _free(device)
-    return {"config": asdict(cfg), "size": size, "times_s": times,
-            "median_s": statistics.median(times)}  # fmt: skip
+    return {
+        "config": asdict(cfg),
+        "size": size,
+        "times_s": times,
+        "median_s": statistics.median(times),
+    }
 
 
 def loss_curves(
-    reference: Config, optimised: Config, size: int, base: int, steps: int, dropout: float,
-    device: torch.device, compile_timeout: float | None,
-) -> dict[str, Any]:  # fmt: skip
+    reference: Config,
+    optimised: Config,
+    size: int,
+    base: int,
+    steps: int,
+    dropout: float,
+    device: torch.device,
+    compile_timeout: float | None,
+) -> dict[str, Any]:
     """Train both configs from the same weights on the same fixed batch; both loss curves."""
     _seed()
     state = copy.deepcopy(UNet3D(base=base).state_dict())
@@ -429,19 +448,33 @@ def loss_curves(
     ref, opt = curves["reference"], curves["optimised"]
     rel = [abs(a - b) / abs(a) if a else math.inf for a, b in zip(ref, opt, strict=True)]
     return {
-        "size": size, "base": base, "steps": steps, "lr": LR, "dropout": dropout,
-        "reference": asdict(reference), "optimised": asdict(optimised),
-        "reference_losses": ref, "optimised_losses": opt,
-        "max_relative_difference": max(rel), "relative_difference": rel, "note": note,
-    }  # fmt: skip
+        "size": size,
+        "base": base,
+        "steps": steps,
+        "lr": LR,
+        "dropout": dropout,
+        "reference": asdict(reference),
+        "optimised": asdict(optimised),
+        "reference_losses": ref,
+        "optimised_losses": opt,
+        "max_relative_difference": max(rel),
+        "relative_difference": rel,
+        "note": note,
+    }
 
 
 def grid_estimate(step_s: float, infer_s: float, epochs: int, batch: int = 1) -> dict[str, float]:
     """Hours for the whole grid: GRID_RUNS × epochs × (training steps + validation forwards)."""
     train_steps = math.ceil(TRAIN_BOXES / batch)
     per_epoch = train_steps * step_s + VAL_BOXES * infer_s
-    return {"step_s": step_s, "infer_s": infer_s, "batch": batch, "train_steps": train_steps,
-            "epoch_s": per_epoch, "hours": GRID_RUNS * epochs * per_epoch / 3600}  # fmt: skip
+    return {
+        "step_s": step_s,
+        "infer_s": infer_s,
+        "batch": batch,
+        "train_steps": train_steps,
+        "epoch_s": per_epoch,
+        "hours": GRID_RUNS * epochs * per_epoch / 3600,
+    }
 
 
 # ------------------------------------------------------------------------------- report --
@@ -451,8 +484,10 @@ def _table(header: list[str], rows: list[list[str]], left: set[int]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(row: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(row, widths, strict=True)))  # fmt: skip
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
 
     return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
@@ -495,28 +530,63 @@ def report(figures: dict[str, Any]) -> str:
     for note in figures["notes"]:
         out.append(f"note: {note}")
     out.append("")
-    header = ["size", "config", "batch", "first s", "median s", "voxels/s", "speed-up",
-              "peak MiB", "+MiB", "loss 1st", "status"]  # fmt: skip
+    header = [
+        "size",
+        "config",
+        "batch",
+        "first s",
+        "median s",
+        "voxels/s",
+        "speed-up",
+        "peak MiB",
+        "+MiB",
+        "loss 1st",
+        "status",
+    ]
     body = []
     for size, rows in figures["steps"].items():
         ref = next((r for r in rows if r["config"]["key"] == "a" and "skipped" not in r), None)
         for r in rows:
             c = r["config"]
             if "skipped" in r:
-                body.append([f"{size}³", c["name"], str(c["batch"]), "-", "-", "-", "-", "-",
-                             "-", "-", "skipped: " + r["skipped"]])  # fmt: skip
+                body.append(
+                    [
+                        f"{size}³",
+                        c["name"],
+                        str(c["batch"]),
+                        "-",
+                        "-",
+                        "-",
+                        "-",
+                        "-",
+                        "-",
+                        "-",
+                        "skipped: " + r["skipped"],
+                    ]
+                )
                 continue
             speed = r["voxels_per_s"] / ref["voxels_per_s"] if ref else math.nan
-            body.append([
-                f"{size}³", c["name"], str(c["batch"]), f"{r['first_step_s']:.3f}",
-                f"{r['median_step_s']:.3f}", f"{r['voxels_per_s']:,.0f}", f"{speed:.2f}x",
-                _mib(r["peak_mib"]), _mib(r["peak_increase_mib"]), f"{r['first_loss']:.4f}",
-                r.get("note", "ok"),
-            ])  # fmt: skip
+            body.append(
+                [
+                    f"{size}³",
+                    c["name"],
+                    str(c["batch"]),
+                    f"{r['first_step_s']:.3f}",
+                    f"{r['median_step_s']:.3f}",
+                    f"{r['voxels_per_s']:,.0f}",
+                    f"{speed:.2f}x",
+                    _mib(r["peak_mib"]),
+                    _mib(r["peak_increase_mib"]),
+                    f"{r['first_loss']:.4f}",
+                    r.get("note", "ok"),
+                ]
+            )
     out.append(_table(header, body, left={1, 10}))
     kinds = {r.get("memory_kind") for rows in figures["steps"].values() for r in rows}
-    out.append(f"peak memory: {', '.join(sorted(k for k in kinds if k))}; +MiB = over the value "
-               "when the config started")  # fmt: skip
+    out.append(
+        f"peak memory: {', '.join(sorted(k for k in kinds if k))}; +MiB = over the value "
+        "when the config started"
+    )
     out.append("")
 
     best = figures["best"]
@@ -580,8 +650,10 @@ def report(figures: dict[str, Any]) -> str:
         f"every run to the last epoch (early stopping only shortens it)"
     )
     if est["scaled_from"] != GRID_SIZE:
-        out.append(f"note: {GRID_SIZE}³ not measured; times scaled by voxel count from "
-                   f"{est['scaled_from']}³")  # fmt: skip
+        out.append(
+            f"note: {GRID_SIZE}³ not measured; times scaled by voxel count from "
+            f"{est['scaled_from']}³"
+        )
     if figures["settings"]["base"] != 64:
         out.append(f"note: base {figures['settings']['base']}, not the real network")
     for label, e in est["rows"].items():
@@ -605,23 +677,37 @@ def report(figures: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", help="box sides (default 64 112)")
-    parser.add_argument("--warmup", type=int, help="untimed steps after the first step "
-                        "(default 1 on CPU, 5 on GPU)")  # fmt: skip
+    parser.add_argument(
+        "--warmup", type=int, help="untimed steps after the first step (default 1 on CPU, 5 on GPU)"
+    )
     parser.add_argument("--steps", type=int, help="timed steps (default 2 on CPU, 20 on GPU)")
     parser.add_argument("--base", type=int, help="U-Net base width (default 64: the real one)")
     parser.add_argument("--batch", type=int, help="batch of config (e) (default 2 CPU, 4 GPU)")
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                        help="measure torch.compile (default: on on GPU, off on CPU)")  # fmt: skip
-    parser.add_argument("--compile-timeout", type=float, default=600.0,
-                        help="give up a compile whose first step takes longer (s)")  # fmt: skip
-    parser.add_argument("--all-configs", action=argparse.BooleanOptionalAction, default=None,
-                        help="every config at every size (default on GPU); on CPU, later "
-                        "sizes get the reference and the first size's fastest config")  # fmt: skip
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure torch.compile (default: on on GPU, off on CPU)",
+    )
+    parser.add_argument(
+        "--compile-timeout",
+        type=float,
+        default=600.0,
+        help="give up a compile whose first step takes longer (s)",
+    )
+    parser.add_argument(
+        "--all-configs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="every config at every size (default on GPU); on CPU, later "
+        "sizes get the reference and the first size's fastest config",
+    )
     parser.add_argument("--curve-steps", type=int, help="loss-curve steps (15 CPU, 50 GPU)")
     parser.add_argument("--epochs", type=int, default=100, help="epochs per run for the estimate")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: base 8, sizes 32 48, 1 + 2 steps")  # fmt: skip
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: base 8, sizes 32 48, 1 + 2 steps"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
 
@@ -653,16 +739,28 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter()
     notes = []
     info = machine(device)
-    print(f"benchmark on {device} ({info.get('gpu') or info['cpu_model']}), torch "
-          f"{torch.__version__}", file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"benchmark on {device} ({info.get('gpu') or info['cpu_model']}), torch "
+        f"{torch.__version__}",
+        file=sys.stderr,
+        flush=True,
+    )
     reference = Config("a", "reference fp32")
     optimised = [
         Config("b", "bf16", bf16=True, cudnn_benchmark=cuda),
         Config("c", "bf16+CL", bf16=True, channels_last=True, cudnn_benchmark=cuda),
     ]
     if use_compile:
-        optimised.append(Config("d", "bf16+CL+comp", bf16=True, channels_last=True,
-                                compile=True, cudnn_benchmark=cuda))  # fmt: skip
+        optimised.append(
+            Config(
+                "d",
+                "bf16+CL+comp",
+                bf16=True,
+                channels_last=True,
+                compile=True,
+                cudnn_benchmark=cuda,
+            )
+        )
     else:
         notes.append("torch.compile not measured (off by default on CPU; --compile turns it on)")
     if not all_configs and len(sizes) > 1:
@@ -684,8 +782,9 @@ def main(argv: list[str] | None = None) -> int:
             configs = [reference, Config(**best[sizes[0]]["config"])]
         for cfg in configs:
             print(f"  {size}³ {cfg.name} ...", file=sys.stderr, flush=True)
-            rows.append(measure_config(cfg, size, base, data, device, warmup, steps,
-                                       compile_timeout))  # fmt: skip
+            rows.append(
+                measure_config(cfg, size, base, data, device, warmup, steps, compile_timeout)
+            )
             if "skipped" in rows[-1]:
                 print(f"    skipped: {rows[-1]['skipped']}", file=sys.stderr, flush=True)
         ran = [r for r in rows[1:] if "skipped" not in r]
@@ -694,16 +793,19 @@ def main(argv: list[str] | None = None) -> int:
         if not reduced:
             batched = replace(top_cfg, key="e", name=f"{top_cfg.name} batch {batch}", batch=batch)
             print(f"  {size}³ {batched.name} ...", file=sys.stderr, flush=True)
-            rows.append(measure_config(batched, size, base, data, device, warmup, steps,
-                                       compile_timeout))  # fmt: skip
+            rows.append(
+                measure_config(batched, size, base, data, device, warmup, steps, compile_timeout)
+            )
         results[size] = rows
         ref_vps = rows[0]["voxels_per_s"]
         batched_vps = rows[-1].get("voxels_per_s", math.nan) if not reduced else math.nan
         best[size] = {
-            "name": top_cfg.name, "config": asdict(top_cfg),
-            "speedup": top["voxels_per_s"] / ref_vps, "batched_speedup": batched_vps / ref_vps,
+            "name": top_cfg.name,
+            "config": asdict(top_cfg),
+            "speedup": top["voxels_per_s"] / ref_vps,
+            "batched_speedup": batched_vps / ref_vps,
             "best_speedup": max(top["voxels_per_s"], batched_vps) / ref_vps,
-        }  # fmt: skip
+        }
         del data
         _free(device)
 
@@ -719,10 +821,12 @@ def main(argv: list[str] | None = None) -> int:
     infer_opt = measure_inference(top_cfg, est_size, base, device, repeats)
     estimate_rows = {
         "reference fp32, batch 1": grid_estimate(
-            rows[0]["median_step_s"] * scale, infer_ref["median_s"] * scale, args.epochs),
+            rows[0]["median_step_s"] * scale, infer_ref["median_s"] * scale, args.epochs
+        ),
         f"optimised {top_cfg.name}, batch 1": grid_estimate(
-            top_row["median_step_s"] * scale, infer_opt["median_s"] * scale, args.epochs),
-    }  # fmt: skip
+            top_row["median_step_s"] * scale, infer_opt["median_s"] * scale, args.epochs
+        ),
+    }
     if rows[-1]["config"]["key"] == "e" and "skipped" not in rows[-1]:
         estimate_rows[f"optimised {top_cfg.name}, batch {batch}"] = grid_estimate(
             rows[-1]["median_step_s"] * scale, infer_opt["median_s"] * scale, args.epochs, batch
@@ -733,15 +837,26 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"  loss curves {curve_size}³ base {curve_base} ...", file=sys.stderr, flush=True)
     curve_cfg = Config("opt", "bf16+CL", bf16=True, channels_last=True, cudnn_benchmark=cuda)
-    compiled_ok = any(r["config"]["compile"] and "skipped" not in r
-                      for rows in results.values() for r in rows)  # fmt: skip
+    compiled_ok = any(
+        r["config"]["compile"] and "skipped" not in r for rows in results.values() for r in rows
+    )
     if use_compile and compiled_ok:
         curve_cfg = replace(curve_cfg, name="bf16+CL+comp", compile=True)
     reference_curve = Config("ref", "reference fp32")
     curves = []
     for dropout in (0.0, 0.5):
-        curves.append(loss_curves(reference_curve, curve_cfg, curve_size, curve_base, curve_steps,
-                                  dropout, device, compile_timeout))  # fmt: skip
+        curves.append(
+            loss_curves(
+                reference_curve,
+                curve_cfg,
+                curve_size,
+                curve_base,
+                curve_steps,
+                dropout,
+                device,
+                compile_timeout,
+            )
+        )
 
     figures = {
         "machine": info,

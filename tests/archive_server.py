@@ -58,13 +58,25 @@ class Fault:
 
 # Searchable Solr fields and output (fl) fields of the EMDB search API, as used by public
 # clients (emdb-api-wrapper, CryoDataBot, Jmol); map_release_date is an output field only.
-SOLR_QUERY_FIELDS = frozenset({
-    "emdb_id", "current_status", "resolution", "xref_links", "structure_determination_method",
-    "release_date", "fitted_pdbs", "database",
-})  # fmt: skip
+SOLR_QUERY_FIELDS = frozenset(
+    {
+        "emdb_id",
+        "current_status",
+        "resolution",
+        "xref_links",
+        "structure_determination_method",
+        "release_date",
+        "fitted_pdbs",
+        "database",
+    }
+)
 SOLR_OUTPUT_FIELDS = SOLR_QUERY_FIELDS | {
-    "map_release_date", "resolution_method", "map_contour_level_value", "xref_UNIPROTKB", "title",
-}  # fmt: skip
+    "map_release_date",
+    "resolution_method",
+    "map_contour_level_value",
+    "xref_UNIPROTKB",
+    "title",
+}
 
 
 @dataclass

@@ -97,8 +97,7 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def run(self, *command: str, timeout: float = 30) -> subprocess.CompletedProcess:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              check=False)  # fmt: skip
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
     def node_state(self) -> str:
         done = self.run("sinfo", "-h", "-N", "-o", "%T")
@@ -226,15 +225,30 @@ def _start(cluster: Cluster, timeout: float) -> None:
     def launch(name: str, command: list[str], **kwargs: object) -> None:
         log = open(root / "log" / f"{name}.out", "wb")  # noqa: SIM115 (the daemon owns it)
         cluster.processes[name] = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, **kwargs,  # type: ignore[arg-type]
-        )  # fmt: skip
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **kwargs,  # type: ignore[arg-type]
+        )
         log.close()
 
-    launch("munged", ["munged", "--foreground", f"--socket={munge_socket}",
-                      f"--pid-file={munge_dir}/munged.pid", f"--log-file={munge_dir}/munged.log",
-                      f"--seed-file={munge_dir}/munged.seed", f"--key-file={MUNGE_KEY}"],
-           user=munge.pw_uid, group=munge.pw_gid, extra_groups=[])  # fmt: skip
+    launch(
+        "munged",
+        [
+            "munged",
+            "--foreground",
+            f"--socket={munge_socket}",
+            f"--pid-file={munge_dir}/munged.pid",
+            f"--log-file={munge_dir}/munged.log",
+            f"--seed-file={munge_dir}/munged.seed",
+            f"--key-file={MUNGE_KEY}",
+        ],
+        user=munge.pw_uid,
+        group=munge.pw_gid,
+        extra_groups=[],
+    )
     _wait(lambda: munge_socket.exists(), timeout, "munged socket", cluster)
     launch("slurmctld", ["slurmctld", "-D", "-i"])
     launch("slurmd", ["slurmd", "-D", "-N", cluster.node])
@@ -256,5 +270,7 @@ def _wait(ready: object, timeout: float, what: str, cluster: Cluster) -> None:
         for n in cluster.processes
         if (cluster.root / "log" / f"{n}.out").exists()
     )
-    raise RuntimeError(f"SLURM cluster: no {what} after {timeout} s (node state "
-                       f"{cluster.node_state()!r})\n{logs}\n{outs}")  # fmt: skip
+    raise RuntimeError(
+        f"SLURM cluster: no {what} after {timeout} s (node state "
+        f"{cluster.node_state()!r})\n{logs}\n{outs}"
+    )

@@ -59,8 +59,9 @@ def http_archive(server: ArchiveServer, cache: Path, sleeps: list[float], **kw) 
     return HttpArchive(LocalMirror.at(cache), urls, Downloader(**options))
 
 
-def acquire(server: ArchiveServer, tmp_path: Path, sleeps: list[float], emdb: str = "EMD-8518",
-            **kw) -> LocatedEntry:  # fmt: skip
+def acquire(
+    server: ArchiveServer, tmp_path: Path, sleeps: list[float], emdb: str = "EMD-8518", **kw
+) -> LocatedEntry:
     archive = http_archive(server, tmp_path / "cache", sleeps, **kw)
     with archive.downloader:
         return locate_entry(emdb, archive, WIDE.resolution)
@@ -79,8 +80,11 @@ def mirror_file(url_path: str) -> Path:
 
 def published_files(cache: Path) -> list[Path]:
     """Files under their final names (not .part-, not locks)."""
-    return [p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".")
-            and ".locks" not in p.parts]  # fmt: skip
+    return [
+        p
+        for p in cache.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and ".locks" not in p.parts
+    ]
 
 
 # -- the happy path: the same facts as reading the mirror --------------------------------------
@@ -99,8 +103,10 @@ def test_http_acquisition_matches_the_mirror(
     # mmCIF first (404 at RCSB and PDBe), then the PDB format.
     assert located.models[0].source.endswith(MODEL_5U8S)
     assert [r.path for r in server.requests][-3:] == [
-        "/rcsb/download/5U8S.cif.gz", "/pdbe/download/5u8s.cif", MODEL_5U8S,
-    ]  # fmt: skip
+        "/rcsb/download/5U8S.cif.gz",
+        "/pdbe/download/5u8s.cif",
+        MODEL_5U8S,
+    ]
     assert server.requests[0].headers["user-agent"].startswith("cryosse/")
     assert sleeps == []
     # A second acquisition reads the cache: no new request.
@@ -223,8 +229,9 @@ def test_map_not_matching_its_header_size(
     never downloaded again (a larger one stops at the header's size, a smaller one fails the
     size check)."""
     number = other.removeprefix("EMD-")
-    server.files[MAP_8518] = mirror_file(f"/emdb/structures/{other}/map/emd_{number}.map.gz"
-                                         ).read_bytes()  # fmt: skip
+    server.files[MAP_8518] = mirror_file(
+        f"/emdb/structures/{other}/map/emd_{number}.map.gz"
+    ).read_bytes()
     located = acquire(server, tmp_path, sleeps)
     assert located.reason == Reason.MAP_SIZE_MISMATCH.value
     assert "the header says" in located.message
@@ -270,8 +277,9 @@ def test_oversized_header_is_refused_at_once(
     if fault is not None:
         server.add_fault(HEADER_8518, fault)
     archive = http_archive(server, tmp_path / "cache", sleeps)
-    archive = HttpArchive(archive.cache, archive.urls, archive.downloader,
-                          limits=DownloadLimits(header=100_000))  # fmt: skip
+    archive = HttpArchive(
+        archive.cache, archive.urls, archive.downloader, limits=DownloadLimits(header=100_000)
+    )
     with archive.downloader:
         located = locate_entry("EMD-8518", archive, WIDE.resolution)
     assert (located.status, located.reason) == ("excluded", Reason.DOWNLOAD_FAILED.value)
@@ -389,8 +397,11 @@ OBSLTE    01-JAN-22 9ZZZ
 
 
 def retarget_header(server: ArchiveServer, pdb_id: str) -> None:
-    text = server.files[HEADER_8518].decode().replace("<pdb_id>5u8s</pdb_id>",
-                                                     f"<pdb_id>{pdb_id}</pdb_id>")  # fmt: skip
+    text = (
+        server.files[HEADER_8518]
+        .decode()
+        .replace("<pdb_id>5u8s</pdb_id>", f"<pdb_id>{pdb_id}</pdb_id>")
+    )
     assert pdb_id in text
     server.files[HEADER_8518] = text.encode()
 
@@ -436,8 +447,10 @@ def test_obsolete_list_parsing_and_cycles() -> None:
 
 
 def test_mirror_obsolete_list(mirror_copy: Path) -> None:
-    assert "no pdb/data/status/obsolete.dat" in MirrorArchive(LocalMirror.at(mirror_copy)) \
-        .obsolete_list().source  # fmt: skip
+    assert (
+        "no pdb/data/status/obsolete.dat"
+        in MirrorArchive(LocalMirror.at(mirror_copy)).obsolete_list().source
+    )
     status = mirror_copy / "pdb/data/status"
     status.mkdir(parents=True)
     (status / "obsolete.dat").write_text("OBSLTE    01-JAN-20 5U8S     3J8G\n")
@@ -468,8 +481,9 @@ def test_parallel_entries_share_one_download(
         for suffix, data in list(server.files.items()):
             if suffix.startswith("/emdb/structures/EMD-8518/"):
                 new = suffix.replace("8518", number)
-                server.files[new] = data.replace(b"8518", number.encode()) if new.endswith(
-                    ".xml") else data  # fmt: skip
+                server.files[new] = (
+                    data.replace(b"8518", number.encode()) if new.endswith(".xml") else data
+                )
         ids.append(f"EMD-{number}")
     archive = http_archive(server, tmp_path / "cache", sleeps)
     with archive.downloader, ThreadPoolExecutor(4) as pool:

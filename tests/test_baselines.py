@@ -122,9 +122,11 @@ def test_rods_are_helix_plates_are_sheet_blobs_are_background() -> None:
         labels = hessian_labels(density, 1.0, 6.0, contour=0.5)
         assert labels[centre] == expected
         assert np.all(labels[density <= 0.5] == 0)  # nothing outside the contour
-    assert list(shape_classes(np.array([[-1.0, -0.9, -0.1], [-1.0, -0.1, 0.0],
-                                        [-1.0, -0.9, -0.8], [0.5, 1.0, 2.0]]))) == \
-        [HELIX, SHEET, 0, 0]  # fmt: skip
+    assert list(
+        shape_classes(
+            np.array([[-1.0, -0.9, -0.1], [-1.0, -0.1, 0.0], [-1.0, -0.9, -0.8], [0.5, 1.0, 2.0]])
+        )
+    ) == [HELIX, SHEET, 0, 0]
 
 
 def test_hessian_by_slabs_equals_the_whole_map(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,10 +203,14 @@ def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path) -> None
     origin = np.array(sample.meta["origin"])
     for cls, name in ((1, "helix"), (2, "sheet")):
         write_map(tmp_path / f"{name}.mrc", (sample.labels == cls).astype(np.float32), origin, 1.0)
-    rows, _ = evaluate_external(tmp_path / "helix.mrc", tmp_path / "sheet.mrc",
-                                DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz",
-                                DEMO_MIRROR / "pdb/5u8s.pdb.gz", settings,
-                                baselines=BASELINES)  # fmt: skip
+    rows, _ = evaluate_external(
+        tmp_path / "helix.mrc",
+        tmp_path / "sheet.mrc",
+        DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz",
+        DEMO_MIRROR / "pdb/5u8s.pdb.gz",
+        settings,
+        baselines=BASELINES,
+    )
     assert [r["predictor"] for r in rows] == ["tool", *BASELINES]
     assert rows[0]["voxel_f1_helix"] == 1.0
     scored = {r["predictor"]: r for r in rows[1:]}

@@ -21,9 +21,16 @@ from cryosse.checkpoint import (
 from cryosse.unet import UNet3D
 
 CONFIG = {"architecture": "deepssetracer", "base": 4, "depth": 2, "dropout": 0.5}
-TRAINING = {"epoch": 3, "metric": 0.25, "run": {"loss": "CE", "lr": 0.001, "gamma": None},
-            "train_cases": 2, "validation_cases": 1, "train_ids": ["a", "b"],
-            "validation_ids": ["c"], "settings": {"crop_size": 48}}  # fmt: skip
+TRAINING = {
+    "epoch": 3,
+    "metric": 0.25,
+    "run": {"loss": "CE", "lr": 0.001, "gamma": None},
+    "train_cases": 2,
+    "validation_cases": 1,
+    "train_ids": ["a", "b"],
+    "validation_ids": ["c"],
+    "settings": {"crop_size": 48},
+}
 
 
 def _checkpoint(**changes: object) -> dict:

@@ -90,25 +90,49 @@ def test_segment_runs_without_any_extra(tmp_path: Path) -> None:
 
     torch.manual_seed(0)
     model = tmp_path / "model.pt"
-    save_checkpoint(make_checkpoint(UNet3D(base=4).eval().state_dict(), {"base": 4, "depth": 2},
-                                    {"epoch": 1, "metric": 0.5}), model)  # fmt: skip
+    save_checkpoint(
+        make_checkpoint(
+            UNet3D(base=4).eval().state_dict(), {"base": 4, "depth": 2}, {"epoch": 1, "metric": 0.5}
+        ),
+        model,
+    )
     with mrcfile.new(tmp_path / "small.mrc") as mrc:
         mrc.set_data(np.random.default_rng(0).random((24, 24, 24), dtype=np.float32))
         mrc.voxel_size = 1.0
     out = tmp_path / "out"
     done = subprocess.run(
-        [*python, "segment", str(tmp_path / "small.mrc"), "--model", str(model),
-         "--out", str(out), "--device", "cpu", "--resolution", "7"],
-        capture_output=True, text=True, timeout=300, check=False, env=env,
-    )  # fmt: skip
+        [
+            *python,
+            "segment",
+            str(tmp_path / "small.mrc"),
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--resolution",
+            "7",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "loaded extras: []" in done.stdout
     assert (out / "small_labels.mrc").is_file() and (out / "small.cxc").is_file()
     assert (out / "summary.json").is_file()
 
     # the extras really are absent there: a pipeline-only subcommand fails for want of one
-    search = subprocess.run([*python, "search", "--entries", str(tmp_path / "e.tsv")],
-                            capture_output=True, text=True, timeout=120, check=False,
-                            env=env)  # fmt: skip
+    search = subprocess.run(
+        [*python, "search", "--entries", str(tmp_path / "e.tsv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
     assert search.returncode == 1 and "Traceback" not in search.stderr
     assert "needs the pipeline extra" in search.stderr and "cryosse[pipeline]" in search.stderr

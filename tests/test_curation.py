@@ -38,8 +38,9 @@ def entry_row(result):
     return row
 
 
-def add_entry(mirror: Path, number: str, pdb_id: str, resolution: float = 6.0,
-              status: str = "REL") -> Path:  # fmt: skip
+def add_entry(
+    mirror: Path, number: str, pdb_id: str, resolution: float = 6.0, status: str = "REL"
+) -> Path:
     """Write a header for a test entry; returns the entry's map directory."""
     entry = mirror / "emdb" / "structures" / f"EMD-{number}"
     (entry / "header").mkdir(parents=True)
@@ -205,11 +206,16 @@ def test_map_and_model_that_do_not_overlap(
     assert "percentile" in row.message
 
 
-@pytest.mark.parametrize(("damage", "reason"), [("no_ca", Reason.NO_PROTEIN),
-                                                 ("ligands_only", Reason.NO_PROTEIN),
-                                                 ("ca_only", Reason.DSSP_EMPTY),
-                                                 ("garbage", Reason.MODEL_UNREADABLE),
-                                                 ("missing", Reason.MODEL_MISSING)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("no_ca", Reason.NO_PROTEIN),
+        ("ligands_only", Reason.NO_PROTEIN),
+        ("ca_only", Reason.DSSP_EMPTY),
+        ("garbage", Reason.MODEL_UNREADABLE),
+        ("missing", Reason.MODEL_MISSING),
+    ],
+)
 def test_broken_models(
     damage: str, reason: Reason, mirror_copy: Path, realdata: Path, tmp_path: Path
 ) -> None:
@@ -223,9 +229,12 @@ def test_broken_models(
                     res.remove_atom(name, "*")
         write_model(model_path, structure)
     elif damage == "ligands_only":
-        model_path.write_bytes(gzip.compress(
-            b"HETATM    1  O   HOH A 301      10.000  10.000  10.000  1.00 20.00           O\nEND\n"
-        ))  # fmt: skip
+        model_path.write_bytes(
+            gzip.compress(
+                b"HETATM    1  O   HOH A 301      10.000  10.000  10.000  1.00 20.00"
+                b"           O\nEND\n"
+            )
+        )
     elif damage == "garbage":
         model_path.write_bytes(gzip.compress(b"\x00\x01 this is not a structure file \xff" * 20))
     elif damage == "missing":
@@ -244,8 +253,10 @@ def test_header_level_exclusions(mirror_copy: Path, tmp_path: Path) -> None:
     add_entry(mirror_copy, "90003", "1abc", status="OBS")
     assert entry_row(curate(mirror_copy, "EMD-90003", tmp_path)).reason == Reason.OBSOLETE_ENTRY
     add_entry(mirror_copy, "90004", "../../etc/passwd")
-    shutil.copy(mirror_copy / "emdb/structures/EMD-8518/map/emd_8518.map.gz",
-                mirror_copy / "emdb/structures/EMD-90004/map/emd_90004.map.gz")  # fmt: skip
+    shutil.copy(
+        mirror_copy / "emdb/structures/EMD-8518/map/emd_8518.map.gz",
+        mirror_copy / "emdb/structures/EMD-90004/map/emd_90004.map.gz",
+    )
     result = curate(mirror_copy, "EMD-90004", tmp_path)
     (model_row,) = [r for r in result.rows if r.level == "model"]
     assert model_row.reason == Reason.INVALID_ID
@@ -303,8 +314,9 @@ def test_author_contour_from_the_header(mirror_copy: Path, tmp_path: Path) -> No
     header = mirror_copy / "emdb/structures/EMD-8518/header/emd-8518-v30.xml"
     text = header.read_text()
     contour = '<contour_list><contour primary="true"><level>0.05</level></contour></contour_list>'
-    header.write_text(text.replace("<file>emd_8518.map.gz</file>",
-                                   f"<file>emd_8518.map.gz</file>{contour}"))  # fmt: skip
+    header.write_text(
+        text.replace("<file>emd_8518.map.gz</file>", f"<file>emd_8518.map.gz</file>{contour}")
+    )
     curate(mirror_copy, "EMD-8518", tmp_path)
     quality = read_sample(tmp_path / "samples/EMD-8518_5u8s_A").meta["quality"]
     assert (quality["contour"], quality["contour_source"]) == (0.05, "author")
@@ -317,8 +329,11 @@ def test_gzip_bomb_in_a_mirror_is_excluded_not_fatal(mirror_copy: Path, tmp_path
     import struct
 
     map_dir = add_entry(mirror_copy, "90002", "5u8s")
-    raw = bytearray(gzip.decompress((mirror_copy / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
-                                     ).read_bytes())[:1024])  # fmt: skip
+    raw = bytearray(
+        gzip.decompress(
+            (mirror_copy / "emdb/structures/EMD-8518/map/emd_8518.map.gz").read_bytes()
+        )[:1024]
+    )
     raw[0:12] = struct.pack("<3i", 2000, 2000, 2000)
     raw[28:40] = struct.pack("<3i", 2000, 2000, 2000)
     raw[40:52] = struct.pack("<3f", 2000.0, 2000.0, 2000.0)

@@ -33,11 +33,22 @@ RUN = "FL_DL_g2_lr0.001"
 
 def _case(sample_id: str, f1_helix: float, true_helix: int, ca_helix: int) -> CaseResult:
     return CaseResult(
-        sample_id=sample_id, resolution=6.0, ca_helix=ca_helix, ca_sheet=0, ca_other=5,
-        voxel_tp_helix=1, voxel_pred_helix=1, voxel_true_helix=true_helix, voxel_tp_sheet=0,
-        voxel_pred_sheet=0, voxel_true_sheet=0, voxel_f1_helix=f1_helix, voxel_f1_sheet=None,
-        residue_f1_helix=f1_helix / 2, residue_f1_sheet=None,
-    )  # fmt: skip
+        sample_id=sample_id,
+        resolution=6.0,
+        ca_helix=ca_helix,
+        ca_sheet=0,
+        ca_other=5,
+        voxel_tp_helix=1,
+        voxel_pred_helix=1,
+        voxel_true_helix=true_helix,
+        voxel_tp_sheet=0,
+        voxel_pred_sheet=0,
+        voxel_true_sheet=0,
+        voxel_f1_helix=f1_helix,
+        voxel_f1_sheet=None,
+        residue_f1_helix=f1_helix / 2,
+        residue_f1_sheet=None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +69,28 @@ def run_dir(tmp_path: Path, validation_sample: Path) -> Path:
     run.mkdir(parents=True)
     shutil.copytree(validation_sample, run / "samples" / validation_sample.name)
     sample_id = validation_sample.name
-    write_tsv(run / "manifest.tsv", ["sample_id", "path"],
-              [{"sample_id": sample_id, "path": f"samples/{sample_id}"}])  # fmt: skip
-    write_tsv(run / "splits/main.tsv", ["sample_id", "split"],
-              [{"sample_id": sample_id, "split": "validation"}])  # fmt: skip
+    write_tsv(
+        run / "manifest.tsv",
+        ["sample_id", "path"],
+        [{"sample_id": sample_id, "path": f"samples/{sample_id}"}],
+    )
+    write_tsv(
+        run / "splits/main.tsv",
+        ["sample_id", "split"],
+        [{"sample_id": sample_id, "split": "validation"}],
+    )
     weights = build_model(MODEL).state_dict()
-    training = {"run": {"loss": "FL_DL", "lr": 1e-3, "gamma": 2.0}, "settings": {"crop_size": 24},
-                "epoch": 3, "metric": 0.4, "train_cases": 3, "validation_cases": 1,
-                "train_ids": ["EMD-92001_1abc_A", "EMD-92002_1abd_A", "EMD-91000_5me2_A"],
-                "validation_ids": ["EMD-92003_1abe_A"], "samples_sha256": "0" * 64}  # fmt: skip
+    training = {
+        "run": {"loss": "FL_DL", "lr": 1e-3, "gamma": 2.0},
+        "settings": {"crop_size": 24},
+        "epoch": 3,
+        "metric": 0.4,
+        "train_cases": 3,
+        "validation_cases": 1,
+        "train_ids": ["EMD-92001_1abc_A", "EMD-92002_1abd_A", "EMD-91000_5me2_A"],
+        "validation_ids": ["EMD-92003_1abe_A"],
+        "samples_sha256": "0" * 64,
+    }
     save_checkpoint(make_checkpoint(weights, MODEL, training), run / "training" / RUN / "best.pt")
     (run / "training" / RUN / "summary.json").write_text(
         json.dumps({"device": "cpu", "seconds": 12.5, "epochs_run": 3})
@@ -111,10 +135,13 @@ def test_the_card_summary_stands_beside_the_baselines_and_the_peer(
 
     real_maps = {  # the shape of benchmarks/real_maps.py --json
         "maps": [{"map": "EMD-8518 A", "resolution_A": 6.1}, {"map": "X", "resolution_A": 5.0}],
-        "predictors": {"cryosse default model": figures(0.5, 0.25),
-                       "DeepSSETracer 1.0": figures(0.545, 0.318),
-                       "threshold": figures(0.409, 0.0), "hessian": figures(0.262, 0.194)},
-    }  # fmt: skip
+        "predictors": {
+            "cryosse default model": figures(0.5, 0.25),
+            "DeepSSETracer 1.0": figures(0.545, 0.318),
+            "threshold": figures(0.409, 0.0),
+            "hessian": figures(0.262, 0.194),
+        },
+    }
     card = ship_default_model(run_dir, tmp_path / "package", real_maps=real_maps)
     assert card["real_maps"] == real_maps
     assert "0.50 / 0.25 (best baseline, threshold: 0.41 / 0.00" in card["summary"]
@@ -180,8 +207,9 @@ def test_the_shipped_model_does_not_depend_on_empty_space_zoning_or_cropping(
     assert (alone == 1).any() and (alone == 2).any()
     for pad in (10, 17, 20):
         padded = np.pad(density.data, pad)
-        labels = segment_map(_write(tmp_path / f"pad{pad}.mrc", padded, density.origin - pad),
-                             device="cpu").labels[pad:-pad, pad:-pad, pad:-pad]  # fmt: skip
+        labels = segment_map(
+            _write(tmp_path / f"pad{pad}.mrc", padded, density.origin - pad), device="cpu"
+        ).labels[pad:-pad, pad:-pad, pad:-pad]
         assert float((labels == alone).mean()) >= 0.99, pad
     z, y, x = np.indices(density.data.shape)
     centre = (np.array(density.data.shape) - 1) / 2

@@ -15,8 +15,14 @@ from cryosse.density import check_map_work, memory_budget, read_map
 from cryosse.reasons import CurationError, Reason
 
 
-def _write(path: Path, file_data: np.ndarray, voxel, origin=(0.0, 0.0, 0.0), axes=(1, 2, 3),
-           nstart=(0, 0, 0)) -> None:  # fmt: skip
+def _write(
+    path: Path,
+    file_data: np.ndarray,
+    voxel,
+    origin=(0.0, 0.0, 0.0),
+    axes=(1, 2, 3),
+    nstart=(0, 0, 0),
+) -> None:
     with mrcfile.new(path, overwrite=True) as mrc:
         mrc.set_data(file_data.astype(np.float32))
         mrc.voxel_size = voxel
@@ -81,8 +87,13 @@ def test_anisotropic_voxels_give_exact_trilinear_values(tmp_path: Path) -> None:
         shutil.copyfileobj(src, dst)
     density = read_map(path)
     np.testing.assert_allclose(density.voxel_size, voxel)
-    box = CropBox(origin=origin + [2.3, 3.1, 4.7], shape_xyz=(8, 9, 7), voxel_size=1.0,
-              central_start=(0, 0, 0), central_stop=(8, 9, 7))  # fmt: skip
+    box = CropBox(
+        origin=origin + [2.3, 3.1, 4.7],
+        shape_xyz=(8, 9, 7),
+        voxel_size=1.0,
+        central_start=(0, 0, 0),
+        central_stop=(8, 9, 7),
+    )
     out = resample_box(density, box)
     centres = box.voxel_centres()
     expected = 2 * centres[..., 0] - centres[..., 1] + 0.5 * centres[..., 2] + 3
@@ -91,16 +102,26 @@ def test_anisotropic_voxels_give_exact_trilinear_values(tmp_path: Path) -> None:
 
 def test_one_angstrom_map_is_copied_without_interpolation(realdata: Path) -> None:
     density = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
-    box = CropBox(origin=density.origin + [5, 6, 7], shape_xyz=(10, 11, 12), voxel_size=1.0,
-              central_start=(0, 0, 0), central_stop=(10, 11, 12))  # fmt: skip
+    box = CropBox(
+        origin=density.origin + [5, 6, 7],
+        shape_xyz=(10, 11, 12),
+        voxel_size=1.0,
+        central_start=(0, 0, 0),
+        central_stop=(10, 11, 12),
+    )
     out = resample_box(density, box)
     np.testing.assert_array_equal(out, density.data[7:19, 6:17, 5:15])
 
 
 def test_box_beyond_the_map_is_zero(realdata: Path) -> None:
     density = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
-    box = CropBox(origin=density.origin - 5, shape_xyz=(10, 10, 10), voxel_size=1.0,
-              central_start=(0, 0, 0), central_stop=(10, 10, 10))  # fmt: skip
+    box = CropBox(
+        origin=density.origin - 5,
+        shape_xyz=(10, 10, 10),
+        voxel_size=1.0,
+        central_start=(0, 0, 0),
+        central_stop=(10, 10, 10),
+    )
     out = resample_box(density, box)
     assert np.all(out[:5] == 0) and np.all(out[:, :5] == 0) and np.all(out[:, :, :5] == 0)
     np.testing.assert_array_equal(out[5:, 5:, 5:], density.data[:5, :5, :5])

@@ -13,9 +13,18 @@ from cryosse.reasons import CurationError, Reason
 
 @pytest.mark.parametrize(
     ("code", "cls"),
-    [("H", HELIX), ("G", HELIX), ("I", HELIX), ("E", SHEET), ("B", SHEET), ("T", BACKGROUND),
-     ("S", BACKGROUND), ("P", BACKGROUND), ("", BACKGROUND)],
-)  # fmt: skip
+    [
+        ("H", HELIX),
+        ("G", HELIX),
+        ("I", HELIX),
+        ("E", SHEET),
+        ("B", SHEET),
+        ("T", BACKGROUND),
+        ("S", BACKGROUND),
+        ("P", BACKGROUND),
+        ("", BACKGROUND),
+    ],
+)
 def test_paper_class_mapping(code: str, cls: int) -> None:
     assert code_to_class(code) == cls
 

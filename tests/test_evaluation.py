@@ -39,8 +39,9 @@ def test_bootstrap_interval_brackets_the_estimate() -> None:
 
 def test_paired_wilcoxon_and_effect_size() -> None:
     better = [0.6, 0.7, 0.5, 0.8, 0.65, 0.55, 0.75, 0.6]
-    worse = [v - d for v, d in zip(better, [0.1, 0.2, 0.05, 0.15, 0.12, 0.08, 0.3, 0.04],
-                                       strict=True)]  # fmt: skip
+    worse = [
+        v - d for v, d in zip(better, [0.1, 0.2, 0.05, 0.15, 0.12, 0.08, 0.3, 0.04], strict=True)
+    ]
     test = paired_wilcoxon(better, worse)
     assert test.n == 8 and test.rank_biserial == pytest.approx(1.0)
     assert test.p_value is not None and test.p_value < 0.01
@@ -144,11 +145,14 @@ def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
     curate_entry(located, settings, tmp_path / "samples")
     torch.manual_seed(0)
     model_config = {"base": 4, "depth": 2}
-    save_checkpoint(make_checkpoint(UNet3D(base=4).state_dict(), model_config,
-                                    {"epoch": 1, "metric": 0.0}), tmp_path / "best.pt")  # fmt: skip
+    save_checkpoint(
+        make_checkpoint(UNet3D(base=4).state_dict(), model_config, {"epoch": 1, "metric": 0.0}),
+        tmp_path / "best.pt",
+    )
     sample = tmp_path / "samples/EMD-8518_5u8s_A"
-    results = evaluate_checkpoint(tmp_path / "best.pt", [sample], tmp_path / "cases.tsv",
-                                  tmp_path / "pred", device="cpu")  # fmt: skip
+    results = evaluate_checkpoint(
+        tmp_path / "best.pt", [sample], tmp_path / "cases.tsv", tmp_path / "pred", device="cpu"
+    )
     (result,) = results
     (again,) = read_cases(tmp_path / "cases.tsv")  # floats are written with 6 decimals
     assert again.voxel_tp_helix == result.voxel_tp_helix
@@ -157,11 +161,14 @@ def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
     assert result.voxel_true_helix > 0
     for value in (result.voxel_f1_helix, result.residue_f1_helix):
         assert value is None or 0.0 <= value <= 1.0
-    with mrcfile.open(tmp_path / "pred/EMD-8518_5u8s_A/pred_helix.mrc") as pred, \
-            mrcfile.open(sample / "density.mrc") as density:  # fmt: skip
+    with (
+        mrcfile.open(tmp_path / "pred/EMD-8518_5u8s_A/pred_helix.mrc") as pred,
+        mrcfile.open(sample / "density.mrc") as density,
+    ):
         assert pred.data.shape == density.data.shape
-        assert np.allclose([pred.header.origin[a] for a in "xyz"],
-                           [density.header.origin[a] for a in "xyz"])  # fmt: skip
+        assert np.allclose(
+            [pred.header.origin[a] for a in "xyz"], [density.header.origin[a] for a in "xyz"]
+        )
         assert float(pred.data.min()) >= 0.0 and float(pred.data.max()) <= 1.0
     with mrcfile.open(tmp_path / "pred/EMD-8518_5u8s_A/pred_labels.mrc") as labels:
         assert set(np.unique(labels.data)) <= {0, 1, 2}
@@ -191,14 +198,16 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
         write_map(tmp_path / f"{name}_2A.mrc", coarse, origin, 2.0)
     map_gz = DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
     model = DEMO_MIRROR / "pdb/5u8s.pdb.gz"
-    rows, log = evaluate_external(tmp_path / "helix.mrc", tmp_path / "sheet.mrc", map_gz, model,
-                                  settings)  # fmt: skip
+    rows, log = evaluate_external(
+        tmp_path / "helix.mrc", tmp_path / "sheet.mrc", map_gz, model, settings
+    )
     (row,) = rows
     assert [r.status for r in log if r.level == "entry"] == ["kept"]
     assert row["chain"] == "A" and row["voxel_f1_helix"] == 1.0 and row["voxel_f1_sheet"] == 1.0
     assert row["residue_f1_helix"] > 0.95
-    coarse_rows, _ = evaluate_external(tmp_path / "helix_2A.mrc", tmp_path / "sheet_2A.mrc",
-                                       map_gz, model, settings)  # fmt: skip
+    coarse_rows, _ = evaluate_external(
+        tmp_path / "helix_2A.mrc", tmp_path / "sheet_2A.mrc", map_gz, model, settings
+    )
     assert 0.6 < coarse_rows[0]["voxel_f1_helix"] < 1.0
     for level in ("voxel", "residue"):  # F1 is the harmonic mean of the precision and recall
         for cls in ("helix", "sheet"):
@@ -208,14 +217,25 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
     assert row["voxel_precision_helix"] == row["voxel_recall_helix"] == 1.0
     # the command line prints the same table, with the entry's ids when given
     cli = Path(sys.executable).with_name("cryosse")
-    command = [str(cli), "evaluate", "--pred-helix", str(tmp_path / "helix.mrc"),
-               "--pred-sheet", str(tmp_path / "sheet.mrc"), "--map", str(map_gz),
-               "--config", str(tmp_path / "wide.yaml"), "--no-baselines"]  # fmt: skip
+    command = [
+        str(cli),
+        "evaluate",
+        "--pred-helix",
+        str(tmp_path / "helix.mrc"),
+        "--pred-sheet",
+        str(tmp_path / "sheet.mrc"),
+        "--map",
+        str(map_gz),
+        "--config",
+        str(tmp_path / "wide.yaml"),
+        "--no-baselines",
+    ]
     (tmp_path / "wide.yaml").write_text("resolution: {min: 3.0, max: 10.0}\n")
     tables = {}
-    for how, extra in (("structure", ["--structure", str(model), "--emdb", "emd-8518",
-                                      "--pdb", "5U8S"]),
-                       ("deprecated", ["--model", str(model)])):  # fmt: skip
+    for how, extra in (
+        ("structure", ["--structure", str(model), "--emdb", "emd-8518", "--pdb", "5U8S"]),
+        ("deprecated", ["--model", str(model)]),
+    ):
         done = subprocess.run(command + extra, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         assert ("--model is deprecated" in done.stderr) is (how == "deprecated"), done.stderr
@@ -226,11 +246,19 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
         tables[how] = cells
     assert tables["structure"]["sample_id"] == "EMD-8518_5u8s_A"
     assert tables["deprecated"]["sample_id"] == "EMD-0000_pdb_00000000_A"  # no ids given
-    both = subprocess.run(command + ["--structure", str(model), "--model", str(model)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    both = subprocess.run(
+        command + ["--structure", str(model), "--model", str(model)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert both.returncode == 2 and "once, with --structure" in both.stderr
-    bad_id = subprocess.run(command + ["--structure", str(model), "--emdb", "nope"],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    bad_id = subprocess.run(
+        command + ["--structure", str(model), "--emdb", "nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad_id.returncode == 1 and "not a valid EMDB id" in bad_id.stderr
 
 
@@ -265,10 +293,18 @@ def test_external_prediction_with_a_hostile_header_is_refused(tmp_path: Path) ->
     head[0:12] = struct.pack("<3i", 2000, 2000, 2000)
     (tmp_path / "claims.mrc").write_bytes(bytes(head) + bytes(4096))
     cli = Path(sys.executable).with_name("cryosse")
-    command = [str(cli), "evaluate", "--pred-helix", str(tmp_path / "claims.mrc"),
-               "--pred-sheet", str(tmp_path / "ok.mrc"),
-               "--map", str(DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"),
-               "--structure", str(DEMO_MIRROR / "pdb/5u8s.pdb.gz")]  # fmt: skip
+    command = [
+        str(cli),
+        "evaluate",
+        "--pred-helix",
+        str(tmp_path / "claims.mrc"),
+        "--pred-sheet",
+        str(tmp_path / "ok.mrc"),
+        "--map",
+        str(DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"),
+        "--structure",
+        str(DEMO_MIRROR / "pdb/5u8s.pdb.gz"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert "map_unreadable" in done.stderr and "Traceback" not in done.stderr

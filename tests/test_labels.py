@@ -43,8 +43,9 @@ def _residue_classes(points: np.ndarray, labels: np.ndarray, ca: np.ndarray) -> 
 
 
 @pytest.mark.parametrize(("folder", "map_name", "model_name", "label_name"), COMPONENTS)
-def test_nearest_ca_rule_matches_reference(realdata: Path, folder: str, map_name: str,
-                                           model_name: str, label_name: str) -> None:  # fmt: skip
+def test_nearest_ca_rule_matches_reference(
+    realdata: Path, folder: str, map_name: str, model_name: str, label_name: str
+) -> None:
     density = read_map(realdata / folder / map_name)
     ca = ca_array(protein_residues(read_model(realdata / folder / model_name)))
     reference = _read_reference(realdata / folder / label_name)

@@ -134,8 +134,9 @@ def test_dice_agrees_with_monai_times_two() -> None:
     logits = torch.randn(3, 3, 5, 6, 7)
     target = torch.randint(0, 3, (3, 5, 6, 7))
     mask = torch.ones_like(target, dtype=torch.bool)
-    monai = DiceLoss(include_background=False, softmax=True, to_onehot_y=True,
-                     smooth_nr=1.0, smooth_dr=1.0)  # fmt: skip
+    monai = DiceLoss(
+        include_background=False, softmax=True, to_onehot_y=True, smooth_nr=1.0, smooth_dr=1.0
+    )
     assert dice_loss(logits, target, mask).item() == pytest.approx(
         2 * monai(logits, target.unsqueeze(1)).item(), rel=1e-5
     )
@@ -153,8 +154,19 @@ def test_deepssetracer_layer_plan() -> None:
     assert count_parameters(model) == 4_585_987  # ≈ 4.59 M, as computed from the layer list
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv3d)]
     plan = [(c.in_channels, c.out_channels) for c in convs]
-    assert plan == [(1, 32), (32, 64), (64, 64), (64, 128), (128, 128), (128, 256),
-                    (384, 128), (128, 128), (192, 64), (64, 64), (64, 3)]  # fmt: skip
+    assert plan == [
+        (1, 32),
+        (32, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (384, 128),
+        (128, 128),
+        (192, 64),
+        (64, 64),
+        (64, 3),
+    ]
     assert sum(isinstance(m, torch.nn.BatchNorm3d) for m in model.modules()) == 10
     with torch.no_grad():
         out = model.eval()(torch.zeros(1, 1, 12, 16, 20))

@@ -20,8 +20,18 @@ DEMO_ENTRIES = ["EMD-3488", "EMD-5168", "EMD-8518", "EMD-6149", "EMD-21457"]
 
 
 def run_snakemake(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--configfile", str(config), "--cores", "2", *extra]  # fmt: skip
+    command = [
+        str(SNAKEMAKE),
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -70,14 +80,20 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
 
     manifest = read_tsv(results / "manifest.tsv")
     assert [r["sample_id"] for r in manifest] == [
-        "EMD-3488_5me2_A", "EMD-3488_5me2_B", "EMD-5168_3mfp_A", "EMD-6149_3j8g_X",
+        "EMD-3488_5me2_A",
+        "EMD-3488_5me2_B",
+        "EMD-5168_3mfp_A",
+        "EMD-6149_3j8g_X",
         "EMD-8518_5u8s_A",
-    ]  # fmt: skip
+    ]
     for row in manifest:
         sample = results / row["path"]
         assert {p.name for p in sample.iterdir()} == {
-            "density.mrc", "labels.mrc", "residues.tsv", "sample.json"
-        }  # fmt: skip
+            "density.mrc",
+            "labels.mrc",
+            "residues.tsv",
+            "sample.json",
+        }
         assert int(row["helix_voxels"]) > 0
         assert int(row["central_nx"]) == int(row["nx"]) - 34
     assert not list(results.rglob(".tmp-*")), "temporary files left behind"
@@ -161,27 +177,43 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
         state.publish_search(SearchQuery(3.0, 10.0).to_solr(), SEARCH_CSV)
         entries = tmp_path / "entries.tsv"
         config = tmp_path / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "run": "web",
-            "entries_file": str(entries),
-            "search": {"enabled": True},
-            "archive": {**state.config(), "cache": str(tmp_path / "cache")},
-            "download": {"retries": 1, "timeout": 10, "host_interval": 0.0},
-            "resolution": {"min": 3.0, "max": 10.0},
-            "model": {"base": 4},
-            "training": {"losses": ["CE"], "learning_rates": [0.001], "epochs": 1,
-                         "steps_per_epoch": 1, "crop_size": 16, "threads": 1, "gpu": False},
-        }))  # fmt: skip
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "run": "web",
+                    "entries_file": str(entries),
+                    "search": {"enabled": True},
+                    "archive": {**state.config(), "cache": str(tmp_path / "cache")},
+                    "download": {"retries": 1, "timeout": 10, "host_interval": 0.0},
+                    "resolution": {"min": 3.0, "max": 10.0},
+                    "model": {"base": 4},
+                    "training": {
+                        "losses": ["CE"],
+                        "learning_rates": [0.001],
+                        "epochs": 1,
+                        "steps_per_epoch": 1,
+                        "crop_size": 16,
+                        "threads": 1,
+                        "gpu": False,
+                    },
+                }
+            )
+        )
         result = run_snakemake(tmp_path, config)
         assert result.returncode == 0, result.stderr[-3000:]
         assert [r["emdb_id"] for r in read_tsv(entries)] == [
-            "EMD-8518", "EMD-6149", "EMD-5168", "EMD-21457",
-        ]  # fmt: skip
+            "EMD-8518",
+            "EMD-6149",
+            "EMD-5168",
+            "EMD-21457",
+        ]
         web = tmp_path / "results" / "web"
         manifest = read_tsv(web / "manifest.tsv")
         assert [r["sample_id"] for r in manifest] == [
-            "EMD-5168_3mfp_A", "EMD-6149_3j8g_X", "EMD-8518_5u8s_A",
-        ]  # fmt: skip
+            "EMD-5168_3mfp_A",
+            "EMD-6149_3j8g_X",
+            "EMD-8518_5u8s_A",
+        ]
         # The same samples as curating the mirror directly.
         mirror_run = tmp_path / "mirror_run"
         mirror_run.mkdir()
@@ -204,9 +236,12 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
         before = checksums(web / "entries")
         splits_before = (web / "splits/main.tsv").read_bytes()
         before_entries = entries.read_bytes()
-        add = subprocess.run([str(SNAKEMAKE.with_name("cryosse")), "add", "EMD-3488",
-                              "--entries", str(entries)], capture_output=True, text=True,
-                             check=False)  # fmt: skip
+        add = subprocess.run(
+            [str(SNAKEMAKE.with_name("cryosse")), "add", "EMD-3488", "--entries", str(entries)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert add.returncode == 0, add.stderr
         assert entries.read_bytes().startswith(before_entries)
         plan = run_snakemake(tmp_path, config, "--dry-run")
@@ -214,8 +249,9 @@ def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
         assert counts.get("acquire_entry") == "1" and counts.get("curate_entry") == "1"
         assert "search_emdb" not in counts
         assert run_snakemake(tmp_path, config).returncode == 0
-        assert_only_added(web, before, splits_before, "EMD-3488",
-                          ["EMD-3488_5me2_A", "EMD-3488_5me2_B"])  # fmt: skip
+        assert_only_added(
+            web, before, splits_before, "EMD-3488", ["EMD-3488_5me2_A", "EMD-3488_5me2_B"]
+        )
     finally:
         stop_server(state, httpd)
 
@@ -228,9 +264,15 @@ def look_at_the_report(report: Path, png: Path) -> None:
     if chromium is None:
         pytest.skip("chromium is not installed (make test installs it)")
     command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-        "--window-size=1200,2400", f"--screenshot={png}", report.resolve().as_uri(),
-    ]  # fmt: skip
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1200,2400",
+        f"--screenshot={png}",
+        report.resolve().as_uri(),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and png.is_file(), done.stderr[-2000:]
     pixels = matplotlib.image.imread(png)[..., :3]
@@ -240,8 +282,9 @@ def look_at_the_report(report: Path, png: Path) -> None:
     assert (title_band < 0.3).mean() > 0.005  # dark text of the title is there
 
 
-def assert_only_added(results: Path, before: dict[str, str], splits_before: bytes, entry: str,
-                      new_samples: list[str]) -> None:  # fmt: skip
+def assert_only_added(
+    results: Path, before: dict[str, str], splits_before: bytes, entry: str, new_samples: list[str]
+) -> None:
     """After adding `entry`: every existing entry output is byte-identical, the new entry has
     samples, and the split table only grew by the new samples' rows."""
     after = checksums(results / "entries")

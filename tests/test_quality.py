@@ -153,13 +153,15 @@ def test_helix_axis_of_ideal_helix_is_straight_and_on_the_true_axis(helix: np.nd
 
 def test_polyline_distance_is_exact() -> None:
     line = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [10.0, 10.0, 0.0]])
-    points = np.array([
-        [5.0, 3.0, 0.0],  # beside the first segment
-        [-3.0, 4.0, 0.0],  # beyond the first end: distance to the end point
-        [12.0, 5.0, 0.0],  # beside the second segment
-        [13.0, 14.0, 0.0],  # beyond the last end
-        [10.0, 0.0, 2.0],  # above the corner
-    ])  # fmt: skip
+    points = np.array(
+        [
+            [5.0, 3.0, 0.0],  # beside the first segment
+            [-3.0, 4.0, 0.0],  # beyond the first end: distance to the end point
+            [12.0, 5.0, 0.0],  # beside the second segment
+            [13.0, 14.0, 0.0],  # beyond the last end
+            [10.0, 0.0, 2.0],  # above the corner
+        ]
+    )
     assert np.allclose(polyline_distance(points, line), [3.0, 5.0, 2.0, 5.0, 2.0])
     assert np.allclose(polyline_distance(points[:1], line[:1]), [np.hypot(5.0, 3.0)])
 
@@ -328,8 +330,9 @@ def test_density_twice_the_model_halves_precision() -> None:
     model = int(np.count_nonzero(distance <= SETTINGS.model_radius))
     # The radius whose tube holds twice the model's voxels (inside the 6 Å zone).
     radius = np.sort(distance[distance <= SETTINGS.zone_radius].ravel())[2 * model - 1]
-    p, r = precision_recall(-distance, PR_ORIGIN, 1.0, atoms, np.zeros((0, 3)),
-                            -(radius + 1e-6), SETTINGS)  # fmt: skip
+    p, r = precision_recall(
+        -distance, PR_ORIGIN, 1.0, atoms, np.zeros((0, 3)), -(radius + 1e-6), SETTINGS
+    )
     assert r == 1.0
     assert 0.45 < p < 0.55
     assert p - r < 0  # more density than model
@@ -431,14 +434,16 @@ def test_real_fitted_models_beat_shifted_ones(
     ca = ca_array(residues)
     assert len({r.chain for r in residues}) == 1
 
-    mean, scores = chain_helix_similarity(density.data, density.origin, float(voxel[0]),
-                                          classes, ca, SETTINGS)  # fmt: skip
+    mean, scores = chain_helix_similarity(
+        density.data, density.origin, float(voxel[0]), classes, ca, SETTINGS
+    )
     assert mean is not None and len(scores) >= 5
     assert all(0.0 <= s.f1 <= 1.0 for s in scores)
     assert 0.45 < mean < 0.9
     for shift in ([8.0, 0.0, 0.0], [0.0, 8.0, 0.0], [0.0, 0.0, -8.0]):
-        moved, _ = chain_helix_similarity(density.data, density.origin, float(voxel[0]),
-                                          classes, ca + shift, SETTINGS)  # fmt: skip
+        moved, _ = chain_helix_similarity(
+            density.data, density.origin, float(voxel[0]), classes, ca + shift, SETTINGS
+        )
         assert moved is not None
         assert moved < 0.3
         assert mean - moved > 0.3
@@ -446,10 +451,12 @@ def test_real_fitted_models_beat_shifted_ones(
     atoms = chain_atom_coordinates(structure, residues[0].chain)
     contour = fallback_contour(density.data, SETTINGS.sigma_factor)
     none = np.zeros((0, 3))
-    p, r = precision_recall(density.data, density.origin, float(voxel[0]), atoms, none,
-                            contour, SETTINGS)  # fmt: skip
+    p, r = precision_recall(
+        density.data, density.origin, float(voxel[0]), atoms, none, contour, SETTINGS
+    )
     moved_atoms = atoms + [8.0, 0.0, 0.0]
-    p_moved, r_moved = precision_recall(density.data, density.origin, float(voxel[0]),
-                                        moved_atoms, none, contour, SETTINGS)  # fmt: skip
+    p_moved, r_moved = precision_recall(
+        density.data, density.origin, float(voxel[0]), moved_atoms, none, contour, SETTINGS
+    )
     assert 0.0 <= p <= 1.0 and 0.0 <= r <= 1.0
     assert p > p_moved and r > r_moved

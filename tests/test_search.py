@@ -94,8 +94,12 @@ def test_search_writes_a_reproducible_entry_list(server: ArchiveServer, tmp_path
     server.publish_search(query.to_solr(), SEARCH_CSV)
     # the parameters of EMDB's own client; the fake answers 400 to anything else, as Solr does
     # to an unknown field
-    server.search_params = {"rows": "1000000", "fl": ",".join(SEARCH_FIELDS), "wt": "csv",
-                            "download": "false"}  # fmt: skip
+    server.search_params = {
+        "rows": "1000000",
+        "fl": ",".join(SEARCH_FIELDS),
+        "wt": "csv",
+        "download": "false",
+    }
     urls = ArchiveURLs.from_config(server.config())
     entries = tmp_path / "entries.tsv"
     when = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -110,14 +114,19 @@ def test_search_writes_a_reproducible_entry_list(server: ArchiveServer, tmp_path
     assert entries.read_text().splitlines()[0].split("\t") == ENTRY_COLUMNS
     first = records[0]
     assert (first.emdb_id, first.fitted_pdbs, first.resolution, first.method) == (
-        "EMD-8518", "5u8s", "6.1", "singleParticle"
-    )  # fmt: skip
+        "EMD-8518",
+        "5u8s",
+        "6.1",
+        "singleParticle",
+    )
     assert server.refused == []
     # from the entry's header: 55*81*91 floats + 1024 header bytes, in EMDB's kB (1000 bytes)
     assert first.map_size_kbytes == "1622"
     assert (first.source, first.query, first.retrieved) == (
-        "search", query.to_solr(), "2026-11-25T12:00:00Z"
-    )  # fmt: skip
+        "search",
+        query.to_solr(),
+        "2026-11-25T12:00:00Z",
+    )
     assert (tmp_path / "entries.search-2026-11-25T120000Z.csv").read_text() == SEARCH_CSV
     # The headers went to the cache, where acquisition will find them.
     assert (tmp_path / "cache/emdb/structures/EMD-8518/header/emd-8518-v30.xml").is_file()
@@ -136,8 +145,9 @@ def test_add_entries_appends_only(tmp_path: Path) -> None:
     entries = tmp_path / "entries.tsv"
     add_entries(entries, [EntryRecord("EMD-8518"), EntryRecord("emd-6149")])
     before = entries.read_bytes()
-    addition = add_entries(entries, [EntryRecord("EMD-6149"), EntryRecord("5168"),
-                                     EntryRecord("../x")])  # fmt: skip
+    addition = add_entries(
+        entries, [EntryRecord("EMD-6149"), EntryRecord("5168"), EntryRecord("../x")]
+    )
     assert addition.added == ["EMD-5168"]
     assert addition.already_present == ["EMD-6149"]
     assert addition.invalid == ["../x"]
@@ -150,22 +160,36 @@ def test_cli_add_and_search(server: ArchiveServer, tmp_path: Path) -> None:
     server.publish_search(query.to_solr(), SEARCH_CSV)
     config = tmp_path / "config.yaml"
     entries = tmp_path / "entries.tsv"
-    config.write_text(yaml.safe_dump({
-        "entries_file": str(entries),
-        "archive": {**server.config(), "cache": str(tmp_path / "cache")},
-        "download": {"retries": 1, "host_interval": 0.0},
-    }))  # fmt: skip
-    added = subprocess.run([str(CRYOSSE), "add", "EMD-3488", "--config", str(config)],
-                           capture_output=True, text=True, check=False)  # fmt: skip
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "entries_file": str(entries),
+                "archive": {**server.config(), "cache": str(tmp_path / "cache")},
+                "download": {"retries": 1, "host_interval": 0.0},
+            }
+        )
+    )
+    added = subprocess.run(
+        [str(CRYOSSE), "add", "EMD-3488", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert added.returncode == 0, added.stderr
     assert "added 1" in added.stdout
-    refused = subprocess.run([str(CRYOSSE), "add", "EMD-1;ls", "--config", str(config)],
-                             capture_output=True, text=True, check=False)  # fmt: skip
+    refused = subprocess.run(
+        [str(CRYOSSE), "add", "EMD-1;ls", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert refused.returncode == 1 and "refused 'EMD-1;ls'" in refused.stderr
     found = subprocess.run(
         [str(CRYOSSE), "search", "--config", str(config), "--method", "helical"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert found.returncode == 0, found.stderr
     assert "found:   4 entries (3 rows refused)" in found.stdout
     assert "added:   4 new" in found.stdout
@@ -173,21 +197,34 @@ def test_cli_add_and_search(server: ArchiveServer, tmp_path: Path) -> None:
     # the whole list's cost, from the map sizes the search read from the EMDB headers
     assert found.stdout.strip().splitlines()[-4].startswith("estimate for 5 entries"), found.stdout
     rows = read_entry_table(entries)
-    assert [r.emdb_id for r in rows] == ["EMD-3488", "EMD-8518", "EMD-6149", "EMD-5168",
-                                         "EMD-21457"]  # fmt: skip
+    assert [r.emdb_id for r in rows] == [
+        "EMD-3488",
+        "EMD-8518",
+        "EMD-6149",
+        "EMD-5168",
+        "EMD-21457",
+    ]
     assert rows[0].source == "manual" and rows[1].source == "search"
 
 
 def test_cli_fetch_downloads_listed_entries(server: ArchiveServer, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "entries": ["EMD-8518", "EMD-6149", "EMD-99999", "EMD-x"],
-        "archive": {**server.config(), "cache": str(tmp_path / "cache")},
-        "download": {"retries": 0},
-        "resolution": {"min": 3.0, "max": 10.0},
-    }))  # fmt: skip
-    done = subprocess.run([str(CRYOSSE), "fetch", "--config", str(config)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "entries": ["EMD-8518", "EMD-6149", "EMD-99999", "EMD-x"],
+                "archive": {**server.config(), "cache": str(tmp_path / "cache")},
+                "download": {"retries": 0},
+                "resolution": {"min": 3.0, "max": 10.0},
+            }
+        )
+    )
+    done = subprocess.run(
+        [str(CRYOSSE), "fetch", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "refused 'EMD-x'" in done.stderr
     assert "EMD-99999: header_missing" in done.stderr

@@ -63,8 +63,10 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         net.head.weight.copy_(net.head.weight / std[:, None, None, None, None] * 3)
         net.head.bias.copy_((net.head.bias - mean) / std * 3)
     path = tmp_path_factory.mktemp("model") / "best.pt"
-    save_checkpoint(make_checkpoint(net.state_dict(), {"base": 4, "depth": 2},
-                                    {"epoch": 1, "metric": 0.5}), path)  # fmt: skip
+    save_checkpoint(
+        make_checkpoint(net.state_dict(), {"base": 4, "depth": 2}, {"epoch": 1, "metric": 0.5}),
+        path,
+    )
     return path
 
 
@@ -88,8 +90,10 @@ def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     agreement = float((whole.labels == tiled.labels).mean())
     assert agreement >= 0.999, agreement
     difference = np.abs(whole.helix - tiled.helix)
-    print(f"agreement {agreement:.6f}, |Δp helix| mean {difference.mean():.2e} "
-          f"max {difference.max():.3f}")  # fmt: skip
+    print(
+        f"agreement {agreement:.6f}, |Δp helix| mean {difference.mean():.2e} "
+        f"max {difference.max():.3f}"
+    )
     assert float(difference.mean()) < 1e-4
 
     # The whole-map path is the training/evaluation prediction (predict_box) of the same box.
@@ -116,8 +120,18 @@ def _write_permuted(source: Path, target: Path) -> None:
 def test_outputs_lie_in_the_input_frame(model_path: Path, tmp_path: Path) -> None:
     origin, voxel, shape_zyx = _header(MAP_5168)
     assert not np.allclose(voxel, 1.0) and np.any(origin != 0)
-    rc = main(["segment", str(MAP_5168), "--model", str(model_path), "--out",
-               str(tmp_path / "std"), "--device", "cpu"])  # fmt: skip
+    rc = main(
+        [
+            "segment",
+            str(MAP_5168),
+            "--model",
+            str(model_path),
+            "--out",
+            str(tmp_path / "std"),
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     expected_xyz = np.floor((np.array(shape_zyx[::-1]) - 1) * voxel + 1e-6).astype(int) + 1
     names = output_names("emd_5168_monomer")  # named after the input
@@ -142,15 +156,42 @@ def test_outputs_lie_in_the_input_frame(model_path: Path, tmp_path: Path) -> Non
     # A non-standard axis order gives the same maps in the same place.
     _write_permuted(MAP_5168, tmp_path / "permuted.mrc")
     assert np.allclose(read_map(tmp_path / "permuted.mrc").data, read_map(MAP_5168).data)
-    assert main(["segment", str(tmp_path / "permuted.mrc"), "--model", str(model_path),
-                 "--out", str(tmp_path / "perm"), "--device", "cpu"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "permuted.mrc"),
+                "--model",
+                str(model_path),
+                "--out",
+                str(tmp_path / "perm"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     for kind, name in output_names("permuted").items():
         a, b = read_map(tmp_path / "std" / names[kind]), read_map(tmp_path / "perm" / name)
         assert np.allclose(a.origin, b.origin) and np.array_equal(a.data, b.data)
 
     # Back on the input grid: the input's shape, origin and voxel size.
-    assert main(["segment", str(MAP_5168), "--model", str(model_path), "--out",
-                 str(tmp_path / "ongrid"), "--device", "cpu", "--on-input-grid"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "segment",
+                str(MAP_5168),
+                "--model",
+                str(model_path),
+                "--out",
+                str(tmp_path / "ongrid"),
+                "--device",
+                "cpu",
+                "--on-input-grid",
+            ]
+        )
+        == 0
+    )
     for name in names.values():
         out_origin, out_voxel, out_shape = _header(tmp_path / "ongrid" / name)
         assert np.allclose(out_origin, origin) and np.allclose(out_voxel, voxel)
@@ -184,8 +225,9 @@ def test_anisotropic_voxels_and_box(model_path: Path, tmp_path: Path) -> None:
     assert np.allclose(out_origin, origin + k0, atol=1e-4) and np.allclose(out_voxel, 1.0)
     assert result.summary["box"]["first_xyz"] == box[:3]
 
-    on_grid = segment_map(path, tmp_path / "grid", model=model_path, box=box, device="cpu",
-                          on_input_grid=True)  # fmt: skip
+    on_grid = segment_map(
+        path, tmp_path / "grid", model=model_path, box=box, device="cpu", on_input_grid=True
+    )
     out_origin, out_voxel, out_shape = _header(tmp_path / "grid/aniso_sheet_prob.mrc")
     assert np.allclose(out_origin, origin + np.array(box[:3]) * voxel)
     assert np.allclose(out_voxel, voxel)
@@ -196,10 +238,12 @@ def test_anisotropic_voxels_and_box(model_path: Path, tmp_path: Path) -> None:
 def test_box_validation() -> None:
     shape = (10, 20, 30)
     assert Region.from_box([0, 0, 0, 9, 19, 29], shape) == Region.whole(shape)
-    for bad, message in (([0, 0, 0, 10, 19, 29], "outside the map"),
-                         ([-1, 0, 0, 5, 5, 5], "outside the map"),
-                         ([5, 0, 0, 4, 5, 5], "first index 5 > last index 4"),
-                         ([0, 0, 0, 1], "6 grid indices")):  # fmt: skip
+    for bad, message in (
+        ([0, 0, 0, 10, 19, 29], "outside the map"),
+        ([-1, 0, 0, 5, 5, 5], "outside the map"),
+        ([5, 0, 0, 4, 5, 5], "first index 5 > last index 4"),
+        ([0, 0, 0, 1], "6 grid indices"),
+    ):
         with pytest.raises(SegmentError, match=message):
             Region.from_box(bad, shape)
 
@@ -298,8 +342,9 @@ def _write(path: Path, data: np.ndarray, voxel: float = 1.0) -> Path:
 
 
 @pytest.mark.parametrize("source", ["noise", "EMD-8518", "EMD-5168"])
-def test_no_face_of_an_output_is_a_plane_of_one_class(model_path: Path, tmp_path: Path,
-                                                      source: str) -> None:  # fmt: skip
+def test_no_face_of_an_output_is_a_plane_of_one_class(
+    model_path: Path, tmp_path: Path, source: str
+) -> None:
     """No face is uniformly helix or sheet (the first default model put a plane of "sheet" on
     every y = 0 face), on noise and on real maps."""
     if source == "noise":
@@ -320,8 +365,9 @@ def test_empty_space_around_a_map_changes_nothing(model_path: Path, tmp_path: Pa
     of half its receptive field, never through its own zero padding."""
     density = read_map(MAP_1A).data
     alone = segment_map(MAP_1A, model=model_path, device="cpu")
-    padded = segment_map(_write(tmp_path / "padded.mrc", np.pad(density, 12)),
-                         model=model_path, device="cpu")  # fmt: skip
+    padded = segment_map(
+        _write(tmp_path / "padded.mrc", np.pad(density, 12)), model=model_path, device="cpu"
+    )
     common = padded.labels[12:-12, 12:-12, 12:-12]
     assert common.shape == alone.labels.shape
     assert float((common == alone.labels).mean()) >= 0.999
@@ -333,8 +379,10 @@ def test_output_header_statistics(tmp_path: Path) -> None:
     from cryosse.segment import _write_mrc
 
     rng = np.random.default_rng(3)
-    for data in (rng.random((40, 9, 8), dtype=np.float32),
-                 rng.integers(0, 3, (40, 9, 8)).astype(np.int8)):  # fmt: skip
+    for data in (
+        rng.random((40, 9, 8), dtype=np.float32),
+        rng.integers(0, 3, (40, 9, 8)).astype(np.int8),
+    ):
         _write_mrc(tmp_path / "a.mrc", data, np.array([1.0, 2.0, 3.0]), 1.0)
         with mrcfile.open(tmp_path / "a.mrc") as mrc:
             ours = [float(mrc.header[k]) for k in ("dmin", "dmax", "dmean", "rms")]
@@ -417,16 +465,34 @@ def test_bad_input_gives_one_line_and_exit_1(
 ) -> None:
     cases = _bad_inputs(tmp_path, model_path)
     if not torch.cuda.is_available():
-        cases.append(([str(tmp_path / "good.mrc"), "--model", str(model_path), "--device",
-                       "cuda"], "no CUDA device"))  # fmt: skip
+        cases.append(
+            (
+                [str(tmp_path / "good.mrc"), "--model", str(model_path), "--device", "cuda"],
+                "no CUDA device",
+            )
+        )
     from cryosse.device import cpu_bf16_supported
 
     if not cpu_bf16_supported():
-        cases.append(([str(tmp_path / "good.mrc"), "--model", str(model_path), "--device", "cpu",
-                       "--cpu-bf16"], "no oneDNN bf16"))  # fmt: skip
+        cases.append(
+            (
+                [
+                    str(tmp_path / "good.mrc"),
+                    "--model",
+                    str(model_path),
+                    "--device",
+                    "cpu",
+                    "--cpu-bf16",
+                ],
+                "no oneDNN bf16",
+            )
+        )
     for args, message in cases:
-        rc = main(["segment", *args, "--out", str(tmp_path / "out")]
-                  if "--out" not in args else ["segment", *args])  # fmt: skip
+        rc = main(
+            ["segment", *args, "--out", str(tmp_path / "out")]
+            if "--out" not in args
+            else ["segment", *args]
+        )
         err = capsys.readouterr().err
         assert rc == 1, (args, err)
         assert err.startswith("cryosse segment: ") and err.count("\n") == 1, err
@@ -470,8 +536,18 @@ def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
     with pytest.raises(CurationError, match="8,000,000,000 voxels at 1 Å") as info:
         segment_map(coarse, model=model_path, device="cpu")
     assert info.value.reason == Reason.MAP_TOO_LARGE
-    code = main(["segment", str(coarse), "--model", str(model_path), "--device", "cpu",
-                 "--out", str(tmp_path / "out")])  # fmt: skip
+    code = main(
+        [
+            "segment",
+            str(coarse),
+            "--model",
+            str(model_path),
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 1 and "needs about" in capsys.readouterr().err
     assert not (tmp_path / "out" / "coarse_helix_prob.mrc").exists()
 
@@ -490,8 +566,7 @@ def _cxc_volumes(cxc: Path) -> dict[Path, tuple[float, str, bool]]:
             opened.append((cxc.parent / line.split('"')[1]).resolve())
         elif words[0] == "volume":
             model = int(words[1].lstrip("#"))
-            shown[model] = (float(words[words.index("level") + 1]),
-                            words[words.index("color") + 1])  # fmt: skip
+            shown[model] = (float(words[words.index("level") + 1]), words[words.index("color") + 1])
         elif words[0] == "hide":
             hidden.add(int(words[1].lstrip("#")))
     assert sorted(shown) == list(range(1, len(opened) + 1)), "a level for every opened map"
@@ -504,8 +579,9 @@ def _no_sheet_model(model_path: Path, tmp_path: Path) -> Path:
     weights = {k: v.clone() for k, v in checkpoint.model.state_dict().items()}
     weights["head.bias"][2] -= 100.0
     path = tmp_path / "no_sheet.pt"
-    save_checkpoint(make_checkpoint(weights, {"base": 4, "depth": 2},
-                                    {"epoch": 1, "metric": 0.5}), path)  # fmt: skip
+    save_checkpoint(
+        make_checkpoint(weights, {"base": 4, "depth": 2}, {"epoch": 1, "metric": 0.5}), path
+    )
     return path
 
 
@@ -516,8 +592,22 @@ def test_chimerax_file_opens_existing_files_at_levels_inside_their_values(
     runs = {"all": model_path, "no_sheet": _no_sheet_model(model_path, tmp_path)}
     for run, model in runs.items():
         out = tmp_path / run
-        assert main(["segment", str(MAP_1A), "--model", str(model), "--out", str(out),
-                     "--device", "cpu", *box]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "segment",
+                    str(MAP_1A),
+                    "--model",
+                    str(model),
+                    "--out",
+                    str(out),
+                    "--device",
+                    "cpu",
+                    *box,
+                ]
+            )
+            == 0
+        )
         names = output_names(map_stem(MAP_1A))
         cxc = out / f"{map_stem(MAP_1A)}.cxc"
         volumes = _cxc_volumes(cxc)
@@ -561,8 +651,23 @@ def test_resolution_outside_the_trained_range_warns_and_is_recorded(
     expected = {3.2: True, 15.0: True, 7.0: False}  # the test checkpoint records no range
     for value, warns in expected.items():
         out = tmp_path / f"r{value}"
-        assert main(["segment", str(path), "--model", str(model_path), "--out", str(out),
-                     "--resolution", str(value), "--device", "cpu"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "segment",
+                    str(path),
+                    "--model",
+                    str(model_path),
+                    "--out",
+                    str(out),
+                    "--resolution",
+                    str(value),
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 0
+        )
         captured = capsys.readouterr()
         assert ("warning: the map's resolution" in captured.err) is warns, captured.err
         record = json.loads((out / "summary.json").read_text())["resolution"]
@@ -594,9 +699,14 @@ def test_resolution_outside_the_trained_range_warns_and_is_recorded(
     # A checkpoint that records its training cases' range (3-4 Å here) is judged by it.
     checkpoint = load_checkpoint(model_path)
     recorded = tmp_path / "recorded.pt"
-    save_checkpoint(make_checkpoint(checkpoint.model.state_dict(), {"base": 4, "depth": 2},
-                                    {"epoch": 1, "metric": 0.5,
-                                     "train_resolution_A": [3.0, 4.0]}), recorded)  # fmt: skip
+    save_checkpoint(
+        make_checkpoint(
+            checkpoint.model.state_dict(),
+            {"base": 4, "depth": 2},
+            {"epoch": 1, "metric": 0.5, "train_resolution_A": [3.0, 4.0]},
+        ),
+        recorded,
+    )
     inside = segment_map(path, model=recorded, device="cpu", resolution=3.2)
     assert inside.summary["resolution"]["inside_trained_range"] is True
     assert inside.summary["resolution"]["trained_range_source"] == "the checkpoint's training cases"

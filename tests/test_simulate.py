@@ -180,8 +180,10 @@ def test_derived_entries_name_their_source(tmp_path: Path, realdata: Path) -> No
     header = parse_header(header_path)
     assert header.title.startswith("DERIVED") and "EMD-3488" in header_path.read_text()
     assert header.resolution == pytest.approx(float(row["target_resolution"]), abs=0.01)
-    source, derived = (read_map(realdata / "EMD-3488" / "emd_3488.mrc.gz"),
-                       read_map(LocalMirror.at(tmp_path).map_path(row["emdb_id"])))  # fmt: skip
+    source, derived = (
+        read_map(realdata / "EMD-3488" / "emd_3488.mrc.gz"),
+        read_map(LocalMirror.at(tmp_path).map_path(row["emdb_id"])),
+    )
     assert np.allclose(source.origin, derived.origin) and source.data.shape == derived.data.shape
     resolution = float(row["target_resolution"])
     assert power_beyond(derived.data, 1.05, 1.5 / resolution) < 0.1 * power_beyond(

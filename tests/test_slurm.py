@@ -71,8 +71,17 @@ SNAKEMAKE_LIMIT_S = 900
 # What a cluster without slurmdbd needs beside profiles/slurm: squeue (with MinJobAge=600)
 # instead of sacct, no account to guess; the first status check 12 s after a submission or a
 # finish (default 40 s).
-SLURM_ARGS = ("--jobs", "8", "--slurm-status-command", "squeue", "--slurm-no-account",
-              "--slurm-init-seconds-before-status-checks", "12", "--latency-wait", "5")  # fmt: skip
+SLURM_ARGS = (
+    "--jobs",
+    "8",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-no-account",
+    "--slurm-init-seconds-before-status-checks",
+    "12",
+    "--latency-wait",
+    "5",
+)
 LOCAL_ARGS = ("--cores", "2")
 # Wall-clock columns and files: everything else must be byte-identical to the local run.
 TIMING_FIELDS = {"seconds"}
@@ -205,12 +214,21 @@ def finished(proc: subprocess.Popen, workdir: Path) -> str:
 def test_gpu_gres_reaches_the_job(cluster: slurm_cluster.Cluster) -> None:
     """What a training job asks for (--gpus=fake:1) gives it a device in CUDA_VISIBLE_DEVICES;
     a job without the request sees none."""
-    command = ["srun", "--gpus=fake:1", "-c", "1", "--mem", "100", "printenv",
-               "CUDA_VISIBLE_DEVICES"]  # fmt: skip
+    command = [
+        "srun",
+        "--gpus=fake:1",
+        "-c",
+        "1",
+        "--mem",
+        "100",
+        "printenv",
+        "CUDA_VISIBLE_DEVICES",
+    ]
     with_gpu = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert with_gpu.returncode == 0 and with_gpu.stdout.strip() in {"0", "1"}, with_gpu
-    without = subprocess.run(command[:1] + command[2:], capture_output=True, text=True,
-                             timeout=60, check=False)  # fmt: skip
+    without = subprocess.run(
+        command[:1] + command[2:], capture_output=True, text=True, timeout=60, check=False
+    )
     assert without.stdout.strip() == "", without
 
 
@@ -263,8 +281,9 @@ def test_readme_recipe_on_slurm_matches_local_run(
 
 def slurm_jobs() -> dict[str, tuple[str, str]]:
     """Every job slurmctld still remembers (MinJobAge=600): id -> (rule, allocated GRES)."""
-    shown = subprocess.run(["scontrol", "show", "job", "-d"], capture_output=True, text=True,
-                           timeout=30, check=True).stdout  # fmt: skip
+    shown = subprocess.run(
+        ["scontrol", "show", "job", "-d"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
     jobs = {}
     for block in shown.split("\n\n"):
         job_id = re.search(r"JobId=(\d+)", block)
@@ -280,10 +299,16 @@ def slurm_jobs() -> dict[str, tuple[str, str]]:
 def compare_outputs(local: Path, slurm: Path) -> None:
     """Byte-identical, except wall-clock fields (timings.json, `seconds` in training files and
     in the resume checkpoint last.pt, whose tensors and RNG states must still be equal)."""
-    files = sorted(p.relative_to(local) for p in local.rglob("*") if p.is_file()
-                   and "logs" not in p.parts and "benchmarks" not in p.parts)  # fmt: skip
-    slurm_files = sorted(p.relative_to(slurm) for p in slurm.rglob("*") if p.is_file()
-                         and "logs" not in p.parts and "benchmarks" not in p.parts)  # fmt: skip
+    files = sorted(
+        p.relative_to(local)
+        for p in local.rglob("*")
+        if p.is_file() and "logs" not in p.parts and "benchmarks" not in p.parts
+    )
+    slurm_files = sorted(
+        p.relative_to(slurm)
+        for p in slurm.rglob("*")
+        if p.is_file() and "logs" not in p.parts and "benchmarks" not in p.parts
+    )
     assert files == slurm_files
     samples = [f for f in files if "samples" in f.parts]
     assert len(samples) == 5 * 4  # five samples: density, labels, residues, sample.json
@@ -294,7 +319,8 @@ def compare_outputs(local: Path, slurm: Path) -> None:
             assert json.loads(a.read_text()).keys() == json.loads(b.read_text()).keys()
         elif name.name == "summary.json":
             assert without_timing(json.loads(a.read_text())) == without_timing(
-                json.loads(b.read_text())), name  # fmt: skip
+                json.loads(b.read_text())
+            ), name
         elif name.name == "history.csv":
             assert history(a) == history(b), name
         elif name.name == "last.pt":  # the resume checkpoint also records elapsed seconds

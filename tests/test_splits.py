@@ -179,8 +179,10 @@ def test_real_sequences_split_without_leakage(real_sequences: dict[str, str]) ->
     evaluation case at >= 35 % identity to a training case."""
     members = cluster_sequences(real_sequences)
     links = similar_pairs(real_sequences)
-    cases = [Case(sid, "EMD-" + str(10000 + i), 1 + i % 3, members[sid])
-             for i, sid in enumerate(sorted(real_sequences))]  # fmt: skip
+    cases = [
+        Case(sid, "EMD-" + str(10000 + i), 1 + i % 3, members[sid])
+        for i, sid in enumerate(sorted(real_sequences))
+    ]
     settings = SplitSettings(proportions={"train": 6, "validation": 2, "test": 2}, n_folds=3)
     main = {r.sample_id: r.split for r in assign_main_split(cases, [], settings, links)}
     cv = cross_validation_folds(cases, main, settings, links)
@@ -228,9 +230,15 @@ def test_evaluation_entries_pinned_to_test_and_homologues_held_out(tmp_path: Pat
     others = [split[f"EMD-9{3000 + i}_4abc_A"] for i in range(40)]
     assert set(others) == {"train", "validation"}
     # Without the option the same cases mix the evaluation protein's group into any split.
-    free = {r.sample_id: r.split for r in assign_main_split(
-        cases, [], SplitSettings.from_config({"proportions": {"train": 9, "validation": 1,
-                                                              "test": 0}}), links)}  # fmt: skip
+    free = {
+        r.sample_id: r.split
+        for r in assign_main_split(
+            cases,
+            [],
+            SplitSettings.from_config({"proportions": {"train": 9, "validation": 1, "test": 0}}),
+            links,
+        )
+    }
     assert free["EMD-8518_5u8s_A"] != "test" and free["EMD-92000_1abc_A"] != HELD_OUT
     # CV never trains on an evaluation case.
     folds = cross_validation_folds(cases, split, settings, links)

@@ -164,8 +164,14 @@ def test_training_is_deterministic_and_resumes(samples: dict[str, Path], tmp_pat
 
 def test_early_stopping(samples: dict[str, Path], tmp_path: Path) -> None:
     settings = TrainSettings(**{**FAST.__dict__, "epochs": 6, "patience": 1})
-    summary = train_run(RunSpec("CE", 1e-5), settings, MODEL, [samples["EMD-8518_5u8s_A"]],
-                        [samples["EMD-6149_3j8g_X"]], tmp_path)  # fmt: skip
+    summary = train_run(
+        RunSpec("CE", 1e-5),
+        settings,
+        MODEL,
+        [samples["EMD-8518_5u8s_A"]],
+        [samples["EMD-6149_3j8g_X"]],
+        tmp_path,
+    )
     assert summary["epochs_run"] <= summary["best_epoch"] + 2
     assert summary["stopped_early"] == (summary["epochs_run"] < 6)
 
@@ -173,13 +179,24 @@ def test_early_stopping(samples: dict[str, Path], tmp_path: Path) -> None:
 def test_selection_picks_the_best_run_per_loss() -> None:
     def summary(loss: str, lr: float, gamma: float | None, metric: float) -> dict:
         spec = RunSpec(loss, lr, gamma)
-        return {"run_id": spec.run_id, "loss": loss, "lr": lr, "gamma": gamma, "best_epoch": 4,
-                "best_val_metric": metric, "selection": "validation metric"}  # fmt: skip
+        return {
+            "run_id": spec.run_id,
+            "loss": loss,
+            "lr": lr,
+            "gamma": gamma,
+            "best_epoch": 4,
+            "best_val_metric": metric,
+            "selection": "validation metric",
+        }
 
-    rows = select_best_runs([
-        summary("CE", 1e-3, None, 0.40), summary("CE", 1e-4, None, 0.45),
-        summary("FL", 1e-3, 1.0, 0.50), summary("FL", 1e-3, 2.0, 0.50),
-    ])  # fmt: skip
+    rows = select_best_runs(
+        [
+            summary("CE", 1e-3, None, 0.40),
+            summary("CE", 1e-4, None, 0.45),
+            summary("FL", 1e-3, 1.0, 0.50),
+            summary("FL", 1e-3, 2.0, 0.50),
+        ]
+    )
     chosen = {r["loss"]: r["run_id"] for r in rows}
     assert chosen == {"CE": "CE_lr0.0001", "FL": "FL_g1_lr0.001"}  # tie: the earlier grid run
     assert "others: CE_lr0.001 0.4000" in rows[0]["why"]
@@ -201,8 +218,9 @@ def test_a_truncated_or_crafted_last_pt_starts_afresh(
         out = tmp_path / f"run{len(content)}"
         out.mkdir()
         (out / "last.pt").write_bytes(content)
-        summary = train_run(RunSpec("CE", 1e-3), settings, MODEL, [samples["EMD-8518_5u8s_A"]],
-                            [], out)  # fmt: skip
+        summary = train_run(
+            RunSpec("CE", 1e-3), settings, MODEL, [samples["EMD-8518_5u8s_A"]], [], out
+        )
         assert summary["epochs_run"] == 1
     assert not (tmp_path / "pwned").exists()
     assert "training starts afresh" in caplog.text

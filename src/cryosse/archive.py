@@ -314,8 +314,13 @@ class HttpArchive:
 
     def header_file(self, emdb_id: str) -> Path:
         dest = self.cache.header_path(emdb_id)
-        self._fetch(self.urls.header_url(emdb_id), dest, _check_xml, Reason.HEADER_MISSING,
-                    max_bytes=self.limits.header)  # fmt: skip
+        self._fetch(
+            self.urls.header_url(emdb_id),
+            dest,
+            _check_xml,
+            Reason.HEADER_MISSING,
+            max_bytes=self.limits.header,
+        )
         return dest
 
     def map_file(self, emdb_id: str, header: EntryHeader) -> Path:
@@ -335,14 +340,21 @@ class HttpArchive:
             # a large map gets at least the time it takes at 1 MB/s
             deadline = max(deadline, max_bytes / _SLOWEST_RATE)
         try:
-            self._fetch(self.urls.map_url(emdb_id, dest.name), dest, validate, Reason.MAP_MISSING,
-                        max_bytes=max_bytes, max_uncompressed=max_uncompressed,
-                        deadline=deadline)  # fmt: skip
+            self._fetch(
+                self.urls.map_url(emdb_id, dest.name),
+                dest,
+                validate,
+                Reason.MAP_MISSING,
+                max_bytes=max_bytes,
+                max_uncompressed=max_uncompressed,
+                deadline=deadline,
+            )
         except CurationError as exc:
             if size_problems and exc.reason == Reason.DOWNLOAD_FAILED:
                 # The file was complete and intact: it is not the header's map.
-                raise CurationError(Reason.MAP_SIZE_MISMATCH, f"{emdb_id}: {size_problems[-1]}") \
-                    from exc  # fmt: skip
+                raise CurationError(
+                    Reason.MAP_SIZE_MISMATCH, f"{emdb_id}: {size_problems[-1]}"
+                ) from exc
             cause = exc.__cause__
             if isinstance(cause, DownloadError) and cause.too_large:
                 # larger (or expanding further) than the header's size allows
@@ -363,26 +375,37 @@ class HttpArchive:
         for url in self.urls.model_urls(pid):
             dest = self.cache.root / "pdb" / f"{pid}{model_suffix(url)}"
             try:
-                self._fetch(url, dest, _check_model_text, Reason.MODEL_MISSING,
-                            require_length=not dest.name.endswith(".gz"),
-                            max_bytes=self.limits.model,
-                            max_uncompressed=self.limits.model)  # fmt: skip
+                self._fetch(
+                    url,
+                    dest,
+                    _check_model_text,
+                    Reason.MODEL_MISSING,
+                    require_length=not dest.name.endswith(".gz"),
+                    max_bytes=self.limits.model,
+                    max_uncompressed=self.limits.model,
+                )
             except CurationError as exc:
                 failures.append(exc)
                 continue
             return ModelFile(dest, url)
         # Missing everywhere is model_missing; any transient failure makes it download_failed.
         reasons = {f.reason for f in failures}
-        reason = Reason.MODEL_MISSING if reasons == {Reason.MODEL_MISSING} else \
-            Reason.DOWNLOAD_FAILED  # fmt: skip
+        reason = (
+            Reason.MODEL_MISSING if reasons == {Reason.MODEL_MISSING} else Reason.DOWNLOAD_FAILED
+        )
         raise CurationError(reason, f"{pid}: " + "; ".join(f.message for f in failures))
 
     def obsolete_list(self) -> ObsoleteList:
         """The wwPDB list, downloaded once into the cache; empty (and said so) if unreachable."""
         dest = self.cache.obsolete_list_path()
         try:
-            self._fetch(self.urls.obsolete_list, dest, None, Reason.DOWNLOAD_FAILED,
-                        max_bytes=self.limits.obsolete_list)  # fmt: skip
+            self._fetch(
+                self.urls.obsolete_list,
+                dest,
+                None,
+                Reason.DOWNLOAD_FAILED,
+                max_bytes=self.limits.obsolete_list,
+            )
         except CurationError as exc:
             return ObsoleteList.empty(f"obsolete list unavailable: {exc.message}")
         return read_obsolete_list(dest)
@@ -403,9 +426,15 @@ class HttpArchive:
             if dest.is_file():
                 return
             try:
-                self.downloader.fetch(url, dest, validate=validate, require_length=require_length,
-                                      max_bytes=max_bytes, max_uncompressed=max_uncompressed,
-                                      deadline=deadline)  # fmt: skip
+                self.downloader.fetch(
+                    url,
+                    dest,
+                    validate=validate,
+                    require_length=require_length,
+                    max_bytes=max_bytes,
+                    max_uncompressed=max_uncompressed,
+                    deadline=deadline,
+                )
             except DownloadError as exc:
                 self.attempts.append({"url": url, "result": exc.message})
                 if exc.status in (404, 410):

@@ -133,8 +133,9 @@ def hessian_labels(
         slab = data[lo:hi]
         hessian = np.empty((int(mask.sum()), 3, 3), dtype=np.float64)
         for order, (i, j) in zip(orders, pairs, strict=True):
-            component = ndimage.gaussian_filter(slab, sigma, order=order, output=np.float32,
-                                                truncate=_TRUNCATE)  # fmt: skip
+            component = ndimage.gaussian_filter(
+                slab, sigma, order=order, output=np.float32, truncate=_TRUNCATE
+            )
             values = component[z0 - lo : z0 - lo + (z1 - z0)][mask]
             hessian[:, i, j] = values
             hessian[:, j, i] = values

@@ -230,9 +230,14 @@ def coarsen_box(box: Box, factor: int) -> Box:
     zone = None
     if box.zone_distance is not None:
         zone = _blocks(box.zone_distance, factor, np.inf).min(axis=(1, 3, 5))
-    return Box(box.sample_id, coarsen_density(box.density, factor),
-               coarsen_labels(box.labels, factor), coarsen_mask(box.central, factor),
-               box.zero_level, zone)  # fmt: skip
+    return Box(
+        box.sample_id,
+        coarsen_density(box.density, factor),
+        coarsen_labels(box.labels, factor),
+        coarsen_mask(box.central, factor),
+        box.zero_level,
+        zone,
+    )
 
 
 def refine(coarse: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -251,6 +256,8 @@ def refine(coarse: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarra
         view = [1] * out.ndim
         view[lead + axis] = n
         weight = weight.reshape(view)
-        out = np.take(out, low, axis=lead + axis) * (1 - weight) + \
-            np.take(out, high, axis=lead + axis) * weight  # fmt: skip
+        out = (
+            np.take(out, low, axis=lead + axis) * (1 - weight)
+            + np.take(out, high, axis=lead + axis) * weight
+        )
     return out

@@ -26,8 +26,9 @@ from cryosse.unet import UNet3D
 MAX_VOXELS = 2_000_000  # voxels kept for the fit (an even stride through all central voxels)
 
 
-def validation_logits(model: UNet3D, boxes: list[Box], device: Device
-                      ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def validation_logits(
+    model: UNet3D, boxes: list[Box], device: Device
+) -> tuple[np.ndarray, np.ndarray]:
     """(log-probabilities [N, 3], true classes [N]) over the central voxels of `boxes`."""
     scores, truth = [], []
     for box in boxes:
@@ -51,8 +52,9 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
     return float(-np.log(np.clip(p, 1e-12, None)).mean())
 
 
-def expected_calibration_error(logits: np.ndarray, labels: np.ndarray, temperature: float,
-                               bins: int = 10) -> float:  # fmt: skip
+def expected_calibration_error(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, bins: int = 10
+) -> float:
     p = _softmax(logits, temperature)
     confidence, predicted = p.max(axis=1), p.argmax(axis=1)
     correct = predicted == labels

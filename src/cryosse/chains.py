@@ -79,17 +79,35 @@ def choose_chains(
     for chain in candidates:
         fraction = chain.n_ca_inside / chain.n_ca if chain.n_ca else 0.0
         if chain.n_ca < min_ca:
-            decisions.append(ChainDecision(chain.name, False, Reason.CHAIN_TOO_SHORT,
-                f"chain {chain.name} has {chain.n_ca} Cα atoms, fewer than {min_ca}"))  # fmt: skip
+            decisions.append(
+                ChainDecision(
+                    chain.name,
+                    False,
+                    Reason.CHAIN_TOO_SHORT,
+                    f"chain {chain.name} has {chain.n_ca} Cα atoms, fewer than {min_ca}",
+                )
+            )
             continue
         if fraction < min_fraction_inside:
-            decisions.append(ChainDecision(chain.name, False, Reason.CHAIN_OUTSIDE_MAP,
-                f"only {fraction:.0%} of chain {chain.name}'s Cα atoms lie inside the map "
-                f"(minimum {min_fraction_inside:.0%})"))  # fmt: skip
+            decisions.append(
+                ChainDecision(
+                    chain.name,
+                    False,
+                    Reason.CHAIN_OUTSIDE_MAP,
+                    f"only {fraction:.0%} of chain {chain.name}'s Cα atoms lie inside the map "
+                    f"(minimum {min_fraction_inside:.0%})",
+                )
+            )
             continue
         if require_helix and chain.n_helix == 0:
-            decisions.append(ChainDecision(chain.name, False, Reason.CHAIN_NO_HELIX,
-                f"chain {chain.name} has no helix residue (DSSP H/G/I)"))  # fmt: skip
+            decisions.append(
+                ChainDecision(
+                    chain.name,
+                    False,
+                    Reason.CHAIN_NO_HELIX,
+                    f"chain {chain.name} has no helix residue (DSSP H/G/I)",
+                )
+            )
             continue
         duplicate = None
         for other in kept:
@@ -98,9 +116,15 @@ def choose_chains(
                 duplicate = (other.name, identity)
                 break
         if duplicate is not None:
-            decisions.append(ChainDecision(chain.name, False, Reason.CHAIN_REDUNDANT,
-                f"chain {chain.name} shares {duplicate[1]:.0%} sequence identity with kept chain "
-                f"{duplicate[0]} (maximum {max_identity:.0%})"))  # fmt: skip
+            decisions.append(
+                ChainDecision(
+                    chain.name,
+                    False,
+                    Reason.CHAIN_REDUNDANT,
+                    f"chain {chain.name} shares {duplicate[1]:.0%} sequence identity with kept "
+                    f"chain {duplicate[0]} (maximum {max_identity:.0%})",
+                )
+            )
             continue
         kept.append(chain)
         message = f"chain {chain.name} kept ({chain.n_ca} residues, {chain.n_helix} in helices)"

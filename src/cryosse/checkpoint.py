@@ -82,14 +82,17 @@ def network_grid(model_config: dict[str, Any], sample_dirs: list[Path]) -> Netwo
     voxels = {float(m["voxel_size"]) for m in metas}
     paddings = {float(m.get("padding", 17.0)) for m in metas}
     if len(voxels) != 1 or len(paddings) != 1:
-        raise ValueError(f"samples with different voxel sizes {sorted(voxels)} or paddings "
-                         f"{sorted(paddings)}: one network grid cannot serve them")  # fmt: skip
+        raise ValueError(
+            f"samples with different voxel sizes {sorted(voxels)} or paddings "
+            f"{sorted(paddings)}: one network grid cannot serve them"
+        )
     (sample_voxel,), (padding,) = voxels, paddings
     spacing = model_config.get("voxel_size") or sample_voxel
     factor = round(spacing / sample_voxel)
     if factor < 1 or abs(factor * sample_voxel - spacing) > 1e-6:
-        raise ValueError(f"model.voxel_size {spacing} Å is not a whole multiple of the samples' "
-                         f"{sample_voxel} Å")  # fmt: skip
+        raise ValueError(
+            f"model.voxel_size {spacing} Å is not a whole multiple of the samples' {sample_voxel} Å"
+        )
     return NetworkGrid(float(spacing), sample_voxel, factor, round(padding / sample_voxel))
 
 
@@ -97,8 +100,10 @@ def grid_factor(metadata: dict[str, Any], sample_voxel_size: float = SAMPLE_VOXE
     """Sample voxels per network voxel of a loaded checkpoint, for samples of this voxel size."""
     factor = round(float(metadata["voxel_size"]) / sample_voxel_size)
     if factor < 1 or abs(factor * sample_voxel_size - float(metadata["voxel_size"])) > 1e-6:
-        raise CheckpointError(f"the model's grid of {metadata['voxel_size']} Å is not a whole "
-                              f"multiple of {sample_voxel_size} Å")  # fmt: skip
+        raise CheckpointError(
+            f"the model's grid of {metadata['voxel_size']} Å is not a whole "
+            f"multiple of {sample_voxel_size} Å"
+        )
     return factor
 
 
@@ -237,8 +242,10 @@ def check_weights_fit_config(state: dict[str, Any], name: str) -> None:
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{name}: invalid model config ({exc})") from exc
     if base < 2 or base % 2 or depth < 1:
-        raise CheckpointError(f"{name}: invalid model config (base {base}, depth {depth}: base "
-                              "must be an even number >= 2 and depth >= 1)")  # fmt: skip
+        raise CheckpointError(
+            f"{name}: invalid model config (base {base}, depth {depth}: base "
+            "must be an even number >= 2 and depth >= 1)"
+        )
     first = weights.get("encoders.0.3.weight")  # the first block's output conv: base channels
     if _encoder_count(weights) != depth + 1 or first is None or first.shape[0] != base:
         raise CheckpointError(
@@ -255,8 +262,7 @@ def check_weights_fit_config(state: dict[str, Any], name: str) -> None:
         raise CheckpointError(f"{name}: invalid model config ({exc})") from exc
     given = {k: tuple(v.shape) for k, v in weights.items()}
     if given != expected:
-        wrong = sorted(k for k in expected.keys() | given.keys()
-                       if expected.get(k) != given.get(k))  # fmt: skip
+        wrong = sorted(k for k in expected.keys() | given.keys() if expected.get(k) != given.get(k))
         raise CheckpointError(
             f"{name}: weights do not fit the network of model_config {config!r}: "
             f"{len(wrong)} tensors differ ({', '.join(wrong[:3])}"
@@ -268,8 +274,9 @@ def check_finite_weights(state: dict[str, Any], name: str) -> None:
     """Refuse a checkpoint whose weights hold NaN or Inf (every prediction would be NaN).
     Checked on loading only: training may still record a diverged run's weights."""
     weights = state["model"]
-    nonfinite = [k for k, v in weights.items()
-                 if v.is_floating_point() and not bool(torch.isfinite(v).all())]  # fmt: skip
+    nonfinite = [
+        k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
     if nonfinite:
         raise CheckpointError(
             f"{name}: {len(nonfinite)} weight tensors hold NaN or Inf values "

@@ -79,8 +79,9 @@ def _relative(target: Path, folder: Path) -> str:
     return relative if Path(relative).parts[:3].count("..") < 3 else str(target.resolve())
 
 
-def write_chimerax_script(path: Path, input_map: MapStats, map_level: float,
-                          outputs: dict[str, MapStats]) -> dict[str, float | None]:  # fmt: skip
+def write_chimerax_script(
+    path: Path, input_map: MapStats, map_level: float, outputs: dict[str, MapStats]
+) -> dict[str, float | None]:
     """Write `path` (see the module docstring); `outputs` keyed helix_mask, sheet_mask,
     helix_prob, sheet_prob. Returns the level given to each file (None: not opened)."""
     folder = path.parent

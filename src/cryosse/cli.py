@@ -132,8 +132,12 @@ def _curate(args: argparse.Namespace) -> int:
         acquired = out / "acquired" / f"{emdb}.json"
         run_acquire(emdb, archive, config["download"], config["resolution"], acquired)
         run_curate(acquired, settings, out / "entries" / emdb)
-    gather([out / "entries" / e for e in valid], invalid, out / "curation_log.tsv",
-           out / "manifest.tsv")  # fmt: skip
+    gather(
+        [out / "entries" / e for e in valid],
+        invalid,
+        out / "curation_log.tsv",
+        out / "manifest.tsv",
+    )
     print(summarize_log(out / "curation_log.tsv"))
     print(f"curation log: {out / 'curation_log.tsv'}\nmanifest:     {out / 'manifest.tsv'}")
     return 0
@@ -157,8 +161,10 @@ def _search(args: argparse.Namespace) -> int:
     resolution = dict(config.get("resolution") or {})
     if args.method:
         search["methods"] = args.method
-    for key, value in (("released_after", args.released_after),
-                       ("released_before", args.released_before)):  # fmt: skip
+    for key, value in (
+        ("released_after", args.released_after),
+        ("released_before", args.released_before),
+    ):
         if value:
             search[key] = value
     if args.min is not None:
@@ -176,8 +182,10 @@ def _search(args: argparse.Namespace) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     print(f"query:   {result.query}")
     print(f"found:   {len(result.hits.records)} entries ({len(result.hits.rejected)} rows refused)")
-    print(f"added:   {len(result.addition.added)} new, "
-          f"{len(result.addition.already_present)} already listed -> {entries}")  # fmt: skip
+    print(
+        f"added:   {len(result.addition.added)} new, "
+        f"{len(result.addition.already_present)} already listed -> {entries}"
+    )
     print(downloads)
     if entries.is_file():
         from cryosse.entries import read_entry_table
@@ -248,8 +256,9 @@ def _fetch(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         located = pool.map(lambda emdb: locate_entry(emdb, archive, window), valid)
-        for entry in tqdm(located, total=len(valid), desc="entries", unit="entry",
-                          disable=not sys.stderr.isatty()):  # fmt: skip
+        for entry in tqdm(
+            located, total=len(valid), desc="entries", unit="entry", disable=not sys.stderr.isatty()
+        ):
             counts[entry.reason] = counts.get(entry.reason, 0) + 1
             if entry.status != "ok":
                 print(f"{entry.emdb_id}: {entry.reason}: {entry.message}", file=sys.stderr)
@@ -271,8 +280,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cryosse.ids import normalize_emdb_id, normalize_pdb_id
 
     if args.model_deprecated:  # --model is a checkpoint everywhere else (segment)
-        print("cryosse evaluate: warning: --model is deprecated here, use --structure (the "
-              "atomic model)", file=sys.stderr)  # fmt: skip
+        print(
+            "cryosse evaluate: warning: --model is deprecated here, use --structure (the "
+            "atomic model)",
+            file=sys.stderr,
+        )
     structure = args.structure or args.model_deprecated
     if not structure or (args.structure and args.model_deprecated):
         print("cryosse evaluate: give the atomic model once, with --structure", file=sys.stderr)
@@ -283,10 +295,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         ids = {"emdb_id": normalize_emdb_id(args.emdb)} if args.emdb else {}
         if args.pdb:
             ids["pdb_id"] = normalize_pdb_id(args.pdb)
-        rows, log = evaluate_external(args.pred_helix, args.pred_sheet, args.map, structure,
-                                      settings, threshold=args.threshold,
-                                      baselines=() if args.no_baselines else BASELINES,
-                                      **ids)  # fmt: skip
+        rows, log = evaluate_external(
+            args.pred_helix,
+            args.pred_sheet,
+            args.map,
+            structure,
+            settings,
+            threshold=args.threshold,
+            baselines=() if args.no_baselines else BASELINES,
+            **ids,
+        )
     except CurationError as exc:  # a prediction map refused from its header, a bad id
         print(f"cryosse evaluate: {exc.reason}: {exc.message}", file=sys.stderr)
         return 1
@@ -295,8 +313,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 1
     for row in log:
         if row.status == "excluded":
-            print(f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
+                file=sys.stderr,
+            )
     columns = ["sample_id", "chain"] + [
         f"{level}_{what}_{cls}"
         for level in ("voxel", "residue")
@@ -311,8 +331,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     lines = ["\t".join(columns)]
     for row in rows:
         cells = [row[c] for c in columns]
-        lines.append("\t".join("NA" if v is None else f"{v:.4f}" if isinstance(v, float)
-                               else str(v) for v in cells))  # fmt: skip
+        lines.append(
+            "\t".join(
+                "NA" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v) for v in cells
+            )
+        )
     text = "\n".join(lines) + "\n"
     if args.out:
         Path(args.out).write_text(text)
@@ -350,9 +373,15 @@ def _simulate(args: argparse.Namespace) -> int:
 
     models = _structure_files(args.structures)[: args.limit or None]
     try:
-        rows = simulate_structures(models, Path(args.mirror), first_id=args.first_id,
-                                   maps_per_structure=args.maps_per_structure, seed=args.seed,
-                                   jobs=args.jobs, progress=sys.stderr.isatty())  # fmt: skip
+        rows = simulate_structures(
+            models,
+            Path(args.mirror),
+            first_id=args.first_id,
+            maps_per_structure=args.maps_per_structure,
+            seed=args.seed,
+            jobs=args.jobs,
+            progress=sys.stderr.isatty(),
+        )
     except ValueError as exc:
         print(f"cryosse simulate: {exc}", file=sys.stderr)
         return 1
@@ -360,8 +389,10 @@ def _simulate(args: argparse.Namespace) -> int:
         if row["status"] != "written":
             print(f"skipped {row['source']}: {row['reason']}", file=sys.stderr)
     written = sum(row["status"] == "written" for row in rows)
-    print(f"simulated {written} maps, skipped {len(rows) - written}; "
-          f"summary: {Path(args.mirror) / 'simulated.tsv'}")  # fmt: skip
+    print(
+        f"simulated {written} maps, skipped {len(rows) - written}; "
+        f"summary: {Path(args.mirror) / 'simulated.tsv'}"
+    )
     return 0 if written else 1
 
 
@@ -373,8 +404,13 @@ def _derive(args: argparse.Namespace) -> int:
         print(f"cryosse derive: {args.realdata}: not a folder", file=sys.stderr)
         return 1
     try:
-        rows = derive_pairs(Path(args.realdata), Path(args.mirror), first_id=args.first_id,
-                            maps_per_pair=args.maps_per_pair, seed=args.seed)  # fmt: skip
+        rows = derive_pairs(
+            Path(args.realdata),
+            Path(args.mirror),
+            first_id=args.first_id,
+            maps_per_pair=args.maps_per_pair,
+            seed=args.seed,
+        )
     except ValueError as exc:
         print(f"cryosse derive: {exc}", file=sys.stderr)
         return 1
@@ -393,11 +429,17 @@ def _offline_mirror(args: argparse.Namespace) -> int:
             print(f"cryosse offline-mirror: {folder}: not a folder", file=sys.stderr)
             return 1
     try:
-        ids = build_offline_mirror(Path(args.structures), Path(args.realdata), Path(args.mirror),
-                                   n_structures=args.n_structures,
-                                   maps_per_structure=args.maps_per_structure,
-                                   derived_per_pair=args.derived_per_pair, seed=args.seed,
-                                   jobs=args.jobs, progress=sys.stderr.isatty())  # fmt: skip
+        ids = build_offline_mirror(
+            Path(args.structures),
+            Path(args.realdata),
+            Path(args.mirror),
+            n_structures=args.n_structures,
+            maps_per_structure=args.maps_per_structure,
+            derived_per_pair=args.derived_per_pair,
+            seed=args.seed,
+            jobs=args.jobs,
+            progress=sys.stderr.isatty(),
+        )
     except (ValueError, OSError) as exc:
         print(f"cryosse offline-mirror: {exc}", file=sys.stderr)
         return 1
@@ -445,15 +487,19 @@ def _add_segment_parser(sub: argparse._SubParsersAction) -> None:
         "predicted class and probabilities per residue (beside its DSSP class with mkdssp)",
     )
     segment.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    segment.add_argument("--on-input-grid", action="store_true",
-                         help="maps on the input grid instead of the 1 Å grid")  # fmt: skip
+    segment.add_argument(
+        "--on-input-grid",
+        action="store_true",
+        help="maps on the input grid instead of the 1 Å grid",
+    )
     segment.add_argument("--tile-size", type=int, help="tile side in voxels (default: memory)")
     segment.add_argument("--overlap", type=int, help="tile overlap in voxels (default: 44)")
     segment.add_argument("--max-memory", help="memory for the network, e.g. 4G (default: auto)")
     segment.add_argument("--batch-size", type=int, help="tiles per forward (default: auto)")
     segment.add_argument("--no-bf16", action="store_true", help="fp32 on a GPU too")
-    segment.add_argument("--cpu-bf16", action="store_true",
-                         help="bf16 on a CPU (only with AVX-512 BF16 / AMX)")  # fmt: skip
+    segment.add_argument(
+        "--cpu-bf16", action="store_true", help="bf16 on a CPU (only with AVX-512 BF16 / AMX)"
+    )
     segment.add_argument("--channels-last", action="store_true", help="channels_last_3d layout")
     segment.add_argument("--threads", type=int, help="CPU threads for torch")
     segment.add_argument("--progress", action="store_true", help="progress bar even without a TTY")
@@ -537,8 +583,11 @@ def build_parser() -> argparse.ArgumentParser:
         "helix, sheet, which scores a tool's probability maps and its masks alike)",
     )
     evaluate.add_argument("--out", help="also write the TSV here")
-    evaluate.add_argument("--no-baselines", action="store_true",
-                          help="no baseline rows (threshold, hessian, all_helix)")  # fmt: skip
+    evaluate.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="no baseline rows (threshold, hessian, all_helix)",
+    )
     evaluate.set_defaults(func=_evaluate)
     summary = _subcommand(sub, "summary", help="counts per reason in a curation log")
     summary.add_argument("log")
@@ -587,8 +636,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules of the `pipeline` extra (pyproject): a subcommand that needs one says how to get it.
-PIPELINE_MODULES = {"snakemake", "pandas", "Bio", "requests", "urllib3", "jsonschema", "yaml",
-                    "matplotlib"}  # fmt: skip
+PIPELINE_MODULES = {
+    "snakemake",
+    "pandas",
+    "Bio",
+    "requests",
+    "urllib3",
+    "jsonschema",
+    "yaml",
+    "matplotlib",
+}
 
 
 # External programs a subcommand runs (cryosse.toolchain), checked before it starts any work.
@@ -613,8 +670,11 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in PIPELINE_MODULES:
             raise
-        print(f"cryosse {args.command}: needs the pipeline extra (no module {exc.name!r}): "
-              "pip install 'cryosse[pipeline]'", file=sys.stderr)  # fmt: skip
+        print(
+            f"cryosse {args.command}: needs the pipeline extra (no module {exc.name!r}): "
+            "pip install 'cryosse[pipeline]'",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -90,9 +90,17 @@ def curate_entry(
         return _curate_entry(located, settings, samples_dir, max_memory)
     except MemoryError:
         result = EntryResult()
-        result.rows.append(LogRow(located.emdb_id, "", "", "entry", "excluded",
-                                  Reason.RESOURCES_EXCEEDED.value,
-                                  "ran out of memory while curating this entry"))  # fmt: skip
+        result.rows.append(
+            LogRow(
+                located.emdb_id,
+                "",
+                "",
+                "entry",
+                "excluded",
+                Reason.RESOURCES_EXCEEDED.value,
+                "ran out of memory while curating this entry",
+            )
+        )
         return result
 
 
@@ -123,20 +131,33 @@ def _curate_entry(
     n_kept = 0
     for model in located.models:
         if model.replaces:
-            result.rows.append(LogRow(emdb, model.replaces, "", "model", "replaced",
-                                      Reason.MODEL_SUPERSEDED.value,
-                                      f"{model.replaces} is obsolete; its successor "
-                                      f"{model.pdb_id} (wwPDB obsolete list) is used"))  # fmt: skip
+            result.rows.append(
+                LogRow(
+                    emdb,
+                    model.replaces,
+                    "",
+                    "model",
+                    "replaced",
+                    Reason.MODEL_SUPERSEDED.value,
+                    f"{model.replaces} is obsolete; its successor "
+                    f"{model.pdb_id} (wwPDB obsolete list) is used",
+                )
+            )
         try:
-            n_kept += _curate_model(located, model, density, contour, settings,
-                                    Path(samples_dir), result)  # fmt: skip
+            n_kept += _curate_model(
+                located, model, density, contour, settings, Path(samples_dir), result
+            )
         except CurationError as exc:
-            result.rows.append(LogRow(emdb, model.pdb_id, "", "model", "excluded",
-                                      str(exc.reason), exc.message))  # fmt: skip
+            result.rows.append(
+                LogRow(emdb, model.pdb_id, "", "model", "excluded", str(exc.reason), exc.message)
+            )
         except Exception as exc:  # an unforeseen failure must not kill the run
             detail = traceback.format_exception_only(exc)[-1].strip()
-            result.rows.append(LogRow(emdb, model.pdb_id, "", "model", "excluded",
-                                      Reason.INTERNAL_ERROR.value, detail))  # fmt: skip
+            result.rows.append(
+                LogRow(
+                    emdb, model.pdb_id, "", "model", "excluded", Reason.INTERNAL_ERROR.value, detail
+                )
+            )
     if n_kept:
         entry_row("kept", Reason.KEPT, f"{n_kept} sample(s) from {len(located.models)} model(s)")
     else:
@@ -150,8 +171,9 @@ def _entry_reason(rows: list[LogRow]) -> str:
     return reasons.pop() if len(reasons) == 1 else "no_chain_kept"
 
 
-def _contour(located: LocatedEntry, density: DensityMap, settings: CurationSettings
-             ) -> tuple[float, str]:  # fmt: skip
+def _contour(
+    located: LocatedEntry, density: DensityMap, settings: CurationSettings
+) -> tuple[float, str]:
     """The author's recommended contour from the header, else mean + k·σ of non-zero voxels."""
     if located.contour_level is not None:
         return float(located.contour_level), "author"
@@ -221,20 +243,50 @@ def _curate_model(
     kept = 0
     for decision in decisions:
         if not decision.kept:
-            result.rows.append(LogRow(emdb, pdb, decision.name, "chain", "excluded",
-                                      str(decision.reason), decision.message))  # fmt: skip
+            result.rows.append(
+                LogRow(
+                    emdb,
+                    pdb,
+                    decision.name,
+                    "chain",
+                    "excluded",
+                    str(decision.reason),
+                    decision.message,
+                )
+            )
             continue
         try:
-            sid = _write_chain_sample(located, model, structure, density, contour, residues,
-                                      res_codes, res_class, decision.name, settings,
-                                      samples_dir, result)  # fmt: skip
+            sid = _write_chain_sample(
+                located,
+                model,
+                structure,
+                density,
+                contour,
+                residues,
+                res_codes,
+                res_class,
+                decision.name,
+                settings,
+                samples_dir,
+                result,
+            )
         except CurationError as exc:
-            result.rows.append(LogRow(emdb, pdb, decision.name, "chain", "excluded",
-                                      str(exc.reason), exc.message))  # fmt: skip
+            result.rows.append(
+                LogRow(emdb, pdb, decision.name, "chain", "excluded", str(exc.reason), exc.message)
+            )
             continue
         result.samples.append(sid)
-        result.rows.append(LogRow(emdb, pdb, decision.name, "chain", "kept", Reason.KEPT.value,
-                                  f"{decision.message}; sample {sid}"))  # fmt: skip
+        result.rows.append(
+            LogRow(
+                emdb,
+                pdb,
+                decision.name,
+                "chain",
+                "kept",
+                Reason.KEPT.value,
+                f"{decision.message}; sample {sid}",
+            )
+        )
         kept += 1
     return kept
 
@@ -255,18 +307,32 @@ def _write_chain_sample(
 ) -> str:
     sid = sample_id(located.emdb_id, model.pdb_id, chain)
     with _timed(result.timings, "crop"):
-        box = chain_box(chain_atom_coordinates(structure, chain), density,
-                        settings.crop.padding, settings.crop.voxel_size)  # fmt: skip
+        box = chain_box(
+            chain_atom_coordinates(structure, chain),
+            density,
+            settings.crop.padding,
+            settings.crop.voxel_size,
+        )
         boxed = resample_box(density, box)
     if not np.any(boxed):
         raise CurationError(Reason.CHAIN_EMPTY_BOX, f"the box around chain {chain} is empty")
     with _timed(result.timings, "label"):
         ca = ca_array(residues)
-        labels = label_voxels(box.origin, box.shape_xyz, box.voxel_size, ca, res_class,
-                              settings.labels.radius)  # fmt: skip
+        labels = label_voxels(
+            box.origin, box.shape_xyz, box.voxel_size, ca, res_class, settings.labels.radius
+        )
     with _timed(result.timings, "quality"):
-        quality = _chain_quality(boxed, box.origin, box.voxel_size, structure, residues,
-                                 res_class, chain, contour, settings)  # fmt: skip
+        quality = _chain_quality(
+            boxed,
+            box.origin,
+            box.voxel_size,
+            structure,
+            residues,
+            res_class,
+            chain,
+            contour,
+            settings,
+        )
     if quality["bin"] == 4:
         f1 = quality["helix_similarity"]
         raise CurationError(
@@ -281,21 +347,34 @@ def _write_chain_sample(
     table = []
     for i in np.flatnonzero(in_box):
         res = residues[i]
-        table.append({
-            "chain": res.chain, "residue_id": res.residue_id, "residue_name": res.name,
-            "ca_x": f"{res.ca[0]:.3f}", "ca_y": f"{res.ca[1]:.3f}", "ca_z": f"{res.ca[2]:.3f}",
-            "dssp": res_codes[i] or "-", "class": CLASS_NAMES[int(res_class[i])],
-            "central_chain": int(res.chain == chain), "in_central_box": int(in_central[i]),
-        })  # fmt: skip
+        table.append(
+            {
+                "chain": res.chain,
+                "residue_id": res.residue_id,
+                "residue_name": res.name,
+                "ca_x": f"{res.ca[0]:.3f}",
+                "ca_y": f"{res.ca[1]:.3f}",
+                "ca_z": f"{res.ca[2]:.3f}",
+                "dssp": res_codes[i] or "-",
+                "class": CLASS_NAMES[int(res_class[i])],
+                "central_chain": int(res.chain == chain),
+                "in_central_box": int(in_central[i]),
+            }
+        )
     central = box.central_mask()
     central_labels = labels[central]
     central_classes = res_class[in_central]
     map_frac = [
         (box.axis_coordinates(a) - density.origin[a]) / density.voxel_size[a] for a in range(3)
     ]
-    outside_fraction = 1.0 - float(np.prod([
-        np.mean((f >= 0) & (f <= n - 1)) for f, n in zip(map_frac, density.shape_xyz, strict=True)
-    ]))  # fmt: skip
+    outside_fraction = 1.0 - float(
+        np.prod(
+            [
+                np.mean((f >= 0) & (f <= n - 1))
+                for f, n in zip(map_frac, density.shape_xyz, strict=True)
+            ]
+        )
+    )
     meta = {
         "sample_id": sid,
         "emdb_id": located.emdb_id,
@@ -354,11 +433,13 @@ def _chain_quality(
         boxed, origin, voxel_size, res_class[idx], ca_array(residues)[idx], q
     )
     chain_atoms = chain_atom_coordinates(structure, chain)
-    others = _other_atoms(structure, chain, origin, origin + voxel_size * np.array(
-        boxed.shape[::-1]), q.zone_radius)  # fmt: skip
+    others = _other_atoms(
+        structure, chain, origin, origin + voxel_size * np.array(boxed.shape[::-1]), q.zone_radius
+    )
     try:
-        precision, recall = precision_recall(boxed, origin, voxel_size, chain_atoms, others,
-                                             contour[0], q)  # fmt: skip
+        precision, recall = precision_recall(
+            boxed, origin, voxel_size, chain_atoms, others, contour[0], q
+        )
     except ValueError as exc:
         raise CurationError(Reason.CHAIN_OUTSIDE_MAP, f"chain {chain}: {exc}") from exc
     return {
@@ -379,14 +460,20 @@ def _chain_quality(
     }
 
 
-def _other_atoms(structure: gemmi.Structure, chain: str, low: np.ndarray, high: np.ndarray,
-                 margin: float) -> np.ndarray:  # fmt: skip
+def _other_atoms(
+    structure: gemmi.Structure, chain: str, low: np.ndarray, high: np.ndarray, margin: float
+) -> np.ndarray:
     """Atoms of every other chain (protein, nucleic acid, ligand) near the box: they claim
     their own density in the precision/recall zone."""
     coords = np.array(
-        [(a.pos.x, a.pos.y, a.pos.z) for c in structure[0] if c.name != chain
-         for r in c for a in r],
+        [
+            (a.pos.x, a.pos.y, a.pos.z)
+            for c in structure[0]
+            if c.name != chain
+            for r in c
+            for a in r
+        ],
         dtype=np.float64,
-    ).reshape(-1, 3)  # fmt: skip
+    ).reshape(-1, 3)
     near = np.all((coords >= low - margin) & (coords <= high + margin), axis=1)
     return coords[near]

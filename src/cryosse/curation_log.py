@@ -28,8 +28,10 @@ class LogRow:
 
 
 def rows_to_tsv(rows: list[LogRow]) -> str:
-    cells = ({k: str(v).replace("\t", " ").replace("\n", " ") for k, v in asdict(r).items()}
-             for r in rows)  # fmt: skip
+    cells = (
+        {k: str(v).replace("\t", " ").replace("\n", " ") for k, v in asdict(r).items()}
+        for r in rows
+    )
     return tsv_text(COLUMNS, cells)
 
 

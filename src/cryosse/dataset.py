@@ -42,11 +42,31 @@ from cryosse.tsv import read_tsv, write_tsv
 # acquisition and curation jobs (hundreds of them) start without it.
 
 MANIFEST_COLUMNS = [
-    "sample_id", "emdb_id", "pdb_id", "chain", "resolution", "nx", "ny", "nz",
-    "central_nx", "central_ny", "central_nz", "helix_voxels", "sheet_voxels",
-    "background_voxels", "helix_residues", "sheet_residues", "background_residues",
-    "helix_similarity", "n_helices", "precision", "recall", "contour_source", "quality_bin", "path",
-]  # fmt: skip
+    "sample_id",
+    "emdb_id",
+    "pdb_id",
+    "chain",
+    "resolution",
+    "nx",
+    "ny",
+    "nz",
+    "central_nx",
+    "central_ny",
+    "central_nz",
+    "helix_voxels",
+    "sheet_voxels",
+    "background_voxels",
+    "helix_residues",
+    "sheet_residues",
+    "background_residues",
+    "helix_similarity",
+    "n_helices",
+    "precision",
+    "recall",
+    "contour_source",
+    "quality_bin",
+    "path",
+]
 
 
 def split_entry_ids(raw_ids: list[str]) -> tuple[list[str], list[str]]:
@@ -121,8 +141,10 @@ def run_curate(located_json: str | Path, settings: dict[str, Any], out_dir: str 
         result = curate_entry(located, curation, tmp / "samples")
         (tmp / "samples").mkdir(exist_ok=True)
         write_log(tmp / "curation_log.tsv", result.rows)
-        timings = {step: round(result.timings.get(step, 0.0), 4) for step in
-                   ("read", "dssp", "crop", "label", "quality", "write")}  # fmt: skip
+        timings = {
+            step: round(result.timings.get(step, 0.0), 4)
+            for step in ("read", "dssp", "crop", "label", "quality", "write")
+        }
         (tmp / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
 
 
@@ -134,18 +156,26 @@ def gather(
 ) -> None:
     """Merge per-entry logs and sample metadata into the run's log and manifest."""
     rows = [
-        LogRow(repr(raw), "", "", "entry", "excluded", Reason.INVALID_ID.value,
-               f"{raw!r} is not a valid EMDB id (EMD- + 4-7 digits)")
+        LogRow(
+            repr(raw),
+            "",
+            "",
+            "entry",
+            "excluded",
+            Reason.INVALID_ID.value,
+            f"{raw!r} is not a valid EMDB id (EMD- + 4-7 digits)",
+        )
         for raw in invalid_ids
-    ]  # fmt: skip
+    ]
     manifest_rows: list[dict[str, Any]] = []
     root = Path(manifest_out).parent
     for entry_dir in entry_dirs:
         entry_dir = Path(entry_dir)
         rows += read_log(entry_dir / "curation_log.tsv")
         for meta_path in sorted((entry_dir / "samples").glob("*/sample.json")):
-            manifest_rows.append(manifest_row(json.loads(meta_path.read_text()),
-                                              meta_path.parent, root))  # fmt: skip
+            manifest_rows.append(
+                manifest_row(json.loads(meta_path.read_text()), meta_path.parent, root)
+            )
     manifest_rows.sort(key=lambda row: row["sample_id"])
     write_log(log_out, rows)
     write_tsv(manifest_out, MANIFEST_COLUMNS, manifest_rows)
@@ -155,10 +185,17 @@ def manifest_row(meta: dict[str, Any], sample_dir: Path, root: Path) -> dict[str
     start, stop = meta["central_start_xyz"], meta["central_stop_xyz"]
     central = [b - a for a, b in zip(start, stop, strict=True)]
     return {
-        "sample_id": meta["sample_id"], "emdb_id": meta["emdb_id"], "pdb_id": meta["pdb_id"],
-        "chain": meta["chain"], "resolution": meta["resolution"],
-        "nx": meta["shape_xyz"][0], "ny": meta["shape_xyz"][1], "nz": meta["shape_xyz"][2],
-        "central_nx": central[0], "central_ny": central[1], "central_nz": central[2],
+        "sample_id": meta["sample_id"],
+        "emdb_id": meta["emdb_id"],
+        "pdb_id": meta["pdb_id"],
+        "chain": meta["chain"],
+        "resolution": meta["resolution"],
+        "nx": meta["shape_xyz"][0],
+        "ny": meta["shape_xyz"][1],
+        "nz": meta["shape_xyz"][2],
+        "central_nx": central[0],
+        "central_ny": central[1],
+        "central_nz": central[2],
         "helix_voxels": meta["voxels_central"]["helix"],
         "sheet_voxels": meta["voxels_central"]["sheet"],
         "background_voxels": meta["voxels_central"]["background"],
@@ -172,7 +209,7 @@ def manifest_row(meta: dict[str, Any], sample_dir: Path, root: Path) -> dict[str
         "contour_source": meta["quality"]["contour_source"],
         "quality_bin": meta["quality"]["bin"],
         "path": str(sample_dir.resolve().relative_to(root.resolve())),
-    }  # fmt: skip
+    }
 
 
 def _na(value: object) -> object:
@@ -185,8 +222,10 @@ def summarize_log(path: str | Path) -> str:
     for row in read_log(path):
         key = (row.level, row.status, row.reason)
         counts[key] = counts.get(key, 0) + 1
-    lines = [f"{level:6s} {status:9s} {reason:24s} {n}" for (level, status, reason), n in
-             sorted(counts.items())]  # fmt: skip
+    lines = [
+        f"{level:6s} {status:9s} {reason:24s} {n}"
+        for (level, status, reason), n in sorted(counts.items())
+    ]
     return "\n".join(lines)
 
 
@@ -301,21 +340,35 @@ def split_sample_dirs(manifest: str | Path, main_tsv: str | Path, split: str) ->
     """Sample folders of one split of the main split table, in sample-id order."""
     root = Path(manifest).parent
     splits = {r["sample_id"]: r["split"] for r in _manifest(main_tsv)}
-    return [root / row["path"] for row in sorted(_manifest(manifest), key=lambda r: r["sample_id"])
-            if splits.get(row["sample_id"]) == split]  # fmt: skip
+    return [
+        root / row["path"]
+        for row in sorted(_manifest(manifest), key=lambda r: r["sample_id"])
+        if splits.get(row["sample_id"]) == split
+    ]
 
 
-def run_training(run_id: str, manifest: str | Path, main_tsv: str | Path,
-                 training: dict[str, Any], model: dict[str, Any], out_dir: str | Path,
-                 progress: bool = False) -> dict[str, Any]:  # fmt: skip
+def run_training(
+    run_id: str,
+    manifest: str | Path,
+    main_tsv: str | Path,
+    training: dict[str, Any],
+    model: dict[str, Any],
+    out_dir: str | Path,
+    progress: bool = False,
+) -> dict[str, Any]:
     from cryosse.grid import run_spec
     from cryosse.training import TrainSettings, train_run
 
     spec = run_spec(run_id, training)
-    return train_run(spec, TrainSettings.from_config(training), model,
-                     split_sample_dirs(manifest, main_tsv, "train"),
-                     split_sample_dirs(manifest, main_tsv, "validation"), out_dir,
-                     progress=progress)  # fmt: skip
+    return train_run(
+        spec,
+        TrainSettings.from_config(training),
+        model,
+        split_sample_dirs(manifest, main_tsv, "train"),
+        split_sample_dirs(manifest, main_tsv, "validation"),
+        out_dir,
+        progress=progress,
+    )
 
 
 def run_selection(summary_files: list[str | Path], tsv_out: str | Path) -> list[dict[str, Any]]:
@@ -331,9 +384,15 @@ def _best_runs(path: str | Path) -> dict[str, dict[str, Any]]:
     return {row["loss"]: row for row in _manifest(path)}
 
 
-def run_evaluation(loss: str, best_runs: str | Path, manifest: str | Path, main_tsv: str | Path,
-                   cases_out: str | Path, predictions_out: str | Path,
-                   device: str = "auto") -> str:  # fmt: skip
+def run_evaluation(
+    loss: str,
+    best_runs: str | Path,
+    manifest: str | Path,
+    main_tsv: str | Path,
+    cases_out: str | Path,
+    predictions_out: str | Path,
+    device: str = "auto",
+) -> str:
     """Evaluate the run chosen for `loss` on the test split; return its run id."""
     from cryosse.evaluation import evaluate_checkpoint
 
@@ -345,8 +404,9 @@ def run_evaluation(loss: str, best_runs: str | Path, manifest: str | Path, main_
     return chosen["run_id"]
 
 
-def run_baseline_evaluation(name: str, manifest: str | Path, main_tsv: str | Path,
-                            cases_out: str | Path) -> None:  # fmt: skip
+def run_baseline_evaluation(
+    name: str, manifest: str | Path, main_tsv: str | Path, cases_out: str | Path
+) -> None:
     """One baseline (cryosse.baselines) on the test split, in the models' cases.tsv format."""
     from cryosse.evaluation import evaluate_baselines
 
@@ -380,10 +440,12 @@ def run_tables(
     baselines = {Path(f).parent.name: read_cases(f) for f in baseline_files or []}
     out = Path(table1_md).parent
     rows1 = table1(results, chosen, baselines)
-    write_table(rows1, "Table 1: weighted-average voxel F1 per loss and baseline (test set)",
-                out / "table1")  # fmt: skip
-    write_table(table2(results, best_loss(rows1), baselines), "Table 2: per test case",
-                out / "table2")  # fmt: skip
+    write_table(
+        rows1, "Table 1: weighted-average voxel F1 per loss and baseline (test set)", out / "table1"
+    )
+    write_table(
+        table2(results, best_loss(rows1), baselines), "Table 2: per test case", out / "table2"
+    )
     write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")
     for stem in PAPER_TABLES:  # none left from an earlier run with other test chains
         for suffix in (".tsv", ".md", ".html"):
@@ -403,21 +465,36 @@ def cv_sample_dirs(manifest: str | Path, cv_tsv: str | Path, fold: int, role: st
     """Sample folders with `role` (train / validation / test) in cross-validation fold `fold`."""
     root = Path(manifest).parent
     roles = {r["sample_id"]: r.get(f"fold_{fold}") for r in _manifest(cv_tsv)}
-    return [root / row["path"] for row in sorted(_manifest(manifest), key=lambda r: r["sample_id"])
-            if roles.get(row["sample_id"]) == role]  # fmt: skip
+    return [
+        root / row["path"]
+        for row in sorted(_manifest(manifest), key=lambda r: r["sample_id"])
+        if roles.get(row["sample_id"]) == role
+    ]
 
 
-def run_cv_training(fold: int, loss: str, best_runs: str | Path, manifest: str | Path,
-                    cv_tsv: str | Path, training: dict[str, Any], model: dict[str, Any],
-                    out_dir: str | Path) -> dict[str, Any]:  # fmt: skip
+def run_cv_training(
+    fold: int,
+    loss: str,
+    best_runs: str | Path,
+    manifest: str | Path,
+    cv_tsv: str | Path,
+    training: dict[str, Any],
+    model: dict[str, Any],
+    out_dir: str | Path,
+) -> dict[str, Any]:
     """Retrain the setting chosen for `loss` on the main split, on one CV fold's training set."""
     from cryosse.grid import run_spec
     from cryosse.training import TrainSettings, train_run
 
     spec = run_spec(_best_runs(best_runs)[loss]["run_id"], training)
-    return train_run(spec, TrainSettings.from_config(training), model,
-                     cv_sample_dirs(manifest, cv_tsv, fold, "train"),
-                     cv_sample_dirs(manifest, cv_tsv, fold, "validation"), out_dir)  # fmt: skip
+    return train_run(
+        spec,
+        TrainSettings.from_config(training),
+        model,
+        cv_sample_dirs(manifest, cv_tsv, fold, "train"),
+        cv_sample_dirs(manifest, cv_tsv, fold, "validation"),
+        out_dir,
+    )
 
 
 def run_cv_evaluation(

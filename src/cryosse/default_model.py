@@ -189,8 +189,12 @@ def card_summary(card: dict[str, Any]) -> str:
     )
 
 
-def ship_default_model(run_dir: str | Path, package_dir: str | Path, loss: str = "FL_DL",
-                       real_maps: dict[str, Any] | None = None) -> dict:  # fmt: skip
+def ship_default_model(
+    run_dir: str | Path,
+    package_dir: str | Path,
+    loss: str = "FL_DL",
+    real_maps: dict[str, Any] | None = None,
+) -> dict:
     """Calibrate the chosen run's best.pt, write it to <package_dir>/models/default.pt and write
     the card (`real_maps`: the summary of benchmarks/real_maps.py --json for these weights)."""
     from cryosse.checkpoint import save_checkpoint

@@ -98,8 +98,9 @@ def plan_map(path: str | Path) -> MapPlan:
     except (OSError, EOFError, zlib.error) as exc:
         raise _unreadable(path, f"corrupt or truncated gzip ({exc})") from exc
     if len(head) < _HEADER_BYTES:
-        raise _unreadable(path, f"not a readable MRC map ({len(head)} bytes, shorter than an "
-                                "MRC header)")  # fmt: skip
+        raise _unreadable(
+            path, f"not a readable MRC map ({len(head)} bytes, shorter than an MRC header)"
+        )
     # The machine stamp (byte 212) says the byte order: 0x44 little-endian, 0x11 big-endian;
     # a non-standard stamp (accepted, as mrcfile's permissive mode does) is told by the mode.
     order = ">" if head[212] == 0x11 else "<"
@@ -124,16 +125,25 @@ def plan_map(path: str | Path) -> MapPlan:
     if not all(math.isfinite(v) and _MIN_VOXEL <= v <= _MAX_VOXEL for v in voxel):
         raise _unreadable(path, f"implausible voxel size {[round(v, 4) for v in voxel]} Å")
     data_bytes = math.ceil(nx * _MODE_BYTES[mode]) * ny * nz
-    plan = MapPlan((nx, ny, nz), (voxel[0], voxel[1], voxel[2]), mode, nsymbt, data_bytes,
-                   _HEADER_BYTES + nsymbt + data_bytes, gzipped)  # fmt: skip
+    plan = MapPlan(
+        (nx, ny, nz),
+        (voxel[0], voxel[1], voxel[2]),
+        mode,
+        nsymbt,
+        data_bytes,
+        _HEADER_BYTES + nsymbt + data_bytes,
+        gzipped,
+    )
     if not gzipped:
         size = path.stat().st_size
         if _HEADER_BYTES + nsymbt > size:
-            raise _unreadable(path, f"the header claims a {nsymbt}-byte extended header in a "
-                                    f"{size}-byte file")  # fmt: skip
+            raise _unreadable(
+                path, f"the header claims a {nsymbt}-byte extended header in a {size}-byte file"
+            )
         if plan.file_bytes > size:
-            raise _unreadable(path, f"truncated: the header implies {plan.file_bytes} bytes, "
-                                    f"the file has {size}")  # fmt: skip
+            raise _unreadable(
+                path, f"truncated: the header implies {plan.file_bytes} bytes, the file has {size}"
+            )
     return plan
 
 

@@ -106,8 +106,9 @@ def read_pairs(realdata: Path) -> list[RealPair]:
     return pairs
 
 
-def lowpass(data: np.ndarray, voxel: float, resolution: float,
-            order: int = BUTTERWORTH_ORDER) -> np.ndarray:  # fmt: skip
+def lowpass(
+    data: np.ndarray, voxel: float, resolution: float, order: int = BUTTERWORTH_ORDER
+) -> np.ndarray:
     """Butterworth low-pass of a [z, y, x] map at 1/resolution; zero padding, no wrap-around,
     exact zeros of the input (mask) kept."""
     pad = math.ceil(2 * resolution / voxel) + 1

@@ -48,8 +48,12 @@ class Device:
             yield
 
     def describe(self) -> dict[str, object]:
-        return {"device": str(self.torch_device), "bf16": self.autocast,
-                "channels_last": self.channels_last, "cpu": describe_cpu()}  # fmt: skip
+        return {
+            "device": str(self.torch_device),
+            "bf16": self.autocast,
+            "channels_last": self.channels_last,
+            "cpu": describe_cpu(),
+        }
 
 
 def cpu_bf16_supported() -> bool:

@@ -366,8 +366,10 @@ class Downloader:
                         delay = min(failure.delay, self.retry_after_max)
                     else:
                         delay = min(self._backoff(retries), self.backoff_max)
-                    if transfer.deadline is not None and \
-                            time.monotonic() + delay > transfer.deadline:  # fmt: skip
+                    if (
+                        transfer.deadline is not None
+                        and time.monotonic() + delay > transfer.deadline
+                    ):
                         raise DownloadError(
                             f"{url}: {failure.message}; the next retry would pass the "
                             f"{seconds:g} s deadline",
@@ -580,8 +582,9 @@ class Downloader:
                 restart=True,
                 permanent=True,
             )
-        received = self._stream_body(response, part, name, mode, offset, total, expected_size,
-                                     transfer)  # fmt: skip
+        received = self._stream_body(
+            response, part, name, mode, offset, total, expected_size, transfer
+        )
         if length is not None and received < length:
             raise _AttemptFailed(f"connection closed after {received} of {length} bytes")
         if (length is not None and received > length) or (
@@ -628,8 +631,9 @@ class Downloader:
             watchdog.daemon = True
             watchdog.start()
         try:
-            received = self._copy_body(response, part, name, mode, offset, total,
-                                       expected_size, transfer)  # fmt: skip
+            received = self._copy_body(
+                response, part, name, mode, offset, total, expected_size, transfer
+            )
         except _TRANSIENT_ERRORS as exc:
             if expired.is_set():
                 raise _AttemptFailed("deadline passed while receiving", final=True) from exc
@@ -706,15 +710,17 @@ class Downloader:
             try:
                 _check_gzip(part, max_uncompressed)
             except GzipTooLarge as exc:
-                raise _AttemptFailed(str(exc), restart=True, permanent=True, final=True,
-                                     too_large=True) from exc  # fmt: skip
+                raise _AttemptFailed(
+                    str(exc), restart=True, permanent=True, final=True, too_large=True
+                ) from exc
             except (OSError, EOFError, zlib.error) as exc:
                 raise _AttemptFailed(f"corrupt gzip: {exc}", restart=True, permanent=True) from exc
         if validate is not None:
             try:
                 validate(part)
             except Rejected as exc:
-                raise _AttemptFailed(f"rejected: {exc}", restart=True, permanent=True,
-                                     final=True) from exc  # fmt: skip
+                raise _AttemptFailed(
+                    f"rejected: {exc}", restart=True, permanent=True, final=True
+                ) from exc
             except ValueError as exc:
                 raise _AttemptFailed(f"rejected: {exc}", restart=True, permanent=True) from exc

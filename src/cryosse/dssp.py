@@ -59,9 +59,21 @@ def _write_dssp_input(structure: gemmi.Structure, path: Path) -> dict[tuple[str,
     block = st.make_mmcif_block(groups)
     loop = block.init_mmcif_loop(
         "_pdbx_poly_seq_scheme.",
-        ["asym_id", "entity_id", "seq_id", "mon_id", "ndb_seq_num", "pdb_seq_num",
-         "auth_seq_num", "pdb_mon_id", "auth_mon_id", "pdb_strand_id", "pdb_ins_code", "hetero"],
-    )  # fmt: skip
+        [
+            "asym_id",
+            "entity_id",
+            "seq_id",
+            "mon_id",
+            "ndb_seq_num",
+            "pdb_seq_num",
+            "auth_seq_num",
+            "pdb_mon_id",
+            "auth_mon_id",
+            "pdb_strand_id",
+            "pdb_ins_code",
+            "hetero",
+        ],
+    )
     mapping: dict[tuple[str, int], tuple] = {}
     for chain in st[0]:
         for res in chain:
@@ -69,11 +81,22 @@ def _write_dssp_input(structure: gemmi.Structure, path: Path) -> dict[tuple[str,
                 continue
             icode = res.seqid.icode.strip()
             mapping[(res.subchain, res.label_seq)] = (chain.name, res.seqid.num, icode)
-            loop.add_row([
-                res.subchain, res.entity_id, str(res.label_seq), res.name, str(res.label_seq),
-                str(res.seqid.num), str(res.seqid.num), res.name, res.name, chain.name,
-                icode or ".", "n",
-            ])  # fmt: skip
+            loop.add_row(
+                [
+                    res.subchain,
+                    res.entity_id,
+                    str(res.label_seq),
+                    res.name,
+                    str(res.label_seq),
+                    str(res.seqid.num),
+                    str(res.seqid.num),
+                    res.name,
+                    res.name,
+                    chain.name,
+                    icode or ".",
+                    "n",
+                ]
+            )
     doc = gemmi.cif.Document()
     doc.add_copied_block(block)
     doc.write_file(str(path))
@@ -103,8 +126,11 @@ def assign_dssp(
         try:
             result = subprocess.run(
                 [binary, "--output-format", "mmcif", "--write-experimental", str(src), str(dst)],
-                capture_output=True, text=True, timeout=MKDSSP_TIMEOUT_S, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                timeout=MKDSSP_TIMEOUT_S,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise CurationError(
                 Reason.DSSP_FAILED, f"mkdssp ran over {MKDSSP_TIMEOUT_S} s"

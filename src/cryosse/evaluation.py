@@ -109,21 +109,28 @@ def evaluate_baseline_case(name: str, sample_dir: str | Path) -> CaseResult:
     """One baseline (cryosse.baselines) on one sample, scored as a model's prediction."""
     sample = read_sample(sample_dir)
     labels = sample.labels.astype(np.int64)
-    pred = baseline_labels(name, sample.density, float(sample.meta["voxel_size"]),
-                           sample.meta.get("resolution"), sample_contour(sample.meta))  # fmt: skip
+    pred = baseline_labels(
+        name,
+        sample.density,
+        float(sample.meta["voxel_size"]),
+        sample.meta.get("resolution"),
+        sample_contour(sample.meta),
+    )
     return score_case(sample, labels, central_mask(sample.meta, labels.shape), pred)
 
 
-def evaluate_baselines(name: str, sample_dirs: list[Path], cases_tsv: str | Path
-                       ) -> list[CaseResult]:  # fmt: skip
+def evaluate_baselines(
+    name: str, sample_dirs: list[Path], cases_tsv: str | Path
+) -> list[CaseResult]:
     """Every test case with one baseline; per-case TSV in the models' format."""
     results = [evaluate_baseline_case(name, d) for d in sample_dirs]
     write_cases(results, cases_tsv)
     return results
 
 
-def score_case(sample: Sample, labels: np.ndarray, central_box: np.ndarray, pred: np.ndarray
-               ) -> CaseResult:  # fmt: skip
+def score_case(
+    sample: Sample, labels: np.ndarray, central_box: np.ndarray, pred: np.ndarray
+) -> CaseResult:
     """Voxel and residue scores of predicted labels in the sample's central box."""
     origin = np.array(sample.meta["origin"], dtype=np.float64)
     voxel = float(sample.meta["voxel_size"])
@@ -156,8 +163,9 @@ def confusion_counts(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> d
     """The 3 × 3 voxel confusion matrix of the central box, as conf_<true>_<predicted>."""
     n, names = N_CLASSES, SHORT_NAMES
     matrix = np.bincount(n * truth[mask].astype(np.int64) + pred[mask], minlength=n * n)
-    return {f"conf_{names[t]}_{names[q]}": int(matrix[n * t + q]) for t in range(n)
-            for q in range(n)}  # fmt: skip
+    return {
+        f"conf_{names[t]}_{names[q]}": int(matrix[n * t + q]) for t in range(n) for q in range(n)
+    }
 
 
 def _cell(value: Any) -> Any:

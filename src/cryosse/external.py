@@ -118,9 +118,12 @@ def evaluate_external(
     check_threshold(threshold)
     settings = settings or CurationSettings()
     located = LocatedEntry(
-        emdb_id, "ok", map_path=str(map_path), map_sha256=sha256_file(map_path),
+        emdb_id,
+        "ok",
+        map_path=str(map_path),
+        map_sha256=sha256_file(map_path),
         models=[LocatedModel(pdb_id, path=str(model_path), sha256=sha256_file(model_path))],
-    )  # fmt: skip
+    )
     # the predictions are resampled only box by box: their own size is the work they imply
     check_map_work(pred_helix)
     check_map_work(pred_sheet)
@@ -143,9 +146,13 @@ def evaluate_external(
             pred = combine(resample_box(helix_map, box), resample_box(sheet_map, box), threshold)
             rows.append(_score_row(sample, box, pred, "tool", covered))
             for name in baselines:
-                labels = baseline_labels(name, sample.density, box.voxel_size,
-                                         sample.meta.get("resolution"),
-                                         sample_contour(sample.meta))  # fmt: skip
+                labels = baseline_labels(
+                    name,
+                    sample.density,
+                    box.voxel_size,
+                    sample.meta.get("resolution"),
+                    sample_contour(sample.meta),
+                )
                 baseline_rows.append(_score_row(sample, box, labels, name, 1.0))
     return rows + baseline_rows, result.rows
 

@@ -70,8 +70,9 @@ def locate_entry(
         emdb_id = normalize_emdb_id(raw_id)
     except CurationError as exc:
         # The raw id never reaches a path: it is only echoed (escaped) in the log.
-        return LocatedEntry(emdb_id=repr(raw_id), status="excluded", reason=exc.reason,
-                            message=exc.message)  # fmt: skip
+        return LocatedEntry(
+            emdb_id=repr(raw_id), status="excluded", reason=exc.reason, message=exc.message
+        )
     try:
         header = parse_header(archive.header_file(emdb_id))
     except CurationError as exc:

@@ -88,8 +88,15 @@ def truth_on_grid(
     index = _indices(ca, density.origin, step)
     on_grid = np.all((index >= 0) & (index <= limit), axis=1)
     in_central = np.all((index >= low) & (index <= high), axis=1)
-    return GridTruth(density.origin.copy(), step, labels.astype(np.int64), ca[on_grid],
-                     ca_class[on_grid], central, in_central[on_grid])  # fmt: skip
+    return GridTruth(
+        density.origin.copy(),
+        step,
+        labels.astype(np.int64),
+        ca[on_grid],
+        ca_class[on_grid],
+        central,
+        in_central[on_grid],
+    )
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -108,8 +115,11 @@ class MapScore:
     @staticmethod
     def _figures(counts: tuple[int, int, int]) -> dict[str, float | None]:
         tp, pred, true = counts
-        return {"precision": _ratio(tp, pred), "recall": _ratio(tp, true),
-                "f1": _ratio(2 * tp, pred + true)}  # fmt: skip
+        return {
+            "precision": _ratio(tp, pred),
+            "recall": _ratio(tp, true),
+            "f1": _ratio(2 * tp, pred + true),
+        }
 
     def figures(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "region": self.region}
@@ -121,8 +131,9 @@ class MapScore:
         return out
 
 
-def score_labels(pred: np.ndarray, truth: GridTruth, name: str = "", region: str = "grid"
-                 ) -> MapScore:  # fmt: skip
+def score_labels(
+    pred: np.ndarray, truth: GridTruth, name: str = "", region: str = "grid"
+) -> MapScore:
     """Voxel and residue counts of a label grid (same shape as the truth) in one region."""
     if pred.shape != truth.labels.shape:
         raise ValueError(f"prediction {pred.shape} and truth {truth.labels.shape} differ in shape")

@@ -45,8 +45,15 @@ def f1_per_loss(table1_rows: list[dict[str, Any]], path: str | Path) -> None:
         values = np.array([_value(r[f"{cls}_weighted"]) for r in table1_rows])
         low = values - np.array([_value(r[f"{cls}_ci_low"]) for r in table1_rows])
         high = np.array([_value(r[f"{cls}_ci_high"]) for r in table1_rows]) - values
-        axis.bar(x + offset, np.nan_to_num(values), 0.36, color=colour, label=cls,
-                 yerr=np.nan_to_num(np.vstack([low, high])), capsize=3)  # fmt: skip
+        axis.bar(
+            x + offset,
+            np.nan_to_num(values),
+            0.36,
+            color=colour,
+            label=cls,
+            yerr=np.nan_to_num(np.vstack([low, high])),
+            capsize=3,
+        )
     axis.set_xticks(x, losses)
     axis.set_ylim(0, 1)
     axis.set_ylabel("weighted voxel F1 (test)")
@@ -54,8 +61,9 @@ def f1_per_loss(table1_rows: list[dict[str, Any]], path: str | Path) -> None:
     _save(figure, path)
 
 
-def sheet_scatter(a: list[CaseResult], b: list[CaseResult], names: tuple[str, str],
-                  path: str | Path) -> None:  # fmt: skip
+def sheet_scatter(
+    a: list[CaseResult], b: list[CaseResult], names: tuple[str, str], path: str | Path
+) -> None:
     other = {c.sample_id: c.voxel_f1_sheet for c in b}
     pairs = [(c.voxel_f1_sheet, other.get(c.sample_id)) for c in a]
     pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
@@ -73,8 +81,12 @@ def sheet_scatter(a: list[CaseResult], b: list[CaseResult], names: tuple[str, st
 def learning_curves(histories: dict[str, list[dict[str, str]]], path: str | Path) -> None:
     figure, axis = plt.subplots(figsize=(6, 3.5))
     for run_id, rows in sorted(histories.items()):
-        axis.plot([int(r["epoch"]) for r in rows], [_value(r["val_metric"]) for r in rows],
-                  label=run_id, linewidth=1)  # fmt: skip
+        axis.plot(
+            [int(r["epoch"]) for r in rows],
+            [_value(r["val_metric"]) for r in rows],
+            label=run_id,
+            linewidth=1,
+        )
     axis.set_xlabel("epoch")
     axis.set_ylabel("validation metric")
     if len(histories) <= 12:
@@ -88,8 +100,13 @@ def confusion(results: dict[str, list[CaseResult]], path: str | Path) -> None:
     figure, axes = plt.subplots(1, max(1, len(losses)), figsize=(2.4 * max(1, len(losses)), 2.6))
     axes = np.atleast_1d(axes)
     for axis, loss in zip(axes, losses, strict=False):
-        matrix = np.array([[sum(getattr(c, f"conf_{t}_{q}") for c in results[loss])
-                            for q in names] for t in names], dtype=np.float64)  # fmt: skip
+        matrix = np.array(
+            [
+                [sum(getattr(c, f"conf_{t}_{q}") for c in results[loss]) for q in names]
+                for t in names
+            ],
+            dtype=np.float64,
+        )
         rows = matrix.sum(axis=1, keepdims=True)
         normalised = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
         axis.imshow(normalised, vmin=0, vmax=1, cmap="Blues")
@@ -110,16 +127,21 @@ def gamma_sweep(summaries: list[dict[str, Any]], path: str | Path) -> None:
         runs = [s for s in summaries if s["loss"] == loss]
         for lr in sorted({s["lr"] for s in runs}):
             points = sorted((s["gamma"], s["best_val_metric"]) for s in runs if s["lr"] == lr)
-            axis.plot([p[0] for p in points], [p[1] for p in points], marker=marker,
-                      label=f"{loss}, lr {lr:g}")  # fmt: skip
+            axis.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                marker=marker,
+                label=f"{loss}, lr {lr:g}",
+            )
     axis.set_xlabel("γ")
     axis.set_ylabel("best validation metric")
     axis.legend(frameon=False, fontsize=7)
     _save(figure, path)
 
 
-def slice_montage(density: np.ndarray, truth: np.ndarray, pred: np.ndarray, title: str,
-                  path: str | Path) -> None:  # fmt: skip
+def slice_montage(
+    density: np.ndarray, truth: np.ndarray, pred: np.ndarray, title: str, path: str | Path
+) -> None:
     """The central z-slice of a box ([z, y, x]): density, true labels, predicted labels."""
     z = density.shape[0] // 2
     figure, axes = plt.subplots(1, 3, figsize=(8, 2.9))

@@ -276,9 +276,13 @@ def cylindrical_similarity(
     helix_ca = np.asarray(helix_ca, dtype=np.float64).reshape(-1, 3)
     axis = helix_axis(helix_ca)
     extended = helix_axis(helix_ca, settings.axis_extension)
-    box = _sub_box(density, origin, voxel_size,
-                   extended.min(axis=0) - settings.crop_radius,
-                   extended.max(axis=0) + settings.crop_radius)  # fmt: skip
+    box = _sub_box(
+        density,
+        origin,
+        voxel_size,
+        extended.min(axis=0) - settings.crop_radius,
+        extended.max(axis=0) + settings.crop_radius,
+    )
     if box is None:
         raise ValueError("the helix lies outside the map")
     in_window = polyline_distance(box.points, extended) <= settings.crop_radius + _EPS
@@ -359,9 +363,13 @@ def zone_voxels(
     other_atoms = np.asarray(other_atoms, dtype=np.float64).reshape(-1, 3)
     if len(chain_atoms) == 0:
         raise ValueError("the chain has no atom")
-    box = _sub_box(density, origin, voxel_size,
-                   chain_atoms.min(axis=0) - settings.zone_radius,
-                   chain_atoms.max(axis=0) + settings.zone_radius)  # fmt: skip
+    box = _sub_box(
+        density,
+        origin,
+        voxel_size,
+        chain_atoms.min(axis=0) - settings.zone_radius,
+        chain_atoms.max(axis=0) + settings.zone_radius,
+    )
     if box is None:
         raise ValueError("the chain lies outside the map")
     reach = settings.zone_radius + _EPS
@@ -392,8 +400,7 @@ def precision_recall(
 
     Raises ValueError when no model voxel lies in the map.
     """
-    values, in_model = zone_voxels(density, origin, voxel_size, chain_atoms, other_atoms,
-                                   settings)  # fmt: skip
+    values, in_model = zone_voxels(density, origin, voxel_size, chain_atoms, other_atoms, settings)
     in_map = values >= contour
     n_map = int(np.count_nonzero(in_map))
     both = int(np.count_nonzero(in_model & in_map))

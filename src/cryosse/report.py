@@ -322,8 +322,10 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 def _image(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">' \
-        f"<figcaption>{html.escape(alt)}</figcaption></figure>"  # fmt: skip
+    return (
+        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -331,10 +333,14 @@ def _versions() -> dict[str, str]:
     import torch
 
     return {
-        "cryosse": __version__, "python": platform.python_version(), "torch": torch.__version__,
-        "numpy": np.__version__, "snakemake": snakemake.__version__,
-        "mkdssp": mkdssp_version() or "not found", "mmseqs": mmseqs_version() or "not found",
-    }  # fmt: skip
+        "cryosse": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "snakemake": snakemake.__version__,
+        "mkdssp": mkdssp_version() or "not found",
+        "mmseqs": mmseqs_version() or "not found",
+    }
 
 
 def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
@@ -372,8 +378,11 @@ def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
 def _montages(results: Path, cases: dict[str, list], plots: Path, limit: int = 3) -> list:
     made = []
     table1 = results / "tables" / "table1.tsv"
-    rows = [r for r in read_tsv(table1) if r["average"] != "NA" and r["loss"] in LOSSES] \
-        if table1.exists() else []  # fmt: skip
+    rows = (
+        [r for r in read_tsv(table1) if r["average"] != "NA" and r["loss"] in LOSSES]
+        if table1.exists()
+        else []
+    )
     if not rows:
         return made
     best = max(rows, key=lambda r: float(r["average"]))["loss"]
@@ -384,8 +393,9 @@ def _montages(results: Path, cases: dict[str, list], plots: Path, limit: int = 3
         pred = read_sample_labels(prediction / "pred_labels.mrc")
         box = load_box(sample_dir)
         png = plots / f"montage_{case.sample_id}.png"
-        slice_montage(read_sample(sample_dir).density, box.labels, pred,
-                      f"{case.sample_id} ({best})", png)  # fmt: skip
+        slice_montage(
+            read_sample(sample_dir).density, box.labels, pred, f"{case.sample_id} ({best})", png
+        )
         made.append((png, f"{case.sample_id}: density / truth / {best} prediction, middle slice"))
     return made
 
@@ -442,8 +452,10 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
     log_counts = Counter(
         (r.level, r.status, r.reason) for r in read_log(results / "curation_log.tsv")
     )
-    residues = {k: sum(int(r[f"{k}_residues"]) for r in manifest)
-                for k in (*SCORED_CLASSES, CLASS_NAMES[BACKGROUND])}  # fmt: skip
+    residues = {
+        k: sum(int(r[f"{k}_residues"]) for r in manifest)
+        for k in (*SCORED_CLASSES, CLASS_NAMES[BACKGROUND])
+    }
     total = sum(residues.values()) or 1
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -476,15 +488,28 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
     split_report = results / "splits" / "report.md"
     if split_report.exists():
         parts.append(split_report_html(split_report.read_text(encoding="utf-8")))
-    parts.append("<h2>Curation log</h2><table><thead><tr><th>level</th><th>status</th>"
-                 "<th>reason</th><th>count</th></tr></thead><tbody>")  # fmt: skip
-    parts += [f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{html.escape(c)}</td>"
-              f"<td>{n}</td></tr>" for (a, b, c), n in sorted(log_counts.items())]  # fmt: skip
+    parts.append(
+        "<h2>Curation log</h2><table><thead><tr><th>level</th><th>status</th>"
+        "<th>reason</th><th>count</th></tr></thead><tbody>"
+    )
+    parts += [
+        f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{html.escape(c)}</td>"
+        f"<td>{n}</td></tr>"
+        for (a, b, c), n in sorted(log_counts.items())
+    ]
     parts.append("</tbody></table>")
-    parts.append("<h2>Software</h2><table><tbody>" + "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in _versions().items()) + "</tbody></table>")  # fmt: skip
-    parts.append("<h2>Configuration</h2><pre>"
-                 + html.escape(yaml.safe_dump(config, sort_keys=False)) + "</pre>")  # fmt: skip
+    parts.append(
+        "<h2>Software</h2><table><tbody>"
+        + "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in _versions().items()
+        )
+        + "</tbody></table>"
+    )
+    parts.append(
+        "<h2>Configuration</h2><pre>"
+        + html.escape(yaml.safe_dump(config, sort_keys=False))
+        + "</pre>"
+    )
     parts.append("</body></html>")
     write_text_atomic(out_html, "\n".join(parts) + "\n")

@@ -23,9 +23,17 @@ from cryosse.atomic import atomic_directory
 from cryosse.density import write_map
 
 RESIDUE_COLUMNS = [
-    "chain", "residue_id", "residue_name", "ca_x", "ca_y", "ca_z", "dssp", "class",
-    "central_chain", "in_central_box",
-]  # fmt: skip
+    "chain",
+    "residue_id",
+    "residue_name",
+    "ca_x",
+    "ca_y",
+    "ca_z",
+    "dssp",
+    "class",
+    "central_chain",
+    "in_central_box",
+]
 
 
 @dataclass
@@ -43,8 +51,9 @@ def write_sample(directory: str | Path, sample: Sample) -> None:
         write_map(tmp / "density.mrc", sample.density.astype(np.float32), origin, voxel)
         write_map(tmp / "labels.mrc", sample.labels.astype(np.int8), origin, voxel)
         with open(tmp / "residues.tsv", "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=RESIDUE_COLUMNS, delimiter="\t",
-                                    lineterminator="\n")  # fmt: skip
+            writer = csv.DictWriter(
+                handle, fieldnames=RESIDUE_COLUMNS, delimiter="\t", lineterminator="\n"
+            )
             writer.writeheader()
             writer.writerows(sample.residues)
         (tmp / "sample.json").write_text(json.dumps(sample.meta, indent=2) + "\n")

@@ -61,9 +61,13 @@ from cryosse.mirror import LocalMirror
 from cryosse.reasons import CurationError
 
 SEARCH_FIELDS = (
-    "emdb_id", "resolution", "structure_determination_method", "fitted_pdbs",
-    "map_release_date", "current_status",
-)  # fmt: skip
+    "emdb_id",
+    "resolution",
+    "structure_determination_method",
+    "fitted_pdbs",
+    "map_release_date",
+    "current_status",
+)
 # EMDB's names for structure determination methods (Solr values), with friendlier aliases.
 METHODS = {
     "singleparticle": "singleparticle",
@@ -274,8 +278,15 @@ def add_map_sizes(records: list[EntryRecord], archive: Archive, workers: int = 4
             record.fitted_pdbs = ",".join(dict.fromkeys(valid))
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(tqdm(pool.map(one, records), total=len(records), desc="headers", unit="entry",
-                  disable=not sys.stderr.isatty()))  # fmt: skip
+        list(
+            tqdm(
+                pool.map(one, records),
+                total=len(records),
+                desc="headers",
+                unit="entry",
+                disable=not sys.stderr.isatty(),
+            )
+        )
     return problems
 
 
@@ -311,8 +322,7 @@ def run_search(
     entries_tsv = Path(entries_tsv)
     raw = entries_tsv.with_name(f"{entries_tsv.stem}.search-{stamp.replace(':', '')}.csv")
     try:
-        downloader.fetch(url, raw, verify_gzip=False, max_bytes=MAX_SEARCH_BYTES,
-                         deadline=deadline)  # fmt: skip
+        downloader.fetch(url, raw, verify_gzip=False, max_bytes=MAX_SEARCH_BYTES, deadline=deadline)
     except DownloadError as exc:
         raise RuntimeError(f"EMDB search failed: {exc.message}") from exc
     text = raw.read_text(encoding="utf-8", errors="replace")
@@ -343,8 +353,7 @@ def _archive_count(
 ) -> int:
     url = count_url(urls.emdb_api, solr)
     try:
-        downloader.fetch(url, dest, verify_gzip=False, max_bytes=MAX_COUNT_BYTES,
-                         deadline=deadline)  # fmt: skip
+        downloader.fetch(url, dest, verify_gzip=False, max_bytes=MAX_COUNT_BYTES, deadline=deadline)
         return parse_count(dest.read_text(encoding="utf-8", errors="replace"))
     except DownloadError as exc:
         raise RuntimeError(f"EMDB count of the search failed: {exc.message}") from exc

@@ -144,15 +144,24 @@ def map_resolution(map_path: str | Path, given: float | None) -> dict[str, Any]:
         return {"value_A": float(given), "source": "--resolution", "contour_level": None}
     header = header_for_map(map_path)
     if header is None:
-        return {"value_A": None, "source": "no --resolution, no EMDB header beside the map",
-                "contour_level": None}  # fmt: skip
+        return {
+            "value_A": None,
+            "source": "no --resolution, no EMDB header beside the map",
+            "contour_level": None,
+        }
     try:
         parsed = parse_header(header)
     except CurationError as exc:
-        return {"value_A": None, "source": f"unreadable EMDB header: {exc.message}",
-                "contour_level": None}  # fmt: skip
-    return {"value_A": parsed.resolution, "source": f"EMDB header {header.name}",
-            "contour_level": parsed.contour_level}  # fmt: skip
+        return {
+            "value_A": None,
+            "source": f"unreadable EMDB header: {exc.message}",
+            "contour_level": None,
+        }
+    return {
+        "value_A": parsed.resolution,
+        "source": f"EMDB header {header.name}",
+        "contour_level": parsed.contour_level,
+    }
 
 
 def trained_resolution_range(metadata: dict[str, Any]) -> tuple[tuple[float, float], str]:
@@ -164,8 +173,9 @@ def trained_resolution_range(metadata: dict[str, Any]) -> tuple[tuple[float, flo
     return DATASET_RESOLUTION_A, f"not recorded in the checkpoint: the dataset's {low:g}-{high:g} Å"
 
 
-def resolution_summary(map_path: str | Path, given: float | None,
-                       metadata: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def resolution_summary(
+    map_path: str | Path, given: float | None, metadata: dict[str, Any]
+) -> dict[str, Any]:
     """summary.json's "resolution": the map's, the trained range, and a warning when outside."""
     found = map_resolution(map_path, given)
     (low, high), range_source = trained_resolution_range(metadata)
@@ -173,11 +183,18 @@ def resolution_summary(map_path: str | Path, given: float | None,
     inside = None if value is None else low <= value <= high
     warning = None
     if inside is False:
-        warning = (f"the map's resolution {value:g} Å ({found['source']}) lies outside "
-                   f"{low:g}-{high:g} Å, the range the model was trained on "
-                   f"({range_source}): expect less reliable helix and sheet maps")  # fmt: skip
-    return {**found, "trained_range_A": [low, high], "trained_range_source": range_source,
-            "inside_trained_range": inside, "warning": warning}  # fmt: skip
+        warning = (
+            f"the map's resolution {value:g} Å ({found['source']}) lies outside "
+            f"{low:g}-{high:g} Å, the range the model was trained on "
+            f"({range_source}): expect less reliable helix and sheet maps"
+        )
+    return {
+        **found,
+        "trained_range_A": [low, high],
+        "trained_range_source": range_source,
+        "inside_trained_range": inside,
+        "warning": warning,
+    }
 
 
 @dataclass(frozen=True)
@@ -200,8 +217,7 @@ class Region:
         limit = " ".join(f"{n - 1}" for n in shape_xyz)
         for axis, (a, b, n) in enumerate(zip(first, last, shape_xyz, strict=True)):
             if a > b:
-                raise SegmentError(f"--box: first index {a} > last index {b} on axis "
-                                   f"{'xyz'[axis]}")  # fmt: skip
+                raise SegmentError(f"--box: first index {a} > last index {b} on axis {'xyz'[axis]}")
             if a < 0 or b >= n:
                 raise SegmentError(
                     f"--box {' '.join(map(str, box))} lies outside the map: grid indices run "
@@ -282,9 +298,12 @@ def _lattice(density: DensityMap, region: Region) -> tuple[np.ndarray, tuple[int
 
 
 def resample_onto(
-    density: DensityMap, origin: np.ndarray, step: np.ndarray, shape_xyz: tuple[int, ...],
+    density: DensityMap,
+    origin: np.ndarray,
+    step: np.ndarray,
+    shape_xyz: tuple[int, ...],
     clamp: bool = False,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """`density` on the grid origin + step·i (xyz), float32 [z, y, x], trilinear, a z-slab at a
     time; a plain copy when the grid is a sub-grid of the map's own. `clamp`: points just
     beyond the map's extent take the value at its edge instead of 0."""
@@ -293,18 +312,22 @@ def resample_onto(
     if all(np.allclose(f, np.rint(f), atol=1e-4) and np.allclose(np.diff(f), 1.0) for f in fracs):
         start = [int(np.rint(f[0])) for f in fracs]
         nx, ny, nz = density.shape_xyz
-        if all(s >= 0 and s + n <= lim for s, n, lim in
-               zip(start, shape_xyz, (nx, ny, nz), strict=True)):  # fmt: skip
+        if all(
+            s >= 0 and s + n <= lim
+            for s, n, lim in zip(start, shape_xyz, (nx, ny, nz), strict=True)
+        ):
             (x0, y0, z0), (sx, sy, sz) = start, shape_xyz
             return density.data[z0 : z0 + sz, y0 : y0 + sy, x0 : x0 + sx].copy()
     if clamp:
-        extent = [density.origin[a] + density.voxel_size[a] * (density.shape_xyz[a] - 1)
-                  for a in range(3)]  # fmt: skip
+        extent = [
+            density.origin[a] + density.voxel_size[a] * (density.shape_xyz[a] - 1) for a in range(3)
+        ]
         coords = [np.clip(coords[a], density.origin[a], extent[a]) for a in range(3)]
     out = np.empty(tuple(shape_xyz[::-1]), dtype=np.float32)
     for z in range(0, shape_xyz[2], _Z_SLAB):
-        out[z : z + _Z_SLAB] = resample_axes(density, [coords[0], coords[1],
-                                                       coords[2][z : z + _Z_SLAB]])  # fmt: skip
+        out[z : z + _Z_SLAB] = resample_axes(
+            density, [coords[0], coords[1], coords[2][z : z + _Z_SLAB]]
+        )
     return out
 
 
@@ -335,8 +358,12 @@ def _model_summary(checkpoint: Checkpoint, is_default: bool) -> dict[str, Any]:
     for key in ("train_ids", "validation_ids"):  # counts and a hash stay; long lists do not
         training.pop(key, None)
     meta["training"] = training
-    return {"path": str(checkpoint.path), "sha256": checkpoint.sha256, "default": is_default,
-            **meta}  # fmt: skip
+    return {
+        "path": str(checkpoint.path),
+        "sha256": checkpoint.sha256,
+        "default": is_default,
+        **meta,
+    }
 
 
 def _peak_rss_mb() -> float:
@@ -394,19 +421,28 @@ def segment_map(
     check_map_work(map_path, grid_step=GRID_STEP, bytes_per_grid_voxel=11.0)
     density = read_map(map_path)
     timings["read"] = time.perf_counter() - tick
-    region = Region.from_box(box, density.shape_xyz) if box is not None else \
-        Region.whole(density.shape_xyz)  # fmt: skip
+    region = (
+        Region.from_box(box, density.shape_xyz)
+        if box is not None
+        else Region.whole(density.shape_xyz)
+    )
 
     tick = time.perf_counter()
     origin, shape_xyz = _lattice(density, region)
     grid = resample_onto(density, origin, np.full(3, GRID_STEP), shape_xyz)
-    input_geometry = {"path": str(map_path), "shape_xyz": list(density.shape_xyz),
-                      "voxel_size_xyz": density.voxel_size.tolist(),
-                      "origin_xyz": density.origin.tolist()}  # fmt: skip
+    input_geometry = {
+        "path": str(map_path),
+        "shape_xyz": list(density.shape_xyz),
+        "voxel_size_xyz": density.voxel_size.tolist(),
+        "origin_xyz": density.origin.tolist(),
+    }
     # the .cxc shows the input map: its value range and a level, before its values go
     input_stats = MapStats(Path(map_path), float(density.data.min()), float(density.data.max()))
-    map_level = map_display_level(density.data, resolution_info["contour_level"]) \
-        if out_dir is not None else math.nan  # fmt: skip
+    map_level = (
+        map_display_level(density.data, resolution_info["contour_level"])
+        if out_dir is not None
+        else math.nan
+    )
     # the raw values are no longer needed (the input grid needs only the geometry)
     density.data = np.empty((0, 0, 0), dtype=np.float32)
     timings["resample"] = time.perf_counter() - tick
@@ -423,9 +459,13 @@ def segment_map(
     params = normalization_params(grid)
     zero_level = params.zero_level
     slab = _Z_SLAB * factor
-    normalised = ZSlabs([coarsen_density(apply_normalization(grid[z : z + slab], params), factor)
-                         for z in range(0, grid.shape[0], slab)],
-                        border=net.context_border)  # fmt: skip
+    normalised = ZSlabs(
+        [
+            coarsen_density(apply_normalization(grid[z : z + slab], params), factor)
+            for z in range(0, grid.shape[0], slab)
+        ],
+        border=net.context_border,
+    )
     del grid
     timings["normalise"] = time.perf_counter() - tick
 
@@ -438,8 +478,11 @@ def segment_map(
         budget = parse_memory(max_memory)
     else:
         budget = int(max_memory)
-    side = int(tile_size) if tile_size is not None else \
-        side_for_memory(net, budget, torch_device.autocast, MAX_TILE_SIDE)  # fmt: skip
+    side = (
+        int(tile_size)
+        if tile_size is not None
+        else side_for_memory(net, budget, torch_device.autocast, MAX_TILE_SIDE)
+    )
     if side < net.multiple:
         raise SegmentError(f"--tile-size {side}: at least {net.multiple}")
     try:
@@ -450,16 +493,26 @@ def segment_map(
     if batch_size is not None and int(batch_size) < 1:
         raise SegmentError(f"--batch-size {batch_size}: at least 1")
     if batch_size is None:
-        batch_size = max(1, min(16, budget // max(1, tile_bytes))) \
-            if torch_device.torch_device.type == "cuda" else 1  # fmt: skip
+        batch_size = (
+            max(1, min(16, budget // max(1, tile_bytes)))
+            if torch_device.torch_device.type == "cuda"
+            else 1
+        )
     plan = TilePlan(plan.axes, plan.overlap, max(1, min(int(batch_size), plan.n_tiles)))
 
     tick = time.perf_counter()
     network = inference_network(net).to(torch_device.torch_device)
     if channels_last:
         network = network.to(memory_format=torch.channels_last_3d)
-    prediction = predict_tiled(network, normalised, zero_level, plan, torch_device,
-                               channels_last=channels_last, progress=progress)  # fmt: skip
+    prediction = predict_tiled(
+        network,
+        normalised,
+        zero_level,
+        plan,
+        torch_device,
+        channels_last=channels_last,
+        progress=progress,
+    )
     del normalised
     timings["predict"] = time.perf_counter() - tick
     timings["forward"] = prediction.seconds_forward
@@ -469,8 +522,9 @@ def segment_map(
         helix, sheet = refine(helix, factor, fine), refine(sheet, factor, fine)
     labels = labels_from(helix, sheet)
 
-    counts = {name: int(np.count_nonzero(labels == value)) for name, value in
-              (("helix", 1), ("sheet", 2))}  # fmt: skip
+    counts = {
+        name: int(np.count_nonzero(labels == value)) for name, value in (("helix", 1), ("sheet", 2))
+    }
     summary: dict[str, Any] = {
         "cryosse": __version__,
         "input": input_geometry,
@@ -539,8 +593,14 @@ def output_names(stem: str) -> dict[str, str]:
     return {kind: f"{stem}_{kind}.mrc" for kind in OUTPUT_KINDS}
 
 
-def _write_outputs(result: SegmentResult, out: Path, density: DensityMap, region: Region,
-                   on_input_grid: bool, stem: str) -> dict[str, MapStats]:  # fmt: skip
+def _write_outputs(
+    result: SegmentResult,
+    out: Path,
+    density: DensityMap,
+    region: Region,
+    on_input_grid: bool,
+    stem: str,
+) -> dict[str, MapStats]:
     out.mkdir(parents=True, exist_ok=True)
     helix, sheet, labels = result.helix, result.sheet, result.labels
     origin: np.ndarray = result.origin
@@ -557,24 +617,29 @@ def _write_outputs(result: SegmentResult, out: Path, density: DensityMap, region
     files: dict[str, MapStats] = {}
     names = output_names(stem)
     # one map at a time, the masks made just before they are written (1 B per voxel each)
-    for name, data in (("helix_prob", lambda: helix), ("sheet_prob", lambda: sheet),
-                       ("helix_mask", lambda: (labels == 1).view(np.int8)),
-                       ("sheet_mask", lambda: (labels == 2).view(np.int8)),
-                       ("labels", lambda: labels)):  # fmt: skip
+    for name, data in (
+        ("helix_prob", lambda: helix),
+        ("sheet_prob", lambda: sheet),
+        ("helix_mask", lambda: (labels == 1).view(np.int8)),
+        ("sheet_mask", lambda: (labels == 2).view(np.int8)),
+        ("labels", lambda: labels),
+    ):
         path = out / names[name]
         files[name] = MapStats(path, *_write_mrc(path, data(), origin, voxel))
     return files
 
 
-def _write_mrc(path: Path, data: np.ndarray, origin: np.ndarray,
-               voxel: float | np.ndarray) -> tuple[float, float]:  # fmt: skip
+def _write_mrc(
+    path: Path, data: np.ndarray, origin: np.ndarray, voxel: float | np.ndarray
+) -> tuple[float, float]:
     """cryosse.density.write_map (atomic, fixed label, origin, voxel size) with the header
     statistics computed a z-slab at a time: mrcfile's own (update_header_stats) make float32
     temporaries the size of the map. Returns (min, max) of the values written."""
     with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
         mrc.set_data(np.ascontiguousarray(data))
-        mrc.voxel_size = float(voxel) if np.ndim(voxel) == 0 else \
-            tuple(float(v) for v in np.asarray(voxel))  # fmt: skip
+        mrc.voxel_size = (
+            float(voxel) if np.ndim(voxel) == 0 else tuple(float(v) for v in np.asarray(voxel))
+        )
         mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (float(v) for v in origin)
         mrc.header.label[0] = f"cryosse {__version__}".encode()
         mrc.header.nlabl = 1
@@ -613,12 +678,17 @@ def run_cli(args: Any) -> int:
         print(f"cryosse segment: {exc.message}", file=sys.stderr)
         return 1
     except MemoryError:
-        print("cryosse segment: out of memory: pass a smaller --max-memory or --tile-size, or "
-              "a --box", file=sys.stderr)  # fmt: skip
+        print(
+            "cryosse segment: out of memory: pass a smaller --max-memory or --tile-size, or "
+            "a --box",
+            file=sys.stderr,
+        )
         return 1
     except OSError as exc:
-        print(f"cryosse segment: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"cryosse segment: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
         return 1
     s = result.summary
     out = Path(result.files["summary"]).parent
@@ -665,10 +735,21 @@ def map_stem(path: str | os.PathLike[str]) -> str:
 
 def _run(args: Any, tty: bool) -> SegmentResult:
     return segment_map(
-        args.map, out_dir=args.out or f"{map_stem(args.map)}_segmentation", model=args.model,
-        box=args.box, device=args.device, tile_size=args.tile_size, overlap=args.overlap,
-        max_memory=args.max_memory, batch_size=args.batch_size,
-        on_input_grid=args.on_input_grid, bf16=not args.no_bf16, cpu_bf16=args.cpu_bf16,
-        channels_last=args.channels_last, threads=args.threads,
-        progress=args.progress or tty, resolution=args.resolution, structure=args.structure,
-    )  # fmt: skip
+        args.map,
+        out_dir=args.out or f"{map_stem(args.map)}_segmentation",
+        model=args.model,
+        box=args.box,
+        device=args.device,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+        max_memory=args.max_memory,
+        batch_size=args.batch_size,
+        on_input_grid=args.on_input_grid,
+        bf16=not args.no_bf16,
+        cpu_bf16=args.cpu_bf16,
+        channels_last=args.channels_last,
+        threads=args.threads,
+        progress=args.progress or tty,
+        resolution=args.resolution,
+        structure=args.structure,
+    )

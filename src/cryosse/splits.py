@@ -275,8 +275,11 @@ def cross_validation_folds(
     for case in cases:
         members[groups[case.sample_id]].append(case.sample_id)
     evaluation = {c.sample_id for c in cases if settings.pinned(c)}
-    usable = [c.sample_id for c in cases
-              if main.get(c.sample_id) in SPLITS and c.sample_id not in evaluation]  # fmt: skip
+    usable = [
+        c.sample_id
+        for c in cases
+        if main.get(c.sample_id) in SPLITS and c.sample_id not in evaluation
+    ]
     fold_size = max(1, round(len(usable) * settings.fraction("test")))
     candidates = [
         g

@@ -63,8 +63,13 @@ def paired_wilcoxon(a: list[float | None], b: list[float | None]) -> PairedTest:
     differences = np.array([x - y for x, y in pairs])
     nonzero = differences[differences != 0]
     if len(nonzero) == 0:
-        return PairedTest(len(pairs), None, None, None, float(np.median(differences)) if len(
-            differences) else None)  # fmt: skip
+        return PairedTest(
+            len(pairs),
+            None,
+            None,
+            None,
+            float(np.median(differences)) if len(differences) else None,
+        )
     ranks = stats.rankdata(np.abs(nonzero))
     plus, minus = ranks[nonzero > 0].sum(), ranks[nonzero < 0].sum()
     result = stats.wilcoxon(nonzero, alternative="two-sided")

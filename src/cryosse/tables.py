@@ -80,11 +80,21 @@ def table1(
             weights = [getattr(c, f"voxel_true_{cls}") for c in cases]
             value, low, high = weighted_with_ci(f1, weights)
             averages.append(value)
-            counts = [(getattr(c, f"voxel_tp_{cls}"), getattr(c, f"voxel_pred_{cls}"),
-                       getattr(c, f"voxel_true_{cls}")) for c in cases]  # fmt: skip
-            row |= {f"{cls}_weighted": _num(value), f"{cls}_ci_low": _num(low),
-                    f"{cls}_ci_high": _num(high), f"{cls}_micro": _num(micro_f1(counts)),
-                    f"{cls}_macro": _num(mean_defined(f1))}  # fmt: skip
+            counts = [
+                (
+                    getattr(c, f"voxel_tp_{cls}"),
+                    getattr(c, f"voxel_pred_{cls}"),
+                    getattr(c, f"voxel_true_{cls}"),
+                )
+                for c in cases
+            ]
+            row |= {
+                f"{cls}_weighted": _num(value),
+                f"{cls}_ci_low": _num(low),
+                f"{cls}_ci_high": _num(high),
+                f"{cls}_micro": _num(micro_f1(counts)),
+                f"{cls}_macro": _num(mean_defined(f1)),
+            }
         defined = [a for a in averages if a is not None]
         row["average"] = _num(sum(defined) / len(defined) if len(defined) == 2 else None)
         rows.append(row)
@@ -112,9 +122,13 @@ def table2(
     rows = []
     for sample_id in sorted(by_case):
         any_case = next(iter(by_case[sample_id].values()))
-        row: dict[str, Any] = {"sample_id": sample_id, "resolution": any_case.resolution,
-                               "ca_helix": any_case.ca_helix, "ca_sheet": any_case.ca_sheet,
-                               "ca_other": any_case.ca_other}  # fmt: skip
+        row: dict[str, Any] = {
+            "sample_id": sample_id,
+            "resolution": any_case.resolution,
+            "ca_helix": any_case.ca_helix,
+            "ca_sheet": any_case.ca_sheet,
+            "ca_other": any_case.ca_other,
+        }
         for loss in losses:
             case = by_case[sample_id].get(loss)
             row[f"{loss}_helix"] = _num(case.voxel_f1_helix if case else None)
@@ -206,10 +220,17 @@ def paired_tests(results: dict[str, list[CaseResult]]) -> list[dict]:
         other = {c.sample_id: c.voxel_f1_sheet for c in results[loss]}
         ids = sorted(set(reference) & set(other))
         test = paired_wilcoxon([reference[i] for i in ids], [other[i] for i in ids])
-        rows.append({"comparison": f"{REFERENCE_LOSS} vs {loss}", "metric": "sheet voxel F1",
-                     "n": test.n, "W": _num(test.statistic, 1), "p_value": _num(test.p_value, 4),
-                     "rank_biserial": _num(test.rank_biserial),
-                     "median_difference": _num(test.median_difference)})  # fmt: skip
+        rows.append(
+            {
+                "comparison": f"{REFERENCE_LOSS} vs {loss}",
+                "metric": "sheet voxel F1",
+                "n": test.n,
+                "W": _num(test.statistic, 1),
+                "p_value": _num(test.p_value, 4),
+                "rank_biserial": _num(test.rank_biserial),
+                "median_difference": _num(test.median_difference),
+            }
+        )
     return rows
 
 
@@ -221,8 +242,7 @@ def to_markdown(rows: list[dict], title: str) -> str:
     if not rows:
         return f"## {title}\n\n(no rows)\n"
     header = list(rows[0])
-    lines = [f"## {title}", "", "| " + " | ".join(header) + " |",
-             "|" + "---|" * len(header)]  # fmt: skip
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(r[k]) for k in header) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -235,8 +255,10 @@ def to_html(rows: list[dict], title: str) -> str:
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
         for r in rows
     )
-    return f"<h2>{html.escape(title)}</h2><table><thead><tr>{header}</tr></thead>" \
-        f"<tbody>{body}</tbody></table>"  # fmt: skip
+    return (
+        f"<h2>{html.escape(title)}</h2><table><thead><tr>{header}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def write_table(rows: list[dict], title: str, stem: str | Path) -> None:
@@ -274,5 +296,8 @@ def _mean_sd(values: list[float]) -> str:
     if not values:
         return "NA"
     sd = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-    return f"{np.mean(values):.3f} ± {sd:.3f} (n={len(values)})" if len(values) > 1 else \
-        f"{values[0]:.3f} (n=1)"  # fmt: skip
+    return (
+        f"{np.mean(values):.3f} ± {sd:.3f} (n={len(values)})"
+        if len(values) > 1
+        else f"{values[0]:.3f} (n=1)"
+    )

@@ -178,8 +178,13 @@ class TilePlan:
         }
 
 
-def plan_tiles(shape_zyx: tuple[int, ...], multiple: int, max_side: int | None, overlap: int,
-               batch_size: int = 1) -> TilePlan:  # fmt: skip
+def plan_tiles(
+    shape_zyx: tuple[int, ...],
+    multiple: int,
+    max_side: int | None,
+    overlap: int,
+    batch_size: int = 1,
+) -> TilePlan:
     axes = tuple(plan_axis(n, multiple, max_side, overlap) for n in shape_zyx)
     return TilePlan(axes, overlap, batch_size)  # type: ignore[arg-type]
 
@@ -395,8 +400,10 @@ class ZSlabs:
         b = self.border
         lows = [max(0, a - b) for a in (z0, y0, x0)]  # inner coordinates
         corner = (z0, y0, x0)
-        highs = [min(lim, a - b + n) for a, n, lim in zip(corner, out.shape, self.inner_shape,
-                                                            strict=True)]  # fmt: skip
+        highs = [
+            min(lim, a - b + n)
+            for a, n, lim in zip(corner, out.shape, self.inner_shape, strict=True)
+        ]
         if any(lo >= hi for lo, hi in zip(lows, highs, strict=True)):
             return
         (iz0, iy0, ix0), (iz1, iy1, ix1) = lows, highs
@@ -408,8 +415,9 @@ class ZSlabs:
             if slab is None:
                 raise ValueError(f"planes {lo}-{hi} of the map were already released")
             base, oz = self._bounds[i], lo - (z0 - b)
-            out[oz : oz + hi - lo, oy : oy + iy1 - iy0, ox : ox + ix1 - ix0] = \
-                slab[lo - base : hi - base, iy0:iy1, ix0:ix1]  # fmt: skip
+            out[oz : oz + hi - lo, oy : oy + iy1 - iy0, ox : ox + ix1 - ix0] = slab[
+                lo - base : hi - base, iy0:iy1, ix0:ix1
+            ]
 
     def release_below(self, z: int) -> None:
         """Free every slab that lies wholly below plane z (of the bordered volume)."""
@@ -462,8 +470,9 @@ def predict_tiled(
             corners.append((z0, y0, x0))
         # z-major order: no later tile reads below the next tile's first plane
         following = first + plan.batch_size
-        source.release_below(plan.axes[0].starts[tiles[following][0]] if following < len(tiles)
-                             else shape[0])  # fmt: skip
+        source.release_below(
+            plan.axes[0].starts[tiles[following][0]] if following < len(tiles) else shape[0]
+        )
         x = torch.from_numpy(inputs).to(device.torch_device)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -473,16 +482,21 @@ def predict_tiled(
         forward += time.perf_counter() - started
         for b, (iz, iy, ix) in enumerate(batch):
             z0, y0, x0 = corners[b]
-            wz, wy, wx = (a.window(i, plan.overlap) for a, i in zip(plan.axes, (iz, iy, ix),
-                                                                    strict=True))  # fmt: skip
+            wz, wy, wx = (
+                a.window(i, plan.overlap) for a, i in zip(plan.axes, (iz, iy, ix), strict=True)
+            )
             # the part of the tile inside the map (not its border nor the padding beyond it)
             lo = [max(0, c - border) for c in (z0, y0, x0)]
-            hi = [min(n, c - border + t) for c, t, n in zip((z0, y0, x0), (tz, ty, tx), inner,
-                                                              strict=True)]  # fmt: skip
+            hi = [
+                min(n, c - border + t)
+                for c, t, n in zip((z0, y0, x0), (tz, ty, tx), inner, strict=True)
+            ]
             if any(a >= b_ for a, b_ in zip(lo, hi, strict=True)):
                 continue
-            tile = tuple(slice(a - c + border, b_ - c + border) for a, b_, c in
-                         zip(lo, hi, (z0, y0, x0), strict=True))  # fmt: skip
+            tile = tuple(
+                slice(a - c + border, b_ - c + border)
+                for a, b_, c in zip(lo, hi, (z0, y0, x0), strict=True)
+            )
             weight = wz[tile[0], None, None] * wy[None, tile[1], None] * wx[None, None, tile[2]]
             region = tuple(slice(a, b_) for a, b_ in zip(lo, hi, strict=True))
             helix[region] += probs[b, 0][tile] * weight

@@ -71,8 +71,14 @@ from cryosse.tsv import write_tsv
 from cryosse.unet import UNet3D, build_model
 
 HISTORY_COLUMNS = [
-    "epoch", "train_loss", "val_loss", "val_f1_helix", "val_f1_sheet", "val_metric", "seconds",
-]  # fmt: skip
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_f1_helix",
+    "val_f1_sheet",
+    "val_metric",
+    "seconds",
+]
 
 
 RESUMABLE_CHANGES = ("epochs", "patience", "snapshot_every", "threads")
@@ -122,8 +128,9 @@ def pick_device(settings: TrainSettings) -> Device:
     return choose_device(settings.device, settings.bf16, settings.cpu_bf16, settings.channels_last)
 
 
-def predict_box(model: UNet3D, box: Box, device: Device, channels_last: bool | None = None
-                ) -> np.ndarray:  # fmt: skip
+def predict_box(
+    model: UNet3D, box: Box, device: Device, channels_last: bool | None = None
+) -> np.ndarray:
     """Class probabilities [3, Z, Y, X] of a whole (normalised) box on the network's grid: an
     empty border of `model.context_border` voxels on every side (so the box faces look like
     what they are, the end of the map, not like the network's own zero padding), then the
@@ -160,8 +167,9 @@ class Validation:
         return selection_metric(self.f1_helix, self.f1_sheet)
 
 
-def validate(model: UNet3D, boxes: list[Box], loss_fn: SegmentationLoss, device: Device
-             ) -> Validation:  # fmt: skip
+def validate(
+    model: UNet3D, boxes: list[Box], loss_fn: SegmentationLoss, device: Device
+) -> Validation:
     """Loss and F1 on whole validation boxes, on the network's grid (coarsened labels when the
     network's grid is coarser than the samples': a selection metric, not the reported one)."""
     losses = []
@@ -172,8 +180,13 @@ def validate(model: UNet3D, boxes: list[Box], loss_fn: SegmentationLoss, device:
         result.f1_helix.append(voxel_f1(pred, box.labels, box.central, HELIX))
         result.f1_sheet.append(voxel_f1(pred, box.labels, box.central, SHEET))
         logits = torch.from_numpy(np.log(np.clip(probs, 1e-12, None)))[None]
-        losses.append(float(loss_fn(logits, torch.from_numpy(box.labels)[None],
-                                    torch.from_numpy(box.central)[None])))  # fmt: skip
+        losses.append(
+            float(
+                loss_fn(
+                    logits, torch.from_numpy(box.labels)[None], torch.from_numpy(box.central)[None]
+                )
+            )
+        )
     result.loss = float(np.mean(losses)) if losses else math.nan
     return result
 
@@ -197,8 +210,11 @@ def _batch(
         densities.append(apply_symmetry(d, symmetry))
         labels.append(apply_symmetry(lab, symmetry))
         masks.append(apply_symmetry(m, symmetry))
-    return (torch.from_numpy(np.stack(densities))[:, None], torch.from_numpy(np.stack(labels)),
-            torch.from_numpy(np.stack(masks)))  # fmt: skip
+    return (
+        torch.from_numpy(np.stack(densities))[:, None],
+        torch.from_numpy(np.stack(labels)),
+        torch.from_numpy(np.stack(masks)),
+    )
 
 
 def train_step(
@@ -251,8 +267,9 @@ def _load_resume_state(last: Path) -> dict[str, Any] | None:
     try:
         state = torch.load(last, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated bytes make the unpickler fail in arbitrary ways
-        logging.getLogger(__name__).warning("%s unreadable (%s): training starts afresh",
-                                            last, str(exc).splitlines()[0][:200])  # fmt: skip
+        logging.getLogger(__name__).warning(
+            "%s unreadable (%s): training starts afresh", last, str(exc).splitlines()[0][:200]
+        )
         return None
     return state if isinstance(state, dict) else None
 
@@ -271,8 +288,11 @@ def _history_text(history: list[dict[str, Any]]) -> str:
 
 
 def _fmt(value: float | None) -> str:
-    return "NA" if value is None or (isinstance(value, float) and math.isnan(value)) else \
-        f"{value:.6f}"  # fmt: skip
+    return (
+        "NA"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:.6f}"
+    )
 
 
 def train_run(
@@ -328,9 +348,18 @@ def train_run(
         start_epoch, seconds, best_state = state["epoch"] + 1, state["seconds"], state["best"]
         if best_state is not None and "format" not in best_state:
             # a last.pt written before checkpoints carried metadata: wrap its best weights
-            best_state = make_checkpoint(best_state["model"], model_config, {
-                "run": asdict(spec), "settings": asdict(settings), "epoch": best_epoch,
-                "metric": best_metric, **data_summary}, grid)  # fmt: skip
+            best_state = make_checkpoint(
+                best_state["model"],
+                model_config,
+                {
+                    "run": asdict(spec),
+                    "settings": asdict(settings),
+                    "epoch": best_epoch,
+                    "metric": best_metric,
+                    **data_summary,
+                },
+                grid,
+            )
 
     stopped_early = False
     for epoch in range(start_epoch, settings.epochs + 1):
@@ -340,41 +369,81 @@ def train_run(
         started = time.perf_counter()
         model.train()
         losses = []
-        for _ in tqdm(range(steps), desc=f"{spec.run_id} epoch {epoch}", leave=False,
-                      disable=not progress):  # fmt: skip
+        for _ in tqdm(
+            range(steps), desc=f"{spec.run_id} epoch {epoch}", leave=False, disable=not progress
+        ):
             batch = _batch(train_boxes, settings, rng)
             losses.append(train_step(step_fn, optimizer, loss_fn, batch, device))
-        val = validate(model, val_boxes, loss_fn, device) if val_boxes \
-            else Validation(loss=math.nan)  # fmt: skip
+        val = (
+            validate(model, val_boxes, loss_fn, device) if val_boxes else Validation(loss=math.nan)
+        )
         metric = val.metric if val_boxes else -float(np.mean(losses))
         seconds += time.perf_counter() - started
-        history.append({
-            "epoch": epoch, "train_loss": _fmt(float(np.mean(losses))), "val_loss": _fmt(val.loss),
-            "val_f1_helix": _fmt(_mean(val.f1_helix)), "val_f1_sheet": _fmt(_mean(val.f1_sheet)),
-            "val_metric": _fmt(metric), "seconds": f"{seconds:.2f}",
-        })  # fmt: skip
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": _fmt(float(np.mean(losses))),
+                "val_loss": _fmt(val.loss),
+                "val_f1_helix": _fmt(_mean(val.f1_helix)),
+                "val_f1_sheet": _fmt(_mean(val.f1_sheet)),
+                "val_metric": _fmt(metric),
+                "seconds": f"{seconds:.2f}",
+            }
+        )
         if metric > best_metric or best_state is None:  # NaN never beats, but one is kept
             best_metric, best_epoch = metric, epoch
             weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            best_state = make_checkpoint(weights, model_config, {
-                "run": asdict(spec), "settings": asdict(settings), "epoch": epoch,
-                "metric": metric, "metric_name": "mean of helix F1 and sheet F1 (validation)"
-                if val_boxes else "minus the training loss", **data_summary,
-            }, grid)  # fmt: skip
+            best_state = make_checkpoint(
+                weights,
+                model_config,
+                {
+                    "run": asdict(spec),
+                    "settings": asdict(settings),
+                    "epoch": epoch,
+                    "metric": metric,
+                    "metric_name": "mean of helix F1 and sheet F1 (validation)"
+                    if val_boxes
+                    else "minus the training loss",
+                    **data_summary,
+                },
+                grid,
+            )
             save_checkpoint(best_state, out / "best.pt")
         if settings.snapshot_every and epoch % settings.snapshot_every == 0:
             # the learning curve (benchmarks/learning_curve.py) scores these after the run
             weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            save_checkpoint(make_checkpoint(weights, model_config, {
-                "run": asdict(spec), "settings": asdict(settings), "epoch": epoch,
-                "metric": metric, "seconds": seconds, **data_summary,
-            }, grid), out / "snapshots" / f"epoch_{epoch:04d}.pt")  # fmt: skip
-        _save_atomic({
-            "fingerprint": fingerprint, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "numpy_rng": rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(), "history": history, "best_metric": best_metric,
-            "best_epoch": best_epoch, "best": best_state, "epoch": epoch, "seconds": seconds,
-        }, last)  # fmt: skip
+            save_checkpoint(
+                make_checkpoint(
+                    weights,
+                    model_config,
+                    {
+                        "run": asdict(spec),
+                        "settings": asdict(settings),
+                        "epoch": epoch,
+                        "metric": metric,
+                        "seconds": seconds,
+                        **data_summary,
+                    },
+                    grid,
+                ),
+                out / "snapshots" / f"epoch_{epoch:04d}.pt",
+            )
+        _save_atomic(
+            {
+                "fingerprint": fingerprint,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "history": history,
+                "best_metric": best_metric,
+                "best_epoch": best_epoch,
+                "best": best_state,
+                "epoch": epoch,
+                "seconds": seconds,
+            },
+            last,
+        )
         write_text_atomic(out / "history.csv", _history_text(history))
 
     # A resubmitted run that had already finished: its outputs come back from the checkpoint.
@@ -384,15 +453,24 @@ def train_run(
         write_text_atomic(out / "history.csv", _history_text(history))
 
     summary = {
-        "run_id": spec.run_id, **asdict(spec), "best_epoch": best_epoch,
-        "best_val_metric": best_metric, "epochs_run": len(history), "stopped_early": stopped_early,
-        "device": str(device.torch_device), "bf16": device.autocast,
-        "channels_last": device.channels_last, "cpu": describe_cpu(), "grid": asdict(grid),
+        "run_id": spec.run_id,
+        **asdict(spec),
+        "best_epoch": best_epoch,
+        "best_val_metric": best_metric,
+        "epochs_run": len(history),
+        "stopped_early": stopped_early,
+        "device": str(device.torch_device),
+        "bf16": device.autocast,
+        "channels_last": device.channels_last,
+        "cpu": describe_cpu(),
+        "grid": asdict(grid),
         "seconds": round(seconds, 2),
-        "steps_per_epoch": steps, "batch_size": settings.batch_size,
-        "train_cases": len(train_boxes), "validation_cases": len(val_boxes),
+        "steps_per_epoch": steps,
+        "batch_size": settings.batch_size,
+        "train_cases": len(train_boxes),
+        "validation_cases": len(val_boxes),
         "selection": "validation metric" if val_boxes else "training loss (no validation case)",
-    }  # fmt: skip
+    }
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -414,16 +492,22 @@ def select_best_runs(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not runs:
             continue
         best = max(runs, key=lambda s: (s["best_val_metric"], -runs.index(s)))
-        others = ", ".join(f"{s['run_id']} {s['best_val_metric']:.4f}" for s in runs
-                           if s is not best)  # fmt: skip
-        rows.append({
-            "loss": loss, "run_id": best["run_id"], "lr": best["lr"],
-            "gamma": "" if best["gamma"] is None else best["gamma"],
-            "best_epoch": best["best_epoch"], "val_metric": f"{best['best_val_metric']:.4f}",
-            "runs": len(runs),
-            "why": f"highest {best['selection']} ({best['best_val_metric']:.4f} at epoch "
-                   f"{best['best_epoch']})" + (f"; others: {others}" if others else ""),
-        })  # fmt: skip
+        others = ", ".join(
+            f"{s['run_id']} {s['best_val_metric']:.4f}" for s in runs if s is not best
+        )
+        rows.append(
+            {
+                "loss": loss,
+                "run_id": best["run_id"],
+                "lr": best["lr"],
+                "gamma": "" if best["gamma"] is None else best["gamma"],
+                "best_epoch": best["best_epoch"],
+                "val_metric": f"{best['best_val_metric']:.4f}",
+                "runs": len(runs),
+                "why": f"highest {best['selection']} ({best['best_val_metric']:.4f} at epoch "
+                f"{best['best_epoch']})" + (f"; others: {others}" if others else ""),
+            }
+        )
     return rows
 
 
