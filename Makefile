@@ -105,7 +105,7 @@ test: lint test-tools core-install
 	$(BIN)/pytest
 
 # The README's SLURM recipe on the demo, through a real one-node SLURM cluster
-# (tests/test_slurm.py, marker `slurm`): needs root; installs slurm-wlm and munge with apt-get
+# (tests/e2e/test_slurm.py, marker `slurm`): needs root; installs slurm-wlm and munge with apt-get
 # when missing. CRYOSSE_REQUIRE_SLURM makes a missing prerequisite a failure, not a skip. Run
 # by .ci/run after `make test`.
 test-slurm: setup
@@ -117,7 +117,7 @@ test-slurm: setup
 	    echo "the SLURM test needs root and: sudo apt-get install -y slurm-wlm munge"; exit 1; \
 	  fi; \
 	fi
-	CRYOSSE_REQUIRE_SLURM=1 $(BIN)/pytest -m slurm tests/test_slurm.py
+	CRYOSSE_REQUIRE_SLURM=1 $(BIN)/pytest -m slurm tests/e2e/test_slurm.py
 
 # Offline training data (README, "Simulated and derived maps"): simulated maps of the real
 # structures, low-passed real high-resolution maps, the real medium-resolution pairs for

@@ -5,8 +5,8 @@
 
 import sys
 
-from cryosse.toolchain import ToolchainError, check_toolchain
-from cryosse.config import complete_config
+from cryosse.workflow.toolchain import ToolchainError, check_toolchain
+from cryosse.core.config import complete_config
 from snakemake.utils import min_version
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 

@@ -1,7 +1,7 @@
 """Benchmark: MMseqs2 clustering and the all-against-all similar-pair search behind the splits.
 
 Reads every protein chain of >= 30 residues from the real structures in ../shared/structures
-(in place), then times, on growing subsets: `mmseqs easy-cluster` at 35 % (cryosse.clusters
+(in place), then times, on growing subsets: `mmseqs easy-cluster` at 35 % (cryosse.splits.clusters
 settings) and the all-against-all `easy-search` that adds pairs >= 35 % identity. Prints the
 seconds, the number of clusters and of similar pairs, and how many similar pairs the clusters
 alone would have separated (the reason the search is there).
@@ -17,8 +17,8 @@ import platform
 import time
 from pathlib import Path
 
-from cryosse.clusters import cluster_sequences, mmseqs_version, similar_pairs
-from cryosse.model import protein_residues, read_model
+from cryosse.io.structure import protein_residues, read_model
+from cryosse.splits.clusters import cluster_sequences, mmseqs_version, similar_pairs
 
 STRUCTURES = Path(__file__).resolve().parents[2] / "shared" / "structures"
 

@@ -3,7 +3,8 @@
 For every (map, model) pair documented in the realdata INDEX.json (the primary pairing of each
 folder: file roles "map" × "model" with a good fit check; header variants, alternative models and
 the deliberately non-overlapping negative pairing are skipped), one `LocatedEntry` is built by hand
-and `cryosse.curate.curate_entry` is run on it in a fresh spawned process. Per pair it prints the
+and `cryosse.curate.entry.curate_entry` is run on it in a fresh spawned process. Per pair it prints
+the
 map box, voxel size, protein residues, samples kept, wall time of `curate_entry`, the peak RSS of
 the child (`ru_maxrss`), and the seconds per step from `EntryResult.timings` (read, dssp, crop,
 label, write; "other" = wall − steps: fit checks, chain choice, residue table); with --repeat N,
@@ -15,7 +16,8 @@ not the filters. Samples are written to a temporary directory that is removed af
 
 Note on memory: on Linux a spawned child's `ru_maxrss` starts from the parent's RSS (the parent's
 address space is counted until exec), so this parent imports only the standard library; the
-baseline line shows a child that only imports cryosse (`import cryosse.curate`, i.e. with numpy,
+baseline line shows a child that only imports cryosse (`import cryosse.curate.entry`, i.e. with
+numpy,
 gemmi, mrcfile), so the increment per pair is visible. `VmHWM` (the child's own high-water mark)
 goes to the JSON output as a cross-check.
 
@@ -40,7 +42,7 @@ from typing import Any
 
 from machine import host_facts
 
-from cryosse.hashing import sha256_file
+from cryosse.core.hashing import sha256_file
 
 STEPS = ("read", "dssp", "crop", "label", "write")
 # config sections (CurationSettings.from_config): every resolution, chains without a helix too
@@ -75,9 +77,9 @@ def _baseline_child() -> dict[str, Any]:
     import dataclasses
 
     import cryosse
-    from cryosse.curate import curate_entry  # noqa: F401  (the import is what is measured)
-    from cryosse.dssp import mkdssp_version
-    from cryosse.settings import CurationSettings
+    from cryosse.curate.dssp import mkdssp_version
+    from cryosse.curate.entry import curate_entry  # noqa: F401  (the import is what is measured)
+    from cryosse.curate.settings import CurationSettings
 
     after = _peak_rss_mib()
     return {
@@ -115,10 +117,10 @@ def _curate_child(pair: dict[str, Any], samples_dir: str) -> dict[str, Any]:
     import traceback
     from dataclasses import asdict
 
-    from cryosse.curate import curate_entry
-    from cryosse.ids import normalize_pdb_id
-    from cryosse.locate import LocatedEntry, LocatedModel
-    from cryosse.settings import CurationSettings
+    from cryosse.acquire.locate import LocatedEntry, LocatedModel
+    from cryosse.core.ids import normalize_pdb_id
+    from cryosse.curate.entry import curate_entry
+    from cryosse.curate.settings import CurationSettings
 
     settings = CurationSettings.from_config(SETTINGS_CONFIG)
     located = LocatedEntry(
@@ -156,7 +158,7 @@ def _curate_child(pair: dict[str, Any], samples_dir: str) -> dict[str, Any]:
     except Exception:  # an unreadable map is already an exclusion row of the curation
         out["map_shape_xyz"], out["voxel_size"] = None, None
     try:
-        from cryosse.model import protein_residues, read_model
+        from cryosse.io.structure import protein_residues, read_model
 
         out["residues"] = len(protein_residues(read_model(pair["model_path"])))
     except Exception:
@@ -303,7 +305,8 @@ def report(figures: dict[str, Any]) -> str:
         f"settings: CurationSettings({settings})",
         f"repeat  : {figures['repeat']} fresh process(es) per pair; wall and steps from the "
         "run with the median wall time, peak RSS the maximum",
-        f"baseline: child that only imports cryosse.curate: ru_maxrss {_fmt(base_mib, 1)} MiB "
+        "baseline: child that only imports cryosse.curate.entry: "
+        f"ru_maxrss {_fmt(base_mib, 1)} MiB "
         f"(bare interpreter {_fmt(base.get('python_only_mib'), 1)} MiB, its own VmHWM "
         f"{_fmt(base.get('python_only_hwm_mib'), 1)} MiB; "
         f"parent at spawn {_fmt(figures['parent_rss_mib'], 1)} MiB)",

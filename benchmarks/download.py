@@ -1,4 +1,5 @@
-"""Benchmark: cryosse.download.Downloader against curl on loopback, and the cost of a resume.
+"""Benchmark: cryosse.acquire.download.Downloader against curl on loopback, and the cost of a
+resume.
 
 A temporary folder holds two files: "payload.bin" (--size-mb MB of seeded random bytes, so that
 nothing along the way can compress it) and "payload.gz" (a real gzip stream of about the same
@@ -63,7 +64,7 @@ from typing import Any
 
 from machine import host_facts
 
-from cryosse.hashing import sha256_file
+from cryosse.core.hashing import sha256_file
 
 MB = 1_000_000
 TARGET_RATIO = 0.8
@@ -340,7 +341,7 @@ def run_curl(url: str, dest: Path) -> dict[str, float]:
 
 def run_downloader(url: str, dest: Path, verify_gzip: bool) -> dict[str, float]:
     """Seconds of one Downloader.fetch with a fresh Downloader (new connection, like curl)."""
-    from cryosse.download import Downloader, DownloadError
+    from cryosse.acquire.download import Downloader, DownloadError
 
     with Downloader(timeout=60.0, max_retries=0, progress=False) as dl:
         start = time.perf_counter()
@@ -355,7 +356,7 @@ def run_downloader(url: str, dest: Path, verify_gzip: bool) -> dict[str, float]:
 
 def resume_once(server: LoopbackServer, token: str, dest: Path, size: int) -> dict[str, Any]:
     """One fetch of /drop/<token>/payload.bin: dropped at half, then resumed."""
-    from cryosse.download import Downloader, DownloadError
+    from cryosse.acquire.download import Downloader, DownloadError
 
     path = f"drop/{token}/{PAYLOAD}"
     marks: list[tuple[float, float]] = []

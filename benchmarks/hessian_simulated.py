@@ -1,11 +1,14 @@
 """The Hessian baseline's smoothing on simulated maps (never on the real test maps).
 
-cryosse.baselines fixes the Hessian baseline's total blur (map + filter) at 2.0 Å from physics:
+cryosse.evaluate.baselines fixes the Hessian baseline's total blur (map + filter) at 2.0 Å from
+physics:
 the 4.8 Å spacing of β-strands is suppressed to ~3 % while a helix stays a rod. This script
 checks that choice where the truth is known and no real test map is involved: it simulates
-maps of structures drawn from a folder of atomic models (cryosse.simulate.simulate_atoms, the
+maps of structures drawn from a folder of atomic models (cryosse.synthetic.simulate.simulate_atoms,
+the
 training simulator, resolution drawn in 5–8 Å), labels them with mkdssp and the nearest-Cα
-rule on the simulated grid (cryosse.map_scoring), and prints the Hessian baseline's weighted
+rule on the simulated grid (cryosse.evaluate.map_scoring), and prints the Hessian baseline's
+weighted
 voxel and residue F1 for a few total blurs, beside the threshold baseline at the simulator's
 contour.
 
@@ -25,11 +28,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import host_facts
 
-from cryosse.baselines import hessian_labels, threshold_labels
-from cryosse.density import DensityMap
-from cryosse.map_scoring import score_labels, summarize, truth_on_grid
-from cryosse.reasons import CurationError
-from cryosse.simulate import load_atoms, simulate_atoms
+from cryosse.core.reasons import CurationError
+from cryosse.evaluate.baselines import hessian_labels, threshold_labels
+from cryosse.evaluate.map_scoring import score_labels, summarize, truth_on_grid
+from cryosse.io.density import DensityMap
+from cryosse.synthetic.simulate import load_atoms, simulate_atoms
 
 SUFFIXES = (".pdb", ".cif", ".pdb.gz", ".cif.gz")
 

@@ -8,7 +8,7 @@ Under each row: the command ($T is the temporary folder) and the one-line reason
 
 Each child is `python -c CHILD` with PYTHONPATH=<this checkout>/src: it sets RLIMIT_AS to
 --cap-gib (default 8 GiB, so that a regression cannot take the machine down), writes
-`cryosse.density.memory_budget()` (the budget `check_map_work` and `curate_entry` use: 0.8 x
+`cryosse.io.density.memory_budget()` (the budget `check_map_work` and `curate_entry` use: 0.8 x
 the least of MemAvailable, RLIMIT_AS, the cgroup and SLURM limits) to a file, then calls
 `cryosse.cli.main` with the command's arguments, exactly as the `cryosse` console script does.
 Peak RSS is the child's own ru_maxrss from os.wait4 on that child (this parent imports only the
@@ -180,13 +180,14 @@ commit 5dd7e58, `.venv/bin/python benchmarks/hostile_inputs.py`, 5.5 minutes in 
 
 Findings:
 - FAIL search-head, fetch-map-head: the deadline does not bound the wait for the status line
-  and headers. Downloader._download (cryosse/download.py) calls self._session.get(url,
+  and headers. Downloader._download (cryosse/acquire/download.py) calls self._session.get(url,
   stream=True, timeout=(self.timeout, read_timeout)): the read timeout bounds each recv, and
   the deadline's watchdog (a threading.Timer calling response.raw.shutdown()) is started only
   in _stream_body, after get() has returned the headers. A server sending a byte more often
   than download.timeout before its headers end holds every Downloader.fetch (search, count,
   header, map, model, obsolete list) for ever (http.client's 65,536-byte line limit at one
-  byte per 10 s is 7.6 days). tests/archive_server.py's "trickle" fault trickles only bodies.
+  byte per 10 s is 7.6 days). tests/support/archive_server.py's "trickle" fault trickles only
+  bodies.
 - nsymbt-2GB.gz passes the criterion but costs 2.2 GB of RSS for a 5 KB file: check_map_work
   accepts it (2.0 GB needed, within the budget; plan_map cannot compare a gzip's size with
   its header), _gunzip_limited returns the 5,024 bytes there are, and mrcfile 1.5.4
@@ -261,7 +262,7 @@ CHILD = """\
 import resource, sys
 cap = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-from cryosse.density import memory_budget
+from cryosse.io.density import memory_budget
 with open(sys.argv[1], "w") as handle:
     handle.write(str(memory_budget()))
 from cryosse.cli import main
@@ -274,8 +275,8 @@ BUILD = """\
 import json, math, sys
 from pathlib import Path
 import torch
-from cryosse.archive import _SLOWEST_RATE, DownloadLimits, map_download_caps
-from cryosse.checkpoint import default_model_path
+from cryosse.acquire.archive import _SLOWEST_RATE, DownloadLimits, map_download_caps
+from cryosse.learn.checkpoint import default_model_path
 out, size_kb, deadline = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 shipped = torch.load(default_model_path(), map_location="cpu", weights_only=True)
 deep = {**shipped["model_config"], "depth": 40, "base": 4000}

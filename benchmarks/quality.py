@@ -3,8 +3,8 @@
 For every documented primary (map, model) pair of the realdata INDEX.json (file roles "map" ×
 "model" with a good fit check, as in benchmarks/curation.py) and every protein chain of the
 model, the chain is box-cropped and resampled to 1 Å exactly as curation does it
-(`cryosse.crop.chain_box` with 17 Å padding + `resample_box`), and scored with
-`cryosse.quality`:
+(`cryosse.curate.crop.chain_box` with 17 Å padding + `resample_box`), and scored with
+`cryosse.curate.quality`:
 
 * per-helix cylindrical similarity (DSSP H/G/I runs of ≥ 6 residues) for each trial
   `cylinder_radius` in RADII; the per-helix F1 distribution (n, min, quartiles, max, median
@@ -43,12 +43,10 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from cryosse.classes import code_to_class
-from cryosse.crop import chain_box, resample_box
-from cryosse.density import DensityMap, read_map
-from cryosse.dssp import assign_dssp
-from cryosse.model import is_amino_acid, protein_residues, read_model
-from cryosse.quality import (
+from cryosse.core.classes import code_to_class
+from cryosse.curate.crop import chain_box, resample_box
+from cryosse.curate.dssp import assign_dssp
+from cryosse.curate.quality import (
     QualitySettings,
     chain_helix_similarity,
     fallback_contour,
@@ -56,6 +54,8 @@ from cryosse.quality import (
     quality_bin,
     zone_voxels,
 )
+from cryosse.io.density import DensityMap, read_map
+from cryosse.io.structure import is_amino_acid, protein_residues, read_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()

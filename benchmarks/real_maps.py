@@ -1,14 +1,16 @@
 """A model, DeepSSETracer 1.0 and the baselines, side by side on the five real component maps.
 
-One run scores, on the same grids and truth (cryosse.map_scoring: mkdssp on the fitted model,
+One run scores, on the same grids and truth (cryosse.evaluate.map_scoring: mkdssp on the fitted
+model,
 nearest Cα within 3 Å, every voxel of each grid; residue F1 by the 3 Å plurality vote):
 
     * a checkpoint (`--checkpoint`, default the shipped model), predicted with
-      cryosse.segment.segment_map(..., on_input_grid=True), the code `cryosse segment` runs;
+      cryosse.segment.predict.segment_map(..., on_input_grid=True), the code `cryosse segment` runs;
     * DeepSSETracer 1.0's own outputs (<realdata>/dst10_predictions: binary helix / sheet maps
       on the same grids); class = argmax of (background = 1 − h − s, h, s), which for its 0/1
       maps is simply helix where h = 1 and sheet where s = 1 (no voxel is 1 in both);
-    * the baselines of cryosse.baselines (threshold, Hessian shape, every voxel helix), with
+    * the baselines of cryosse.evaluate.baselines (threshold, Hessian shape, every voxel helix),
+    with
       mean + 1 σ of the non-zero voxels as contour (component maps carry no author contour).
 
 Maps: the He-lab component grids EMD-8518 A, EMD-6149 X, EMD-3491 L and X, EMD-1657 AM.
@@ -17,7 +19,8 @@ maps (weights: true voxels / residues of the class, as the model card) and poole
 
 The paper's own cases: EMD-8518 A and EMD-1657 AM are cases of Mu et al. 2024's test set
 (Table 2). They are also scored in the paper's central box (the chain's bounding box without
-the 17 Å padding, cryosse.map_scoring) beside the published DeepSSETracer 1.1 (FL_DL) figures.
+the 17 Å padding, cryosse.evaluate.map_scoring) beside the published DeepSSETracer 1.1 (FL_DL)
+figures.
 Unlike the paper's box-cropped maps, these component maps are zoned around the one chain (no
 neighbouring density or neighbour residues in the truth), so the comparison is indicative.
 
@@ -41,13 +44,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import host_facts
 
-from cryosse.baselines import BASELINE_TITLES, BASELINES, baseline_labels
-from cryosse.classes import SCORED_CLASSES
-from cryosse.density import DensityMap, read_map
-from cryosse.hashing import sha256_file
-from cryosse.map_scoring import MapScore, score_labels, summarize, truth_on_grid
-from cryosse.offline import PUBLISHED_RESOLUTIONS
-from cryosse.tiling import labels_from
+from cryosse.core.classes import SCORED_CLASSES
+from cryosse.core.hashing import sha256_file
+from cryosse.evaluate.baselines import BASELINE_TITLES, BASELINES, baseline_labels
+from cryosse.evaluate.map_scoring import MapScore, score_labels, summarize, truth_on_grid
+from cryosse.io.density import DensityMap, read_map
+from cryosse.segment.tiling import labels_from
+from cryosse.synthetic.offline import PUBLISHED_RESOLUTIONS
 
 DST10 = "DeepSSETracer 1.0"
 
@@ -129,7 +132,7 @@ def model_labels(
     map_path: Path, checkpoint: Any, device: str, threads: int | None, work: Path
 ) -> np.ndarray:
     """The checkpoint's argmax labels on the input grid, as `cryosse segment` writes them."""
-    from cryosse.segment import segment_map
+    from cryosse.segment.predict import segment_map
 
     out = work / map_path.name.split(".")[0]
     result = segment_map(
@@ -223,7 +226,7 @@ def main() -> int:
     checkpoint_info: dict[str, Any] | None = None
     checkpoint = None
     if not args.no_model:
-        from cryosse.checkpoint import default_model_path, load_checkpoint
+        from cryosse.learn.checkpoint import default_model_path, load_checkpoint
 
         path = Path(args.checkpoint) if args.checkpoint else default_model_path()
         checkpoint = load_checkpoint(path)

@@ -4,7 +4,7 @@ For every real evaluation entry E of an offline run (the pinned test split of
 config/offline.yaml), a FL_DL model with the SAME network, crops, steps, learning rate and γ as
 the offline grid is trained on the samples of the OTHER real entries only (leave-one-out; no
 validation case is left, so the last epoch with the lowest training loss is kept, as
-cryosse.training does without validation) and tested on E's samples with the same evaluation
+cryosse.learn.training does without validation) and tested on E's samples with the same evaluation
 code as the pipeline. The offline model's per-case results are read from the run's own
 evaluation (evaluation/FL_DL/cases.tsv). Prints voxel and residue F1 of helix and sheet per
 real pair and weighted over pairs (weights: true voxels / residues of the class), side by side.
@@ -31,12 +31,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import host_facts
 
-from cryosse.classes import SCORED_CLASSES
-from cryosse.default_model import KINDS, evaluation_figures
-from cryosse.evaluation import CaseResult, evaluate_checkpoint, read_cases
-from cryosse.grid import RunSpec
-from cryosse.training import TrainSettings, train_run
-from cryosse.tsv import read_tsv
+from cryosse.core.classes import SCORED_CLASSES
+from cryosse.core.grid import RunSpec
+from cryosse.core.tsv import read_tsv
+from cryosse.evaluate.evaluation import CaseResult, evaluate_checkpoint, read_cases
+from cryosse.learn.training import TrainSettings, train_run
+from cryosse.segment.default_model import KINDS, evaluation_figures
 
 DERIVED_RANGE = range(91000, 92000)
 

@@ -11,7 +11,8 @@ density and all three classes occur, which makes the agreement figures meaningfu
 network predicts one class almost everywhere). --model uses a trained checkpoint instead.
 
 Methods, each size, each in its own process (so that peak RSS, VmHWM, is per case):
-    ours        cryosse.segment.segment_map: normalise once over the whole map, tiles with the
+    ours        cryosse.segment.predict.segment_map: normalise once over the whole map, tiles with
+    the
                 receptive-field overlap (44) and the blended window, tile side from
                 --max-memory (default 4G), BatchNorm folded into the convolutions,
                 inference_mode, fp32 on a CPU (bf16 autocast on a GPU).
@@ -54,7 +55,7 @@ each in its own process: "fixed MiB" is the RSS once torch is imported and the m
 "+MiB" the peak over it and "B/vox" that increase per voxel of the 1 Å grid. Measured on a
 2-core AMD EPYC (avx2, avx512f, avx512_bf16, no AMX), 24 GiB, `taskset -c 1 ... --threads 1`,
 load average 5.0-5.2 (other work beside it), before (whole-volume forward) and after (SlabForward,
-cryosse.tiling), both in one session:
+cryosse.segment.tiling), both in one session:
 
     map        1 Å voxels  tile      fixed MiB  peak MiB before / after  B/vox before / after
     EMD-5168    5,177,717  136³          394       1562 / 842               237 / 91
@@ -89,10 +90,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import host_facts
 
-from cryosse.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from cryosse.density import read_map
-from cryosse.segment import segment_map
-from cryosse.unet import UNet3D
+from cryosse.io.density import read_map
+from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from cryosse.learn.unet import UNet3D
+from cryosse.segment.predict import segment_map
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 SOURCE_MAP = REALDATA / "EMD-6149" / "X-1.0APIX.mrc.gz"
@@ -126,7 +127,7 @@ def make_map(size: int, path: Path) -> None:
 
 def calibrated_checkpoint(base: int, map_path: Path, path: Path) -> None:
     """Seeded random weights, each class logit standardised over a 96³ crop (module docstring)."""
-    from cryosse.boxes import normalize_density
+    from cryosse.learn.inputs import normalize_density
 
     torch.manual_seed(0)
     net = UNet3D(base=base).eval()
@@ -230,7 +231,7 @@ def baseline_predict(
 def run_real_case(args: argparse.Namespace) -> None:
     """`cryosse segment MAP --out DIR` with the shipped model and default options, in this
     process: the fixed part is the RSS once torch is imported and the model loaded."""
-    from cryosse.segment import resolve_model
+    from cryosse.segment.predict import resolve_model
 
     torch.set_num_threads(args.threads)
     checkpoint, _ = resolve_model(None)

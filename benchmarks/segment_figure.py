@@ -1,10 +1,10 @@
 """A central slice of a segmentation, drawn at the levels its ChimeraX file (`<map>.cxc`) uses.
 
 Segments a real map with `cryosse segment` (segment_map, the shipped model unless --model),
-reads back the written files and the levels and colours of the .cxc (cryosse.chimerax), and
+reads back the written files and the levels and colours of the .cxc (cryosse.segment.chimerax), and
 draws the central z-plane of the 1 Å grid: the map in grey with a contour line at the map's
 .cxc level, the helix and sheet masks as contours at their .cxc levels in the .cxc's colours,
-and, with --structure, the model's own DSSP classes (cryosse.labels nearest-Cα rule, 3 Å) as
+and, with --structure, the model's own DSSP classes (cryosse.curate.labels nearest-Cα rule, 3 Å) as
 dashed contours beside them (left: prediction, right: DSSP).
 
     .venv/bin/python benchmarks/segment_figure.py MAP [--structure MODEL] [--out PNG]
@@ -26,16 +26,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import to_rgb
 
-from cryosse.chimerax import COLOURS
-from cryosse.density import read_map
-from cryosse.segment import GRID_STEP, resample_onto, segment_map
+from cryosse.io.density import read_map
+from cryosse.segment.chimerax import COLOURS
+from cryosse.segment.predict import GRID_STEP, resample_onto, segment_map
 
 
 def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, ...]) -> np.ndarray:
     """The model's DSSP classes on the 1 Å grid (the dataset's labelling rule)."""
-    from cryosse.dssp import assign_dssp, code_to_class
-    from cryosse.labels import label_voxels
-    from cryosse.model import ca_array, protein_residues, read_model
+    from cryosse.curate.dssp import assign_dssp, code_to_class
+    from cryosse.curate.labels import label_voxels
+    from cryosse.io.structure import ca_array, protein_residues, read_model
 
     model = read_model(structure)
     residues = protein_residues(model)

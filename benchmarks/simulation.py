@@ -38,9 +38,9 @@ from machine import host_facts
 from scipy.spatial import cKDTree
 from scipy.stats import kurtosis, skew
 
-from cryosse import simulate
-from cryosse.density import read_map
-from cryosse.derive import lowpass
+from cryosse.io.density import read_map
+from cryosse.synthetic import simulate
+from cryosse.synthetic.derive import lowpass
 
 PAIRS = (  # folder, map, model, resolution (None: unknown)
     ("EMD-3491", "L-1.0APIX.mrc", "L_fitted.pdb", 5.3),

@@ -1,10 +1,11 @@
 """Benchmark: the reduced demo through a real one-node SLURM cluster vs the same run locally.
 
-The configuration and commands are those of tests/test_slurm.py (the demo's five entries, the
+The configuration and commands are those of tests/e2e/test_slurm.py (the demo's five entries, the
 losses CE and FL_DL, up to Table 1 and the split report; profiles/slurm with the status-check
 settings for a cluster without slurmdbd). Here the two runs go one after the other, each alone
 on the machine, in fresh working folders: first `--cores 2` locally, then `--executor slurm` on
-the cluster of tests/slurm_cluster.py (8 CPUs declared, 2 fake GPUs). Printed: the wall time of
+the cluster of tests/support/slurm_cluster.py (8 CPUs declared, 2 fake GPUs). Printed: the wall
+time of
 each, their ratio, the number of SLURM jobs, and from Snakemake's benchmark files the summed
 in-job time of the rules' scripts in each run, so the gap splits into scheduling/polling
 latency and the extra Snakemake start-up inside each SLURM job.
@@ -30,7 +31,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from machine import host_facts  # noqa: E402
 
 from tests import slurm_cluster  # noqa: E402
-from tests.test_slurm import (  # noqa: E402
+from tests.e2e.test_slurm import (  # noqa: E402
     LOCAL_ARGS,
     SLURM_ARGS,
     finished,

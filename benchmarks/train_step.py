@@ -1,6 +1,7 @@
 """Benchmark: one U-Net training step, the fp32 reference path against the optimised paths.
 
-A training step is `cryosse.training.train_step`, the function `train_run` calls per batch (timed
+A training step is `cryosse.learn.training.train_step`, the function `train_run` calls per batch
+(timed
 here as it is, not a copy): forward pass of
 `UNet3D` (default base = 64, depth = 2: the 4.59 M-parameter DeepSSETracer network), the FL_DL
 loss (`SegmentationLoss("FL_DL", gamma=2)`) over the central box of the crop (the crop minus
@@ -88,10 +89,10 @@ import numpy as np
 import torch
 from machine import host_facts
 
-from cryosse.device import Device
-from cryosse.losses import SegmentationLoss
-from cryosse.training import train_step
-from cryosse.unet import UNet3D, count_parameters
+from cryosse.learn.device import Device
+from cryosse.learn.losses import SegmentationLoss
+from cryosse.learn.training import train_step
+from cryosse.learn.unet import UNet3D, count_parameters
 
 SEED = 0
 LR = 1e-3  # the largest learning rate of the grid: the loss curve moves within a few steps
@@ -303,7 +304,7 @@ def _inputs(cfg: Config, data, device: torch.device):
 
 
 def _train_step(step_fn, optimizer, loss_fn, x, y, m, cfg: Config, device) -> torch.Tensor:
-    """The training's own step (cryosse.training.train_step), in this configuration."""
+    """The training's own step (cryosse.learn.training.train_step), in this configuration."""
     arithmetic = Device(device, autocast=cfg.bf16, channels_last=cfg.channels_last)
     return torch.tensor(train_step(step_fn, optimizer, loss_fn, (x, y, m), arithmetic))
 

@@ -7,7 +7,8 @@ The mirror is laid out like the public archives::
     <out>/pdb/<pdbid>.pdb.gz
     <out>/MANIFEST.tsv
 
-The entries are written by the package's mirror writer (``cryosse.mirror_entry.write_entry``, the
+The entries are written by the package's mirror writer
+(``cryosse.synthetic.mirror_entry.write_entry``, the
 one that simulated, derived and offline entries go through): map and model bytes exactly as found
 in ``realdata`` (a gzipped source is decompressed first), each in one deterministic gzip stream
 (level 9, mtime 0, no file name), so that re-running the script gives byte-identical files. The
@@ -35,8 +36,8 @@ import gemmi
 import mrcfile
 import numpy as np
 
-from cryosse.hashing import sha256_bytes
-from cryosse.mirror_entry import (
+from cryosse.core.hashing import sha256_bytes
+from cryosse.synthetic.mirror_entry import (
     GZIP_LEVEL,
     HeaderInfo,
     MapFacts,

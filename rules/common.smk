@@ -1,6 +1,8 @@
 # Shared definitions: the run's output folder, the archive, and the validated entry list.
-from cryosse.dataset import entry_ids_from_config, settings_section, split_entry_ids
-from cryosse.grid import BASELINES, training_grid
+from cryosse.core.ids import split_entry_ids
+from cryosse.curate.settings import settings_section
+from cryosse.io.entries import entry_ids_from_config
+from cryosse.core.grid import BASELINES, training_grid
 from pathlib import Path
 
 RESULTS = f"results/{config['run']}"

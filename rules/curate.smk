@@ -1,5 +1,5 @@
 # ---- Curation: read map + model, choose chains, DSSP, box-crop, resample, label, write ----
-from cryosse.resources import curation_mem_mb
+from cryosse.workflow.resources import curation_mem_mb
 
 
 rule curate_entry:
@@ -15,7 +15,7 @@ rule curate_entry:
     conda:
         "../envs/curation.yaml"
     threads: 1
-    # Memory from the map's size in the acquisition record (measured: cryosse/resources.py),
+    # Memory from the map's size in the acquisition record (measured: cryosse/workflow/resources.py),
     # more on each retry. Runtime: 0.3-4.3 s per real pair (benchmarks/curation.py); 30 min
     # leaves room for the largest maps, and doubles on a retry after a time-limit kill.
     resources:

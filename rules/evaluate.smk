@@ -32,7 +32,7 @@ rule evaluate_loss:
 
 
 rule evaluate_baseline:
-    """A baseline that learned nothing (cryosse.baselines) on every test case, as the losses."""
+    """A baseline that learned nothing (cryosse.evaluate.baselines) on every test case, as the losses."""
     input:
         manifest=f"{RESULTS}/manifest.tsv",
         splits=f"{RESULTS}/splits/main.tsv",

@@ -1,4 +1,4 @@
-"""Adapter: rule acquire_entry -> cryosse.dataset.run_acquire."""
+"""Adapter: rule acquire_entry -> cryosse.acquire.stage.run_acquire."""
 
 import sys
 
@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 import json
 import logging
 
-from cryosse.dataset import run_acquire
+from cryosse.acquire.stage import run_acquire
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 located = run_acquire(

@@ -1,4 +1,4 @@
-"""Adapter: rule assign_splits -> cryosse.dataset.run_splits."""
+"""Adapter: rule assign_splits -> cryosse.splits.stage.run_splits."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_splits
+from cryosse.splits.stage import run_splits
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_splits(

@@ -1,4 +1,4 @@
-"""Adapter: rule cluster_sequences -> cryosse.dataset.run_clustering."""
+"""Adapter: rule cluster_sequences -> cryosse.splits.stage.run_clustering."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_clustering
+from cryosse.splits.stage import run_clustering
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_clustering(

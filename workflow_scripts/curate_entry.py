@@ -1,4 +1,4 @@
-"""Adapter: rule curate_entry -> cryosse.dataset.run_curate."""
+"""Adapter: rule curate_entry -> cryosse.curate.stage.run_curate."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_curate
+from cryosse.curate.stage import run_curate
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_curate(snakemake.input[0], snakemake.params.settings, snakemake.output[0])

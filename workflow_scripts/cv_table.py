@@ -1,4 +1,4 @@
-"""Adapter: rule cv_table -> cryosse.dataset.run_cv_table."""
+"""Adapter: rule cv_table -> cryosse.evaluate.stage.run_cv_table."""
 
 import sys
 
@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 import logging
 from pathlib import Path
 
-from cryosse.dataset import run_cv_table
+from cryosse.evaluate.stage import run_cv_table
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_cv_table(list(snakemake.input), Path(snakemake.output[0]).with_suffix(""))

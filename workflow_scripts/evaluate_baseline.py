@@ -1,4 +1,4 @@
-"""Adapter: rule evaluate_baseline -> cryosse.dataset.run_baseline_evaluation."""
+"""Adapter: rule evaluate_baseline -> cryosse.evaluate.stage.run_baseline_evaluation."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_baseline_evaluation
+from cryosse.evaluate.stage import run_baseline_evaluation
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_baseline_evaluation(

@@ -1,4 +1,4 @@
-"""Adapter: rule evaluate_cv -> cryosse.dataset.run_cv_evaluation."""
+"""Adapter: rule evaluate_cv -> cryosse.evaluate.stage.run_cv_evaluation."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_cv_evaluation
+from cryosse.evaluate.stage import run_cv_evaluation
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_cv_evaluation(

@@ -1,4 +1,4 @@
-"""Adapter: rule evaluate_loss -> cryosse.dataset.run_evaluation."""
+"""Adapter: rule evaluate_loss -> cryosse.evaluate.stage.run_evaluation."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_evaluation
+from cryosse.evaluate.stage import run_evaluation
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_id = run_evaluation(

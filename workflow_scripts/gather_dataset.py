@@ -1,4 +1,4 @@
-"""Adapter: rule gather_dataset -> cryosse.dataset.gather."""
+"""Adapter: rule gather_dataset -> cryosse.curate.stage.gather."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import gather, summarize_log
+from cryosse.curate.stage import gather, summarize_log
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 gather(

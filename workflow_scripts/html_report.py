@@ -1,4 +1,4 @@
-"""Adapter: rule html_report -> cryosse.report.build_report."""
+"""Adapter: rule html_report -> cryosse.report.html.build_report."""
 
 import sys
 
@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 import logging
 from pathlib import Path
 
-from cryosse.report import build_report
+from cryosse.report.html import build_report
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 build_report(Path(snakemake.output.html).parent, dict(snakemake.config), snakemake.output.html)

@@ -1,4 +1,4 @@
-"""Adapter: rule make_tables -> cryosse.dataset.run_tables."""
+"""Adapter: rule make_tables -> cryosse.evaluate.stage.run_tables."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_tables
+from cryosse.evaluate.stage import run_tables
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_tables(

@@ -1,4 +1,4 @@
-"""Adapter: checkpoint search_emdb -> cryosse.search.search_from_config."""
+"""Adapter: checkpoint search_emdb -> cryosse.acquire.search.search_from_config."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.search import search_from_config
+from cryosse.acquire.search import search_from_config
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 result, downloads = search_from_config(snakemake.config, snakemake.output[0])

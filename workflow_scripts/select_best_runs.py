@@ -1,4 +1,4 @@
-"""Adapter: rule select_best_runs -> cryosse.dataset.run_selection."""
+"""Adapter: rule select_best_runs -> cryosse.learn.stage.run_selection."""
 
 import sys
 
@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_selection
+from cryosse.learn.stage import run_selection
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 for row in run_selection(list(snakemake.input), snakemake.output[0]):

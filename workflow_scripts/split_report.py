@@ -1,4 +1,4 @@
-"""Adapter: rule split_report -> cryosse.dataset.run_split_report."""
+"""Adapter: rule split_report -> cryosse.splits.stage.run_split_report."""
 
 import sys
 
@@ -7,8 +7,8 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.dataset import run_split_report
-from cryosse.split_report import leaks
+from cryosse.splits.report import leaks
+from cryosse.splits.stage import run_split_report
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 rows = run_split_report(

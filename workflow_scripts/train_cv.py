@@ -1,4 +1,4 @@
-"""Adapter: rule train_cv -> cryosse.dataset.run_cv_training."""
+"""Adapter: rule train_cv -> cryosse.learn.stage.run_cv_training."""
 
 import sys
 
@@ -9,7 +9,7 @@ import json
 import logging
 from pathlib import Path
 
-from cryosse.dataset import run_cv_training
+from cryosse.learn.stage import run_cv_training
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 summary = run_cv_training(

@@ -1,4 +1,4 @@
-"""Adapter: rule train_model -> cryosse.dataset.run_training."""
+"""Adapter: rule train_model -> cryosse.learn.stage.run_training."""
 
 import sys
 
@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 import json
 import logging
 
-from cryosse.dataset import run_training
+from cryosse.learn.stage import run_training
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 summary = run_training(

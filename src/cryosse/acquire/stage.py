@@ -1,0 +1,52 @@
+"""Acquisition, as the workflow runs it: one entry from the configured archive, recorded.
+
+`run_acquire` is what rule `acquire_entry` calls (workflow_scripts/acquire_entry.py); the record
+`results/<run>/acquired/EMD-XXXX.json` says where the entry's files are, or why it is excluded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cryosse.acquire.archive import HttpArchive, archive_from_config
+from cryosse.acquire.locate import LocatedEntry, locate_entry
+from cryosse.core.atomic import write_text_atomic
+from cryosse.core.config import ResolutionWindow, settings_from
+
+
+class TransientDownloadError(RuntimeError):
+    """Acquisition met network or server failures that a later run may not meet."""
+
+
+def run_acquire(
+    emdb_id: str,
+    archive: dict[str, Any],
+    download: dict[str, Any],
+    resolution: dict[str, Any],
+    out_json: str | Path,
+    progress: bool = False,
+) -> LocatedEntry:
+    """Acquire one entry from the configured archive (mirror or HTTP) and record the result.
+    Of the curation settings only the resolution window (config section `resolution`) decides
+    what is acquired, so no other setting re-runs a download."""
+    source = archive_from_config(archive, download, progress=progress)
+    try:
+        located = locate_entry(emdb_id, source, settings_from(ResolutionWindow, resolution))
+    finally:
+        if isinstance(source, HttpArchive):
+            source.downloader.close()
+    if isinstance(source, HttpArchive) and source.transient_failures:
+        # Not an exclusion: the network or the server failed. No record is written, so the
+        # Snakemake job fails and the next run (or the rule's retry) tries again.
+        raise TransientDownloadError(
+            f"{emdb_id}: {len(source.transient_failures)} download(s) failed after all "
+            f"retries; run again later: " + "; ".join(source.transient_failures)
+        )
+    record = located.to_dict()
+    if isinstance(source, HttpArchive):
+        record["downloads"] = source.attempts
+        record["download_summary"] = source.downloader.stats.summary_line()
+    write_text_atomic(out_json, json.dumps(record, indent=2) + "\n")
+    return located

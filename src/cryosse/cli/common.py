@@ -1,0 +1,59 @@
+"""What every command group of the command line shares: the subcommand with its example, the
+config loader, one-line usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+DEFAULT_CONFIG = "config/config.yaml"
+
+
+class UsageError(Exception):
+    """A mistake in how cryosse was called (a missing file, no entry list): one line, exit 1."""
+
+
+class ExampleFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual but keeps the example's lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("example:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def subcommand(
+    sub: argparse._SubParsersAction, name: str, example: str, **kwargs: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with its example (one command line)."""
+    return sub.add_parser(
+        name, epilog=f"example:\n  {example}", formatter_class=ExampleFormatter, **kwargs
+    )
+
+
+def unit_interval(text: str) -> float:
+    """An argparse type: a number in (0, 1] (NaN, inf, 2 and -1 are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]")
+    return value
+
+
+def load_config(path: str | None, fallback: str | None = None) -> dict:
+    """A workflow config file, validated against the schema with its defaults filled in, as the
+    Snakefile reads it (cryosse.core.config): a misspelt key stops here as it stops Snakemake.
+    Without `path`, `fallback` (the project's config) when it exists, else every default:
+    commands that need no config work outside the project folder too."""
+    from cryosse.core.config import ConfigError
+    from cryosse.core.config import load_config as load_checked
+
+    if not path and fallback and Path(fallback).is_file():
+        path = fallback
+    try:
+        return load_checked(path or None)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None

@@ -1,0 +1,235 @@
+"""Data set commands: search EMDB, add entries, fetch them, curate a few, summarise a log."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from cryosse.cli.common import DEFAULT_CONFIG, UsageError, load_config, subcommand
+from cryosse.core.reasons import Reason
+from cryosse.curate.settings import CurationSettings
+from cryosse.io.entries import EntryRecord, add_entries
+
+# The archive and search modules (requests, PyYAML: the `pipeline` extra) are imported by the
+# commands that use them, so `cryosse segment` runs from the core install alone.
+
+EXAMPLES = {
+    "search": "cryosse search --config config/config.yaml --min 5 --max 10 --method singleparticle",
+    "add": "cryosse add EMD-8518 EMD-6149 --entries config/entries.tsv",
+    "fetch": "cryosse fetch --config config/config.yaml EMD-8518",
+    "curate": "cryosse curate EMD-8518 --mirror demo/mirror --out results/mine",
+    "summary": "cryosse summary results/demo/curation_log.tsv",
+}
+
+
+def curate_command(args: argparse.Namespace) -> int:
+    from cryosse.acquire.stage import run_acquire
+    from cryosse.core.ids import split_entry_ids
+    from cryosse.curate.settings import settings_section
+    from cryosse.curate.stage import gather, run_curate, summarize_log
+
+    config = load_config(args.config)
+    settings = settings_section(config)
+    archive = dict(config.get("archive") or {})
+    if args.mirror:
+        archive["mirror"] = args.mirror
+    out = Path(args.out)
+    valid, invalid = split_entry_ids(args.entries)
+    for emdb in tqdm(valid, desc="curating", unit="entry", disable=not sys.stderr.isatty()):
+        acquired = out / "acquired" / f"{emdb}.json"
+        run_acquire(emdb, archive, config["download"], config["resolution"], acquired)
+        run_curate(acquired, settings, out / "entries" / emdb)
+    gather(
+        [out / "entries" / e for e in valid],
+        invalid,
+        out / "curation_log.tsv",
+        out / "manifest.tsv",
+    )
+    print(summarize_log(out / "curation_log.tsv"))
+    print(f"curation log: {out / 'curation_log.tsv'}\nmanifest:     {out / 'manifest.tsv'}")
+    return 0
+
+
+def entries_path(args: argparse.Namespace, config: dict) -> Path:
+    path = args.entries or config.get("entries_file")
+    if not path:
+        raise UsageError(
+            f"no entry list: pass --entries FILE, or run in the project folder ({DEFAULT_CONFIG} "
+            "names entries_file) or pass --config"
+        )
+    return Path(path)
+
+
+def search_command(args: argparse.Namespace) -> int:
+    from cryosse.acquire.search import search_from_config
+
+    config = load_config(args.config, DEFAULT_CONFIG)
+    search = dict(config.get("search") or {})
+    resolution = dict(config.get("resolution") or {})
+    if args.method:
+        search["methods"] = args.method
+    for key, value in (
+        ("released_after", args.released_after),
+        ("released_before", args.released_before),
+    ):
+        if value:
+            search[key] = value
+    if args.min is not None:
+        resolution["min"] = args.min
+    if args.max is not None:
+        resolution["max"] = args.max
+    config = {**config, "search": search, "resolution": resolution}
+    entries = entries_path(args, config)
+    try:
+        result, downloads = search_from_config(config, entries)
+    except (RuntimeError, ValueError) as exc:
+        print(f"cryosse search: {exc}", file=sys.stderr)
+        return 1
+    for problem in result.hits.rejected + result.header_problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"query:   {result.query}")
+    print(f"found:   {len(result.hits.records)} entries ({len(result.hits.rejected)} rows refused)")
+    print(
+        f"added:   {len(result.addition.added)} new, "
+        f"{len(result.addition.already_present)} already listed -> {entries}"
+    )
+    print(downloads)
+    if entries.is_file():
+        from cryosse.acquire.estimate import estimate_entries
+        from cryosse.io.entries import read_entry_table
+
+        print("\n".join(estimate_entries(read_entry_table(entries)).lines()))
+    return 0
+
+
+def add_command(args: argparse.Namespace) -> int:
+    config = load_config(args.config, DEFAULT_CONFIG)
+    entries = entries_path(args, config)
+    new_list = not entries.exists()
+    addition = add_entries(entries, [EntryRecord(emdb_id=raw) for raw in args.ids])
+    print(f"added {len(addition.added)} to {entries}: {' '.join(addition.added) or '-'}")
+    if new_list and addition.added and (config.get("search") or {}).get("enabled"):
+        # the workflow searches EMDB only while the entry list does not exist
+        note = (
+            f"note: {entries} did not exist and now holds only these entries, so the workflow's "
+            "EMDB search (search.enabled) will not run; `cryosse search` appends its hits to it"
+        )
+        print(note, file=sys.stderr)
+    if addition.already_present:
+        print(f"already listed: {' '.join(addition.already_present)}")
+    for raw in addition.invalid:
+        print(f"refused {raw!r}: not an EMDB id (EMD- + 4-7 digits)", file=sys.stderr)
+    return 1 if addition.invalid else 0
+
+
+def _print_estimate(ids: list[str], table: Path | None) -> None:
+    """The cost of these entries (sizes from the entry list where it has them), before any
+    download."""
+    from cryosse.acquire.estimate import estimate_entries
+    from cryosse.io.entries import read_entry_table
+
+    listed = {r.emdb_id: r for r in read_entry_table(table)} if table else {}
+    records = [listed.get(i) or EntryRecord(emdb_id=i) for i in ids]
+    print("\n".join(estimate_entries(records).lines()))
+
+
+def fetch_command(args: argparse.Namespace) -> int:
+    """Download (or check in the mirror) every listed entry, a few at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryosse.acquire.archive import HttpArchive, archive_from_config
+    from cryosse.acquire.locate import locate_entry
+    from cryosse.core.ids import split_entry_ids
+    from cryosse.curate.settings import settings_section
+    from cryosse.io.entries import entry_ids_from_config
+
+    config = load_config(args.config, DEFAULT_CONFIG)
+    table = config.get("entries_file")
+    if not args.ids and table and not Path(table).is_file():
+        raise UsageError(
+            f"no entry list: {table} does not exist; run `cryosse search` (or `cryosse add "
+            "EMD-…`) first, or name the entries: cryosse fetch EMD-8518"
+        )
+    raw_ids = args.ids or entry_ids_from_config(config)
+    if not raw_ids:
+        raise UsageError("nothing to fetch: name entries (cryosse fetch EMD-8518) or list them")
+    _print_estimate(raw_ids, Path(table) if table and Path(table).is_file() else None)
+    valid, invalid = split_entry_ids(raw_ids)
+    for raw in invalid:
+        print(f"refused {raw!r}: not an EMDB id", file=sys.stderr)
+    download = config.get("download") or {}
+    progress = args.progress or sys.stderr.isatty()
+    archive = archive_from_config(config.get("archive") or {}, download, progress=progress)
+    window = CurationSettings.from_config(settings_section(config)).resolution
+    workers = int(args.workers or download.get("concurrency", 4))
+    counts: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        located = pool.map(lambda emdb: locate_entry(emdb, archive, window), valid)
+        for entry in tqdm(
+            located, total=len(valid), desc="entries", unit="entry", disable=not sys.stderr.isatty()
+        ):
+            counts[entry.reason] = counts.get(entry.reason, 0) + 1
+            if entry.status != "ok":
+                print(f"{entry.emdb_id}: {entry.reason}: {entry.message}", file=sys.stderr)
+    print(", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())) or "no entries")
+    if isinstance(archive, HttpArchive):
+        print(archive.downloader.stats.summary_line())
+        archive.downloader.close()
+    failed = counts.get(Reason.DOWNLOAD_FAILED.value, 0)
+    if failed:  # not the data's fault: a later fetch (or the workflow) tries them again
+        print(f"cryosse fetch: {failed} entries not downloaded; run it again", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def summary_command(args: argparse.Namespace) -> int:
+    from cryosse.curate.stage import summarize_log
+
+    print(summarize_log(args.log))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    search = subcommand(
+        sub, "search", EXAMPLES["search"], help="find EMDB entries and append them to the list"
+    )
+    search.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
+    search.add_argument("--entries", help="entry list to append to (default: entries_file)")
+    search.add_argument("--min", type=float, help="best resolution, Å (default: config)")
+    search.add_argument("--max", type=float, help="worst resolution, Å (default: config)")
+    search.add_argument(
+        "--method",
+        action="append",
+        help="singleparticle, helical, subtomogramaveraging, ... (repeatable)",
+    )
+    search.add_argument("--released-after", help="YYYY-MM-DD")
+    search.add_argument("--released-before", help="YYYY-MM-DD")
+    search.set_defaults(func=search_command)
+    add = subcommand(sub, "add", EXAMPLES["add"], help="append EMDB entries to the entry list")
+    add.add_argument("ids", nargs="+", help="EMDB ids, e.g. EMD-8518")
+    add.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
+    add.add_argument("--entries", help="entry list (default: entries_file of the config)")
+    add.set_defaults(func=add_command)
+    fetch = subcommand(
+        sub, "fetch", EXAMPLES["fetch"], help="download the listed entries into the archive cache"
+    )
+    fetch.add_argument("ids", nargs="*", help="EMDB ids (default: the config's entries)")
+    fetch.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
+    fetch.add_argument("--workers", type=int, help="entries at a time (default: concurrency)")
+    fetch.add_argument("--progress", action="store_true", help="progress bars even without a TTY")
+    fetch.set_defaults(func=fetch_command)
+    curate = subcommand(
+        sub, "curate", EXAMPLES["curate"], help="acquire and curate a few entries into samples"
+    )
+    curate.add_argument("entries", nargs="+", help="EMDB ids, e.g. EMD-8518")
+    curate.add_argument("--mirror", help="local EMDB/PDB mirror (default: the config's archive)")
+    curate.add_argument("--out", required=True, help="output folder")
+    curate.add_argument("--config", help="workflow config (YAML): archive and curation settings")
+    curate.set_defaults(func=curate_command)
+    summary = subcommand(
+        sub, "summary", EXAMPLES["summary"], help="counts per reason in a curation log"
+    )
+    summary.add_argument("log")
+    summary.set_defaults(func=summary_command)

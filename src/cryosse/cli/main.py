@@ -1,0 +1,99 @@
+"""The `cryosse` command line.
+
+    cryosse search [--config config/config.yaml] [--entries config/entries.tsv] [--method helical]
+    cryosse add EMD-1234 EMD-5678 [--entries config/entries.tsv]
+    cryosse fetch [--config config/config.yaml] [EMD-1234 ...]
+    cryosse curate EMD-8518 EMD-6149 --mirror demo/mirror --out results/mine [--config c.yaml]
+    cryosse evaluate --pred-helix H.mrc --pred-sheet S.mrc --map M.map.gz --structure C.cif
+        (the tool's rows, then the same samples scored by the baselines of
+        cryosse.evaluate.baselines)
+    cryosse summary results/demo/curation_log.tsv
+    cryosse simulate STRUCTURES_DIR --mirror results/offline/mirror [--jobs 2]
+    cryosse derive --realdata realdata/ --mirror results/offline/mirror
+    cryosse offline-mirror --structures DIR --realdata DIR --mirror results/offline/mirror
+    cryosse segment MAP [--model CKPT] [--out DIR] [--resolution Å] [--box i1 j1 k1 i2 j2 k2]
+    cryosse ship-model results/offline [--loss FL_DL] [--package src/cryosse]
+    cryosse version    (cryosse --version: cryosse's alone)
+
+`search` appends the entries an EMDB search finds to the entry list, `add` appends entries by
+hand; neither changes a row that exists. `fetch` downloads (into the archive cache) what the
+workflow will need. `curate` runs the same package functions as the Snakemake rules, for a few
+entries without Snakemake; the workflow is the way to curate a data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cryosse import __version__
+from cryosse.cli import dataset, segmentation, synthetic
+from cryosse.cli.common import UsageError, subcommand
+from cryosse.curate.dssp import mkdssp_version
+from cryosse.io.entries import EntryListError
+
+COMMAND_GROUPS = (dataset, synthetic, segmentation)
+
+
+def version(_: argparse.Namespace) -> int:
+    print(f"cryosse {__version__}; {mkdssp_version() or 'mkdssp not found'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cryosse", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"cryosse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group.add_parsers(sub)
+    help_text = "versions of cryosse and mkdssp"
+    subcommand(sub, "version", "cryosse version", help=help_text).set_defaults(func=version)
+    return parser
+
+
+# Modules of the `pipeline` extra (pyproject): a subcommand that needs one says how to get it.
+PIPELINE_MODULES = {
+    "snakemake",
+    "pandas",
+    "Bio",
+    "requests",
+    "urllib3",
+    "jsonschema",
+    "yaml",
+    "matplotlib",
+}
+
+
+# External programs a subcommand runs (cryosse.workflow.toolchain), checked before it starts any
+# work.
+NEEDS_TOOLS = {"curate": ("mkdssp",), "evaluate": ("mkdssp",)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in NEEDS_TOOLS:
+        from cryosse.workflow.toolchain import ToolchainError, check_toolchain
+
+        try:
+            check_toolchain(NEEDS_TOOLS[args.command])
+        except ToolchainError as exc:
+            print(f"cryosse {args.command}: {exc}", file=sys.stderr)
+            return 1
+    try:
+        return args.func(args)
+    except (UsageError, EntryListError) as exc:
+        print(f"cryosse {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in PIPELINE_MODULES:
+            raise
+        print(
+            f"cryosse {args.command}: needs the pipeline extra (no module {exc.name!r}): "
+            "pip install 'cryosse[pipeline]'",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # python -m cryosse.cli.main
+    sys.exit(main())

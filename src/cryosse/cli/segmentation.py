@@ -1,0 +1,219 @@
+"""Model commands: segment a map, score another tool's segmentation, ship a run's model as
+the packaged default."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cryosse.cli.common import load_config, subcommand, unit_interval
+from cryosse.core.classes import SCORED_CLASSES
+from cryosse.core.reasons import CurationError
+from cryosse.curate.settings import CurationSettings
+
+EXAMPLES = {
+    "segment": "cryosse segment emd_1234.map.gz --out out/ --resolution 6.1",
+    "evaluate": "cryosse evaluate --pred-helix tool_helix.mrc --pred-sheet tool_sheet.mrc "
+    "--map emd_8518.map.gz --structure 5u8s.cif --emdb EMD-8518 --pdb 5u8s",
+    "ship-model": "cryosse ship-model results/offline --loss FL_DL",
+}
+
+
+def segment_command(args: argparse.Namespace) -> int:
+    from cryosse.segment.predict import run_cli
+
+    return run_cli(args)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Score another tool's helix/sheet maps against our labels of the map/model pair."""
+    from cryosse.core.grid import BASELINES
+    from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
+    from cryosse.curate.settings import settings_section
+    from cryosse.evaluate.external import FULL_COVERAGE, PredictionError, evaluate_external
+
+    if args.model_deprecated:  # --model is a checkpoint everywhere else (segment)
+        print(
+            "cryosse evaluate: warning: --model is deprecated here, use --structure (the "
+            "atomic model)",
+            file=sys.stderr,
+        )
+    structure = args.structure or args.model_deprecated
+    if not structure or (args.structure and args.model_deprecated):
+        print("cryosse evaluate: give the atomic model once, with --structure", file=sys.stderr)
+        return 2
+    settings = CurationSettings.from_config(settings_section(load_config(args.config)))
+    try:
+        # the sample ids name the entry when it is known (else EMD-0000_pdb_00000000_<chain>)
+        ids = {"emdb_id": normalize_emdb_id(args.emdb)} if args.emdb else {}
+        if args.pdb:
+            ids["pdb_id"] = normalize_pdb_id(args.pdb)
+        rows, log = evaluate_external(
+            args.pred_helix,
+            args.pred_sheet,
+            args.map,
+            structure,
+            settings,
+            threshold=args.threshold,
+            baselines=() if args.no_baselines else BASELINES,
+            **ids,
+        )
+    except CurationError as exc:  # a prediction map refused from its header, a bad id
+        print(f"cryosse evaluate: {exc.reason}: {exc.message}", file=sys.stderr)
+        return 1
+    except PredictionError as exc:  # predictions in another frame than the map
+        print(f"cryosse evaluate: {exc}", file=sys.stderr)
+        return 1
+    for row in log:
+        if row.status == "excluded":
+            print(
+                f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
+                file=sys.stderr,
+            )
+    columns = ["sample_id", "chain"] + [
+        f"{level}_{what}_{cls}"
+        for level in ("voxel", "residue")
+        for cls in SCORED_CLASSES
+        for what in ("f1", "precision", "recall")
+    ]
+    columns += ["true_helix_voxels", "true_sheet_voxels", "predictor", "coverage"]
+    for row in rows:
+        if row["coverage"] < FULL_COVERAGE:
+            part = f"the predictions cover {row['coverage']:.0%} of its central box"
+            print(f"warning: {row['sample_id']}: {part}; the rest is background", file=sys.stderr)
+    lines = ["\t".join(columns)]
+    for row in rows:
+        cells = [row[c] for c in columns]
+        lines.append(
+            "\t".join(
+                "NA" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v) for v in cells
+            )
+        )
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text, end="")
+    return 0 if rows else 1
+
+
+def ship_model_command(args: argparse.Namespace) -> int:
+    """Make a finished run's model the packaged default (with its model card)."""
+    from cryosse.learn.checkpoint import CheckpointError
+    from cryosse.segment.default_model import ShipError, ship_default_model
+
+    try:
+        real_maps = json.loads(Path(args.real_maps).read_text()) if args.real_maps else None
+        card = ship_default_model(args.run, args.package, args.loss, real_maps)
+    except (ShipError, CheckpointError, OSError, ValueError) as exc:
+        print(f"cryosse ship-model: {exc}", file=sys.stderr)
+        return 1
+    weighted = card["test"]["weighted"]
+    print(
+        f"shipped {card['training']['run_id']} ({card['model']['parameters']} parameters) "
+        f"to {Path(args.package) / 'models/default.pt'}; test weighted F1: "
+        + ", ".join(f"{k} {'NA' if v is None else f'{v:.3f}'}" for k, v in weighted.items())
+    )
+    print(card["summary"])
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    segment_parser = subcommand(
+        sub,
+        "segment",
+        EXAMPLES["segment"],
+        help="helix / beta-sheet maps of your own map with a trained model",
+        description="Segment a map (.mrc/.map, optionally .gz; any voxel size and axis order) "
+        "into helix and beta-sheet probability maps and masks, in the map's frame, and a ChimeraX "
+        "command file: open OUT/<map>.cxc in ChimeraX to see them on the map.",
+    )
+    segment_parser.add_argument("map", help="the cryo-EM map")
+    segment_parser.add_argument("--model", help="checkpoint (best.pt); default: the packaged model")
+    segment_parser.add_argument("--out", help="output folder (default: <map name>_segmentation)")
+    segment_parser.add_argument(
+        "--resolution",
+        type=float,
+        help="the map's resolution in Å (default: from an EMDB header emd-NNNN-v30.xml beside "
+        "the map); a warning when outside the model's training range",
+    )
+    segment_parser.add_argument(
+        "--box",
+        nargs=6,
+        type=int,
+        metavar=("I1", "J1", "K1", "I2", "J2", "K2"),
+        help="region of the map's grid, 0-based x y z indices of the first and last voxel, "
+        "ends included (as ChimeraX: volume #1 region i1,j1,k1,i2,j2,k2)",
+    )
+    segment_parser.add_argument(
+        "--structure",
+        help="an atomic model fitted into the map (mmCIF/PDB): writes <map>_residues.tsv, the "
+        "predicted class and probabilities per residue (beside its DSSP class with mkdssp)",
+    )
+    segment_parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    segment_parser.add_argument(
+        "--on-input-grid",
+        action="store_true",
+        help="maps on the input grid instead of the 1 Å grid",
+    )
+    segment_parser.add_argument(
+        "--tile-size", type=int, help="tile side in voxels (default: memory)"
+    )
+    segment_parser.add_argument("--overlap", type=int, help="tile overlap in voxels (default: 44)")
+    segment_parser.add_argument(
+        "--max-memory", help="memory for the network, e.g. 4G (default: auto)"
+    )
+    segment_parser.add_argument("--batch-size", type=int, help="tiles per forward (default: auto)")
+    segment_parser.add_argument("--no-bf16", action="store_true", help="fp32 on a GPU too")
+    segment_parser.add_argument(
+        "--cpu-bf16", action="store_true", help="bf16 on a CPU (only with AVX-512 BF16 / AMX)"
+    )
+    segment_parser.add_argument(
+        "--channels-last", action="store_true", help="channels_last_3d layout"
+    )
+    segment_parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    segment_parser.add_argument(
+        "--progress", action="store_true", help="progress bar even without a TTY"
+    )
+    segment_parser.set_defaults(func=segment_command)
+    evaluate = subcommand(
+        sub, "evaluate", EXAMPLES["evaluate"], help="score another tool's helix/sheet maps"
+    )
+    evaluate.add_argument("--pred-helix", required=True, help="helix map (binary or probability)")
+    evaluate.add_argument("--pred-sheet", required=True, help="sheet map, any grid")
+    evaluate.add_argument("--map", required=True, help="the cryo-EM map the tool segmented")
+    evaluate.add_argument("--structure", help="the fitted atomic model (mmCIF or PDB)")
+    evaluate.add_argument("--model", dest="model_deprecated", help="deprecated: --structure")
+    evaluate.add_argument("--emdb", help="the map's EMDB id, for the sample ids (EMD-1234)")
+    evaluate.add_argument("--pdb", help="the model's PDB id, for the sample ids (5u8s)")
+    evaluate.add_argument("--config", help="workflow config (curation settings)")
+    evaluate.add_argument(
+        "--threshold",
+        type=unit_interval,
+        help="class rule for maps that are not probabilities: helix where helix ≥ T and ≥ sheet, "
+        "sheet where sheet ≥ T (default: the most probable of background = 1 − helix − sheet, "
+        "helix, sheet, which scores a tool's probability maps and its masks alike)",
+    )
+    evaluate.add_argument("--out", help="also write the TSV here")
+    evaluate.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="no baseline rows (threshold, hessian, all_helix)",
+    )
+    evaluate.set_defaults(func=evaluate_command)
+    ship = subcommand(
+        sub,
+        "ship-model",
+        EXAMPLES["ship-model"],
+        help="make a run's model the packaged default model",
+    )
+    ship.add_argument("run", help="a finished workflow run folder, e.g. results/offline")
+    ship.add_argument("--loss", default="FL_DL", help="whose chosen run to ship (FL_DL)")
+    ship.add_argument("--package", default="src/cryosse", help="the package source folder")
+    ship.add_argument(
+        "--real-maps",
+        help="card figures: the --json of benchmarks/real_maps.py for this run's model "
+        "(baselines and DeepSSETracer 1.0 beside it)",
+    )
+    ship.set_defaults(func=ship_model_command)

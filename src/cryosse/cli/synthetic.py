@@ -1,0 +1,153 @@
+"""Synthetic data commands: simulated maps, derived (low-passed) maps, the offline mirror."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cryosse.cli.common import subcommand
+
+EXAMPLES = {
+    "simulate": "cryosse simulate structures/ --mirror results/offline/mirror --jobs 2",
+    "derive": "cryosse derive --realdata realdata/ --mirror results/offline/mirror",
+    "offline-mirror": "cryosse offline-mirror --structures structures/ --realdata realdata/ "
+    "--mirror results/offline/mirror --jobs 2",
+}
+
+
+def _structure_files(paths: list[str]) -> list[Path]:
+    """Structure files from files and folders (*.pdb, *.cif, optionally gzipped)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            suffixes = (".pdb", ".cif", ".pdb.gz", ".cif.gz", ".ent.gz")
+            found += [p for p in sorted(path.iterdir()) if p.name.endswith(suffixes)]
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SystemExit(f"cryosse: {raw}: no such file or folder")
+    if not found:
+        raise SystemExit("cryosse: no structure file (.pdb/.cif, optionally .gz) given")
+    return found
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    """Simulated medium-resolution maps of atomic models, as mirror entries."""
+    from cryosse.synthetic.simulate import simulate_structures
+
+    models = _structure_files(args.structures)[: args.limit or None]
+    try:
+        rows = simulate_structures(
+            models,
+            Path(args.mirror),
+            first_id=args.first_id,
+            maps_per_structure=args.maps_per_structure,
+            seed=args.seed,
+            jobs=args.jobs,
+            progress=sys.stderr.isatty(),
+        )
+    except ValueError as exc:
+        print(f"cryosse simulate: {exc}", file=sys.stderr)
+        return 1
+    for row in rows:
+        if row["status"] != "written":
+            print(f"skipped {row['source']}: {row['reason']}", file=sys.stderr)
+    written = sum(row["status"] == "written" for row in rows)
+    print(
+        f"simulated {written} maps, skipped {len(rows) - written}; "
+        f"summary: {Path(args.mirror) / 'simulated.tsv'}"
+    )
+    return 0 if written else 1
+
+
+def derive_command(args: argparse.Namespace) -> int:
+    """Low-passed medium-resolution versions of the high-resolution real pairs."""
+    from cryosse.synthetic.derive import derive_pairs
+
+    if not Path(args.realdata).is_dir():
+        print(f"cryosse derive: {args.realdata}: not a folder", file=sys.stderr)
+        return 1
+    try:
+        rows = derive_pairs(
+            Path(args.realdata),
+            Path(args.mirror),
+            first_id=args.first_id,
+            maps_per_pair=args.maps_per_pair,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"cryosse derive: {exc}", file=sys.stderr)
+        return 1
+    for row in rows:
+        state = row["reason"] or f"{row['target_resolution']} Å, Butterworth low-pass"
+        print(f"{row['emdb_id']} <- {row['source_emdb_id']}: {row['status']} ({state})")
+    return 0 if any(row["status"] == "written" for row in rows) else 1
+
+
+def offline_mirror_command(args: argparse.Namespace) -> int:
+    """The offline training mirror: simulated + derived + the real evaluation pairs."""
+    from cryosse.synthetic.offline import build_offline_mirror
+
+    for folder in (args.structures, args.realdata):
+        if not Path(folder).is_dir():
+            print(f"cryosse offline-mirror: {folder}: not a folder", file=sys.stderr)
+            return 1
+    try:
+        ids = build_offline_mirror(
+            Path(args.structures),
+            Path(args.realdata),
+            Path(args.mirror),
+            n_structures=args.n_structures,
+            maps_per_structure=args.maps_per_structure,
+            derived_per_pair=args.derived_per_pair,
+            seed=args.seed,
+            jobs=args.jobs,
+            progress=sys.stderr.isatty(),
+        )
+    except (ValueError, OSError) as exc:
+        print(f"cryosse offline-mirror: {exc}", file=sys.stderr)
+        return 1
+    for origin, entries in ids.items():
+        print(f"{origin}: {len(entries)} entries")
+    print(f"entry list: {Path(args.mirror) / 'entries.tsv'}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    simulate = subcommand(
+        sub, "simulate", EXAMPLES["simulate"], help="simulated 5-10 Å maps of atomic models"
+    )
+    simulate.add_argument("structures", nargs="+", help="model files or folders (.pdb/.cif[.gz])")
+    simulate.add_argument("--mirror", required=True, help="mirror root to write entries into")
+    simulate.add_argument("--first-id", type=int, default=92000, help="first EMD number (92000)")
+    simulate.add_argument("--maps-per-structure", type=int, default=1, help="maps per model")
+    simulate.add_argument("--limit", type=int, help="only the first N models (sorted by name)")
+    simulate.add_argument("--seed", type=int, default=1, help="seed of every map's parameters")
+    simulate.add_argument("--jobs", type=int, default=1, help="processes")
+    simulate.set_defaults(func=simulate_command)
+    derive = subcommand(
+        sub, "derive", EXAMPLES["derive"], help="low-pass the high-resolution real pairs to 5-10 Å"
+    )
+    derive.add_argument("--realdata", required=True, help="realdata folder (provenance.json)")
+    derive.add_argument("--mirror", required=True, help="mirror root to write entries into")
+    derive.add_argument("--first-id", type=int, default=91000, help="first EMD number (91000)")
+    derive.add_argument("--maps-per-pair", type=int, default=1, help="target resolutions per pair")
+    derive.add_argument("--seed", type=int, default=1, help="seed of the target resolutions")
+    derive.set_defaults(func=derive_command)
+    offline = subcommand(
+        sub,
+        "offline-mirror",
+        EXAMPLES["offline-mirror"],
+        help="simulated + derived + real evaluation mirror",
+    )
+    offline.add_argument("--structures", required=True, help="folder of atomic models")
+    offline.add_argument("--realdata", required=True, help="realdata folder")
+    offline.add_argument("--mirror", required=True, help="mirror root to write")
+    offline.add_argument("--n-structures", type=int, help="first N models only (default: all)")
+    offline.add_argument("--maps-per-structure", type=int, default=1)
+    offline.add_argument("--derived-per-pair", type=int, default=2)
+    offline.add_argument("--seed", type=int, default=1)
+    offline.add_argument("--jobs", type=int, default=1, help="simulation processes")
+    offline.set_defaults(func=offline_mirror_command)

@@ -1,0 +1,115 @@
+"""Evaluation, as the workflow runs it: the chosen run of each loss and each baseline on the
+test split, the tables, and the cross-validation's test folds and Table S1.
+
+Rules `evaluate_loss`, `evaluate_baseline`, `make_tables`, `evaluate_cv` and `cv_table` call
+the functions of the same names here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryosse.evaluate.evaluation import evaluate_baselines, evaluate_checkpoint, read_cases
+from cryosse.evaluate.tables import (
+    PAPER_TABLES,
+    best_loss,
+    cv_table,
+    paired_tests,
+    paper_comparison,
+    table1,
+    table2,
+    write_table,
+)
+from cryosse.learn.stage import read_best_runs
+from cryosse.splits.published import read_test_chains
+from cryosse.splits.stage import cv_sample_dirs, split_sample_dirs
+
+
+def run_evaluation(
+    loss: str,
+    best_runs: str | Path,
+    manifest: str | Path,
+    main_tsv: str | Path,
+    cases_out: str | Path,
+    predictions_out: str | Path,
+    device: str = "auto",
+) -> str:
+    """Evaluate the run chosen for `loss` on the test split; return its run id."""
+
+    chosen = read_best_runs(best_runs)[loss]
+    checkpoint = Path(best_runs).parent / chosen["run_id"] / "best.pt"
+    test_dirs = split_sample_dirs(manifest, main_tsv, "test")
+    Path(predictions_out).mkdir(parents=True, exist_ok=True)
+    evaluate_checkpoint(checkpoint, test_dirs, cases_out, predictions_out, device=device)
+    return chosen["run_id"]
+
+
+def run_baseline_evaluation(
+    name: str, manifest: str | Path, main_tsv: str | Path, cases_out: str | Path
+) -> None:
+    """One baseline (cryosse.evaluate.baselines) on the test split, in the models' cases.tsv
+    format."""
+
+    evaluate_baselines(name, split_sample_dirs(manifest, main_tsv, "test"), cases_out)
+
+
+def run_tables(
+    best_runs: str | Path,
+    case_files: list[str | Path],
+    table1_md: str | Path,
+    baseline_files: list[str | Path] | None = None,
+    test_chains: str | Path | None = None,
+) -> None:
+    """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder; the
+    baselines' cases (<name>/cases.tsv) as rows / columns beside the losses. With a test-chain
+    table that gives published F1 (splits.test_chains) and any of its cases in the test set:
+    `table2_paper` (ours beside the paper, per case) and `paper_differences` (ours − paper)."""
+
+    chosen = read_best_runs(best_runs)
+    results = {Path(f).parent.name: read_cases(f) for f in case_files}
+    baselines = {Path(f).parent.name: read_cases(f) for f in baseline_files or []}
+    out = Path(table1_md).parent
+    rows1 = table1(results, chosen, baselines)
+    write_table(
+        rows1, "Table 1: weighted-average voxel F1 per loss and baseline (test set)", out / "table1"
+    )
+    write_table(
+        table2(results, best_loss(rows1), baselines), "Table 2: per test case", out / "table2"
+    )
+    write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")
+    for stem in PAPER_TABLES:  # none left from an earlier run with other test chains
+        for suffix in (".tsv", ".md", ".html"):
+            (out / stem).with_suffix(suffix).unlink(missing_ok=True)
+    if not test_chains:
+        return
+    cases, differences = paper_comparison(results, read_test_chains(test_chains))
+    if cases:
+        source = Path(test_chains).name
+        title = f"Table 2 beside the paper: F1 (%) of the {source} cases in this test set"
+        write_table(cases, title, out / "table2_paper")
+        title = "Beside the paper: ours − published F1 (percentage points), paired"
+        write_table(differences, title, out / "paper_differences")
+
+
+def run_cv_evaluation(
+    fold: int,
+    checkpoint: str | Path,
+    manifest: str | Path,
+    cv_tsv: str | Path,
+    cases_out: str | Path,
+    device: str = "auto",
+) -> None:
+
+    test_dirs = cv_sample_dirs(manifest, cv_tsv, fold, "test")
+    evaluate_checkpoint(checkpoint, test_dirs, cases_out, device=device)
+
+
+def run_cv_table(case_files: list[str | Path], stem: str | Path) -> None:
+    """Supplementary Table S1: per loss, mean ± sd over the folds of the weighted F1."""
+
+    by_loss: dict[str, dict[int, list]] = {}
+    for path in case_files:
+        path = Path(path)
+        fold = int(path.parent.parent.name.removeprefix("fold_"))
+        by_loss.setdefault(path.parent.name, {})[fold] = read_cases(path)
+    write_table(cv_table(by_loss), "Table S1: cross-validation, mean ± sd over folds", stem)

@@ -1,0 +1,104 @@
+"""Read atomic models (mmCIF or PDB, gzipped or not) with gemmi and list protein residues.
+
+Only the first model is kept, alternative conformations are resolved to the first one,
+hydrogens removed. A protein residue is an amino acid (standard or modified) with a Cα atom;
+nucleic acids, ligands and waters are kept in the structure (DSSP ignores them, and they count
+as background).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gemmi
+import numpy as np
+
+from cryosse.core.reasons import CurationError, Reason
+
+
+@dataclass(frozen=True)
+class Residue:
+    chain: str  # author chain name
+    seqnum: int  # author residue number
+    icode: str  # insertion code, "" if none
+    name: str  # residue name, e.g. ALA
+    one_letter: str
+    ca: tuple[float, float, float]
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.chain, self.seqnum, self.icode)
+
+    @property
+    def residue_id(self) -> str:
+        return f"{self.seqnum}{self.icode}"
+
+
+def read_model(path: str | Path) -> gemmi.Structure:
+    """Read a model file; raise CurationError(MODEL_MISSING / MODEL_UNREADABLE)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CurationError(Reason.MODEL_MISSING, f"model file {path.name} not found")
+    try:
+        structure = gemmi.read_structure(str(path), merge_chain_parts=True)
+    except (RuntimeError, ValueError, OSError, EOFError) as exc:
+        raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: {exc}") from exc
+    if len(structure) == 0 or structure[0].count_atom_sites() == 0:
+        raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: no atom could be read")
+    while len(structure) > 1:
+        del structure[1]
+    structure.remove_alternative_conformations()
+    structure.remove_hydrogens()
+    structure.setup_entities()
+    return structure
+
+
+def is_amino_acid(residue: gemmi.Residue) -> bool:
+    info = gemmi.find_tabulated_residue(residue.name)
+    if info is not None:
+        return bool(info.is_amino_acid())
+    # Unknown component: count it as protein only when it carries a full backbone.
+    return all(residue.find_atom(n, "*") is not None for n in ("N", "CA", "C"))
+
+
+def protein_residues(structure: gemmi.Structure) -> list[Residue]:
+    """All amino-acid residues with a Cα atom, in model order."""
+    residues: list[Residue] = []
+    for chain in structure[0]:
+        for res in chain:
+            if not is_amino_acid(res):
+                continue
+            ca = res.find_atom("CA", "*")
+            if ca is None or ca.element != gemmi.Element("C"):
+                continue
+            info = gemmi.find_tabulated_residue(res.name)
+            code = info.one_letter_code.upper() if info is not None else "X"
+            residues.append(
+                Residue(
+                    chain=chain.name,
+                    seqnum=res.seqid.num,
+                    icode=res.seqid.icode.strip(),
+                    name=res.name,
+                    one_letter=code if code.isalpha() else "X",
+                    ca=(ca.pos.x, ca.pos.y, ca.pos.z),
+                )
+            )
+    return residues
+
+
+def chain_atom_coordinates(structure: gemmi.Structure, chain_name: str) -> np.ndarray:
+    """Coordinates (N×3) of every atom of the protein residues of one chain."""
+    coords = [
+        (atom.pos.x, atom.pos.y, atom.pos.z)
+        for chain in structure[0]
+        if chain.name == chain_name
+        for res in chain
+        if is_amino_acid(res)
+        for atom in res
+    ]
+    return np.array(coords, dtype=np.float64).reshape(-1, 3)
+
+
+def ca_array(residues: list[Residue]) -> np.ndarray:
+    return np.array([r.ca for r in residues], dtype=np.float64).reshape(-1, 3)

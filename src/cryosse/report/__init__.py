@@ -1,0 +1,1 @@
+"""Stage 6, the run's HTML report and its plots."""

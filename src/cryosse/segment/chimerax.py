@@ -1,0 +1,117 @@
+"""A ChimeraX command file (`<map>.cxc`) that shows a segmentation on top of its map.
+
+`open out/<map>.cxc` in a fresh ChimeraX session opens, as models #1, #2, … in this order:
+
+    the input map          transparent grey surface at `map_display_level` (the EMDB header's
+                           recommended contour when there is one inside the map's values)
+    <map>_helix_mask.mrc   red surface at 0.5 (the argmax helix voxels), when any voxel is helix
+    <map>_sheet_mask.mrc   yellow surface at 0.5, when any voxel is sheet
+    <map>_helix_prob.mrc,  hidden, at 0.5 (or the middle of their values when none reaches 0.5):
+    <map>_sheet_prob.mrc   `show #N models` and the Volume Viewer's slider to explore
+
+Every level lies strictly between the minimum and maximum of the file it is applied to (a
+level outside would draw nothing, or a box around the whole map). ChimeraX runs a .cxc in the
+file's own folder, so the outputs are named relative to it and the folder can be moved along
+with the map (named by a path relative to the folder when it lies near it, else absolute).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cryosse.core.atomic import write_text_atomic
+
+MASK_LEVEL = 0.5
+PROB_LEVEL = 0.5
+COLOURS = {"helix": "red", "sheet": "yellow", "map": "#a0a0a0"}
+MAP_TRANSPARENCY = 0.7
+_SAMPLE = 2_000_000  # voxels looked at for the map's level (a strided subsample)
+
+
+@dataclass(frozen=True)
+class MapStats:
+    """A written map and the range of its values."""
+
+    path: Path
+    dmin: float
+    dmax: float
+
+    def inside(self, level: float) -> bool:
+        return self.dmin < level < self.dmax
+
+
+def _within(level: float, stats: MapStats) -> float:
+    """`level`, or the middle of the values when it lies outside them."""
+    return level if stats.inside(level) else (stats.dmin + stats.dmax) / 2.0
+
+
+def map_display_level(data: np.ndarray, recommended: float | None = None) -> float:
+    """A surface level for the input map: the depositors' recommended contour when it lies
+    inside the values, else the 95th percentile (5 % of the voxels enclosed: ChimeraX's own
+    initial 1 % hides much of a box-cropped molecule), else, for a mostly empty (zoned) map
+    where that is not above zero, the median of the positive voxels."""
+    flat = data.reshape(-1)
+    dmin, dmax = float(flat.min()), float(flat.max())
+    if recommended is not None and dmin < recommended < dmax:
+        return float(recommended)
+    sample = flat[:: max(1, flat.size // _SAMPLE)]
+    level = float(np.percentile(sample, 95))
+    if level <= 0.0 and (sample > 0).any():
+        level = float(np.median(sample[sample > 0]))
+    return _within(level, MapStats(Path(), dmin, dmax))
+
+
+def _quoted(path: str) -> str:
+    return '"' + path.replace("\\", "/").replace('"', '\\"') + '"'
+
+
+def _relative(target: Path, folder: Path) -> str:
+    """A path relative to `folder` when the two are near (the map beside or above the output
+    folder, which travel together), else the absolute path."""
+    try:
+        relative = os.path.relpath(target.resolve(), folder.resolve())
+    except ValueError:  # another drive (Windows): no relative path exists
+        return str(target.resolve())
+    return relative if Path(relative).parts[:3].count("..") < 3 else str(target.resolve())
+
+
+def write_chimerax_script(
+    path: Path, input_map: MapStats, map_level: float, outputs: dict[str, MapStats]
+) -> dict[str, float | None]:
+    """Write `path` (see the module docstring); `outputs` keyed helix_mask, sheet_mask,
+    helix_prob, sheet_prob. Returns the level given to each file (None: not opened)."""
+    folder = path.parent
+    lines = [
+        "# cryosse segmentation: open this file in a fresh ChimeraX session (models #1, #2, ...)",
+        f"open {_quoted(_relative(input_map.path, folder))}",
+        f"volume #1 style surface level {map_level:.6g} color {COLOURS['map']} "
+        f"transparency {MAP_TRANSPARENCY}",
+    ]
+    levels: dict[str, float | None] = {"map": map_level}
+    model = 1
+    for kind in ("helix_mask", "sheet_mask", "helix_prob", "sheet_prob"):
+        stats = outputs[kind]
+        cls = kind.split("_")[0]
+        name = _quoted(_relative(stats.path, folder))
+        if kind.endswith("_mask") and not stats.inside(MASK_LEVEL):
+            lines.append(f"# no voxel was predicted {cls}: {stats.path.name} is not opened")
+            levels[kind] = None
+            continue
+        level = MASK_LEVEL if kind.endswith("_mask") else _within(PROB_LEVEL, stats)
+        if not stats.inside(level):  # a constant probability map: no surface to show
+            lines.append(f"# {stats.path.name} is constant: not opened")
+            levels[kind] = None
+            continue
+        model += 1
+        lines.append(f"open {name}")
+        lines.append(f"volume #{model} style surface level {level:.6g} color {COLOURS[cls]}")
+        if kind.endswith("_prob"):
+            lines.append(f"hide #{model} models")
+        levels[kind] = level
+    lines.append("view")
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return levels

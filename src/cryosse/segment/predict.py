@@ -1,0 +1,763 @@
+"""Segment a user's map into helix and β-sheet: `cryosse segment` and `segment_map`.
+
+Steps, and the definitions they use:
+
+ 1. Read the map (cryosse.io.density.read_map): .mrc / .map / .ccp4, gzipped or not, any axis order
+    (MAPC/MAPR/MAPS), origin from the header ORIGIN or else NSTART × voxel size (the ChimeraX
+    convention), any voxel size from 0.1 to 20 Å, anisotropic voxels allowed.
+ 2. Region (optional `box`): grid indices of the INPUT map, x y z of the first voxel then x y z
+    of the last voxel, 0-based, both ends included — the numbers of ChimeraX's
+    `volume #1 region i1,j1,k1,i2,j2,k2` (the region shown in the Volume Viewer). The region
+    must lie inside the map's grid; no box means the whole map.
+ 3. The 1 Å grid: the points origin + k Å (k integer) that fall inside the region — the lattice
+    anchored at the map's first voxel, as for the training samples (cryosse.curate.crop). The map is
+    resampled onto it by trilinear interpolation (a map already at 1 Å is copied unchanged).
+ 4. Normalisation once over the whole (cropped, resampled) map with
+    cryosse.learn.inputs.normalize_density, the training normalisation: the input of every tile is a
+    slice of one normalised map, so the result does not depend on the tiling (DeepSSETracer 1.1
+    z-scores every 120³ tile on its own).
+ 5. Prediction with overlapping, smoothly blended tiles (cryosse.segment.tiling), batches of tiles,
+    the tile side chosen from a memory budget (or given), BatchNorm folded into the
+    convolutions, bf16 autocast on a GPU (on a CPU only on request).
+ 6. Outputs in `out_dir`, named after the input map (`<map>`: its file name without
+    .mrc/.map/.ccp4/.gz), every file written atomically, summary.json last:
+
+        <map>_helix_prob.mrc   float32 probability of helix
+        <map>_sheet_prob.mrc   float32 probability of β-sheet
+        <map>_helix_mask.mrc   int8 1 where helix is the most probable class (argmax), else 0
+        <map>_sheet_mask.mrc   int8 1 where sheet is the most probable class
+        <map>_labels.mrc       int8 argmax class: 0 background, 1 helix, 2 sheet
+        <map>.cxc              ChimeraX commands (cryosse.segment.chimerax): the map and the masks
+        with
+                               levels and colours from the values actually written
+        summary.json           input, region, grid, helix/sheet volumes (Å³ and voxels on the
+                               1 Å grid), resolution, the model (path, sha256, metadata),
+                               device, tiling, timings
+
+    The maps lie on the 1 Å grid in the input's frame (their origin is the Cartesian position of
+    their first voxel, so they open in ChimeraX on top of the input map), or, with
+    `on_input_grid`, are resampled back onto the input grid (the region's voxels, the input's
+    voxel size and origin): probabilities by trilinear interpolation, masks and labels from the
+    resampled probabilities. Volumes are always counted on the 1 Å grid.
+
+Memory, in bytes per voxel of the 1 Å grid (B/vox) on top of the tile's working set: the raw
+map is dropped once resampled (also with `on_input_grid`, which needs only its geometry); the
+normalised map is made a z-slab at a time from the resampled one (8 B/vox while both exist) and
+freed slab by slab as the tiles pass (cryosse.segment.tiling: 8 B/vox + one tile row's band during
+the
+prediction); then the two probability maps (8), the labels (1) and one mask at a time (1) while
+the files are written, with header statistics computed slab by slab: about 10 B/vox in all.
+Reading a float32 map costs 8 B per input voxel (the file's bytes and the array). The tile's
+working set (cryosse.segment.tiling.SlabForward: the network run level by level in z-slabs) is about
+11 × base bytes per voxel of the network's grid, the full-resolution skip connection; a
+whole-volume pass needed about 29 × base (EMD-5168 with the shipped model: peak RSS 1562 →
+842 MiB, benchmarks/segment.py --real-maps).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import resource
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mrcfile
+import numpy as np
+import torch
+
+from cryosse import __version__
+from cryosse.core.atomic import atomic_path, write_text_atomic
+from cryosse.core.output_folder import FolderError, claims_folder
+from cryosse.core.reasons import CurationError
+from cryosse.curate.crop import resample_axes
+from cryosse.evaluate.residue_table import (
+    ResidueModel,
+    residue_rows,
+    summarize,
+    write_residue_table,
+)
+from cryosse.io.density import DensityMap, check_map_work, read_map
+from cryosse.io.header import parse_header
+from cryosse.learn.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    default_model_card,
+    default_model_path,
+    grid_factor,
+    load_checkpoint,
+)
+from cryosse.learn.device import Device, DeviceError, choose_device
+from cryosse.learn.inputs import apply_normalization, coarsen_density, normalization_params, refine
+from cryosse.segment.chimerax import MapStats, map_display_level, write_chimerax_script
+from cryosse.segment.tiling import (
+    TilePlan,
+    ZSlabs,
+    default_overlap,
+    inference_network,
+    labels_from,
+    plan_tiles,
+    predict_tiled,
+    side_for_memory,
+    tile_memory,
+)
+
+GRID_STEP = 1.0  # Å, the network's voxel size
+OUTPUT_KINDS = ("helix_prob", "sheet_prob", "helix_mask", "sheet_mask", "labels")
+MAX_TILE_SIDE = 256
+_Z_SLAB = 16  # planes resampled at a time: bounds the interpolation temporaries
+
+
+# The dataset's resolution range (config/config.yaml: resolution min/max): what a checkpoint
+# that does not record its training cases' range is taken to have been trained on.
+DATASET_RESOLUTION_A = (5.0, 10.0)
+
+
+class SegmentError(ValueError):
+    """Bad input or options for segmentation, with a one-line explanation."""
+
+
+class ResolutionWarning(UserWarning):
+    """The map's resolution lies outside the range the model was trained on."""
+
+
+def header_for_map(map_path: str | Path) -> Path | None:
+    """An EMDB header XML beside the map (or in the archive layout's ../header/): the one of
+    the map's own EMDB number (emd_NNNN.map.gz → emd-NNNN-v30.xml or emd-NNNN.xml), else the
+    only emd-*.xml of the folder."""
+    folder = Path(map_path).resolve().parent
+    folders = [folder, folder.parent / "header"]
+    number = re.match(r"emd[_-](\d+)", Path(map_path).name, re.IGNORECASE)
+    if number:
+        for where in folders:
+            for name in (f"emd-{number[1]}-v30.xml", f"emd-{number[1]}.xml"):
+                if (where / name).is_file():
+                    return where / name
+        return None
+    found = sorted(folder.glob("emd-*.xml"))
+    return found[0] if len(found) == 1 else None
+
+
+def map_resolution(map_path: str | Path, given: float | None) -> dict[str, Any]:
+    """{value_A, source, contour_level}: `given` (--resolution), else the EMDB header's."""
+    if given is not None:
+        if not (math.isfinite(given) and 0.0 < given < 100.0):
+            raise SegmentError(f"--resolution {given}: expected Å, between 0 and 100")
+        return {"value_A": float(given), "source": "--resolution", "contour_level": None}
+    header = header_for_map(map_path)
+    if header is None:
+        return {
+            "value_A": None,
+            "source": "no --resolution, no EMDB header beside the map",
+            "contour_level": None,
+        }
+    try:
+        parsed = parse_header(header)
+    except CurationError as exc:
+        return {
+            "value_A": None,
+            "source": f"unreadable EMDB header: {exc.message}",
+            "contour_level": None,
+        }
+    return {
+        "value_A": parsed.resolution,
+        "source": f"EMDB header {header.name}",
+        "contour_level": parsed.contour_level,
+    }
+
+
+def trained_resolution_range(metadata: dict[str, Any]) -> tuple[tuple[float, float], str]:
+    """(low, high) Å of the model's training cases and where that range comes from."""
+    recorded = (metadata.get("training") or {}).get("train_resolution_A")
+    if isinstance(recorded, list | tuple) and len(recorded) == 2:
+        return (float(recorded[0]), float(recorded[1])), "the checkpoint's training cases"
+    low, high = DATASET_RESOLUTION_A
+    return DATASET_RESOLUTION_A, f"not recorded in the checkpoint: the dataset's {low:g}-{high:g} Å"
+
+
+def resolution_summary(
+    map_path: str | Path, given: float | None, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """summary.json's "resolution": the map's, the trained range, and a warning when outside."""
+    found = map_resolution(map_path, given)
+    (low, high), range_source = trained_resolution_range(metadata)
+    value = found["value_A"]
+    inside = None if value is None else low <= value <= high
+    warning = None
+    if inside is False:
+        warning = (
+            f"the map's resolution {value:g} Å ({found['source']}) lies outside "
+            f"{low:g}-{high:g} Å, the range the model was trained on "
+            f"({range_source}): expect less reliable helix and sheet maps"
+        )
+    return {
+        **found,
+        "trained_range_A": [low, high],
+        "trained_range_source": range_source,
+        "inside_trained_range": inside,
+        "warning": warning,
+    }
+
+
+@dataclass(frozen=True)
+class Region:
+    """Grid indices (x, y, z) of the first and last voxel of the input map, both included."""
+
+    first: tuple[int, int, int]
+    last: tuple[int, int, int]
+
+    @classmethod
+    def whole(cls, shape_xyz: tuple[int, int, int]) -> Region:
+        return cls((0, 0, 0), tuple(n - 1 for n in shape_xyz))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_box(cls, box: list[int] | tuple[int, ...], shape_xyz: tuple[int, int, int]) -> Region:
+        """Validate `i1 j1 k1 i2 j2 k2` against the map's grid (see the module docstring)."""
+        if len(box) != 6:
+            raise SegmentError(f"--box takes 6 grid indices (i1 j1 k1 i2 j2 k2), got {len(box)}")
+        first, last = tuple(int(v) for v in box[:3]), tuple(int(v) for v in box[3:])
+        limit = " ".join(f"{n - 1}" for n in shape_xyz)
+        for axis, (a, b, n) in enumerate(zip(first, last, shape_xyz, strict=True)):
+            if a > b:
+                raise SegmentError(f"--box: first index {a} > last index {b} on axis {'xyz'[axis]}")
+            if a < 0 or b >= n:
+                raise SegmentError(
+                    f"--box {' '.join(map(str, box))} lies outside the map: grid indices run "
+                    f"from 0 0 0 to {limit} (x y z)"
+                )
+        return cls(first, last)  # type: ignore[arg-type]
+
+
+@dataclass
+class SegmentResult:
+    helix: np.ndarray  # float32 [z, y, x] on the 1 Å grid
+    sheet: np.ndarray
+    labels: np.ndarray  # int8 0/1/2
+    origin: np.ndarray  # xyz Å of the 1 Å grid's first voxel
+    summary: dict[str, Any]
+    files: dict[str, Path] = field(default_factory=dict)
+    residues: list[dict[str, Any]] = field(default_factory=list)  # with a structure
+
+
+def parse_memory(text: str) -> int:
+    """Bytes from '512M', '4G', '4GiB', '2.5g' or a plain number of bytes."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units else (cleaned, "")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise SegmentError(f"--max-memory {text!r}: expected e.g. 512M, 4G or bytes") from None
+    if not math.isfinite(value) or value < 2**20:
+        raise SegmentError(f"--max-memory {text!r}: at least 1M")
+    return int(value)
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def default_memory_budget(device: Device) -> int:
+    """The network's working set: half the free GPU memory; on a CPU a quarter of the
+    available RAM, at most 8 GiB (2 GiB when it cannot be read)."""
+    if device.torch_device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device.torch_device)
+        return int(free * 0.5)
+    available = _available_memory()
+    return min(8 * 2**30, available // 4) if available else 2 * 2**30
+
+
+def select_device(name: str, bf16: bool = True, cpu_bf16: bool = False) -> Device:
+    """The one device picker (cryosse.learn.device), refusing bf16 where this CPU would run it far
+    slower than fp32."""
+    try:
+        return choose_device(name, bf16, cpu_bf16, refuse_slow_cpu_bf16=True)
+    except DeviceError as error:
+        raise SegmentError(f"--device {name} / --cpu-bf16: {error}") from error
+
+
+def _lattice(density: DensityMap, region: Region) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Origin (xyz Å) and shape (xyz) of the 1 Å grid inside the region (module docstring)."""
+    low = np.array(region.first) * density.voxel_size
+    high = np.array(region.last) * density.voxel_size
+    # header voxel sizes are float32 ratios (cell / samples): 1e-4 Å of slack
+    k0 = np.ceil(low / GRID_STEP - 1e-4).astype(int)
+    k1 = np.floor(high / GRID_STEP + 1e-4).astype(int)
+    shape = tuple(int(v) for v in k1 - k0 + 1)
+    if min(shape) < 2:
+        raise SegmentError(
+            f"the region spans {' x '.join(f'{v:.3g}' for v in high - low)} Å: too small for "
+            f"a {GRID_STEP:g} Å grid (at least 2 voxels per axis)"
+        )
+    return density.origin + k0 * GRID_STEP, shape  # type: ignore[return-value]
+
+
+def resample_onto(
+    density: DensityMap,
+    origin: np.ndarray,
+    step: np.ndarray,
+    shape_xyz: tuple[int, ...],
+    clamp: bool = False,
+) -> np.ndarray:
+    """`density` on the grid origin + step·i (xyz), float32 [z, y, x], trilinear, a z-slab at a
+    time; a plain copy when the grid is a sub-grid of the map's own. `clamp`: points just
+    beyond the map's extent take the value at its edge instead of 0."""
+    coords = [origin[a] + step[a] * np.arange(shape_xyz[a]) for a in range(3)]
+    fracs = [(coords[a] - density.origin[a]) / density.voxel_size[a] for a in range(3)]
+    if all(np.allclose(f, np.rint(f), atol=1e-4) and np.allclose(np.diff(f), 1.0) for f in fracs):
+        start = [int(np.rint(f[0])) for f in fracs]
+        nx, ny, nz = density.shape_xyz
+        if all(
+            s >= 0 and s + n <= lim
+            for s, n, lim in zip(start, shape_xyz, (nx, ny, nz), strict=True)
+        ):
+            (x0, y0, z0), (sx, sy, sz) = start, shape_xyz
+            return density.data[z0 : z0 + sz, y0 : y0 + sy, x0 : x0 + sx].copy()
+    if clamp:
+        extent = [
+            density.origin[a] + density.voxel_size[a] * (density.shape_xyz[a] - 1) for a in range(3)
+        ]
+        coords = [np.clip(coords[a], density.origin[a], extent[a]) for a in range(3)]
+    out = np.empty(tuple(shape_xyz[::-1]), dtype=np.float32)
+    for z in range(0, shape_xyz[2], _Z_SLAB):
+        out[z : z + _Z_SLAB] = resample_axes(
+            density, [coords[0], coords[1], coords[2][z : z + _Z_SLAB]]
+        )
+    return out
+
+
+def resolve_model(model: str | Path | Checkpoint | None) -> tuple[Checkpoint, bool]:
+    """(checkpoint, is the packaged default)."""
+    if isinstance(model, Checkpoint):
+        return model, False
+    if model is None:
+        return load_checkpoint(default_model_path()), True
+    return load_checkpoint(model), False
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _model_summary(checkpoint: Checkpoint, is_default: bool) -> dict[str, Any]:
+    meta = dict(checkpoint.metadata)
+    training = dict(meta.get("training") or {})
+    for key in ("train_ids", "validation_ids"):  # counts and a hash stay; long lists do not
+        training.pop(key, None)
+    meta["training"] = training
+    return {
+        "path": str(checkpoint.path),
+        "sha256": checkpoint.sha256,
+        "default": is_default,
+        **meta,
+    }
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@claims_folder("out_dir")
+def segment_map(
+    map_path: str | Path,
+    out_dir: str | Path | None = None,
+    model: str | Path | Checkpoint | None = None,
+    box: list[int] | tuple[int, ...] | None = None,
+    device: str = "auto",
+    tile_size: int | None = None,
+    overlap: int | None = None,
+    max_memory: int | str | None = None,
+    batch_size: int | None = None,
+    on_input_grid: bool = False,
+    bf16: bool = True,
+    cpu_bf16: bool = False,
+    channels_last: bool = False,
+    threads: int | None = None,
+    progress: bool = False,
+    resolution: float | None = None,
+    structure: str | Path | None = None,
+) -> SegmentResult:
+    """Segment one map (see the module docstring); write the outputs if `out_dir` is given.
+
+    model: a checkpoint path, a loaded Checkpoint, or None for the packaged default model.
+    tile_size: tile side in voxels (default: the largest within `max_memory`, ≤ 256).
+    max_memory: bytes (or '4G') for the network's working set; default_memory_budget if None.
+    resolution: the map's resolution in Å (default: from an EMDB header beside the map); a
+    ResolutionWarning when it lies outside the model's training range (summary "resolution").
+    structure: an atomic model fitted into the map: a per-residue table
+    (cryosse.evaluate.residue_table)
+    in `residues` and, with `out_dir`, `<map>_residues.tsv`; read before any prediction.
+    `out_dir` is created, checked writable and locked (cryosse.core.output_folder) before any work.
+    Raises SegmentError, CheckpointError, FolderError or CurationError (bad map) with a one-line
+    message.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    if threads is not None and int(threads) < 1:
+        raise SegmentError(f"--threads {threads}: at least 1")
+    if threads:
+        torch.set_num_threads(int(threads))
+    residue_model = ResidueModel.read(structure) if structure is not None else None
+    checkpoint, is_default = resolve_model(model)
+    torch_device = select_device(device, bf16=bf16, cpu_bf16=cpu_bf16)
+    resolution_info = resolution_summary(map_path, resolution, checkpoint.metadata)
+    if resolution_info["warning"]:
+        warnings.warn(resolution_info["warning"], ResolutionWarning, stacklevel=2)
+
+    tick = time.perf_counter()
+    # refuse from the header a map whose 1 Å grid cannot fit (README: ~10.4 B per grid voxel)
+    check_map_work(map_path, grid_step=GRID_STEP, bytes_per_grid_voxel=11.0)
+    density = read_map(map_path)
+    timings["read"] = time.perf_counter() - tick
+    region = (
+        Region.from_box(box, density.shape_xyz)
+        if box is not None
+        else Region.whole(density.shape_xyz)
+    )
+
+    tick = time.perf_counter()
+    origin, shape_xyz = _lattice(density, region)
+    grid = resample_onto(density, origin, np.full(3, GRID_STEP), shape_xyz)
+    input_geometry = {
+        "path": str(map_path),
+        "shape_xyz": list(density.shape_xyz),
+        "voxel_size_xyz": density.voxel_size.tolist(),
+        "origin_xyz": density.origin.tolist(),
+    }
+    # the .cxc shows the input map: its value range and a level, before its values go
+    input_stats = MapStats(Path(map_path), float(density.data.min()), float(density.data.max()))
+    map_level = (
+        map_display_level(density.data, resolution_info["contour_level"])
+        if out_dir is not None
+        else math.nan
+    )
+    # the raw values are no longer needed (the input grid needs only the geometry)
+    density.data = np.empty((0, 0, 0), dtype=np.float32)
+    timings["resample"] = time.perf_counter() - tick
+    if float(grid.max()) <= 0.0:
+        raise SegmentError(f"{Path(map_path).name}: no positive density in the region")
+
+    tick = time.perf_counter()
+    # normalize_density's values (its parameters over the whole map, then the same elementwise
+    # formula), kept as z-slabs that the tiling frees once it has passed them
+    # on the network's grid (block means of `factor`³ voxels of the 1 Å grid, as in training),
+    # with an empty border around the map (UNet3D.context_border)
+    net = checkpoint.model
+    factor = grid_factor(checkpoint.metadata, GRID_STEP)
+    params = normalization_params(grid)
+    zero_level = params.zero_level
+    slab = _Z_SLAB * factor
+    normalised = ZSlabs(
+        [
+            coarsen_density(apply_normalization(grid[z : z + slab], params), factor)
+            for z in range(0, grid.shape[0], slab)
+        ],
+        border=net.context_border,
+    )
+    del grid
+    timings["normalise"] = time.perf_counter() - tick
+
+    overlap = default_overlap(net) if overlap is None else int(overlap)
+    if overlap < 0:
+        raise SegmentError("--overlap must be >= 0")
+    if max_memory is None:
+        budget = default_memory_budget(torch_device)
+    elif isinstance(max_memory, str):
+        budget = parse_memory(max_memory)
+    else:
+        budget = int(max_memory)
+    side = (
+        int(tile_size)
+        if tile_size is not None
+        else side_for_memory(net, budget, torch_device.autocast, MAX_TILE_SIDE)
+    )
+    if side < net.multiple:
+        raise SegmentError(f"--tile-size {side}: at least {net.multiple}")
+    try:
+        plan = plan_tiles(normalised.shape, net.multiple, side, overlap)
+    except ValueError as exc:
+        raise SegmentError(str(exc)) from exc
+    tile_bytes = tile_memory(net, plan.tile_shape, torch_device.autocast)
+    if batch_size is not None and int(batch_size) < 1:
+        raise SegmentError(f"--batch-size {batch_size}: at least 1")
+    if batch_size is None:
+        batch_size = (
+            max(1, min(16, budget // max(1, tile_bytes)))
+            if torch_device.torch_device.type == "cuda"
+            else 1
+        )
+    plan = TilePlan(plan.axes, plan.overlap, max(1, min(int(batch_size), plan.n_tiles)))
+
+    tick = time.perf_counter()
+    network = inference_network(net).to(torch_device.torch_device)
+    if channels_last:
+        network = network.to(memory_format=torch.channels_last_3d)
+    prediction = predict_tiled(
+        network,
+        normalised,
+        zero_level,
+        plan,
+        torch_device,
+        channels_last=channels_last,
+        progress=progress,
+    )
+    del normalised
+    timings["predict"] = time.perf_counter() - tick
+    timings["forward"] = prediction.seconds_forward
+    helix, sheet = prediction.helix, prediction.sheet
+    if factor > 1:  # back onto the 1 Å grid (trilinear between block centres)
+        fine = tuple(shape_xyz[::-1])
+        helix, sheet = refine(helix, factor, fine), refine(sheet, factor, fine)
+    labels = labels_from(helix, sheet)
+
+    counts = {
+        name: int(np.count_nonzero(labels == value)) for name, value in (("helix", 1), ("sheet", 2))
+    }
+    summary: dict[str, Any] = {
+        "cryosse": __version__,
+        "input": input_geometry,
+        "box": None
+        if box is None
+        else {
+            "first_xyz": list(region.first),
+            "last_xyz": list(region.last),
+            "convention": "input grid indices, 0-based, both ends included (ChimeraX region)",
+        },
+        "grid": {
+            "shape_xyz": list(shape_xyz),
+            "origin_xyz": origin.tolist(),
+            "voxel_size": GRID_STEP,
+            "network_voxel_size": float(checkpoint.metadata["voxel_size"]),
+            "context_border_voxels": net.context_border,
+        },
+        "outputs_on": "input grid" if on_input_grid else f"{GRID_STEP:g} Å grid",
+        "helix": {"voxels": counts["helix"], "volume_A3": counts["helix"] * GRID_STEP**3},
+        "sheet": {"voxels": counts["sheet"], "volume_A3": counts["sheet"] * GRID_STEP**3},
+        "classes": "argmax of background / helix / sheet probabilities",
+        "resolution": resolution_info,
+        "model": _model_summary(checkpoint, is_default),
+        "device": {
+            "type": torch_device.torch_device.type,
+            "bf16": torch_device.autocast,
+            "channels_last": channels_last,
+            "threads": torch.get_num_threads(),
+        },
+        "tiling": {
+            **plan.describe(),
+            "memory_budget_bytes": budget,
+            "estimated_tile_bytes": tile_bytes * plan.batch_size,
+        },
+    }
+    result = SegmentResult(helix, sheet, labels, origin, summary)
+    if residue_model is not None:
+        result.residues = residue_rows(residue_model, helix, sheet, labels, origin, GRID_STEP)
+        summary["residues"] = {"structure": str(residue_model.path), **summarize(result.residues)}
+    if out_dir is not None:
+        tick = time.perf_counter()
+        stem = map_stem(map_path)
+        stats = _write_outputs(result, Path(out_dir), density, region, on_input_grid, stem)
+        result.files = {kind: s.path for kind, s in stats.items()}
+        cxc = Path(out_dir) / f"{stem}.cxc"
+        levels = write_chimerax_script(cxc, input_stats, map_level, stats)
+        result.files["chimerax"] = cxc
+        summary["chimerax"] = {"file": cxc.name, "levels": levels}
+        if residue_model is not None:
+            result.files["residues"] = Path(out_dir) / f"{stem}_residues.tsv"
+            write_residue_table(result.files["residues"], result.residues)
+        timings["write"] = time.perf_counter() - tick
+    timings["total"] = time.perf_counter() - started
+    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    if out_dir is not None:
+        summary["files"] = sorted(p.name for p in result.files.values())
+        path = Path(out_dir) / "summary.json"
+        write_text_atomic(path, json.dumps(_json_safe(summary), indent=2) + "\n")
+        result.files["summary"] = path
+    return result
+
+
+def output_names(stem: str) -> dict[str, str]:
+    """File name of each output of a map named `stem` (map_stem)."""
+    return {kind: f"{stem}_{kind}.mrc" for kind in OUTPUT_KINDS}
+
+
+def _write_outputs(
+    result: SegmentResult,
+    out: Path,
+    density: DensityMap,
+    region: Region,
+    on_input_grid: bool,
+    stem: str,
+) -> dict[str, MapStats]:
+    out.mkdir(parents=True, exist_ok=True)
+    helix, sheet, labels = result.helix, result.sheet, result.labels
+    origin: np.ndarray = result.origin
+    voxel: float | np.ndarray = GRID_STEP
+    if on_input_grid:
+        source = DensityMap(helix, result.origin, np.full(3, GRID_STEP))
+        origin = density.origin + np.array(region.first) * density.voxel_size
+        shape = tuple(b - a + 1 for a, b in zip(region.first, region.last, strict=True))
+        helix = resample_onto(source, origin, density.voxel_size, shape, clamp=True)
+        source.data = sheet
+        sheet = resample_onto(source, origin, density.voxel_size, shape, clamp=True)
+        labels = labels_from(helix, sheet)
+        voxel = density.voxel_size
+    files: dict[str, MapStats] = {}
+    names = output_names(stem)
+    # one map at a time, the masks made just before they are written (1 B per voxel each)
+    for name, data in (
+        ("helix_prob", lambda: helix),
+        ("sheet_prob", lambda: sheet),
+        ("helix_mask", lambda: (labels == 1).view(np.int8)),
+        ("sheet_mask", lambda: (labels == 2).view(np.int8)),
+        ("labels", lambda: labels),
+    ):
+        path = out / names[name]
+        files[name] = MapStats(path, *_write_mrc(path, data(), origin, voxel))
+    return files
+
+
+def _write_mrc(
+    path: Path, data: np.ndarray, origin: np.ndarray, voxel: float | np.ndarray
+) -> tuple[float, float]:
+    """cryosse.io.density.write_map (atomic, fixed label, origin, voxel size) with the header
+    statistics computed a z-slab at a time: mrcfile's own (update_header_stats) make float32
+    temporaries the size of the map. Returns (min, max) of the values written."""
+    with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
+        mrc.set_data(np.ascontiguousarray(data))
+        mrc.voxel_size = (
+            float(voxel) if np.ndim(voxel) == 0 else tuple(float(v) for v in np.asarray(voxel))
+        )
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (float(v) for v in origin)
+        mrc.header.label[0] = f"cryosse {__version__}".encode()
+        mrc.header.nlabl = 1
+        slabs = [data[z : z + _Z_SLAB] for z in range(0, data.shape[0], _Z_SLAB)]
+        mean = sum(float(s.sum(dtype=np.float64)) for s in slabs) / data.size
+        squares = sum(float(np.square(s - mean).sum()) for s in slabs)  # float64, slab-sized
+        low = np.float32(min(float(s.min()) for s in slabs))
+        high = np.float32(max(float(s.max()) for s in slabs))
+        mrc.header.dmin, mrc.header.dmax = low, high
+        mrc.header.dmean = np.float32(mean)
+        mrc.header.rms = np.float32(math.sqrt(squares / data.size))
+    return float(low), float(high)
+
+
+def run_cli(args: Any) -> int:
+    """`cryosse segment` (parsed arguments from cryosse.cli): one line per problem, exit 1."""
+    import sys
+
+    show = warnings.showwarning
+
+    def one_line(message: Warning | str, category: type[Warning], *rest: Any) -> None:
+        if issubclass(category, ResolutionWarning):  # at once, as one line of ours
+            print(f"cryosse segment: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ResolutionWarning)
+            warnings.showwarning = one_line
+            result = _run(args, sys.stderr.isatty())
+    except (SegmentError, CheckpointError, FolderError) as exc:
+        print(f"cryosse segment: {exc}", file=sys.stderr)
+        return 1
+    except CurationError as exc:
+        print(f"cryosse segment: {exc.message}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(
+            "cryosse segment: out of memory: pass a smaller --max-memory or --tile-size, or "
+            "a --box",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as exc:
+        print(
+            f"cryosse segment: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return 1
+    s = result.summary
+    out = Path(result.files["summary"]).parent
+    print(
+        f"helix: {s['helix']['volume_A3']:.0f} Å³ ({s['helix']['voxels']} voxels), "
+        f"sheet: {s['sheet']['volume_A3']:.0f} Å³ ({s['sheet']['voxels']} voxels)"
+    )
+    print(
+        f"{s['tiling']['tiles']} tiles of {'x'.join(map(str, s['tiling']['tile_shape_zyx']))} "
+        f"on {s['device']['type']}, {s['timings_s']['total']:.1f} s; outputs in {out}"
+    )
+    res = s["resolution"]
+    low, high = res["trained_range_A"]
+    value = "unknown" if res["value_A"] is None else f"{res['value_A']:g} Å"
+    print(f"resolution: {value} ({res['source']}); the model was trained on {low:g}-{high:g} Å")
+    print(f"ChimeraX: open {result.files['chimerax']}")
+    if "residues" in s:
+        print(_residue_line(s["residues"], result.files["residues"]))
+    if s["model"]["default"] and default_model_card().get("summary"):
+        print(f"default model: {default_model_card()['summary']}")
+    return 0
+
+
+def _residue_line(residues: dict[str, Any], path: Path) -> str:
+    counts = residues["predicted"]
+    line = (
+        f"residues: {residues['residues']} ({counts['helix']} helix, {counts['sheet']} sheet, "
+        f"{counts['background']} background, {counts['outside']} outside the map) in {path}"
+    )
+    f1 = residues.get("residue_f1_vs_dssp")
+    if f1:
+        shown = ", ".join(f"{k} {'NA' if v is None else f'{v:.2f}'}" for k, v in f1.items())
+        line += f"; residue F1 against the model's DSSP: {shown}"
+    return line
+
+
+def map_stem(path: str | os.PathLike[str]) -> str:
+    """The map's file name without .gz/.mrc/.map/.ccp4: the outputs' prefix."""
+    name = Path(path).name
+    for suffix in (".gz", ".mrc", ".map", ".ccp4"):
+        name = name.removesuffix(suffix)
+    return name or "map"
+
+
+def _run(args: Any, tty: bool) -> SegmentResult:
+    return segment_map(
+        args.map,
+        out_dir=args.out or f"{map_stem(args.map)}_segmentation",
+        model=args.model,
+        box=args.box,
+        device=args.device,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+        max_memory=args.max_memory,
+        batch_size=args.batch_size,
+        on_input_grid=args.on_input_grid,
+        bf16=not args.no_bf16,
+        cpu_bf16=args.cpu_bf16,
+        channels_last=args.channels_last,
+        threads=args.threads,
+        progress=args.progress or tty,
+        resolution=args.resolution,
+        structure=args.structure,
+    )

@@ -1,0 +1,255 @@
+"""Medium-resolution maps derived from high-resolution real maps by a low-pass filter.
+
+A real map at resolution r0 (< 4.5 Å) is filtered to a target resolution r (drawn in 5–10 Å
+per map from a RNG keyed by seed:entry:source, or given) the way post-processing filters a
+map at its FSC resolution: a Butterworth low-pass at |k| = 1/r,
+
+    H(k) = 1 / sqrt(1 + (|k| · r)^(2n)),   n = `BUTTERWORTH_ORDER` (8),
+
+which keeps |k| → 0 (the total density) exactly, 0.71 of the amplitude at 1/r, < 2 % at 1.5/r
+and < 0.05 % at 2/r. (A Gaussian of σ = 0.225·r, the molmap convention `synthetic/simulate.py` uses
+for
+atoms, is too gentle here: the real maps are sharpened, and a Gaussian leaves their 4 Å detail
+visible at 6 Å; benchmarks/simulation.py shows both spectra.) The map is zero-padded before
+the FFT so nothing wraps around, then cropped back; voxels that were exactly 0 in the source
+(outside a mask or zone) are set to 0 again, so a masked map stays masked. Grid, voxel size and
+origin are kept (the origin is written as ORIGIN). No noise is added: the map keeps its own,
+low-passed.
+
+Each derived map becomes a mirror entry with an id from `simulate.DERIVED_IDS`
+(EMD-91000 … EMD-91999), a title starting "DERIVED", a header comment naming the source EMDB
+id, its resolution and the filter, the real fitted model copied unchanged, and
+`other/derivation.json` with every parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import fft
+
+from cryosse.core.atomic import write_text_atomic
+from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
+from cryosse.core.reasons import CurationError
+from cryosse.core.tsv import tsv_text
+from cryosse.io.density import read_map
+from cryosse.synthetic.mirror_entry import (
+    HeaderInfo,
+    model_suffix,
+    mrc_bytes,
+    read_plain_bytes,
+    write_entry,
+)
+from cryosse.synthetic.simulate import (
+    DERIVED_IDS,
+    RESOLUTION,
+    butterworth,
+    entry_origin,
+    k_squared,
+)
+
+BUTTERWORTH_ORDER = 8
+HIGH_RESOLUTION_LIMIT = 4.5  # realdata's split between high and medium resolution
+CONTOUR_VOLUME_PER_ATOM = 45.0  # Å³: the header contour encloses this volume per model atom
+SUMMARY_COLUMNS = [
+    "emdb_id",
+    "source_emdb_id",
+    "pdb_id",
+    "source_resolution",
+    "target_resolution",
+    "status",
+    "reason",
+]
+
+
+@dataclass(frozen=True)
+class RealPair:
+    """One map/model pair of a realdata folder (provenance.json)."""
+
+    emdb_id: str
+    pdb_id: str
+    title: str
+    resolution: float | None
+    resolution_source: str
+    map_kind: str
+    folder: Path
+    map_file: str
+    model_file: str
+
+
+def read_pairs(realdata: Path) -> list[RealPair]:
+    """Every pair of realdata with its first good-fit (map, model) combination."""
+    pairs = []
+    for provenance in sorted(Path(realdata).glob("EMD-*/provenance.json")):
+        meta = json.loads(provenance.read_text(encoding="utf-8"))
+        fits = [f for f in meta.get("overlap_checks", []) if f.get("good_fit")]
+        if not fits:
+            continue
+        folder = provenance.parent
+
+        def stored(name: str, folder: Path = folder) -> str:
+            # provenance names the original file; files over 2 MB are stored gzipped
+            return name if (folder / name).exists() else f"{name}.gz"
+
+        pairs.append(
+            RealPair(
+                emdb_id=normalize_emdb_id(meta["id"]),
+                pdb_id=normalize_pdb_id(meta["pdb_id"]),
+                title=meta["title"],
+                resolution=meta.get("resolution_A"),
+                resolution_source=meta.get("resolution_source", ""),
+                map_kind=meta["map_kind"],
+                folder=folder,
+                map_file=stored(fits[0]["map"]),
+                model_file=stored(fits[0]["model"]),
+            )
+        )
+    return pairs
+
+
+def lowpass(
+    data: np.ndarray, voxel: float, resolution: float, order: int = BUTTERWORTH_ORDER
+) -> np.ndarray:
+    """Butterworth low-pass of a [z, y, x] map at 1/resolution; zero padding, no wrap-around,
+    exact zeros of the input (mask) kept."""
+    pad = math.ceil(2 * resolution / voxel) + 1
+    shape = data.shape
+    big = tuple(fft.next_fast_len(n + 2 * pad, real=True) for n in shape)
+    padded = np.zeros(big, dtype=np.float64)
+    padded[pad : pad + shape[0], pad : pad + shape[1], pad : pad + shape[2]] = data
+    spectrum = fft.rfftn(padded) * butterworth(k_squared(big, voxel), resolution, order)
+    out = fft.irfftn(spectrum, s=big)
+    out = out[pad : pad + shape[0], pad : pad + shape[1], pad : pad + shape[2]]
+    return np.where(data == 0, 0.0, out)
+
+
+def target_resolution(seed: int, emdb_id: str, source: str) -> float:
+    digest = hashlib.sha256(f"{seed}:{emdb_id}:{source}".encode()).digest()
+    return float(np.random.default_rng(int.from_bytes(digest[:8], "little")).uniform(*RESOLUTION))
+
+
+def contour_for(data: np.ndarray, n_atoms: int, voxel: float) -> float:
+    """The level that encloses CONTOUR_VOLUME_PER_ATOM Å³ per atom of the non-zero voxels."""
+    values = data[data != 0]
+    n = int(min(values.size - 1, max(1, n_atoms * CONTOUR_VOLUME_PER_ATOM / voxel**3)))
+    return float(np.partition(values, values.size - n)[values.size - n])
+
+
+def derive_entry(
+    pair: RealPair, emdb_id: str, mirror_root: Path, seed: int, resolution: float | None = None
+) -> dict[str, Any]:
+    """Low-pass one real pair to a target resolution and write it as a mirror entry."""
+    import gemmi
+
+    emdb_id = normalize_emdb_id(emdb_id)
+    if entry_origin(emdb_id) != "derived":
+        raise ValueError(f"{emdb_id} is outside the derived range {DERIVED_IDS}")
+    if pair.resolution is None or pair.resolution >= HIGH_RESOLUTION_LIMIT:
+        raise ValueError(f"{pair.emdb_id}: resolution {pair.resolution} is not high (< 4.5 Å)")
+    target = (
+        float(resolution)
+        if resolution is not None
+        else target_resolution(seed, emdb_id, pair.emdb_id)
+    )
+    density = read_map(pair.folder / pair.map_file)
+    voxel = float(density.voxel_size[0])
+    if not np.allclose(density.voxel_size, voxel, rtol=1e-4):
+        raise ValueError(f"{pair.emdb_id}: anisotropic voxels {density.voxel_size.tolist()}")
+    if target <= pair.resolution:
+        raise ValueError(f"target {target} Å is not worse than {pair.resolution} Å")
+    data = lowpass(density.data.astype(np.float64), voxel, target).astype(np.float32)
+    model_path = pair.folder / pair.model_file
+    n_atoms = gemmi.read_structure(str(model_path))[0].count_atom_sites()
+    contour = contour_for(data, n_atoms, voxel)
+    record = {
+        "derived": True,
+        "emdb_id": emdb_id,
+        "source_emdb_id": pair.emdb_id,
+        "source_map": pair.map_file,
+        "source_resolution": pair.resolution,
+        "source_resolution_source": pair.resolution_source,
+        "pdb_id": pair.pdb_id,
+        "source_model": pair.model_file,
+        "target_resolution": round(target, 3),
+        "filter": f"Butterworth low-pass at 1/target, order {BUTTERWORTH_ORDER}, Fourier "
+        "space, zero-padded; exact zeros of the source kept",
+        "filter_order": BUTTERWORTH_ORDER,
+        "seed": seed,
+        "contour_level": contour,
+        "contour_volume_per_atom": CONTOUR_VOLUME_PER_ATOM,
+    }
+    comment = (
+        f"DERIVED map, not an EMDB entry: cryosse derive low-passed the real map of "
+        f"{pair.emdb_id} ({pair.map_file}, {pair.resolution} A, {pair.map_kind}) to "
+        f"{target:.2f} A with a Butterworth low-pass at 1/{target:.2f} 1/A (order "
+        f"{BUTTERWORTH_ORDER}; zeros of the source kept). Id from the reserved derived range "
+        f"EMD-{DERIVED_IDS[0]}.."
+        f"EMD-{DERIVED_IDS[1]}. Grid, voxel size and origin of the source map are kept. "
+        f"Model: {pair.pdb_id} ({pair.model_file}) as shipped. Record: other/derivation.json."
+    )
+    info = HeaderInfo(
+        emdb_id=emdb_id,
+        pdb_ids=(pair.pdb_id,),
+        title=f"DERIVED {target:.1f} A low-pass of {pair.emdb_id} ({pair.title}; "
+        "cryosse derive; not an EMDB entry)",
+        method="singleParticle",
+        resolution=round(target, 2),
+        comment=comment,
+        contour_level=contour,
+    )
+    map_data = mrc_bytes(
+        data,
+        voxel,
+        origin_xyz=tuple(float(v) for v in density.origin),
+        label=f"cryosse DERIVED from {pair.emdb_id}",
+    )
+    models = {pair.pdb_id: (read_plain_bytes(model_path), model_suffix(model_path))}
+    write_entry(mirror_root, info, map_data, models, record, "derivation.json")
+    return record
+
+
+def derive_pairs(
+    realdata: Path,
+    mirror_root: Path,
+    first_id: int = DERIVED_IDS[0],
+    maps_per_pair: int = 1,
+    seed: int = 1,
+) -> list[dict[str, str]]:
+    """Derived entries of every high-resolution pair of `realdata`, ids in folder order from
+    `first_id`; writes `<mirror_root>/derived.tsv` and returns its rows."""
+    pairs = [
+        p
+        for p in read_pairs(realdata)
+        if p.resolution is not None and p.resolution < HIGH_RESOLUTION_LIMIT
+    ]
+    last = first_id + len(pairs) * maps_per_pair - 1
+    if first_id < DERIVED_IDS[0] or last > DERIVED_IDS[1]:
+        raise ValueError(f"ids EMD-{first_id}..EMD-{last} leave the derived range {DERIVED_IDS}")
+    rows = []
+    for i, pair in enumerate(pairs):
+        for j in range(maps_per_pair):
+            emdb_id = f"EMD-{first_id + i * maps_per_pair + j}"
+            row = {
+                "emdb_id": emdb_id,
+                "source_emdb_id": pair.emdb_id,
+                "pdb_id": pair.pdb_id,
+                "source_resolution": pair.resolution,
+                "target_resolution": "",
+                "status": "written",
+                "reason": "",
+            }
+            try:
+                record = derive_entry(pair, emdb_id, mirror_root, seed)
+            except (ValueError, OSError, CurationError) as exc:
+                row.update(status="skipped", reason=str(exc))
+            else:
+                row.update(target_resolution=f"{record['target_resolution']:.2f}")
+            rows.append(row)
+    write_text_atomic(Path(mirror_root) / "derived.tsv", tsv_text(SUMMARY_COLUMNS, rows))
+    return rows

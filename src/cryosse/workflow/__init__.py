@@ -1,0 +1,1 @@
+"""What the Snakemake workflow needs beside the stages: the toolchain check and job resources."""

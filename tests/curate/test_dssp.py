@@ -1,0 +1,116 @@
+"""Real mkdssp on real models: class mapping, whole-model assignment, loud failure."""
+
+from pathlib import Path
+
+import gemmi
+import pytest
+
+from cryosse.core.classes import BACKGROUND, HELIX, SHEET, code_to_class
+from cryosse.core.reasons import CurationError, Reason
+from cryosse.curate.dssp import assign_dssp
+from cryosse.io.structure import protein_residues, read_model
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        ("H", HELIX),
+        ("G", HELIX),
+        ("I", HELIX),
+        ("E", SHEET),
+        ("B", SHEET),
+        ("T", BACKGROUND),
+        ("S", BACKGROUND),
+        ("P", BACKGROUND),
+        ("", BACKGROUND),
+    ],
+)
+def test_paper_class_mapping(code: str, cls: int) -> None:
+    assert code_to_class(code) == cls
+
+
+def test_headerless_pdb_gets_codes_for_every_chain(realdata: Path) -> None:
+    # 5me2.pdb: haemoglobin, 4 chains, all-helical; ligands (haem) are ignored.
+    structure = read_model(realdata / "EMD-3488/5me2.pdb")
+    codes = assign_dssp(structure)
+    residues = protein_residues(structure)
+    assert {key[0] for key in codes} == {"A", "B", "C", "D"}
+    assert sum(1 for r in residues if r.key in codes) == len(residues)
+    helix = sum(code_to_class(c) == HELIX for c in codes.values())
+    assert helix / len(codes) > 0.7
+    assert not any(code_to_class(c) == SHEET for c in codes.values())
+
+
+def test_sheet_protein(realdata: Path) -> None:
+    # The spike N-terminal domain is mostly β: the PDB file has no HEADER line at all.
+    structure = read_model(realdata / "EMD-21457/6vyb_Ndom.pdb")
+    codes = assign_dssp(structure)
+    sheet = sum(code_to_class(c) == SHEET for c in codes.values())
+    assert sheet / len(codes) > 0.3
+
+
+def test_inter_chain_ladders_need_the_whole_model(realdata: Path) -> None:
+    """A β-ladder between two chains is only found when DSSP sees both chains."""
+    structure = read_model(realdata / "EMD-21457/6vyb_Ndom.pdb")
+    codes = assign_dssp(structure)
+    # Split the single chain into two chains at a residue inside a long strand pair region:
+    split = gemmi.read_structure(str(realdata / "EMD-21457/6vyb_Ndom.pdb"))
+    split.remove_hydrogens()
+    model = split[0]
+    chain = model[0]
+    second = gemmi.Chain("B")
+    half = len(chain) // 2
+    for res in list(chain)[half:]:
+        second.add_residue(res)
+    for _ in range(len(chain) - half):
+        del chain[half]
+    model.add_chain(second)
+    both = assign_dssp(read_model_from(split))
+    only_a = assign_dssp(read_model_from(split, keep="A"))
+    sheet_both = sum(code_to_class(c) == SHEET for k, c in both.items() if k[0] == "A")
+    sheet_alone = sum(code_to_class(c) == SHEET for c in only_a.values())
+    assert sheet_both > sheet_alone
+    assert sum(code_to_class(c) == SHEET for c in both.values()) == pytest.approx(
+        sum(code_to_class(c) == SHEET for c in codes.values()), abs=6
+    )
+
+
+def read_model_from(structure: gemmi.Structure, keep: str | None = None) -> gemmi.Structure:
+    copy = structure.clone()
+    if keep is not None:
+        for name in [ch.name for ch in copy[0] if ch.name != keep]:
+            copy[0].remove_chain(name)
+    copy.setup_entities()
+    return copy
+
+
+def test_ca_only_model_fails_loudly(realdata: Path) -> None:
+    structure = read_model(realdata / "EMD-8518/A_fitted.pdb")
+    structure.remove_ligands_and_waters()
+    for chain in structure[0]:
+        for res in chain:
+            for name in [a.name for a in res if a.name != "CA"]:
+                res.remove_atom(name, "*")
+    with pytest.raises(CurationError) as info:
+        assign_dssp(structure)
+    assert info.value.reason == Reason.DSSP_EMPTY
+
+
+def test_missing_mkdssp_is_a_clear_error(realdata: Path) -> None:
+    structure = read_model(realdata / "EMD-8518/A_fitted.pdb")
+    with pytest.raises(CurationError) as info:
+        assign_dssp(structure, executable="mkdssp-not-installed")
+    assert info.value.reason == Reason.DSSP_FAILED
+    assert "apt-get install dssp" in info.value.message
+
+
+def test_gzipped_mmcif_model(realdata: Path) -> None:
+    """A deposited wwPDB mmCIF (gzipped) from ../shared/structures goes through the same path."""
+    path = realdata.parent / "structures" / "1a7g.cif.gz"
+    structure = read_model(path)
+    residues = protein_residues(structure)
+    codes = assign_dssp(structure)
+    assert len(residues) > 50
+    assert sum(1 for r in residues if r.key in codes) >= 0.95 * len(residues)
+    classes = {code_to_class(c) for c in codes.values()}
+    assert classes == {BACKGROUND, HELIX, SHEET}

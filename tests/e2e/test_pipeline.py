@@ -1,0 +1,296 @@
+"""The real Snakemake workflow on the demo archive, with broken entries mixed in."""
+
+import csv
+import gzip
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import DEMO_MIRROR, REPO
+
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+DEMO_ENTRIES = ["EMD-3488", "EMD-5168", "EMD-8518", "EMD-6149", "EMD-21457"]
+
+
+def run_snakemake(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [
+        str(SNAKEMAKE),
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *extra,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.mark.slow
+def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    shutil.copytree(DEMO_MIRROR, mirror)
+    # A broken entry: a copy of EMD-8518 whose map is a truncated gzip.
+    broken = mirror / "emdb/structures/EMD-90010"
+    shutil.copytree(mirror / "emdb/structures/EMD-8518", broken)
+    header = broken / "header/emd-8518-v30.xml"
+    header.rename(broken / "header/emd-90010-v30.xml")
+    text = (broken / "header/emd-90010-v30.xml").read_text()
+    (broken / "header/emd-90010-v30.xml").write_text(
+        text.replace("EMD-8518", "EMD-90010").replace("emd_8518", "emd_90010")
+    )
+    data = (broken / "map/emd_8518.map.gz").read_bytes()
+    (broken / "map/emd_8518.map.gz").unlink()
+    (broken / "map/emd_90010.map.gz").write_bytes(data[: len(data) // 3])
+
+    demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    demo["entries"] = [*DEMO_ENTRIES, "EMD-90010", "EMD-12", "EMD-99999"]
+    demo["training"]["losses"] = ["CE", "FL_DL"]  # two of the five keep the test short
+    demo["archive"]["mirror"] = str(mirror)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(demo))
+
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results" / "demo"
+
+    log = read_tsv(results / "curation_log.tsv")
+    entries = {r["emdb_id"]: r for r in log if r["level"] == "entry"}
+    assert set(entries) == {*DEMO_ENTRIES, "EMD-90010", "'EMD-12'", "EMD-99999"}
+    assert entries["EMD-90010"]["reason"] == "map_unreadable"
+    assert entries["'EMD-12'"]["reason"] == "invalid_id"
+    assert entries["EMD-99999"]["reason"] == "header_missing"
+    assert entries["EMD-21457"]["reason"] == "chain_no_helix"  # a β-only domain
+    for emdb in ("EMD-3488", "EMD-5168", "EMD-8518", "EMD-6149"):
+        assert entries[emdb]["status"] == "kept"
+
+    manifest = read_tsv(results / "manifest.tsv")
+    assert [r["sample_id"] for r in manifest] == [
+        "EMD-3488_5me2_A",
+        "EMD-3488_5me2_B",
+        "EMD-5168_3mfp_A",
+        "EMD-6149_3j8g_X",
+        "EMD-8518_5u8s_A",
+    ]
+    for row in manifest:
+        sample = results / row["path"]
+        assert {p.name for p in sample.iterdir()} == {
+            "density.mrc",
+            "labels.mrc",
+            "residues.tsv",
+            "sample.json",
+        }
+        assert int(row["helix_voxels"]) > 0
+        assert int(row["central_nx"]) == int(row["nx"]) - 34
+    assert not list(results.rglob(".tmp-*")), "temporary files left behind"
+    # Tables and the self-contained HTML report render from this tiny run.
+    assert "| FL_DL |" in (results / "tables/table1.md").read_text()
+    tags: list[str] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            tags.append(tag)
+
+    report_html = (results / "report.html").read_text()
+    Tags().feed(report_html)
+    assert tags.count("table") >= 4 and tags.count("img") >= 4
+    # a few demo steps: the report says at once that its figures prove the plumbing only
+    assert report_html.index("only prove the plumbing") < report_html.index("<h2>Dataset")
+    assert (results / "plots/f1_per_loss.png").read_bytes().startswith(b"\x89PNG")
+    assert list((results / "evaluation/FL_DL/predictions").glob("*/pred_labels.mrc"))
+    look_at_the_report(results / "report.html", tmp_path / "report.png")
+    # Snakemake's own report, with the outputs annotated by their captions
+    built = run_snakemake(tmp_path, config, "--report", str(tmp_path / "snakemake_report.html"))
+    assert built.returncode == 0, built.stderr[-2000:]
+    text = (tmp_path / "snakemake_report.html").read_text()
+    assert "curation_log.tsv" in text and "table1.md" in text
+    assert "weighted-average voxel F1 of helix" in text  # report/table1.rst, the caption
+
+    for rule in ("acquire_entry", "curate_entry"):
+        assert len(list((results / "benchmarks" / rule).glob("*.tsv"))) == 7
+
+    # Re-running is a no-op: Snakemake sees everything up to date.
+    again = run_snakemake(tmp_path, config, "--dry-run")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    # Adding an entry runs only that entry (and the gather step); existing samples are untouched.
+    before = checksums(results / "entries")
+    splits_before = (results / "splits/main.tsv").read_bytes()
+    demo["entries"].append("EMD-90011")
+    shutil.copytree(mirror / "emdb/structures/EMD-6149", mirror / "emdb/structures/EMD-90011")
+    entry = mirror / "emdb/structures/EMD-90011"
+    text = (entry / "header/emd-6149-v30.xml").read_text()
+    (entry / "header/emd-6149-v30.xml").unlink()
+    (entry / "header/emd-90011-v30.xml").write_text(
+        text.replace("EMD-6149", "EMD-90011").replace("emd_6149", "emd_90011")
+    )
+    (entry / "map/emd_6149.map.gz").rename(entry / "map/emd_90011.map.gz")
+    config.write_text(yaml.safe_dump(demo))
+    plan = run_snakemake(tmp_path, config, "--dry-run")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, flags=re.M))
+    assert counts.get("acquire_entry") == "1" and counts.get("curate_entry") == "1", plan.stdout
+    assert run_snakemake(tmp_path, config).returncode == 0
+    assert_only_added(results, before, splits_before, "EMD-90011", ["EMD-90011_3j8g_X"])
+
+
+def checksums(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_gzip_fixture_really_is_truncated() -> None:
+    data = (DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz").read_bytes()
+    with pytest.raises(EOFError):
+        gzip.decompress(data[: len(data) // 3])
+
+
+@pytest.mark.slow
+def test_http_pipeline_search_then_add(tmp_path: Path) -> None:
+    """The whole workflow against the loopback archive: the search checkpoint writes the entry
+    list, entries are downloaded and curated like the mirror's; `cryosse add` then processes
+    only the new entry and leaves every existing output byte-identical."""
+    from cryosse.acquire.search import SearchQuery
+    from tests.acquire.test_search import SEARCH_CSV
+    from tests.support.archive_server import start_server, stop_server
+
+    state, httpd = start_server()
+    try:
+        state.serve_mirror(DEMO_MIRROR)
+        state.publish_search(SearchQuery(3.0, 10.0).to_solr(), SEARCH_CSV)
+        entries = tmp_path / "entries.tsv"
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "run": "web",
+                    "entries_file": str(entries),
+                    "search": {"enabled": True},
+                    "archive": {**state.config(), "cache": str(tmp_path / "cache")},
+                    "download": {"retries": 1, "timeout": 10, "host_interval": 0.0},
+                    "resolution": {"min": 3.0, "max": 10.0},
+                    "model": {"base": 4},
+                    "training": {
+                        "losses": ["CE"],
+                        "learning_rates": [0.001],
+                        "epochs": 1,
+                        "steps_per_epoch": 1,
+                        "crop_size": 16,
+                        "threads": 1,
+                        "gpu": False,
+                    },
+                }
+            )
+        )
+        result = run_snakemake(tmp_path, config)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [r["emdb_id"] for r in read_tsv(entries)] == [
+            "EMD-8518",
+            "EMD-6149",
+            "EMD-5168",
+            "EMD-21457",
+        ]
+        web = tmp_path / "results" / "web"
+        manifest = read_tsv(web / "manifest.tsv")
+        assert [r["sample_id"] for r in manifest] == [
+            "EMD-5168_3mfp_A",
+            "EMD-6149_3j8g_X",
+            "EMD-8518_5u8s_A",
+        ]
+        # The same samples as curating the mirror directly.
+        mirror_run = tmp_path / "mirror_run"
+        mirror_run.mkdir()
+        demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+        demo["entries"] = ["EMD-8518", "EMD-6149", "EMD-5168"]
+        demo["archive"]["mirror"] = str(DEMO_MIRROR)
+        (mirror_run / "config.yaml").write_text(yaml.safe_dump(demo))
+        assert run_snakemake(mirror_run, mirror_run / "config.yaml").returncode == 0
+        for row in manifest:
+            for name in ("density.mrc", "labels.mrc", "residues.tsv"):
+                web_file = web / row["path"] / name
+                local = mirror_run / "results" / "demo" / row["path"] / name
+                assert web_file.read_bytes() == local.read_bytes(), (row["sample_id"], name)
+        search_log = (web / "logs" / "search_emdb.log").read_text()
+        assert "4 entries found, 4 added" in search_log and "downloaded" in search_log
+        acquire_log = (web / "logs" / "acquire_entry" / "EMD-8518.log").read_text()
+        assert "downloaded" in acquire_log
+
+        # Add an entry: only it is acquired and curated; nothing existing changes.
+        before = checksums(web / "entries")
+        splits_before = (web / "splits/main.tsv").read_bytes()
+        before_entries = entries.read_bytes()
+        add = subprocess.run(
+            [str(SNAKEMAKE.with_name("cryosse")), "add", "EMD-3488", "--entries", str(entries)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert add.returncode == 0, add.stderr
+        assert entries.read_bytes().startswith(before_entries)
+        plan = run_snakemake(tmp_path, config, "--dry-run")
+        counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, flags=re.M))
+        assert counts.get("acquire_entry") == "1" and counts.get("curate_entry") == "1"
+        assert "search_emdb" not in counts
+        assert run_snakemake(tmp_path, config).returncode == 0
+        assert_only_added(
+            web, before, splits_before, "EMD-3488", ["EMD-3488_5me2_A", "EMD-3488_5me2_B"]
+        )
+    finally:
+        stop_server(state, httpd)
+
+
+def look_at_the_report(report: Path, png: Path) -> None:
+    """Render the report in a real headless browser and check the screenshot shows a page."""
+    import matplotlib.image
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (make test installs it)")
+    command = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1200,2400",
+        f"--screenshot={png}",
+        report.resolve().as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and png.is_file(), done.stderr[-2000:]
+    pixels = matplotlib.image.imread(png)[..., :3]
+    assert pixels.shape[:2] == (2400, 1200)
+    assert pixels.std() > 0.05  # not a blank page
+    title_band = pixels[:80].mean(axis=2)
+    assert (title_band < 0.3).mean() > 0.005  # dark text of the title is there
+
+
+def assert_only_added(
+    results: Path, before: dict[str, str], splits_before: bytes, entry: str, new_samples: list[str]
+) -> None:
+    """After adding `entry`: every existing entry output is byte-identical, the new entry has
+    samples, and the split table only grew by the new samples' rows."""
+    after = checksums(results / "entries")
+    assert {k: v for k, v in after.items() if not k.startswith(entry)} == before
+    assert any(k.startswith(f"{entry}/samples/") for k in after)
+    splits_after = (results / "splits/main.tsv").read_bytes()
+    assert splits_after.startswith(splits_before)
+    added = splits_after[len(splits_before) :].decode().splitlines()
+    assert [line.split("\t")[0] for line in added] == new_samples

@@ -1,0 +1,285 @@
+"""Map reading: axis order, origin conventions, machine stamps, anisotropic voxels, gzip."""
+
+import gzip
+import shutil
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pytest
+
+from cryosse.core.reasons import CurationError, Reason
+from cryosse.curate.crop import CropBox, resample_box
+from cryosse.io.density import check_map_work, memory_budget, read_map
+
+
+def _write(
+    path: Path,
+    file_data: np.ndarray,
+    voxel,
+    origin=(0.0, 0.0, 0.0),
+    axes=(1, 2, 3),
+    nstart=(0, 0, 0),
+) -> None:
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(file_data.astype(np.float32))
+        mrc.voxel_size = voxel
+        mrc.header.mapc, mrc.header.mapr, mrc.header.maps = axes
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
+        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = nstart
+
+
+def test_axis_order_is_honoured(realdata: Path, tmp_path: Path) -> None:
+    reference = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
+    # Columns along y, rows along z, sections along x: file[s, r, c] = A[z=r, y=c, x=s].
+    permuted = np.transpose(reference.data, (2, 0, 1))
+    path = tmp_path / "permuted.mrc"
+    _write(path, permuted, 1.0, origin=tuple(reference.origin), axes=(2, 3, 1))
+    again = read_map(path)
+    assert again.data.shape == reference.data.shape
+    np.testing.assert_array_equal(again.data, reference.data)
+    np.testing.assert_allclose(again.origin, reference.origin)
+
+
+def test_origin_and_nstart_conventions_agree(realdata: Path) -> None:
+    seg = read_map(realdata / "EMD-21457/emd_21457_seg.mrc")  # ORIGIN set
+    nstart = read_map(realdata / "EMD-21457/emd_21457_seg_nstart.mrc")  # NSTART set, ORIGIN 0
+    orig0 = read_map(realdata / "EMD-21457/emd_21457_seg_orig0.mrc")  # both zero
+    np.testing.assert_allclose(seg.origin, nstart.origin, atol=1e-3)
+    np.testing.assert_array_equal(seg.data, nstart.data)
+    np.testing.assert_allclose(orig0.origin, 0.0)
+    assert np.any(np.abs(seg.origin) > 1.0)
+
+
+def test_nstart_with_permuted_axes(tmp_path: Path) -> None:
+    data = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    path = tmp_path / "nstart.mrc"
+    # columns = z, rows = x, sections = y; nxstart/nystart/nzstart follow the file axes.
+    _write(path, data, 2.0, axes=(3, 1, 2), nstart=(10, 20, 30))
+    density = read_map(path)
+    # column start (10) is along z, row start (20) along x, section start (30) along y.
+    np.testing.assert_allclose(density.origin, [20 * 2.0, 30 * 2.0, 10 * 2.0])
+    assert density.shape_xyz == (5, 4, 6)
+
+
+def test_zero_machine_stamp_is_read(realdata: Path) -> None:
+    with open(realdata / "EMD-6374/6374.mrc", "rb") as handle:
+        handle.seek(212)
+        assert handle.read(4) == b"\x00\x00\x00\x00"
+    density = read_map(realdata / "EMD-6374/6374.mrc")
+    assert density.data.shape == (51, 73, 64)
+    np.testing.assert_allclose(density.voxel_size, 1.104, atol=1e-3)
+
+
+def test_anisotropic_voxels_give_exact_trilinear_values(tmp_path: Path) -> None:
+    """A linear density f = 2x - y + 0.5z + 3 is reproduced exactly by trilinear resampling."""
+    voxel = (1.0, 1.5, 2.0)
+    origin = np.array([10.0, -5.0, 3.0])
+    nz, ny, nx = 12, 14, 16
+    z, y, x = np.meshgrid(*(np.arange(n) for n in (nz, ny, nx)), indexing="ij")
+    cart = [origin[0] + x * voxel[0], origin[1] + y * voxel[1], origin[2] + z * voxel[2]]
+    data = 2 * cart[0] - cart[1] + 0.5 * cart[2] + 3
+    path = tmp_path / "aniso.mrc.gz"
+    _write(tmp_path / "aniso.mrc", data, voxel, origin=tuple(origin))
+    with open(tmp_path / "aniso.mrc", "rb") as src, gzip.open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    density = read_map(path)
+    np.testing.assert_allclose(density.voxel_size, voxel)
+    box = CropBox(
+        origin=origin + [2.3, 3.1, 4.7],
+        shape_xyz=(8, 9, 7),
+        voxel_size=1.0,
+        central_start=(0, 0, 0),
+        central_stop=(8, 9, 7),
+    )
+    out = resample_box(density, box)
+    centres = box.voxel_centres()
+    expected = 2 * centres[..., 0] - centres[..., 1] + 0.5 * centres[..., 2] + 3
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_one_angstrom_map_is_copied_without_interpolation(realdata: Path) -> None:
+    density = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
+    box = CropBox(
+        origin=density.origin + [5, 6, 7],
+        shape_xyz=(10, 11, 12),
+        voxel_size=1.0,
+        central_start=(0, 0, 0),
+        central_stop=(10, 11, 12),
+    )
+    out = resample_box(density, box)
+    np.testing.assert_array_equal(out, density.data[7:19, 6:17, 5:15])
+
+
+def test_box_beyond_the_map_is_zero(realdata: Path) -> None:
+    density = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
+    box = CropBox(
+        origin=density.origin - 5,
+        shape_xyz=(10, 10, 10),
+        voxel_size=1.0,
+        central_start=(0, 0, 0),
+        central_stop=(10, 10, 10),
+    )
+    out = resample_box(density, box)
+    assert np.all(out[:5] == 0) and np.all(out[:, :5] == 0) and np.all(out[:, :, :5] == 0)
+    np.testing.assert_array_equal(out[5:, 5:, 5:], density.data[:5, :5, :5])
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        ("truncated_gzip", Reason.MAP_UNREADABLE),
+        ("garbage_header", Reason.MAP_UNREADABLE),
+        ("short_file", Reason.MAP_UNREADABLE),
+        ("nan_density", Reason.MAP_INVALID_VALUES),
+        ("absurd_voxel", Reason.MAP_UNREADABLE),
+        ("missing", Reason.MAP_MISSING),
+    ],
+)
+def test_bad_maps_raise_clear_reasons(
+    make: str, reason: Reason, realdata: Path, tmp_path: Path
+) -> None:
+    source = realdata / "EMD-8518/A-1.0APIX.mrc"
+    path = tmp_path / "bad.map.gz"
+    raw = source.read_bytes()
+    if make == "truncated_gzip":
+        path.write_bytes(gzip.compress(raw)[: len(raw) // 8])
+    elif make == "garbage_header":
+        path.write_bytes(gzip.compress(b"NOT AN MRC FILE " * 64 + raw[1024:]))
+    elif make == "short_file":
+        path.write_bytes(raw[:300])
+    elif make == "nan_density":
+        density = read_map(source)
+        density.data[10, 10, 10] = np.nan
+        _write(tmp_path / "nan.mrc", density.data, 1.0, origin=tuple(density.origin))
+        path = tmp_path / "nan.mrc"
+    elif make == "absurd_voxel":
+        _write(tmp_path / "vox.mrc", np.random.default_rng(0).random((8, 8, 8)), 1e-4)
+        path = tmp_path / "vox.mrc"
+    with pytest.raises(CurationError) as info:
+        read_map(path)
+    assert info.value.reason == reason
+    assert info.value.message
+
+
+# -- hostile headers: refused from the 1024-byte header, before any data is read ----------------
+
+
+def _patched_header(tmp_path: Path, shape=(4, 4, 4), voxel=1.0, mode=2, nsymbt=0) -> bytes:
+    """A real mrcfile header of a 4³ map, with the grid, cell, mode and extended header size
+    patched to what a hostile file would claim."""
+    import struct
+
+    small = tmp_path / "small.mrc"
+    _write(small, np.arange(64, dtype=np.float32).reshape(4, 4, 4), 1.0)
+    head = bytearray(small.read_bytes()[:1024])
+    head[0:16] = struct.pack("<4i", *shape, mode)
+    head[28:40] = struct.pack("<3i", *shape)
+    head[40:52] = struct.pack("<3f", *(n * voxel for n in shape))
+    head[92:96] = struct.pack("<i", nsymbt)
+    return bytes(head)
+
+
+def _peak_rss_growth(action: Callable[[], object]) -> tuple[int, CurationError]:
+    """How far (KiB) the process's peak RSS rose during `action` (which must raise)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CurationError) as info:
+        action()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, info.value
+
+
+def test_header_claiming_a_huge_grid_is_refused_without_allocating(tmp_path: Path) -> None:
+    """A 5 KB file whose header claims 2000³ floats (32 GB): mrcfile would allocate the
+    claimed block before reading; refused at once."""
+    path = tmp_path / "claims.mrc"
+    path.write_bytes(_patched_header(tmp_path, shape=(2000, 2000, 2000)) + b"\0" * 4096)
+    grown, error = _peak_rss_growth(lambda: read_map(path))
+    assert error.reason == Reason.MAP_UNREADABLE and "truncated" in error.message
+    assert grown < 100 * 1024
+
+
+def test_extended_header_larger_than_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ext.mrc"
+    path.write_bytes(_patched_header(tmp_path, nsymbt=2 * 10**9) + b"\0" * 4096)
+    grown, error = _peak_rss_growth(lambda: read_map(path))
+    assert error.reason == Reason.MAP_UNREADABLE and "extended header" in error.message
+    assert grown < 100 * 1024
+
+
+def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
+    """A 10³ map followed by 300 MB of zeros, gzipped (300 KB): decompression stops at the
+    size the MRC header implies, in well under a second and without 300 MB of memory."""
+    import time
+
+    path = tmp_path / "bomb.mrc.gz"
+    zeros = bytes(1 << 20)
+    with gzip.open(path, "wb", compresslevel=1) as handle:
+        handle.write(_patched_header(tmp_path, shape=(10, 10, 10)))
+        handle.write(np.arange(1000, dtype=np.float32).tobytes())
+        for _ in range(300):
+            handle.write(zeros)
+    assert path.stat().st_size < 2_000_000
+    started = time.perf_counter()
+    grown, error = _peak_rss_growth(lambda: read_map(path))
+    assert error.reason == Reason.MAP_TOO_LARGE and "expands beyond" in error.message
+    assert time.perf_counter() - started < 1.0
+    assert grown < 50 * 1024
+
+
+def test_claimed_work_is_checked_against_the_budget(tmp_path: Path) -> None:
+    """A gzip whose header claims 2000³ floats (the 31 MB .mrc.gz that expands to 32 GB) is
+    refused from its header; a 100³ map at 10 Å voxels passes for curation (only the map is
+    read) but not for whole-map work at 1 Å (10⁹ grid voxels)."""
+    bomb = tmp_path / "bomb.mrc.gz"
+    bomb.write_bytes(gzip.compress(_patched_header(tmp_path, shape=(2000, 2000, 2000))))
+    with pytest.raises(CurationError) as info:
+        check_map_work(bomb, budget=4 * 10**9)
+    assert info.value.reason == Reason.MAP_TOO_LARGE and "2000×2000×2000" in info.value.message
+    coarse = tmp_path / "coarse.mrc"
+    _write(coarse, np.random.default_rng(0).random((100, 100, 100)), 10.0)
+    plan = check_map_work(coarse, budget=4 * 10**9)
+    assert plan.voxels == 10**6 and plan.grid_voxels(1.0) == 10**9
+    with pytest.raises(CurationError, match="1,000,000,000 voxels at 1 Å") as info:
+        check_map_work(coarse, budget=4 * 10**9, grid_step=1.0, bytes_per_grid_voxel=11)
+    assert info.value.reason == Reason.MAP_TOO_LARGE
+    assert memory_budget() > 0
+
+
+def test_complex_maps_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "complex.mrc"
+    path.write_bytes(_patched_header(tmp_path, mode=4) + b"\0" * (64 * 8))
+    with pytest.raises(CurationError, match="complex-valued") as info:
+        read_map(path)
+    assert info.value.reason == Reason.MAP_UNREADABLE
+
+
+def test_a_gzip_stream_shorter_than_its_header_claims_is_refused_before_mrcfile(
+    tmp_path: Path,
+) -> None:
+    """A 5 KB .mrc.gz whose header claims a 2 GB extended header: mrcfile would allocate the
+    claimed 2 GB before noticing the short stream (2.2 GB peak in benchmarks/hostile_inputs.py);
+    it is refused as truncated from the decompressed length instead."""
+    import resource
+
+    header = bytearray(1024)
+    struct.pack_into("<4i", header, 0, 10, 10, 10, 2)  # 10³ float32
+    struct.pack_into("<3f", header, 40, 10.0, 10.0, 10.0)
+    struct.pack_into("<3i", header, 64, 1, 2, 3)
+    struct.pack_into("<i", header, 92, 2_000_000_000)  # nsymbt
+    header[208:212] = b"MAP "
+    header[212:216] = bytes([0x44, 0x44, 0, 0])
+    path = tmp_path / "short.mrc.gz"
+    path.write_bytes(gzip.compress(bytes(header) + bytes(4000)))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CurationError) as info:
+        read_map(path)
+    assert info.value.reason == Reason.MAP_UNREADABLE
+    assert "truncated: the header implies 2000005024 bytes, the gzip stream holds 5024" in str(
+        info.value
+    )
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 100

@@ -1,0 +1,226 @@
+"""Training on real demo samples: input pipeline, grid, determinism, resume after a kill,
+selection of the best run per loss."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cryosse.acquire.locate import locate_entry
+from cryosse.core.grid import RunSpec, run_spec, training_grid
+from cryosse.curate.entry import curate_entry
+from cryosse.curate.settings import CurationSettings, ResolutionWindow
+from cryosse.io.density import read_map
+from cryosse.io.mirror import LocalMirror
+from cryosse.learn.inputs import (
+    SYMMETRIES,
+    apply_symmetry,
+    central_mask,
+    load_box,
+    normalize_density,
+    random_crop,
+)
+from cryosse.learn.training import (
+    TrainSettings,
+    pick_device,
+    predict_box,
+    select_best_runs,
+    train_run,
+)
+from cryosse.learn.unet import UNet3D
+from tests.conftest import DEMO_MIRROR, REALDATA
+
+MODEL = {"base": 4, "depth": 2, "dropout": 0.5}
+FAST = TrainSettings(epochs=3, patience=5, steps_per_epoch=2, crop_size=24, threads=1)
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real samples curated from the demo mirror: EMD-8518 (train) and EMD-6149 (validation)."""
+    out = tmp_path_factory.mktemp("samples")
+    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+    for emdb in ("EMD-8518", "EMD-6149"):
+        curate_entry(
+            locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings.resolution), settings, out
+        )
+    return {p.name: p for p in out.iterdir()}
+
+
+def test_normalisation() -> None:
+    density = np.array([[[-2.0, 0.0, 1.0, 4.0]]], dtype=np.float32)
+    x, zero = normalize_density(density)
+    q = np.percentile([1.0, 4.0], 99.0)  # of the positive voxels only; negatives → 0
+    assert np.allclose(x.ravel(), [0.0, 0.0, 1.0 / q, 4.0 / q], atol=1e-6)
+    assert zero == 0.0
+    assert x.dtype == np.float32
+    assert np.all(normalize_density(np.zeros((2, 2, 2)))[0] == 0)
+
+
+def test_normalisation_ignores_empty_space_around_a_real_map() -> None:
+    """Zero padding leaves the input unchanged; cropping into the molecule changes it by < 3 %."""
+    density = read_map(REALDATA / "EMD-8518" / "A-1.0APIX.mrc").data
+    x, _ = normalize_density(density)
+    padded, _ = normalize_density(np.pad(density, 15))
+    assert np.array_equal(padded[15:-15, 15:-15, 15:-15], x)
+    crop = (slice(10, -10), slice(12, -12), slice(8, -8))
+    cropped, _ = normalize_density(density[crop])
+    assert np.allclose(cropped, x[crop], rtol=0.03, atol=1e-6)
+
+
+def test_48_symmetries_are_distinct_and_keep_labels_aligned() -> None:
+    assert len(SYMMETRIES) == 48
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 4, 5))
+    images = {apply_symmetry(a, i).tobytes() + bytes(apply_symmetry(a, i).shape) for i in range(48)}
+    assert len(images) == 48
+    labels = (a > 0).astype(np.int64)
+    for i in range(48):
+        assert np.array_equal(apply_symmetry(a, i) > 0, apply_symmetry(labels, i) == 1)
+
+
+def test_crops_hold_central_voxels(samples: dict[str, Path]) -> None:
+    box = load_box(samples["EMD-8518_5u8s_A"])
+    assert box.central.sum() > 0 and not box.central[0, 0, 0]  # padding is not central
+    rng = np.random.default_rng(0)
+    for size in (16, 24, 200):
+        density, labels, mask = random_crop(box, size, rng)
+        assert density.shape == labels.shape == mask.shape == (size, size, size)
+        assert mask.any()
+    # a crop larger than the box is padded with the zero-density level, mask off, background
+    density, labels, mask = random_crop(box, 200, rng)
+    assert density[-1, -1, -1] == pytest.approx(box.zero_level)
+    assert labels[-1, -1, -1] == 0 and not mask[-1, -1, -1]
+    meta = {"central_start_xyz": [1, 2, 3], "central_stop_xyz": [2, 4, 6]}
+    assert central_mask(meta, (8, 8, 8)).sum() == 1 * 2 * 3
+
+
+def test_grid_has_33_runs() -> None:
+    grid = training_grid({})
+    assert len(grid) == 33
+    assert len({s.run_id for s in grid}) == 33
+    counts = {
+        loss: sum(s.loss == loss for s in grid) for loss in ("CE", "FL", "DL", "CE_DL", "FL_DL")
+    }
+    assert counts == {"CE": 3, "FL": 12, "DL": 3, "CE_DL": 3, "FL_DL": 12}
+    assert run_spec("FL_DL_g5_lr0.0001", {}) == RunSpec("FL_DL", 1e-4, 5.0)
+    with pytest.raises(ValueError, match="not in the training grid"):
+        run_spec("FL_g3_lr0.001", {})
+
+
+def test_predict_box_probabilities(samples: dict[str, Path]) -> None:
+    torch.manual_seed(0)
+    box = load_box(samples["EMD-6149_3j8g_X"])
+    probs = predict_box(UNet3D(base=4), box, pick_device(TrainSettings(device="cpu")))
+    assert probs.shape == (3, *box.density.shape)
+    assert np.allclose(probs.sum(axis=0), 1.0, atol=1e-5)
+
+
+def read_history(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_training_is_deterministic_and_resumes(samples: dict[str, Path], tmp_path: Path) -> None:
+    spec = RunSpec("FL_DL", 1e-3, 2.0)
+    train, val = [samples["EMD-8518_5u8s_A"]], [samples["EMD-6149_3j8g_X"]]
+    straight = train_run(spec, FAST, MODEL, train, val, tmp_path / "straight")
+    history = read_history(tmp_path / "straight/history.csv")
+    assert [int(r["epoch"]) for r in history] == [1, 2, 3]
+    assert straight["epochs_run"] == 3 and straight["validation_cases"] == 1
+    assert 0.0 <= straight["best_val_metric"] <= 1.0
+    best = torch.load(tmp_path / "straight/best.pt", weights_only=False)
+    assert best["epoch"] == straight["best_epoch"] and best["model_config"] == MODEL
+    assert json.loads((tmp_path / "straight/summary.json").read_text())["run_id"] == spec.run_id
+
+    # Killed after epoch 2 (its last.pt is all that survives), then resubmitted: it resumes at
+    # epoch 3 and ends exactly where the uninterrupted run ended.
+    killed = tmp_path / "killed"
+    train_run(spec, TrainSettings(**{**FAST.__dict__, "epochs": 2}), MODEL, train, val, killed)
+    (killed / "summary.json").unlink()
+    (killed / "history.csv").unlink()
+    train_run(spec, FAST, MODEL, train, val, killed)
+    resumed = read_history(killed / "history.csv")
+    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in history]
+    assert [r["val_metric"] for r in resumed] == [r["val_metric"] for r in history]
+
+    # Resubmitted after it finished (Snakemake deleted its outputs): nothing is retrained, the
+    # outputs come back from last.pt.
+    for name in ("best.pt", "summary.json", "history.csv"):
+        (killed / name).unlink()
+    again = train_run(spec, FAST, MODEL, train, val, killed)
+    assert again["epochs_run"] == 3 and (killed / "best.pt").exists()
+    assert read_history(killed / "history.csv") == resumed
+
+    # New data (another validation case) changes the fingerprint: training starts afresh.
+    fresh = train_run(spec, FAST, MODEL, train, [*val, samples["EMD-8518_5u8s_A"]], killed)
+    assert fresh["validation_cases"] == 2
+    assert read_history(killed / "history.csv")[0]["val_metric"] != history[0]["val_metric"]
+
+
+def test_early_stopping(samples: dict[str, Path], tmp_path: Path) -> None:
+    settings = TrainSettings(**{**FAST.__dict__, "epochs": 6, "patience": 1})
+    summary = train_run(
+        RunSpec("CE", 1e-5),
+        settings,
+        MODEL,
+        [samples["EMD-8518_5u8s_A"]],
+        [samples["EMD-6149_3j8g_X"]],
+        tmp_path,
+    )
+    assert summary["epochs_run"] <= summary["best_epoch"] + 2
+    assert summary["stopped_early"] == (summary["epochs_run"] < 6)
+
+
+def test_selection_picks_the_best_run_per_loss() -> None:
+    def summary(loss: str, lr: float, gamma: float | None, metric: float) -> dict:
+        spec = RunSpec(loss, lr, gamma)
+        return {
+            "run_id": spec.run_id,
+            "loss": loss,
+            "lr": lr,
+            "gamma": gamma,
+            "best_epoch": 4,
+            "best_val_metric": metric,
+            "selection": "validation metric",
+        }
+
+    rows = select_best_runs(
+        [
+            summary("CE", 1e-3, None, 0.40),
+            summary("CE", 1e-4, None, 0.45),
+            summary("FL", 1e-3, 1.0, 0.50),
+            summary("FL", 1e-3, 2.0, 0.50),
+        ]
+    )
+    chosen = {r["loss"]: r["run_id"] for r in rows}
+    assert chosen == {"CE": "CE_lr0.0001", "FL": "FL_g1_lr0.001"}  # tie: the earlier grid run
+    assert "others: CE_lr0.001 0.4000" in rows[0]["why"]
+
+
+def test_a_truncated_or_crafted_last_pt_starts_afresh(
+    samples: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated last.pt (a kill while the disk was full) must not fail every later run, and a
+    crafted one must not run code: both are refused by weights_only and training starts anew."""
+    import pickle
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (Path.touch, (tmp_path / "pwned",))
+
+    settings = TrainSettings(**{**FAST.__dict__, "epochs": 1})
+    for content in (b"PK\x03\x04 truncated", pickle.dumps({"fingerprint": Payload()})):
+        out = tmp_path / f"run{len(content)}"
+        out.mkdir()
+        (out / "last.pt").write_bytes(content)
+        summary = train_run(
+            RunSpec("CE", 1e-3), settings, MODEL, [samples["EMD-8518_5u8s_A"]], [], out
+        )
+        assert summary["epochs_run"] == 1
+    assert not (tmp_path / "pwned").exists()
+    assert "training starts afresh" in caplog.text

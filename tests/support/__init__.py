@@ -1,0 +1,1 @@
+"""Test helpers: the loopback archive server and the one-node SLURM cluster."""
