@@ -41,7 +41,8 @@ class ConfigError(ValueError):
 @cache
 def schema() -> dict[str, Any]:
     text = resources.files("cryosse").joinpath("config.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def _validator_with_defaults() -> Any:
@@ -51,7 +52,9 @@ def _validator_with_defaults() -> Any:
 
     validate_properties = Draft202012Validator.VALIDATORS["properties"]
 
-    def set_defaults(validator: Any, properties: dict, instance: Any, subschema: dict) -> Iterator:
+    def set_defaults(
+        validator: Any, properties: dict[str, Any], instance: Any, subschema: dict[str, Any]
+    ) -> Iterator[Any]:
         # As the jsonschema FAQ's recipe that Snakemake uses: a missing key takes its default
         # before the properties are validated, so nested sections are filled in too.
         if isinstance(instance, dict):
