@@ -87,7 +87,7 @@ def _default(function: Any, name: str) -> Any:
 def definitions(config: dict[str, Any]) -> str:
     """What every figure of the tables means, as cryosse.metrics, .tables, .statistics and
     .evaluation compute it; the numbers are read from the code and the run's config."""
-    crop = CurationSettings.from_config(config)
+    crop = CurationSettings.from_config(config).crop
     radius = _default(residue_votes, "radius")
     resamples = _default(weighted_with_ci, "resamples")
     seed = _default(weighted_with_ci, "seed")
