@@ -27,6 +27,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -81,7 +82,7 @@ def _unit_interval(text: str) -> float:
 
 
 def _subcommand(
-    sub: argparse._SubParsersAction, name: str, **kwargs: str
+    sub: argparse._SubParsersAction, name: str, **kwargs: Any
 ) -> argparse.ArgumentParser:
     """A subcommand whose --help ends with its example (EXAMPLES)."""
     return sub.add_parser(
@@ -311,10 +312,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     except PredictionError as exc:  # predictions in another frame than the map
         print(f"cryosse evaluate: {exc}", file=sys.stderr)
         return 1
-    for row in log:
-        if row.status == "excluded":
+    for logged in log:
+        if logged.status == "excluded":
             print(
-                f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
+                f"excluded {logged.level} {logged.chain or logged.pdb_id}: {logged.reason}: "
+                f"{logged.message}",
                 file=sys.stderr,
             )
     columns = ["sample_id", "chain"] + [
