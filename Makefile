@@ -86,6 +86,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	@! grep -rnE --include='*.py' '# fmt: (skip|off)' src tests benchmarks workflow_scripts demo \
 	  || { echo "the formatter is switched off above: format the code instead"; exit 1; }
+	$(BIN)/mypy  # [tool.mypy] in pyproject.toml: strict on core and io
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint --configfile config/demo.yaml
 

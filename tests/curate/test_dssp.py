@@ -114,3 +114,18 @@ def test_gzipped_mmcif_model(realdata: Path) -> None:
     assert sum(1 for r in residues if r.key in codes) >= 0.95 * len(residues)
     classes = {code_to_class(c) for c in codes.values()}
     assert classes == {BACKGROUND, HELIX, SHEET}
+
+
+def test_residue_without_number_is_refused(tmp_path: Path) -> None:
+    # gemmi reads a blank resSeq as seqid.num None: Residue.key and residue_id need a number
+    path = tmp_path / "unnumbered.pdb"
+    path.write_text(
+        "ATOM      1  N   ALA A    A       0.000   1.400   3.000  1.00  0.00           N\n"
+        "ATOM      2  CA  ALA A    A       1.000   2.000   3.000  1.00  0.00           C\n"
+        "ATOM      3  C   ALA A    A       2.400   2.000   3.000  1.00  0.00           C\n"
+        "END\n"
+    )
+    with pytest.raises(CurationError) as caught:
+        protein_residues(read_model(path))
+    assert caught.value.reason == Reason.MODEL_UNREADABLE
+    assert "no residue number" in str(caught.value)

@@ -462,9 +462,9 @@ class Downloader:
                     raise _AttemptFailed("deadline passed", final=True)
                 read_timeout = min(read_timeout, remaining)
             self._wait_for_host(url)
-            remaining = None if transfer.deadline is None else transfer.deadline - time.monotonic()
+            left = None if transfer.deadline is None else transfer.deadline - time.monotonic()
             try:
-                with headers_deadline(remaining) as expired:
+                with headers_deadline(left) as expired:
                     try:
                         response = self._session.get(
                             url, headers=headers, stream=True, timeout=(self.timeout, read_timeout)

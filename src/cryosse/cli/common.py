@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -24,7 +25,7 @@ class ExampleFormatter(argparse.HelpFormatter):
 
 
 def subcommand(
-    sub: argparse._SubParsersAction, name: str, example: str, **kwargs: str
+    sub: argparse._SubParsersAction, name: str, example: str, **kwargs: Any
 ) -> argparse.ArgumentParser:
     """A subcommand whose --help ends with its example (one command line)."""
     return sub.add_parser(

@@ -66,10 +66,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
     except PredictionError as exc:  # predictions in another frame than the map
         print(f"cryosse evaluate: {exc}", file=sys.stderr)
         return 1
-    for row in log:
-        if row.status == "excluded":
+    for logged in log:
+        if logged.status == "excluded":
             print(
-                f"excluded {row.level} {row.chain or row.pdb_id}: {row.reason}: {row.message}",
+                f"excluded {logged.level} {logged.chain or logged.pdb_id}: {logged.reason}: "
+                f"{logged.message}",
                 file=sys.stderr,
             )
     columns = ["sample_id", "chain"] + [

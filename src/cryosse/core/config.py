@@ -41,8 +41,8 @@ class ConfigError(ValueError):
 @cache
 def schema() -> dict[str, Any]:
     schema_file = resources.files("cryosse.core").joinpath("config.schema.json")
-    text = schema_file.read_text(encoding="utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(schema_file.read_text(encoding="utf-8"))
+    return loaded
 
 
 def _validator_with_defaults() -> Any:
@@ -52,7 +52,9 @@ def _validator_with_defaults() -> Any:
 
     validate_properties = Draft202012Validator.VALIDATORS["properties"]
 
-    def set_defaults(validator: Any, properties: dict, instance: Any, subschema: dict) -> Iterator:
+    def set_defaults(
+        validator: Any, properties: dict[str, Any], instance: Any, subschema: dict[str, Any]
+    ) -> Iterator[Any]:
         # As the jsonschema FAQ's recipe that Snakemake uses: a missing key takes its default
         # before the properties are validated, so nested sections are filled in too.
         if isinstance(instance, dict):

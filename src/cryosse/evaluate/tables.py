@@ -131,16 +131,16 @@ def table2(
             "ca_other": any_case.ca_other,
         }
         for loss in losses:
-            case = by_case[sample_id].get(loss)
-            row[f"{loss}_helix"] = _num(case.voxel_f1_helix if case else None)
-            row[f"{loss}_sheet"] = _num(case.voxel_f1_sheet if case else None)
+            scored = by_case[sample_id].get(loss)
+            row[f"{loss}_helix"] = _num(scored.voxel_f1_helix if scored else None)
+            row[f"{loss}_sheet"] = _num(scored.voxel_f1_sheet if scored else None)
         chosen = by_case[sample_id].get(best) if best else None
         row["residue_helix"] = _num(chosen.residue_f1_helix if chosen else None)
         row["residue_sheet"] = _num(chosen.residue_f1_sheet if chosen else None)
         for name in extra:
-            case = by_case[sample_id].get(name)
-            row[f"residue_helix_{name}"] = _num(case.residue_f1_helix if case else None)
-            row[f"residue_sheet_{name}"] = _num(case.residue_f1_sheet if case else None)
+            scored = by_case[sample_id].get(name)
+            row[f"residue_helix_{name}"] = _num(scored.residue_f1_helix if scored else None)
+            row[f"residue_sheet_{name}"] = _num(scored.residue_f1_sheet if scored else None)
         rows.append(row)
     return rows
 
@@ -282,13 +282,14 @@ def cv_table(by_loss: dict[str, dict[int, list[CaseResult]]]) -> list[dict]:
             for cls in SCORED_CLASSES:
                 f1 = [getattr(c, f"voxel_f1_{cls}") for c in cases]
                 weights = [getattr(c, f"voxel_true_{cls}") for c in cases]
-                values[cls], _, _ = weighted_with_ci(f1, weights, resamples=1)
-                if values[cls] is not None:
-                    per_fold[cls].append(values[cls])
+                value, _, _ = weighted_with_ci(f1, weights, resamples=1)
+                values[cls] = value
+                if value is not None:
+                    per_fold[cls].append(value)
             if values["helix"] is not None and values["sheet"] is not None:
                 per_fold["average"].append((values["helix"] + values["sheet"]) / 2)
-        for key, values in per_fold.items():
-            row[key] = _mean_sd(values)
+        for key, fold_values in per_fold.items():
+            row[key] = _mean_sd(fold_values)
         rows.append(row)
     return rows
 

@@ -246,7 +246,8 @@ class DensityMap:
 
     def xyz_to_index(self, xyz: np.ndarray) -> np.ndarray:
         """Fractional voxel indices (x, y, z order) of Cartesian points (N×3)."""
-        return (np.asarray(xyz, dtype=np.float64) - self.origin) / self.voxel_size
+        index: np.ndarray = (np.asarray(xyz, dtype=np.float64) - self.origin) / self.voxel_size
+        return index
 
     def values_at(self, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest-voxel values at points, and a mask of points inside the grid."""
@@ -259,7 +260,7 @@ class DensityMap:
         return values, inside
 
 
-def _open_mrc(path: Path, plan: MapPlan) -> tuple[np.ndarray, object, np.ndarray]:
+def _open_mrc(path: Path, plan: MapPlan) -> tuple[np.ndarray, np.recarray, np.ndarray]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if plan.gzipped:

@@ -109,12 +109,15 @@ def parse_header_element(root: ET.Element, source: str = "header") -> EntryHeade
             contours[0] if contours else None,
         )
         contour = _float(primary.find("level")) if primary is not None else None
+        # filtered rather than tested with all(), which mypy cannot narrow through
         spacing = [_float(map_node.find(f"pixel_spacing/{a}")) for a in "xyz"]
-        if all(v is not None for v in spacing):
-            voxel = (spacing[0], spacing[1], spacing[2])
+        given = [v for v in spacing if v is not None]
+        if len(given) == 3:
+            voxel = (given[0], given[1], given[2])
         dim_values = [_text(map_node.find(f"dimensions/{a}")) for a in ("col", "row", "sec")]
-        if all(v is not None and v.isdigit() for v in dim_values):
-            dims = (int(dim_values[0]), int(dim_values[1]), int(dim_values[2]))
+        digits = [v for v in dim_values if v is not None and v.isdigit()]
+        if len(digits) == 3:
+            dims = (int(digits[0]), int(digits[1]), int(digits[2]))
         size_text = map_node.get("size_kbytes")
         size_kb = int(size_text) if size_text and size_text.isdigit() else None
 

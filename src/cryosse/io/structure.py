@@ -72,6 +72,12 @@ def protein_residues(structure: gemmi.Structure) -> list[Residue]:
             ca = res.find_atom("CA", "*")
             if ca is None or ca.element != gemmi.Element("C"):
                 continue
+            if res.seqid.num is None:
+                # a blank PDB resSeq: the residue could not be matched to DSSP or named
+                raise CurationError(
+                    Reason.MODEL_UNREADABLE,
+                    f"residue {res.name} of chain {chain.name} has no residue number",
+                )
             info = gemmi.find_tabulated_residue(res.name)
             code = info.one_letter_code.upper() if info is not None else "X"
             residues.append(

@@ -94,7 +94,8 @@ def calibrate(model: UNet3D, boxes: list[Box], device: Device) -> dict[str, Any]
     temperature = fit_temperature(logits, labels)
     with torch.no_grad():
         model.head.weight.div_(temperature)
-        model.head.bias.div_(temperature)
+        if model.head.bias is not None:  # a head built without a bias has none to scale
+            model.head.bias.div_(temperature)
     return {
         "method": "temperature scaling folded into the head (weights and bias / T)",
         "temperature": temperature,

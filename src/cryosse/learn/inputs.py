@@ -127,7 +127,8 @@ def chain_distance(sample: Sample) -> np.ndarray:
     """Å from every voxel to the nearest Cα of the sample's central chain (float16)."""
     voxel = float(sample.meta["voxel_size"])
     origin = np.array(sample.meta["origin"], dtype=np.float64)
-    seeds = np.ones(sample.density.shape, dtype=bool)
+    # annotated: numpy's stubs type ones() of a tuple[Any, ...] shape as 0-d (shape ())
+    seeds: np.ndarray = np.ones(sample.density.shape, dtype=bool)
     for row in sample.residues:
         if row["central_chain"] != "1":
             continue

@@ -36,6 +36,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,7 +220,7 @@ def _batch(
 
 
 def train_step(
-    model: torch.nn.Module,
+    model: Callable[[torch.Tensor], torch.Tensor],
     optimizer: torch.optim.Optimizer,
     loss_fn: SegmentationLoss,
     batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
@@ -317,7 +318,8 @@ def train_run(
     _seed_everything(settings.seed)
     model = build_model(model_config).to(device.torch_device)
     if device.channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
+        # Module.to's stub overloads omit memory_format, which it accepts at run time
+        model = model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr, weight_decay=settings.weight_decay)
     loss_fn = SegmentationLoss(spec.loss, gamma=spec.gamma or 0.0)
     step_fn = torch.compile(model) if settings.compile else model

@@ -377,8 +377,10 @@ def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
     return made
 
 
-def _montages(results: Path, cases: dict[str, list], plots: Path, limit: int = 3) -> list:
-    made = []
+def _montages(
+    results: Path, cases: dict[str, list], plots: Path, limit: int = 3
+) -> list[tuple[Path, str]]:
+    made: list[tuple[Path, str]] = []
     table1 = results / "tables" / "table1.tsv"
     rows = (
         [r for r in read_tsv(table1) if r["average"] != "NA" and r["loss"] in LOSSES]

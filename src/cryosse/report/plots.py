@@ -65,8 +65,8 @@ def sheet_scatter(
     a: list[CaseResult], b: list[CaseResult], names: tuple[str, str], path: str | Path
 ) -> None:
     other = {c.sample_id: c.voxel_f1_sheet for c in b}
-    pairs = [(c.voxel_f1_sheet, other.get(c.sample_id)) for c in a]
-    pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+    both = [(c.voxel_f1_sheet, other.get(c.sample_id)) for c in a]
+    pairs = [(x, y) for x, y in both if x is not None and y is not None]
     figure, axis = plt.subplots(figsize=(3.8, 3.8))
     axis.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
     if pairs:

@@ -511,7 +511,8 @@ def segment_map(
     tick = time.perf_counter()
     network = inference_network(net).to(torch_device.torch_device)
     if channels_last:
-        network = network.to(memory_format=torch.channels_last_3d)
+        # Module.to's stub overloads omit memory_format, which it accepts at run time
+        network = network.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
     prediction = predict_tiled(
         network,
         normalised,
@@ -668,11 +669,11 @@ def run_cli(args: Any) -> int:
 
     show = warnings.showwarning
 
-    def one_line(message: Warning | str, category: type[Warning], *rest: Any) -> None:
+    def one_line(message: Warning | str, category: type[Warning], *rest: Any, **named: Any) -> None:
         if issubclass(category, ResolutionWarning):  # at once, as one line of ours
             print(f"cryosse segment: warning: {message}", file=sys.stderr)
         else:
-            show(message, category, *rest)
+            show(message, category, *rest, **named)
 
     try:
         with warnings.catch_warnings():

@@ -390,8 +390,9 @@ class ZSlabs:
         self._slabs: list[np.ndarray | None] = list(slabs)
         self._bounds = [0, *itertools.accumulate(s.shape[0] for s in slabs)]
         self.border = int(border)
-        self.inner_shape: tuple[int, int, int] = (self._bounds[-1], *slabs[0].shape[1:])  # type: ignore[assignment]
-        self.shape: tuple[int, int, int] = tuple(n + 2 * self.border for n in self.inner_shape)  # type: ignore[assignment]
+        self.inner_shape: tuple[int, int, int] = (self._bounds[-1], *slabs[0].shape[1:])
+        nz, ny, nx = (n + 2 * self.border for n in self.inner_shape)
+        self.shape: tuple[int, int, int] = (nz, ny, nx)
 
     def copy_into(self, out: np.ndarray, z0: int, y0: int, x0: int) -> None:
         """out[:dz, :dy, :dx] = volume[z0 : z0 + dz, y0 : y0 + dy, x0 : x0 + dx] (coordinates of

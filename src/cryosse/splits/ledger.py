@@ -201,18 +201,18 @@ def assign_main_split(
 
     fresh_groups = []
     for group, group_cases in sorted(members.items()):
-        pinned = _pinned_roles(group_cases, settings)
-        if pinned:
+        roles = _pinned_roles(group_cases, settings)
+        if roles:
             for case in group_cases:
-                if case.sample_id in known and known[case.sample_id] != pinned[case.sample_id]:
+                if case.sample_id in known and known[case.sample_id] != roles[case.sample_id]:
                     raise ValueError(
                         f"ledger puts {case.sample_id} in {known[case.sample_id]}, but "
-                        f"evaluation_entries / test_chains make it {pinned[case.sample_id]}: it "
+                        f"evaluation_entries / test_chains make it {roles[case.sample_id]}: it "
                         "is, or is similar to, a pinned evaluation case; start a new ledger"
                     )
             for case in sorted(group_cases, key=lambda c: c.sample_id):
                 if case.sample_id not in known:
-                    add(case, pinned[case.sample_id])
+                    add(case, roles[case.sample_id])
             continue
         new = [c for c in group_cases if c.sample_id not in known]
         if not new:

@@ -203,10 +203,11 @@ def derive_entry(
         comment=comment,
         contour_level=contour,
     )
+    ox, oy, oz = (float(v) for v in density.origin)
     map_data = mrc_bytes(
         data,
         voxel,
-        origin_xyz=tuple(float(v) for v in density.origin),
+        origin_xyz=(ox, oy, oz),
         label=f"cryosse DERIVED from {pair.emdb_id}",
     )
     models = {pair.pdb_id: (read_plain_bytes(model_path), model_suffix(model_path))}
@@ -220,7 +221,7 @@ def derive_pairs(
     first_id: int = DERIVED_IDS[0],
     maps_per_pair: int = 1,
     seed: int = 1,
-) -> list[dict[str, str]]:
+) -> list[dict[str, str | float | None]]:
     """Derived entries of every high-resolution pair of `realdata`, ids in folder order from
     `first_id`; writes `<mirror_root>/derived.tsv` and returns its rows."""
     pairs = [

@@ -126,10 +126,11 @@ def write_evaluation_entry(entry: EvaluationEntry, realdata: Path, mirror_root: 
         how = "map and model bytes as stored in realdata"
     else:
         data, origin, voxel = merge_components(map_paths)
+        ox, oy, oz = (float(v) for v in origin)
         map_data = mrc_bytes(
             data,
             voxel,
-            origin_xyz=tuple(float(v) for v in origin),
+            origin_xyz=(ox, oy, oz),
             label=f"cryosse merged components of {entry.folder}",
         )
         model = merge_pdb_models(model_paths)

@@ -153,7 +153,8 @@ def load_atoms(path: Path) -> Atoms:
     structure.remove_alternative_conformations()
     structure.remove_hydrogens()
     structure.remove_waters()
-    xyz, weight, b, residue, chain_of, ca_index, residues = [], [], [], [], [], [], []
+    xyz: list[list[float]] = []
+    weight, b, residue, chain_of, ca_index, residues = [], [], [], [], [], []
     for chain in structure[0]:
         for res in chain:
             info = gemmi.find_tabulated_residue(res.name)
@@ -528,9 +529,8 @@ def simulate_atoms(
         "contour_level": contour,
         "contour_volume_per_atom": round(contour_volume, 2),
     }
-    return SimulatedMap(
-        data, voxel, origin, tuple(int(n) for n in nstart), origin_mode, contour, params
-    )
+    sx, sy, sz = (int(n) for n in nstart)
+    return SimulatedMap(data, voxel, origin, (sx, sy, sz), origin_mode, contour, params)
 
 
 def _summary(emdb_id: str, pdb_id: str, params: dict[str, Any]) -> str:
@@ -584,12 +584,11 @@ def simulate_entry(
         "n_protein_residues": len(atoms.residues),
         "parameters": sim.params,
     }
+    ox, oy, oz = (float(v) for v in sim.origin) if sim.origin_mode == "origin" else (0.0, 0.0, 0.0)
     data = mrc_bytes(
         sim.data,
         sim.voxel,
-        origin_xyz=tuple(float(v) for v in sim.origin)
-        if sim.origin_mode == "origin"
-        else (0.0, 0.0, 0.0),
+        origin_xyz=(ox, oy, oz),
         nstart_xyz=sim.nstart,
         label=f"cryosse SIMULATED from {pdb_id}",
     )

@@ -34,6 +34,7 @@ def curation_mem_mb(acquired: str | Path, attempt: int = 1) -> int:
     """Memory (MB) for curating the entry whose acquisition record is `acquired`."""
     record = json.loads(Path(acquired).read_text())
     kbytes = record.get("map_size_kbytes")
+    need: float
     if record.get("status") != "ok":
         need = CURATION_BASE_MB
     elif isinstance(kbytes, int | float) and kbytes > 0:
