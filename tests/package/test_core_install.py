@@ -42,6 +42,7 @@ IMPORT_NAMES = {
     "monai": "monai",
     "ruff": "ruff",
     "snakefmt": "snakefmt",
+    "mypy": "mypy",
 }
 
 RUN = """
