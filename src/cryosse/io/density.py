@@ -24,6 +24,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mrcfile
 import mrcfile.mrcinterpreter
@@ -350,10 +351,17 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
 
 
 def write_map(
-    path: str | Path, data: np.ndarray, origin: np.ndarray, voxel_size: float | np.ndarray
-) -> None:
+    path: str | Path,
+    data: np.ndarray,
+    origin: np.ndarray,
+    voxel_size: float | np.ndarray,
+    slab_statistics: bool = False,
+) -> tuple[float, float]:
     """Write a [z, y, x] array as MRC (atomically) with the given origin and voxel size (one
-    value, or x, y, z values); opens in ChimeraX."""
+    value, or x, y, z values); opens in ChimeraX. The header statistics are mrcfile's own, or
+    with `slab_statistics` computed a z-slab at a time (mrcfile's make float32 temporaries the
+    size of the map; `cryosse segment` writes maps as large as the user's). Returns the (min,
+    max) written to the header."""
     if data.dtype == np.uint8:
         data = data.astype(np.int8)
     with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
@@ -368,4 +376,23 @@ def write_map(
         # byte-identical between runs, so checksums can prove a rerun changed nothing.
         mrc.header.label[0] = f"cryosse {__version__}".encode()
         mrc.header.nlabl = 1
-        mrc.update_header_stats()
+        if slab_statistics:
+            _slab_header_statistics(mrc.header, data)
+        else:
+            mrc.update_header_stats()
+        return float(mrc.header.dmin), float(mrc.header.dmax)
+
+
+_STATISTICS_SLAB = 16  # z-planes at a time
+
+
+def _slab_header_statistics(header: Any, data: np.ndarray) -> None:
+    """dmin, dmax, dmean and rms of `data`, a z-slab at a time (float64 sums, slab-sized
+    temporaries)."""
+    slabs = [data[z : z + _STATISTICS_SLAB] for z in range(0, data.shape[0], _STATISTICS_SLAB)]
+    mean = sum(float(s.sum(dtype=np.float64)) for s in slabs) / data.size
+    squares = sum(float(np.square(s - mean).sum()) for s in slabs)
+    header.dmin = np.float32(min(float(s.min()) for s in slabs))
+    header.dmax = np.float32(max(float(s.max()) for s in slabs))
+    header.dmean = np.float32(mean)
+    header.rms = np.float32(math.sqrt(squares / data.size))

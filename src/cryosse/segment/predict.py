@@ -67,12 +67,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mrcfile
 import numpy as np
 import torch
 
 from cryosse import __version__
-from cryosse.core.atomic import atomic_path, write_text_atomic
+from cryosse.core.atomic import write_text_atomic
+from cryosse.core.classes import HELIX, SHEET
 from cryosse.core.output_folder import FolderError, claims_folder
 from cryosse.core.reasons import CurationError
 from cryosse.curate.crop import resample_axes
@@ -82,7 +82,7 @@ from cryosse.evaluate.residue_table import (
     summarize,
     write_residue_table,
 )
-from cryosse.io.density import DensityMap, check_map_work, read_map
+from cryosse.io.density import DensityMap, check_map_work, read_map, write_map
 from cryosse.io.header import parse_header
 from cryosse.learn.checkpoint import (
     Checkpoint,
@@ -629,38 +629,14 @@ def _write_outputs(
     for name, data in (
         ("helix_prob", lambda: helix),
         ("sheet_prob", lambda: sheet),
-        ("helix_mask", lambda: (labels == 1).view(np.int8)),
-        ("sheet_mask", lambda: (labels == 2).view(np.int8)),
+        ("helix_mask", lambda: (labels == HELIX).view(np.int8)),
+        ("sheet_mask", lambda: (labels == SHEET).view(np.int8)),
         ("labels", lambda: labels),
     ):
         path = out / names[name]
-        files[name] = MapStats(path, *_write_mrc(path, data(), origin, voxel))
+        low, high = write_map(path, data(), origin, voxel, slab_statistics=True)
+        files[name] = MapStats(path, low, high)
     return files
-
-
-def _write_mrc(
-    path: Path, data: np.ndarray, origin: np.ndarray, voxel: float | np.ndarray
-) -> tuple[float, float]:
-    """cryosse.io.density.write_map (atomic, fixed label, origin, voxel size) with the header
-    statistics computed a z-slab at a time: mrcfile's own (update_header_stats) make float32
-    temporaries the size of the map. Returns (min, max) of the values written."""
-    with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
-        mrc.set_data(np.ascontiguousarray(data))
-        mrc.voxel_size = (
-            float(voxel) if np.ndim(voxel) == 0 else tuple(float(v) for v in np.asarray(voxel))
-        )
-        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (float(v) for v in origin)
-        mrc.header.label[0] = f"cryosse {__version__}".encode()
-        mrc.header.nlabl = 1
-        slabs = [data[z : z + _Z_SLAB] for z in range(0, data.shape[0], _Z_SLAB)]
-        mean = sum(float(s.sum(dtype=np.float64)) for s in slabs) / data.size
-        squares = sum(float(np.square(s - mean).sum()) for s in slabs)  # float64, slab-sized
-        low = np.float32(min(float(s.min()) for s in slabs))
-        high = np.float32(max(float(s.max()) for s in slabs))
-        mrc.header.dmin, mrc.header.dmax = low, high
-        mrc.header.dmean = np.float32(mean)
-        mrc.header.rms = np.float32(math.sqrt(squares / data.size))
-    return float(low), float(high)
 
 
 def run_cli(args: Any) -> int:
