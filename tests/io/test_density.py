@@ -12,7 +12,7 @@ import pytest
 
 from cryosse.core.reasons import CurationError, Reason
 from cryosse.curate.crop import CropBox, resample_box
-from cryosse.io.density import check_map_work, memory_budget, read_map
+from cryosse.io.density import check_map_work, memory_budget, read_map, write_map
 
 
 def _write(
@@ -283,3 +283,23 @@ def test_a_gzip_stream_shorter_than_its_header_claims_is_refused_before_mrcfile(
     )
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 100
+
+
+def test_slab_header_statistics_equal_mrcfiles(tmp_path: Path) -> None:
+    """The slab-wise header statistics (write_map's, for cryosse segment's large outputs) equal
+    mrcfile's whole-array ones."""
+
+    rng = np.random.default_rng(3)
+    for data in (
+        rng.random((40, 9, 8), dtype=np.float32),
+        rng.integers(0, 3, (40, 9, 8)).astype(np.int8),
+    ):
+        write_map(tmp_path / "a.mrc", data, np.array([1.0, 2.0, 3.0]), 1.0, slab_statistics=True)
+        with mrcfile.open(tmp_path / "a.mrc") as mrc:
+            ours = [float(mrc.header[k]) for k in ("dmin", "dmax", "dmean", "rms")]
+            assert np.array_equal(mrc.data, data) and mrc.data.dtype == data.dtype
+        with mrcfile.new(tmp_path / "b.mrc", data=data, overwrite=True) as mrc:
+            mrc.update_header_stats()
+            theirs = [float(mrc.header[k]) for k in ("dmin", "dmax", "dmean", "rms")]
+        assert ours == pytest.approx(theirs, rel=1e-5)
+    assert not list(tmp_path.glob(".tmp-*"))

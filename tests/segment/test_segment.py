@@ -374,26 +374,6 @@ def test_empty_space_around_a_map_changes_nothing(model_path: Path, tmp_path: Pa
     assert np.abs(padded.helix[12:-12, 12:-12, 12:-12] - alone.helix).max() < 1e-3
 
 
-def test_output_header_statistics(tmp_path: Path) -> None:
-    """The slab-wise header statistics equal mrcfile's whole-array ones."""
-    from cryosse.segment.predict import _write_mrc
-
-    rng = np.random.default_rng(3)
-    for data in (
-        rng.random((40, 9, 8), dtype=np.float32),
-        rng.integers(0, 3, (40, 9, 8)).astype(np.int8),
-    ):
-        _write_mrc(tmp_path / "a.mrc", data, np.array([1.0, 2.0, 3.0]), 1.0)
-        with mrcfile.open(tmp_path / "a.mrc") as mrc:
-            ours = [float(mrc.header[k]) for k in ("dmin", "dmax", "dmean", "rms")]
-            assert np.array_equal(mrc.data, data) and mrc.data.dtype == data.dtype
-        with mrcfile.new(tmp_path / "b.mrc", data=data, overwrite=True) as mrc:
-            mrc.update_header_stats()
-            theirs = [float(mrc.header[k]) for k in ("dmin", "dmax", "dmean", "rms")]
-        assert ours == pytest.approx(theirs, rel=1e-5)
-    assert not list(tmp_path.glob(".tmp-*"))
-
-
 def test_labels_are_the_argmax() -> None:
     rng = np.random.default_rng(1)
     probs = rng.dirichlet([1, 1, 1], size=(20, 7, 9)).astype(np.float32)
