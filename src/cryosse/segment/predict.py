@@ -458,55 +458,15 @@ def segment_map(
         raise SegmentError(f"{Path(map_path).name}: no positive density in the region")
 
     tick = time.perf_counter()
-    # normalize_density's values (its parameters over the whole map, then the same elementwise
-    # formula), kept as z-slabs that the tiling frees once it has passed them
-    # on the network's grid (block means of `factor`³ voxels of the 1 Å grid, as in training),
-    # with an empty border around the map (UNet3D.context_border)
     net = checkpoint.model
     factor = grid_factor(checkpoint.metadata, GRID_STEP)
-    params = normalization_params(grid)
-    zero_level = params.zero_level
-    slab = _Z_SLAB * factor
-    normalised = ZSlabs(
-        [
-            coarsen_density(apply_normalization(grid[z : z + slab], params), factor)
-            for z in range(0, grid.shape[0], slab)
-        ],
-        border=net.context_border,
-    )
+    normalised, zero_level = _network_input(grid, factor, net.context_border)
     del grid
     timings["normalise"] = time.perf_counter() - tick
 
-    overlap = default_overlap(net) if overlap is None else int(overlap)
-    if overlap < 0:
-        raise SegmentError("--overlap must be >= 0")
-    if max_memory is None:
-        budget = default_memory_budget(torch_device)
-    elif isinstance(max_memory, str):
-        budget = parse_memory(max_memory)
-    else:
-        budget = int(max_memory)
-    side = (
-        int(tile_size)
-        if tile_size is not None
-        else side_for_memory(net, budget, torch_device.autocast, MAX_TILE_SIDE)
+    plan, budget, tile_bytes = _tile_plan(
+        net, normalised.shape, torch_device, tile_size, overlap, max_memory, batch_size
     )
-    if side < net.multiple:
-        raise SegmentError(f"--tile-size {side}: at least {net.multiple}")
-    try:
-        plan = plan_tiles(normalised.shape, net.multiple, side, overlap)
-    except ValueError as exc:
-        raise SegmentError(str(exc)) from exc
-    tile_bytes = tile_memory(net, plan.tile_shape, torch_device.autocast)
-    if batch_size is not None and int(batch_size) < 1:
-        raise SegmentError(f"--batch-size {batch_size}: at least 1")
-    if batch_size is None:
-        batch_size = (
-            max(1, min(16, budget // max(1, tile_bytes)))
-            if torch_device.torch_device.type == "cuda"
-            else 1
-        )
-    plan = TilePlan(plan.axes, plan.overlap, max(1, min(int(batch_size), plan.n_tiles)))
 
     tick = time.perf_counter()
     network = inference_network(net).to(torch_device.torch_device)
@@ -531,14 +491,137 @@ def segment_map(
         helix, sheet = refine(helix, factor, fine), refine(sheet, factor, fine)
     labels = labels_from(helix, sheet)
 
+    summary = _summary(
+        input_geometry,
+        region if box is not None else None,
+        shape_xyz,
+        origin,
+        checkpoint,
+        net,
+        on_input_grid,
+        labels,
+        resolution_info,
+        is_default,
+        torch_device,
+        channels_last,
+        plan,
+        budget,
+        tile_bytes,
+    )
+    result = SegmentResult(helix, sheet, labels, origin, summary)
+    if residue_model is not None:
+        result.residues = residue_rows(residue_model, helix, sheet, labels, origin, GRID_STEP)
+        summary["residues"] = {"structure": str(residue_model.path), **summarize(result.residues)}
+    if out_dir is not None:
+        tick = time.perf_counter()
+        _write_files(
+            result,
+            Path(out_dir),
+            map_path,
+            density,
+            region,
+            on_input_grid,
+            input_stats,
+            map_level,
+            residue_model,
+        )
+        timings["write"] = time.perf_counter() - tick
+    timings["total"] = time.perf_counter() - started
+    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    if out_dir is not None:
+        summary["files"] = sorted(p.name for p in result.files.values())
+        path = Path(out_dir) / "summary.json"
+        write_text_atomic(path, json.dumps(_json_safe(summary), indent=2) + "\n")
+        result.files["summary"] = path
+    return result
+
+
+def _network_input(grid: np.ndarray, factor: int, border: int) -> tuple[ZSlabs, float]:
+    """normalize_density's values (its parameters over the whole map, then the same
+    elementwise formula) on the network's grid (block means of `factor`³ voxels of the 1 Å grid,
+    as in training), kept as z-slabs that the tiling frees once it has passed them, with an
+    empty border around the map (UNet3D.context_border). Returns them and the zero level."""
+    params = normalization_params(grid)
+    slab = _Z_SLAB * factor
+    slabs = [
+        coarsen_density(apply_normalization(grid[z : z + slab], params), factor)
+        for z in range(0, grid.shape[0], slab)
+    ]
+    return ZSlabs(slabs, border=border), params.zero_level
+
+
+def _tile_plan(
+    net: Any,
+    shape: tuple[int, int, int],
+    torch_device: Device,
+    tile_size: int | None,
+    overlap: int | None,
+    max_memory: int | str | None,
+    batch_size: int | None,
+) -> tuple[TilePlan, int, int]:
+    """The tiles (side from the memory budget unless given), the budget and one tile's
+    estimated bytes."""
+    overlap = default_overlap(net) if overlap is None else int(overlap)
+    if overlap < 0:
+        raise SegmentError("--overlap must be >= 0")
+    if max_memory is None:
+        budget = default_memory_budget(torch_device)
+    elif isinstance(max_memory, str):
+        budget = parse_memory(max_memory)
+    else:
+        budget = int(max_memory)
+    side = (
+        int(tile_size)
+        if tile_size is not None
+        else side_for_memory(net, budget, torch_device.autocast, MAX_TILE_SIDE)
+    )
+    if side < net.multiple:
+        raise SegmentError(f"--tile-size {side}: at least {net.multiple}")
+    try:
+        plan = plan_tiles(shape, net.multiple, side, overlap)
+    except ValueError as exc:
+        raise SegmentError(str(exc)) from exc
+    tile_bytes = tile_memory(net, plan.tile_shape, torch_device.autocast)
+    if batch_size is not None and int(batch_size) < 1:
+        raise SegmentError(f"--batch-size {batch_size}: at least 1")
+    if batch_size is None:
+        batch_size = (
+            max(1, min(16, budget // max(1, tile_bytes)))
+            if torch_device.torch_device.type == "cuda"
+            else 1
+        )
+    plan = TilePlan(plan.axes, plan.overlap, max(1, min(int(batch_size), plan.n_tiles)))
+    return plan, budget, tile_bytes
+
+
+def _summary(
+    input_geometry: dict[str, Any],
+    region: Region | None,
+    shape_xyz: tuple[int, int, int],
+    origin: np.ndarray,
+    checkpoint: Checkpoint,
+    net: Any,
+    on_input_grid: bool,
+    labels: np.ndarray,
+    resolution_info: dict[str, Any],
+    is_default: bool,
+    torch_device: Device,
+    channels_last: bool,
+    plan: TilePlan,
+    budget: int,
+    tile_bytes: int,
+) -> dict[str, Any]:
+    """summary.json's content, before the files and timings are added."""
     counts = {
-        name: int(np.count_nonzero(labels == value)) for name, value in (("helix", 1), ("sheet", 2))
+        name: int(np.count_nonzero(labels == value))
+        for name, value in (("helix", HELIX), ("sheet", SHEET))
     }
-    summary: dict[str, Any] = {
+    return {
         "cryosse": __version__,
         "input": input_geometry,
         "box": None
-        if box is None
+        if region is None
         else {
             "first_xyz": list(region.first),
             "last_xyz": list(region.last),
@@ -569,32 +652,31 @@ def segment_map(
             "estimated_tile_bytes": tile_bytes * plan.batch_size,
         },
     }
-    result = SegmentResult(helix, sheet, labels, origin, summary)
+
+
+def _write_files(
+    result: SegmentResult,
+    out_dir: Path,
+    map_path: str | Path,
+    density: DensityMap,
+    region: Region,
+    on_input_grid: bool,
+    input_stats: MapStats,
+    map_level: float,
+    residue_model: ResidueModel | None,
+) -> None:
+    """The maps, the ChimeraX commands and the residue table, recorded in `result.files` and
+    `result.summary`."""
+    stem = map_stem(map_path)
+    stats = _write_outputs(result, out_dir, density, region, on_input_grid, stem)
+    result.files = {kind: s.path for kind, s in stats.items()}
+    cxc = out_dir / f"{stem}.cxc"
+    levels = write_chimerax_script(cxc, input_stats, map_level, stats)
+    result.files["chimerax"] = cxc
+    result.summary["chimerax"] = {"file": cxc.name, "levels": levels}
     if residue_model is not None:
-        result.residues = residue_rows(residue_model, helix, sheet, labels, origin, GRID_STEP)
-        summary["residues"] = {"structure": str(residue_model.path), **summarize(result.residues)}
-    if out_dir is not None:
-        tick = time.perf_counter()
-        stem = map_stem(map_path)
-        stats = _write_outputs(result, Path(out_dir), density, region, on_input_grid, stem)
-        result.files = {kind: s.path for kind, s in stats.items()}
-        cxc = Path(out_dir) / f"{stem}.cxc"
-        levels = write_chimerax_script(cxc, input_stats, map_level, stats)
-        result.files["chimerax"] = cxc
-        summary["chimerax"] = {"file": cxc.name, "levels": levels}
-        if residue_model is not None:
-            result.files["residues"] = Path(out_dir) / f"{stem}_residues.tsv"
-            write_residue_table(result.files["residues"], result.residues)
-        timings["write"] = time.perf_counter() - tick
-    timings["total"] = time.perf_counter() - started
-    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
-    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    if out_dir is not None:
-        summary["files"] = sorted(p.name for p in result.files.values())
-        path = Path(out_dir) / "summary.json"
-        write_text_atomic(path, json.dumps(_json_safe(summary), indent=2) + "\n")
-        result.files["summary"] = path
-    return result
+        result.files["residues"] = out_dir / f"{stem}_residues.tsv"
+        write_residue_table(result.files["residues"], result.residues)
 
 
 def output_names(stem: str) -> dict[str, str]:
