@@ -52,6 +52,7 @@ from cryosse.core.grid import RunSpec
 from cryosse.core.metrics import selection_metric, voxel_f1
 from cryosse.core.tsv import write_tsv
 from cryosse.learn.checkpoint import (
+    NetworkGrid,
     make_checkpoint,
     network_grid,
     save_checkpoint,
@@ -297,6 +298,33 @@ def _fmt(value: float | None) -> str:
     )
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What every checkpoint of a run records beside its weights."""
+
+    spec: RunSpec
+    settings: TrainSettings
+    model_config: dict[str, Any]
+    grid: NetworkGrid
+    data_summary: dict[str, Any]
+
+
+def run_checkpoint(weights: dict[str, Any], context: RunContext, **facts: Any) -> dict[str, Any]:
+    """A checkpoint of this run: its spec and settings, then `facts` (epoch, metric, ...), then
+    the training data's summary, in that order."""
+    metadata = {
+        "run": asdict(context.spec),
+        "settings": asdict(context.settings),
+        **facts,
+        **context.data_summary,
+    }
+    return make_checkpoint(weights, context.model_config, metadata, context.grid)
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 def train_run(
     spec: RunSpec,
     settings: TrainSettings,
@@ -334,7 +362,9 @@ def train_run(
     best_metric, best_epoch, start_epoch, seconds = -math.inf, 0, 1, 0.0
     best_state: dict[str, Any] | None = None
     fingerprint = run_fingerprint(spec, settings, model_config, train_dirs, val_dirs)
-    data_summary = training_data_summary(train_dirs, val_dirs)
+    context = RunContext(
+        spec, settings, model_config, grid, training_data_summary(train_dirs, val_dirs)
+    )
     last = out / "last.pt"
     state = _load_resume_state(last)
     if state is not None and state.get("fingerprint") == fingerprint:
@@ -351,17 +381,8 @@ def train_run(
         start_epoch, seconds, best_state = state["epoch"] + 1, state["seconds"], state["best"]
         if best_state is not None and "format" not in best_state:
             # a last.pt written before checkpoints carried metadata: wrap its best weights
-            best_state = make_checkpoint(
-                best_state["model"],
-                model_config,
-                {
-                    "run": asdict(spec),
-                    "settings": asdict(settings),
-                    "epoch": best_epoch,
-                    "metric": best_metric,
-                    **data_summary,
-                },
-                grid,
+            best_state = run_checkpoint(
+                best_state["model"], context, epoch=best_epoch, metric=best_metric
             )
 
     stopped_early = False
@@ -395,42 +416,22 @@ def train_run(
         )
         if metric > best_metric or best_state is None:  # NaN never beats, but one is kept
             best_metric, best_epoch = metric, epoch
-            weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            best_state = make_checkpoint(
-                weights,
-                model_config,
-                {
-                    "run": asdict(spec),
-                    "settings": asdict(settings),
-                    "epoch": epoch,
-                    "metric": metric,
-                    "metric_name": "mean of helix F1 and sheet F1 (validation)"
-                    if val_boxes
-                    else "minus the training loss",
-                    **data_summary,
-                },
-                grid,
+            best_state = run_checkpoint(
+                _weights(model),
+                context,
+                epoch=epoch,
+                metric=metric,
+                metric_name="mean of helix F1 and sheet F1 (validation)"
+                if val_boxes
+                else "minus the training loss",
             )
             save_checkpoint(best_state, out / "best.pt")
         if settings.snapshot_every and epoch % settings.snapshot_every == 0:
             # the learning curve (benchmarks/learning_curve.py) scores these after the run
-            weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            save_checkpoint(
-                make_checkpoint(
-                    weights,
-                    model_config,
-                    {
-                        "run": asdict(spec),
-                        "settings": asdict(settings),
-                        "epoch": epoch,
-                        "metric": metric,
-                        "seconds": seconds,
-                        **data_summary,
-                    },
-                    grid,
-                ),
-                out / "snapshots" / f"epoch_{epoch:04d}.pt",
+            snapshot = run_checkpoint(
+                _weights(model), context, epoch=epoch, metric=metric, seconds=seconds
             )
+            save_checkpoint(snapshot, out / "snapshots" / f"epoch_{epoch:04d}.pt")
         _save_atomic(
             {
                 "fingerprint": fingerprint,
