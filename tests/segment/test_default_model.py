@@ -27,7 +27,7 @@ from cryosse.learn.checkpoint import (
     save_checkpoint,
 )
 from cryosse.learn.unet import build_model
-from cryosse.segment.default_model import ShipError, ship_default_model
+from cryosse.segment.default_model import WEIGHTS_LICENCE, ShipError, ship_default_model
 from cryosse.segment.predict import segment_map
 from cryosse.synthetic.simulate import entry_origin
 from tests.conftest import DEMO_MIRROR, REALDATA
@@ -121,6 +121,7 @@ def test_ship_copies_the_checkpoint_and_writes_the_card(run_dir: Path, tmp_path:
         expected = value / temperature if name.startswith("head.") else value
         assert torch.allclose(shipped.model.state_dict()[name], expected, atol=1e-6), name
     assert "summary" in card
+    assert card["licence"] == WEIGHTS_LICENCE and "MIT" in card["licence"]
     assert json.loads((package / "models/default.json").read_text()) == card
     # weighted by true voxels (voxel F1) and by Cα of the class (residue F1), by hand:
     weighted = card["test"]["weighted"]
@@ -177,6 +178,7 @@ def test_the_shipped_model_and_its_card(tmp_path: Path) -> None:
     card = json.loads((shipped.parent / "default.json").read_text())
     assert card["model"]["checkpoint_sha256"] == checkpoint.sha256
     assert card["training"]["loss"] == "FL_DL" == checkpoint.metadata["run"]["loss"]
+    assert card["licence"] == WEIGHTS_LICENCE  # the weights' terms travel with them
     assert shipped.stat().st_size <= 20 * 1024 * 1024
     # trained on simulated and derived maps only: no real evaluation entry among its cases
     trained_on = checkpoint.metadata["training"]["train_ids"]

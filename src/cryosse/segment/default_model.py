@@ -44,6 +44,13 @@ class ShipError(ValueError):
     """The run cannot be shipped, with the reason."""
 
 
+# The weights are released with the code; what they were trained on carries no other terms.
+WEIGHTS_LICENCE = (
+    "MIT (the licence of cryosse, LICENSE). Trained only on public-domain (CC0) EMDB maps and "
+    "PDB models and on maps simulated or low-passed from them, so no other terms apply."
+)
+
+
 def _weights(case: CaseResult, kind: str, cls: str) -> int:
     return getattr(case, f"voxel_true_{cls}") if kind == "voxel" else getattr(case, f"ca_{cls}")
 
@@ -118,6 +125,7 @@ def model_card(run_dir: Path, loss: str) -> tuple[Path, dict[str, Any]]:
         "test": {"run": run_dir.name, **evaluation_figures(read_cases(cases_tsv))},
         "versions": checkpoint.metadata["versions"],
         "shipped_by": f"cryosse {__version__}",
+        "licence": WEIGHTS_LICENCE,
     }
     return best, card
 
