@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import to_rgb
 
+from cryosse.core.classes import CLASS_IDS
 from cryosse.io.density import read_map
 from cryosse.segment.chimerax import COLOURS
 from cryosse.segment.predict import GRID_STEP, resample_onto, segment_map
@@ -33,7 +34,8 @@ from cryosse.segment.predict import GRID_STEP, resample_onto, segment_map
 
 def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, ...]) -> np.ndarray:
     """The model's DSSP classes on the 1 Å grid (the dataset's labelling rule)."""
-    from cryosse.curate.dssp import assign_dssp, code_to_class
+    from cryosse.core.classes import code_to_class
+    from cryosse.curate.dssp import assign_dssp
     from cryosse.curate.labels import label_voxels
     from cryosse.io.structure import ca_array, protein_residues, read_model
 
@@ -42,6 +44,22 @@ def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, ...])
     codes = assign_dssp(model)
     classes = np.array([code_to_class(codes.get(r.key, "")) for r in residues])
     return label_voxels(origin, shape_zyx[::-1], GRID_STEP, ca_array(residues), classes)
+
+
+def _outline(ax, plane: np.ndarray, level: float, colour, extent, style: str) -> None:
+    """A mask's region at `level`: filled lightly, its edge drawn."""
+    ax.contourf(
+        plane, levels=[level, 2.0], colors=[colour], alpha=0.35, origin="lower", extent=extent
+    )
+    ax.contour(
+        plane,
+        levels=[level],
+        colors=[colour],
+        linewidths=1.2,
+        linestyles=style,
+        origin="lower",
+        extent=extent,
+    )
 
 
 def main() -> None:
@@ -89,42 +107,11 @@ def main() -> None:
             if column == 0 and levels[f"{cls}_mask"] is not None:
                 plane = masks[cls][z].astype(np.float32)
                 if plane.min() < levels[f"{cls}_mask"] < plane.max():
-                    ax.contourf(
-                        plane,
-                        levels=[levels[f"{cls}_mask"], 2.0],
-                        colors=[colour],
-                        alpha=0.35,
-                        origin="lower",
-                        extent=extent,
-                    )
-                    ax.contour(
-                        plane,
-                        levels=[levels[f"{cls}_mask"]],
-                        colors=[colour],
-                        linewidths=1.2,
-                        origin="lower",
-                        extent=extent,
-                    )
+                    _outline(ax, plane, levels[f"{cls}_mask"], colour, extent, "solid")
             if column == 1 and truth is not None:
-                plane = (truth[z] == (1 if cls == "helix" else 2)).astype(np.float32)
+                plane = (truth[z] == CLASS_IDS[cls]).astype(np.float32)
                 if plane.max() > 0:
-                    ax.contourf(
-                        plane,
-                        levels=[0.5, 2.0],
-                        colors=[colour],
-                        alpha=0.35,
-                        origin="lower",
-                        extent=extent,
-                    )
-                    ax.contour(
-                        plane,
-                        levels=[0.5],
-                        colors=[colour],
-                        linewidths=1.2,
-                        linestyles="dashed",
-                        origin="lower",
-                        extent=extent,
-                    )
+                    _outline(ax, plane, 0.5, colour, extent, "dashed")
         ax.set_xlabel("x (Å)")
         ax.set_ylabel("y (Å)")
     name = Path(args.map).name

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from machine import host_facts  # noqa: E402
 
-from tests import slurm_cluster  # noqa: E402
+from tests.support import slurm_cluster  # noqa: E402
 from tests.e2e.test_slurm import (  # noqa: E402
     LOCAL_ARGS,
     SLURM_ARGS,
