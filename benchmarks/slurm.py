@@ -1,12 +1,14 @@
 """Benchmark: the reduced demo through a real one-node SLURM cluster vs the same run locally.
 
-The configuration and commands are those of tests/e2e/test_slurm.py (the demo's five entries, the
-losses CE and FL_DL, up to Table 1 and the split report; profiles/slurm with the status-check
-settings for a cluster without slurmdbd). Here the two runs go one after the other, each alone
-on the machine, in fresh working folders: first `--cores 2` locally, then `--executor slurm` on
-the cluster of tests/support/slurm_cluster.py (8 CPUs declared, 2 fake GPUs). Printed: the wall
-time of
-each, their ratio, the number of SLURM jobs, and from Snakemake's benchmark files the summed
+The configuration and commands are those of tests/e2e/test_slurm.py: the README's SLURM recipe
+(`cryosse search`, `cryosse fetch`, then Snakemake with profiles/slurm and the status-check
+settings for a cluster without slurmdbd) against its loopback archive of the demo's five
+entries, the losses CE and FL_DL, up to Table 1 and the split report. The search and the
+downloads run once, before any timing; then the two runs go one after the other, each alone on
+the machine, in fresh working folders sharing that archive cache: first `--cores 2` locally,
+then through the cluster of tests/support/slurm_cluster.py (8 CPUs declared, 2 fake GPUs).
+Printed: the wall time of each, their ratio, the number of SLURM jobs, and from Snakemake's
+benchmark files the summed
 in-job time of the rules' scripts in each run, so the gap splits into scheduling/polling
 latency and the extra Snakemake start-up inside each SLURM job.
 
@@ -30,16 +32,20 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from machine import host_facts  # noqa: E402
 
-from tests.support import slurm_cluster  # noqa: E402
 from tests.e2e.test_slurm import (  # noqa: E402
     LOCAL_ARGS,
     SLURM_ARGS,
+    SNAKEMAKE,
+    checkout,
+    demo_archive,
     finished,
+    recipe_commands,
+    run_step,
     slurm_env,
     slurm_jobs,
-    snakemake,
-    workdir_with_config,
+    start,
 )
+from tests.support import slurm_cluster  # noqa: E402
 
 
 def script_seconds(workdir: Path) -> float:
@@ -61,20 +67,26 @@ def main() -> None:
     facts = host_facts()
     root = Path(tempfile.mkdtemp(prefix="cryosse-bench-slurm-"))
     try:
-        local = workdir_with_config(root, "local")
-        start = time.monotonic()
-        finished(snakemake(local, *LOCAL_ARGS), local)
-        local_s = time.monotonic() - start
+        with demo_archive() as archive:
+            before, snakemake_command = recipe_commands()
+            local = checkout(root, "local", archive)
+            for command in before:  # the entry list and the downloads, not timed
+                run_step(command, local)
+            local_command = [str(SNAKEMAKE), "--configfile", "config/config.yaml", *LOCAL_ARGS]
+            began = time.monotonic()
+            finished(start(local_command, local), local)
+            local_s = time.monotonic() - began
 
-        slurm = workdir_with_config(root, "slurm")
-        cluster = slurm_cluster.start(cpus=8, gpus=2)
-        try:
-            start = time.monotonic()
-            finished(snakemake(slurm, *SLURM_ARGS, env=slurm_env()), slurm)
-            slurm_s = time.monotonic() - start
-            jobs = slurm_jobs()
-        finally:
-            problems = cluster.stop()
+            slurm = checkout(root, "slurm", archive)
+            shutil.copy(local / "config/entries.tsv", slurm / "config/entries.tsv")
+            cluster = slurm_cluster.start(cpus=8, gpus=2)
+            try:
+                began = time.monotonic()
+                finished(start(snakemake_command, slurm, *SLURM_ARGS, env=slurm_env()), slurm)
+                slurm_s = time.monotonic() - began
+                jobs = slurm_jobs()
+            finally:
+                problems = cluster.stop()
         load = os.getloadavg()
         print("cryosse SLURM benchmark (benchmarks/slurm.py)")
         print(

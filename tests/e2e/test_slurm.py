@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,12 @@ def cluster():
 
 @pytest.fixture
 def archive() -> Iterator[ArchiveServer]:
+    with demo_archive() as state:
+        yield state
+
+
+@contextmanager
+def demo_archive() -> Iterator[ArchiveServer]:
     """EMDB and the PDB on 127.0.0.1: the demo's files, the wwPDB obsolete list, and a search
     answer (the API's CSV) listing the demo's five entries for the recipe's query."""
     state, httpd = start_server()
@@ -118,8 +125,10 @@ def archive() -> Iterator[ArchiveServer]:
             f"2020-01-01T00:00:00Z,{header.status}"
         )
     state.publish_search(query_of(demo_config()).to_solr(), "\n".join(rows) + "\n")
-    yield state
-    stop_server(state, httpd)
+    try:
+        yield state
+    finally:
+        stop_server(state, httpd)
 
 
 def demo_config() -> dict:
