@@ -25,8 +25,9 @@ from cryosse.acquire.archive import (
 )
 from cryosse.acquire.download import CHUNK_SIZE, Downloader, Rejected
 from cryosse.acquire.locate import LocatedEntry, locate_entry
+from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import Reason
-from cryosse.curate.settings import CurationSettings, ResolutionWindow
+from cryosse.curate.settings import CurationSettings
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import parse_obsolete_list
 from tests.conftest import DEMO_MIRROR

@@ -17,10 +17,11 @@ import pytest
 from scipy.ndimage import map_coordinates
 
 from cryosse.acquire.locate import locate_entry
+from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import Reason
 from cryosse.curate.entry import curate_entry
 from cryosse.curate.quality import QualitySettings
-from cryosse.curate.settings import ChainRules, CurationSettings, ResolutionWindow
+from cryosse.curate.settings import ChainRules, CurationSettings
 from cryosse.io.density import read_map
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.sample import read_sample

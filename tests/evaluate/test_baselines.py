@@ -175,9 +175,10 @@ def test_tables_put_baselines_beside_the_losses_and_never_choose_one() -> None:
 
 def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path) -> None:
     from cryosse.acquire.locate import locate_entry
+    from cryosse.core.config import ResolutionWindow
     from cryosse.core.grid import BASELINES
     from cryosse.curate.entry import curate_entry
-    from cryosse.curate.settings import CurationSettings, ResolutionWindow
+    from cryosse.curate.settings import CurationSettings
     from cryosse.evaluate.evaluation import evaluate_baselines, read_cases
     from cryosse.evaluate.external import evaluate_external
     from cryosse.io.density import write_map

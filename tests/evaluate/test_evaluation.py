@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from cryosse.acquire.locate import locate_entry
+from cryosse.core.config import ResolutionWindow
 from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings, ResolutionWindow
+from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import CaseResult, evaluate_checkpoint, read_cases
 from cryosse.evaluate.statistics import bootstrap_ci, paired_wilcoxon
 from cryosse.evaluate.tables import (

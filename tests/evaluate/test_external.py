@@ -12,8 +12,9 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from cryosse.acquire.locate import locate_entry
+from cryosse.core.config import ResolutionWindow
 from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings, ResolutionWindow
+from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.external import PredictionError, evaluate_external
 from cryosse.io.density import write_map
 from cryosse.io.mirror import LocalMirror

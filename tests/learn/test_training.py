@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from cryosse.acquire.locate import locate_entry
+from cryosse.core.config import ResolutionWindow
 from cryosse.core.grid import RunSpec, run_spec, training_grid
 from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings, ResolutionWindow
+from cryosse.curate.settings import CurationSettings
 from cryosse.io.density import read_map
 from cryosse.io.mirror import LocalMirror
 from cryosse.learn.inputs import (

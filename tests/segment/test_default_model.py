@@ -14,9 +14,10 @@ import torch
 
 from cryosse.acquire.locate import locate_entry
 from cryosse.cli import main
+from cryosse.core.config import ResolutionWindow
 from cryosse.core.tsv import write_tsv
 from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings, ResolutionWindow
+from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import CaseResult, write_cases
 from cryosse.io.density import read_map
 from cryosse.io.mirror import LocalMirror

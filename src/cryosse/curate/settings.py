@@ -4,20 +4,11 @@ The resolution window, read by acquisition too, is defined in cryosse.core.confi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cryosse.core.config import ResolutionWindow, settings_from
 from cryosse.curate.quality import QualitySettings
-
-__all__ = [
-    "ChainRules",
-    "CropSettings",
-    "CurationSettings",
-    "FitChecks",
-    "LabelSettings",
-    "ResolutionWindow",
-]
 
 
 @dataclass(frozen=True)
@@ -74,5 +65,4 @@ class CurationSettings:
 def settings_section(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of the config that decide a sample's content (not the entry list), so that
     Snakemake re-runs an entry only when these change, never because entries were added."""
-    keys = ("resolution", "chains", "fit", "crop", "labels", "quality")
-    return {key: config.get(key, {}) for key in keys}
+    return {section.name: config.get(section.name, {}) for section in fields(CurationSettings)}
