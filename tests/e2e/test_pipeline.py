@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import DEMO_MIRROR, REPO
+from tests.support.browser import headless_chromium
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 DEMO_ENTRIES = ["EMD-3488", "EMD-5168", "EMD-8518", "EMD-6149", "EMD-21457"]
@@ -260,20 +261,7 @@ def look_at_the_report(report: Path, png: Path) -> None:
     """Render the report in a real headless browser and check the screenshot shows a page."""
     import matplotlib.image
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (make test installs it)")
-    command = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        "--window-size=1200,2400",
-        f"--screenshot={png}",
-        report.resolve().as_uri(),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    done = headless_chromium(report, "1200,2400", f"--screenshot={png}")
     assert done.returncode == 0 and png.is_file(), done.stderr[-2000:]
     pixels = matplotlib.image.imread(png)[..., :3]
     assert pixels.shape[:2] == (2400, 1200)

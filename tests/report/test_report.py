@@ -6,8 +6,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from cryosse.evaluate.evaluation import read_cases
 from cryosse.evaluate.tables import PAPER_TABLES
 from cryosse.report.html import MIN_TRAINING_STEPS, plumbing_banner, training_steps
 from tests.conftest import REPO
+from tests.support.browser import headless_chromium
 
 
 def _run(results: Path, name: str, epochs: int, steps_per_epoch: int) -> None:
@@ -340,9 +339,6 @@ def test_the_report_keeps_its_banner_and_definitions(built: tuple[Path, str]) ->
 def _measure(page: Path, selectors: dict[str, str], window: str = "1200,1600") -> dict:
     """Rendered widths (px) in headless Chromium: each selector's element, the body and the page;
     a script added to a copy of the page writes them into the DOM Chromium dumps."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (make test installs it)")
     script = (
         "<script>const out = {body: document.body.clientWidth,"
         " page: document.documentElement.scrollWidth, window: window.innerWidth};"
@@ -354,17 +350,7 @@ def _measure(page: Path, selectors: dict[str, str], window: str = "1200,1600") -
     )
     probe = page.with_name(page.stem + "_probe.html")
     probe.write_text(page.read_text().replace("</body>", script + "</body>"))
-    command = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        f"--window-size={window}",
-        "--dump-dom",
-        probe.resolve().as_uri(),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    done = headless_chromium(probe, window, "--dump-dom")
     assert done.returncode == 0, done.stderr[-2000:]
     found = done.stdout.split('<div id="measured">')[1].split("</div>")[0]
     return json.loads(html.unescape(found))
