@@ -156,7 +156,10 @@ class ArchiveURLs:
 
     @classmethod
     def from_config(cls, archive: dict[str, Any]) -> ArchiveURLs:
-        settings = ArchiveSettings.from_config(archive)
+        return cls.from_settings(ArchiveSettings.from_config(archive))
+
+    @classmethod
+    def from_settings(cls, settings: ArchiveSettings) -> ArchiveURLs:
         return cls(
             emdb_files=settings.emdb_files_url.rstrip("/"),
             emdb_api=settings.emdb_api_url.rstrip("/"),
@@ -467,7 +470,7 @@ def archive_from_config(
         return MirrorArchive(LocalMirror.at(settings.mirror))
     return HttpArchive(
         cache=LocalMirror.at(settings.cache or "archive"),
-        urls=ArchiveURLs.from_config(archive),
+        urls=ArchiveURLs.from_settings(settings),
         downloader=downloader_from_config(download, progress=progress),
         limits=DownloadLimits.from_config(download),
     )

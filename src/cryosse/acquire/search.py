@@ -121,9 +121,11 @@ class SearchQuery:
 
     @classmethod
     def from_config(cls, search: dict[str, Any], resolution: dict[str, Any]) -> SearchQuery:
-        settings = SearchSettings.from_config(search)
         window = settings_from(ResolutionWindow, resolution)
+        return cls.from_settings(SearchSettings.from_config(search), window)
 
+    @classmethod
+    def from_settings(cls, settings: SearchSettings, window: ResolutionWindow) -> SearchQuery:
         def as_date(value: Any) -> date | None:
             if value is None or isinstance(value, date):
                 return value
@@ -367,7 +369,7 @@ def search_from_config(config: dict[str, Any], entries_tsv: str | Path) -> tuple
     archive_config, download = config.get("archive", {}), config.get("download", {})
     archive = ArchiveSettings.from_config(archive_config)
     downloader = downloader_from_config(download)
-    urls = ArchiveURLs.from_config(archive_config)
+    urls = ArchiveURLs.from_settings(archive)
     headers: Archive
     if archive.mirror:
         headers = MirrorArchive(LocalMirror.at(archive.mirror))
@@ -377,7 +379,9 @@ def search_from_config(config: dict[str, Any], entries_tsv: str | Path) -> tuple
     search = SearchSettings.from_config(config.get("search", {}))
     with downloader:
         result = run_search(
-            SearchQuery.from_config(config.get("search", {}), config.get("resolution", {})),
+            SearchQuery.from_settings(
+                search, settings_from(ResolutionWindow, config.get("resolution", {}))
+            ),
             urls,
             downloader,
             entries_tsv,
