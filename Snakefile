@@ -7,6 +7,7 @@ import sys
 
 from cryosse.workflow.toolchain import ToolchainError, check_toolchain
 from cryosse.core.config import complete_config
+from cryosse.core.grid import LOSSES, RUN_ID_PATTERN
 from snakemake.utils import min_version
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
@@ -25,9 +26,10 @@ include: "rules/common.smk"
 
 wildcard_constraints:
     emdb="EMD-[0-9]{4,7}",
-    run_id="(CE|FL|DL|CE_DL|FL_DL)(_g[0-9.e+-]+)?_lr[0-9.e+-]+",
-    loss="CE|FL|DL|CE_DL|FL_DL",
+    run_id=RUN_ID_PATTERN,
+    loss="|".join(LOSSES),
     fold="[0-9]+",
+    seed="[0-9]+",
 
 
 include: "rules/acquire.smk"

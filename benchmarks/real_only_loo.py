@@ -6,7 +6,7 @@ the offline grid is trained on the samples of the OTHER real entries only (leave
 validation case is left, so the last epoch with the lowest training loss is kept, as
 cryosse.learn.training does without validation) and tested on E's samples with the same evaluation
 code as the pipeline. The offline model's per-case results are read from the run's own
-evaluation (evaluation/FL_DL/cases.tsv). Prints voxel and residue F1 of helix and sheet per
+evaluation (evaluation/FL_DL/seed_0/cases.tsv). Prints voxel and residue F1 of helix and sheet per
 real pair and weighted over pairs (weights: true voxels / residues of the class), side by side.
 
     .venv/bin/python benchmarks/real_only_loo.py --config config/offline.yaml \
@@ -114,7 +114,7 @@ def main() -> int:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         loo = [case for cases in pool.map(_train_and_test, jobs) for case in cases]
     seconds = time.perf_counter() - started
-    offline = read_cases(results / "evaluation/FL_DL/cases.tsv")
+    offline = read_cases(results / "evaluation/FL_DL/seed_0/cases.tsv")
 
     by_id = {c.sample_id: c for c in loo}
     print(f"\n{'case':26}| offline (simulated + derived) | real only, leave-one-out")

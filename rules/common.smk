@@ -2,7 +2,7 @@
 from cryosse.core.ids import split_entry_ids
 from cryosse.curate.settings import settings_section
 from cryosse.io.entries import entry_ids_from_config
-from cryosse.core.grid import BASELINES, training_grid
+from cryosse.core.grid import BASELINES, run_recipe, seeds, selection_grid
 from pathlib import Path
 
 RESULTS = f"results/{config['run']}"
@@ -32,12 +32,36 @@ SPLIT_LEDGER = config["splits"]["ledger"] or f"{RESULTS}/splits/ledger.tsv"
 TEST_CHAINS = config["splits"]["test_chains"] or []
 SPLIT_SETTINGS = {k: v for k, v in config["splits"].items() if k != "test_chains" or v}
 
-# The training grid: one run id per loss x learning rate (x gamma for the focal losses).
-TRAINING_RUNS = [spec.run_id for spec in training_grid(config["training"])]
-RUNS_BY_LOSS = {
-    loss: [s.run_id for s in training_grid(config["training"]) if s.loss == loss]
-    for loss in config["training"]["losses"]
-}
+# The training grid: one run per loss x learning rate (x gamma for the focal losses) with the
+# first seed, the best per loss chosen on validation; then every seed of each chosen setting.
+SELECTION_RUNS = [spec.run_id for spec in selection_grid(config["training"])]
+SEEDS = seeds(config["training"])
+# What changes a run's result beside its run id: the training jobs' params. The execution
+# settings (device, gpu, threads, mem_mb, runtime, arithmetic) are read by the scripts from the
+# config, so changing them re-runs no finished run.
+TRAINING_RECIPE = run_recipe(config["training"])
 TRAIN_THREADS = config["training"]["threads"] or 2
 TRAINED_LOSSES = list(dict.fromkeys(config["training"]["losses"]))
 CV_FOLDS = list(range(1, config["splits"]["n_folds"] + 1))
+
+
+def chosen_run(loss, seed):
+    """The run of the setting chosen for `loss` (select_best_runs) with `seed`."""
+    from cryosse.learn.stage import chosen_run_id
+
+    best_runs = checkpoints.select_best_runs.get().output[0]
+    return chosen_run_id(best_runs, loss, seed, config["training"])
+
+
+def chosen_checkpoint(wildcards):
+    """best.pt of the chosen setting of the loss, with the seed."""
+    return (
+        f"{RESULTS}/training/{chosen_run(wildcards.loss, int(wildcards.seed))}/best.pt"
+    )
+
+
+def chosen_summary(wildcards):
+    """summary.json of the chosen setting of the loss with the first seed: an input of the CV
+    jobs instead of best_runs.tsv, so that a new run that does not change the choice re-runs
+    no fold."""
+    return f"{RESULTS}/training/{chosen_run(wildcards.loss, SEEDS[0])}/summary.json"

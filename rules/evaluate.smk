@@ -2,22 +2,21 @@
 
 
 rule evaluate_loss:
-    """The chosen run of one loss on every test case: per-case F1 and predicted maps (MRC)."""
+    """The chosen setting of one loss, with one seed, on every test case: per-case counts and
+    F1, and predicted maps (MRC)."""
     input:
-        best_runs=f"{RESULTS}/training/best_runs.tsv",
         manifest=f"{RESULTS}/manifest.tsv",
         splits=f"{RESULTS}/splits/main.tsv",
-        checkpoints=lambda wildcards: expand(
-            f"{RESULTS}/training/{{run_id}}/best.pt",
-            run_id=RUNS_BY_LOSS[wildcards.loss],
-        ),
+        checkpoint=chosen_checkpoint,
     output:
-        cases=f"{RESULTS}/evaluation/{{loss}}/cases.tsv",
-        predictions=directory(f"{RESULTS}/evaluation/{{loss}}/predictions"),
+        cases=f"{RESULTS}/evaluation/{{loss}}/seed_{{seed}}/cases.tsv",
+        predictions=directory(
+            f"{RESULTS}/evaluation/{{loss}}/seed_{{seed}}/predictions"
+        ),
     log:
-        f"{RESULTS}/logs/evaluate_loss/{{loss}}.log",
+        f"{RESULTS}/logs/evaluate_loss/{{loss}}_seed_{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_loss/{{loss}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_loss/{{loss}}_seed_{{seed}}.tsv"
     conda:
         "../envs/training.yaml"
     threads: TRAIN_THREADS
@@ -25,8 +24,6 @@ rule evaluate_loss:
         mem_mb=config["training"]["mem_mb"],
         runtime=60,
         gpu=1 if config["training"]["gpu"] else 0,
-    params:
-        device=config["training"]["device"],
     script:
         "../workflow_scripts/evaluate_loss.py"
 
@@ -58,7 +55,11 @@ rule make_tables:
     with splits.test_chains, ours beside the paper: table2_paper, paper_differences."""
     input:
         best_runs=f"{RESULTS}/training/best_runs.tsv",
-        cases=expand(f"{RESULTS}/evaluation/{{loss}}/cases.tsv", loss=TRAINED_LOSSES),
+        cases=expand(
+            f"{RESULTS}/evaluation/{{loss}}/seed_{{seed}}/cases.tsv",
+            loss=TRAINED_LOSSES,
+            seed=SEEDS,
+        ),
         baselines=expand(
             f"{RESULTS}/evaluation/baselines/{{baseline}}/cases.tsv",
             baseline=BASELINES,
@@ -76,6 +77,7 @@ rule make_tables:
             category="Results",
         ),
         tests=f"{RESULTS}/tables/paired_tests.md",
+        seeds=f"{RESULTS}/tables/seeds.md",
     log:
         f"{RESULTS}/logs/make_tables.log",
     benchmark:
@@ -94,7 +96,11 @@ rule html_report:
     input:
         tables=rules.make_tables.output,
         table_s1=f"{RESULTS}/tables/table_s1.md" if CV_FOLDS else [],
-        cases=expand(f"{RESULTS}/evaluation/{{loss}}/cases.tsv", loss=TRAINED_LOSSES),
+        cases=expand(
+            f"{RESULTS}/evaluation/{{loss}}/seed_{{seed}}/cases.tsv",
+            loss=TRAINED_LOSSES,
+            seed=SEEDS,
+        ),
         best_runs=f"{RESULTS}/training/best_runs.tsv",
         manifest=f"{RESULTS}/manifest.tsv",
         curation_log=f"{RESULTS}/curation_log.tsv",
@@ -122,7 +128,7 @@ rule html_report:
 rule train_cv:
     """Cross-validation: the setting chosen for one loss, retrained on one fold's training set."""
     input:
-        best_runs=f"{RESULTS}/training/best_runs.tsv",
+        chosen=chosen_summary,
         manifest=f"{RESULTS}/manifest.tsv",
         cv=f"{RESULTS}/splits/cv.tsv",
     output:
@@ -140,7 +146,7 @@ rule train_cv:
         runtime=config["training"]["runtime"],
         gpu=1 if config["training"]["gpu"] else 0,
     params:
-        training=config["training"],
+        recipe=TRAINING_RECIPE,
         model=config["model"],
     script:
         "../workflow_scripts/train_cv.py"
@@ -165,8 +171,6 @@ rule evaluate_cv:
         mem_mb=config["training"]["mem_mb"],
         runtime=60,
         gpu=1 if config["training"]["gpu"] else 0,
-    params:
-        device=config["training"]["device"],
     script:
         "../workflow_scripts/evaluate_cv.py"
 

@@ -2,7 +2,7 @@
 
 
 rule train_model:
-    """One run of the grid: U-Net + loss + learning rate (+ gamma); resumes from last.pt."""
+    """One run of the grid: U-Net + loss + learning rate (+ gamma) + seed; resumes from last.pt."""
     input:
         manifest=f"{RESULTS}/manifest.tsv",
         splits=f"{RESULTS}/splits/main.tsv",
@@ -27,16 +27,17 @@ rule train_model:
         runtime=config["training"]["runtime"],
         gpu=1 if config["training"]["gpu"] else 0,
     params:
-        training=config["training"],
+        recipe=TRAINING_RECIPE,
         model=config["model"],
     script:
         "../workflow_scripts/train_model.py"
 
 
-rule select_best_runs:
-    """The best run per loss on the validation metric, with the reason."""
+# A checkpoint: which runs the other seeds train depends on the setting chosen here.
+checkpoint select_best_runs:
+    """The best run per loss on the validation metric (first seed), with the reason."""
     input:
-        expand(f"{RESULTS}/training/{{run_id}}/summary.json", run_id=TRAINING_RUNS),
+        expand(f"{RESULTS}/training/{{run_id}}/summary.json", run_id=SELECTION_RUNS),
     output:
         report(
             f"{RESULTS}/training/best_runs.tsv",

@@ -8,14 +8,20 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 import logging
 
 from cryosse.evaluate.stage import run_cv_evaluation
+from cryosse.learn.device import DeviceError
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-run_cv_evaluation(
-    int(snakemake.wildcards.fold),
-    snakemake.input.best,
-    snakemake.input.manifest,
-    snakemake.input.cv,
-    snakemake.output[0],
-    device=snakemake.params.device,
-)
+training = snakemake.config["training"]
+try:
+    run_cv_evaluation(
+        int(snakemake.wildcards.fold),
+        snakemake.input.best,
+        snakemake.input.manifest,
+        snakemake.input.cv,
+        snakemake.output[0],
+        device=training["device"],
+        gpu=training["gpu"],
+    )
+except DeviceError as error:
+    sys.exit(f"evaluate_cv fold {snakemake.wildcards.fold} {snakemake.wildcards.loss}: {error}")
 logging.info("evaluated fold %s, %s", snakemake.wildcards.fold, snakemake.wildcards.loss)

@@ -8,15 +8,20 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 import logging
 
 from cryosse.evaluate.stage import run_evaluation
+from cryosse.learn.device import DeviceError
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-run_id = run_evaluation(
-    snakemake.wildcards.loss,
-    snakemake.input.best_runs,
-    snakemake.input.manifest,
-    snakemake.input.splits,
-    snakemake.output.cases,
-    snakemake.output.predictions,
-    device=snakemake.params.device,
-)
-logging.info("evaluated %s (run %s)", snakemake.wildcards.loss, run_id)
+training = snakemake.config["training"]
+try:
+    run_evaluation(
+        snakemake.input.checkpoint,
+        snakemake.input.manifest,
+        snakemake.input.splits,
+        snakemake.output.cases,
+        snakemake.output.predictions,
+        device=training["device"],
+        gpu=training["gpu"],
+    )
+except DeviceError as error:
+    sys.exit(f"evaluate_loss {snakemake.wildcards.loss}: {error}")
+logging.info("evaluated %s", snakemake.input.checkpoint)

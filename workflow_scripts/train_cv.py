@@ -9,17 +9,20 @@ import json
 import logging
 from pathlib import Path
 
+from cryosse.learn.device import DeviceError
 from cryosse.learn.stage import run_cv_training
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-summary = run_cv_training(
-    int(snakemake.wildcards.fold),
-    snakemake.wildcards.loss,
-    snakemake.input.best_runs,
-    snakemake.input.manifest,
-    snakemake.input.cv,
-    snakemake.params.training,
-    snakemake.params.model,
-    Path(snakemake.output.summary).parent,
-)
+try:
+    summary = run_cv_training(
+        int(snakemake.wildcards.fold),
+        Path(snakemake.input.chosen).parent.name,
+        snakemake.input.manifest,
+        snakemake.input.cv,
+        snakemake.config["training"],
+        snakemake.params.model,
+        Path(snakemake.output.summary).parent,
+    )
+except DeviceError as error:
+    sys.exit(f"train_cv fold {snakemake.wildcards.fold} {snakemake.wildcards.loss}: {error}")
 logging.info("%s", json.dumps(summary, indent=2))

@@ -112,7 +112,7 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     # a few demo steps: the report says at once that its figures prove the plumbing only
     assert report_html.index("only prove the plumbing") < report_html.index("<h2>Dataset")
     assert (results / "plots/f1_per_loss.png").read_bytes().startswith(b"\x89PNG")
-    assert list((results / "evaluation/FL_DL/predictions").glob("*/pred_labels.mrc"))
+    assert list((results / "evaluation/FL_DL/seed_0/predictions").glob("*/pred_labels.mrc"))
     look_at_the_report(results / "report.html", tmp_path / "report.png")
     # Snakemake's own report, with the outputs annotated by their captions
     built = run_snakemake(tmp_path, config, "--report", str(tmp_path / "snakemake_report.html"))
@@ -128,6 +128,8 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     again = run_snakemake(tmp_path, config, "--dry-run")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    assert_the_grid_grows_without_retraining(tmp_path, config, demo)
 
     # Adding an entry runs only that entry (and the gather step); existing samples are untouched.
     before = checksums(results / "entries")
@@ -147,6 +149,52 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     assert counts.get("acquire_entry") == "1" and counts.get("curate_entry") == "1", plan.stdout
     assert run_snakemake(tmp_path, config).returncode == 0
     assert_only_added(results, before, splits_before, "EMD-90011", ["EMD-90011_3j8g_X"])
+
+
+def planned_runs(workdir: Path, config: Path, demo: dict) -> tuple[set[str], str]:
+    """The train_model run ids a dry run plans with `demo` as the config, and its output."""
+    config.write_text(yaml.safe_dump(demo))
+    plan = run_snakemake(workdir, config, "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    jobs = plan.stdout.split("rule ")
+    runs = {
+        m
+        for job in jobs
+        if job.startswith("train_model:")
+        for m in re.findall(r"run_id=(\S+)", job)
+    }
+    return runs, plan.stdout + plan.stderr
+
+
+def assert_the_grid_grows_without_retraining(workdir: Path, config: Path, demo: dict) -> None:
+    """Resources never re-run a finished run; a new seed, loss, γ or learning rate trains only
+    the runs it adds (a dry run on the finished demo)."""
+    finished = {"CE_lr0.001_s0", "FL_DL_g2_lr0.001_s0"}
+    training = demo["training"]
+    resources = {"mem_mb": 4321, "runtime": 99, "threads": 2, "device": "cpu", "gpu": True}
+    runs, text = planned_runs(workdir, config, {**demo, "training": {**training, **resources}})
+    assert not runs and "Nothing to be done" in text, text[-3000:]
+
+    runs, text = planned_runs(workdir, config, {**demo, "training": {**training, "seeds": [0, 1]}})
+    assert runs == {"CE_lr0.001_s1", "FL_DL_g2_lr0.001_s1"}, text[-3000:]  # the chosen settings
+
+    grown = {
+        **training,
+        "losses": ["CE", "FL_DL", "DL"],
+        "gammas": [2, 5],
+        "learning_rates": [0.001, 0.0001],
+    }
+    runs, text = planned_runs(workdir, config, {**demo, "training": grown})
+    assert not runs & finished, text[-3000:]
+    assert runs == {
+        "CE_lr0.0001_s0",
+        "DL_lr0.001_s0",
+        "DL_lr0.0001_s0",
+        "FL_DL_g5_lr0.001_s0",
+        "FL_DL_g2_lr0.0001_s0",
+        "FL_DL_g5_lr0.0001_s0",
+    }, text[-3000:]
+    config.write_text(yaml.safe_dump(demo))
 
 
 def checksums(root: Path) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +13,24 @@ import pytest
 import torch
 
 from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ResolutionWindow
-from cryosse.core.grid import RunSpec, run_spec, training_grid
+from cryosse.core.config import ResolutionWindow, complete_config
+from cryosse.core.grid import (
+    EXECUTION_KEYS,
+    GRID_KEYS,
+    RUN_ID_PATTERN,
+    RunSpec,
+    run_recipe,
+    run_spec,
+    seed_of,
+    seed_run_id,
+    selection_grid,
+    training_grid,
+)
 from cryosse.curate.entry import curate_entry
 from cryosse.curate.settings import CurationSettings
 from cryosse.io.density import read_map
 from cryosse.io.mirror import LocalMirror
+from cryosse.learn.device import DeviceError, require_gpu
 from cryosse.learn.inputs import (
     SYMMETRIES,
     apply_symmetry,
@@ -26,6 +39,7 @@ from cryosse.learn.inputs import (
     normalize_density,
     random_crop,
 )
+from cryosse.learn.stage import run_training
 from cryosse.learn.training import (
     TrainSettings,
     pick_device,
@@ -101,16 +115,62 @@ def test_crops_hold_central_voxels(samples: dict[str, Path]) -> None:
 
 
 def test_grid_has_33_runs() -> None:
-    grid = training_grid({})
+    grid = selection_grid({})
     assert len(grid) == 33
     assert len({s.run_id for s in grid}) == 33
     counts = {
         loss: sum(s.loss == loss for s in grid) for loss in ("CE", "FL", "DL", "CE_DL", "FL_DL")
     }
     assert counts == {"CE": 3, "FL": 12, "DL": 3, "CE_DL": 3, "FL_DL": 12}
-    assert run_spec("FL_DL_g5_lr0.0001", {}) == RunSpec("FL_DL", 1e-4, 5.0)
+    assert run_spec("FL_DL_g5_lr0.0001_s0", {}) == RunSpec("FL_DL", 1e-4, 5.0, 0)
     with pytest.raises(ValueError, match="not in the training grid"):
-        run_spec("FL_g3_lr0.001", {})
+        run_spec("FL_g3_lr0.001_s0", {})
+
+
+def test_seeds_are_a_wildcard_of_the_grid() -> None:
+    training = {"losses": ["CE", "FL_DL"], "learning_rates": [1e-3], "gammas": [1, 2]}
+    training["seeds"] = [7, 1, 2]
+    # hyper-parameters are chosen with the first seed; every seed may train a setting
+    assert [s.run_id for s in selection_grid(training)] == [
+        "CE_lr0.001_s7",
+        "FL_DL_g1_lr0.001_s7",
+        "FL_DL_g2_lr0.001_s7",
+    ]
+    assert len(training_grid(training)) == 9
+    assert run_spec("FL_DL_g2_lr0.001_s2", training) == RunSpec("FL_DL", 1e-3, 2.0, 2)
+    assert seed_run_id("FL_DL_g2_lr0.001_s7", 1, training) == "FL_DL_g2_lr0.001_s1"
+    assert seed_of("FL_DL_g2_lr0.001_s12") == 12
+    with pytest.raises(ValueError, match="names no seed"):
+        seed_of("FL_DL_g2_lr0.001")
+    with pytest.raises(ValueError, match="not in the training grid"):
+        run_spec("CE_lr0.001_s3", training)  # seed 3 is not in the config
+    for spec in training_grid(training):  # the Snakefile's wildcard constraint takes each id
+        assert re.fullmatch(RUN_ID_PATTERN, spec.run_id)
+
+
+def test_only_the_recipe_identifies_a_run() -> None:
+    training = complete_config({})["training"]
+    recipe = run_recipe(training)
+    # the grid and the execution settings never reach a job's params
+    assert not set(recipe) & {*GRID_KEYS, *EXECUTION_KEYS}
+    assert {"epochs", "crop_size", "batch_size", "zone_probability"} <= set(recipe)
+    # every key of the section is one of the three kinds
+    assert set(recipe) | set(GRID_KEYS) | set(EXECUTION_KEYS) == set(training)
+
+
+def test_a_gpu_job_without_cuda_fails_at_its_start(tmp_path: Path) -> None:
+    require_gpu(False, "cpu")  # a CPU job
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(DeviceError, match="sees no CUDA device"):
+        require_gpu(True, "auto")
+    with pytest.raises(DeviceError, match="device is cpu"):
+        require_gpu(True, "cpu")
+    # the stage refuses before it reads a sample or writes a file
+    training = {"losses": ["CE"], "learning_rates": [1e-3], "gpu": True, "device": "auto"}
+    with pytest.raises(DeviceError):
+        run_training("CE_lr0.001_s0", "missing.tsv", "missing.tsv", training, MODEL, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
 
 
 def test_predict_box_probabilities(samples: dict[str, Path]) -> None:
@@ -199,8 +259,8 @@ def test_selection_picks_the_best_run_per_loss() -> None:
         ]
     )
     chosen = {r["loss"]: r["run_id"] for r in rows}
-    assert chosen == {"CE": "CE_lr0.0001", "FL": "FL_g1_lr0.001"}  # tie: the earlier grid run
-    assert "others: CE_lr0.001 0.4000" in rows[0]["why"]
+    assert chosen == {"CE": "CE_lr0.0001_s0", "FL": "FL_g1_lr0.001_s0"}  # tie: the earlier run
+    assert "others: CE_lr0.001_s0 0.4000" in rows[0]["why"]
 
 
 def test_a_truncated_or_crafted_last_pt_starts_afresh(

@@ -48,12 +48,12 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
     from cryosse.io.curation_log import write_log
     from cryosse.report import html as report
 
-    monkeypatch.setattr(report, "make_plots", lambda results, plots: [])  # figures: elsewhere
+    monkeypatch.setattr(report, "make_plots", lambda results, plots, seed: [])  # figures: elsewhere
     paper = REPO / "config" / "paper_test_set.tsv"
     tables = tmp_path / "tables"
     files = []
     for loss, f1 in (("CE", 0.8), ("FL_DL", 0.7)):
-        path = tmp_path / "evaluation" / loss / "cases.tsv"
+        path = tmp_path / "evaluation" / loss / "seed_0" / "cases.tsv"
         path.parent.mkdir(parents=True)
         write_cases(
             [
@@ -67,8 +67,8 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
         tmp_path / "best_runs.tsv",
         ["loss", "run_id", "gamma"],
         [
-            {"loss": "CE", "run_id": "CE_lr0.001", "gamma": ""},
-            {"loss": "FL_DL", "run_id": "FL_DL_g1_lr0.001", "gamma": "1"},
+            {"loss": "CE", "run_id": "CE_lr0.001_s0", "gamma": ""},
+            {"loss": "FL_DL", "run_id": "FL_DL_g1_lr0.001_s0", "gamma": "1"},
         ],
     )
     write_tsv(
@@ -238,8 +238,10 @@ def _write_run(results: Path) -> None:
 
     files, baselines = [], []
     for i, name in enumerate([*LOSSES, *BASELINES]):
-        folder = "evaluation" if name in LOSSES else "baselines"
-        path = results / folder / name / "cases.tsv"
+        seed = "seed_0" if name in LOSSES else ""
+        path = (
+            results / ("evaluation" if name in LOSSES else "baselines") / name / seed / "cases.tsv"
+        )
         path.parent.mkdir(parents=True)
         write_cases(
             [
@@ -268,7 +270,7 @@ def _write_run(results: Path) -> None:
     chosen = [
         {
             "loss": loss,
-            "run_id": f"{loss}_g2_lr0.001" if "FL" in loss else f"{loss}_lr0.001",
+            "run_id": f"{loss}_g2_lr0.001_s0" if "FL" in loss else f"{loss}_lr0.001_s0",
             "gamma": "2" if "FL" in loss else "",
         }
         for loss in LOSSES
@@ -290,7 +292,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     results = tmp_path_factory.mktemp("run")
     _write_run(results)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(report, "make_plots", lambda results, plots: [])  # figures: elsewhere
+        patch.setattr(report, "make_plots", lambda results, plots, seed: [])  # figures: elsewhere
         report.build_report(results, {"run": "t"}, results / "report.html")
     return results, (results / "report.html").read_text()
 

@@ -34,7 +34,7 @@ from cryosse.synthetic.simulate import entry_origin
 from tests.conftest import DEMO_MIRROR, REALDATA
 
 MODEL = {"base": 4, "depth": 2}
-RUN = "FL_DL_g2_lr0.001"
+RUN = "FL_DL_g2_lr0.001_s0"
 
 
 def _case(sample_id: str, f1_helix: float, true_helix: int, ca_helix: int) -> CaseResult:
@@ -103,9 +103,9 @@ def run_dir(tmp_path: Path, validation_sample: Path) -> Path:
     )
     chosen = [{"loss": "FL_DL", "run_id": RUN}]
     write_tsv(run / "training/best_runs.tsv", ["loss", "run_id"], chosen)
-    (run / "evaluation/FL_DL").mkdir(parents=True)
+    (run / "evaluation/FL_DL/seed_0").mkdir(parents=True)
     cases = [_case("EMD-8518_5u8s_A", 0.8, 300, 30), _case("EMD-6149_3j8g_X", 0.5, 100, 10)]
-    write_cases(cases, run / "evaluation/FL_DL/cases.tsv")
+    write_cases(cases, run / "evaluation/FL_DL/seed_0/cases.tsv")
     return run
 
 
@@ -159,7 +159,7 @@ def test_refuses_a_broken_checkpoint_and_an_unevaluated_run(
     run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     package = tmp_path / "package"
-    (run_dir / "evaluation/FL_DL/cases.tsv").unlink()
+    (run_dir / "evaluation/FL_DL/seed_0/cases.tsv").unlink()
     with pytest.raises(ShipError, match="evaluate the run"):
         ship_default_model(run_dir, package)
     best = run_dir / "training" / RUN / "best.pt"

@@ -192,6 +192,15 @@ def read_cases(path: str | Path) -> list[CaseResult]:
     return [CaseResult(**{k: parse(k, v) for k, v in row.items()}) for row in read_tsv(path)]
 
 
+def cases_by_loss_and_seed(case_files: list[str | Path]) -> dict[str, dict[int, list[CaseResult]]]:
+    """evaluation/<loss>/seed_<seed>/cases.tsv files by loss, then seed (in the files' order)."""
+    by_loss: dict[str, dict[int, list[CaseResult]]] = {}
+    for path in map(Path, case_files):
+        seed = int(path.parent.name.removeprefix("seed_"))
+        by_loss.setdefault(path.parent.parent.name, {})[seed] = read_cases(path)
+    return by_loss
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     sample_dirs: list[Path],

@@ -9,39 +9,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryosse.evaluate.evaluation import evaluate_baselines, evaluate_checkpoint, read_cases
+from cryosse.evaluate.evaluation import (
+    cases_by_loss_and_seed,
+    evaluate_baselines,
+    evaluate_checkpoint,
+    read_cases,
+)
 from cryosse.evaluate.tables import (
     PAPER_TABLES,
     best_loss,
     cv_table,
     paired_tests,
     paper_comparison,
+    seed_table,
     table1,
     table2,
     write_table,
 )
+from cryosse.learn.device import require_gpu
 from cryosse.learn.stage import read_best_runs
 from cryosse.splits.published import read_test_chains
 from cryosse.splits.stage import cv_sample_dirs, split_sample_dirs
 
 
 def run_evaluation(
-    loss: str,
-    best_runs: str | Path,
+    checkpoint: str | Path,
     manifest: str | Path,
     main_tsv: str | Path,
     cases_out: str | Path,
     predictions_out: str | Path,
     device: str = "auto",
-) -> str:
-    """Evaluate the run chosen for `loss` on the test split; return its run id."""
+    gpu: bool = False,
+) -> None:
+    """One trained run (a loss's chosen setting with one seed) on the test split."""
 
-    chosen = read_best_runs(best_runs)[loss]
-    checkpoint = Path(best_runs).parent / chosen["run_id"] / "best.pt"
+    require_gpu(gpu, device)
     test_dirs = split_sample_dirs(manifest, main_tsv, "test")
     Path(predictions_out).mkdir(parents=True, exist_ok=True)
     evaluate_checkpoint(checkpoint, test_dirs, cases_out, predictions_out, device=device)
-    return chosen["run_id"]
 
 
 def run_baseline_evaluation(
@@ -61,12 +66,15 @@ def run_tables(
     test_chains: str | Path | None = None,
 ) -> None:
     """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder; the
-    baselines' cases (<name>/cases.tsv) as rows / columns beside the losses. With a test-chain
+    baselines' cases (<name>/cases.tsv) as rows / columns beside the losses. Tables 1 and 2 and
+    the tests are of each loss's first seed (the run chosen on validation); `seeds` gives every
+    seed's mean ± sd with a map-level interval. With a test-chain
     table that gives published F1 (splits.test_chains) and any of its cases in the test set:
     `table2_paper` (ours beside the paper, per case) and `paper_differences` (ours − paper)."""
 
     chosen = read_best_runs(best_runs)
-    results = {Path(f).parent.name: read_cases(f) for f in case_files}
+    by_seed = cases_by_loss_and_seed(case_files)
+    results = {loss: next(iter(seeds.values())) for loss, seeds in by_seed.items()}
     baselines = {Path(f).parent.name: read_cases(f) for f in baseline_files or []}
     out = Path(table1_md).parent
     rows1 = table1(results, chosen, baselines)
@@ -77,6 +85,8 @@ def run_tables(
         table2(results, best_loss(rows1), baselines), "Table 2: per test case", out / "table2"
     )
     write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")
+    title = "Seeds: weighted voxel F1 of each loss's chosen setting, mean ± sd over seeds"
+    write_table(seed_table(by_seed), title, out / "seeds")
     for stem in PAPER_TABLES:  # none left from an earlier run with other test chains
         for suffix in (".tsv", ".md", ".html"):
             (out / stem).with_suffix(suffix).unlink(missing_ok=True)
@@ -98,8 +108,10 @@ def run_cv_evaluation(
     cv_tsv: str | Path,
     cases_out: str | Path,
     device: str = "auto",
+    gpu: bool = False,
 ) -> None:
 
+    require_gpu(gpu, device)
     test_dirs = cv_sample_dirs(manifest, cv_tsv, fold, "test")
     evaluate_checkpoint(checkpoint, test_dirs, cases_out, device=device)
 

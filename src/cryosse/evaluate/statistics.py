@@ -80,3 +80,42 @@ def paired_wilcoxon(a: list[float | None], b: list[float | None]) -> PairedTest:
         rank_biserial=float((plus - minus) / (plus + minus)),
         median_difference=float(np.median(differences)),
     )
+
+
+def seed_mean_with_ci(
+    f1: list[list[float | None]],
+    weights: list[list[int]],
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """Mean over seeds of the weighted F1, its sd over seeds, and a map-level 95 % interval.
+
+    `f1[s][m]`, `weights[s][m]`: seed s, map m (the same maps, in the same order, for every
+    seed). The bootstrap resamples maps, not voxels or seeds: a drawn map enters every seed's
+    weighted average, so the interval says how much the figure depends on which maps are in the
+    test set, with the seeds' spread inside it (a cluster bootstrap over maps).
+    """
+    per_seed = [weighted_average(v, w) for v, w in zip(f1, weights, strict=True)]
+    defined = [v for v in per_seed if v is not None]
+    if not defined:
+        return None, None, None, None
+    mean = float(np.mean(defined))
+    sd = float(np.std(defined, ddof=1)) if len(defined) > 1 else None
+    values = np.array([[np.nan if v is None else v for v in row] for row in f1], dtype=np.float64)
+    w = np.array(weights, dtype=np.float64)
+    w[np.isnan(values) | (w <= 0)] = 0.0
+    values = np.nan_to_num(values)
+    n_maps = values.shape[1]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_maps, size=(resamples, n_maps))
+    totals = w[:, draws].sum(axis=2)  # seeds x resamples
+    sums = (values[:, draws] * w[:, draws]).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimates = np.nanmean(np.where(totals > 0, sums / totals, np.nan), axis=0)
+    estimates = estimates[~np.isnan(estimates)]
+    if not len(estimates):
+        return mean, sd, None, None
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(estimates, [tail, 100.0 - tail])
+    return mean, sd, float(low), float(high)

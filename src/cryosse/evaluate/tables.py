@@ -36,7 +36,7 @@ from cryosse.core.grid import BASELINES
 from cryosse.core.metrics import mean_defined, micro_f1
 from cryosse.core.tsv import tsv_text
 from cryosse.evaluate.evaluation import CaseResult
-from cryosse.evaluate.statistics import paired_wilcoxon, weighted_with_ci
+from cryosse.evaluate.statistics import paired_wilcoxon, seed_mean_with_ci, weighted_with_ci
 from cryosse.learn.losses import LOSSES
 from cryosse.splits.published import F1Key, PublishedCase, published_keys
 
@@ -303,3 +303,33 @@ def _mean_sd(values: list[float]) -> str:
         if len(values) > 1
         else f"{values[0]:.3f} (n=1)"
     )
+
+
+def seed_table(by_loss: dict[str, dict[int, list[CaseResult]]]) -> list[dict]:
+    """Per loss: the chosen setting's weighted voxel F1, mean ± sd over its seeds, with a
+    map-level bootstrap 95 % interval (statistics.seed_mean_with_ci); n seeds and n maps say
+    how much stands behind each figure."""
+    rows = []
+    for loss in [x for x in LOSSES if x in by_loss]:
+        by_seed = by_loss[loss]
+        maps = sorted({c.sample_id for cases in by_seed.values() for c in cases})
+        row: dict[str, Any] = {"loss": loss, "seeds": len(by_seed), "maps": len(maps)}
+        for cls in SCORED_CLASSES:
+            f1, weights = [], []
+            for cases in by_seed.values():
+                by_map = {c.sample_id: c for c in cases}
+                f1.append([_case_value(by_map.get(m), f"voxel_f1_{cls}") for m in maps])
+                weights.append([_case_value(by_map.get(m), f"voxel_true_{cls}") or 0 for m in maps])
+            mean, sd, low, high = seed_mean_with_ci(f1, weights)
+            row |= {
+                f"{cls}_mean": _num(mean),
+                f"{cls}_sd": _num(sd),
+                f"{cls}_ci_low": _num(low),
+                f"{cls}_ci_high": _num(high),
+            }
+        rows.append(row)
+    return rows
+
+
+def _case_value(case: CaseResult | None, field: str) -> Any:
+    return None if case is None else getattr(case, field)

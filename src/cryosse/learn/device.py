@@ -126,3 +126,19 @@ def choose_device(
             "would run far slower than fp32 here"
         )
     return Device(torch.device("cpu"), autocast, _resolve(channels_last, autocast))
+
+
+def require_gpu(gpu: bool, name: str) -> None:
+    """A job that asked the scheduler for a GPU (`training.gpu`) runs on one or fails at its
+    start: torch without CUDA would otherwise train on the CPU for the whole wall time."""
+    if not gpu:
+        return
+    if name == "cpu":
+        raise DeviceError("training.gpu is true but training.device is cpu: set one of them")
+    if not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
+        raise DeviceError(
+            f"training.gpu is true but torch {torch.__version__} ({build}) sees no CUDA device "
+            "on this node: install a CUDA build of torch where the job runs, or set "
+            "training.gpu: false to train on CPUs"
+        )

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryosse.core.grid import run_spec
+from cryosse.core.grid import run_spec, seed_run_id
 from cryosse.core.tsv import read_tsv
+from cryosse.learn.device import require_gpu
 from cryosse.learn.training import TrainSettings, select_best_runs, train_run, write_selection
 from cryosse.splits.stage import cv_sample_dirs, split_sample_dirs
 
@@ -20,6 +21,16 @@ from cryosse.splits.stage import cv_sample_dirs, split_sample_dirs
 def read_best_runs(path: str | Path) -> dict[str, dict[str, Any]]:
     """training/best_runs.tsv by loss."""
     return {row["loss"]: row for row in read_tsv(path)}
+
+
+def chosen_run_id(best_runs: str | Path, loss: str, seed: int, training: dict[str, Any]) -> str:
+    """The run of the setting chosen for `loss` (on the first seed) with `seed`."""
+    return seed_run_id(read_best_runs(best_runs)[loss]["run_id"], seed, training)
+
+
+def check_job_device(training: dict[str, Any]) -> None:
+    """Before any work: a job that asked for a GPU gets one or fails with one line."""
+    require_gpu(bool(training.get("gpu")), str(training.get("device", "auto")))
 
 
 def run_training(
@@ -32,6 +43,7 @@ def run_training(
     progress: bool = False,
 ) -> dict[str, Any]:
 
+    check_job_device(training)
     spec = run_spec(run_id, training)
     return train_run(
         spec,
@@ -54,17 +66,18 @@ def run_selection(summary_files: list[str | Path], tsv_out: str | Path) -> list[
 
 def run_cv_training(
     fold: int,
-    loss: str,
-    best_runs: str | Path,
+    run_id: str,
     manifest: str | Path,
     cv_tsv: str | Path,
     training: dict[str, Any],
     model: dict[str, Any],
     out_dir: str | Path,
 ) -> dict[str, Any]:
-    """Retrain the setting chosen for `loss` on the main split, on one CV fold's training set."""
+    """Retrain `run_id` (the setting chosen for its loss on the main split) on one CV fold's
+    training set."""
 
-    spec = run_spec(read_best_runs(best_runs)[loss]["run_id"], training)
+    check_job_device(training)
+    spec = run_spec(run_id, training)
     return train_run(
         spec,
         TrainSettings.from_config(training),

@@ -48,7 +48,7 @@ from tqdm import tqdm
 from cryosse.core.atomic import atomic_path, write_text_atomic
 from cryosse.core.classes import HELIX, SHEET
 from cryosse.core.config import settings_from
-from cryosse.core.grid import RunSpec
+from cryosse.core.grid import GRID_KEYS, RunSpec
 from cryosse.core.metrics import selection_metric, voxel_f1
 from cryosse.core.tsv import write_tsv
 from cryosse.learn.checkpoint import (
@@ -87,9 +87,9 @@ HISTORY_COLUMNS = [
 RESUMABLE_CHANGES = ("epochs", "patience", "snapshot_every", "threads")
 
 
-# Keys of the `training` section that are not TrainSettings: the grid (cryosse.core.grid) and the
-# resources each job asks a scheduler for (rules/train.smk).
-TRAINING_GRID_AND_RESOURCES = ("losses", "learning_rates", "gammas", "gpu", "mem_mb", "runtime")
+# Keys of the `training` section that are not TrainSettings: the grid (cryosse.core.grid; a run's
+# seed is its RunSpec's) and the resources each job asks a scheduler for (rules/train.smk).
+TRAINING_GRID_AND_RESOURCES = (*GRID_KEYS, "gpu", "mem_mb", "runtime")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,6 @@ class TrainSettings:
     steps_per_epoch: int | None = None  # None: one crop per training sample
     batch_size: int = 1
     crop_size: int = 64
-    seed: int = 0
     weight_decay: float = 0.0
     device: str = "auto"  # auto, cpu, cuda
     bf16: bool = True  # autocast on GPU; on CPU only if cpu_bf16
@@ -343,7 +342,7 @@ def train_run(
         torch.set_num_threads(settings.threads)
     device = pick_device(settings)
     torch.backends.cudnn.benchmark = settings.cudnn_benchmark
-    _seed_everything(settings.seed)
+    _seed_everything(spec.seed)
     model = build_model(model_config).to(device.torch_device)
     if device.channels_last:
         # Module.to's stub overloads omit memory_format, which it accepts at run time
@@ -351,7 +350,7 @@ def train_run(
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr, weight_decay=settings.weight_decay)
     loss_fn = SegmentationLoss(spec.loss, gamma=spec.gamma or 0.0)
     step_fn = torch.compile(model) if settings.compile else model
-    rng = np.random.default_rng(settings.seed)
+    rng = np.random.default_rng(spec.seed)
     grid = network_grid(model_config, train_dirs + val_dirs)
     zone = settings.zone_probability > 0
     train_boxes = [coarsen_box(load_box(d, zone), grid.factor) for d in train_dirs]

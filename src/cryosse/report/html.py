@@ -23,7 +23,7 @@ import yaml
 from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import BACKGROUND, CLASS_NAMES, SCORED_CLASSES
-from cryosse.core.grid import LOSSES
+from cryosse.core.grid import LOSSES, seeds
 from cryosse.core.metrics import residue_votes
 from cryosse.core.tsv import read_tsv
 from cryosse.curate.dssp import mkdssp_version
@@ -345,13 +345,17 @@ def _versions() -> dict[str, str]:
     }
 
 
-def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
-    """Every figure the run's outputs allow; returns (png, caption) pairs."""
+def make_plots(results: Path, plots: Path, seed: int = 0) -> list[tuple[Path, str]]:
+    """Every figure the run's outputs allow, of the losses' runs with `seed` (the first, which
+    chose the settings); returns (png, caption) pairs."""
     plots.mkdir(parents=True, exist_ok=True)
     made: list[tuple[Path, str]] = []
     tables = results / "tables"
     evaluation = results / "evaluation"
-    cases = {p.parent.name: read_cases(p) for p in sorted(evaluation.glob("*/cases.tsv"))}
+    cases = {
+        p.parent.parent.name: read_cases(p)
+        for p in sorted(evaluation.glob(f"*/seed_{seed}/cases.tsv"))
+    }
     if (tables / "table1.tsv").exists():
         f1_per_loss(read_tsv(tables / "table1.tsv"), plots / "f1_per_loss.png")
         made.append((plots / "f1_per_loss.png", "Weighted voxel F1 per loss, 95 % bootstrap CI"))
@@ -373,12 +377,12 @@ def make_plots(results: Path, plots: Path) -> list[tuple[Path, str]]:
     if any(s["loss"] in ("FL", "FL_DL") for s in summaries):
         gamma_sweep(summaries, plots / "gamma_sweep.png")
         made.append((plots / "gamma_sweep.png", "Best validation metric against γ"))
-    made += _montages(results, cases, plots)
+    made += _montages(results, cases, plots, seed)
     return made
 
 
 def _montages(
-    results: Path, cases: dict[str, list], plots: Path, limit: int = 3
+    results: Path, cases: dict[str, list], plots: Path, seed: int, limit: int = 3
 ) -> list[tuple[Path, str]]:
     made: list[tuple[Path, str]] = []
     table1 = results / "tables" / "table1.tsv"
@@ -393,7 +397,7 @@ def _montages(
     manifest = {r["sample_id"]: r for r in read_tsv(results / "manifest.tsv")}
     for case in cases.get(best, [])[:limit]:
         sample_dir = results / manifest[case.sample_id]["path"]
-        prediction = results / "evaluation" / best / "predictions" / case.sample_id
+        prediction = results / "evaluation" / best / f"seed_{seed}" / "predictions" / case.sample_id
         pred = read_sample_labels(prediction / "pred_labels.mrc")
         box = load_box(sample_dir)
         png = plots / f"montage_{case.sample_id}.png"
@@ -451,7 +455,8 @@ def _scrolling(fragment: str) -> str:
 def build_report(results: str | Path, config: dict[str, Any], out_html: str | Path) -> None:
     results = Path(results)
     config = json.loads(json.dumps(config, default=str))  # Snakemake's config holds wrappers
-    figures = make_plots(results, results / "plots")
+    first_seed = seeds(config.get("training", {}))[0]
+    figures = make_plots(results, results / "plots", first_seed)
     manifest = read_tsv(results / "manifest.tsv")
     log_counts = Counter(
         (r.level, r.status, r.reason) for r in read_log(results / "curation_log.tsv")
@@ -476,7 +481,12 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
     # Table 1 is the headline; what its columns mean follows it, before the other tables.
     parts.append(_table1(results / "tables") or "<h2>Table 1</h2><p>not computed</p>")
     parts.append(definitions(config))
-    tables = (("table2", "Table 2"), ("paired_tests", "Tests"), ("table_s1", "Table S1"))
+    tables = (
+        ("seeds", "Seeds"),
+        ("table2", "Table 2"),
+        ("paired_tests", "Tests"),
+        ("table_s1", "Table S1"),
+    )
     for name, title in tables:
         fragment = results / "tables" / f"{name}.html"
         if fragment.exists():

@@ -7,9 +7,9 @@ run (`training/best_runs.tsv`), checks its best.pt with `load_checkpoint`, and w
     <package>/models/default.json   the model card: network, parameters, checkpoint sha256,
                                     training data (cases by origin: simulated / derived / EMDB),
                                     run settings, device and seconds, and the test-set figures
-                                    of that run from evaluation/<loss>/cases.tsv: voxel and
-                                    residue F1 of helix and sheet per case and weighted over the
-                                    cases (weights: true voxels / Cα of the class)
+                                    of that run from evaluation/<loss>/seed_<seed>/cases.tsv:
+                                    voxel and residue F1 of helix and sheet per case and
+                                    weighted over the cases (weights: true voxels / Cα of the class)
 
 so the card's figures are exactly the pipeline's own evaluation of the shipped weights.
 Before it is copied, the model is calibrated on the run's validation cases
@@ -29,6 +29,7 @@ from typing import Any
 from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import SCORED_CLASSES
+from cryosse.core.grid import seed_of
 from cryosse.core.metrics import weighted_average
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, read_cases
@@ -90,7 +91,7 @@ def model_card(run_dir: Path, loss: str) -> tuple[Path, dict[str, Any]]:
     checkpoint = load_checkpoint(best)  # refuses anything segment could not load
     if best.stat().st_size > MAX_BYTES:
         raise ShipError(f"{best} is {best.stat().st_size} bytes, over {MAX_BYTES}")
-    cases_tsv = run_dir / "evaluation" / loss / "cases.tsv"
+    cases_tsv = run_dir / "evaluation" / loss / f"seed_{seed_of(run_id)}" / "cases.tsv"
     if not cases_tsv.is_file():
         raise ShipError(f"{cases_tsv} is missing: evaluate the run before shipping it")
     summary = json.loads((run_dir / "training" / run_id / "summary.json").read_text())
