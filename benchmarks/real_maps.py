@@ -31,10 +31,12 @@ Strata (maps are built in memory from ../shared, deterministically; nothing is d
                      entry RNG of EMD-99900 + i) from four ../shared/structures at 6, 7.5, 9 and
                      10 Å. Chosen once, by rule, never by score: the structures the shipped
                      model neither trained nor validated on, one model per file, ≥ 150
-                     residues, in the order of sha256("cryosse-testbed:" + pdb id): 3sn6,
-                     2src, 6r79, 5eil. A new model must hold them out too; every run checks
-                     the checkpoint's train / validation ids against every stratum's PDB ids
-                     and prints any overlap.
+                     residues, that mkdssp reads through cryosse.curate.dssp (3sn6 and 2src,
+                     mmCIF, fail there), in the order of sha256("cryosse-testbed:" + pdb id):
+                     6r79 (4 chains), 5eil (3), 1bvy (1), 4dfr (2). A new model must hold
+                     them out too; every run checks the checkpoint's train / validation ids
+                     against every stratum's PDB ids and prints any overlap. A source that
+                     cannot be read or labelled is left out with its reason (JSON "excluded").
 
 Aggregates per stratum and sub-stratum: voxel and residue F1 weighted by the true voxels
 (residues) of the class, as the model card; pooled helix precision; 95 % percentile-bootstrap
@@ -56,7 +58,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,7 @@ from machine import host_facts
 
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.hashing import sha256_file
+from cryosse.core.reasons import CurationError
 from cryosse.curate.crop import chain_box, resample_box
 from cryosse.evaluate.baselines import (
     BASELINE_TITLES,
@@ -109,13 +112,13 @@ COMPONENTS = (  # folder, chain, map, model, resolution (None: provenance.json)
 COMPONENT_LOWPASS = (7.0, 8.5, 10.0)
 FULL_MAP = ("EMD-5168", "emd_5168.map.gz", "3MFP.pdb", "3mfp")
 CROP_PADDING = 17.0  # Å, cryosse.curate's box padding (Mu et al. 2024)
-ASSEMBLIES = (  # folder, map, model, pdb id
+ASSEMBLIES = (  # folder, map, model, pdb id (low-passed to ASSEMBLY_LOWPASS)
     ("EMD-3488", "emd_3488.mrc.gz", "5me2.pdb", "5me2"),
     ("EMD-0093", "MAP_m4A.mrc.gz", "6gyn.pdb", "6gyn"),
 )
 ASSEMBLY_LOWPASS = (6.0, 8.0, 10.0)
 DERIVED = ("EMD-21457", "emd_21457_seg.mrc", "6vyb_Ndom.pdb", "6vyb", (7.0, 9.0))
-SIMULATED = (("3sn6", 6.0), ("2src", 7.5), ("6r79", 9.0), ("5eil", 10.0))
+SIMULATED = (("6r79", 6.0), ("5eil", 7.5), ("1bvy", 9.0), ("4dfr", 10.0))
 SIMULATION_SEED = 23
 SIMULATED_FIRST_ID = 99900
 # Mu et al. 2024 (Bioinformatics Advances vbae169), Table 2, FL_DL: central box voxel F1 helix /
@@ -127,6 +130,8 @@ PAPER_CASES = {
 # The issue's targets (figures in %). Must: model helix voxel F1 ≥ threshold + margin.
 MUST_MARGIN = {"a": 5.0, "b": 10.0, "c": 10.0, "d": 5.0}
 SUBUNIT_PRECISION = 50.0
+# No regression: the shipped model's own figures, compared at the precision they are stated in
+# (one decimal of a percent), so the model that set them passes.
 COMPONENT_FLOORS = {"voxel_f1_helix": 59.9, "voxel_f1_sheet": 35.8, "residue_f1_sheet": 48.9}
 GOAL_SHEET = 30.0  # sheet voxel F1 on (b) and (c)
 GOAL_COMPONENT_RESIDUE_SHEET = 55.0
@@ -191,8 +196,11 @@ def _dst10(realdata: Path, folder: str, chain: str, density: DensityMap) -> np.n
     return labels_from(*maps).astype(np.int64)
 
 
-def components(realdata: Path, truths: TruthCache) -> Iterator[TestMap]:
-    for folder, chain, map_name, model_name, known in COMPONENTS:
+Source = tuple[str, Callable[[], list[TestMap]]]  # a source map and its scored versions
+
+
+def components(realdata: Path, truths: TruthCache) -> list[Source]:
+    def versions(folder: str, chain: str, map_name: str, model_name: str, known: float | None):
         path = realdata / folder / map_name
         density = read_map(path)
         model = realdata / folder / model_name
@@ -200,11 +208,13 @@ def components(realdata: Path, truths: TruthCache) -> Iterator[TestMap]:
         source = known if known is not None else _provenance_resolution(realdata / folder)
         name, pdb = f"{folder} {chain}", _pdb_of(model)
         dst = _dst10(realdata, folder, chain, density)
-        yield TestMap("a", "as is", name, name, density, source, truth, pdb, path=path, dst10=dst)
+        out = [TestMap("a", "as is", name, name, density, source, truth, pdb, path=path, dst10=dst)]
         for target in COMPONENT_LOWPASS:
-            low = _lowpassed(density, target)
-            label = f"{target:g} Å"
-            yield TestMap("a", label, f"{name} @{label}", name, low, target, truth, pdb)
+            low, label = _lowpassed(density, target), f"{target:g} Å"
+            out.append(TestMap("a", label, f"{name} @{label}", name, low, target, truth, pdb))
+        return out
+
+    return [(f"{c[0]} {c[1]}", lambda c=c: versions(*c)) for c in COMPONENTS]
 
 
 def _pdb_of(model: Path) -> tuple[str, ...]:
@@ -218,41 +228,45 @@ def _pdb_of(model: Path) -> tuple[str, ...]:
     return (model.name.split(".")[0].lower(),)
 
 
-def unzoned(realdata: Path, truths: TruthCache) -> Iterator[TestMap]:
+def unzoned(realdata: Path, truths: TruthCache) -> list[Source]:
     folder, map_name, model_name, pdb = FULL_MAP
-    path = realdata / folder / map_name
-    density = read_map(path)
-    model = realdata / folder / model_name
-    resolution = _provenance_resolution(realdata / folder)
-    truth = truths.get(density, model)
-    yield TestMap(
-        "b",
-        "full, near subunit",
-        f"{folder} full",
-        folder,
-        density,
-        resolution,
-        truth,
-        (pdb,),
-        region="near",
-        path=path,
-        rest=True,
-    )
-    atoms = _atoms(read_model(model))
-    box = chain_box(atoms, density, padding=CROP_PADDING)
-    crop = DensityMap(resample_box(density, box), box.origin.copy(), np.ones(3))
-    yield TestMap(
-        "b",
-        "box-crop, near subunit",
-        f"{folder} crop",
-        folder,
-        crop,
-        resolution,
-        truths.get(crop, model),
-        (pdb,),
-        region="near",
-        facts={"crop_shape_xyz": list(box.shape_xyz), "padding_A": CROP_PADDING},
-    )
+
+    def versions() -> list[TestMap]:
+        path = realdata / folder / map_name
+        density = read_map(path)
+        model = realdata / folder / model_name
+        resolution = _provenance_resolution(realdata / folder)
+        truth = truths.get(density, model)
+        full = TestMap(
+            "b",
+            "full, near subunit",
+            f"{folder} full",
+            folder,
+            density,
+            resolution,
+            truth,
+            (pdb,),
+            region="near",
+            path=path,
+            rest=True,
+        )
+        box = chain_box(_atoms(read_model(model)), density, padding=CROP_PADDING)
+        crop = DensityMap(resample_box(density, box), box.origin.copy(), np.ones(3))
+        cropped = TestMap(
+            "b",
+            "box-crop, near subunit",
+            f"{folder} crop",
+            folder,
+            crop,
+            resolution,
+            truths.get(crop, model),
+            (pdb,),
+            region="near",
+            facts={"crop_shape_xyz": list(box.shape_xyz), "padding_A": CROP_PADDING},
+        )
+        return [full, cropped]
+
+    return [(folder, versions)]
 
 
 def _atoms(structure: Any) -> np.ndarray:
@@ -260,62 +274,57 @@ def _atoms(structure: Any) -> np.ndarray:
     return np.concatenate([chain_atom_coordinates(structure, c) for c in chains])
 
 
-def assemblies(realdata: Path, truths: TruthCache) -> Iterator[TestMap]:
-    for folder, map_name, model_name, pdb in ASSEMBLIES:
-        source = read_map(realdata / folder / map_name)
-        model = realdata / folder / model_name
-        truth = truths.get(source, model)
-        for target in ASSEMBLY_LOWPASS:
-            label = f"{target:g} Å"
-            low = _lowpassed(source, target)
-            yield TestMap("c", label, f"{folder} @{label}", folder, low, target, truth, (pdb,))
-
-
-def derived_and_simulated(
-    realdata: Path, structures: Path, truths: TruthCache
-) -> Iterator[TestMap]:
-    folder, map_name, model_name, pdb, targets = DERIVED
+def _lowpassed_versions(
+    realdata: Path, truths: TruthCache, stratum: str, subset: str | None, entry: tuple[Any, ...]
+) -> list[TestMap]:
+    folder, map_name, model_name, pdb, targets = entry
     source = read_map(realdata / folder / map_name)
-    model = realdata / folder / model_name
-    truth = truths.get(source, model)
+    truth = truths.get(source, realdata / folder / model_name)
+    out = []
     for target in targets:
         label = f"{target:g} Å"
-        yield TestMap(
-            "d",
-            "derived",
-            f"{folder} @{label}",
-            folder,
-            _lowpassed(source, target),
-            target,
-            truth,
-            (pdb,),
-        )
-    for i, (pdb_id, resolution) in enumerate(SIMULATED):
+        low = _lowpassed(source, target)
+        name = f"{folder} @{label}"
+        out.append(TestMap(stratum, subset or label, name, folder, low, target, truth, (pdb,)))
+    return out
+
+
+def assemblies(realdata: Path, truths: TruthCache) -> list[Source]:
+    return [
+        (e[0], lambda e=e: _lowpassed_versions(realdata, truths, "c", None, (*e, ASSEMBLY_LOWPASS)))
+        for e in ASSEMBLIES
+    ]
+
+
+def derived_and_simulated(realdata: Path, structures: Path, truths: TruthCache) -> list[Source]:
+    def simulated(i: int, pdb_id: str, resolution: float) -> list[TestMap]:
         found = sorted(structures.glob(f"{pdb_id}.*"))
         if not found:
-            raise SystemExit(f"{structures}: no structure file for {pdb_id}")
+            raise ValueError(f"{structures}: no structure file for {pdb_id}")
         emdb_id = f"EMD-{SIMULATED_FIRST_ID + i}"
-        sim = simulate_atoms(
-            load_atoms(found[0]), entry_rng(SIMULATION_SEED, emdb_id, pdb_id), resolution
-        )
-        density = DensityMap(
-            sim.data, np.asarray(sim.origin, dtype=np.float64), np.full(3, sim.voxel)
-        )
-        yield TestMap(
-            "d",
-            "simulated",
-            f"{pdb_id} sim @{resolution:g} Å",
-            pdb_id,
-            density,
-            resolution,
-            truths.get(density, found[0]),
-            (pdb_id,),
-            facts={
-                "voxel_A": round(sim.voxel, 3),
-                "masked": sim.params["mask"] is not None,
-                "snr": sim.params["noise"]["snr"],
-            },
-        )
+        rng = entry_rng(SIMULATION_SEED, emdb_id, pdb_id)
+        sim = simulate_atoms(load_atoms(found[0]), rng, resolution)
+        origin = np.asarray(sim.origin, dtype=np.float64)
+        density = DensityMap(sim.data, origin, np.full(3, sim.voxel))
+        facts = {
+            "voxel_A": round(sim.voxel, 3),
+            "masked": sim.params["mask"] is not None,
+            "snr": sim.params["noise"]["snr"],
+        }
+        name = f"{pdb_id} sim @{resolution:g} Å"
+        truth = truths.get(density, found[0])
+        return [
+            TestMap(
+                "d", "simulated", name, pdb_id, density, resolution, truth, (pdb_id,), facts=facts
+            )
+        ]
+
+    out: list[Source] = [
+        (DERIVED[0], lambda: _lowpassed_versions(realdata, truths, "d", "derived", DERIVED))
+    ]
+    return out + [
+        (p, lambda i=i, p=p, r=r: simulated(i, p, r)) for i, (p, r) in enumerate(SIMULATED)
+    ]
 
 
 def model_labels(
@@ -369,7 +378,7 @@ def aggregate(scores: list[MapScore], groups: list[str]) -> dict[str, Interval]:
         out[figure] = bootstrap_f1(_counts(scores, kind, cls), groups)
     tp, pred, _ = (sum(c) for c in zip(*_counts(scores, "voxel", "helix"), strict=True))
     out["voxel_precision_helix_pooled"] = Interval(
-        tp / pred if pred else None, None, None, len(scores), len(set(groups))
+        tp / pred if pred else None, None, None, len(scores), len(set(groups)), 0
     )
     return out
 
@@ -380,6 +389,7 @@ def _interval_json(interval: Interval) -> dict[str, Any]:
         "ci95": [interval.low, interval.high],
         "n_maps": interval.n_maps,
         "n_source_maps": interval.n_groups,
+        "n_source_maps_with_class": interval.n_groups_with_class,
     }
 
 
@@ -406,7 +416,7 @@ def _verdict(ok: bool | None) -> str:
 
 
 def target_lines(
-    model: str, sets: dict[str, dict[str, Any]], subunit_precision: float | None
+    model: str, sets: dict[str, dict[str, Any]], subunit: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
     """The issue's Must and Goal targets, each a PASS / FAIL line."""
     lines: list[dict[str, Any]] = []
@@ -428,16 +438,18 @@ def target_lines(
                 "pass": ok,
             }
         )
-    if "b" in sets:
+    if subunit is not None:
+        # voxel precision decides (the issue's figures are voxel figures); the residue
+        # precision (DSSP class of the residues voted helix) is shown beside it
+        precision = subunit["voxel_precision_helix"]
         lines.append(
             {
                 "kind": "Must",
                 "target": f"EMD-5168 subunit (full map, within {NEAR_RADIUS:g} Å): "
                 f"helix voxel precision ≥ {SUBUNIT_PRECISION:g}",
-                "value": f"{_pct(subunit_precision)}",
-                "pass": None
-                if subunit_precision is None
-                else 100 * subunit_precision >= SUBUNIT_PRECISION,
+                "value": f"{_pct(precision)} (residues voted helix: "
+                f"{_pct(subunit['residue_precision_helix'])} are DSSP helix)",
+                "pass": None if precision is None else 100 * precision >= SUBUNIT_PRECISION,
             }
         )
     comp = sets.get("a/as is", {}).get("aggregates", {}).get(model)
@@ -449,7 +461,7 @@ def target_lines(
                     "kind": "Must",
                     "target": f"components as is: weighted {figure.replace('_', ' ')} ≥ {floor:g}",
                     "value": _ci(comp[figure]),
-                    "pass": None if value is None else 100 * value >= floor - 1e-9,
+                    "pass": None if value is None else round(100 * value, 1) >= floor,
                 }
             )
         value = comp["residue_f1_sheet"].value
@@ -478,8 +490,11 @@ def target_lines(
 
 def _stratum_table(key: str, entry: dict[str, Any], titles: dict[str, str]) -> list[str]:
     n, groups = entry["n_maps"], entry["n_source_maps"]
+    first = next(iter(entry["aggregates"].values()))
+    helix, sheet = (first[f"voxel_f1_{c}"].n_groups_with_class for c in ("helix", "sheet"))
     lines = [
-        f"### {key} — {n} maps from {groups} source map{'s' if groups != 1 else ''}",
+        f"### {key} — {n} maps from {groups} source map{'s' if groups != 1 else ''} "
+        f"({helix} with helix, {sheet} with sheet; a 95 % CI needs 2)",
         "",
         "| predictor | helix voxel F1 [95 % CI] | sheet voxel F1 | residue F1 helix "
         "| residue F1 sheet | helix P (pooled) |",
@@ -548,7 +563,7 @@ def main() -> int:
     } | {b: f"baseline: {BASELINE_TITLES[b]}" for b in BASELINES}
 
     truths = TruthCache()
-    sources: dict[str, Callable[[], Iterator[TestMap]]] = {
+    sources: dict[str, Callable[[], list[Source]]] = {
         "a": lambda: components(realdata, truths),
         "b": lambda: unzoned(realdata, truths),
         "c": lambda: assemblies(realdata, truths),
@@ -560,38 +575,55 @@ def main() -> int:
     rest: dict[str, dict[str, Any]] = {}
     seconds = dict.fromkeys(predictors, 0.0)
     seconds["maps and truth"] = 0.0
+    excluded: list[dict[str, str]] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cryosse-real-maps-") as tmp:
         for letter in args.strata:
-            tick = time.perf_counter()
-            for item in sources[letter]():
-                seconds["maps and truth"] += time.perf_counter() - tick
-                maps.append(item)
-                print(f"  {item.stratum} {item.name}", file=sys.stderr, flush=True)
-                step = float(item.density.voxel_size[0])
-                for predictor in predictors:
-                    tick = time.perf_counter()
-                    if predictor == model:
-                        pred = model_labels(item, checkpoint, args.device, args.threads, Path(tmp))
-                    elif predictor == DST10:
-                        pred = item.dst10
-                    else:
-                        pred = baseline_labels(predictor, item.density.data, step, item.resolution)
-                    seconds[predictor] += time.perf_counter() - tick
-                    if pred is None:
-                        scores[predictor].append(None)
-                        continue
-                    scores[predictor].append(score_labels(pred, item.truth, item.name, item.region))
-                    if item.name in PAPER_CASES:
-                        central.setdefault(item.name, {})[predictor] = score_labels(
-                            pred, item.truth, item.name, "central"
-                        ).figures()
-                    if item.rest:
-                        molecule = item.density.data > density_threshold(item.density.data)
-                        rest.setdefault(item.name, {})[predictor] = rest_volumes(
-                            pred, item.truth, molecule
-                        )
+            for source_name, build in sources[letter]():
                 tick = time.perf_counter()
+                try:
+                    built = build()
+                except (CurationError, OSError, ValueError) as exc:
+                    # a broken source is left out with its reason, never stops the run
+                    reason = str(exc).splitlines()[0][:300]
+                    excluded.append({"stratum": letter, "source": source_name, "reason": reason})
+                    print(f"warning: ({letter}) {source_name} left out: {reason}", file=sys.stderr)
+                    continue
+                seconds["maps and truth"] += time.perf_counter() - tick
+                for item in built:
+                    maps.append(item)
+                    map_started = time.perf_counter()
+                    step = float(item.density.voxel_size[0])
+                    for predictor in predictors:
+                        tick = time.perf_counter()
+                        if predictor == model:
+                            pred = model_labels(
+                                item, checkpoint, args.device, args.threads, Path(tmp)
+                            )
+                        elif predictor == DST10:
+                            pred = item.dst10
+                        else:
+                            pred = baseline_labels(
+                                predictor, item.density.data, step, item.resolution
+                            )
+                        seconds[predictor] += time.perf_counter() - tick
+                        if pred is None:
+                            scores[predictor].append(None)
+                            continue
+                        scores[predictor].append(
+                            score_labels(pred, item.truth, item.name, item.region)
+                        )
+                        if item.name in PAPER_CASES:
+                            central.setdefault(item.name, {})[predictor] = score_labels(
+                                pred, item.truth, item.name, "central"
+                            ).figures()
+                        if item.rest:
+                            molecule = item.density.data > density_threshold(item.density.data)
+                            rest.setdefault(item.name, {})[predictor] = rest_volumes(
+                                pred, item.truth, molecule
+                            )
+                    seconds_map = time.perf_counter() - map_started
+                    print(f"  ({item.stratum}) {item.name}: {seconds_map:.1f} s", file=sys.stderr)
     total = time.perf_counter() - started
 
     # Sets: each sub-stratum and each whole stratum; a predictor enters a set only if it
@@ -626,12 +658,12 @@ def main() -> int:
             )
         sets[key] = entry
     subunit = next((i for i, m in enumerate(maps) if m.rest), None)
-    subunit_precision = (
-        scores[model][subunit].figures()["voxel_precision_helix"]  # type: ignore[union-attr]
+    subunit_figures = (
+        scores[model][subunit].figures()  # type: ignore[union-attr]
         if checkpoint and subunit is not None
         else None
     )
-    targets = target_lines(model, sets, subunit_precision) if checkpoint else []
+    targets = target_lines(model, sets, subunit_figures) if checkpoint else []
     overlap = training_overlap(checkpoint, maps)
 
     # Printing and writing.
@@ -804,6 +836,7 @@ def main() -> int:
         },
         "targets": targets,
         "training_overlap": overlap,
+        "excluded": excluded,
         "seconds": {"total": round(total, 1)} | {p: round(s, 1) for p, s in seconds.items()},
     }
     if args.json:

@@ -62,7 +62,7 @@ def test_near_region_is_every_voxel_within_the_radius_of_an_atom(filament) -> No
 
 
 def test_near_scoring_ignores_what_is_called_on_the_rest(filament) -> None:
-    density, truth = filament
+    _, truth = filament
     perfect = score_labels(truth.labels, truth, "truth", "near").figures()
     assert perfect["voxel_f1_helix"] == 1.0 and perfect["voxel_f1_sheet"] == 1.0
     assert perfect["residue_f1_helix"] == 1.0

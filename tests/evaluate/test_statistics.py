@@ -67,7 +67,7 @@ def test_the_aggregates_are_the_model_cards(scores: dict[str, list]) -> None:
     dst = bootstrap_f1(_counts(scores["dst10"]), resamples=2000, seed=0)
     assert dst.value == pytest.approx(0.545, abs=0.002)
     assert dst.low < dst.value < dst.high
-    assert 0.0 <= dst.low and dst.high <= 1.0
+    assert dst.low >= 0.0 and dst.high <= 1.0
     assert bootstrap_f1(_counts(scores["dst10"]), seed=0) == dst  # seeded
     assert bootstrap_f1(_counts(scores["dst10"]), seed=1) != dst
 
@@ -92,6 +92,23 @@ def test_maps_of_one_source_are_resampled_together(scores: dict[str, list]) -> N
     assert single.value is not None and single.low is None and single.n_groups == 1
     with pytest.raises(ValueError, match="group labels"):
         bootstrap_f1(counts, groups)
+
+
+def test_no_interval_when_one_map_holds_the_class(scores: dict[str, list]) -> None:
+    sheet = _counts(scores["dst10"], "sheet")
+    without = [c for c in sheet if c[2] == 0]  # the EMD-3491 chains hold no β-sheet
+    holding = [c for c in sheet if c[2] > 0]
+    assert without and len(holding) >= 2
+    lone = bootstrap_f1([holding[0], *without], resamples=200)
+    # every resample repeats the one map's F1 (or has none): no interval, the count says why
+    assert lone.value == pytest.approx(2 * holding[0][0] / (holding[0][1] + holding[0][2]))
+    assert (lone.low, lone.high, lone.n_groups, lone.n_groups_with_class) == (
+        None,
+        None,
+        1 + len(without),
+        1,
+    )
+    assert bootstrap_f1(holding, resamples=200).n_groups_with_class == len(holding)
 
 
 def test_paired_difference_of_two_predictors(scores: dict[str, list]) -> None:

@@ -11,7 +11,8 @@ question is how the figure would move on other maps of the kind. The aggregate i
 from each resample's (true positive, predicted, true) counts: "weighted" = per-map F1 weighted
 by the map's true voxels (the model card's figure), "pooled" = F1 of the summed counts. The
 difference of two predictors uses the same resamples for both (paired). With fewer than two
-groups there is nothing to resample and the interval is None.
+groups that hold true voxels of the class there is nothing to resample (every resample
+repeats the one informative map) and the interval is None.
 
 Paired test: the Wilcoxon signed-rank test (two-sided, scipy) on per-case sheet F1 of two
 losses over the cases where both are defined; zero differences are dropped (Wilcoxon's
@@ -69,6 +70,7 @@ class Interval:
     high: float | None
     n_maps: int
     n_groups: int
+    n_groups_with_class: int  # groups holding true voxels (residues) of the class
 
 
 def _group_sums(
@@ -112,6 +114,11 @@ def _resampled(
     return (None if np.isnan(value) else float(value)), samples
 
 
+def _informative(counts: list[tuple[int, int, int]], groups: list[str] | None) -> int:
+    totals, _ = _group_sums(counts, groups)
+    return int((totals[:, 2] > 0).sum())
+
+
 def _draws(n_groups: int, resamples: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.integers(0, n_groups, size=(resamples, n_groups))
@@ -137,10 +144,11 @@ def bootstrap_f1(
     """Aggregate F1 of per-map (tp, pred, true) counts with its map-level bootstrap interval;
     `groups` labels the maps that are resampled together (None: each map alone)."""
     n_groups = len(set(groups)) if groups is not None else len(counts)
+    informative = _informative(counts, groups)
     draws = _draws(n_groups, resamples, seed)
     value, samples = _resampled(counts, groups, kind, draws)
-    low, high = _interval(samples, level) if n_groups > 1 else (None, None)
-    return Interval(value, low, high, len(counts), n_groups)
+    low, high = _interval(samples, level) if informative > 1 else (None, None)
+    return Interval(value, low, high, len(counts), n_groups, informative)
 
 
 def bootstrap_f1_difference(
@@ -156,12 +164,13 @@ def bootstrap_f1_difference(
     if len(counts_a) != len(counts_b):
         raise ValueError(f"{len(counts_a)} and {len(counts_b)} maps: not paired")
     n_groups = len(set(groups)) if groups is not None else len(counts_a)
+    informative = _informative(counts_a, groups)
     draws = _draws(n_groups, resamples, seed)
     value_a, samples_a = _resampled(counts_a, groups, kind, draws)
     value_b, samples_b = _resampled(counts_b, groups, kind, draws)
     value = None if value_a is None or value_b is None else value_a - value_b
-    low, high = _interval(samples_a - samples_b, level) if n_groups > 1 else (None, None)
-    return Interval(value, low, high, len(counts_a), n_groups)
+    low, high = _interval(samples_a - samples_b, level) if informative > 1 else (None, None)
+    return Interval(value, low, high, len(counts_a), n_groups, informative)
 
 
 @dataclass(frozen=True)
