@@ -84,6 +84,7 @@ from cryosse.evaluate.map_scoring import (
     MapScore,
     rest_volumes,
     score_labels,
+    summarize,
     truth_on_grid,
 )
 from cryosse.evaluate.statistics import Interval, bootstrap_f1, bootstrap_f1_difference
@@ -520,6 +521,40 @@ PER_MAP_KEYS = (
 )
 
 
+def component_summary(
+    maps: list[TestMap],
+    scores: dict[str, list[MapScore | None]],
+    predictors: list[str],
+    titles: dict[str, str],
+    model: str,
+) -> dict[str, Any]:
+    """The components as they are: map facts and, per predictor, per-map figures and summary."""
+    members = [i for i, m in enumerate(maps) if m.stratum == "a" and m.subset == "as is"]
+    out: dict[str, Any] = {
+        "maps": [
+            {
+                "map": maps[i].name,
+                "shape_xyz": list(maps[i].density.shape_xyz),
+                "resolution_A": maps[i].resolution,
+                "central_voxels": int(maps[i].truth.central.sum()),
+            }
+            for i in members
+        ],
+        "predictors": {},
+    }
+    for predictor in predictors:
+        chosen = [scores[predictor][i] for i in members]
+        if not chosen or any(s is None for s in chosen):
+            continue
+        key = titles[model] if predictor == model else predictor
+        out["predictors"][key] = {
+            "title": titles[predictor],
+            "maps": [s.figures() for s in chosen],  # type: ignore[union-attr]
+            "summary": summarize(chosen),  # type: ignore[arg-type]
+        }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="a best.pt (default: the shipped model)")
@@ -813,7 +848,10 @@ def main() -> int:
         "checkpoint": checkpoint_info,
         "threads": args.threads,
         "strata": {k: STRATA[k] for k in args.strata},
-        "maps": map_rows,
+        # "maps" and "predictors": the components as they are, in the shape the model card
+        # (cryosse.segment.default_model) and benchmarks/learning_curve.py read
+        **component_summary(maps, scores, predictors, titles, model),
+        "test_maps": map_rows,
         "sets": {
             key: {
                 "n_maps": entry["n_maps"],

@@ -16,7 +16,7 @@ from cryosse.core.classes import HELIX
 from cryosse.evaluate.baselines import density_threshold, threshold_labels
 from cryosse.evaluate.map_scoring import near_model, rest_volumes, score_labels, truth_on_grid
 from cryosse.io.density import read_map
-from cryosse.io.structure import chain_atom_coordinates, read_model
+from cryosse.io.structure import ca_array, chain_atom_coordinates, protein_residues, read_model
 from tests.conftest import REALDATA
 
 pytestmark = pytest.mark.skipif(
@@ -41,17 +41,20 @@ def _brute_force_near(density, atoms: np.ndarray, radius: float) -> np.ndarray:
     return (distance <= radius).reshape(nz, ny, nx)
 
 
-def test_near_region_is_every_voxel_within_the_radius_of_an_atom(filament) -> None:
+def test_near_region_is_every_voxel_within_the_radius_of_a_ca(filament) -> None:
     density, truth = filament
     structure = read_model(SUBUNIT)
-    atoms = np.concatenate([chain_atom_coordinates(structure, c.name) for c in structure[0]])
-    expected = _brute_force_near(density, atoms, 6.0)
+    every_ca = ca_array(protein_residues(structure))  # a few lie just off the grid
+    assert len(every_ca) > len(truth.ca)
+    expected = _brute_force_near(density, every_ca, 6.0)
     assert np.array_equal(truth.near, expected)
     # a subunit of a filament: a small part of the box, holding every labelled voxel
     assert 0.01 < truth.near.mean() < 0.2
     assert not np.any(truth.labels[~truth.near])
     assert truth.ca_near.all()
-    # the function alone, with a different radius, on a sub-grid that cuts the subunit
+    # the function alone, on every atom, with a different radius, on a sub-grid that cuts
+    # the subunit
+    atoms = np.concatenate([chain_atom_coordinates(structure, c.name) for c in structure[0]])
     step = float(density.voxel_size[0])
     shifted = density.origin + 20 * step
     small = near_model(shifted, (40, 40, 40), step, atoms, 3.0)
