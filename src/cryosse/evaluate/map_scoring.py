@@ -10,6 +10,10 @@ that reproduces the He-lab label files).
 Regions:
     grid     every voxel of the map's grid; residues: every protein residue whose Cα lies on
              the grid (nearest voxel inside).
+    near     the voxels within `near_radius` (6) Å of a Cα of the model (`near_model`): how a
+             full or cropped map with unmodelled neighbours is scored around the part that
+             is modelled (every labelled voxel is in it: labels reach 3 Å from a Cα); the
+             region issue 23 measured EMD-5168 in; residues: those whose Cα voxel is in it.
     central  the paper's central box (Mu et al. 2024, Table 2: "the center box without the
              34 Å padding"): the bounding box of the chain's atoms on the grid — indices
              floor((min − origin)/step) … ceil((max − origin)/step), both included, clipped
@@ -20,6 +24,11 @@ Per map and class: voxel (true positives, predicted, true) counts, precision, re
 residue vote (cryosse.core.metrics.residue_votes: 3 Å plurality, ties and empty → background) and
 residue F1. Over maps (`summarize`): F1 weighted by the true voxels (residues) of the class,
 as cryosse.segment.default_model.evaluation_figures, and the pooled precision, recall and F1.
+
+A map with more copies of the molecule than the model holds (a filament with one modelled
+subunit): `rest_volumes` sets the volume called helix / sheet outside the modelled part beside
+what the modelled part's share predicts (cryosse.evaluate.baselines' contour measures the
+molecule's volume on either side).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from cryosse.core.classes import CLASS_IDS, SCORED_CLASSES, code_to_class
 from cryosse.core.metrics import class_counts, micro_f1, residue_votes, weighted_average
@@ -37,7 +47,8 @@ from cryosse.curate.labels import label_voxels
 from cryosse.io.density import DensityMap
 from cryosse.io.structure import ca_array, chain_atom_coordinates, protein_residues, read_model
 
-REGIONS = ("grid", "central")
+REGIONS = ("grid", "central", "near")
+NEAR_RADIUS = 6.0  # Å: "within a few Å of the modelled part"
 
 
 @dataclass
@@ -51,6 +62,8 @@ class GridTruth:
     ca_class: np.ndarray  # n, 0/1/2
     central: np.ndarray  # bool [z, y, x]
     ca_central: np.ndarray  # bool n
+    near: np.ndarray  # bool [z, y, x], within near_radius Å of a Cα
+    ca_near: np.ndarray  # bool n
 
 
 def isotropic_step(density: DensityMap) -> float:
@@ -64,10 +77,38 @@ def _indices(points: np.ndarray, origin: np.ndarray, step: float) -> np.ndarray:
     return np.rint((np.asarray(points, dtype=np.float64) - origin) / step).astype(np.int64)
 
 
+def near_model(
+    origin: np.ndarray, shape_zyx: tuple[int, ...], step: float, atoms: np.ndarray, radius: float
+) -> np.ndarray:
+    """Bool [z, y, x]: voxel centres within `radius` Å of any of the atoms (n × 3, Å)."""
+    near = np.zeros(shape_zyx, dtype=bool)
+    if len(atoms) == 0:
+        return near
+    limit = np.array(shape_zyx[::-1]) - 1
+    # Only the atoms' bounding box grown by the radius can be near: query that sub-grid.
+    low = np.clip(np.floor((atoms.min(axis=0) - radius - origin) / step).astype(int), 0, limit)
+    high = np.clip(np.ceil((atoms.max(axis=0) + radius - origin) / step).astype(int), 0, limit)
+    if np.any(high < low):
+        return near
+    axes = [origin[a] + step * np.arange(low[a], high[a] + 1) for a in range(3)]
+    zz, yy, xx = np.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
+    points = np.stack([xx.ravel(), yy.ravel(), zz.ravel()], axis=1)
+    distance, _ = cKDTree(atoms).query(points, distance_upper_bound=radius + 1e-9)
+    near[low[2] : high[2] + 1, low[1] : high[1] + 1, low[0] : high[0] + 1] = (
+        distance <= radius
+    ).reshape(zz.shape)
+    return near
+
+
 def truth_on_grid(
-    density: DensityMap, model_path: str | Path, chain: str | None = None, radius: float = 3.0
+    density: DensityMap,
+    model_path: str | Path,
+    chain: str | None = None,
+    radius: float = 3.0,
+    near_radius: float = NEAR_RADIUS,
 ) -> GridTruth:
-    """Labels of the model on the map's grid; the central box of `chain` (None: every chain)."""
+    """Labels of the model on the map's grid; the central box of `chain` (None: every chain);
+    the voxels within `near_radius` Å of the model's Cα atoms (every chain)."""
     step = isotropic_step(density)
     structure = read_model(model_path)
     residues = protein_residues(structure)
@@ -88,6 +129,9 @@ def truth_on_grid(
     index = _indices(ca, density.origin, step)
     on_grid = np.all((index >= 0) & (index <= limit), axis=1)
     in_central = np.all((index >= low) & (index <= high), axis=1)
+    near = near_model(density.origin, labels.shape, step, ca, near_radius)
+    clipped = np.clip(index, 0, limit)
+    in_near = near[clipped[:, 2], clipped[:, 1], clipped[:, 0]] & on_grid
     return GridTruth(
         density.origin.copy(),
         step,
@@ -96,6 +140,8 @@ def truth_on_grid(
         ca_class[on_grid],
         central,
         in_central[on_grid],
+        near,
+        in_near[on_grid],
     )
 
 
@@ -140,8 +186,12 @@ def score_labels(
     if region not in REGIONS:
         raise ValueError(f"region {region!r}: expected one of {REGIONS}")
     pred = np.asarray(pred, dtype=np.int64)
-    mask = truth.central if region == "central" else np.ones(pred.shape, dtype=bool)
-    keep = truth.ca_central if region == "central" else np.ones(len(truth.ca), dtype=bool)
+    if region == "central":
+        mask, keep = truth.central, truth.ca_central
+    elif region == "near":
+        mask, keep = truth.near, truth.ca_near
+    else:
+        mask, keep = np.ones(pred.shape, dtype=bool), np.ones(len(truth.ca), dtype=bool)
     voted = residue_votes(pred, truth.origin, truth.voxel_size, truth.ca[keep])
     dssp = truth.ca_class[keep]
     score = MapScore(name, region)
@@ -164,4 +214,40 @@ def summarize(scores: list[MapScore]) -> dict[str, float | None]:
             out[f"{kind}_precision_{cls}_pooled"] = _ratio(tp, sum(c[1] for c in counts))
             out[f"{kind}_recall_{cls}_pooled"] = _ratio(tp, sum(c[2] for c in counts))
             out[f"{kind}_f1_{cls}_pooled"] = micro_f1(counts)
+    return out
+
+
+def rest_volumes(
+    pred: np.ndarray, truth: GridTruth, molecule: np.ndarray, part: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Helix / sheet called on the map's unmodelled rest beside what the modelled part predicts.
+
+    `part` (default: truth.near) is the modelled part, `molecule` the voxels of the molecule
+    (e.g. above the threshold baseline's contour). If the rest holds more copies of the
+    same molecule (a filament), a predictor consistent with itself calls on the rest
+    predicted(part) × molecule(rest) / molecule(part) voxels of each class; the truth's share,
+    true(part) × the same ratio, is what a perfect one would call. Volumes in Å³.
+    """
+    part = truth.near if part is None else part
+    rest = ~part
+    cube = truth.voxel_size**3
+    molecule_part, molecule_rest = int((molecule & part).sum()), int((molecule & rest).sum())
+    ratio = molecule_rest / molecule_part if molecule_part else None
+    out: dict[str, Any] = {
+        "molecule_part_A3": molecule_part * cube,
+        "molecule_rest_A3": molecule_rest * cube,
+        "rest_to_part": ratio,
+    }
+    for cls in SCORED_CLASSES:
+        value = CLASS_IDS[cls]
+        called_part = int(((pred == value) & part).sum())
+        called_rest = int(((pred == value) & rest).sum())
+        true_part = int(((truth.labels == value) & part).sum())
+        out[f"{cls}_part_A3"] = called_part * cube
+        out[f"{cls}_rest_A3"] = called_rest * cube
+        out[f"{cls}_rest_expected_A3"] = None if ratio is None else called_part * ratio * cube
+        out[f"{cls}_rest_true_share_A3"] = None if ratio is None else true_part * ratio * cube
+        out[f"{cls}_rest_over_expected"] = (
+            called_rest / (called_part * ratio) if ratio and called_part else None
+        )
     return out
