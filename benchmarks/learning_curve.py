@@ -50,6 +50,8 @@ def real_map_figures(checkpoint: Path, realdata: str, threads: int) -> dict:
                 str(threads),
                 "--device",
                 "cpu",
+                "--strata",
+                "a",  # the five components: the curve's figures, a snapshot in seconds
                 "--json",
                 str(out),
             ],
