@@ -65,6 +65,7 @@ rule make_tables:
             baseline=BASELINES,
         ),
         test_chains=TEST_CHAINS,
+        manifest=f"{RESULTS}/manifest.tsv",
     output:
         table1=report(
             f"{RESULTS}/tables/table1.md",
@@ -78,6 +79,12 @@ rule make_tables:
         ),
         tests=f"{RESULTS}/tables/paired_tests.md",
         seeds=f"{RESULTS}/tables/seeds.md",
+        per_case=f"{RESULTS}/tables/per_case.tsv",
+        per_case_json=f"{RESULTS}/tables/per_case.json",
+        claims=f"{RESULTS}/tables/claims.md",
+        ranks=f"{RESULTS}/tables/ranks.md",
+        by_resolution=f"{RESULTS}/tables/by_resolution.md",
+        by_quality=f"{RESULTS}/tables/by_quality.md",
     log:
         f"{RESULTS}/logs/make_tables.log",
     benchmark:

@@ -16,5 +16,6 @@ run_tables(
     snakemake.output.table1,
     list(snakemake.input.baselines),
     test_chains=snakemake.input.test_chains or None,
+    manifest=snakemake.input.manifest,
 )
 logging.info("tables written next to %s", snakemake.output.table1)

@@ -66,6 +66,11 @@ class CaseResult:
     conf_sheet_bg: int = 0
     conf_sheet_helix: int = 0
     conf_sheet_sheet: int = 0
+    # residue counts of the 3 Å vote (true: ca_<class>); None in cases.tsv written before them
+    residue_tp_helix: int | None = None
+    residue_pred_helix: int | None = None
+    residue_tp_sheet: int | None = None
+    residue_pred_sheet: int | None = None
 
 
 CASE_COLUMNS = [f.name for f in fields(CaseResult)]
@@ -157,6 +162,10 @@ def score_case(
         residue_f1_helix=residue_f1(voted, truth, HELIX),
         residue_f1_sheet=residue_f1(voted, truth, SHEET),
         **confusion_counts(pred, labels, central_box),
+        residue_tp_helix=int(((voted == HELIX) & (truth == HELIX)).sum()),
+        residue_pred_helix=int((voted == HELIX).sum()),
+        residue_tp_sheet=int(((voted == SHEET) & (truth == SHEET)).sum()),
+        residue_pred_sheet=int((voted == SHEET).sum()),
     )
 
 
@@ -189,7 +198,10 @@ def read_cases(path: str | Path) -> list[CaseResult]:
             return float(text)
         return int(text)
 
-    return [CaseResult(**{k: parse(k, v) for k, v in row.items()}) for row in read_tsv(path)]
+    return [
+        CaseResult(**{k: parse(k, v) for k, v in row.items() if k in CASE_COLUMNS})
+        for row in read_tsv(path)
+    ]
 
 
 def cases_by_loss_and_seed(case_files: list[str | Path]) -> dict[str, dict[int, list[CaseResult]]]:

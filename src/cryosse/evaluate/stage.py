@@ -7,13 +7,24 @@ the functions of the same names here.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from cryosse.core.atomic import write_text_atomic
+from cryosse.core.tsv import read_tsv, tsv_text
 from cryosse.evaluate.evaluation import (
     cases_by_loss_and_seed,
     evaluate_baselines,
     evaluate_checkpoint,
     read_cases,
+)
+from cryosse.evaluate.study import (
+    PER_CASE_COLUMNS,
+    by_stratum,
+    case_counts,
+    rank_probabilities,
+    resolution_band,
+    verdicts,
 )
 from cryosse.evaluate.tables import (
     PAPER_TABLES,
@@ -58,12 +69,38 @@ def run_baseline_evaluation(
     evaluate_baselines(name, split_sample_dirs(manifest, main_tsv, "test"), cases_out)
 
 
+def write_study_tables(
+    by_seed: dict[str, dict[int, list]], out: Path, manifest: str | Path | None
+) -> None:
+    """The study's record and statistics (cryosse.evaluate.study): per_case (TSV + JSON, the
+    primary output), claims (the paper's, with verdicts), ranks, by_resolution, by_quality."""
+    rows = {r["sample_id"]: r for r in read_tsv(manifest)} if manifest else {}
+    records = case_counts(by_seed, rows)
+    cells = [{k: "NA" if v is None else v for k, v in r.items()} for r in records]
+    write_text_atomic(out / "per_case.tsv", tsv_text(PER_CASE_COLUMNS, cells))
+    write_text_atomic(out / "per_case.json", json.dumps(records, indent=1) + "\n")
+    write_table(
+        verdicts(by_seed), "The paper's claims: verdicts (map-level bootstrap)", out / "claims"
+    )
+    write_table(
+        rank_probabilities(by_seed), "P(rank 1) per loss (paired map resamples)", out / "ranks"
+    )
+    cases = {c.sample_id: c for seeds in by_seed.values() for v in seeds.values() for c in v}
+    bands = {s: resolution_band(c.resolution) for s, c in cases.items()}
+    write_table(
+        by_stratum(by_seed, bands, "resolution"), "F1 by resolution band", out / "by_resolution"
+    )
+    bins = {s: str(rows[s].get("quality_bin", "NA")) for s in cases if s in rows}
+    write_table(by_stratum(by_seed, bins, "quality_bin"), "F1 by quality bin", out / "by_quality")
+
+
 def run_tables(
     best_runs: str | Path,
     case_files: list[str | Path],
     table1_md: str | Path,
     baseline_files: list[str | Path] | None = None,
     test_chains: str | Path | None = None,
+    manifest: str | Path | None = None,
 ) -> None:
     """Table 1, Table 2 and the paired tests as TSV, Markdown and HTML in one folder; the
     baselines' cases (<name>/cases.tsv) as rows / columns beside the losses. Tables 1 and 2 and
@@ -87,6 +124,7 @@ def run_tables(
     write_table(paired_tests(results), "Paired tests: per-case sheet F1", out / "paired_tests")
     title = "Seeds: weighted voxel F1 of each loss's chosen setting, mean ± sd over seeds"
     write_table(seed_table(by_seed), title, out / "seeds")
+    write_study_tables(by_seed, out, manifest)
     for stem in PAPER_TABLES:  # none left from an earlier run with other test chains
         for suffix in (".tsv", ".md", ".html"):
             (out / stem).with_suffix(suffix).unlink(missing_ok=True)

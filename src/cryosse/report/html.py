@@ -482,7 +482,11 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
     parts.append(_table1(results / "tables") or "<h2>Table 1</h2><p>not computed</p>")
     parts.append(definitions(config))
     tables = (
+        ("claims", "The paper's claims"),
+        ("ranks", "P(rank 1)"),
         ("seeds", "Seeds"),
+        ("by_resolution", "F1 by resolution band"),
+        ("by_quality", "F1 by quality bin"),
         ("table2", "Table 2"),
         ("paired_tests", "Tests"),
         ("table_s1", "Table S1"),

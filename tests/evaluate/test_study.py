@@ -1,0 +1,111 @@
+"""The loss study's statistics: per-case record, verdicts on the paper's claims, P(rank 1)."""
+
+import numpy as np
+
+from cryosse.evaluate.evaluation import CaseResult
+from cryosse.evaluate.study import (
+    PAPER_CLAIMS,
+    by_stratum,
+    case_counts,
+    map_of,
+    rank_probabilities,
+    resolution_band,
+    verdicts,
+)
+
+
+def _case(sample: str, helix: float, sheet: float, resolution: float = 6.0) -> CaseResult:
+    """A case with 100 true voxels per class and the given F1 (pred = true)."""
+    tp_h, tp_s = round(100 * helix), round(100 * sheet)
+    return CaseResult(
+        sample,
+        resolution,
+        20,
+        10,
+        30,
+        tp_h,
+        100,
+        100,
+        tp_s,
+        100,
+        100,
+        helix,
+        sheet,
+        None,
+        None,
+        residue_tp_helix=15,
+        residue_pred_helix=18,
+        residue_tp_sheet=5,
+        residue_pred_sheet=9,
+    )
+
+
+def _study(sheet_gain: float, maps: int = 12, seeds: int = 3) -> dict:
+    """FL_DL's sheet F1 = CE's + sheet_gain on every map, with map-to-map and seed noise."""
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.3, 0.6, size=maps)
+    by_loss: dict = {}
+    for loss, gain in (("CE", 0.0), ("FL", 0.0), ("DL", 0.0), ("FL_DL", sheet_gain)):
+        by_loss[loss] = {
+            s: [
+                _case(f"EMD-{1000 + m}_1abc_A", 0.6, float(base[m] + gain + rng.normal(0, 0.02)))
+                for m in range(maps)
+            ]
+            for s in range(seeds)
+        }
+    return by_loss
+
+
+def test_a_clear_gain_is_reproduced_and_its_size_checked_against_the_paper() -> None:
+    rows = {r["claim"]: r for r in verdicts(_study(0.088), resamples=500)}
+    lift = rows[PAPER_CLAIMS[1].text]
+    assert lift["verdict"] == "reproduced" and lift["maps"] == 12 and lift["seeds"] == "3/3"
+    assert float(lift["ci_low"]) > 0.05 and "+8.8 is inside" in lift["why"]
+    assert rows[PAPER_CLAIMS[3].text]["verdict"] == "inconclusive"  # FL = CE here
+    assert rows[PAPER_CLAIMS[0].text]["verdict"] == "reproduced"  # FL_DL ranks first
+
+
+def test_no_gain_is_inconclusive_with_the_maps_a_test_would_need() -> None:
+    rows = {r["claim"]: r for r in verdicts(_study(0.0), resamples=500)}
+    lift = rows[PAPER_CLAIMS[1].text]
+    assert lift["verdict"] in ("inconclusive", "refuted")
+    assert "+8.8 is outside" in lift["why"]
+    worse = {r["claim"]: r for r in verdicts(_study(-0.1), resamples=500)}
+    assert worse[PAPER_CLAIMS[1].text]["verdict"] == "refuted"
+
+
+def test_too_few_maps_give_no_verdict() -> None:
+    rows = verdicts(_study(0.2, maps=3), resamples=200)
+    assert {r["verdict"] for r in rows} == {"inconclusive"}
+    assert "3 test maps" in rows[1]["why"]
+
+
+def test_rank_one_and_chains_of_one_map_move_together() -> None:
+    by_loss = {
+        "CE": {0: [_case("EMD-1_a_A", 0.5, 0.5), _case("EMD-1_a_B", 0.5, 0.5)]},
+        "FL_DL": {0: [_case("EMD-1_a_A", 0.6, 0.6), _case("EMD-1_a_B", 0.6, 0.6)]},
+    }
+    ranks = {r["loss"]: r for r in rank_probabilities(by_loss, resamples=100)}
+    assert ranks["FL_DL"]["p_rank_1"] == "1.000" and ranks["CE"]["maps"] == 1
+    assert map_of("EMD-1_a_B") == "EMD-1"
+
+
+def test_the_per_case_record_has_voxel_and_residue_counts() -> None:
+    rows = case_counts(
+        {"CE": {4: [_case("EMD-7_x_A", 0.5, 0.25)]}}, {"EMD-7_x_A": {"quality_bin": "2"}}
+    )
+    by_key = {(r["class"], r["level"]): r for r in rows}
+    voxel = by_key[("sheet", "voxel")]
+    assert (voxel["tp"], voxel["fp"], voxel["fn"], voxel["f1"]) == (25, 75, 75, 0.25)
+    residue = by_key[("helix", "residue")]
+    assert (residue["tp"], residue["fp"], residue["fn"]) == (15, 3, 5)
+    assert residue["seed"] == 4 and residue["loss"] == "CE" and residue["quality_bin"] == "2"
+
+
+def test_strata_by_resolution_band() -> None:
+    by_loss = {"CE": {0: [_case("EMD-1_a_A", 0.5, 0.5, 5.5), _case("EMD-2_a_A", 0.7, 0.1, 9.6)]}}
+    bands = {c.sample_id: resolution_band(c.resolution) for c in by_loss["CE"][0]}
+    assert set(bands.values()) == {"5-6 Å", "9-10 Å"}
+    rows = {r["resolution"]: r for r in by_stratum(by_loss, bands, "resolution")}
+    assert rows["9-10 Å"]["helix_f1"] == "0.700" and rows["5-6 Å"]["maps"] == 1
+    assert resolution_band(None) == "NA" and resolution_band(10.0) == "9-10 Å"
