@@ -1,0 +1,104 @@
+"""The loss study's committed record: one folder per finished run, kept in the repository so that
+a study spread over several machines loses only the runs in flight.
+
+    <record>/runs/<run_id>/summary.json   the run's summary (cryosse.learn.training.train_run)
+    <record>/runs/<run_id>/history.csv    its learning curve, per epoch
+    <record>/runs/<run_id>/cases.tsv      its test cases (cryosse.evaluate.evaluation)
+
+Never a checkpoint: a run is finished when its three files are there, and the tables are
+computed from the cases alone. The plan follows the workflow's grid (cryosse.core.grid): the
+selection runs (first seed) first; once every selection run of a loss is recorded, the other
+seeds of the setting chosen on validation.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from cryosse.core.atomic import atomic_directory
+from cryosse.core.grid import RunSpec, seeds, selection_grid
+from cryosse.evaluate.evaluation import CaseResult, read_cases
+from cryosse.learn.training import select_best_runs
+
+RUN_FILES = ("summary.json", "history.csv", "cases.tsv")
+
+
+def run_folder(record: str | Path, run_id: str) -> Path:
+    return Path(record) / "runs" / run_id
+
+
+def is_recorded(record: str | Path, run_id: str) -> bool:
+    folder = run_folder(record, run_id)
+    return all((folder / name).is_file() for name in RUN_FILES)
+
+
+def record_run(run_dir: str | Path, cases_tsv: str | Path, record: str | Path) -> Path:
+    """Copy a finished run's summary, learning curve and test cases into the record, all at
+    once (a folder renamed into place: a kill leaves no half run)."""
+    run_dir = Path(run_dir)
+    target = run_folder(record, run_dir.name)
+    with atomic_directory(target) as tmp:
+        for name in ("summary.json", "history.csv"):
+            shutil.copyfile(run_dir / name, Path(tmp) / name)
+        shutil.copyfile(cases_tsv, Path(tmp) / "cases.tsv")
+    return target
+
+
+def recorded_summaries(record: str | Path) -> list[dict[str, Any]]:
+    runs = Path(record) / "runs"
+    if not runs.is_dir():
+        return []
+    return [
+        json.loads((folder / "summary.json").read_text())
+        for folder in sorted(runs.iterdir())
+        if is_recorded(record, folder.name)
+    ]
+
+
+def planned_runs(training: dict[str, Any], record: str | Path) -> list[RunSpec]:
+    """The runs still to train, in order: the selection grid, then, for each loss whose
+    selection runs are all recorded, the other seeds of its chosen setting."""
+    selection = selection_grid(training)
+    todo = [spec for spec in selection if not is_recorded(record, spec.run_id)]
+    summaries = {s["run_id"]: s for s in recorded_summaries(record)}
+    for loss in dict.fromkeys(spec.loss for spec in selection):
+        mine = [spec.run_id for spec in selection if spec.loss == loss]
+        if not all(run_id in summaries for run_id in mine):
+            continue
+        chosen = select_best_runs([summaries[run_id] for run_id in mine])[0]["run_id"]
+        spec = next(s for s in selection if s.run_id == chosen)
+        for seed in seeds(training)[1:]:
+            other = RunSpec(spec.loss, spec.lr, spec.gamma, seed)
+            if not is_recorded(record, other.run_id):
+                todo.append(other)
+    return todo
+
+
+def chosen_runs(training: dict[str, Any], record: str | Path) -> dict[str, str]:
+    """Per loss whose selection runs are all recorded: the run id chosen on validation."""
+    selection = selection_grid(training)
+    summaries = {s["run_id"]: s for s in recorded_summaries(record)}
+    chosen = {}
+    for loss in dict.fromkeys(spec.loss for spec in selection):
+        mine = [s.run_id for s in selection if s.loss == loss]
+        if all(run_id in summaries for run_id in mine):
+            chosen[loss] = select_best_runs([summaries[r] for r in mine])[0]["run_id"]
+    return chosen
+
+
+def recorded_cases(
+    training: dict[str, Any], record: str | Path
+) -> dict[str, dict[int, list[CaseResult]]]:
+    """The test cases of each loss's chosen setting, by loss and seed (every recorded seed)."""
+    by_loss: dict[str, dict[int, list[CaseResult]]] = {}
+    for loss, run_id in chosen_runs(training, record).items():
+        spec = next(s for s in selection_grid(training) if s.run_id == run_id)
+        for seed in seeds(training):
+            other = RunSpec(spec.loss, spec.lr, spec.gamma, seed).run_id
+            if is_recorded(record, other):
+                cases = read_cases(run_folder(record, other) / "cases.tsv")
+                by_loss.setdefault(loss, {})[seed] = cases
+    return by_loss

@@ -1,0 +1,56 @@
+"""The loss study's record: what is finished, what comes next, what the tables read."""
+
+import json
+from pathlib import Path
+
+from cryosse.evaluate.evaluation import CaseResult, write_cases
+from cryosse.evaluate.record import (
+    chosen_runs,
+    is_recorded,
+    planned_runs,
+    record_run,
+    recorded_cases,
+)
+
+TRAINING = {"losses": ["CE", "FL_DL"], "learning_rates": [1e-3], "gammas": [1, 2], "seeds": [0, 1]}
+
+
+def _finish(record: Path, tmp: Path, run_id: str, loss: str, metric: float) -> None:
+    run = tmp / "runs" / run_id
+    run.mkdir(parents=True)
+    summary = {"run_id": run_id, "loss": loss, "lr": 1e-3, "gamma": None, "best_epoch": 3}
+    summary |= {"best_val_metric": metric, "selection": "validation metric", "seconds": 60.0}
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "history.csv").write_text("epoch\n1\n")
+    case = CaseResult("EMD-1_a_A", 6.0, 1, 1, 1, 1, 2, 2, 1, 2, 2, 0.5, 0.5, 1.0, 1.0)
+    write_cases([case], run / "cases.tsv")
+    record_run(run, run / "cases.tsv", record)
+
+
+def test_selection_first_then_the_seeds_of_the_chosen_setting(tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    assert [s.run_id for s in planned_runs(TRAINING, record)] == [
+        "CE_lr0.001_s0",
+        "FL_DL_g1_lr0.001_s0",
+        "FL_DL_g2_lr0.001_s0",
+    ]
+    _finish(record, tmp_path, "FL_DL_g1_lr0.001_s0", "FL_DL", 0.4)
+    _finish(record, tmp_path, "FL_DL_g2_lr0.001_s0", "FL_DL", 0.5)
+    assert is_recorded(record, "FL_DL_g2_lr0.001_s0")
+    # FL_DL's selection is complete: γ 2 won, its second seed is planned; CE still to select
+    assert [s.run_id for s in planned_runs(TRAINING, record)] == [
+        "CE_lr0.001_s0",
+        "FL_DL_g2_lr0.001_s1",
+    ]
+    assert chosen_runs(TRAINING, record) == {"FL_DL": "FL_DL_g2_lr0.001_s0"}
+    _finish(record, tmp_path, "FL_DL_g2_lr0.001_s1", "FL_DL", 0.45)
+    cases = recorded_cases(TRAINING, record)
+    assert set(cases) == {"FL_DL"} and set(cases["FL_DL"]) == {0, 1}
+
+
+def test_a_half_written_run_is_not_finished(tmp_path: Path) -> None:
+    folder = tmp_path / "runs" / "CE_lr0.001_s0"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text("{}")
+    assert not is_recorded(tmp_path, "CE_lr0.001_s0")
+    assert planned_runs(TRAINING, tmp_path)[0].run_id == "CE_lr0.001_s0"
