@@ -212,9 +212,8 @@ def test_extended_header_larger_than_the_file(tmp_path: Path) -> None:
 
 def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
     """A 10³ map followed by 300 MB of zeros, gzipped (300 KB): decompression stops at the
-    size the MRC header implies, in well under a second and without 300 MB of memory."""
-    import time
-
+    size the MRC header implies, without 300 MB of memory (the peak RSS shows that the 300 MB
+    were never decompressed; the time is benchmarks/hostile_inputs.py's)."""
     path = tmp_path / "bomb.mrc.gz"
     zeros = bytes(1 << 20)
     with gzip.open(path, "wb", compresslevel=1) as handle:
@@ -223,10 +222,8 @@ def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
         for _ in range(300):
             handle.write(zeros)
     assert path.stat().st_size < 2_000_000
-    started = time.perf_counter()
     grown, error = _peak_rss_growth(lambda: read_map(path))
     assert error.reason == Reason.MAP_TOO_LARGE and "expands beyond" in error.message
-    assert time.perf_counter() - started < 1.0
     assert grown < 50 * 1024
 
 
