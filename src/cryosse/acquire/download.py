@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from cryosse import __version__
 from cryosse.acquire.http_deadline import DeadlineAdapter, headers_deadline
+from cryosse.core.reasons import is_environment_fault
 
 CHUNK_SIZE = 1 << 20
 DEFAULT_USER_AGENT = f"cryosse/{__version__} (cryo-EM dataset builder; python-requests)"
@@ -718,6 +719,8 @@ class Downloader:
                     str(exc), restart=True, permanent=True, final=True, too_large=True
                 ) from exc
             except (OSError, EOFError, zlib.error) as exc:
+                if is_environment_fault(exc):
+                    raise  # an I/O error reading it back is the disk's, not the file's
                 raise _AttemptFailed(f"corrupt gzip: {exc}", restart=True, permanent=True) from exc
         if validate is not None:
             try:
