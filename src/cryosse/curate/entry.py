@@ -228,10 +228,11 @@ def _curate_model(
         )
 
     with _timed(result.timings, "dssp"):
-        # only the residues that can reach a box: the map and the crop padding around it
+        # only the residues that can reach a box: chain_box clips boxes to the map's extent
+        # plus twice the padding
         low, high = map_extent(density)
-        pad = settings.crop.padding
-        codes = assign_dssp(structure, region=(low - pad, high + pad))
+        reach = 2 * settings.crop.padding
+        codes = assign_dssp(structure, region=(low - reach, high + reach))
     res_codes = [codes.get(r.key, "") for r in residues]
     res_class = np.array([code_to_class(c) for c in res_codes], dtype=np.uint8)
 
