@@ -94,9 +94,10 @@ ENVIRONMENT_ERRNOS = frozenset(
 KILL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 
-class EnvironmentFault(Exception):
+class EnvironmentFault(OSError):
     """The machine failed while handling an input (e.g. a helper program was killed): the job
-    fails and a re-run retries; never an exclusion."""
+    fails and a re-run retries; never an exclusion. An OSError, so that whatever reports the
+    machine's errors (a full disk, say) reports this one too."""
 
 
 def is_environment_fault(exc: BaseException) -> bool:
