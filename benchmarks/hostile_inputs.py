@@ -39,6 +39,12 @@ Cases:
   curate-bomb       bomb-2048^3 as emd_8518.map.gz, the entry header as shipped (1622 kB)
   curate-bomb-hdr   the same, the entry header's size_kbytes made to match the MRC header
   curate-bomb-small bomb-small-hdr, consistent with the entry header (1622 kB)
+  issue 26, on the same one-entry mirror (the demo map and model unless said):
+  curate-far-atom   5u8s with one Ca moved +600 A in x, y and z (its box was 656x638x620:
+                    5.6-7.6 GB, then internal_error): the chain must be KEPT, the box clipped
+  curate-gamma60    the demo map with cell angle gamma = 60: excluded, map_not_orthogonal
+  curate-origin1e30 the demo map with ORIGIN x = 1e30 ("no positive density" in segment, the
+                    model "outside the map" in curation): excluded, map_unreadable
   a loopback HTTP server (a thread here, 127.0.0.1) sending one byte every 10 s:
   search-body       `cryosse search`, archive.emdb_api_url at the server: status line and
                     headers at once (Content-Length 10^6), then the body one byte per 10 s
@@ -367,20 +373,45 @@ def build_maps(folder: Path) -> dict[str, Path]:
     return maps
 
 
-def build_mirror(root: Path, bomb: Path, size_kbytes: int | None) -> Path:
-    """A one-entry mirror: the demo EMD-8518 entry and its model, the map replaced by `bomb`
-    (hard-linked), the header's size_kbytes set to `size_kbytes` (None: as shipped)."""
+def build_mirror(
+    root: Path, bomb: Path, size_kbytes: int | None, model: bytes | None = None
+) -> Path:
+    """A one-entry mirror: the demo EMD-8518 entry and its model (or the PDB text `model`), the
+    map replaced by `bomb` (hard-linked), the header's size_kbytes set to `size_kbytes` (None: as
+    shipped)."""
     entry = root / "emdb" / "structures" / DEMO_ID
     (entry / "header").mkdir(parents=True)
     (entry / "map").mkdir()
     (root / "pdb").mkdir()
-    shutil.copyfile(DEMO_MODEL, root / "pdb" / DEMO_MODEL.name)
+    if model is None:
+        shutil.copyfile(DEMO_MODEL, root / "pdb" / DEMO_MODEL.name)
+    else:
+        (root / "pdb" / DEMO_MODEL.name).write_bytes(gzip.compress(model, 6, mtime=0))
     text = DEMO_HEADER.read_text(encoding="utf-8")
     if size_kbytes is not None:
         text = text.replace(f'size_kbytes="{DEMO_SIZE_KB}"', f'size_kbytes="{size_kbytes}"')
     (entry / "header" / DEMO_HEADER.name).write_text(text, encoding="utf-8")
     os.link(bomb, entry / "map" / DEMO_MAP.name)
     return root
+
+
+def far_atom_model(shift: float) -> bytes:
+    """5u8s as PDB text with its 41st Ca moved `shift` A in x, y and z (columns 31-54)."""
+    lines = gzip.decompress(DEMO_MODEL.read_bytes()).decode().splitlines(keepends=True)
+    cas = [i for i, line in enumerate(lines) if line.startswith("ATOM") and line[12:16] == " CA "]
+    i = cas[40]
+    xyz = [float(lines[i][30 + 8 * k : 38 + 8 * k]) + shift for k in range(3)]
+    lines[i] = lines[i][:30] + "".join(f"{v:8.3f}" for v in xyz) + lines[i][54:]
+    return "".join(lines).encode()
+
+
+def patched_demo_map(path: Path, offset: int, fmt: str, *values: float) -> Path:
+    """The demo map with header bytes at `offset` set to `values` (struct `fmt`, <)."""
+    raw = bytearray(gzip.decompress(DEMO_MAP.read_bytes()))
+    raw[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, *values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(bytes(raw), 6, mtime=0))
+    return path
 
 
 def build_checkpoints(folder: Path, cap: int, deadline: float) -> dict[str, Any]:
@@ -470,7 +501,7 @@ class _TrickleHandler(BaseHTTPRequestHandler):
 @dataclass
 class Case:
     name: str
-    kind: str  # ref, segment, curate, search, fetch
+    kind: str  # ref, segment, curate (excluded), curate-kept, search, fetch
     argv: list[str]
     out: Path | None = None  # curate --out
     deadline: float | None = None  # the deadline that applies (s)
@@ -552,6 +583,25 @@ def build_cases(
         out = work / "out" / name
         argv = ["curate", DEMO_ID, "--mirror", str(mirror), "--out", str(out)]
         cases.append(Case(name, "curate", argv, out=out))
+    for name, kind, map_path, model in (
+        ("curate-far-atom", "curate-kept", maps["demo"], far_atom_model(600.0)),
+        (
+            "curate-gamma60",
+            "curate",
+            patched_demo_map(work / "maps" / "gamma60.map.gz", 52, "<3f", 90.0, 90.0, 60.0),
+            None,
+        ),
+        (
+            "curate-origin1e30",
+            "curate",
+            patched_demo_map(work / "maps" / "origin1e30.map.gz", 196, "<3f", 1e30, 0.0, 0.0),
+            None,
+        ),
+    ):
+        mirror = build_mirror(work / "mirrors" / name, map_path, None, model)
+        out = work / "out" / name
+        argv = ["curate", DEMO_ID, "--mirror", str(mirror), "--out", str(out)]
+        cases.append(Case(name, kind, argv, out=out))
     limit = 3 * deadline
     for mode in ("body", "head"):
         config = net_config(work, f"search-{mode}", server, mode, deadline)
@@ -628,7 +678,7 @@ def printed_reason(case: Case, run: dict[str, Any]) -> str:
     return lines[-1] if lines else ""
 
 
-def curation_reason(out: Path) -> tuple[str, list[str]]:
+def curation_reason(out: Path, expected: str = "excluded") -> tuple[str, list[str]]:
     """The entry's row of the curation log, and what is missing of the log and manifest."""
     import csv
 
@@ -643,8 +693,8 @@ def curation_reason(out: Path) -> tuple[str, list[str]]:
         return "", ["no entry row in curation_log.tsv"]
     row = rows[0]
     reason = f"curation_log: {row['status']} {row['reason']}: {row['message']}"
-    if row["status"] != "excluded" or not row["reason"] or not row["message"]:
-        problems.append("entry not excluded with a reason")
+    if row["status"] != expected or not row["reason"] or not row["message"]:
+        problems.append(f"entry not {expected} with a reason")
     return reason, problems
 
 
@@ -691,8 +741,9 @@ def measure(case: Case, work: Path, cap: int, server: _TrickleServer) -> Outcome
     ]
     run["gave_up_s"] = run["ended"] - trickled[0] if trickled else None
     problems: list[str] = []
-    if case.kind == "curate":
-        reason, problems = curation_reason(case.out or work)
+    if case.kind in ("curate", "curate-kept"):
+        expected = "kept" if case.kind == "curate-kept" else "excluded"
+        reason, problems = curation_reason(case.out or work, expected)
         if "Traceback" in run["stderr"]:
             reason = printed_reason(case, run)
     else:

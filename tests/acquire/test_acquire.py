@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import itertools
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -295,16 +294,14 @@ def test_trickling_server_meets_the_deadline(
     server: ArchiveServer, tmp_path: Path, sleeps: list[float]
 ) -> None:
     """One byte every 0.2 s never trips the 2 s read timeout; the 1 s deadline ends it, as a
-    transient failure (a later run tries again)."""
+    transient failure (a later run tries again). The message says the deadline ended it (no
+    wall-clock assertion: they fail at random under load)."""
     server.add_fault(HEADER_8518, Fault("trickle", seconds=0.2))
-    started = time.monotonic()
     archive = http_archive(server, tmp_path / "cache", sleeps, deadline=1.0)
     with archive.downloader:
         located = locate_entry("EMD-8518", archive, WIDE.resolution)
-    elapsed = time.monotonic() - started
     assert located.reason == Reason.DOWNLOAD_FAILED.value
     assert "deadline" in located.message and archive.transient_failures
-    assert elapsed < 3.0, elapsed
     assert not published_files(tmp_path / "cache")
 
 
@@ -316,13 +313,41 @@ def test_extended_pdb_ids_keep_the_prefix_lower_case(server: ArchiveServer) -> N
     assert urls.model_urls("5u8s")[0].endswith("/rcsb/download/5U8S.cif.gz")
 
 
+class FakeClock:
+    """A clock that moves only when the downloader sleeps on it (or the test says so)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def test_requests_to_one_host_are_spaced(server: ArchiveServer, tmp_path: Path) -> None:
-    with Downloader(timeout=2.0, max_retries=0, host_interval=0.15) as downloader:
-        for name in ("a", "b", "c"):
+    """Spacing on an injected clock (was wall-clock gaps measured at the server, which failed
+    under load): back-to-back fetches wait out the interval; time spent elsewhere counts
+    towards it; another host has its own slot. The wall-clock figure: benchmarks/download.py."""
+    clock = FakeClock()
+    with Downloader(
+        timeout=2.0, max_retries=0, host_interval=0.15, sleep=clock.sleep, clock=clock
+    ) as downloader:
+        starts = []
+        for name, work in (("a", 0.0), ("b", 0.0), ("c", 0.1), ("d", 0.2)):
+            clock.now += work  # the caller's own work between two fetches
             downloader.fetch(server.url + HEADER_8518, tmp_path / f"{name}.xml")
-    times = [r.time for r in server.requests_for(HEADER_8518)]
-    assert len(times) == 3
-    assert all(later - earlier >= 0.14 for earlier, later in itertools.pairwise(times))
+            starts.append(clock.now)
+        other = server.url.replace("127.0.0.1", "localhost")
+        downloader.fetch(other + HEADER_8518, tmp_path / "e.xml")
+    assert len(server.requests_for(HEADER_8518)) == 5
+    assert clock.sleeps == pytest.approx([0.15, 0.05])  # b waits; c waits the rest; d none
+    assert starts == pytest.approx([0.0, 0.15, 0.30, 0.50])
+    assert all(b - a >= 0.15 - 1e-9 for a, b in itertools.pairwise(starts))
+    assert clock.now == pytest.approx(0.50)  # localhost: a fresh slot, no wait
 
 
 def test_mirror_map_gets_the_size_check(mirror_copy: Path) -> None:

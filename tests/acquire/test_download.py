@@ -529,6 +529,32 @@ def test_corrupt_gzip_is_rejected(
     assert_clean(dest, None)
 
 
+def test_an_io_error_while_verifying_is_not_a_corrupt_file(
+    httpserver_ipv4: HTTPServer,
+    sleeps: list[float],
+    payload: bytes,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """EIO reading the .part back (issue 26) is the disk's fault: raised as such (the job fails,
+    a re-run retries), not a permanent "corrupt gzip" that excludes the entry for good."""
+    import errno
+    import os
+
+    import cryosse.acquire.download as download_module
+
+    def eio(path, *args):
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+
+    monkeypatch.setattr(download_module, "_check_gzip", eio)
+    httpserver_ipv4.expect_request("/m.map.gz").respond_with_data(payload)
+    dl = Downloader(max_retries=1, sleep=sleeps.append)
+    with pytest.raises(OSError) as info:
+        dl.fetch(httpserver_ipv4.url_for("/m.map.gz"), tmp_path / "m.map.gz", len(payload))
+    assert info.value.errno == errno.EIO and not isinstance(info.value, DownloadError)
+    assert not (tmp_path / "m.map.gz").exists()
+
+
 def test_gzip_check_can_be_turned_off_and_on(
     httpserver_ipv4: HTTPServer, downloader: Downloader, tmp_path: Path
 ) -> None:
@@ -694,9 +720,8 @@ def test_a_server_trickling_its_headers_is_cut_at_the_deadline(
     server = serve(handle)
     dl = Downloader(timeout=1.0, max_retries=3, deadline=2.0, sleep=sleeps.append)
     dest = tmp_path / "m.map.gz"
-    started = time.monotonic()
+    # the deadline ends it, not the 60 s of the trickle: the message says which
     with pytest.raises(DownloadError, match="deadline passed while waiting for the headers"):
         dl.fetch(f"{server.url}/m.map.gz", dest)
-    assert time.monotonic() - started < 10.0  # the deadline, not the 60 s of the trickle
     assert len(server.requests) == 1  # the deadline is final: no retry
     assert_clean(dest, None)

@@ -111,3 +111,24 @@ def test_numbers_take_the_fields_type() -> None:
     assert window == ResolutionWindow(5.0, 9.0) and isinstance(window.min, float)
     rules = settings_from(ChainRules, {"min_ca": 30.0})
     assert rules.min_ca == 30 and isinstance(rules.min_ca, int)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("training", "crop_size", 100_000),
+        ("training", "batch_size", 100_000),
+        ("model", "base", 100_000),
+        ("model", "depth", 1000),
+        ("splits", "n_folds", 1_000_000),
+    ],
+)
+def test_absurd_sizes_are_refused_by_the_schema(section: str, key: str, value: int) -> None:
+    """Issue 26: these passed the schema, then failed after minutes or at 7.5 GB as tracebacks
+    (and n_folds 1e6 hung the dry run building a million jobs); now one line names the key."""
+    with pytest.raises(ConfigError) as info:
+        complete_config({section: {key: value}})
+    message = str(info.value)
+    assert f"{section}.{key}" in message and "\n" not in message
+    bound = schema()["properties"][section]["properties"][key]["maximum"]
+    complete_config({section: {key: bound}})  # the bound itself is allowed

@@ -212,9 +212,8 @@ def test_extended_header_larger_than_the_file(tmp_path: Path) -> None:
 
 def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
     """A 10³ map followed by 300 MB of zeros, gzipped (300 KB): decompression stops at the
-    size the MRC header implies, in well under a second and without 300 MB of memory."""
-    import time
-
+    size the MRC header implies, without 300 MB of memory (the peak RSS shows that the 300 MB
+    were never decompressed; the time is benchmarks/hostile_inputs.py's)."""
     path = tmp_path / "bomb.mrc.gz"
     zeros = bytes(1 << 20)
     with gzip.open(path, "wb", compresslevel=1) as handle:
@@ -223,10 +222,8 @@ def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
         for _ in range(300):
             handle.write(zeros)
     assert path.stat().st_size < 2_000_000
-    started = time.perf_counter()
     grown, error = _peak_rss_growth(lambda: read_map(path))
     assert error.reason == Reason.MAP_TOO_LARGE and "expands beyond" in error.message
-    assert time.perf_counter() - started < 1.0
     assert grown < 50 * 1024
 
 
@@ -303,3 +300,60 @@ def test_slab_header_statistics_equal_mrcfiles(tmp_path: Path) -> None:
             theirs = [float(mrc.header[k]) for k in ("dmin", "dmax", "dmean", "rms")]
         assert ours == pytest.approx(theirs, rel=1e-5)
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+# -- cells and origins the pipeline's orthogonal grids cannot honour (issue 26) -----------------
+
+
+def _real_map_with_header(tmp_path: Path, realdata: Path, offset: int, fmt: str, values) -> Path:
+    """EMD-8518's 1 Å map with header bytes at `offset` replaced (struct `fmt`, little-endian)."""
+    raw = bytearray((realdata / "EMD-8518/A-1.0APIX.mrc").read_bytes())
+    raw[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, *values)
+    path = tmp_path / "patched.mrc"
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("offset", "fmt", "values", "said"),
+    [
+        (52, "<3f", (90.0, 90.0, 60.0), "cell angles (90, 90, 60)°"),
+        (52, "<3f", (90.0, float("nan"), 90.0), "cell angles (90, nan, 90)°"),
+        (52, "<3f", (120.0, 90.0, 90.0), "not 90°"),
+        (96, "<i", (1,), "skew transformation (LSKFLG 1)"),
+    ],
+)
+def test_non_orthogonal_cells_are_refused(
+    tmp_path: Path, realdata: Path, offset: int, fmt: str, values, said: str
+) -> None:
+    """γ = 60°, a NaN angle or the skew flag: refused with a reason, from the header alone (a
+    γ = 60° map was read as 90° and became a training sample)."""
+    path = _real_map_with_header(tmp_path, realdata, offset, fmt, values)
+    for action in (lambda: read_map(path), lambda: check_map_work(path, 10**12)):
+        with pytest.raises(CurationError) as info:
+            action()
+        assert info.value.reason == Reason.MAP_NOT_ORTHOGONAL
+        assert said in info.value.message and "patched.mrc" in info.value.message
+
+
+def test_unset_cell_angles_read_as_orthogonal(tmp_path: Path, realdata: Path) -> None:
+    """All three angles 0 is an unset cell (some writers leave it): read as 90°, as before."""
+    path = _real_map_with_header(tmp_path, realdata, 52, "<3f", (0.0, 0.0, 0.0))
+    reference = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
+    np.testing.assert_array_equal(read_map(path).data, reference.data)
+
+
+@pytest.mark.parametrize(
+    ("offset", "fmt", "values"),
+    [(196, "<3f", (1e30, 0.0, 0.0)), (196, "<3f", (0.0, -3e5, 0.0))],
+)
+def test_implausible_origin_is_refused(
+    tmp_path: Path, realdata: Path, offset: int, fmt: str, values
+) -> None:
+    """ORIGIN 1e30 gave "no positive density" in segment and a model
+    "outside the map" in curation; now the header is named as the cause."""
+    path = _real_map_with_header(tmp_path, realdata, offset, fmt, values)
+    with pytest.raises(CurationError) as info:
+        read_map(path)
+    assert info.value.reason == Reason.MAP_UNREADABLE
+    assert "implausible origin" in info.value.message

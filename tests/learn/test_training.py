@@ -237,6 +237,83 @@ def test_early_stopping(samples: dict[str, Path], tmp_path: Path) -> None:
     assert summary["stopped_early"] == (summary["epochs_run"] < 6)
 
 
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"crop_size": 512}, "crop(s) of 512³"),
+        ({"batch_size": 256, "crop_size": 64, "base": 64}, "a step of 256 crop(s)"),
+        ({"base": 512}, "model base 512"),
+        ({"crop_size": 30}, "crop_size 30 is not a multiple of 2**model.depth (4)"),
+    ],
+)
+def test_settings_beyond_memory_are_refused_before_training(
+    samples: dict[str, Path], tmp_path: Path, change: dict, said: str
+) -> None:
+    """crop_size, batch_size, base or depth far beyond the machine: one line naming the memory
+    they imply, before a tensor is allocated or a file written (was: a traceback after minutes,
+    or at 7.5 GB)."""
+    from cryosse.learn.training import TrainingMemoryError
+
+    model = {**MODEL, **{k: v for k, v in change.items() if k in ("base", "depth")}}
+    settings = TrainSettings(
+        **{**FAST.__dict__, **{k: v for k, v in change.items() if k not in model}}
+    )
+    with pytest.raises(TrainingMemoryError) as info:
+        train_run(
+            RunSpec("CE", 1e-3),
+            settings,
+            model,
+            [samples["EMD-8518_5u8s_A"]],
+            [samples["EMD-6149_3j8g_X"]],
+            tmp_path / "run",
+        )
+    assert said in str(info.value) and "\n" not in str(info.value)
+    assert not any((tmp_path / "run").iterdir())
+
+
+def test_memory_estimate_of_the_paper_setting() -> None:
+    """The estimate grows with what costs memory and is refused against a small budget."""
+    from cryosse.learn.training import TrainingMemoryError, check_training_memory, pick_device
+
+    paper = {"base": 64, "depth": 2, "dropout": 0.5}
+    device = pick_device(TrainSettings(device="cpu"))
+
+    def need(settings: TrainSettings, model: dict) -> int:
+        return check_training_memory(model, settings, [], [], 1, device, 10**15)["step"]
+
+    base = need(TrainSettings(), paper)
+    # the 64³ crop through the 4.59 M-parameter net: 1.4 GB measured (see _TRAIN_FACTOR)
+    assert 1.4e9 < base < 2.0e9
+    assert need(TrainSettings(batch_size=2), paper) > 1.9 * base
+    assert need(TrainSettings(crop_size=128), paper) > 7.5 * base
+    assert need(TrainSettings(), {**paper, "base": 128}) > 1.9 * base
+    with pytest.raises(TrainingMemoryError, match=r"need about 1\.[6-9] GB of host memory"):
+        check_training_memory(paper, TrainSettings(), [], [], 1, device, 10**9)
+
+
+def test_corrupted_sample_stops_training_with_its_name(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """A density 5 columns narrower than its labels trained with exit status 0."""
+    import shutil
+
+    from cryosse.io.density import write_map
+    from cryosse.io.sample import SampleError, read_sample
+
+    broken = tmp_path / "EMD-8518_5u8s_A"
+    shutil.copytree(samples["EMD-8518_5u8s_A"], broken)
+    sample = read_sample(broken)
+    meta = sample.meta
+    write_map(
+        broken / "density.mrc",
+        sample.density[:, :, :-5],
+        np.array(meta["origin"]),
+        float(meta["voxel_size"]),
+    )
+    with pytest.raises(SampleError, match=r"EMD-8518_5u8s_A: density\.mrc: .* sample\.json says"):
+        train_run(RunSpec("CE", 1e-3), FAST, MODEL, [broken], [], tmp_path / "run")
+
+
 def test_selection_picks_the_best_run_per_loss() -> None:
     def summary(loss: str, lr: float, gamma: float | None, metric: float) -> dict:
         spec = RunSpec(loss, lr, gamma)

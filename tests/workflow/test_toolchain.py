@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -130,7 +129,7 @@ def test_unknown_tool_is_a_programming_error() -> None:
 
 def test_workflow_stops_before_its_first_job_without_mkdssp(tmp_path: Path) -> None:
     """The real Snakemake on the demo config, all targets, on a machine without mkdssp: it
-    exits non-zero within seconds, before any job, and the last line is the one-line fix."""
+    exits non-zero before any job, and the last line is the one-line fix."""
     path = path_without(tmp_path / "bin", "mkdssp")
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -138,9 +137,7 @@ def test_workflow_stops_before_its_first_job_without_mkdssp(tmp_path: Path) -> N
     command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
     command += ["--configfile", str(config), "--cores", "1"]
     env = {**os.environ, "PATH": path}
-    started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
-    seconds = time.monotonic() - started
     assert done.returncode == 1, done.stderr[-3000:]
     assert done.stderr.strip().splitlines()[-1] == (
         "cryosse needs mkdssp (DSSP 4.x): not found on PATH. Install it with "
@@ -148,8 +145,7 @@ def test_workflow_stops_before_its_first_job_without_mkdssp(tmp_path: Path) -> N
     ), done.stderr[-3000:]
     assert "Traceback" not in done.stderr + done.stdout
     assert "Error" not in done.stderr  # no Snakemake error report around the line either
-    assert not (workdir / "results").exists()  # no job ran
-    assert seconds < 60, seconds
+    assert not (workdir / "results").exists()  # no job ran (no wall-clock assertion: flaky)
 
 
 def test_cli_commands_that_run_mkdssp_stop_first_without_it(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ import gemmi
 from cryosse.acquire.download import Downloader, DownloadError, Rejected
 from cryosse.core.config import settings_from
 from cryosse.core.ids import emdb_number, normalize_emdb_id, normalize_pdb_id, upper_pdb_id
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import CurationError, Reason, is_environment_fault
 from cryosse.io.density import plan_map
 from cryosse.io.header import EntryHeader
 from cryosse.io.mirror import LocalMirror
@@ -254,6 +254,8 @@ def _check_model_text(path: Path) -> None:
             link.symlink_to(path.resolve())
             structure = gemmi.read_structure(str(link))
     except (RuntimeError, ValueError, OSError) as exc:
+        if is_environment_fault(exc):
+            raise  # the machine failed (disk full, I/O error), not the download: no exclusion
         raise ValueError(f"{path.name} does not read as a model: {exc}") from exc
     if len(structure) == 0 or structure[0].count_atom_sites() == 0:
         raise ValueError(f"{path.name} holds no atom")

@@ -2,10 +2,17 @@
 
 Every entry and every chain ends in the curation log as kept or excluded with one of these
 codes plus a human sentence; the codes are stable so later tools can count them.
+
+Only faults of the data become exclusions. A fault of the machine (disk full, an I/O error, out
+of memory, a helper program killed) says nothing about the entry: `is_environment_fault` tells
+them apart, and such an error is raised through, so the job fails and a re-run retries it,
+instead of excluding a good entry for good.
 """
 
 from __future__ import annotations
 
+import errno
+import signal
 from enum import StrEnum
 
 
@@ -28,8 +35,9 @@ class Reason(StrEnum):
     # the work the map's header implies (voxels, extended header, gzip expansion) exceeds the
     # memory budget of the job: refused before reading
     MAP_TOO_LARGE = "map_too_large"
-    # the entry ran out of memory anyway (MemoryError): excluded, the run goes on
-    RESOURCES_EXCEEDED = "resources_exceeded"
+    # a non-orthogonal cell (angles not 90°, not finite) or a skew transformation: the
+    # pipeline's grids are orthogonal, and resampling a skewed map as one would misplace it
+    MAP_NOT_ORTHOGONAL = "map_not_orthogonal"
     # model level
     MODEL_MISSING = "model_missing"
     OBSOLETE_MODEL = "obsolete_model"
@@ -47,8 +55,12 @@ class Reason(StrEnum):
     CHAIN_NO_HELIX = "chain_no_helix"
     CHAIN_REDUNDANT = "chain_redundant"
     CHAIN_EMPTY_BOX = "chain_empty_box"
+    # the chain's padded box (clipped to the map) needs more memory than the job's budget:
+    # refused before it is allocated
+    CHAIN_BOX_TOO_LARGE = "chain_box_too_large"
     QUALITY_BIN_4 = "quality_bin_4"
-    # anything not foreseen: still logged, never fatal for the run
+    # anything not foreseen in the data: still logged, never fatal for the run (faults of the
+    # machine are not this: see is_environment_fault)
     INTERNAL_ERROR = "internal_error"
 
 
@@ -59,3 +71,44 @@ class CurationError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+# errno values that say the machine failed, not the input: no space or quota, an I/O error, no
+# memory, a read-only or stale file system, no file handles left
+ENVIRONMENT_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EIO,
+        errno.ENOMEM,
+        errno.EROFS,
+        errno.ESTALE,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.ENOBUFS,
+        errno.EAGAIN,
+    }
+)
+# a helper program ended by one of these was killed (the OOM killer, a scheduler, a user), not
+# failed on its input
+KILL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
+class EnvironmentFault(OSError):
+    """The machine failed while handling an input (e.g. a helper program was killed): the job
+    fails and a re-run retries; never an exclusion. An OSError, so that whatever reports the
+    machine's errors (a full disk, say) reports this one too."""
+
+
+def is_environment_fault(exc: BaseException) -> bool:
+    """True for a fault of the machine rather than of the data (see the module docstring)."""
+    if isinstance(exc, EnvironmentFault | MemoryError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS
+
+
+def killed_by(returncode: int) -> str | None:
+    """The signal's name when a subprocess's return code says it was killed, else None."""
+    if returncode < 0 and -returncode in KILL_SIGNALS:
+        return signal.Signals(-returncode).name
+    return None

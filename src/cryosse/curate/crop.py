@@ -56,14 +56,31 @@ class CropBox:
         return np.all((idx >= lo) & (idx < hi), axis=1)
 
 
+def map_extent(density: DensityMap) -> tuple[np.ndarray, np.ndarray]:
+    """xyz Å of the map's first and last voxel centres."""
+    last = density.origin + (np.array(density.shape_xyz) - 1) * density.voxel_size
+    return density.origin.copy(), last
+
+
 def chain_box(
     atoms_xyz: np.ndarray, density: DensityMap, padding: float = 17.0, voxel_size: float = 1.0
 ) -> CropBox:
-    """The padded box around a chain's atoms on the lattice anchored at the map origin."""
+    """The padded box around a chain's atoms on the lattice anchored at the map origin.
+
+    Atoms more than `padding` outside the map do not widen it (the box is clipped to the map's
+    extent plus twice the padding): a misplaced atom 600 Å out, or at 1e6 Å, would otherwise set
+    a box of hundreds of GB holding only the zeros outside the map. A chain that merely overhangs
+    the map's edge keeps its whole box. Raises ValueError when no atom is near the map."""
     pad = round(padding / voxel_size)
     anchor = density.origin
-    lo = np.floor((atoms_xyz.min(axis=0) - anchor) / voxel_size).astype(int) - pad
-    hi = np.ceil((atoms_xyz.max(axis=0) - anchor) / voxel_size).astype(int) + pad
+    lo = np.floor((atoms_xyz.min(axis=0) - anchor) / voxel_size).astype(np.int64) - pad
+    hi = np.ceil((atoms_xyz.max(axis=0) - anchor) / voxel_size).astype(np.int64) + pad
+    _, last = map_extent(density)
+    map_hi = np.ceil((last - anchor) / voxel_size).astype(np.int64)
+    lo = np.maximum(lo, -2 * pad)
+    hi = np.minimum(hi, map_hi + 2 * pad)
+    if np.any(hi - lo < 2 * pad):
+        raise ValueError("its atoms lie outside the map")
     shape = tuple(int(v) for v in hi - lo + 1)
     return CropBox(
         origin=anchor + lo * voxel_size,

@@ -1,4 +1,4 @@
-"""Secondary structure from the real mkdssp (4.x), run once on the whole model.
+"""Secondary structure from the real mkdssp (4.x), run once per model.
 
 All chains go to DSSP together so that inter-chain β-ladders count. mkdssp 4.2 builds its
 residue list from `_pdbx_poly_seq_scheme` and silently returns zero residues (exit 0) on mmCIF
@@ -6,21 +6,67 @@ without it (as gemmi writes it) or on PDB files without HEADER/CRYST1. We theref
 mmCIF that carries `_pdbx_poly_seq_scheme` and filled `label_seq_id`, ask for mmCIF output with
 the per-residue `_dssp_struct_summary` table, and fail loudly on an empty result.
 
+The work is bounded by the residues that matter: given a `region` (the map's extent, widened as
+far as a chain's box may reach), only residues whose Cα lies within it, widened by
+`DSSP_MARGIN`, go to mkdssp, so a 560,000-atom model fitted into a small map costs what the map
+holds (a 558,500-atom model: whole, over mkdssp's 600 s timeout; the 622 residues of a 60 Å map,
+1.1 s). Every residue within the region keeps exactly the assignment of a whole-model run (its
+hydrogen-bond partners, and theirs, lie within the margin: tests/curate/test_faults.py); the
+residues outside it get no code (loop), and no box reaches them.
+
+A mkdssp killed by a signal (the OOM killer, a scheduler) or failing on a full disk or an I/O
+error is a fault of the machine (cryosse.core.reasons.EnvironmentFault), not an exclusion.
+
 The DSSP code → class rule is `cryosse.core.classes.code_to_class`.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import gemmi
+import numpy as np
 
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import CurationError, EnvironmentFault, Reason, killed_by
 
 MKDSSP_TIMEOUT_S = 600
+# Å kept around a region for DSSP. A residue's code depends on the hydrogen bonds of residues
+# up to 5 along its helix (about 8 Å of rise) and on the bridge partners of its ladder and their
+# neighbours (Cα-Cα about 5 Å, plus a 4-residue β-bulge): all within 15 Å of its Cα.
+DSSP_MARGIN = 15.0
+# What mkdssp prints (strerror) when the machine, not the model, failed it
+_ENVIRONMENT_MESSAGES = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EIO, errno.ENOMEM))
+
+
+def trim_to_region(
+    structure: gemmi.Structure, low: np.ndarray, high: np.ndarray, margin: float = DSSP_MARGIN
+) -> tuple[gemmi.Structure, int]:
+    """A copy of the first model holding only residues whose Cα (else first atom) lies within
+    [low - margin, high + margin] Å, and the number of residues left out."""
+    lo = np.asarray(low, dtype=np.float64) - margin
+    hi = np.asarray(high, dtype=np.float64) + margin
+    st = structure.clone()
+    dropped = 0
+    model = st[0]
+    for c in range(len(model) - 1, -1, -1):
+        chain = model[c]
+        for r in range(len(chain) - 1, -1, -1):
+            res = chain[r]
+            atom = res.find_atom("CA", "*") or (res[0] if len(res) else None)
+            if atom is None:
+                continue
+            p = atom.pos
+            if not (lo[0] <= p.x <= hi[0] and lo[1] <= p.y <= hi[1] and lo[2] <= p.z <= hi[2]):
+                del chain[r]
+                dropped += 1
+        if len(chain) == 0:
+            del model[c]
+    return st, dropped
 
 
 def mkdssp_version(executable: str = "mkdssp") -> str | None:
@@ -104,13 +150,18 @@ def _write_dssp_input(structure: gemmi.Structure, path: Path) -> dict[tuple[str,
 
 
 def assign_dssp(
-    structure: gemmi.Structure, executable: str = "mkdssp"
+    structure: gemmi.Structure,
+    executable: str = "mkdssp",
+    region: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[tuple[str, int, str], str]:
-    """Run mkdssp on the whole model: (chain, seqnum, icode) → DSSP code ("" for loop).
+    """Run mkdssp on the model: (chain, seqnum, icode) → DSSP code ("" for loop); with
+    `region` (low, high xyz Å) only on the residues within it and DSSP_MARGIN around it.
 
-    Raises CurationError(DSSP_FAILED) if mkdssp is missing or fails, and
-    CurationError(DSSP_EMPTY) if it assigns no residue.
+    Raises CurationError(DSSP_FAILED) if mkdssp is missing or fails, CurationError(DSSP_EMPTY)
+    if it assigns no residue, and EnvironmentFault if it was killed or the machine failed it.
     """
+    if region is not None:
+        structure, _ = trim_to_region(structure, *region)
     binary = shutil.which(executable)
     if binary is None:
         raise CurationError(
@@ -132,11 +183,19 @@ def assign_dssp(
                 check=False,
             )
         except subprocess.TimeoutExpired:
+            # the work is bounded by the region (the map), so overrunning is the model's doing
             raise CurationError(
                 Reason.DSSP_FAILED, f"mkdssp ran over {MKDSSP_TIMEOUT_S} s"
             ) from None
+        message = (result.stderr or result.stdout).strip().splitlines()
+        signal_name = killed_by(result.returncode)
+        if signal_name is not None:
+            raise EnvironmentFault(f"mkdssp was killed ({signal_name}): run again")
+        if result.returncode != 0 and any(
+            text in line for line in message for text in _ENVIRONMENT_MESSAGES
+        ):
+            raise EnvironmentFault(f"mkdssp failed on the machine: {message[-1]}")
         if result.returncode != 0 or not dst.is_file():
-            message = (result.stderr or result.stdout).strip().splitlines()
             raise CurationError(
                 Reason.DSSP_FAILED,
                 f"mkdssp exited with {result.returncode}: {message[-1] if message else ''}",

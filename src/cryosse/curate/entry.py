@@ -4,11 +4,14 @@
     choose chains → for each central chain: box-crop + resample → label voxels → quality
     scores and bin (bin 4 excluded) → write sample
 
-Every problem ends as a curation-log row with a reason; nothing here raises for bad input.
+Every problem of the data ends as a curation-log row with a reason; nothing here raises for
+bad input. A fault of the machine (disk full, I/O error, out of memory, mkdssp killed) is
+raised instead: it fails the job, and the re-run curates the entry.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections import defaultdict
@@ -24,9 +27,9 @@ from cryosse import __version__
 from cryosse.acquire.locate import LocatedEntry, LocatedModel
 from cryosse.core.classes import CLASS_NAMES, HELIX, SHEET, code_to_class
 from cryosse.core.ids import sample_id
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import CurationError, Reason, is_environment_fault
 from cryosse.curate.chains import ChainCandidate, choose_chains
-from cryosse.curate.crop import chain_box, resample_box
+from cryosse.curate.crop import CropBox, chain_box, map_extent, resample_box
 from cryosse.curate.dssp import assign_dssp
 from cryosse.curate.labels import label_voxels
 from cryosse.curate.quality import (
@@ -37,7 +40,7 @@ from cryosse.curate.quality import (
 )
 from cryosse.curate.settings import CurationSettings
 from cryosse.io.curation_log import LogRow
-from cryosse.io.density import DensityMap, check_map_work, read_map
+from cryosse.io.density import DensityMap, check_map_work, memory_budget, read_map
 from cryosse.io.sample import Sample, write_sample
 from cryosse.io.structure import (
     Residue,
@@ -47,6 +50,11 @@ from cryosse.io.structure import (
     read_model,
 )
 
+# Peak bytes per voxel of a chain's box while it is cropped, labelled and scored (float32
+# resampling passes, labels, masks, and the int64/float64 index and point arrays of the quality
+# zone): the tracemalloc peak of a whole demo entry, map included, over its largest box is
+# 40-44 B (EMD-8518, 3488, 6149, 5168); twice that, with head room.
+BOX_BYTES_PER_VOXEL = 96
 STEPS = ("read", "dssp", "crop", "label", "quality", "write")
 # Reference voxels for the density-percentile check: a fixed-seed sample keeps it cheap on
 # large maps and deterministic.
@@ -90,24 +98,19 @@ def curate_entry(
     """Curate one located entry; samples go to `samples_dir/<sample_id>/`.
 
     A map whose header implies more than `max_memory` bytes (default: the job's memory,
-    density.memory_budget) is excluded before it is read, and an entry that runs out of
-    memory anyway is excluded too (resources_exceeded): one entry never stops the run."""
+    density.memory_budget) is excluded before it is read, and so is a chain whose box would
+    exceed it. Faults of the machine (disk full, I/O error, out of memory, mkdssp killed:
+    cryosse.core.reasons.is_environment_fault) are raised, naming the entry, so that the job
+    fails and a re-run curates the entry: they never become exclusions."""
     try:
         return _curate_entry(located, settings, samples_dir, max_memory)
-    except MemoryError:
-        result = EntryResult()
-        result.rows.append(
-            LogRow(
-                located.emdb_id,
-                "",
-                "",
-                "entry",
-                "excluded",
-                Reason.RESOURCES_EXCEEDED.value,
-                "ran out of memory while curating this entry",
+    except Exception as exc:
+        if is_environment_fault(exc):
+            exc.add_note(
+                f"while curating {located.emdb_id}: a fault of the machine, not of the entry; "
+                "nothing was excluded, run again once it is fixed"
             )
-        )
-        return result
+        raise
 
 
 def _curate_entry(
@@ -151,13 +154,15 @@ def _curate_entry(
             )
         try:
             n_kept += _curate_model(
-                located, model, density, contour, settings, Path(samples_dir), result
+                located, model, density, contour, settings, Path(samples_dir), result, max_memory
             )
         except CurationError as exc:
             result.rows.append(
                 LogRow(emdb, model.pdb_id, "", "model", "excluded", str(exc.reason), exc.message)
             )
-        except Exception as exc:  # an unforeseen failure must not kill the run
+        except Exception as exc:  # an unforeseen failure of the data must not kill the run
+            if is_environment_fault(exc):
+                raise
             detail = traceback.format_exception_only(exc)[-1].strip()
             result.rows.append(
                 LogRow(
@@ -195,6 +200,7 @@ def _curate_model(
     settings: CurationSettings,
     samples_dir: Path,
     result: EntryResult,
+    max_memory: int | None = None,
 ) -> int:
     emdb, pdb = located.emdb_id, model.pdb_id
     if model.reason is not None:
@@ -222,7 +228,11 @@ def _curate_model(
         )
 
     with _timed(result.timings, "dssp"):
-        codes = assign_dssp(structure)
+        # only the residues that can reach a box: chain_box clips boxes to the map's extent
+        # plus twice the padding
+        low, high = map_extent(density)
+        reach = 2 * settings.crop.padding
+        codes = assign_dssp(structure, region=(low - reach, high + reach))
     res_codes = [codes.get(r.key, "") for r in residues]
     res_class = np.array([code_to_class(c) for c in res_codes], dtype=np.uint8)
 
@@ -275,6 +285,7 @@ def _curate_model(
                 settings,
                 samples_dir,
                 result,
+                max_memory,
             )
         except CurationError as exc:
             result.rows.append(
@@ -310,15 +321,20 @@ def _write_chain_sample(
     settings: CurationSettings,
     samples_dir: Path,
     result: EntryResult,
+    max_memory: int | None = None,
 ) -> str:
     sid = sample_id(located.emdb_id, model.pdb_id, chain)
     with _timed(result.timings, "crop"):
-        box = chain_box(
-            chain_atom_coordinates(structure, chain),
-            density,
-            settings.crop.padding,
-            settings.crop.voxel_size,
-        )
+        try:
+            box = chain_box(
+                chain_atom_coordinates(structure, chain),
+                density,
+                settings.crop.padding,
+                settings.crop.voxel_size,
+            )
+        except ValueError as exc:
+            raise CurationError(Reason.CHAIN_OUTSIDE_MAP, f"chain {chain}: {exc}") from exc
+        _check_box_memory(box, chain, max_memory, held=density.data.nbytes)
         boxed = resample_box(density, box)
     if not np.any(boxed):
         raise CurationError(Reason.CHAIN_EMPTY_BOX, f"the box around chain {chain} is empty")
@@ -418,6 +434,21 @@ def _write_chain_sample(
     with _timed(result.timings, "write"):
         write_sample(samples_dir / sid, Sample(meta, boxed, labels, table))
     return sid
+
+
+def _check_box_memory(box: CropBox, chain: str, max_memory: int | None, held: int) -> None:
+    """Refuse (CHAIN_BOX_TOO_LARGE) a box whose working set would exceed the budget before it
+    is allocated: what is left of `max_memory` beside the `held` bytes of the map, or (None)
+    the job's memory left now (memory_budget, the map already read)."""
+    need = math.prod(box.shape_xyz) * BOX_BYTES_PER_VOXEL
+    budget = memory_budget() if max_memory is None else max_memory - held
+    if need > budget:
+        nx, ny, nz = box.shape_xyz
+        raise CurationError(
+            Reason.CHAIN_BOX_TOO_LARGE,
+            f"chain {chain}: its padded box of {nx}×{ny}×{nz} voxels at {box.voxel_size:g} Å "
+            f"needs about {need / 1e9:.2f} GB, the budget is {budget / 1e9:.2f} GB",
+        )
 
 
 def _chain_quality(

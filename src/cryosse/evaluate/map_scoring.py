@@ -3,7 +3,8 @@
 Used where a prediction lives on the grid of the map it segmented (another tool's output, or
 `cryosse segment --on-input-grid`), e.g. the He-lab component maps of benchmarks/real_maps.py.
 
-Truth: mkdssp on the whole model (cryosse.curate.dssp: H, G, I helix; B, E sheet; anything else
+Truth: mkdssp on the model's residues within the grid and cryosse.curate.dssp.DSSP_MARGIN around
+it (they get a whole-model run's codes; H, G, I helix; B, E sheet; anything else
 background); a voxel takes the class of the nearest Cα within 3 Å (cryosse.curate.labels, the rule
 that reproduces the He-lab label files).
 
@@ -112,7 +113,10 @@ def truth_on_grid(
     step = isotropic_step(density)
     structure = read_model(model_path)
     residues = protein_residues(structure)
-    codes = assign_dssp(structure)
+    # DSSP only on the residues that can label this grid (a 559,680-atom model fitted into a
+    # small map costs what the map holds): codes within the region equal a whole-model run's
+    last = density.origin + (np.array(density.shape_xyz) - 1) * step
+    codes = assign_dssp(structure, region=(density.origin - radius, last + radius))
     ca = ca_array(residues)
     ca_class = np.array([code_to_class(codes.get(r.key, "")) for r in residues], dtype=np.int64)
     shape_xyz = density.shape_xyz

@@ -32,7 +32,7 @@ import numpy as np
 
 from cryosse import __version__
 from cryosse.core.atomic import atomic_path
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import CurationError, Reason, is_environment_fault
 
 # Voxel sizes outside this range are header errors, not maps (Å).
 _MIN_VOXEL, _MAX_VOXEL = 0.1, 20.0
@@ -46,6 +46,11 @@ _COMPLEX_MODES = (3, 4)
 _TRAILING_SLACK = 1 << 20
 # read_map holds the file's bytes, a float32 copy and a reordered copy of the data.
 _READ_BYTES_PER_VOXEL = 8
+# Cell angles within this many degrees of 90 are a rectangular cell (float32 round-off).
+_ANGLE_TOLERANCE = 0.01
+# Origins farther than this from 0 (Å) are header errors: no specimen is 10 µm across, and at
+# 1e30 Å adding a voxel size no longer changes a coordinate.
+_MAX_ORIGIN = 1e5
 _CHUNK = 1 << 20
 
 
@@ -83,8 +88,8 @@ def _unreadable(path: Path, why: str) -> CurationError:
 
 def plan_map(path: str | Path) -> MapPlan:
     """Read only the MRC header of `path` (plain or gzipped) and check it against the file:
-    sizes, mode, voxel size, extended header. Raises CurationError (MAP_MISSING,
-    MAP_UNREADABLE)."""
+    sizes, mode, voxel size, extended header, an orthogonal cell. Raises CurationError
+    (MAP_MISSING, MAP_UNREADABLE, MAP_NOT_ORTHOGONAL)."""
     path = Path(path)
     if not path.is_file():
         raise CurationError(Reason.MAP_MISSING, f"map file {path.name} not found")
@@ -97,6 +102,8 @@ def plan_map(path: str | Path) -> MapPlan:
             with path.open("rb") as handle:
                 head = handle.read(_HEADER_BYTES)
     except (OSError, EOFError, zlib.error) as exc:
+        if is_environment_fault(exc):
+            raise  # an I/O error of the machine, not a broken file: the job fails
         raise _unreadable(path, f"corrupt or truncated gzip ({exc})") from exc
     if len(head) < _HEADER_BYTES:
         raise _unreadable(
@@ -112,6 +119,8 @@ def plan_map(path: str | Path) -> MapPlan:
     nx, ny, nz, mode = struct.unpack(order + "4i", head[:16])
     mx, my, mz = struct.unpack(order + "3i", head[28:40])
     cell = struct.unpack(order + "3f", head[40:52])
+    angles = struct.unpack(order + "3f", head[52:64])
+    skew_flag = struct.unpack(order + "i", head[96:100])[0]  # LSKFLG of the CCP4 format
     nsymbt = struct.unpack(order + "i", head[92:96])[0]
     if min(nx, ny, nz) < 1:
         raise _unreadable(path, f"grid {nx}×{ny}×{nz} in the header")
@@ -121,6 +130,7 @@ def plan_map(path: str | Path) -> MapPlan:
         raise _unreadable(path, f"unknown MRC mode {mode}")
     if nsymbt < 0:
         raise _unreadable(path, f"negative extended header size {nsymbt}")
+    _check_orthogonal(path, angles, skew_flag)
     sampling = (mx, my, mz) if min(mx, my, mz) > 0 else (nx, ny, nz)
     voxel = tuple(float(c) / m for c, m in zip(cell, sampling, strict=True))
     if not all(math.isfinite(v) and _MIN_VOXEL <= v <= _MAX_VOXEL for v in voxel):
@@ -146,6 +156,25 @@ def plan_map(path: str | Path) -> MapPlan:
                 path, f"truncated: the header implies {plan.file_bytes} bytes, the file has {size}"
             )
     return plan
+
+
+def _check_orthogonal(path: Path, angles: tuple[float, ...], skew_flag: int) -> None:
+    """Refuse (MAP_NOT_ORTHOGONAL) a cell that is not rectangular or a skew transformation:
+    every grid here is orthogonal, and reading such a map as one would misplace its density. All
+    three angles 0 is an unset cell, read as 90° (as ChimeraX and mrcfile do)."""
+    if skew_flag == 1:
+        raise CurationError(
+            Reason.MAP_NOT_ORTHOGONAL,
+            f"{path.name}: the header asks for a skew transformation (LSKFLG 1), not supported",
+        )
+    if all(a == 0.0 for a in angles):
+        return
+    if not all(math.isfinite(a) and abs(a - 90.0) <= _ANGLE_TOLERANCE for a in angles):
+        shown = ", ".join(f"{a:g}" for a in angles)
+        raise CurationError(
+            Reason.MAP_NOT_ORTHOGONAL,
+            f"{path.name}: cell angles ({shown})°, not 90°: non-orthogonal maps are not supported",
+        )
 
 
 def memory_budget(fraction: float = 0.8) -> int:
@@ -306,6 +335,8 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
             Reason.MAP_UNREADABLE, f"{path.name}: corrupt or truncated gzip ({exc})"
         ) from exc
     except (ValueError, OSError, IndexError, TypeError) as exc:
+        if is_environment_fault(exc):
+            raise
         raise CurationError(
             Reason.MAP_UNREADABLE, f"{path.name}: not a readable MRC map ({exc})"
         ) from exc
@@ -337,6 +368,12 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
         for file_axis, spatial in enumerate(axes):
             start[spatial - 1] = start_file[file_axis]
         origin = start * voxel
+    if np.any(np.abs(origin) > _MAX_ORIGIN):
+        raise CurationError(
+            Reason.MAP_UNREADABLE,
+            f"{path.name}: implausible origin ({', '.join(f'{v:.4g}' for v in origin)}) Å "
+            f"(the header's ORIGIN or NSTART; at most {_MAX_ORIGIN:g} Å from 0)",
+        )
 
     n_bad = int(np.count_nonzero(~np.isfinite(data)))
     if n_bad:

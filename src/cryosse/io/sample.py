@@ -6,6 +6,11 @@
     <sample_id>/sample.json   ids, resolution, origin, voxel size, shape, central box, counts
 
 Both MRC files open in ChimeraX on top of the map and model (same frame).
+
+`read_sample` checks the files against sample.json before anyone uses them (SampleError, one
+line naming the file): a truncated density, labels outside the three classes, or a density and
+labels of another shape than the sample's would otherwise surface as an IndexError without a
+file name, a RuntimeError deep in the loss, or, worst, train with exit status 0.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import mrcfile
 import numpy as np
 
 from cryosse.core.atomic import atomic_directory
-from cryosse.io.density import write_map
+from cryosse.core.classes import CLASS_NAMES
+from cryosse.core.reasons import CurationError, is_environment_fault
+from cryosse.io.density import plan_map, write_map
 
 RESIDUE_COLUMNS = [
     "chain",
@@ -59,13 +66,94 @@ def write_sample(directory: str | Path, sample: Sample) -> None:
         (tmp / "sample.json").write_text(json.dumps(sample.meta, indent=2) + "\n")
 
 
+class SampleError(ValueError):
+    """A sample folder whose files are broken or do not match its sample.json."""
+
+
 def read_sample(directory: str | Path) -> Sample:
+    """A sample, checked against its sample.json (SampleError otherwise)."""
     directory = Path(directory)
-    meta = json.loads((directory / "sample.json").read_text())
-    with mrcfile.open(directory / "density.mrc", permissive=True) as mrc:
-        density = np.array(mrc.data, dtype=np.float32)
-    with mrcfile.open(directory / "labels.mrc", permissive=True) as mrc:
-        labels = np.array(mrc.data, dtype=np.uint8)
+    meta = _read_meta(directory)
+    shape_zyx = _expected_shape(directory, meta)
+    density = _read_grid(directory / "density.mrc", shape_zyx).astype(np.float32, copy=False)
+    n_bad = int(np.count_nonzero(~np.isfinite(density)))
+    if n_bad:
+        raise _error(directory / "density.mrc", f"{n_bad} voxels are NaN or infinite")
+    raw_labels = _read_grid(directory / "labels.mrc", shape_zyx)
+    low, high = int(raw_labels.min()), int(raw_labels.max())
+    if low < 0 or high >= len(CLASS_NAMES):
+        bad = sorted({int(v) for v in np.unique(raw_labels) if not 0 <= v < len(CLASS_NAMES)})
+        classes = ", ".join(f"{k} ({name})" for k, name in CLASS_NAMES.items())
+        raise _error(directory / "labels.mrc", f"values {bad[:5]} outside the classes {classes}")
+    labels = raw_labels.astype(np.uint8)
     with open(directory / "residues.tsv", encoding="utf-8", newline="") as handle:
         residues = list(csv.DictReader(handle, delimiter="\t"))
     return Sample(meta=meta, density=density, labels=labels, residues=residues)
+
+
+def _error(path: Path, why: str) -> SampleError:
+    return SampleError(f"sample {path.parent.name}: {path.name}: {why}")
+
+
+def _read_meta(directory: Path) -> dict[str, Any]:
+    path = directory / "sample.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _error(path, "missing") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _error(path, f"not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise _error(path, "not a JSON object")
+    return meta
+
+
+def _expected_shape(directory: Path, meta: dict[str, Any]) -> tuple[int, int, int]:
+    """The [z, y, x] shape sample.json gives, its central box checked to lie inside it."""
+    path = directory / "sample.json"
+    shape = meta.get("shape_xyz")
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+    ):
+        raise _error(path, f"shape_xyz {shape!r} is not three positive integers")
+    start, stop = meta.get("central_start_xyz"), meta.get("central_stop_xyz")
+    if start is not None or stop is not None:
+        ok = (
+            isinstance(start, list)
+            and isinstance(stop, list)
+            and len(start) == len(stop) == 3
+            and all(
+                isinstance(a, int) and isinstance(b, int) and 0 <= a <= b <= n
+                for a, b, n in zip(start, stop, shape, strict=True)
+            )
+        )
+        if not ok:
+            raise _error(path, f"central box {start!r}-{stop!r} does not fit shape {shape}")
+    return shape[2], shape[1], shape[0]
+
+
+def _read_grid(path: Path, shape_zyx: tuple[int, int, int]) -> np.ndarray:
+    """The data of one of the sample's MRC files, its header checked against the file (a
+    truncated file is refused before mrcfile reads it) and its shape against sample.json."""
+    if not path.is_file():
+        raise _error(path, "missing")
+    try:
+        plan_map(path)
+    except CurationError as exc:
+        raise _error(path, exc.message.removeprefix(f"{path.name}: ")) from None
+    try:
+        with mrcfile.open(path, permissive=True) as mrc:
+            data = None if mrc.data is None else np.array(mrc.data)
+    except (ValueError, OSError) as exc:
+        if is_environment_fault(exc):
+            raise
+        raise _error(path, f"not a readable MRC file ({exc})") from None
+    if data is None:
+        raise _error(path, "no data block")
+    if data.shape != shape_zyx:
+        want = "×".join(str(n) for n in shape_zyx[::-1])
+        got = "×".join(str(n) for n in data.shape[::-1])
+        raise _error(path, f"{got} voxels (x×y×z), sample.json says {want}")
+    return data

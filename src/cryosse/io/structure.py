@@ -8,13 +8,14 @@ as background).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import gemmi
 import numpy as np
 
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import CurationError, Reason, is_environment_fault
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,38 @@ def read_model(path: str | Path) -> gemmi.Structure:
     try:
         structure = gemmi.read_structure(str(path), merge_chain_parts=True)
     except (RuntimeError, ValueError, OSError, EOFError) as exc:
+        if is_environment_fault(exc):
+            raise  # the machine failed, not the file: the job fails and a re-run retries
         raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: {exc}") from exc
     if len(structure) == 0 or structure[0].count_atom_sites() == 0:
         raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: no atom could be read")
     while len(structure) > 1:
         del structure[1]
+    _check_coordinates(structure, path)
     structure.remove_alternative_conformations()
     structure.remove_hydrogens()
     structure.setup_entities()
     return structure
+
+
+def _check_coordinates(structure: gemmi.Structure, path: Path) -> None:
+    """Refuse (MODEL_UNREADABLE) a model with NaN or infinite coordinates, naming the first
+    such atom: they would otherwise surface as misleading reasons (a model outside the map)."""
+    bad, first = 0, ""
+    for chain in structure[0]:
+        for res in chain:
+            for atom in res:
+                p = atom.pos
+                if not (math.isfinite(p.x) and math.isfinite(p.y) and math.isfinite(p.z)):
+                    bad += 1
+                    first = (
+                        first or f"{atom.name} of {res.name} {res.seqid.num} in chain {chain.name}"
+                    )
+    if bad:
+        raise CurationError(
+            Reason.MODEL_UNREADABLE,
+            f"{path.name}: {bad} atom(s) with NaN or infinite coordinates (first: {first})",
+        )
 
 
 def is_amino_acid(residue: gemmi.Residue) -> bool:

@@ -51,6 +51,7 @@ from cryosse.core.config import settings_from
 from cryosse.core.grid import GRID_KEYS, RunSpec
 from cryosse.core.metrics import selection_metric, voxel_f1
 from cryosse.core.tsv import write_tsv
+from cryosse.io.density import memory_budget
 from cryosse.learn.checkpoint import (
     NetworkGrid,
     make_checkpoint,
@@ -320,6 +321,115 @@ def run_checkpoint(weights: dict[str, Any], context: RunContext, **facts: Any) -
     return make_checkpoint(weights, context.model_config, metadata, context.grid)
 
 
+# Calibration of the memory estimate (check_training_memory) against the peak RSS of one CPU
+# step, AMD EPYC, torch 2.13: a training step took 1.04-1.61 x the bytes autograd saves (base
+# 16-64, depth 2-3, batch 1-2, crops of 64), an eval-mode forward 0.36-0.42 x (boxes of 64-128).
+# Estimates: 1.1 x saved + 16 B per parameter (weights, gradients, two Adam moments) + fixed
+# overhead; 0.5 x saved for inference; every loaded box at 15 B per voxel.
+_TRAIN_FACTOR = 1.1
+_EVAL_FACTOR = 0.5
+_BYTES_PER_PARAMETER = 16
+_OVERHEAD_BYTES = 200 * 2**20
+_BOX_BYTES_PER_VOXEL = 15  # float32 density, int64 labels, bool mask, float16 zone distance
+
+
+class TrainingMemoryError(ValueError):
+    """The settings imply more memory than the job has: refused before training starts."""
+
+
+def _saved_bytes(model_config: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, int]:
+    """Bytes autograd saves for one training-mode forward of a `shape` batch, and the number of
+    parameters, measured on torch's meta device (no memory, no arithmetic)."""
+    with torch.device("meta"):
+        model = build_model(model_config)
+    total = 0
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        total += tensor.numel() * tensor.element_size()
+        return tensor
+
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(torch.empty(shape, device="meta"))
+    return total, sum(p.numel() for p in model.parameters())
+
+
+def training_memory(
+    model_config: dict[str, Any],
+    settings: TrainSettings,
+    train_dirs: list[Path],
+    val_dirs: list[Path],
+    factor: int,
+) -> dict[str, int]:
+    """The bytes a run's settings imply, from sample.json alone: one training step, the largest
+    validation box's forward pass (bordered and padded as predict_box does), the boxes held."""
+    multiple = 2 ** int(model_config.get("depth", 2))
+    crop = settings.crop_size
+    saved, parameters = _saved_bytes(model_config, (settings.batch_size, 1, crop, crop, crop))
+    step = int(_TRAIN_FACTOR * saved) + _BYTES_PER_PARAMETER * parameters
+    shapes = {
+        d: [
+            -(-int(n) // factor)
+            for n in json.loads((Path(d) / "sample.json").read_text())["shape_xyz"]
+        ]
+        for d in [*train_dirs, *val_dirs]
+    }
+    boxes = sum(math.prod(shape) for shape in shapes.values()) * _BOX_BYTES_PER_VOXEL
+    forward = 0
+    if val_dirs:
+        with torch.device("meta"):
+            border = build_model(model_config).context_border
+        largest = max((shapes[d] for d in val_dirs), key=math.prod)
+        padded = tuple(-(-(n + 2 * border) // multiple) * multiple for n in largest[::-1])
+        forward = int(_EVAL_FACTOR * _saved_bytes(model_config, (1, 1, *padded))[0])
+    return {
+        "step": step,
+        "validation": forward,
+        "boxes": boxes,
+        "total": max(step, forward) + boxes + _OVERHEAD_BYTES,
+    }
+
+
+def check_training_memory(
+    model_config: dict[str, Any],
+    settings: TrainSettings,
+    train_dirs: list[Path],
+    val_dirs: list[Path],
+    factor: int,
+    device: Device,
+    budget: int | None = None,
+) -> dict[str, int]:
+    """Refuse (TrainingMemoryError, one line) settings whose memory (training_memory) exceeds
+    the budget: the job's memory (cryosse.io.density.memory_budget), or on a GPU its free
+    memory for the network's part. A crop that is not a multiple of 2**depth is refused too."""
+    depth = int(model_config.get("depth", 2))
+    if settings.crop_size % 2**depth:
+        raise TrainingMemoryError(
+            f"training.crop_size {settings.crop_size} is not a multiple of 2**model.depth "
+            f"({2**depth})"
+        )
+    need = training_memory(model_config, settings, train_dirs, val_dirs, factor)
+    network = max(need["step"], need["validation"])
+    if device.torch_device.type == "cuda" and budget is None:
+        free, _ = torch.cuda.mem_get_info(device.torch_device)
+        checks = [("GPU", network, int(free)), ("host", need["boxes"], memory_budget())]
+    else:
+        host = memory_budget() if budget is None else budget
+        checks = [("host", need["total"], host)]
+    for where, bytes_needed, available in checks:
+        if bytes_needed > available:
+            raise TrainingMemoryError(
+                f"these settings need about {bytes_needed / 1e9:.1f} GB of {where} memory, "
+                f"{available / 1e9:.1f} GB available: a step of {settings.batch_size} crop(s) of "
+                f"{settings.crop_size}³ through model base {model_config.get('base', 64)} depth "
+                f"{depth} {need['step'] / 1e9:.1f} GB, the largest validation box "
+                f"{need['validation'] / 1e9:.1f} GB, the samples {need['boxes'] / 1e9:.1f} GB; "
+                "lower training.crop_size / batch_size or model.base / depth"
+            )
+    return need
+
+
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
@@ -341,6 +451,9 @@ def train_run(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     device = pick_device(settings)
+    grid = network_grid(model_config, train_dirs + val_dirs)
+    # before anything is allocated: absurd settings end here in one line, not minutes later
+    check_training_memory(model_config, settings, train_dirs, val_dirs, grid.factor, device)
     torch.backends.cudnn.benchmark = settings.cudnn_benchmark
     _seed_everything(spec.seed)
     model = build_model(model_config).to(device.torch_device)
@@ -351,7 +464,6 @@ def train_run(
     loss_fn = SegmentationLoss(spec.loss, gamma=spec.gamma or 0.0)
     step_fn = torch.compile(model) if settings.compile else model
     rng = np.random.default_rng(spec.seed)
-    grid = network_grid(model_config, train_dirs + val_dirs)
     zone = settings.zone_probability > 0
     train_boxes = [coarsen_box(load_box(d, zone), grid.factor) for d in train_dirs]
     val_boxes = [coarsen_box(load_box(d), grid.factor) for d in val_dirs]
