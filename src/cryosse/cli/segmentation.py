@@ -7,8 +7,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from cryosse.cli.common import load_config, subcommand, unit_interval
+from cryosse.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_OUT_OF_RESOURCES,
+    UsageError,
+    load_config,
+    os_error_exit,
+    subcommand,
+    unit_interval,
+)
+from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.reasons import CurationError
 from cryosse.curate.settings import CurationSettings
@@ -22,9 +32,107 @@ EXAMPLES = {
 
 
 def segment_command(args: argparse.Namespace) -> int:
-    from cryosse.segment.predict import run_cli
+    """`cryosse segment`: one line per problem; exit 1 for bad input, 2 out of memory or disk
+    (cryosse.cli.common's exit codes)."""
+    import warnings
 
-    return run_cli(args)
+    from cryosse.core.output_folder import FolderError
+    from cryosse.core.reasons import Reason
+    from cryosse.learn.checkpoint import CheckpointError
+    from cryosse.segment.predict import ResolutionWarning, SegmentError
+
+    show = warnings.showwarning
+
+    def one_line(message: Warning | str, category: type[Warning], *rest: Any, **named: Any) -> None:
+        if issubclass(category, ResolutionWarning):  # at once, as one line of ours
+            print(f"cryosse segment: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest, **named)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ResolutionWarning)
+            warnings.showwarning = one_line
+            result = _segment(args, sys.stderr.isatty())
+    except (SegmentError, CheckpointError, FolderError) as exc:
+        print(f"cryosse segment: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CurationError as exc:
+        print(f"cryosse segment: {exc.message}", file=sys.stderr)
+        # a map whose grid does not fit the memory budget is a resource limit, not bad input
+        return EXIT_OUT_OF_RESOURCES if exc.reason == Reason.MAP_TOO_LARGE else EXIT_BAD_INPUT
+    except MemoryError:
+        print(
+            "cryosse segment: out of memory: pass a smaller --max-memory or --tile-size, or "
+            "a --box",
+            file=sys.stderr,
+        )
+        return EXIT_OUT_OF_RESOURCES
+    except OSError as exc:
+        return os_error_exit("segment", exc)
+    _print_segment_result(result)
+    return 0
+
+
+def _segment(args: argparse.Namespace, tty: bool) -> Any:
+    from cryosse.segment.predict import map_stem, segment_map
+
+    return segment_map(
+        args.map,
+        out_dir=args.out or f"{map_stem(args.map)}_segmentation",
+        model=args.model,
+        box=args.box,
+        device=args.device,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+        max_memory=args.max_memory,
+        batch_size=args.batch_size,
+        on_input_grid=args.on_input_grid,
+        bf16=not args.no_bf16,
+        cpu_bf16=args.cpu_bf16,
+        channels_last=args.channels_last,
+        threads=args.threads,
+        progress=args.progress or tty,
+        resolution=args.resolution,
+        structure=args.structure,
+    )
+
+
+def _print_segment_result(result: Any) -> None:
+    from cryosse.learn.checkpoint import default_model_card
+
+    s = result.summary
+    out = Path(result.files["summary"]).parent
+    print(
+        f"helix: {s['helix']['volume_A3']:.0f} Å³ ({s['helix']['voxels']} voxels), "
+        f"sheet: {s['sheet']['volume_A3']:.0f} Å³ ({s['sheet']['voxels']} voxels)"
+    )
+    print(
+        f"{s['tiling']['tiles']} tiles of {'x'.join(map(str, s['tiling']['tile_shape_zyx']))} "
+        f"on {s['device']['type']}, {s['timings_s']['total']:.1f} s; outputs in {out}"
+    )
+    res = s["resolution"]
+    low, high = res["trained_range_A"]
+    value = "unknown" if res["value_A"] is None else f"{res['value_A']:g} Å"
+    print(f"resolution: {value} ({res['source']}); the model was trained on {low:g}-{high:g} Å")
+    print(f"ChimeraX: open {result.files['chimerax']}")
+    if "residues" in s:
+        print(_residue_line(s["residues"], result.files["residues"]))
+    if s["model"]["default"] and default_model_card().get("summary"):
+        print(f"default model: {default_model_card()['summary']}")
+
+
+def _residue_line(residues: dict[str, Any], path: Path) -> str:
+    counts = residues["predicted"]
+    line = (
+        f"residues: {residues['residues']} ({counts['helix']} helix, {counts['sheet']} sheet, "
+        f"{counts['background']} background, {counts['outside']} outside the map) in {path}"
+    )
+    f1 = residues.get("residue_f1_vs_dssp")
+    if f1:
+        shown = ", ".join(f"{k} {'NA' if v is None else f'{v:.2f}'}" for k, v in f1.items())
+        line += f"; residue F1 against the model's DSSP: {shown}"
+    return line
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -42,8 +150,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
         )
     structure = args.structure or args.model_deprecated
     if not structure or (args.structure and args.model_deprecated):
-        print("cryosse evaluate: give the atomic model once, with --structure", file=sys.stderr)
-        return 2
+        raise UsageError("give the atomic model once, with --structure")
+    if args.out and Path(args.out).is_dir():  # refused before the scoring, not after it
+        raise UsageError(f"--out {args.out} is a folder: name the TSV file to write")
+    if args.out and not Path(args.out).parent.is_dir():
+        raise UsageError(f"--out {args.out}: the folder {Path(args.out).parent} does not exist")
     settings = CurationSettings.from_config(settings_section(load_config(args.config)))
     try:
         # the sample ids name the entry when it is known (else EMD-0000_pdb_00000000_<chain>)
@@ -94,7 +205,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         )
     text = "\n".join(lines) + "\n"
     if args.out:
-        Path(args.out).write_text(text)
+        write_text_atomic(args.out, text)
     print(text, end="")
     return 0 if rows else 1
 

@@ -73,7 +73,7 @@ import torch
 from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import HELIX, SHEET
-from cryosse.core.output_folder import FolderError, claims_folder
+from cryosse.core.output_folder import claims_folder
 from cryosse.core.reasons import CurationError
 from cryosse.curate.crop import resample_axes
 from cryosse.evaluate.residue_table import (
@@ -86,8 +86,6 @@ from cryosse.io.density import DensityMap, check_map_work, read_map, write_map
 from cryosse.io.header import parse_header
 from cryosse.learn.checkpoint import (
     Checkpoint,
-    CheckpointError,
-    default_model_card,
     default_model_path,
     grid_factor,
     load_checkpoint,
@@ -721,102 +719,9 @@ def _write_outputs(
     return files
 
 
-def run_cli(args: Any) -> int:
-    """`cryosse segment` (parsed arguments from cryosse.cli): one line per problem, exit 1."""
-    import sys
-
-    show = warnings.showwarning
-
-    def one_line(message: Warning | str, category: type[Warning], *rest: Any, **named: Any) -> None:
-        if issubclass(category, ResolutionWarning):  # at once, as one line of ours
-            print(f"cryosse segment: warning: {message}", file=sys.stderr)
-        else:
-            show(message, category, *rest, **named)
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", ResolutionWarning)
-            warnings.showwarning = one_line
-            result = _run(args, sys.stderr.isatty())
-    except (SegmentError, CheckpointError, FolderError) as exc:
-        print(f"cryosse segment: {exc}", file=sys.stderr)
-        return 1
-    except CurationError as exc:
-        print(f"cryosse segment: {exc.message}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        print(
-            "cryosse segment: out of memory: pass a smaller --max-memory or --tile-size, or "
-            "a --box",
-            file=sys.stderr,
-        )
-        return 1
-    except OSError as exc:
-        print(
-            f"cryosse segment: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-            file=sys.stderr,
-        )
-        return 1
-    s = result.summary
-    out = Path(result.files["summary"]).parent
-    print(
-        f"helix: {s['helix']['volume_A3']:.0f} Å³ ({s['helix']['voxels']} voxels), "
-        f"sheet: {s['sheet']['volume_A3']:.0f} Å³ ({s['sheet']['voxels']} voxels)"
-    )
-    print(
-        f"{s['tiling']['tiles']} tiles of {'x'.join(map(str, s['tiling']['tile_shape_zyx']))} "
-        f"on {s['device']['type']}, {s['timings_s']['total']:.1f} s; outputs in {out}"
-    )
-    res = s["resolution"]
-    low, high = res["trained_range_A"]
-    value = "unknown" if res["value_A"] is None else f"{res['value_A']:g} Å"
-    print(f"resolution: {value} ({res['source']}); the model was trained on {low:g}-{high:g} Å")
-    print(f"ChimeraX: open {result.files['chimerax']}")
-    if "residues" in s:
-        print(_residue_line(s["residues"], result.files["residues"]))
-    if s["model"]["default"] and default_model_card().get("summary"):
-        print(f"default model: {default_model_card()['summary']}")
-    return 0
-
-
-def _residue_line(residues: dict[str, Any], path: Path) -> str:
-    counts = residues["predicted"]
-    line = (
-        f"residues: {residues['residues']} ({counts['helix']} helix, {counts['sheet']} sheet, "
-        f"{counts['background']} background, {counts['outside']} outside the map) in {path}"
-    )
-    f1 = residues.get("residue_f1_vs_dssp")
-    if f1:
-        shown = ", ".join(f"{k} {'NA' if v is None else f'{v:.2f}'}" for k, v in f1.items())
-        line += f"; residue F1 against the model's DSSP: {shown}"
-    return line
-
-
 def map_stem(path: str | os.PathLike[str]) -> str:
     """The map's file name without .gz/.mrc/.map/.ccp4: the outputs' prefix."""
     name = Path(path).name
     for suffix in (".gz", ".mrc", ".map", ".ccp4"):
         name = name.removesuffix(suffix)
     return name or "map"
-
-
-def _run(args: Any, tty: bool) -> SegmentResult:
-    return segment_map(
-        args.map,
-        out_dir=args.out or f"{map_stem(args.map)}_segmentation",
-        model=args.model,
-        box=args.box,
-        device=args.device,
-        tile_size=args.tile_size,
-        overlap=args.overlap,
-        max_memory=args.max_memory,
-        batch_size=args.batch_size,
-        on_input_grid=args.on_input_grid,
-        bf16=not args.no_bf16,
-        cpu_bf16=args.cpu_bf16,
-        channels_last=args.channels_last,
-        threads=args.threads,
-        progress=args.progress or tty,
-        resolution=args.resolution,
-        structure=args.structure,
-    )
