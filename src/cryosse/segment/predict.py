@@ -674,7 +674,8 @@ def _write_files(
     result.summary["chimerax"] = {"file": cxc.name, "levels": levels}
     if residue_model is not None:
         result.files["residues"] = out_dir / f"{stem}_residues.tsv"
-        write_residue_table(result.files["residues"], result.residues)
+        guide = write_residue_table(result.files["residues"], result.residues, residue_model.path)
+        result.files["residue_columns"] = guide
 
 
 def output_names(stem: str) -> dict[str, str]:
