@@ -528,7 +528,7 @@ def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
             str(tmp_path / "out"),
         ]
     )
-    assert code == 1 and "needs about" in capsys.readouterr().err
+    assert code == 2 and "needs about" in capsys.readouterr().err
     assert not (tmp_path / "out" / "coarse_helix_prob.mrc").exists()
 
 

@@ -39,12 +39,12 @@ def segment_command(args: argparse.Namespace) -> int:
     from cryosse.core.output_folder import FolderError
     from cryosse.core.reasons import Reason
     from cryosse.learn.checkpoint import CheckpointError
-    from cryosse.segment.predict import ResolutionWarning, SegmentError
+    from cryosse.segment.predict import ResolutionWarning, SegmentError, UnmaskedMapWarning
 
     show = warnings.showwarning
 
     def one_line(message: Warning | str, category: type[Warning], *rest: Any, **named: Any) -> None:
-        if issubclass(category, ResolutionWarning):  # at once, as one line of ours
+        if issubclass(category, ResolutionWarning | UnmaskedMapWarning):  # one line of ours
             print(f"cryosse segment: warning: {message}", file=sys.stderr)
         else:
             show(message, category, *rest, **named)
@@ -52,6 +52,7 @@ def segment_command(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", ResolutionWarning)
+            warnings.simplefilter("always", UnmaskedMapWarning)
             warnings.showwarning = one_line
             result = _segment(args, sys.stderr.isatty())
     except (SegmentError, CheckpointError, FolderError) as exc:
@@ -95,6 +96,8 @@ def _segment(args: argparse.Namespace, tty: bool) -> Any:
         progress=args.progress or tty,
         resolution=args.resolution,
         structure=args.structure,
+        contour=args.contour,
+        mask=args.mask,
     )
 
 
@@ -262,6 +265,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--structure",
         help="an atomic model fitted into the map (mmCIF/PDB): writes <map>_residues.tsv, the "
         "predicted class and probabilities per residue (beside its DSSP class with mkdssp)",
+    )
+    segment_parser.add_argument(
+        "--contour",
+        type=float,
+        help="the map's contour level (default: the EMDB header's recommended one): the .cxc "
+        "shows the map at it, and --mask uses it",
+    )
+    segment_parser.add_argument(
+        "--mask",
+        action="store_true",
+        help="zero the density below the contour before segmenting: for a full, unmasked map "
+        "(cryosse warns when a map looks like one), so solvent and neighbours are not called",
     )
     segment_parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     segment_parser.add_argument(

@@ -66,6 +66,11 @@ def map_display_level(data: np.ndarray, recommended: float | None = None) -> flo
 
 
 def _quoted(path: str) -> str:
+    """A path as one ChimeraX argument. A control character cannot be quoted (a newline would
+    end the command and start another: issue 26), so such a name is refused;
+    cryosse.segment.predict.check_names refuses it before any work."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise ValueError(f"{path!r}: a control character cannot be written into a .cxc")
     return '"' + path.replace("\\", "/").replace('"', '\\"') + '"'
 
 
@@ -80,11 +85,17 @@ def _relative(target: Path, folder: Path) -> str:
 
 
 def write_chimerax_script(
-    path: Path, input_map: MapStats, map_level: float, outputs: dict[str, MapStats]
+    path: Path,
+    input_map: MapStats,
+    map_level: float,
+    outputs: dict[str, MapStats],
+    folder: Path | None = None,
 ) -> dict[str, float | None]:
     """Write `path` (see the module docstring); `outputs` keyed helix_mask, sheet_mask,
-    helix_prob, sheet_prob. Returns the level given to each file (None: not opened)."""
-    folder = path.parent
+    helix_prob, sheet_prob, files that end up beside the .cxc. `folder`: where the .cxc will
+    finally lie, when it is written elsewhere first (the input map is named relative to it).
+    Returns the level given to each file (None: not opened)."""
+    folder = folder or path.parent
     lines = [
         "# cryosse segmentation: open this file in a fresh ChimeraX session (models #1, #2, ...)",
         f"open {_quoted(_relative(input_map.path, folder))}",
@@ -96,7 +107,7 @@ def write_chimerax_script(
     for kind in ("helix_mask", "sheet_mask", "helix_prob", "sheet_prob"):
         stats = outputs[kind]
         cls = kind.split("_")[0]
-        name = _quoted(_relative(stats.path, folder))
+        name = _quoted(stats.path.name)  # beside the .cxc
         if kind.endswith("_mask") and not stats.inside(MASK_LEVEL):
             lines.append(f"# no voxel was predicted {cls}: {stats.path.name} is not opened")
             levels[kind] = None

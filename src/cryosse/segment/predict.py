@@ -61,6 +61,8 @@ import math
 import os
 import re
 import resource
+import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -86,6 +88,7 @@ from cryosse.io.density import DensityMap, check_map_work, read_map, write_map
 from cryosse.io.header import parse_header
 from cryosse.learn.checkpoint import (
     Checkpoint,
+    CheckpointError,
     default_model_path,
     grid_factor,
     load_checkpoint,
@@ -93,6 +96,7 @@ from cryosse.learn.checkpoint import (
 from cryosse.learn.device import Device, DeviceError, choose_device
 from cryosse.learn.inputs import apply_normalization, coarsen_density, normalization_params, refine
 from cryosse.segment.chimerax import MapStats, map_display_level, write_chimerax_script
+from cryosse.segment.masking import map_signs, mask_below
 from cryosse.segment.tiling import (
     TilePlan,
     ZSlabs,
@@ -122,6 +126,10 @@ class SegmentError(ValueError):
 
 class ResolutionWarning(UserWarning):
     """The map's resolution lies outside the range the model was trained on."""
+
+
+class UnmaskedMapWarning(UserWarning):
+    """The map looks like a full, unmasked map (cryosse.segment.masking)."""
 
 
 def header_for_map(map_path: str | Path) -> Path | None:
@@ -371,6 +379,102 @@ def _model_summary(checkpoint: Checkpoint, is_default: bool) -> dict[str, Any]:
     }
 
 
+# The longest file name segment_map writes after the map's stem (NAME_MAX is 255 bytes).
+_LONGEST_SUFFIX = max(
+    [len(f"_{kind}.mrc") for kind in OUTPUT_KINDS] + [len("_residues_columns.txt")]
+)
+NAME_MAX = 255
+_ATOMIC_EXTRA = len(".tmp-") + len(".") + 8
+# The network grid a checkpoint may declare (Å): the shipped model's is 2 Å; beyond 10 Å a
+# 5-10 Å map has no detail left to segment.
+NETWORK_VOXEL_RANGE_A = (1.0, 10.0)
+
+
+def check_names(map_path: str | Path, out_dir: str | Path | None) -> None:
+    """Refuse, before any work, a map whose outputs could not be named: a control character
+    (a newline in the name would start a new command in the .cxc: issue 26) or a stem too long
+    for the file system once the longest suffix is added (a 230-character name failed only
+    after the whole prediction)."""
+    for label, value in (("map path", str(map_path)), ("--out", str(out_dir or ""))):
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise SegmentError(
+                f"the {label} {value!r} holds a control character (newline, tab, ...): rename it"
+            )
+    stem = map_stem(map_path)
+    # + the temporary name each file is first written under (cryosse.core.atomic.atomic_path:
+    # ".tmp-<name>." and 8 random characters)
+    longest = len(stem.encode()) + _LONGEST_SUFFIX + _ATOMIC_EXTRA
+    if longest > NAME_MAX:
+        raise SegmentError(
+            f"the map's name ({len(stem.encode())} bytes without its extension) is too long "
+            f"for its outputs: with the longest suffix and the temporary name they need "
+            f"{longest} bytes, the file system allows {NAME_MAX}; rename or link the map to a "
+            f"name of at most {NAME_MAX - _LONGEST_SUFFIX - _ATOMIC_EXTRA} bytes"
+        )
+
+
+def check_not_another_maps_folder(map_path: str | Path, out_dir: Path) -> None:
+    """summary.json is one per folder: refuse a folder holding another map's segmentation
+    rather than overwrite its summary (a re-run of the same map replaces its own)."""
+    summary = out_dir / "summary.json"
+    if not summary.is_file():
+        return
+    try:
+        previous = json.loads(summary.read_text(encoding="utf-8"))["input"]["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SegmentError(
+            f"--out {out_dir}: holds a summary.json that is not cryosse segment's; choose "
+            "another folder"
+        ) from None
+    if map_stem(previous) != map_stem(map_path):
+        raise SegmentError(
+            f"--out {out_dir}: holds the segmentation of {Path(previous).name} (its "
+            "summary.json); choose another folder for this map"
+        )
+
+
+def check_checkpoint_metadata(checkpoint: Checkpoint) -> None:
+    """The metadata segmentation reads, checked before use: a checkpoint with voxel_size 1e12,
+    text in train_resolution_A or dropout NaN gave tracebacks (issue 26)."""
+    meta = checkpoint.metadata
+    name = checkpoint.path.name
+    low, high = NETWORK_VOXEL_RANGE_A
+    voxel = meta.get("voxel_size")
+    if not _number(voxel) or not low <= float(voxel) <= high:
+        raise CheckpointError(f"{name}: voxel_size {voxel!r} is not a grid of {low:g}-{high:g} Å")
+    recorded = (meta.get("training") or {}).get("train_resolution_A")
+    if recorded is not None and not (
+        isinstance(recorded, list | tuple)
+        and len(recorded) == 2
+        and all(_number(v) and 0 < float(v) <= 100 for v in recorded)
+        and float(recorded[0]) <= float(recorded[1])
+    ):
+        raise CheckpointError(
+            f"{name}: training.train_resolution_A {recorded!r} is not a range of two numbers (Å)"
+        )
+    dropout = (meta.get("model_config") or {}).get("dropout", 0.0)
+    if not _number(dropout) or not 0.0 <= float(dropout) < 1.0:
+        raise CheckpointError(f"{name}: model_config.dropout {dropout!r} is not in [0, 1)")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_finite(helix: np.ndarray, sheet: np.ndarray) -> None:
+    """Refuse a non-finite prediction (finite weights that overflow gave 100 % NaN maps with
+    exit 0: issue 26), counted a z-slab at a time so the check costs no map-sized temporary."""
+    bad = 0
+    for z in range(0, helix.shape[0], _Z_SLAB):
+        for volume in (helix, sheet):
+            bad += int(np.count_nonzero(~np.isfinite(volume[z : z + _Z_SLAB])))
+    if bad:
+        raise SegmentError(
+            f"the model's output is not finite (NaN or infinite) in {bad} of "
+            f"{2 * helix.size} values: its weights overflow on this map; nothing was written"
+        )
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -394,6 +498,8 @@ def segment_map(
     progress: bool = False,
     resolution: float | None = None,
     structure: str | Path | None = None,
+    contour: float | None = None,
+    mask: bool = False,
 ) -> SegmentResult:
     """Segment one map (see the module docstring); write the outputs if `out_dir` is given.
 
@@ -405,6 +511,9 @@ def segment_map(
     structure: an atomic model fitted into the map: a per-residue table
     (cryosse.evaluate.residue_table)
     in `residues` and, with `out_dir`, `<map>_residues.tsv`; read before any prediction.
+    contour: the map's contour level (default: the EMDB header's recommended one): the .cxc
+    shows the map at it, and `mask` zeroes the density below it before segmenting. A map that
+    looks unmasked (cryosse.segment.masking) gets an UnmaskedMapWarning unless `mask` is set.
     `out_dir` is created, checked writable and locked (cryosse.core.output_folder) before any work.
     Raises SegmentError, CheckpointError, FolderError or CurationError (bad map) with a one-line
     message.
@@ -415,12 +524,27 @@ def segment_map(
         raise SegmentError(f"--threads {threads}: at least 1")
     if threads:
         torch.set_num_threads(int(threads))
+    check_names(map_path, out_dir)
+    if out_dir is not None:
+        check_not_another_maps_folder(map_path, Path(out_dir))
     residue_model = ResidueModel.read(structure) if structure is not None else None
     checkpoint, is_default = resolve_model(model)
+    check_checkpoint_metadata(checkpoint)
     torch_device = select_device(device, bf16=bf16, cpu_bf16=cpu_bf16)
     resolution_info = resolution_summary(map_path, resolution, checkpoint.metadata)
     if resolution_info["warning"]:
         warnings.warn(resolution_info["warning"], ResolutionWarning, stacklevel=2)
+    if contour is not None and not math.isfinite(contour):
+        raise SegmentError(f"--contour {contour}: not a number")
+    level = contour if contour is not None else resolution_info["contour_level"]
+    level_source = (
+        "--contour" if contour is not None else "EMDB header" if level is not None else None
+    )
+    if mask and level is None:
+        raise SegmentError(
+            "--mask needs a contour level: give --contour LEVEL (the EMDB header beside the map "
+            "records none)"
+        )
 
     tick = time.perf_counter()
     # refuse from the header a map whose 1 Å grid cannot fit (README: ~10.4 B per grid voxel)
@@ -435,7 +559,6 @@ def segment_map(
 
     tick = time.perf_counter()
     origin, shape_xyz = _lattice(density, region)
-    grid = resample_onto(density, origin, np.full(3, GRID_STEP), shape_xyz)
     input_geometry = {
         "path": str(map_path),
         "shape_xyz": list(density.shape_xyz),
@@ -444,11 +567,39 @@ def segment_map(
     }
     # the .cxc shows the input map: its value range and a level, before its values go
     input_stats = MapStats(Path(map_path), float(density.data.min()), float(density.data.max()))
-    map_level = (
-        map_display_level(density.data, resolution_info["contour_level"])
-        if out_dir is not None
-        else math.nan
-    )
+    map_level = map_display_level(density.data, level) if out_dir is not None else math.nan
+    signs = map_signs(density.data, level)
+    masking: dict[str, Any] = {
+        **signs.as_dict(),
+        "contour": level,
+        "contour_source": level_source,
+        "masked": False,
+    }
+    if mask:
+        assert level is not None
+        if not input_stats.dmin < level < input_stats.dmax:
+            raise SegmentError(
+                f"--mask: the contour {level:g} ({level_source}) lies outside the map's values "
+                f"({input_stats.dmin:.3g} to {input_stats.dmax:.3g})"
+            )
+        if not density.data.flags.writeable:
+            density.data = np.array(density.data, dtype=np.float32)
+        masking["voxels_kept"] = mask_below(density.data, level)
+        masking["masked"] = True
+    elif signs.unmasked:
+        offer = (
+            f"--mask zeroes the density below the contour {level:g} ({level_source})"
+            if level is not None
+            else "--mask --contour LEVEL zeroes the density below your contour"
+        )
+        warnings.warn(
+            f"{Path(map_path).name} looks like a full, unmasked map: {signs.describe()}. The "
+            "model was trained on maps zoned around their chains and over-calls helix in "
+            f"solvent and unmodelled neighbours here; {offer}",
+            UnmaskedMapWarning,
+            stacklevel=2,
+        )
+    grid = resample_onto(density, origin, np.full(3, GRID_STEP), shape_xyz)
     # the raw values are no longer needed (the input grid needs only the geometry)
     density.data = np.empty((0, 0, 0), dtype=np.float32)
     timings["resample"] = time.perf_counter() - tick
@@ -484,6 +635,7 @@ def segment_map(
     timings["predict"] = time.perf_counter() - tick
     timings["forward"] = prediction.seconds_forward
     helix, sheet = prediction.helix, prediction.sheet
+    check_finite(helix, sheet)
     if factor > 1:  # back onto the 1 Å grid (trilinear between block centres)
         fine = tuple(shape_xyz[::-1])
         helix, sheet = refine(helix, factor, fine), refine(sheet, factor, fine)
@@ -506,15 +658,27 @@ def segment_map(
         budget,
         tile_bytes,
     )
+    summary["input"]["masking"] = masking
     result = SegmentResult(helix, sheet, labels, origin, summary)
     if residue_model is not None:
         result.residues = residue_rows(residue_model, helix, sheet, labels, origin, GRID_STEP)
         summary["residues"] = {"structure": str(residue_model.path), **summarize(result.residues)}
-    if out_dir is not None:
+    if out_dir is None:
+        timings["total"] = time.perf_counter() - started
+        summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        return result
+    # Every output is written into a hidden staging folder inside out_dir and moved into place
+    # only once all are written: a full disk leaves the folder as it was, never half a set
+    # (issue 26: one map file and no summary.json).
+    final = Path(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".cryosse-staging-", dir=final))
+    try:
         tick = time.perf_counter()
         _write_files(
             result,
-            Path(out_dir),
+            staging,
+            final,
             map_path,
             density,
             region,
@@ -524,14 +688,25 @@ def segment_map(
             residue_model,
         )
         timings["write"] = time.perf_counter() - tick
-    timings["total"] = time.perf_counter() - started
-    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
-    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    if out_dir is not None:
+        timings["total"] = time.perf_counter() - started
+        summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        result.files["summary"] = staging / "summary.json"
         summary["files"] = sorted(p.name for p in result.files.values())
-        path = Path(out_dir) / "summary.json"
-        write_text_atomic(path, json.dumps(_json_safe(summary), indent=2) + "\n")
-        result.files["summary"] = path
+        write_text_atomic(result.files["summary"], json.dumps(_json_safe(summary), indent=2) + "\n")
+        for kind, path in result.files.items():  # summary.json last (sorted by insertion)
+            os.replace(path, final / path.name)
+            result.files[kind] = final / path.name
+    except OSError as exc:
+        written = ", ".join(sorted(p.name for p in result.files.values())) or "none"
+        raise OSError(
+            exc.errno,
+            f"{exc.strerror or exc} while writing the outputs (staged: {written}); "
+            f"{final} is left as it was",
+            str(final),
+        ) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
@@ -655,6 +830,7 @@ def _summary(
 def _write_files(
     result: SegmentResult,
     out_dir: Path,
+    final: Path,
     map_path: str | Path,
     density: DensityMap,
     region: Region,
@@ -663,13 +839,14 @@ def _write_files(
     map_level: float,
     residue_model: ResidueModel | None,
 ) -> None:
-    """The maps, the ChimeraX commands and the residue table, recorded in `result.files` and
-    `result.summary`."""
+    """The maps, the ChimeraX commands and the residue table, written into `out_dir` (the
+    staging folder) and recorded in `result.files` and `result.summary`; the .cxc names the
+    input map relative to `final`, the folder they are moved to."""
     stem = map_stem(map_path)
     stats = _write_outputs(result, out_dir, density, region, on_input_grid, stem)
     result.files = {kind: s.path for kind, s in stats.items()}
     cxc = out_dir / f"{stem}.cxc"
-    levels = write_chimerax_script(cxc, input_stats, map_level, stats)
+    levels = write_chimerax_script(cxc, input_stats, map_level, stats, folder=final)
     result.files["chimerax"] = cxc
     result.summary["chimerax"] = {"file": cxc.name, "levels": levels}
     if residue_model is not None:
