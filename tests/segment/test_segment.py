@@ -498,7 +498,7 @@ def test_default_model_missing_and_real_cli_process(
     assert expected in run.stderr and run.stderr.count("\n") == 1, run.stderr
     assert main(["segment", str(good), "--model", str(model_path), "--out", str(out)]) == 0
     assert "ChimeraX: open" in capsys.readouterr().out
-    expected = [*output_names("good").values(), "good.cxc", "summary.json", LOCK_NAME]
+    expected = [*output_names("good").values(), "good.cxc", "good.pml", "summary.json", LOCK_NAME]
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
 
 

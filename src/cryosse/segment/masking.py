@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Fewer zero voxels than this and more negative ones than that: solvent noise, no mask.
+# Fewer zero voxels than this, and more than that of each sign: solvent noise, no mask.
 MAX_ZERO_FRACTION = 0.01
 MIN_NEGATIVE_FRACTION = 0.10
 _SAMPLE = 2_000_000  # voxels looked at (a strided subsample), as for the display level
@@ -34,6 +34,7 @@ class MapSigns:
         return (
             self.zero_fraction < MAX_ZERO_FRACTION
             and self.negative_fraction > MIN_NEGATIVE_FRACTION
+            and 1.0 - self.zero_fraction - self.negative_fraction > MIN_NEGATIVE_FRACTION
         )
 
     def describe(self) -> str:

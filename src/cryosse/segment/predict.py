@@ -95,8 +95,14 @@ from cryosse.learn.checkpoint import (
 )
 from cryosse.learn.device import Device, DeviceError, choose_device
 from cryosse.learn.inputs import apply_normalization, coarsen_density, normalization_params, refine
-from cryosse.segment.chimerax import MapStats, map_display_level, write_chimerax_script
+from cryosse.segment.chimerax import (
+    MapStats,
+    map_display_level,
+    write_attribute_file,
+    write_chimerax_script,
+)
 from cryosse.segment.masking import map_signs, mask_below
+from cryosse.segment.pymol_script import write_pymol_script
 from cryosse.segment.tiling import (
     TilePlan,
     ZSlabs,
@@ -845,14 +851,25 @@ def _write_files(
     stem = map_stem(map_path)
     stats = _write_outputs(result, out_dir, density, region, on_input_grid, stem)
     result.files = {kind: s.path for kind, s in stats.items()}
-    cxc = out_dir / f"{stem}.cxc"
-    levels = write_chimerax_script(cxc, input_stats, map_level, stats, folder=final)
-    result.files["chimerax"] = cxc
-    result.summary["chimerax"] = {"file": cxc.name, "levels": levels}
+    attributes = None
+    structure = None if residue_model is None else residue_model.path
     if residue_model is not None:
         result.files["residues"] = out_dir / f"{stem}_residues.tsv"
         guide = write_residue_table(result.files["residues"], result.residues, residue_model.path)
         result.files["residue_columns"] = guide
+        attributes = out_dir / f"{stem}_residues.defattr"
+        write_attribute_file(attributes, result.residues)
+        result.files["residue_attributes"] = attributes
+    cxc = out_dir / f"{stem}.cxc"
+    levels = write_chimerax_script(
+        cxc, input_stats, map_level, stats, folder=final, structure=structure, attributes=attributes
+    )
+    result.files["chimerax"] = cxc
+    result.summary["chimerax"] = {"file": cxc.name, "levels": levels}
+    pml = out_dir / f"{stem}.pml"
+    write_pymol_script(pml, final, input_stats, map_level, stats, structure=structure)
+    result.files["pymol"] = pml
+    result.summary["pymol"] = {"file": pml.name}
 
 
 def output_names(stem: str) -> dict[str, str]:
