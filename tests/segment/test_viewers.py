@@ -96,3 +96,23 @@ def test_pymol_renders_the_pml_and_its_helix_mask_sits_on_the_helices(
     pixels = matplotlib.image.imread(png)[..., :3]
     red = (pixels[..., 0] > 0.6) & (pixels[..., 1] < 0.35) & (pixels[..., 2] < 0.35)
     assert red.mean() > 0.02, red.mean()  # the helix surface is drawn
+
+
+def test_cryosse_figure_draws_slices_through_the_model(
+    outputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The QC figure of an output folder: slices through the model's Cα centre, masks above,
+    the model's DSSP below; a folder that is not a segmentation is one line, exit 1."""
+    import matplotlib.image
+
+    assert main(["figure", str(outputs)]) == 0
+    png = outputs / "emd_8518_figure.png"
+    assert f"figure: {png}" in capsys.readouterr().out
+    pixels = matplotlib.image.imread(png)[..., :3]
+    assert pixels.shape[0] > 600 and pixels.shape[1] > 1000  # two rows of three slices
+    red = (pixels[..., 0] > 0.8) & (pixels[..., 1] < 0.5) & (pixels[..., 2] < 0.5)
+    yellow = (pixels[..., 0] > 0.8) & (pixels[..., 1] > 0.8) & (pixels[..., 2] < 0.5)
+    assert red.mean() > 0.002 and yellow.mean() > 0.0002  # helix and sheet outlines drawn
+    (tmp_path / "empty").mkdir()
+    assert main(["figure", str(tmp_path / "empty")]) == 1
+    assert "no summary.json" in capsys.readouterr().err

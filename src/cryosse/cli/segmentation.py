@@ -28,6 +28,7 @@ EXAMPLES = {
     "evaluate": "cryosse evaluate --pred-helix tool_helix.mrc --pred-sheet tool_sheet.mrc "
     "--map emd_8518.map.gz --structure 5u8s.cif --emdb EMD-8518 --pdb 5u8s",
     "ship-model": "cryosse ship-model results/offline --loss FL_DL",
+    "figure": "cryosse figure emd_8518_sse/",
 }
 
 
@@ -98,6 +99,7 @@ def _segment(args: argparse.Namespace, tty: bool) -> Any:
         structure=args.structure,
         contour=args.contour,
         mask=args.mask,
+        confident=args.confident,
     )
 
 
@@ -213,6 +215,31 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0 if rows else 1
 
 
+def figure_command(args: argparse.Namespace) -> int:
+    """The QC slices of a segmentation output folder (cryosse.segment.figure)."""
+    from cryosse.core.reasons import CurationError
+    from cryosse.segment.figure import draw_figure
+    from cryosse.segment.predict import SegmentError
+
+    out = Path(args.out_dir)
+    if not out.is_dir():
+        raise UsageError(f"{out}: not a folder (give the --out folder of cryosse segment)")
+    png = Path(args.png) if args.png else None
+    try:
+        if png is None:
+            stem = next(
+                (p.name.removesuffix("_labels.mrc") for p in out.glob("*_labels.mrc")), "map"
+            )
+            png = out / f"{stem}_figure.png"
+        draw_figure(out, png, args.structure)
+    except SegmentError as exc:
+        raise UsageError(str(exc)) from None
+    except CurationError as exc:  # an unreadable map or model
+        raise UsageError(exc.message) from None
+    print(f"figure: {png}")
+    return 0
+
+
 def ship_model_command(args: argparse.Namespace) -> int:
     """Make a finished run's model the packaged default (with its model card)."""
     from cryosse.learn.checkpoint import CheckpointError
@@ -278,6 +305,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="zero the density below the contour before segmenting: for a full, unmasked map "
         "(cryosse warns when a map looks like one), so solvent and neighbours are not called",
     )
+    segment_parser.add_argument(
+        "--confident",
+        type=unit_interval,
+        metavar="P",
+        help="also write <map>_helix_confident.mrc and <map>_sheet_confident.mrc: 1 where the "
+        "probability is at least P (e.g. 0.9), the voxels the model is sure of",
+    )
     segment_parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     segment_parser.add_argument(
         "--on-input-grid",
@@ -329,6 +363,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="no baseline rows (threshold, hessian, all_helix)",
     )
     evaluate.set_defaults(func=evaluate_command)
+    figure = subcommand(
+        sub,
+        "figure",
+        EXAMPLES["figure"],
+        help="QC slices of a segmentation: masks and the model's DSSP through the molecule",
+    )
+    figure.add_argument("out_dir", help="the --out folder of cryosse segment")
+    figure.add_argument(
+        "--structure",
+        help="the fitted model (default: the one given to cryosse segment --structure)",
+    )
+    figure.add_argument("--png", help="where to write the figure (default: OUT/<map>_figure.png)")
+    figure.set_defaults(func=figure_command)
     ship = subcommand(
         sub,
         "ship-model",

@@ -46,7 +46,8 @@ normalised map is made a z-slab at a time from the resampled one (8 B/vox while 
 freed slab by slab as the tiles pass (cryosse.segment.tiling: 8 B/vox + one tile row's band during
 the
 prediction); then the two probability maps (8), the labels (1) and one mask at a time (1) while
-the files are written, with header statistics computed slab by slab: about 10 B/vox in all.
+the files are written, with header statistics computed slab by slab, and the 1 B/vox of the
+density support (EMPTY_RADIUS_A) through the prediction: about 11 B/vox in all.
 Reading a float32 map costs 8 B per input voxel (the file's bytes and the array). The tile's
 working set (cryosse.segment.tiling.SlabForward: the network run level by level in z-slabs) is about
 11 × base bytes per voxel of the network's grid, the full-resolution skip connection; a
@@ -71,6 +72,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.ndimage import binary_dilation
 
 from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
@@ -467,6 +469,33 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+# A voxel with no positive density within this distance is background whatever the network
+# says: P(sheet) sat at 0.15-0.30 in the empty space of zoned maps (58 % of EMD-8518's empty
+# voxels above 0.15), a halo at any ChimeraX level below 0.3 (issue 25); no label changes
+# there (0 of EMD-8518's, 0.02 % of EMD-6149's empty voxels had a non-background argmax).
+EMPTY_RADIUS_A = 3.0
+
+
+def density_support(grid: np.ndarray) -> np.ndarray:
+    """Voxels of the 1 Å grid with positive density within EMPTY_RADIUS_A (bool, 1 B/voxel)."""
+    r = int(EMPTY_RADIUS_A / GRID_STEP)
+    z, y, x = np.mgrid[-r : r + 1, -r : r + 1, -r : r + 1]
+    ball = (x * x + y * y + z * z) <= r * r
+    return binary_dilation(grid > 0, structure=ball)
+
+
+def background_where_empty(helix: np.ndarray, sheet: np.ndarray, support: np.ndarray) -> int:
+    """Zero helix and sheet (in place, a slab at a time) outside `support`; returns how many
+    voxels that touched."""
+    empty = 0
+    for z in range(0, helix.shape[0], _Z_SLAB):
+        outside = ~support[z : z + _Z_SLAB]
+        empty += int(np.count_nonzero(outside))
+        helix[z : z + _Z_SLAB][outside] = 0.0
+        sheet[z : z + _Z_SLAB][outside] = 0.0
+    return empty
+
+
 def check_finite(helix: np.ndarray, sheet: np.ndarray) -> None:
     """Refuse a non-finite prediction (finite weights that overflow gave 100 % NaN maps with
     exit 0: issue 26), counted a z-slab at a time so the check costs no map-sized temporary."""
@@ -506,6 +535,7 @@ def segment_map(
     structure: str | Path | None = None,
     contour: float | None = None,
     mask: bool = False,
+    confident: float | None = None,
 ) -> SegmentResult:
     """Segment one map (see the module docstring); write the outputs if `out_dir` is given.
 
@@ -520,6 +550,9 @@ def segment_map(
     contour: the map's contour level (default: the EMDB header's recommended one): the .cxc
     shows the map at it, and `mask` zeroes the density below it before segmenting. A map that
     looks unmasked (cryosse.segment.masking) gets an UnmaskedMapWarning unless `mask` is set.
+    confident: also write <map>_helix_confident.mrc and <map>_sheet_confident.mrc, int8 1 where
+    the probability is at least this (e.g. 0.9: the voxels the model is sure of, as Emap2sec+
+    offers).
     `out_dir` is created, checked writable and locked (cryosse.core.output_folder) before any work.
     Raises SegmentError, CheckpointError, FolderError or CurationError (bad map) with a one-line
     message.
@@ -540,6 +573,8 @@ def segment_map(
     resolution_info = resolution_summary(map_path, resolution, checkpoint.metadata)
     if resolution_info["warning"]:
         warnings.warn(resolution_info["warning"], ResolutionWarning, stacklevel=2)
+    if confident is not None and not (math.isfinite(confident) and 0.0 < confident <= 1.0):
+        raise SegmentError(f"--confident {confident}: a probability in (0, 1]")
     if contour is not None and not math.isfinite(contour):
         raise SegmentError(f"--contour {contour}: not a number")
     level = contour if contour is not None else resolution_info["contour_level"]
@@ -615,6 +650,7 @@ def segment_map(
     tick = time.perf_counter()
     net = checkpoint.model
     factor = grid_factor(checkpoint.metadata, GRID_STEP)
+    support = density_support(grid)
     normalised, zero_level = _network_input(grid, factor, net.context_border)
     del grid
     timings["normalise"] = time.perf_counter() - tick
@@ -645,6 +681,8 @@ def segment_map(
     if factor > 1:  # back onto the 1 Å grid (trilinear between block centres)
         fine = tuple(shape_xyz[::-1])
         helix, sheet = refine(helix, factor, fine), refine(sheet, factor, fine)
+    empty = background_where_empty(helix, sheet, support)
+    del support
     labels = labels_from(helix, sheet)
 
     summary = _summary(
@@ -665,6 +703,23 @@ def segment_map(
         tile_bytes,
     )
     summary["input"]["masking"] = masking
+    summary["empty_space"] = {
+        "rule": f"no positive density within {EMPTY_RADIUS_A:g} Å: background (P = 0 helix/sheet)",
+        "voxels": empty,
+    }
+    if confident is not None:
+        summary["confident"] = {
+            "threshold": confident,
+            **{
+                cls: int(
+                    sum(
+                        np.count_nonzero(p[z : z + _Z_SLAB] >= confident)
+                        for z in range(0, p.shape[0], _Z_SLAB)
+                    )
+                )
+                for cls, p in (("helix_voxels", helix), ("sheet_voxels", sheet))
+            },
+        }
     result = SegmentResult(helix, sheet, labels, origin, summary)
     if residue_model is not None:
         result.residues = residue_rows(residue_model, helix, sheet, labels, origin, GRID_STEP)
@@ -850,6 +905,9 @@ def _write_files(
     input map relative to `final`, the folder they are moved to."""
     stem = map_stem(map_path)
     stats = _write_outputs(result, out_dir, density, region, on_input_grid, stem)
+    threshold = result.summary.get("confident", {}).get("threshold")
+    if threshold is not None:
+        stats |= _write_confident(result, out_dir, density, region, on_input_grid, stem, threshold)
     result.files = {kind: s.path for kind, s in stats.items()}
     attributes = None
     structure = None if residue_model is None else residue_model.path
@@ -911,6 +969,33 @@ def _write_outputs(
         path = out / names[name]
         low, high = write_map(path, data(), origin, voxel, slab_statistics=True)
         files[name] = MapStats(path, low, high)
+    return files
+
+
+def _write_confident(
+    result: SegmentResult,
+    out: Path,
+    density: DensityMap,
+    region: Region,
+    on_input_grid: bool,
+    stem: str,
+    threshold: float,
+) -> dict[str, MapStats]:
+    """<map>_helix_confident.mrc, <map>_sheet_confident.mrc: int8 1 where P >= threshold."""
+    origin: np.ndarray = result.origin
+    voxel: float | np.ndarray = GRID_STEP
+    files: dict[str, MapStats] = {}
+    for cls, probability in (("helix", result.helix), ("sheet", result.sheet)):
+        if on_input_grid:
+            source = DensityMap(probability, result.origin, np.full(3, GRID_STEP))
+            origin = density.origin + np.array(region.first) * density.voxel_size
+            shape = tuple(b - a + 1 for a, b in zip(region.first, region.last, strict=True))
+            probability = resample_onto(source, origin, density.voxel_size, shape, clamp=True)
+            voxel = density.voxel_size
+        path = out / f"{stem}_{cls}_confident.mrc"
+        mask = (probability >= threshold).view(np.int8)
+        low, high = write_map(path, mask, origin, voxel, slab_statistics=True)
+        files[f"{cls}_confident"] = MapStats(path, low, high)
     return files
 
 
