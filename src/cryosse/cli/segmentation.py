@@ -140,13 +140,28 @@ def _residue_line(residues: dict[str, Any], path: Path) -> str:
     return line
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
-    """Score another tool's helix/sheet maps against our labels of the map/model pair."""
-    from cryosse.core.grid import BASELINES
-    from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
-    from cryosse.curate.settings import settings_section
-    from cryosse.evaluate.external import FULL_COVERAGE, PredictionError, evaluate_external
+def _evaluation_pairs(args: argparse.Namespace) -> list[dict[str, str]]:
+    """The map / model / prediction sets to score: the one given by the options, or the rows of
+    --batch TSV (columns pred_helix pred_sheet map structure [emdb pdb]; relative paths are
+    read from the TSV's folder)."""
+    from cryosse.core.tsv import read_tsv
 
+    single = (args.pred_helix, args.pred_sheet, args.map)
+    if args.batch:
+        if any(single) or args.structure or args.model_deprecated or args.emdb or args.pdb:
+            raise UsageError("--batch lists every map: give no --pred-*, --map, --structure")
+        table = Path(args.batch)
+        if not table.is_file():
+            raise UsageError(f"--batch {table}: no such file")
+        rows = read_tsv(table)
+        needed = ("pred_helix", "pred_sheet", "map", "structure")
+        if not rows or any(column not in rows[0] for column in needed):
+            raise UsageError(f"--batch {table}: needs a header with columns {' '.join(needed)}")
+        base = table.parent
+        return [
+            {k: str(base / v) if k in needed else v for k, v in row.items() if v is not None}
+            for row in rows
+        ]
     if args.model_deprecated:  # --model is a checkpoint everywhere else (segment)
         print(
             "cryosse evaluate: warning: --model is deprecated here, use --structure (the "
@@ -156,39 +171,81 @@ def evaluate_command(args: argparse.Namespace) -> int:
     structure = args.structure or args.model_deprecated
     if not structure or (args.structure and args.model_deprecated):
         raise UsageError("give the atomic model once, with --structure")
+    if not all(single):
+        raise UsageError("give --pred-helix, --pred-sheet and --map (or --batch TSV)")
+    pair = {"pred_helix": args.pred_helix, "pred_sheet": args.pred_sheet, "map": args.map}
+    return [{**pair, "structure": structure, "emdb": args.emdb or "", "pdb": args.pdb or ""}]
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Score another tool's helix/sheet maps against our labels of the map/model pair(s)."""
+    from cryosse.core.grid import BASELINES
+    from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
+    from cryosse.curate.settings import settings_section
+    from cryosse.evaluate.external import (
+        FULL_COVERAGE,
+        UNMODELLED_DISTANCE_A,
+        UNMODELLED_WARNING,
+        PredictionError,
+        evaluate_external,
+        unmodelled_fraction,
+        weighted_aggregate,
+    )
+
+    pairs = _evaluation_pairs(args)
     if args.out and Path(args.out).is_dir():  # refused before the scoring, not after it
         raise UsageError(f"--out {args.out} is a folder: name the TSV file to write")
     if args.out and not Path(args.out).parent.is_dir():
         raise UsageError(f"--out {args.out}: the folder {Path(args.out).parent} does not exist")
     settings = CurationSettings.from_config(settings_section(load_config(args.config)))
-    try:
-        # the sample ids name the entry when it is known (else EMD-0000_pdb_00000000_<chain>)
-        ids = {"emdb_id": normalize_emdb_id(args.emdb)} if args.emdb else {}
-        if args.pdb:
-            ids["pdb_id"] = normalize_pdb_id(args.pdb)
-        rows, log = evaluate_external(
-            args.pred_helix,
-            args.pred_sheet,
-            args.map,
-            structure,
-            settings,
-            threshold=args.threshold,
-            baselines=() if args.no_baselines else BASELINES,
-            **ids,
-        )
-    except CurationError as exc:  # a prediction map refused from its header, a bad id
-        print(f"cryosse evaluate: {exc.reason}: {exc.message}", file=sys.stderr)
-        return 1
-    except PredictionError as exc:  # predictions in another frame than the map
-        print(f"cryosse evaluate: {exc}", file=sys.stderr)
-        return 1
-    for logged in log:
-        if logged.status == "excluded":
+    batch = bool(args.batch)
+    rows: list[dict[str, Any]] = []
+    for pair in pairs:
+        where = f"{Path(pair['map']).name}: " if batch else ""
+        try:
+            # the sample ids name the entry when it is known (else EMD-0000_pdb_00000000_<chain>)
+            ids = {"emdb_id": normalize_emdb_id(pair["emdb"])} if pair.get("emdb") else {}
+            if pair.get("pdb"):
+                ids["pdb_id"] = normalize_pdb_id(pair["pdb"])
+            scored, log = evaluate_external(
+                pair["pred_helix"],
+                pair["pred_sheet"],
+                pair["map"],
+                pair["structure"],
+                settings,
+                threshold=args.threshold,
+                baselines=() if args.no_baselines else BASELINES,
+                **ids,
+            )
+            unmodelled, predicted = unmodelled_fraction(
+                pair["pred_helix"], pair["pred_sheet"], pair["structure"], args.threshold
+            )
+        except CurationError as exc:  # a prediction map refused from its header, a bad id
+            print(f"cryosse evaluate: {where}{exc.reason}: {exc.message}", file=sys.stderr)
+            return 1
+        except PredictionError as exc:  # predictions in another frame than the map
+            print(f"cryosse evaluate: {where}{exc}", file=sys.stderr)
+            return 1
+        for logged in log:
+            if logged.status == "excluded":
+                print(
+                    f"excluded {where}{logged.level} {logged.chain or logged.pdb_id}: "
+                    f"{logged.reason}: {logged.message}",
+                    file=sys.stderr,
+                )
+        if unmodelled > UNMODELLED_WARNING:
             print(
-                f"excluded {logged.level} {logged.chain or logged.pdb_id}: {logged.reason}: "
-                f"{logged.message}",
+                f"warning: {where}{unmodelled:.0%} of the {predicted} predicted helix/sheet "
+                f"voxels lie farther than {UNMODELLED_DISTANCE_A:g} Å from every Cα of "
+                f"{Path(pair['structure']).name}: density the model does not cover (unmodelled "
+                "chains, neighbours in a full map) — predictions there are not scored against "
+                "anything, and whatever reaches the scored boxes counts as false positives",
                 file=sys.stderr,
             )
+        for row in scored:
+            row["map"] = Path(pair["map"]).name
+            row["unmodelled_fraction"] = unmodelled
+        rows += scored
     columns = ["sample_id", "chain"] + [
         f"{level}_{what}_{cls}"
         for level in ("voxel", "residue")
@@ -196,8 +253,14 @@ def evaluate_command(args: argparse.Namespace) -> int:
         for what in ("f1", "precision", "recall")
     ]
     columns += ["true_helix_voxels", "true_sheet_voxels", "predictor", "coverage"]
+    if batch:
+        columns = ["map", *columns, "unmodelled_fraction"]
+        aggregate = weighted_aggregate(rows)
+        for row in aggregate:
+            row["map"], row["unmodelled_fraction"] = "ALL (weighted by true voxels)", None
+        rows += aggregate
     for row in rows:
-        if row["coverage"] < FULL_COVERAGE:
+        if row["coverage"] < FULL_COVERAGE and not str(row["sample_id"]).startswith("ALL"):
             part = f"the predictions cover {row['coverage']:.0%} of its central box"
             print(f"warning: {row['sample_id']}: {part}; the rest is background", file=sys.stderr)
     lines = ["\t".join(columns)]
@@ -341,9 +404,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     evaluate = subcommand(
         sub, "evaluate", EXAMPLES["evaluate"], help="score another tool's helix/sheet maps"
     )
-    evaluate.add_argument("--pred-helix", required=True, help="helix map (binary or probability)")
-    evaluate.add_argument("--pred-sheet", required=True, help="sheet map, any grid")
-    evaluate.add_argument("--map", required=True, help="the cryo-EM map the tool segmented")
+    evaluate.add_argument("--pred-helix", help="helix map (binary or probability)")
+    evaluate.add_argument("--pred-sheet", help="sheet map, any grid")
+    evaluate.add_argument("--map", help="the cryo-EM map the tool segmented")
+    evaluate.add_argument(
+        "--batch",
+        help="a TSV of many maps (columns pred_helix pred_sheet map structure, optional emdb "
+        "pdb; paths relative to the TSV): per-map rows, then one row per predictor over all, "
+        "weighted by true voxels",
+    )
     evaluate.add_argument("--structure", help="the fitted atomic model (mmCIF or PDB)")
     evaluate.add_argument("--model", dest="model_deprecated", help="deprecated: --structure")
     evaluate.add_argument("--emdb", help="the map's EMDB id, for the sample ids (EMD-1234)")

@@ -25,7 +25,7 @@ from cryosse.segment.predict import GRID_STEP, SegmentError, resample_onto
 AXES = {"xy": 0, "xz": 1, "yz": 2}  # which [z, y, x] axis each view cuts
 
 
-def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, ...]) -> np.ndarray:
+def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, int, int]) -> np.ndarray:
     """The model's DSSP classes on the outputs' 1 Å grid (the dataset's labelling rule)."""
     from cryosse.curate.dssp import assign_dssp
     from cryosse.curate.labels import label_voxels
@@ -35,7 +35,8 @@ def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, ...])
     residues = protein_residues(model)
     codes = assign_dssp(model)
     classes = np.array([code_to_class(codes.get(r.key, "")) for r in residues])
-    return label_voxels(origin, shape_zyx[::-1], GRID_STEP, ca_array(residues), classes)
+    nz, ny, nx = shape_zyx
+    return label_voxels(origin, (nx, ny, nz), GRID_STEP, ca_array(residues), classes)
 
 
 def _centre(labels: np.ndarray, structure: Path | None, origin: np.ndarray) -> np.ndarray:
@@ -94,7 +95,8 @@ def draw_figure(out_dir: str | Path, png: str | Path, structure: str | Path | No
     levels = summary["chimerax"]["levels"]
     density = read_map(_input_map(out_dir, summary))
     grid = resample_onto(density, origin, np.full(3, GRID_STEP), labels.shape[::-1])
-    truth = dssp_labels(structure, origin, labels.shape) if structure is not None else None
+    nz, ny, nx = labels.shape
+    truth = dssp_labels(structure, origin, (nz, ny, nx)) if structure is not None else None
     centre = _centre(labels, structure, origin)
     rows = 2 if truth is not None else 1
     fig, axes = plt.subplots(rows, 3, figsize=(12, 4.1 * rows), squeeze=False)

@@ -448,7 +448,7 @@ def check_checkpoint_metadata(checkpoint: Checkpoint) -> None:
     name = checkpoint.path.name
     low, high = NETWORK_VOXEL_RANGE_A
     voxel = meta.get("voxel_size")
-    if not _number(voxel) or not low <= float(voxel) <= high:
+    if not _number(voxel) or not low <= float(voxel or 0.0) <= high:
         raise CheckpointError(f"{name}: voxel_size {voxel!r} is not a grid of {low:g}-{high:g} Å")
     recorded = (meta.get("training") or {}).get("train_resolution_A")
     if recorded is not None and not (
