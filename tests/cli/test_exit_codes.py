@@ -11,9 +11,12 @@ from pathlib import Path
 import mrcfile
 import numpy as np
 import pytest
+import yaml
 
 from cryosse.cli import main
 from tests.conftest import DEMO_MIRROR
+from tests.support.archive_server import start_server, stop_server
+from tests.support.full_disk import needs_root, small_tmpfs
 
 DEMO_8518 = DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
 
@@ -85,3 +88,24 @@ def test_a_bug_exits_3_with_its_traceback_and_one_line(
 def test_segment_succeeds_with_exit_0(tmp_path: Path) -> None:
     result = cryosse("segment", str(DEMO_8518), "--out", "o", "--threads", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@needs_root
+def test_a_full_disk_during_fetch_is_one_line_exit_2(tmp_path: Path) -> None:
+    """EMD-5168's 3.7 MB map from a real HTTP server on 127.0.0.1 into a 1 MB cache: before, an
+    OSError traceback; now the cache is named and the partial file is kept to resume."""
+    state, httpd = start_server()
+    try:
+        state.serve_mirror(DEMO_MIRROR)
+        with small_tmpfs(tmp_path / "disk", 1024) as disk:
+            archive = {**state.config(), "cache": str(disk / "archive")}
+            config = {"run": "t", "archive": archive, "entries": ["EMD-5168"]}
+            (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+            result = cryosse("fetch", "--config", "c.yaml", cwd=tmp_path)
+            assert result.returncode == 2, result.stderr
+            assert "Traceback" not in result.stderr
+            (line,) = [x for x in result.stderr.splitlines() if x.startswith("cryosse fetch:")]
+            assert "No space left on device" in line and str(disk / "archive") in line
+            assert list(disk.rglob(".part-emd_5168.map.gz"))  # resumes at the next fetch
+    finally:
+        stop_server(state, httpd)

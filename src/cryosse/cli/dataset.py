@@ -255,14 +255,29 @@ def fetch_command(args: argparse.Namespace) -> int:
     window = CurationSettings.from_config(settings_section(config)).resolution
     workers = int(args.workers or download.get("concurrency", 4))
     counts: dict[str, int] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        located = pool.map(lambda emdb: locate_entry(emdb, archive, window), valid)
-        for entry in tqdm(
-            located, total=len(valid), desc="entries", unit="entry", disable=not sys.stderr.isatty()
-        ):
-            counts[entry.reason] = counts.get(entry.reason, 0) + 1
-            if entry.status != "ok":
-                print(f"{entry.emdb_id}: {entry.reason}: {entry.message}", file=sys.stderr)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            located = pool.map(lambda emdb: locate_entry(emdb, archive, window), valid)
+            for entry in tqdm(
+                located,
+                total=len(valid),
+                desc="entries",
+                unit="entry",
+                disable=not sys.stderr.isatty(),
+            ):
+                counts[entry.reason] = counts.get(entry.reason, 0) + 1
+                if entry.status != "ok":
+                    print(f"{entry.emdb_id}: {entry.reason}: {entry.message}", file=sys.stderr)
+    except OSError as exc:  # a full disk, say: the cache named (exit 2), partial files resume
+        if exc.filename:
+            raise
+        cache = (config.get("archive") or {}).get("cache") or "archive"
+        raise OSError(
+            exc.errno,
+            f"{exc.strerror or exc} while downloading into the archive cache (finished files "
+            "are kept, partial ones resume at the next fetch)",
+            str(cache),
+        ) from exc
     print(", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())) or "no entries")
     if isinstance(archive, HttpArchive):
         print(archive.downloader.stats.summary_line())
