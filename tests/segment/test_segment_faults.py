@@ -95,6 +95,12 @@ def test_a_newline_in_the_maps_name_is_refused_before_any_work(
     code, err = segment(capsys, str(evil), "--model", "absent.pt", "--out", str(out))
     assert code == 1 and "control character" in err  # before the checkpoint is looked for
     assert not out.exists()
+    # a model file name is written into the .cxc and .pml too
+    model = tmp_path / 'a"b.pdb'
+    shutil.copy(REALDATA / "EMD-8518" / "A_fitted.pdb", model)
+    args = ["--structure", str(model), "--model", "absent.pt", "--out", str(out)]
+    code, err = segment(capsys, str(MAP_1A), *args)
+    assert code == 1 and "double quote" in err and not out.exists()
     # the .cxc writer refuses such a name too: no stray command line can be written
     stats = MapStats(evil, 0.0, 1.0)
     with pytest.raises(ValueError, match="control character"):

@@ -398,16 +398,22 @@ _ATOMIC_EXTRA = len(".tmp-") + len(".") + 8
 NETWORK_VOXEL_RANGE_A = (1.0, 10.0)
 
 
-def check_names(map_path: str | Path, out_dir: str | Path | None) -> None:
+def check_names(
+    map_path: str | Path, out_dir: str | Path | None, structure: str | Path | None = None
+) -> None:
     """Refuse, before any work, a map whose outputs could not be named: a control character
     (a newline in the name would start a new command in the .cxc: issue 26) or a stem too long
     for the file system once the longest suffix is added (a 230-character name failed only
     after the whole prediction)."""
-    for label, value in (("map path", str(map_path)), ("--out", str(out_dir or ""))):
+    named = (("map path", map_path), ("--out", out_dir or ""), ("--structure", structure or ""))
+    for label, path in named:
+        value = str(path)
         if any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise SegmentError(
                 f"the {label} {value!r} holds a control character (newline, tab, ...): rename it"
             )
+        if '"' in value and label != "--out":  # the .pml cannot quote it
+            raise SegmentError(f"the {label} {value!r} holds a double quote: rename it")
     stem = map_stem(map_path)
     # + the temporary name each file is first written under (cryosse.core.atomic.atomic_path:
     # ".tmp-<name>." and 8 random characters)
@@ -563,7 +569,7 @@ def segment_map(
         raise SegmentError(f"--threads {threads}: at least 1")
     if threads:
         torch.set_num_threads(int(threads))
-    check_names(map_path, out_dir)
+    check_names(map_path, out_dir, structure)
     if out_dir is not None:
         check_not_another_maps_folder(map_path, Path(out_dir))
     residue_model = ResidueModel.read(structure) if structure is not None else None
