@@ -66,6 +66,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("EMD-8518", "8518", "5u8s", "A-1.0APIX.mrc", "A_fitted.pdb", "singleParticle"),
     Entry("EMD-6149", "6149", "3j8g", "X-1.0APIX.mrc.gz", "X_fitted.pdb", "singleParticle"),
     Entry("EMD-21457", "21457", "6vyb", "emd_21457_seg.mrc", "6vyb_Ndom.pdb", "singleParticle"),
+    # Not in the demo's entry list: the entry README journey 3 adds with `cryosse add`.
+    Entry("EMD-3491", "3491", "5mdx", "L-1.0APIX.mrc", "L_fitted.pdb", "singleParticle"),
 )
 
 MANIFEST_COLUMNS: tuple[str, ...] = (

@@ -23,6 +23,7 @@ DATASET_OUTPUTS = [
 def test_the_dataset_target_curates_and_splits_without_training(tmp_path: Path) -> None:
     demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     demo["entries"] = ["EMD-8518", "EMD-6149"]  # two small real component maps
+    demo["entries_file"] = None  # these two only, not demo/entries.tsv's five
     demo["archive"]["mirror"] = str(REPO / "demo/mirror")
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(demo))

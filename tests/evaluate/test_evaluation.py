@@ -260,7 +260,7 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert both.returncode == 2 and "once, with --structure" in both.stderr
+    assert both.returncode == 1 and "once, with --structure" in both.stderr
     bad_id = subprocess.run(
         command + ["--structure", str(model), "--emdb", "nope"],
         capture_output=True,

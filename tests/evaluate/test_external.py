@@ -111,7 +111,7 @@ def test_predictions_that_miss_the_map_are_refused_and_a_partial_one_is_marked(
 @pytest.mark.parametrize("threshold", ["nan", "inf", "2", "-1", "0", "half"])
 def test_a_threshold_that_is_not_a_probability_is_refused(threshold: str) -> None:
     result = evaluate_cli("h.mrc", "s.mrc", "m.mrc", "c.cif", f"--threshold={threshold}")
-    assert result.returncode == 2 and "--threshold" in result.stderr
+    assert result.returncode == 1 and "--threshold" in result.stderr
     assert "Traceback" not in result.stderr
     with pytest.raises(PredictionError, match="must lie in"):
         evaluate_external("h.mrc", "s.mrc", "m.mrc", "c.cif", threshold=float("nan"))

@@ -30,6 +30,7 @@ from cryosse.learn.unet import UNet3D, receptive_field
 from cryosse.segment.predict import (
     Region,
     SegmentError,
+    density_support,
     map_stem,
     output_names,
     parse_memory,
@@ -96,14 +97,19 @@ def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     )
     assert float(difference.mean()) < 1e-4
 
-    # The whole-map path is the training/evaluation prediction (predict_box) of the same box.
+    # The whole-map path is the training/evaluation prediction (predict_box) of the same box,
+    # except that voxels with no density within 3 Å are background (density_support).
     density = read_map(MAP_1A).data[8:88, 0:76, 0:55]
     normalised, zero = normalize_density(density)
     box_obj = type("B", (), {"density": normalised, "zero_level": zero})()
     fp32 = choose_device("cpu", cpu_bf16=False)  # segment_map's default
     probs = predict_box(checkpoint.model, box_obj, fp32)
-    assert np.abs(probs[1] - whole.helix).max() < 1e-3
-    assert float((probs.argmax(axis=0) == whole.labels).mean()) > 0.9999
+    support = density_support(density)
+    assert 0.2 < support.mean() < 0.9
+    assert np.abs(probs[1] - whole.helix)[support].max() < 1e-3
+    assert whole.helix[~support].max() == 0.0 and whole.sheet[~support].max() == 0.0
+    voted = probs.argmax(axis=0)
+    assert float((voted == whole.labels)[support].mean()) > 0.9999
 
 
 def _write_permuted(source: Path, target: Path) -> None:
@@ -498,7 +504,7 @@ def test_default_model_missing_and_real_cli_process(
     assert expected in run.stderr and run.stderr.count("\n") == 1, run.stderr
     assert main(["segment", str(good), "--model", str(model_path), "--out", str(out)]) == 0
     assert "ChimeraX: open" in capsys.readouterr().out
-    expected = [*output_names("good").values(), "good.cxc", "summary.json", LOCK_NAME]
+    expected = [*output_names("good").values(), "good.cxc", "good.pml", "summary.json", LOCK_NAME]
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
 
 
@@ -528,7 +534,7 @@ def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
             str(tmp_path / "out"),
         ]
     )
-    assert code == 1 and "needs about" in capsys.readouterr().err
+    assert code == 2 and "needs about" in capsys.readouterr().err
     assert not (tmp_path / "out" / "coarse_helix_prob.mrc").exists()
 
 
@@ -736,10 +742,19 @@ def test_a_fitted_model_gets_a_per_residue_table(model_path: Path, tmp_path: Pat
     assert list(rows[0]) == COLUMNS
     residues = protein_residues(read_model(structure))
     assert [(r["chain"], r["residue"]) for r in rows] == [(r.chain, r.residue_id) for r in residues]
-    inside = [r for r in rows if r["predicted"] != "outside"]
-    outside = [r for r in rows if r["predicted"] == "outside"]
+    inside = [r for r in rows if r["vote_3A"] != "outside"]
+    outside = [r for r in rows if r["vote_3A"] == "outside"]
     assert inside and outside  # the box cuts the chain
-    assert all(r["p_helix"] == "NA" for r in outside)
+    assert all(r["p_helix"] == "NA" and r["argmax_at_ca"] == "outside" for r in outside)
+    # argmax_at_ca is the row's own probabilities' argmax (issue 25: `predicted`, the 3 Å vote,
+    # contradicted them in 21 of 366 rows); vote_3A may differ, and the summary counts where
+    names = ("background", "helix", "sheet")
+    for r in inside:
+        values = [float(r[f"p_{c}"]) for c in names]
+        assert values[names.index(r["argmax_at_ca"])] == pytest.approx(max(values), abs=1e-3)
+    differs = sum(r["vote_3A"] != r["argmax_at_ca"] for r in rows)
+    guide = (out / "A-1.0APIX_residues_columns.txt").read_text()
+    assert all(column in guide for column in ("vote_3A", "argmax_at_ca", "within 3 Å", "A_fitted"))
     assert all(float(r["ca_y"]) < 41 + read_map(MAP_1A).origin[1] for r in inside)
     for r in inside:
         probabilities = [float(r[f"p_{c}"]) for c in ("background", "helix", "sheet")]
@@ -749,6 +764,7 @@ def test_a_fitted_model_gets_a_per_residue_table(model_path: Path, tmp_path: Pat
     assert sum(r["dssp"] == "H" for r in rows) > 50
     summary = json.loads((out / "summary.json").read_text())["residues"]
     assert summary["residues"] == len(rows) and summary["predicted"]["outside"] == len(outside)
+    assert summary["predicted_by"] == "vote_3A" and summary["argmax_at_ca_differs"] == differs
     assert summary["dssp_residues"] == len(inside)
     bad = tmp_path / "bad.pdb"
     bad.write_text("not a model\n")

@@ -133,6 +133,7 @@ def test_workflow_stops_before_its_first_job_without_mkdssp(tmp_path: Path) -> N
     path = path_without(tmp_path / "bin", "mkdssp")
     workdir = tmp_path / "work"
     workdir.mkdir()
+    (workdir / "demo").symlink_to(REPO / "demo")  # the config's entries_file, demo/entries.tsv
     config = REPO / "config/demo.yaml"
     command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
     command += ["--configfile", str(config), "--cores", "1"]

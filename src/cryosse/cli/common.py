@@ -4,11 +4,55 @@ config loader, one-line usage errors."""
 from __future__ import annotations
 
 import argparse
+import errno
 import math
+import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG = "config/config.yaml"
+
+# Exit codes (cryosse.cli.main's docstring and docs/segment.md list them for wrappers).
+EXIT_BAD_INPUT = 1
+EXIT_OUT_OF_RESOURCES = 2
+EXIT_INTERNAL_ERROR = 3
+# OSErrors that are the caller's input (a path that is missing, a folder, not allowed) rather
+# than the machine's
+INPUT_ERRNOS = {
+    errno.ENOENT,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENAMETOOLONG,
+}
+RESOURCE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.ENOMEM}
+
+
+def os_error_exit(command: str, exc: OSError) -> int:
+    """One line naming the path, and the exit code of its kind."""
+    where = f": {exc.filename}" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    if exc.errno in RESOURCE_ERRNOS:
+        print(f"cryosse {command}: {what}{where}", file=sys.stderr)
+        return EXIT_OUT_OF_RESOURCES
+    if exc.errno in INPUT_ERRNOS:
+        print(f"cryosse {command}: {what}{where}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    traceback.print_exc()
+    print(f"cryosse {command}: I/O fault: {what}{where}", file=sys.stderr)
+    return EXIT_INTERNAL_ERROR
+
+
+def internal_error(command: str, exc: BaseException) -> int:
+    traceback.print_exception(exc)
+    print(
+        f"cryosse {command}: internal error ({type(exc).__name__}: {exc}); please report it "
+        "with the command line",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL_ERROR
 
 
 class UsageError(Exception):

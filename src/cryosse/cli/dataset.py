@@ -19,6 +19,7 @@ from cryosse.io.entries import EntryRecord, add_entries
 EXAMPLES = {
     "search": "cryosse search --config config/config.yaml --min 5 --max 10 --method singleparticle",
     "add": "cryosse add EMD-8518 EMD-6149 --entries config/entries.tsv",
+    "splits": "cryosse splits --config config/demo.yaml",
     "fetch": "cryosse fetch --config config/config.yaml EMD-8518",
     "curate": "cryosse curate EMD-8518 --mirror demo/mirror --out results/mine",
     "summary": "cryosse summary results/demo/curation_log.tsv",
@@ -54,13 +55,60 @@ def curate_command(args: argparse.Namespace) -> int:
 
 
 def entries_path(args: argparse.Namespace, config: dict) -> Path:
+    """The entry list to append to: --entries, else the config's entries_file; the refusal
+    names what is actually missing."""
     path = args.entries or config.get("entries_file")
     if not path:
+        if args.config:
+            source = f"{args.config} has no entries_file"
+        elif Path(DEFAULT_CONFIG).is_file():
+            source = f"{DEFAULT_CONFIG} has no entries_file"
+        else:
+            source = f"no --config, and this folder has no {DEFAULT_CONFIG}"
+        listed = " (its `entries:` list is not edited by cryosse)" if config.get("entries") else ""
         raise UsageError(
-            f"no entry list: pass --entries FILE, or run in the project folder ({DEFAULT_CONFIG} "
-            "names entries_file) or pass --config"
+            f"no entry list: {source}{listed}; pass --entries FILE, or set entries_file in "
+            "the config"
         )
+    if Path(path).is_dir():
+        raise UsageError(f"{path} is a folder: --entries / entries_file names a .tsv file")
     return Path(path)
+
+
+def ledger_path(config: dict) -> Path:
+    """The run's split ledger, where the workflow keeps it (rules/common.smk: SPLIT_LEDGER)."""
+    return Path(
+        (config.get("splits") or {}).get("ledger") or f"results/{config['run']}/splits/ledger.tsv"
+    )
+
+
+def _splits_note(config: dict, config_arg: str | None) -> list[str]:
+    """What an addition does to the splits, said before the workflow runs: the ledger's samples
+    keep their split, new ones join at the next run, CV folds are recomputed."""
+    from cryosse.splits.ledger import read_ledger
+
+    ledger = ledger_path(config)
+    rows = read_ledger(ledger) if ledger.is_file() else []
+    config_option = f" --configfile {config_arg}" if config_arg else ""
+    lines = []
+    if rows:
+        batches = max(int(r.batch) for r in rows)
+        span = "batch 1" if batches == 1 else f"batches 1-{batches}"
+        lines.append(
+            f"splits: the {len(rows)} samples already in {ledger} ({span}) keep "
+            "their split; the ledger is append-only"
+        )
+    else:
+        lines.append(f"splits: no ledger yet ({ledger}): the next run assigns every sample")
+    lines += [
+        f"next: snakemake dataset --cores 2{config_option}   (acquires and curates only the "
+        "new entries; without `dataset` it trains and evaluates too)",
+        f"then: cryosse splits{' --config ' + config_arg if config_arg else ''}   (the split "
+        "each new sample joined, and a check that no earlier sample moved)",
+        "note: cross-validation folds (splits/cv.tsv) are recomputed from all samples on every "
+        "run, so fold membership can change; the main split (splits/main.tsv) does not",
+    ]
+    return lines
 
 
 def search_command(args: argparse.Namespace) -> int:
@@ -122,7 +170,48 @@ def add_command(args: argparse.Namespace) -> int:
         print(f"already listed: {' '.join(addition.already_present)}")
     for raw in addition.invalid:
         print(f"refused {raw!r}: not an EMDB id (EMD- + 4-7 digits)", file=sys.stderr)
+    if addition.added and not args.entries:  # the config's own list: its run's splits
+        print("\n".join(_splits_note(config, args.config)))
     return 1 if addition.invalid else 0
+
+
+def splits_command(args: argparse.Namespace) -> int:
+    """Where the samples of one ledger batch (default: the latest run that added any) went, and
+    a check that every earlier sample sits in the main split table where the ledger put it."""
+    from cryosse.core.tsv import read_tsv
+    from cryosse.splits.ledger import read_ledger
+
+    config = load_config(args.config, DEFAULT_CONFIG)
+    ledger = ledger_path(config)
+    main_tsv = Path(f"results/{config['run']}/splits/main.tsv")
+    if not ledger.is_file() or not main_tsv.is_file():
+        raise UsageError(f"no splits yet ({ledger}, {main_tsv}): run the workflow first")
+    rows = read_ledger(ledger)
+    if not rows:
+        raise UsageError(f"{ledger} holds no samples")
+    batch = args.batch or max(int(r.batch) for r in rows)
+    table = {r["sample_id"]: r["split"] for r in read_tsv(main_tsv)}
+    new = [r for r in rows if int(r.batch) == batch]
+    earlier = [r for r in rows if int(r.batch) < batch]
+    print(f"batch {batch}: {len(new)} sample(s) joined the main split")
+    for row in new:
+        print(f"  {row.sample_id}\t{row.split}\t(quality bin {row.quality_bin})")
+    moved = [r.sample_id for r in earlier if table.get(r.sample_id, r.split) != r.split]
+    missing = [r.sample_id for r in earlier if r.sample_id not in table]
+    if moved:
+        print(f"MOVED: {' '.join(moved)} (main.tsv disagrees with the ledger)", file=sys.stderr)
+        return 3
+    kept = len(earlier) - len(missing)
+    print(
+        f"earlier samples: {kept} of {len(earlier)} in {main_tsv}, each in the split the ledger "
+        "gave it: none moved"
+        + (f"; {len(missing)} no longer curated: {' '.join(missing)}" if missing else "")
+    )
+    print(
+        "cross-validation folds (splits/cv.tsv) are recomputed from all samples on every run: "
+        "fold membership can change"
+    )
+    return 0
 
 
 def _print_estimate(ids: list[str], table: Path | None) -> None:
@@ -166,14 +255,29 @@ def fetch_command(args: argparse.Namespace) -> int:
     window = CurationSettings.from_config(settings_section(config)).resolution
     workers = int(args.workers or download.get("concurrency", 4))
     counts: dict[str, int] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        located = pool.map(lambda emdb: locate_entry(emdb, archive, window), valid)
-        for entry in tqdm(
-            located, total=len(valid), desc="entries", unit="entry", disable=not sys.stderr.isatty()
-        ):
-            counts[entry.reason] = counts.get(entry.reason, 0) + 1
-            if entry.status != "ok":
-                print(f"{entry.emdb_id}: {entry.reason}: {entry.message}", file=sys.stderr)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            located = pool.map(lambda emdb: locate_entry(emdb, archive, window), valid)
+            for entry in tqdm(
+                located,
+                total=len(valid),
+                desc="entries",
+                unit="entry",
+                disable=not sys.stderr.isatty(),
+            ):
+                counts[entry.reason] = counts.get(entry.reason, 0) + 1
+                if entry.status != "ok":
+                    print(f"{entry.emdb_id}: {entry.reason}: {entry.message}", file=sys.stderr)
+    except OSError as exc:  # a full disk, say: the cache named (exit 2), partial files resume
+        if exc.filename:
+            raise
+        cache = (config.get("archive") or {}).get("cache") or "archive"
+        raise OSError(
+            exc.errno,
+            f"{exc.strerror or exc} while downloading into the archive cache (finished files "
+            "are kept, partial ones resume at the next fetch)",
+            str(cache),
+        ) from exc
     print(", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())) or "no entries")
     if isinstance(archive, HttpArchive):
         print(archive.downloader.stats.summary_line())
@@ -212,6 +316,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
     add.add_argument("--entries", help="entry list (default: entries_file of the config)")
     add.set_defaults(func=add_command)
+    splits = subcommand(
+        sub,
+        "splits",
+        EXAMPLES["splits"],
+        help="the split each newly added sample joined; earlier samples checked unmoved",
+    )
+    splits.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
+    splits.add_argument("--batch", type=int, help="ledger batch to list (default: the latest)")
+    splits.set_defaults(func=splits_command)
     fetch = subcommand(
         sub, "fetch", EXAMPLES["fetch"], help="download the listed entries into the archive cache"
     )

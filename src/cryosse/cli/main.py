@@ -19,20 +19,43 @@
 hand; neither changes a row that exists. `fetch` downloads (into the archive cache) what the
 workflow will need. `curate` runs the same package functions as the Snakemake rules, for a few
 entries without Snakemake; the workflow is the way to curate a data set.
+
+Exit codes, for wrappers (Snakemake, Scipion, CCP-EM) to act on:
+    0  done
+    1  bad input: a file, option, id or config that cannot be used (the line says which)
+    2  out of resources: memory (or the memory budget), or no space left on the disk
+    3  internal error: a bug or a fault of the machine (I/O error); the traceback is printed
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from cryosse import __version__
 from cryosse.cli import dataset, segmentation, synthetic
-from cryosse.cli.common import UsageError, subcommand
+from cryosse.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_OUT_OF_RESOURCES,
+    UsageError,
+    internal_error,
+    os_error_exit,
+    subcommand,
+)
 from cryosse.curate.dssp import mkdssp_version
 from cryosse.io.entries import EntryListError
 
 COMMAND_GROUPS = (dataset, synthetic, segmentation)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error; here 2 means out of resources, so usage errors exit 1
+    (bad input) like every other refusal."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
 def version(_: argparse.Namespace) -> int:
@@ -41,7 +64,7 @@ def version(_: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cryosse", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="cryosse", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"cryosse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
@@ -78,21 +101,28 @@ def main(argv: list[str] | None = None) -> int:
             check_toolchain(NEEDS_TOOLS[args.command])
         except ToolchainError as exc:
             print(f"cryosse {args.command}: {exc}", file=sys.stderr)
-            return 1
+            return EXIT_BAD_INPUT
     try:
         return args.func(args)
     except (UsageError, EntryListError) as exc:
         print(f"cryosse {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in PIPELINE_MODULES:
-            raise
+            return internal_error(args.command, exc)
         print(
             f"cryosse {args.command}: needs the pipeline extra (no module {exc.name!r}): "
             "pip install 'cryosse[pipeline]'",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print(f"cryosse {args.command}: out of memory", file=sys.stderr)
+        return EXIT_OUT_OF_RESOURCES
+    except OSError as exc:
+        return os_error_exit(args.command, exc)
+    except Exception as exc:  # a bug: the traceback for the report, then one line
+        return internal_error(args.command, exc)
 
 
 if __name__ == "__main__":  # python -m cryosse.cli.main

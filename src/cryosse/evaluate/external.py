@@ -157,6 +157,62 @@ def evaluate_external(
     return rows + baseline_rows, result.rows
 
 
+# Predicted helix/sheet farther than this from every modelled Cα lies in density the model does
+# not explain (an unmodelled chain, a neighbour in a full map): scored as false positives.
+UNMODELLED_DISTANCE_A = 6.0
+UNMODELLED_WARNING = 0.25
+
+
+def unmodelled_fraction(
+    pred_helix: str | Path,
+    pred_sheet: str | Path,
+    model_path: str | Path,
+    threshold: float | None = None,
+) -> tuple[float, int]:
+    """(fraction of the predicted helix and sheet voxels farther than UNMODELLED_DISTANCE_A from
+    every Cα of the model, over the whole prediction; the number of predicted voxels)."""
+    from scipy.spatial import cKDTree
+
+    from cryosse.io.structure import ca_array, protein_residues, read_model
+
+    helix_map = read_map(pred_helix, allow_constant=True)
+    sheet_map = read_map(pred_sheet, allow_constant=True)
+    if helix_map.data.shape != sheet_map.data.shape:
+        return math.nan, 0
+    predicted = np.argwhere(combine(helix_map.data, sheet_map.data, threshold) != 0)  # z, y, x
+    if not len(predicted):
+        return 0.0, 0
+    ca = ca_array(protein_residues(read_model(model_path)))
+    if not len(ca):
+        return 1.0, len(predicted)
+    points = helix_map.origin + predicted[:, ::-1] * helix_map.voxel_size
+    distance, _ = cKDTree(ca).query(points, distance_upper_bound=UNMODELLED_DISTANCE_A)
+    return float(np.mean(~np.isfinite(distance))), len(predicted)
+
+
+def weighted_aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per predictor over many maps: each F1, precision and recall averaged over the
+    rows weighted by the row's true voxels of that class (the model card's weighting; residue
+    figures too, by voxels), None where no row has a value."""
+    out: list[dict[str, Any]] = []
+    for predictor in dict.fromkeys(r["predictor"] for r in rows):
+        mine = [r for r in rows if r["predictor"] == predictor]
+        aggregate: dict[str, Any] = {"sample_id": f"ALL ({len(mine)} chains)", "chain": ""}
+        for key in mine[0]:
+            if not key.startswith(("voxel_", "residue_")):
+                continue
+            cls = key.rsplit("_", 1)[1]
+            pairs = [(r[key], r[f"true_{cls}_voxels"]) for r in mine if r[key] is not None]
+            weight = sum(w for _, w in pairs)
+            aggregate[key] = sum(v * w for v, w in pairs) / weight if weight else None
+        for cls in ("helix", "sheet"):
+            aggregate[f"true_{cls}_voxels"] = sum(r[f"true_{cls}_voxels"] for r in mine)
+        aggregate["predictor"] = predictor
+        aggregate["coverage"] = min(r["coverage"] for r in mine)
+        out.append(aggregate)
+    return out
+
+
 def _extent(density: DensityMap) -> str:
     last = density.origin + (np.array(density.shape_xyz) - 1) * density.voxel_size
     ranges = zip(density.origin, last, strict=True)

@@ -9,6 +9,13 @@
     <map>_helix_prob.mrc,  hidden, at 0.5 (or the middle of their values when none reaches 0.5):
     <map>_sheet_prob.mrc   `show #N models` and the Volume Viewer's slider to explore
 
+With a fitted model (`cryosse segment --structure`) the .cxc goes on: the model as a cartoon
+coloured by its own DSSP (ChimeraX's `dssp`: helix tomato, strand gold, the rest grey), the
+per-residue attribute file `<map>_residues.defattr` (P(helix), P(sheet) at the Cα and the 3 Å
+vote as residue attributes cryosse_p_helix, cryosse_p_sheet, cryosse_vote_3A; a commented
+`color byattribute` line colours by them), and `volume zone` of the map and masks within 6 Å
+of the model (`volume unzone #1-5` undoes it).
+
 Every level lies strictly between the minimum and maximum of the file it is applied to (a
 level outside would draw nothing, or a box around the whole map). ChimeraX runs a .cxc in the
 file's own folder, so the outputs are named relative to it and the folder can be moved along
@@ -66,6 +73,11 @@ def map_display_level(data: np.ndarray, recommended: float | None = None) -> flo
 
 
 def _quoted(path: str) -> str:
+    """A path as one ChimeraX argument. A control character cannot be quoted (a newline would
+    end the command and start another: issue 26), so such a name is refused;
+    cryosse.segment.predict.check_names refuses it before any work."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise ValueError(f"{path!r}: a control character cannot be written into a .cxc")
     return '"' + path.replace("\\", "/").replace('"', '\\"') + '"'
 
 
@@ -79,12 +91,75 @@ def _relative(target: Path, folder: Path) -> str:
     return relative if Path(relative).parts[:3].count("..") < 3 else str(target.resolve())
 
 
+DSSP_COLOURS = {"helix": "tomato", "strand": "gold", "coil": "gray"}
+ZONE_RANGE_A = 6.0
+ATTRIBUTES = (
+    ("cryosse_p_helix", "p_helix"),
+    ("cryosse_p_sheet", "p_sheet"),
+    ("cryosse_vote_3A", "vote_3A"),
+)
+
+
+def write_attribute_file(path: Path, rows: list[dict[str, str]]) -> None:
+    """The residue table as a ChimeraX attribute assignment file (defattr): one block per
+    attribute, residues named by chain and number only (no model number), so it applies to
+    the fitted model whatever number it was opened as. Residues outside the segmented region
+    get no value."""
+    lines = ["# cryosse segment: per-residue values at the Cα (see <map>_residues_columns.txt)"]
+    for attribute, column in ATTRIBUTES:
+        lines += [f"attribute: {attribute}", "recipient: residues", "match mode: any"]
+        for row in rows:
+            value = row[column]
+            if value in ("NA", "outside"):
+                continue
+            shown = f'"{value}"' if column == "vote_3A" else value
+            lines.append(f"\t/{row['chain']}:{row['residue']}\t{shown}")
+    for line in lines:  # chain ids and residue numbers come from the user's model file
+        if any(ord(c) < 32 and c != "\t" for c in line):
+            raise ValueError(f"{line!r}: a control character in the model's names")
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def _structure_lines(
+    structure: Path, folder: Path, model: int, attributes: Path | None, n_volumes: int
+) -> list[str]:
+    lines = [
+        f"open {_quoted(_relative(structure, folder))}",
+        f"# #{model}: the fitted model, coloured by its own DSSP secondary structure",
+        f"dssp #{model}",
+        f"cartoon #{model}",
+        f"color #{model} {DSSP_COLOURS['coil']} target c",
+        f"color #{model} & helix {DSSP_COLOURS['helix']} target c",
+        f"color #{model} & strand {DSSP_COLOURS['strand']} target c",
+        f"volume zone #1-{n_volumes} nearAtoms #{model} range {ZONE_RANGE_A:g}",
+        f"# volume unzone #1-{n_volumes}   (the whole map again)",
+    ]
+    if attributes is not None:
+        lines += [
+            f"open {_quoted(attributes.name)}",
+            "# colour the model by P(helix) at each Cα, or select by the 3 Å vote:",
+            f"# color byattribute cryosse_p_helix #{model} palette ^RdYlBu range 0,1 target c",
+            '# select ::cryosse_vote_3A="helix"',
+        ]
+    return lines
+
+
 def write_chimerax_script(
-    path: Path, input_map: MapStats, map_level: float, outputs: dict[str, MapStats]
+    path: Path,
+    input_map: MapStats,
+    map_level: float,
+    outputs: dict[str, MapStats],
+    folder: Path | None = None,
+    structure: Path | None = None,
+    attributes: Path | None = None,
 ) -> dict[str, float | None]:
     """Write `path` (see the module docstring); `outputs` keyed helix_mask, sheet_mask,
-    helix_prob, sheet_prob. Returns the level given to each file (None: not opened)."""
-    folder = path.parent
+    helix_prob, sheet_prob, files that end up beside the .cxc. `folder`: where the .cxc will
+    finally lie, when it is written elsewhere first (the input map and `structure` are named
+    relative to it). `structure`: the fitted model; `attributes`: its defattr file, beside the
+    .cxc.
+    Returns the level given to each file (None: not opened)."""
+    folder = folder or path.parent
     lines = [
         "# cryosse segmentation: open this file in a fresh ChimeraX session (models #1, #2, ...)",
         f"open {_quoted(_relative(input_map.path, folder))}",
@@ -96,7 +171,7 @@ def write_chimerax_script(
     for kind in ("helix_mask", "sheet_mask", "helix_prob", "sheet_prob"):
         stats = outputs[kind]
         cls = kind.split("_")[0]
-        name = _quoted(_relative(stats.path, folder))
+        name = _quoted(stats.path.name)  # beside the .cxc
         if kind.endswith("_mask") and not stats.inside(MASK_LEVEL):
             lines.append(f"# no voxel was predicted {cls}: {stats.path.name} is not opened")
             levels[kind] = None
@@ -112,6 +187,8 @@ def write_chimerax_script(
         if kind.endswith("_prob"):
             lines.append(f"hide #{model} models")
         levels[kind] = level
+    if structure is not None:
+        lines += _structure_lines(structure, folder, model + 1, attributes, model)
     lines.append("view")
     write_text_atomic(path, "\n".join(lines) + "\n")
     return levels

@@ -46,7 +46,8 @@ normalised map is made a z-slab at a time from the resampled one (8 B/vox while 
 freed slab by slab as the tiles pass (cryosse.segment.tiling: 8 B/vox + one tile row's band during
 the
 prediction); then the two probability maps (8), the labels (1) and one mask at a time (1) while
-the files are written, with header statistics computed slab by slab: about 10 B/vox in all.
+the files are written, with header statistics computed slab by slab, and the 1 B/vox of the
+density support (EMPTY_RADIUS_A) through the prediction: about 11 B/vox in all.
 Reading a float32 map costs 8 B per input voxel (the file's bytes and the array). The tile's
 working set (cryosse.segment.tiling.SlabForward: the network run level by level in z-slabs) is about
 11 × base bytes per voxel of the network's grid, the full-resolution skip connection; a
@@ -61,6 +62,8 @@ import math
 import os
 import re
 import resource
+import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -69,11 +72,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.ndimage import binary_dilation
 
 from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import HELIX, SHEET
-from cryosse.core.output_folder import FolderError, claims_folder
+from cryosse.core.output_folder import claims_folder
 from cryosse.core.reasons import CurationError
 from cryosse.curate.crop import resample_axes
 from cryosse.evaluate.residue_table import (
@@ -87,14 +91,20 @@ from cryosse.io.header import parse_header
 from cryosse.learn.checkpoint import (
     Checkpoint,
     CheckpointError,
-    default_model_card,
     default_model_path,
     grid_factor,
     load_checkpoint,
 )
 from cryosse.learn.device import Device, DeviceError, choose_device
 from cryosse.learn.inputs import apply_normalization, coarsen_density, normalization_params, refine
-from cryosse.segment.chimerax import MapStats, map_display_level, write_chimerax_script
+from cryosse.segment.chimerax import (
+    MapStats,
+    map_display_level,
+    write_attribute_file,
+    write_chimerax_script,
+)
+from cryosse.segment.masking import map_signs, mask_below
+from cryosse.segment.pymol_script import write_pymol_script
 from cryosse.segment.tiling import (
     TilePlan,
     ZSlabs,
@@ -124,6 +134,10 @@ class SegmentError(ValueError):
 
 class ResolutionWarning(UserWarning):
     """The map's resolution lies outside the range the model was trained on."""
+
+
+class UnmaskedMapWarning(UserWarning):
+    """The map looks like a full, unmasked map (cryosse.segment.masking)."""
 
 
 def header_for_map(map_path: str | Path) -> Path | None:
@@ -373,6 +387,135 @@ def _model_summary(checkpoint: Checkpoint, is_default: bool) -> dict[str, Any]:
     }
 
 
+# The longest file name segment_map writes after the map's stem (NAME_MAX is 255 bytes).
+_LONGEST_SUFFIX = max(
+    [len(f"_{kind}.mrc") for kind in OUTPUT_KINDS] + [len("_residues_columns.txt")]
+)
+NAME_MAX = 255
+_ATOMIC_EXTRA = len(".tmp-") + len(".") + 8
+# The network grid a checkpoint may declare (Å): the shipped model's is 2 Å; beyond 10 Å a
+# 5-10 Å map has no detail left to segment.
+NETWORK_VOXEL_RANGE_A = (1.0, 10.0)
+
+
+def check_names(
+    map_path: str | Path, out_dir: str | Path | None, structure: str | Path | None = None
+) -> None:
+    """Refuse, before any work, a map whose outputs could not be named: a control character
+    (a newline in the name would start a new command in the .cxc: issue 26) or a stem too long
+    for the file system once the longest suffix is added (a 230-character name failed only
+    after the whole prediction)."""
+    named = (("map path", map_path), ("--out", out_dir or ""), ("--structure", structure or ""))
+    for label, path in named:
+        value = str(path)
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise SegmentError(
+                f"the {label} {value!r} holds a control character (newline, tab, ...): rename it"
+            )
+        if '"' in value and label != "--out":  # the .pml cannot quote it
+            raise SegmentError(f"the {label} {value!r} holds a double quote: rename it")
+    stem = map_stem(map_path)
+    # + the temporary name each file is first written under (cryosse.core.atomic.atomic_path:
+    # ".tmp-<name>." and 8 random characters)
+    longest = len(stem.encode()) + _LONGEST_SUFFIX + _ATOMIC_EXTRA
+    if longest > NAME_MAX:
+        raise SegmentError(
+            f"the map's name ({len(stem.encode())} bytes without its extension) is too long "
+            f"for its outputs: with the longest suffix and the temporary name they need "
+            f"{longest} bytes, the file system allows {NAME_MAX}; rename or link the map to a "
+            f"name of at most {NAME_MAX - _LONGEST_SUFFIX - _ATOMIC_EXTRA} bytes"
+        )
+
+
+def check_not_another_maps_folder(map_path: str | Path, out_dir: Path) -> None:
+    """summary.json is one per folder: refuse a folder holding another map's segmentation
+    rather than overwrite its summary (a re-run of the same map replaces its own)."""
+    summary = out_dir / "summary.json"
+    if not summary.is_file():
+        return
+    try:
+        previous = json.loads(summary.read_text(encoding="utf-8"))["input"]["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SegmentError(
+            f"--out {out_dir}: holds a summary.json that is not cryosse segment's; choose "
+            "another folder"
+        ) from None
+    if map_stem(previous) != map_stem(map_path):
+        raise SegmentError(
+            f"--out {out_dir}: holds the segmentation of {Path(previous).name} (its "
+            "summary.json); choose another folder for this map"
+        )
+
+
+def check_checkpoint_metadata(checkpoint: Checkpoint) -> None:
+    """The metadata segmentation reads, checked before use: a checkpoint with voxel_size 1e12,
+    text in train_resolution_A or dropout NaN gave tracebacks (issue 26)."""
+    meta = checkpoint.metadata
+    name = checkpoint.path.name
+    low, high = NETWORK_VOXEL_RANGE_A
+    voxel = meta.get("voxel_size")
+    if not _number(voxel) or not low <= float(voxel or 0.0) <= high:
+        raise CheckpointError(f"{name}: voxel_size {voxel!r} is not a grid of {low:g}-{high:g} Å")
+    recorded = (meta.get("training") or {}).get("train_resolution_A")
+    if recorded is not None and not (
+        isinstance(recorded, list | tuple)
+        and len(recorded) == 2
+        and all(_number(v) and 0 < float(v) <= 100 for v in recorded)
+        and float(recorded[0]) <= float(recorded[1])
+    ):
+        raise CheckpointError(
+            f"{name}: training.train_resolution_A {recorded!r} is not a range of two numbers (Å)"
+        )
+    dropout = (meta.get("model_config") or {}).get("dropout", 0.0)
+    if not _number(dropout) or not 0.0 <= float(dropout) < 1.0:
+        raise CheckpointError(f"{name}: model_config.dropout {dropout!r} is not in [0, 1)")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# A voxel with no positive density within this distance is background whatever the network
+# says: P(sheet) sat at 0.15-0.30 in the empty space of zoned maps (58 % of EMD-8518's empty
+# voxels above 0.15), a halo at any ChimeraX level below 0.3 (issue 25); no label changes
+# there (0 of EMD-8518's, 0.02 % of EMD-6149's empty voxels had a non-background argmax).
+EMPTY_RADIUS_A = 3.0
+
+
+def density_support(grid: np.ndarray) -> np.ndarray:
+    """Voxels of the 1 Å grid with positive density within EMPTY_RADIUS_A (bool, 1 B/voxel)."""
+    r = int(EMPTY_RADIUS_A / GRID_STEP)
+    z, y, x = np.mgrid[-r : r + 1, -r : r + 1, -r : r + 1]
+    ball = (x * x + y * y + z * z) <= r * r
+    return binary_dilation(grid > 0, structure=ball)
+
+
+def background_where_empty(helix: np.ndarray, sheet: np.ndarray, support: np.ndarray) -> int:
+    """Zero helix and sheet (in place, a slab at a time) outside `support`; returns how many
+    voxels that touched."""
+    empty = 0
+    for z in range(0, helix.shape[0], _Z_SLAB):
+        outside = ~support[z : z + _Z_SLAB]
+        empty += int(np.count_nonzero(outside))
+        helix[z : z + _Z_SLAB][outside] = 0.0
+        sheet[z : z + _Z_SLAB][outside] = 0.0
+    return empty
+
+
+def check_finite(helix: np.ndarray, sheet: np.ndarray) -> None:
+    """Refuse a non-finite prediction (finite weights that overflow gave 100 % NaN maps with
+    exit 0: issue 26), counted a z-slab at a time so the check costs no map-sized temporary."""
+    bad = 0
+    for z in range(0, helix.shape[0], _Z_SLAB):
+        for volume in (helix, sheet):
+            bad += int(np.count_nonzero(~np.isfinite(volume[z : z + _Z_SLAB])))
+    if bad:
+        raise SegmentError(
+            f"the model's output is not finite (NaN or infinite) in {bad} of "
+            f"{2 * helix.size} values: its weights overflow on this map; nothing was written"
+        )
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -396,6 +539,9 @@ def segment_map(
     progress: bool = False,
     resolution: float | None = None,
     structure: str | Path | None = None,
+    contour: float | None = None,
+    mask: bool = False,
+    confident: float | None = None,
 ) -> SegmentResult:
     """Segment one map (see the module docstring); write the outputs if `out_dir` is given.
 
@@ -407,6 +553,12 @@ def segment_map(
     structure: an atomic model fitted into the map: a per-residue table
     (cryosse.evaluate.residue_table)
     in `residues` and, with `out_dir`, `<map>_residues.tsv`; read before any prediction.
+    contour: the map's contour level (default: the EMDB header's recommended one): the .cxc
+    shows the map at it, and `mask` zeroes the density below it before segmenting. A map that
+    looks unmasked (cryosse.segment.masking) gets an UnmaskedMapWarning unless `mask` is set.
+    confident: also write <map>_helix_confident.mrc and <map>_sheet_confident.mrc, int8 1 where
+    the probability is at least this (e.g. 0.9: the voxels the model is sure of, as Emap2sec+
+    offers).
     `out_dir` is created, checked writable and locked (cryosse.core.output_folder) before any work.
     Raises SegmentError, CheckpointError, FolderError or CurationError (bad map) with a one-line
     message.
@@ -417,12 +569,29 @@ def segment_map(
         raise SegmentError(f"--threads {threads}: at least 1")
     if threads:
         torch.set_num_threads(int(threads))
+    check_names(map_path, out_dir, structure)
+    if out_dir is not None:
+        check_not_another_maps_folder(map_path, Path(out_dir))
     residue_model = ResidueModel.read(structure) if structure is not None else None
     checkpoint, is_default = resolve_model(model)
+    check_checkpoint_metadata(checkpoint)
     torch_device = select_device(device, bf16=bf16, cpu_bf16=cpu_bf16)
     resolution_info = resolution_summary(map_path, resolution, checkpoint.metadata)
     if resolution_info["warning"]:
         warnings.warn(resolution_info["warning"], ResolutionWarning, stacklevel=2)
+    if confident is not None and not (math.isfinite(confident) and 0.0 < confident <= 1.0):
+        raise SegmentError(f"--confident {confident}: a probability in (0, 1]")
+    if contour is not None and not math.isfinite(contour):
+        raise SegmentError(f"--contour {contour}: not a number")
+    level = contour if contour is not None else resolution_info["contour_level"]
+    level_source = (
+        "--contour" if contour is not None else "EMDB header" if level is not None else None
+    )
+    if mask and level is None:
+        raise SegmentError(
+            "--mask needs a contour level: give --contour LEVEL (the EMDB header beside the map "
+            "records none)"
+        )
 
     tick = time.perf_counter()
     # refuse from the header a map whose 1 Å grid cannot fit (README: ~10.4 B per grid voxel)
@@ -437,7 +606,6 @@ def segment_map(
 
     tick = time.perf_counter()
     origin, shape_xyz = _lattice(density, region)
-    grid = resample_onto(density, origin, np.full(3, GRID_STEP), shape_xyz)
     input_geometry = {
         "path": str(map_path),
         "shape_xyz": list(density.shape_xyz),
@@ -446,11 +614,39 @@ def segment_map(
     }
     # the .cxc shows the input map: its value range and a level, before its values go
     input_stats = MapStats(Path(map_path), float(density.data.min()), float(density.data.max()))
-    map_level = (
-        map_display_level(density.data, resolution_info["contour_level"])
-        if out_dir is not None
-        else math.nan
-    )
+    map_level = map_display_level(density.data, level) if out_dir is not None else math.nan
+    signs = map_signs(density.data, level)
+    masking: dict[str, Any] = {
+        **signs.as_dict(),
+        "contour": level,
+        "contour_source": level_source,
+        "masked": False,
+    }
+    if mask:
+        assert level is not None
+        if not input_stats.dmin < level < input_stats.dmax:
+            raise SegmentError(
+                f"--mask: the contour {level:g} ({level_source}) lies outside the map's values "
+                f"({input_stats.dmin:.3g} to {input_stats.dmax:.3g})"
+            )
+        if not density.data.flags.writeable:
+            density.data = np.array(density.data, dtype=np.float32)
+        masking["voxels_kept"] = mask_below(density.data, level)
+        masking["masked"] = True
+    elif signs.unmasked:
+        offer = (
+            f"--mask zeroes the density below the contour {level:g} ({level_source})"
+            if level is not None
+            else "--mask --contour LEVEL zeroes the density below your contour"
+        )
+        warnings.warn(
+            f"{Path(map_path).name} looks like a full, unmasked map: {signs.describe()}. The "
+            "model was trained on maps zoned around their chains and over-calls helix in "
+            f"solvent and unmodelled neighbours here; {offer}",
+            UnmaskedMapWarning,
+            stacklevel=2,
+        )
+    grid = resample_onto(density, origin, np.full(3, GRID_STEP), shape_xyz)
     # the raw values are no longer needed (the input grid needs only the geometry)
     density.data = np.empty((0, 0, 0), dtype=np.float32)
     timings["resample"] = time.perf_counter() - tick
@@ -460,6 +656,7 @@ def segment_map(
     tick = time.perf_counter()
     net = checkpoint.model
     factor = grid_factor(checkpoint.metadata, GRID_STEP)
+    support = density_support(grid)
     normalised, zero_level = _network_input(grid, factor, net.context_border)
     del grid
     timings["normalise"] = time.perf_counter() - tick
@@ -486,9 +683,12 @@ def segment_map(
     timings["predict"] = time.perf_counter() - tick
     timings["forward"] = prediction.seconds_forward
     helix, sheet = prediction.helix, prediction.sheet
+    check_finite(helix, sheet)
     if factor > 1:  # back onto the 1 Å grid (trilinear between block centres)
         fine = tuple(shape_xyz[::-1])
         helix, sheet = refine(helix, factor, fine), refine(sheet, factor, fine)
+    empty = background_where_empty(helix, sheet, support)
+    del support
     labels = labels_from(helix, sheet)
 
     summary = _summary(
@@ -508,15 +708,44 @@ def segment_map(
         budget,
         tile_bytes,
     )
+    summary["input"]["masking"] = masking
+    summary["empty_space"] = {
+        "rule": f"no positive density within {EMPTY_RADIUS_A:g} Å: background (P = 0 helix/sheet)",
+        "voxels": empty,
+    }
+    if confident is not None:
+        summary["confident"] = {
+            "threshold": confident,
+            **{
+                cls: int(
+                    sum(
+                        np.count_nonzero(p[z : z + _Z_SLAB] >= confident)
+                        for z in range(0, p.shape[0], _Z_SLAB)
+                    )
+                )
+                for cls, p in (("helix_voxels", helix), ("sheet_voxels", sheet))
+            },
+        }
     result = SegmentResult(helix, sheet, labels, origin, summary)
     if residue_model is not None:
         result.residues = residue_rows(residue_model, helix, sheet, labels, origin, GRID_STEP)
         summary["residues"] = {"structure": str(residue_model.path), **summarize(result.residues)}
-    if out_dir is not None:
+    if out_dir is None:
+        timings["total"] = time.perf_counter() - started
+        summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        return result
+    # Every output is written into a hidden staging folder inside out_dir and moved into place
+    # only once all are written: a full disk leaves the folder as it was, never half a set
+    # (issue 26: one map file and no summary.json).
+    final = Path(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".cryosse-staging-", dir=final))
+    try:
         tick = time.perf_counter()
         _write_files(
             result,
-            Path(out_dir),
+            staging,
+            final,
             map_path,
             density,
             region,
@@ -526,14 +755,25 @@ def segment_map(
             residue_model,
         )
         timings["write"] = time.perf_counter() - tick
-    timings["total"] = time.perf_counter() - started
-    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
-    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    if out_dir is not None:
+        timings["total"] = time.perf_counter() - started
+        summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        result.files["summary"] = staging / "summary.json"
         summary["files"] = sorted(p.name for p in result.files.values())
-        path = Path(out_dir) / "summary.json"
-        write_text_atomic(path, json.dumps(_json_safe(summary), indent=2) + "\n")
-        result.files["summary"] = path
+        write_text_atomic(result.files["summary"], json.dumps(_json_safe(summary), indent=2) + "\n")
+        for kind, path in result.files.items():  # summary.json last (sorted by insertion)
+            os.replace(path, final / path.name)
+            result.files[kind] = final / path.name
+    except OSError as exc:
+        written = ", ".join(sorted(p.name for p in result.files.values())) or "none"
+        raise OSError(
+            exc.errno,
+            f"{exc.strerror or exc} while writing the outputs (staged: {written}); "
+            f"{final} is left as it was",
+            str(final),
+        ) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
@@ -657,6 +897,7 @@ def _summary(
 def _write_files(
     result: SegmentResult,
     out_dir: Path,
+    final: Path,
     map_path: str | Path,
     density: DensityMap,
     region: Region,
@@ -665,18 +906,34 @@ def _write_files(
     map_level: float,
     residue_model: ResidueModel | None,
 ) -> None:
-    """The maps, the ChimeraX commands and the residue table, recorded in `result.files` and
-    `result.summary`."""
+    """The maps, the ChimeraX commands and the residue table, written into `out_dir` (the
+    staging folder) and recorded in `result.files` and `result.summary`; the .cxc names the
+    input map relative to `final`, the folder they are moved to."""
     stem = map_stem(map_path)
     stats = _write_outputs(result, out_dir, density, region, on_input_grid, stem)
+    threshold = result.summary.get("confident", {}).get("threshold")
+    if threshold is not None:
+        stats |= _write_confident(result, out_dir, density, region, on_input_grid, stem, threshold)
     result.files = {kind: s.path for kind, s in stats.items()}
-    cxc = out_dir / f"{stem}.cxc"
-    levels = write_chimerax_script(cxc, input_stats, map_level, stats)
-    result.files["chimerax"] = cxc
-    result.summary["chimerax"] = {"file": cxc.name, "levels": levels}
+    attributes = None
+    structure = None if residue_model is None else residue_model.path
     if residue_model is not None:
         result.files["residues"] = out_dir / f"{stem}_residues.tsv"
-        write_residue_table(result.files["residues"], result.residues)
+        guide = write_residue_table(result.files["residues"], result.residues, residue_model.path)
+        result.files["residue_columns"] = guide
+        attributes = out_dir / f"{stem}_residues.defattr"
+        write_attribute_file(attributes, result.residues)
+        result.files["residue_attributes"] = attributes
+    cxc = out_dir / f"{stem}.cxc"
+    levels = write_chimerax_script(
+        cxc, input_stats, map_level, stats, folder=final, structure=structure, attributes=attributes
+    )
+    result.files["chimerax"] = cxc
+    result.summary["chimerax"] = {"file": cxc.name, "levels": levels}
+    pml = out_dir / f"{stem}.pml"
+    write_pymol_script(pml, final, input_stats, map_level, stats, structure=structure)
+    result.files["pymol"] = pml
+    result.summary["pymol"] = {"file": pml.name}
 
 
 def output_names(stem: str) -> dict[str, str]:
@@ -721,75 +978,31 @@ def _write_outputs(
     return files
 
 
-def run_cli(args: Any) -> int:
-    """`cryosse segment` (parsed arguments from cryosse.cli): one line per problem, exit 1."""
-    import sys
-
-    show = warnings.showwarning
-
-    def one_line(message: Warning | str, category: type[Warning], *rest: Any, **named: Any) -> None:
-        if issubclass(category, ResolutionWarning):  # at once, as one line of ours
-            print(f"cryosse segment: warning: {message}", file=sys.stderr)
-        else:
-            show(message, category, *rest, **named)
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", ResolutionWarning)
-            warnings.showwarning = one_line
-            result = _run(args, sys.stderr.isatty())
-    except (SegmentError, CheckpointError, FolderError) as exc:
-        print(f"cryosse segment: {exc}", file=sys.stderr)
-        return 1
-    except CurationError as exc:
-        print(f"cryosse segment: {exc.message}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        print(
-            "cryosse segment: out of memory: pass a smaller --max-memory or --tile-size, or "
-            "a --box",
-            file=sys.stderr,
-        )
-        return 1
-    except OSError as exc:
-        print(
-            f"cryosse segment: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-            file=sys.stderr,
-        )
-        return 1
-    s = result.summary
-    out = Path(result.files["summary"]).parent
-    print(
-        f"helix: {s['helix']['volume_A3']:.0f} Å³ ({s['helix']['voxels']} voxels), "
-        f"sheet: {s['sheet']['volume_A3']:.0f} Å³ ({s['sheet']['voxels']} voxels)"
-    )
-    print(
-        f"{s['tiling']['tiles']} tiles of {'x'.join(map(str, s['tiling']['tile_shape_zyx']))} "
-        f"on {s['device']['type']}, {s['timings_s']['total']:.1f} s; outputs in {out}"
-    )
-    res = s["resolution"]
-    low, high = res["trained_range_A"]
-    value = "unknown" if res["value_A"] is None else f"{res['value_A']:g} Å"
-    print(f"resolution: {value} ({res['source']}); the model was trained on {low:g}-{high:g} Å")
-    print(f"ChimeraX: open {result.files['chimerax']}")
-    if "residues" in s:
-        print(_residue_line(s["residues"], result.files["residues"]))
-    if s["model"]["default"] and default_model_card().get("summary"):
-        print(f"default model: {default_model_card()['summary']}")
-    return 0
-
-
-def _residue_line(residues: dict[str, Any], path: Path) -> str:
-    counts = residues["predicted"]
-    line = (
-        f"residues: {residues['residues']} ({counts['helix']} helix, {counts['sheet']} sheet, "
-        f"{counts['background']} background, {counts['outside']} outside the map) in {path}"
-    )
-    f1 = residues.get("residue_f1_vs_dssp")
-    if f1:
-        shown = ", ".join(f"{k} {'NA' if v is None else f'{v:.2f}'}" for k, v in f1.items())
-        line += f"; residue F1 against the model's DSSP: {shown}"
-    return line
+def _write_confident(
+    result: SegmentResult,
+    out: Path,
+    density: DensityMap,
+    region: Region,
+    on_input_grid: bool,
+    stem: str,
+    threshold: float,
+) -> dict[str, MapStats]:
+    """<map>_helix_confident.mrc, <map>_sheet_confident.mrc: int8 1 where P >= threshold."""
+    origin: np.ndarray = result.origin
+    voxel: float | np.ndarray = GRID_STEP
+    files: dict[str, MapStats] = {}
+    for cls, probability in (("helix", result.helix), ("sheet", result.sheet)):
+        if on_input_grid:
+            source = DensityMap(probability, result.origin, np.full(3, GRID_STEP))
+            origin = density.origin + np.array(region.first) * density.voxel_size
+            shape = tuple(b - a + 1 for a, b in zip(region.first, region.last, strict=True))
+            probability = resample_onto(source, origin, density.voxel_size, shape, clamp=True)
+            voxel = density.voxel_size
+        path = out / f"{stem}_{cls}_confident.mrc"
+        mask = (probability >= threshold).view(np.int8)
+        low, high = write_map(path, mask, origin, voxel, slab_statistics=True)
+        files[f"{cls}_confident"] = MapStats(path, low, high)
+    return files
 
 
 def map_stem(path: str | os.PathLike[str]) -> str:
@@ -798,25 +1011,3 @@ def map_stem(path: str | os.PathLike[str]) -> str:
     for suffix in (".gz", ".mrc", ".map", ".ccp4"):
         name = name.removesuffix(suffix)
     return name or "map"
-
-
-def _run(args: Any, tty: bool) -> SegmentResult:
-    return segment_map(
-        args.map,
-        out_dir=args.out or f"{map_stem(args.map)}_segmentation",
-        model=args.model,
-        box=args.box,
-        device=args.device,
-        tile_size=args.tile_size,
-        overlap=args.overlap,
-        max_memory=args.max_memory,
-        batch_size=args.batch_size,
-        on_input_grid=args.on_input_grid,
-        bf16=not args.no_bf16,
-        cpu_bf16=args.cpu_bf16,
-        channels_last=args.channels_last,
-        threads=args.threads,
-        progress=args.progress or tty,
-        resolution=args.resolution,
-        structure=args.structure,
-    )

@@ -1,0 +1,164 @@
+"""`cryosse figure`: the QC picture of a finished segmentation, drawn from its output folder.
+
+Three orthogonal slices (xy, xz, yz) through the molecule — the centre of the fitted model's Cα
+atoms when there is a model, else the centre of the predicted helix and sheet voxels — not
+through the box centre: the central slice of the full EMD-5168 filament map misses its one
+modelled subunit. Each slice shows the map in grey with its .cxc contour, the helix and sheet
+masks in the .cxc's colours and, with a model, the model's own DSSP classes (the dataset's
+labelling rule: nearest Cα within 3 Å) as dashed outlines in a second row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cryosse.core.atomic import atomic_path
+from cryosse.core.classes import CLASS_IDS, code_to_class
+from cryosse.io.density import read_map
+from cryosse.segment.chimerax import COLOURS
+from cryosse.segment.predict import GRID_STEP, SegmentError, resample_onto
+
+AXES = {"xy": 0, "xz": 1, "yz": 2}  # which [z, y, x] axis each view cuts
+
+
+def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, int, int]) -> np.ndarray:
+    """The model's DSSP classes on the outputs' 1 Å grid (the dataset's labelling rule)."""
+    from cryosse.curate.dssp import assign_dssp
+    from cryosse.curate.labels import label_voxels
+    from cryosse.io.structure import ca_array, protein_residues, read_model
+
+    model = read_model(structure)
+    residues = protein_residues(model)
+    codes = assign_dssp(model)
+    classes = np.array([code_to_class(codes.get(r.key, "")) for r in residues])
+    nz, ny, nx = shape_zyx
+    return label_voxels(origin, (nx, ny, nz), GRID_STEP, ca_array(residues), classes)
+
+
+def _centre(labels: np.ndarray, structure: Path | None, origin: np.ndarray) -> np.ndarray:
+    """[z, y, x] index of the slices: the model's Cα centre, else the predicted elements'."""
+    if structure is not None:
+        from cryosse.io.structure import ca_array, protein_residues, read_model
+
+        ca = ca_array(protein_residues(read_model(structure)))
+        index = np.rint((ca.mean(axis=0) - origin) / GRID_STEP)[::-1]
+    else:
+        found = np.argwhere(labels > 0)
+        index = found.mean(axis=0) if len(found) else np.array(labels.shape) / 2
+    return np.clip(np.rint(index), 0, np.array(labels.shape) - 1).astype(int)
+
+
+def _input_map(out_dir: Path, summary: dict[str, Any]) -> Path:
+    """The segmented map: as the .cxc names it (relative to the folder, so it is found after
+    the folder moved with it), else as summary.json recorded it."""
+    cxc = out_dir / summary["chimerax"]["file"]
+    if cxc.is_file():
+        for line in cxc.read_text(encoding="utf-8").splitlines():
+            if line.startswith('open "'):
+                candidate = out_dir / line.split('"')[1]
+                if candidate.is_file():
+                    return candidate
+                break
+    return Path(summary["input"]["path"])
+
+
+def _cut(volume: np.ndarray, axis: int, at: int) -> np.ndarray:
+    return np.take(volume, at, axis=axis)
+
+
+def draw_figure(out_dir: str | Path, png: str | Path, structure: str | Path | None = None) -> Path:
+    """Draw the figure of the segmentation in `out_dir` into `png`; returns `png`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    out_dir = Path(out_dir)
+    summary_path = out_dir / "summary.json"
+    if not summary_path.is_file():
+        raise SegmentError(f"{out_dir}: no summary.json: not a cryosse segment output folder")
+    summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
+    if summary.get("outputs_on") != f"{GRID_STEP:g} Å grid":
+        raise SegmentError(f"{out_dir}: outputs on the input grid; draw from a 1 Å run")
+    if structure is None and summary.get("residues"):
+        structure = summary["residues"]["structure"]
+    structure = Path(structure) if structure else None
+    stem = next(name for name in summary["files"] if name.endswith("_labels.mrc"))
+    labels_map = read_map(out_dir / stem, allow_constant=True)
+    labels = labels_map.data.astype(np.int8)
+    origin = labels_map.origin
+    levels = summary["chimerax"]["levels"]
+    density = read_map(_input_map(out_dir, summary))
+    grid = resample_onto(density, origin, np.full(3, GRID_STEP), labels.shape[::-1])
+    nz, ny, nx = labels.shape
+    truth = dssp_labels(structure, origin, (nz, ny, nx)) if structure is not None else None
+    centre = _centre(labels, structure, origin)
+    rows = 2 if truth is not None else 1
+    fig, axes = plt.subplots(rows, 3, figsize=(12, 4.1 * rows), squeeze=False)
+    for column, (view, axis) in enumerate(AXES.items()):
+        plane_axes = [a for a in range(3) if a != axis]  # [z, y, x] indices kept, in order
+        names = "zyx"
+        extent = (
+            origin[2 - plane_axes[1]],
+            origin[2 - plane_axes[1]] + labels.shape[plane_axes[1]] - 1,
+            origin[2 - plane_axes[0]],
+            origin[2 - plane_axes[0]] + labels.shape[plane_axes[0]] - 1,
+        )
+        for row in range(rows):
+            ax = axes[row][column]
+            plane = _cut(grid, axis, centre[axis])
+            ax.imshow(plane, cmap="gray", origin="lower", extent=extent)
+            if plane.min() < levels["map"] < plane.max():
+                ax.contour(
+                    plane,
+                    levels=[levels["map"]],
+                    colors=[to_rgb(COLOURS["map"])],
+                    linewidths=0.7,
+                    origin="lower",
+                    extent=extent,
+                )
+            source = labels if row == 0 else truth
+            assert source is not None
+            for cls in ("helix", "sheet"):
+                mask = (_cut(source, axis, centre[axis]) == CLASS_IDS[cls]).astype(np.float32)
+                if mask.max() > 0:
+                    style = "solid" if row == 0 else "dashed"
+                    ax.contourf(
+                        mask,
+                        levels=[0.5, 2.0],
+                        colors=[to_rgb(COLOURS[cls])],
+                        alpha=0.35,
+                        origin="lower",
+                        extent=extent,
+                    )
+                    ax.contour(
+                        mask,
+                        levels=[0.5],
+                        colors=[to_rgb(COLOURS[cls])],
+                        linewidths=1.1,
+                        linestyles=style,
+                        origin="lower",
+                        extent=extent,
+                    )
+            at = origin[2 - axis] + centre[axis] * GRID_STEP
+            what = "predicted" if row == 0 else f"DSSP of {structure.name if structure else ''}"
+            ax.set_title(f"{view} at {names[axis]} = {at:.0f} Å: {what}", fontsize=9)
+            ax.set_xlabel(f"{names[plane_axes[1]]} (Å)")
+            ax.set_ylabel(f"{names[plane_axes[0]]} (Å)")
+    through = "the model's Cα centre" if structure is not None else "the predicted elements"
+    fig.suptitle(
+        f"{Path(summary['input']['path']).name}: slices through {through}; red helix, yellow "
+        f"sheet, grey line the map at its .cxc level {levels['map']:.3g}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    png = Path(png)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return png
