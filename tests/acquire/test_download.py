@@ -631,7 +631,7 @@ def test_fetch_many_bounded_and_isolated(
     serve: Callable[[Handler], LocalServer], sleeps: list[float], tmp_path: Path
 ) -> None:
     files = {f"/pdb/{p.name}": p.read_bytes() for p in sorted(PDB_DIR.glob("*.pdb.gz"))}
-    assert len(files) == 5
+    assert len(files) >= 5  # enough files that four workers overlap
     lock = threading.Lock()
     in_flight = 0
     peak = 0
@@ -670,9 +670,9 @@ def test_fetch_many_bounded_and_isolated(
         dest = tmp_path / "pdb" / path.rsplit("/", 1)[1]
         assert results[dest] == dest
         assert_clean(dest, body)
-    assert len(server.requests) == 6
+    assert len(server.requests) == len(files) + 1
     assert 2 <= peak <= 4
-    assert dl.stats.files == 5
+    assert dl.stats.files == len(files)
     assert sleeps == []
 
 

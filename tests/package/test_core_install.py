@@ -43,6 +43,7 @@ IMPORT_NAMES = {
     "ruff": "ruff",
     "snakefmt": "snakefmt",
     "mypy": "mypy",
+    "pymol-open-source": "pymol",
 }
 
 RUN = """
