@@ -139,3 +139,22 @@ def test_held_out_real_assemblies_are_not_derived_for_training(
     assert sources == set(HELD_OUT_SOURCES)
     config = (REPO / "config" / "offline.yaml").read_text()
     assert all(e in config for e in held_out_ids())  # pinned to the test split there
+
+
+def test_an_assembly_entry_is_curated_with_its_neighbours_labelled(tmp_path: Path) -> None:
+    from cryosse.cli import main as cli_main
+    from cryosse.io.sample import read_sample
+
+    mirror, out = tmp_path / "mirror", tmp_path / "out"
+    simulate.simulate_entry(CRYSTAL, "EMD-92000", mirror, seed=1, profile="emdb")
+    assert cli_main(["curate", "EMD-92000", "--mirror", str(mirror), "--out", str(out)]) == 0
+    log = (out / "curation_log.tsv").read_text()
+    samples = sorted((out / "entries" / "EMD-92000" / "samples").iterdir())
+    assert samples, log
+    # the deposited chains are the samples; their copies are redundant, not samples
+    assert {s.name.rsplit("_", 1)[1] for s in samples} <= {"A", "B"}
+    assert "chain_redundant" in log
+    sample = read_sample(samples[0])
+    chains = {row["chain"] for row in sample.residues}
+    assert chains - {"A", "B"}, "no packed neighbour in the box"
+    assert (sample.labels == 1).sum() > 100

@@ -743,8 +743,9 @@ def simulate_atoms(
 
     mask: dict[str, Any] | None = None
     if profile.masks:
-        kinds, weights = zip(*MASK_KINDS, strict=True)
-        kind = str(rng.choice(kinds, p=np.asarray(weights) / sum(weights)))
+        kinds = [k for k, _ in MASK_KINDS]
+        weights = np.array([w for _, w in MASK_KINDS])
+        kind = str(rng.choice(kinds, p=weights / sum(w for _, w in MASK_KINDS)))
     else:
         kind = "zone" if rng.random() < P_MASK else "none"
     if kind == "zone":
