@@ -33,7 +33,7 @@ from machine import host_facts
 from cryosse.io.density import DensityMap, read_map
 from cryosse.learn.inputs import normalize_density
 from cryosse.synthetic import realism, simulate
-from cryosse.synthetic.assembly import build_assembly, model_composition
+from cryosse.synthetic.assembly import checked_assembly, model_composition
 from cryosse.synthetic.derive import lowpass
 
 UNZONED = (  # folder, map, model, source resolution, target resolutions (None: as is)
@@ -112,7 +112,7 @@ def simulated_boxes(
     deposited = simulate.atoms_from_structure(structure, path.name)
     atoms = deposited
     if simulate.PROFILES[profile].assembly:
-        built = build_assembly(structure)
+        built = checked_assembly(structure)  # as the mirror builds it
         if built.record.get("used"):
             atoms = simulate.atoms_from_structure(built.structure, path.name)
     rng = simulate.entry_rng(seed, name, path.name)
@@ -187,7 +187,7 @@ def print_composition(structures: Path) -> None:
     for path in files:
         structure = simulate.read_clean_structure(path)
         before.append(model_composition(structure))
-        built = build_assembly(structure)
+        built = checked_assembly(structure)
         after.append(model_composition(built.structure))
         used += bool(built.record.get("used"))
         if not built.record.get("used"):

@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 from cryosse.cli.synthetic import PROFILE_NAMES
 from cryosse.io.mirror import LocalMirror
 from cryosse.synthetic import simulate
-from cryosse.synthetic.assembly import build_assembly, model_composition
+from cryosse.synthetic.assembly import build_assembly, checked_assembly, model_composition
 from cryosse.synthetic.derive import derive_pairs
 from cryosse.synthetic.offline import HELD_OUT_SOURCES, held_out_ids, write_held_out
 from tests.conftest import REPO
@@ -46,8 +46,7 @@ def test_assembly_adds_copies_and_neighbours_in_a_bounded_region() -> None:
     assert all(re.fullmatch(r"[A-Za-z0-9]{1,4}", n) for n in names)  # usable in sample ids
     xyz = np.array([a.pos.tolist() for c in built.structure[0] for r in c for a in r])
     dep = np.array([a.pos.tolist() for c in structure[0] for r in c for a in r])
-    # whole residues within the margin: no atom far beyond it
-    assert np.all(xyz >= dep.min(axis=0) - 30) and np.all(xyz <= dep.max(axis=0) + 30)
+    assert built.record["atoms"] == len(xyz) <= 6 * len(dep)  # whole copies, a few of them
     # neighbours touch the deposited chains (packed), none sits on top of them
     distances = cKDTree(dep).query(xyz[len(dep) :])[0]
     assert distances.min() < 4.0 and np.mean(distances < 1.0) < 0.01
@@ -57,6 +56,19 @@ def test_assembly_adds_copies_and_neighbours_in_a_bounded_region() -> None:
     assert not lone["used"] and lone["reason"]
     capped = build_assembly(structure, max_atoms=4000).record
     assert not capped["used"] and capped["reason"].startswith("over 4000 atoms")
+
+
+def test_an_assembly_that_mkdssp_refuses_falls_back_with_its_reason() -> None:
+    # 3odu's crystal neighbours continue a β-sheet across copies; mkdssp 4.2 then writes
+    # duplicate struct_sheet_range keys and exits 1, so curation would lose every map of it
+    built = checked_assembly(simulate.read_clean_structure(STRUCTURES / "3odu.pdb.gz"))
+    assert not built.record["used"]
+    assert (
+        "Duplicate Key" in built.record["reason"]
+        and "deposited model alone" in built.record["reason"]
+    )
+    ok = checked_assembly(simulate.read_clean_structure(CRYSTAL)).record
+    assert ok["used"] and ok["dssp_fallbacks"] == []
 
 
 def test_composition_counts_chains_residues_and_nucleotides() -> None:

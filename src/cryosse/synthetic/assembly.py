@@ -10,10 +10,12 @@ model is therefore the deposited chains plus
   deposited chains or the assembly (an atom within `CONTACT` Å), the `MAX_MATES` with the
   largest contacts,
 
-each kept only where it lies within `MARGIN` Å of the deposited chains' bounding box (a region the
-curated boxes, chain box + 17 Å, never leave), whole residues at a time. Memory stays bounded: a
-region over `MAX_ATOMS` heavy atoms is cut to a margin of `MIN_MARGIN` Å, and when that is still
-too large the deposited model is used alone, with the reason recorded. Copies get fresh chain
+each kept when at least `MIN_COPY_ATOMS` of its atoms lie within `MARGIN` Å of the deposited
+chains' bounding box (a region the curated boxes, chain box + 17 Å, never leave). Copies are kept
+whole: chains cut at the region's edge made mkdssp 4.2 fail on 2 of the first 20 maps (duplicate
+`struct_sheet_range` keys). Memory stays bounded: over `MAX_ATOMS` heavy atoms, the margin drops
+to `MIN_MARGIN` Å, and when that is still too many the deposited model is used alone, with the
+reason recorded. Copies get fresh chain
 names (1-4 characters, [A-Za-z0-9], as sample ids need), the deposited chains keep theirs, and
 come first, so curation keeps the deposited copy of each sequence. Everything is a function of
 the structure alone, so every realisation of one structure shares one model file.
@@ -121,17 +123,16 @@ def _crystal_mates(structure: gemmi.Structure, around: np.ndarray, reach: float)
     return [(chain, full) for _, chain, full in mates[:MAX_MATES]]
 
 
-def _region_copy(chain: gemmi.Chain, xyz: np.ndarray, lo: np.ndarray, hi: np.ndarray, name: str):
-    """The chain moved to `xyz` (atoms in chain order), whole residues inside [lo, hi] only."""
+def _moved_copy(chain: gemmi.Chain, xyz: np.ndarray, name: str) -> gemmi.Chain:
+    """The whole chain, renamed, its atoms moved to `xyz` (atoms in chain order)."""
     out = gemmi.Chain(name)
     i = 0
     for residue in chain:
         n = len(residue)
         pos = xyz[i : i + n]
         i += n
-        if not np.any(np.all((pos >= lo) & (pos <= hi), axis=1)):
-            continue
         copy = residue.clone()
+        copy.subchain = ""  # fresh subchains below: the source's would repeat across copies
         for atom, p in zip(copy, pos, strict=True):
             atom.pos = gemmi.Position(*p)
         out.add_residue(copy)
@@ -139,7 +140,10 @@ def _region_copy(chain: gemmi.Chain, xyz: np.ndarray, lo: np.ndarray, hi: np.nda
 
 
 def build_assembly(
-    structure: gemmi.Structure, margin: float = MARGIN, max_atoms: int = MAX_ATOMS
+    structure: gemmi.Structure,
+    margin: float = MARGIN,
+    max_atoms: int = MAX_ATOMS,
+    max_mates: int = MAX_MATES,
 ) -> AssemblyModel:
     """The deposited chains + assembly copies + packed neighbours within `margin` Å of the
     deposited chains' bounding box (see the module docstring); `structure` is not changed."""
@@ -154,14 +158,16 @@ def build_assembly(
         lo, hi = deposited.min(axis=0) - reach, deposited.max(axis=0) + reach
         region = [(c, _positions(c)) for c in copies]
         around = np.concatenate([deposited] + [x for _, x in region])
-        region += _crystal_mates(structure, around, float(np.linalg.norm(hi - lo)) / 2)
+        if max_mates:
+            mates = _crystal_mates(structure, around, float(np.linalg.norm(hi - lo)) / 2)
+            region += mates[:max_mates]
         kept = []
         total = n_deposited
         for chain, xyz in region:
             inside = np.all((xyz >= lo) & (xyz <= hi), axis=1).sum()
             if inside >= MIN_COPY_ATOMS:
                 kept.append((chain, xyz))
-                total += int(inside)
+                total += len(xyz)
         if total <= max_atoms:
             break
     else:
@@ -178,7 +184,7 @@ def build_assembly(
     names = _fresh_names(used)
     n_assembly = n_mates = 0
     for chain, xyz in kept:
-        copy = _region_copy(chain, xyz, lo, hi, next(names))
+        copy = _moved_copy(chain, xyz, next(names))
         if len(copy):
             out[0].add_chain(copy, unique_name=False)
             if any(chain is c for c in copies):
@@ -197,6 +203,35 @@ def build_assembly(
         atoms=n_atoms,
     )
     return AssemblyModel(out, record)
+
+
+def checked_assembly(structure: gemmi.Structure) -> AssemblyModel:
+    """`build_assembly`, checked with mkdssp as curation will run it: when mkdssp fails on the
+    assembly model (mkdssp 4.2 writes duplicate `struct_sheet_range` keys for some β-sheets
+    running across copies), the packed neighbours are dropped, then the copies, each time with
+    the reason recorded. A missing mkdssp is an environment fault: the mirror would silently
+    depend on the machine, so it raises."""
+    from cryosse.core.reasons import CurationError
+    from cryosse.curate.dssp import assign_dssp, mkdssp_version
+
+    if mkdssp_version() is None:
+        raise RuntimeError("mkdssp (4.x) is needed to check assembly models; install it")
+    failures = []
+    for max_mates in (MAX_MATES, 0):
+        built = build_assembly(structure, max_mates=max_mates)
+        if not built.record.get("used"):
+            break
+        try:
+            assign_dssp(built.structure)
+        except CurationError as exc:
+            failures.append(f"mkdssp fails with {max_mates} neighbours: {str(exc)[:80]}")
+            continue
+        built.record["dssp_fallbacks"] = failures
+        return built
+    record = {**built.record, "used": False, "dssp_fallbacks": failures}
+    if failures:
+        record["reason"] = "; ".join(failures) + "; deposited model alone"
+    return AssemblyModel(structure.clone(), record)
 
 
 def model_bytes(structure: gemmi.Structure) -> bytes:

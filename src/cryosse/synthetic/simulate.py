@@ -839,6 +839,20 @@ def structure_pdb_id(path: Path) -> str:
         raise SimulationError("invalid_id", str(exc)) from exc
 
 
+_ASSEMBLIES: dict[str, Any] = {}
+
+
+def _assembly_of(key: str, structure: gemmi.Structure) -> Any:
+    """The checked assembly model of a structure file, kept for its next map (a structure's
+    maps are simulated one after another; one entry is kept, so memory stays bounded)."""
+    from cryosse.synthetic.assembly import checked_assembly
+
+    if key not in _ASSEMBLIES:
+        _ASSEMBLIES.clear()
+        _ASSEMBLIES[key] = checked_assembly(structure)
+    return _ASSEMBLIES[key]
+
+
 def simulate_entry(
     model_path: Path,
     emdb_id: str,
@@ -851,7 +865,7 @@ def simulate_entry(
     """Simulate one map of one structure and write it as a mirror entry; return its record.
     With an `assembly` profile the entry's model is the assembly model (`assembly.py`,
     mmCIF), the same for every map of the structure; otherwise the file, copied unchanged."""
-    from cryosse.synthetic.assembly import build_assembly, model_bytes
+    from cryosse.synthetic.assembly import model_bytes
 
     profile = PROFILES[profile] if isinstance(profile, str) else profile
     emdb_id = normalize_emdb_id(emdb_id)
@@ -866,7 +880,7 @@ def simulate_entry(
     assembly_record = None
     model = (read_plain_bytes(model_path), suffix)
     if profile.assembly:
-        built = build_assembly(structure)
+        built = _assembly_of(str(model_path), structure)
         assembly_record = built.record
         if built.record.get("used"):
             structure = built.structure
