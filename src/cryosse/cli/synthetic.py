@@ -8,6 +8,9 @@ from pathlib import Path
 
 from cryosse.cli.common import subcommand
 
+# The profile names (cryosse.synthetic.simulate.PROFILES), typed here so that the parser does not
+# import numpy and scipy; tests/synthetic checks that the two agree.
+PROFILE_NAMES = ("v1", "voxels", "solvent", "masks", "assembly", "nucleic", "emdb")
 EXAMPLES = {
     "simulate": "cryosse simulate structures/ --mirror results/offline/mirror --jobs 2",
     "derive": "cryosse derive --realdata realdata/ --mirror results/offline/mirror",
@@ -47,6 +50,7 @@ def simulate_command(args: argparse.Namespace) -> int:
             seed=args.seed,
             jobs=args.jobs,
             progress=sys.stderr.isatty(),
+            profile=args.profile,
         )
     except ValueError as exc:
         print(f"cryosse simulate: {exc}", file=sys.stderr)
@@ -105,6 +109,7 @@ def offline_mirror_command(args: argparse.Namespace) -> int:
             seed=args.seed,
             jobs=args.jobs,
             progress=sys.stderr.isatty(),
+            profile=args.profile,
         )
     except (ValueError, OSError) as exc:
         print(f"cryosse offline-mirror: {exc}", file=sys.stderr)
@@ -126,6 +131,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     simulate.add_argument("--limit", type=int, help="only the first N models (sorted by name)")
     simulate.add_argument("--seed", type=int, default=1, help="seed of every map's parameters")
     simulate.add_argument("--jobs", type=int, default=1, help="processes")
+    simulate.add_argument(
+        "--profile",
+        default="v1",
+        choices=sorted(PROFILE_NAMES),
+        help="v1: the shipped model's maps; emdb: assemblies, solvent, masks, nucleic acids",
+    )
     simulate.set_defaults(func=simulate_command)
     derive = subcommand(
         sub, "derive", EXAMPLES["derive"], help="low-pass the high-resolution real pairs to 5-10 Å"
@@ -146,7 +157,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     offline.add_argument("--realdata", required=True, help="realdata folder")
     offline.add_argument("--mirror", required=True, help="mirror root to write")
     offline.add_argument("--n-structures", type=int, help="first N models only (default: all)")
-    offline.add_argument("--maps-per-structure", type=int, default=1)
+    offline.add_argument(
+        "--maps-per-structure", type=int, default=2, help="maps per model, spread over 5-10 Å"
+    )
+    offline.add_argument("--profile", default="emdb", choices=sorted(PROFILE_NAMES))
     offline.add_argument("--derived-per-pair", type=int, default=2)
     offline.add_argument("--seed", type=int, default=1)
     offline.add_argument("--jobs", type=int, default=1, help="simulation processes")

@@ -221,13 +221,18 @@ def derive_pairs(
     first_id: int = DERIVED_IDS[0],
     maps_per_pair: int = 1,
     seed: int = 1,
+    exclude: tuple[str, ...] = (),
 ) -> list[dict[str, str | float | None]]:
-    """Derived entries of every high-resolution pair of `realdata`, ids in folder order from
-    `first_id`; writes `<mirror_root>/derived.tsv` and returns its rows."""
+    """Derived entries of every high-resolution pair of `realdata` but those of `exclude`
+    (EMDB ids), ids in folder order from `first_id`; writes `<mirror_root>/derived.tsv` and
+    returns its rows."""
+    excluded = {normalize_emdb_id(e) for e in exclude}
     pairs = [
         p
         for p in read_pairs(realdata)
-        if p.resolution is not None and p.resolution < HIGH_RESOLUTION_LIMIT
+        if p.resolution is not None
+        and p.resolution < HIGH_RESOLUTION_LIMIT
+        and p.emdb_id not in excluded
     ]
     last = first_id + len(pairs) * maps_per_pair - 1
     if first_id < DERIVED_IDS[0] or last > DERIVED_IDS[1]:

@@ -33,9 +33,9 @@ from cryosse.core.atomic import write_text_atomic
 from cryosse.core.ids import normalize_emdb_id
 from cryosse.core.tsv import tsv_text
 from cryosse.io.density import read_map
-from cryosse.synthetic.derive import derive_pairs
+from cryosse.synthetic.derive import derive_entry, derive_pairs, read_pairs
 from cryosse.synthetic.mirror_entry import HeaderInfo, mrc_bytes, read_plain_bytes, write_entry
-from cryosse.synthetic.simulate import simulate_structures
+from cryosse.synthetic.simulate import DEFAULT_PROFILE, simulate_structures
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,35 @@ EVALUATION_ENTRIES: tuple[EvaluationEntry, ...] = (
     EvaluationEntry("EMD-8518", "5u8s", (("A-1.0APIX.mrc", "A_fitted.pdb"),), "singleParticle"),
 )
 EVALUATION_IDS: tuple[str, ...] = tuple(e.folder for e in EVALUATION_ENTRIES)
+
+# Real assemblies held out of training (issue 23, stratum c): the two full high-resolution maps
+# of several chains. Nothing derived from them is trained on; they enter the mirror only as
+# test entries low-passed to HELD_OUT_RESOLUTIONS, with fixed ids from HELD_OUT_FIRST_ID
+# (config/offline.yaml pins these ids to the test split, with their homologues).
+HELD_OUT_SOURCES: tuple[str, ...] = ("EMD-0093", "EMD-3488")
+HELD_OUT_RESOLUTIONS: tuple[float, ...] = (6.0, 8.0, 10.0)
+HELD_OUT_FIRST_ID = 91900
+
+
+def held_out_ids() -> list[str]:
+    """The mirror ids of the held-out real assemblies, in (source, resolution) order."""
+    n = len(HELD_OUT_SOURCES) * len(HELD_OUT_RESOLUTIONS)
+    return [f"EMD-{HELD_OUT_FIRST_ID + i}" for i in range(n)]
+
+
+def write_held_out(realdata: Path, mirror_root: Path, seed: int) -> list[str]:
+    """The held-out real assemblies, low-passed, as test entries; returns their ids."""
+    pairs = {p.emdb_id: p for p in read_pairs(realdata)}
+    ids = iter(held_out_ids())
+    written = []
+    for source in HELD_OUT_SOURCES:
+        for resolution in HELD_OUT_RESOLUTIONS:
+            emdb_id = next(ids)
+            if source not in pairs:
+                raise ValueError(f"{realdata}: no good-fit pair {source} to hold out")
+            derive_entry(pairs[source], emdb_id, mirror_root, seed, resolution)
+            written.append(emdb_id)
+    return written
 
 
 def merge_components(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -178,21 +207,30 @@ def build_offline_mirror(
     realdata: Path,
     mirror_root: Path,
     n_structures: int | None = None,
-    maps_per_structure: int = 1,
+    maps_per_structure: int = 2,
     derived_per_pair: int = 2,
     seed: int = 1,
     jobs: int = 1,
     progress: bool = False,
+    profile: str = DEFAULT_PROFILE,
 ) -> dict[str, list[str]]:
     """Write the whole offline mirror; return the entry ids per origin and write
-    `<mirror_root>/entries.tsv` (emdb_id, source) listing every entry written."""
+    `<mirror_root>/entries.tsv` (emdb_id, source) listing every entry written, and
+    `<mirror_root>/composition.json` (what the simulated maps hold)."""
     mirror_root = Path(mirror_root)
     evaluation = [
         write_evaluation_entry(e, realdata, mirror_root)["emdb_id"] for e in EVALUATION_ENTRIES
     ]
+    held_out = write_held_out(realdata, mirror_root, seed)
     derived = [
         r["emdb_id"]
-        for r in derive_pairs(realdata, mirror_root, maps_per_pair=derived_per_pair, seed=seed)
+        for r in derive_pairs(
+            realdata,
+            mirror_root,
+            maps_per_pair=derived_per_pair,
+            seed=seed,
+            exclude=HELD_OUT_SOURCES,
+        )
         if r["status"] == "written"
     ]
     models = sorted(
@@ -210,10 +248,46 @@ def build_offline_mirror(
         seed=seed,
         jobs=jobs,
         progress=progress,
+        profile=profile,
     )
     simulated = [r["emdb_id"] for r in rows if r["status"] == "written"]
-    ids = {"evaluation": evaluation, "derived": derived, "simulated": simulated}
+    write_text_atomic(
+        mirror_root / "composition.json",
+        json.dumps(composition(rows), indent=1, sort_keys=True) + "\n",
+    )
+    ids = {
+        "evaluation": evaluation,
+        "held_out": held_out,
+        "derived": derived,
+        "simulated": simulated,
+    }
     # An entry list in the workflow's format (`entries_file`); `source` says where it came from.
     table = [{"emdb_id": e, "source": origin} for origin, es in ids.items() for e in es]
     write_text_atomic(mirror_root / "entries.tsv", tsv_text(["emdb_id", "source"], table))
     return ids
+
+
+def composition(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """What the simulated maps hold, from simulated.tsv's rows and the entries' records."""
+    written = [r for r in rows if r["status"] == "written"]
+    structures = {r["source"] for r in written}
+    assembled = {r["source"] for r in written if r["assembly"].endswith("neighbours")}
+    return {
+        "maps": len(written),
+        "skipped": len(rows) - len(written),
+        "structures": len(structures),
+        "structures_with_assembly_or_neighbours": len(assembled),
+        "maps_with_added_dna": sum(bool(r["nucleic_acid"]) for r in written),
+        "chains_per_map": _quartiles([int(r["chains"]) for r in written]),
+        "mask_kinds": {
+            k: sum(r["mask"] == k for r in written) for k in sorted({r["mask"] for r in written})
+        },
+        "skipped_reasons": sorted({r["reason"] for r in rows if r["status"] != "written"}),
+    }
+
+
+def _quartiles(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {}
+    q = np.percentile(values, [0, 25, 50, 75, 100])
+    return dict(zip(("min", "q1", "median", "q3", "max"), (float(v) for v in q), strict=True))

@@ -55,7 +55,7 @@ from typing import Any
 
 import gemmi
 import numpy as np
-from scipy import fft
+from scipy import fft, ndimage
 from scipy.spatial import cKDTree
 from scipy.special import ndtr
 
@@ -92,6 +92,7 @@ BUTTERWORTH_ORDER = (4, 10)
 P_MISSING, P_EXTRA, P_BELT, P_MASK = 0.3, 0.4, 0.1, 0.25
 MASK_RADIUS = (3.0, 7.0)
 CONTOUR_VOLUME = (35.0, 60.0)
+CONTOUR_VOLUME_EMDB = (30.0, 50.0)
 VOLUME_PER_ATOM = 17.0  # Å³ per heavy atom (1.21 Å³/Da, ~14 Da per heavy atom with its H)
 SUMMARY_COLUMNS = [
     "emdb_id",
@@ -103,7 +104,78 @@ SUMMARY_COLUMNS = [
     "voxel_size",
     "shape_xyz",
     "snr",
+    "chains",
+    "assembly",
+    "nucleic_acid",
+    "mask",
 ]
+
+
+# What an EMDB-like map adds to version 1 (docs/simulation.md, "Realism"): each field is one
+# change, measured alone by benchmarks/realism.py.
+COARSE_VOXEL = (0.8, 3.0)  # Å; medium-resolution EMDB maps are sampled at 1-3 Å
+NYQUIST_FRACTION = 0.45  # voxel ≤ 0.45 · resolution: the map still samples its resolution
+FULL_PADDING = (18.0, 26.0)  # Å: a full map's solvent reaches past the 17 Å crop padding
+SOLVENT_SNR = (2.5, 10.0)  # envelope mean / solvent sd; EMD-5168 (full, 6.6 Å): 4.1
+SOLVENT_TILT = (0.5, 2.0)  # noise amplitude ∝ (|k|·res)^tilt below the cutoff: sharpened noise
+SOLVENT_LOW = (0.0, 0.3)  # share of a smooth (20-40 Å) background: uneven solvent, ice, etc.
+P_NUCLEIC = 0.35  # a B-DNA duplex packed against the model (unmodelled: labelled background)
+NUCLEIC_BP = (10, 40)
+AMPLITUDE_FIELD = (0.15, 0.55)  # sd of log amplitude over a smooth field of length FIELD_LENGTH
+SHARPENING_EMDB = (0.2, 0.6)  # real maps are sharpened harder than version 1 drew ...
+B_GLOBAL_EMDB = (0.0, 20.0)  # ... and their B-factor is mostly corrected
+MASK_KINDS = (  # (kind, probability) of the "emdb" profile
+    ("none", 0.45),  # a full deposited map
+    ("contour", 0.35),  # a depositor's mask: the density's own envelope, dilated, soft edge
+    ("zone", 0.20),  # zoned around the model (He-lab components, Chimera zone)
+)
+MASK_EXTEND = (1.0, 6.0)  # Å added around a depositor's mask
+MASK_SOFT = (0.0, 8.0)  # Å of cosine edge (0: a hard mask, as Chimera's `volume mask`)
+MASK_LEVEL_VOLUME = (1.0, 2.5)  # the mask's level encloses this × the model's volume
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a map is simulated: version 1 ("v1", the maps behind the shipped model) or the
+    EMDB-like maps ("emdb"); the profiles between add one change each, in order."""
+
+    name: str
+    coarse_voxels: bool = False  # voxels COARSE_VOXEL (else VOXEL), padding FULL_PADDING
+    solvent: bool = False  # the solvent noise model (else version 1's)
+    masks: bool = False  # MASK_KINDS (else version 1's zoning with P_MASK)
+    assembly: bool = False  # biological assembly + packed neighbours (`assembly.py`)
+    nucleic_acids: bool = False  # P_NUCLEIC B-DNA duplexes
+    heterogeneity: bool = False  # uneven order: AMPLITUDE_FIELD, stronger SHARPENING_EMDB
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("v1"),
+        Profile("voxels", coarse_voxels=True),
+        Profile("solvent", coarse_voxels=True, solvent=True),
+        Profile("masks", coarse_voxels=True, solvent=True, masks=True),
+        Profile("assembly", coarse_voxels=True, solvent=True, masks=True, assembly=True),
+        Profile(
+            "nucleic",
+            coarse_voxels=True,
+            solvent=True,
+            masks=True,
+            assembly=True,
+            nucleic_acids=True,
+        ),
+        Profile(
+            "emdb",
+            coarse_voxels=True,
+            solvent=True,
+            masks=True,
+            assembly=True,
+            nucleic_acids=True,
+            heterogeneity=True,
+        ),
+    )
+}
+DEFAULT_PROFILE = "emdb"
 
 
 class SimulationError(ValueError):
@@ -142,17 +214,29 @@ class Atoms:
     b_source: str
 
 
-def load_atoms(path: Path) -> Atoms:
-    """Heavy, non-water atoms of the first model; raise SimulationError when unusable."""
+def read_clean_structure(path: Path) -> gemmi.Structure:
+    """Model 1 of a file, without hydrogens, waters and alternative conformations."""
     try:
         structure = gemmi.read_structure(str(path), merge_chain_parts=True)
     except (RuntimeError, ValueError, OSError, EOFError) as exc:
         raise SimulationError("model_unreadable", f"{path.name}: {exc}") from exc
     if len(structure) == 0:
         raise SimulationError("model_unreadable", f"{path.name}: no model")
+    while len(structure) > 1:
+        del structure[1]
     structure.remove_alternative_conformations()
     structure.remove_hydrogens()
     structure.remove_waters()
+    return structure
+
+
+def load_atoms(path: Path) -> Atoms:
+    """Heavy, non-water atoms of the first model; raise SimulationError when unusable."""
+    return atoms_from_structure(read_clean_structure(path), path.name)
+
+
+def atoms_from_structure(structure: gemmi.Structure, name: str) -> Atoms:
+    """The simulation's atoms of model 1 of a cleaned structure."""
     xyz: list[list[float]] = []
     weight, b, residue, chain_of, ca_index, residues = [], [], [], [], [], []
     for chain in structure[0]:
@@ -171,14 +255,14 @@ def load_atoms(path: Path) -> Atoms:
                 b.append(atom.b_iso)
                 residue.append(len(residues) - 1 if protein else -1)
     if not residues:
-        raise SimulationError("no_protein", f"{path.name}: no amino-acid residue with a Cα")
+        raise SimulationError("no_protein", f"{name}: no amino-acid residue with a Cα")
     b_arr = np.asarray(b, dtype=np.float64)
     b_source = "file"
     if not np.all(np.isfinite(b_arr)) or np.ptp(b_arr) == 0:
         b_arr, b_source = np.full(len(b_arr), B_DEFAULT), "default (no B-factors in file)"
     xyz_arr = np.asarray(xyz, dtype=np.float64)
     if not np.all(np.isfinite(xyz_arr)):
-        raise SimulationError("model_unreadable", f"{path.name}: non-finite coordinates")
+        raise SimulationError("model_unreadable", f"{name}: non-finite coordinates")
     return Atoms(
         xyz_arr,
         np.asarray(weight, dtype=np.float64),
@@ -372,6 +456,152 @@ def smooth_field(
     return ndtr(field)
 
 
+# B-DNA, per nucleotide: (radius Å, azimuth offset °, height offset Å, electrons) of its heavy
+# atoms, from the phosphate inwards; the base's atoms run on towards the helix axis.
+_BDNA_RISE, _BDNA_TWIST, _BDNA_MINOR = 3.38, 36.0, 144.0  # Å, °, ° between paired strands
+_NUCLEOTIDE = (
+    (8.9, 0.0, 0.0, 15),  # P
+    (9.9, -6.0, 0.8, 8),  # OP1
+    (9.6, 6.0, -0.8, 8),  # OP2
+    (8.4, 9.0, 0.6, 8),  # O5'
+    (8.6, 15.0, 1.0, 6),  # C5'
+    (7.9, 22.0, 0.8, 6),  # C4'
+    (6.9, 27.0, 1.6, 8),  # O4'
+    (8.3, 22.0, -0.6, 6),  # C3'
+    (8.7, 14.0, -1.6, 8),  # O3'
+    (7.2, 30.0, -0.9, 6),  # C2'
+    (5.9, 33.0, 0.4, 6),  # C1'
+)
+_BASE_ATOMS = 10  # a purine/pyrimidine average, spread from C1' to the axis
+
+
+def nucleic_acid_duplex(
+    rng: np.random.Generator, atoms: Atoms
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Heavy atoms (xyz, electrons) of an ideal B-DNA duplex of NUCLEIC_BP base pairs lying
+    against the model's surface, atoms clashing with the model (< 3 Å) removed. It is density
+    only: no residue of it is in the model file, so it is labelled background, as the paper's
+    labels treat nucleic acids (no Cα)."""
+    n_bp = int(rng.integers(NUCLEIC_BP[0], NUCLEIC_BP[1] + 1))
+    local, weight = [], []
+    for i in range(n_bp):
+        for strand, (turn, sense) in enumerate(((0.0, 1.0), (_BDNA_MINOR, -1.0))):
+            base_angle = i * _BDNA_TWIST + turn
+            z0 = i * _BDNA_RISE
+            for r, da, dz, electrons in _NUCLEOTIDE:
+                a = math.radians(base_angle + sense * da)
+                local.append((r * math.cos(a), r * math.sin(a), z0 + sense * dz))
+                weight.append(electrons)
+            a = math.radians(base_angle + sense * _NUCLEOTIDE[-1][1])
+            c1 = np.array([5.9 * math.cos(a), 5.9 * math.sin(a)])
+            for t in np.linspace(0.15, 0.95, _BASE_ATOMS):  # C1' → the axis (pair centre)
+                x, y = c1 * (1 - t)
+                local.append((x, y, z0))
+                weight.append(7 if strand else 6)
+    xyz_local = np.asarray(local, dtype=np.float64)
+    xyz_local[:, 2] -= xyz_local[:, 2].mean()
+    # Place it: the axis 11 Å beyond the model's most outward atom along a random direction,
+    # at right angles to that direction, turned at random about it.
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    centre = atoms.xyz.mean(axis=0)
+    outward = float(((atoms.xyz - centre) @ direction).max())
+    helper = rng.normal(size=3)
+    axis = np.cross(direction, helper)
+    axis /= np.linalg.norm(axis)
+    third = np.cross(axis, direction)
+    anchor = centre + direction * (outward + 11.0)
+    frame = np.stack([direction, third, axis])  # local x, y, z → world
+    xyz = anchor + xyz_local @ frame
+    keep = cKDTree(atoms.xyz).query(xyz)[0] >= 3.0
+    record = {
+        "kind": "B-DNA duplex",
+        "base_pairs": n_bp,
+        "atoms": int(keep.sum()),
+        "centre": [round(float(c), 2) for c in anchor],
+        "axis": [round(float(c), 4) for c in axis],
+    }
+    return xyz[keep], np.asarray(weight, dtype=np.float64)[keep], record
+
+
+def _uneven_order(rng: np.random.Generator, atoms: Atoms) -> tuple[Atoms, dict[str, Any]]:
+    """Atom amplitudes × exp(s·g − s²/2), g a smooth unit-variance random field (64 random
+    plane waves of wavelength ~ `length` Å): well-ordered cores and weak, flexible parts, as the
+    local resolution and occupancy of a real map vary (the mean amplitude is kept)."""
+    s = _uniform(rng, AMPLITUDE_FIELD)
+    length = _uniform(rng, FIELD_LENGTH)
+    k = rng.normal(size=(64, 3)) / length * 2 * math.pi / 2
+    phase = rng.uniform(0, 2 * math.pi, 64)
+    g = np.cos(atoms.xyz @ k.T + phase).sum(axis=1) * math.sqrt(2 / 64)
+    factor = np.exp(s * g - s**2 / 2)
+    out = Atoms(
+        atoms.xyz,
+        atoms.weight * factor,
+        atoms.b,
+        atoms.residue,
+        atoms.residues,
+        atoms.chain_of_residue,
+        atoms.ca_index,
+        atoms.b_source,
+    )
+    return out, {"log_sd": round(s, 3), "length": round(length, 2)}
+
+
+def solvent_noise(
+    rng: np.random.Generator, shape: tuple[int, int, int], voxel: float, res: float, order: int
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Unit-sd noise like a deposited map's solvent: white noise × (|k|·res)^tilt (sharpening
+    lifts the high frequencies up to the cutoff) × the map's Butterworth filter, plus a smooth
+    background (20-40 Å) of share `low`; and the SNR to scale it to."""
+    snr = float(math.exp(rng.uniform(math.log(SOLVENT_SNR[0]), math.log(SOLVENT_SNR[1]))))
+    tilt = _uniform(rng, SOLVENT_TILT)
+    low = _uniform(rng, SOLVENT_LOW)
+    low_length = _uniform(rng, (20.0, 40.0))
+    k2 = k_squared(shape, voxel)
+    transfer = (np.sqrt(k2) * res) ** tilt * butterworth(k2, res, order)
+    shaped = fft.irfftn(fft.rfftn(rng.standard_normal(shape)) * transfer, s=shape)
+    shaped /= shaped.std() or 1.0
+    smooth = fft.irfftn(
+        fft.rfftn(rng.standard_normal(shape)) * gaussian_transfer(k2, low_length / 2), s=shape
+    )
+    smooth /= smooth.std() or 1.0
+    noise = math.sqrt(1 - low) * shaped + math.sqrt(low) * smooth
+    params = {
+        "model": "solvent",
+        "snr": round(snr, 3),
+        "tilt": round(tilt, 3),
+        "smooth_share": round(low, 3),
+        "smooth_length": round(low_length, 2),
+    }
+    return noise, params
+
+
+def depositor_mask(
+    rng: np.random.Generator, clean: np.ndarray, voxel: float, n_atoms: int
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """A depositor's mask (weights in [0, 1]): the noise-free density above the level that
+    encloses `volume` × the model's volume, extended by `extend` Å, with a cosine edge of
+    `soft` Å (0: hard, exact zeros outside as in Chimera's mask of EMD-0093)."""
+    volume = _uniform(rng, MASK_LEVEL_VOLUME)
+    extend = _uniform(rng, MASK_EXTEND)
+    soft = _uniform(rng, MASK_SOFT) if rng.random() < 0.5 else 0.0
+    n = int(min(clean.size - 1, max(1, n_atoms * VOLUME_PER_ATOM * volume / voxel**3)))
+    level = float(np.partition(clean, clean.size - n, axis=None)[clean.size - n])
+    outside = ndimage.distance_transform_edt(clean < level) * voxel
+    weight = np.where(outside <= extend, 1.0, 0.0)
+    if soft > 0:
+        edge = (outside > extend) & (outside <= extend + soft)
+        weight[edge] = 0.5 * (1 + np.cos(math.pi * (outside[edge] - extend) / soft))
+    record = {
+        "kind": "contour",
+        "volume_factor": round(volume, 3),
+        "extend": round(extend, 2),
+        "soft_edge": round(soft, 2),
+        "inside_fraction": round(float(np.mean(weight > 0)), 4),
+    }
+    return weight, record
+
+
 @dataclass
 class SimulatedMap:
     data: np.ndarray  # float32 [z, y, x]
@@ -384,15 +614,33 @@ class SimulatedMap:
 
 
 def simulate_atoms(
-    atoms: Atoms, rng: np.random.Generator, resolution: float | None = None
+    atoms: Atoms,
+    rng: np.random.Generator,
+    resolution: float | None = None,
+    profile: Profile | str = "v1",
+    resolution_range: tuple[float, float] = RESOLUTION,
 ) -> SimulatedMap:
-    """Draw every parameter and compute one map (see the module docstring)."""
-    res = float(resolution) if resolution is not None else _uniform(rng, RESOLUTION)
-    voxel = _uniform(rng, VOXEL)
-    padding = rng.uniform(*PADDING, size=(2, 3))
-    b_global = _uniform(rng, B_GLOBAL)
+    """Draw every parameter and compute one map (see the module docstring); `resolution`
+    fixes the resolution, else it is drawn uniformly in `resolution_range`."""
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
+    res = float(resolution) if resolution is not None else _uniform(rng, resolution_range)
+    if profile.coarse_voxels:
+        voxel = min(_uniform(rng, COARSE_VOXEL), NYQUIST_FRACTION * res)
+        padding = rng.uniform(*FULL_PADDING, size=(2, 3))
+    else:
+        voxel = _uniform(rng, VOXEL)
+        padding = rng.uniform(*PADDING, size=(2, 3))
+    b_global = _uniform(rng, B_GLOBAL_EMDB if profile.heterogeneity else B_GLOBAL)
     missing = _missing_density(rng, atoms)
     pseudo, extra = _extra_density(rng, atoms)
+    pseudo_w = np.full(len(pseudo), 6.0)
+    order_field = None
+    if profile.heterogeneity:
+        atoms, order_field = _uneven_order(rng, atoms)
+    nucleic = None
+    if profile.nucleic_acids and rng.random() < P_NUCLEIC:
+        na_xyz, na_w, nucleic = nucleic_acid_duplex(rng, atoms)
+        pseudo, pseudo_w = np.concatenate([pseudo, na_xyz]), np.concatenate([pseudo_w, na_w])
 
     lo = atoms.xyz.min(axis=0) - padding[0]
     hi = atoms.xyz.max(axis=0) + padding[1]
@@ -409,7 +657,7 @@ def simulate_atoms(
 
     # Post-processed maps are sharpened (B-factor correction) and low-passed at 1/resolution:
     # the Gaussian is narrowed by `sharpening` and a Butterworth filter cuts at 1/resolution.
-    sharpening = _uniform(rng, SHARPENING)
+    sharpening = _uniform(rng, SHARPENING_EMDB if profile.heterogeneity else SHARPENING)
     order = int(rng.integers(BUTTERWORTH_ORDER[0], BUTTERWORTH_ORDER[1] + 1))
     sigma_res = sharpening * sigma_for_resolution(res)
     worst_factor = _uniform(rng, WORST_FACTOR)
@@ -423,7 +671,7 @@ def simulate_atoms(
     k2 = k_squared(big, voxel)
 
     all_xyz = np.concatenate([atoms.xyz, pseudo])
-    all_w = np.concatenate([atoms.weight, np.full(len(pseudo), 6.0)])
+    all_w = np.concatenate([atoms.weight, pseudo_w])
     all_b = np.concatenate([atoms.b, np.full(len(pseudo), min(B_CLIP[1], 60.0))])
     edges = np.quantile(all_b, np.linspace(0, 1, N_B_GROUPS + 1))
     group = np.clip(np.searchsorted(edges, all_b, side="right") - 1, 0, N_B_GROUPS - 1)
@@ -461,35 +709,69 @@ def simulate_atoms(
     clean_sorted = np.sort(clean, axis=None)
     envelope_mean = float(clean_sorted[-n_envelope:].mean())
 
-    snr = float(math.exp(rng.uniform(math.log(SNR[0]), math.log(SNR[1]))))
-    noise_sigma = _uniform(rng, NOISE_SIGMA_FACTOR) * sigma_res
-    white_fraction = _uniform(rng, WHITE_FRACTION)
-    white = rng.standard_normal(shape)
-    noise_k2 = k_squared(shape, voxel)
-    # The map's low-pass filter shapes the noise too (real maps have little power beyond 1/res).
-    transfer = gaussian_transfer(noise_k2, noise_sigma) * butterworth(noise_k2, res, order)
-    shaped = fft.irfftn(fft.rfftn(white) * transfer, s=shape)
-    shaped /= shaped.std() or 1.0
-    noise = (1 - white_fraction) * shaped + white_fraction * white
+    if profile.solvent:
+        noise, noise_params = solvent_noise(rng, shape, voxel, res, order)
+        snr = noise_params["snr"]
+    else:
+        snr = float(math.exp(rng.uniform(math.log(SNR[0]), math.log(SNR[1]))))
+        noise_sigma = _uniform(rng, NOISE_SIGMA_FACTOR) * sigma_res
+        white_fraction = _uniform(rng, WHITE_FRACTION)
+        white = rng.standard_normal(shape)
+        noise_k2 = k_squared(shape, voxel)
+        # The map's low-pass filter shapes the noise too (little power beyond 1/res).
+        transfer = gaussian_transfer(noise_k2, noise_sigma) * butterworth(noise_k2, res, order)
+        shaped = fft.irfftn(fft.rfftn(white) * transfer, s=shape)
+        shaped /= shaped.std() or 1.0
+        noise = (1 - white_fraction) * shaped + white_fraction * white
+        noise_params = {
+            "model": "v1",
+            "snr": round(snr, 3),
+            "lowpass_sigma": round(noise_sigma, 3),
+            "white_fraction": round(white_fraction, 3),
+        }
     noise *= envelope_mean / snr / (noise.std() or 1.0)
 
     scale = float(10 ** rng.uniform(-2, 1))
-    offset = float(rng.uniform(-1, 1)) * envelope_mean / snr
+    if profile.solvent:
+        # A deposited map's solvent sits near 0: an offset of at most half a noise sd, in the
+        # map's units (version 1 added ±1 noise sd unscaled, so with scale 0.01 a whole map
+        # could sit below 0 and normalise to nothing).
+        offset = scale * float(rng.uniform(-0.5, 0.5)) * envelope_mean / snr
+    else:
+        offset = float(rng.uniform(-1, 1)) * envelope_mean / snr
     data = scale * (clean + noise) + offset
 
-    mask = None
-    if rng.random() < P_MASK:
+    mask: dict[str, Any] | None = None
+    if profile.masks:
+        kinds = [k for k, _ in MASK_KINDS]
+        weights = np.array([w for _, w in MASK_KINDS])
+        kind = str(rng.choice(kinds, p=weights / sum(w for _, w in MASK_KINDS)))
+    else:
+        kind = "zone" if rng.random() < P_MASK else "none"
+    if kind == "zone":
         radius = _uniform(rng, MASK_RADIUS)
         tree = cKDTree(atoms.xyz)
         dist = tree.query(pos.reshape(-1, 3), distance_upper_bound=radius + 1e-6)[0]
         data = np.where(dist.reshape(shape) <= radius, data, 0.0)
         mask = {"radius": round(radius, 2)}
+        if profile.masks:
+            mask["kind"] = "zone"
+    elif kind == "contour":
+        weight, mask = depositor_mask(rng, clean, voxel, len(atoms.xyz))
+        data = data * weight
     data = data.astype(np.float32)
     # The author-like contour encloses `contour_volume` Å³ per atom (the model's volume and
     # some: authors contour low enough to show the whole model).
-    contour_volume = _uniform(rng, CONTOUR_VOLUME)
+    contour_volume = _uniform(rng, CONTOUR_VOLUME_EMDB if profile.heterogeneity else CONTOUR_VOLUME)
     values = data[data != 0] if mask else data.ravel()  # a zoned map's outside is not density
-    n_contour = int(min(values.size - 1, len(atoms.xyz) * contour_volume / voxel**3))
+    # With uneven order, a level as low as version 1's also encloses the solvent's noise:
+    # EMDB-like maps are contoured nearer the model's volume, counting the unmodelled density.
+    n_shown = len(atoms.xyz) + (len(pseudo) if profile.heterogeneity else 0)
+    n_contour = int(min(values.size - 1, n_shown * contour_volume / voxel**3))
+    if profile.masks and mask:
+        # a depositor's mask holds little more than the molecule: the author's level still
+        # leaves its faint rim out (else the level is the mask's edge value, ~0)
+        n_contour = min(n_contour, int(0.6 * values.size))
     level_index = values.size - max(1, n_contour)
     contour = float(np.partition(values, level_index)[level_index])
 
@@ -516,16 +798,15 @@ def simulate_atoms(
             "gradient_weight": round(gradient_weight, 3),
             "field_length": round(field_length, 2),
         },
-        "noise": {
-            "snr": round(snr, 3),
-            "lowpass_sigma": round(noise_sigma, 3),
-            "white_fraction": round(white_fraction, 3),
-        },
+        "noise": noise_params,
         "scale": round(scale, 5),
         "offset": round(offset * 1.0, 6),
         "missing_density": missing,
         "extra_density": extra,
         "mask": mask,
+        "nucleic_acid": nucleic,
+        "uneven_order": order_field,
+        "profile": profile.name,
         "contour_level": contour,
         "contour_volume_per_atom": round(contour_volume, 2),
     }
@@ -558,10 +839,35 @@ def structure_pdb_id(path: Path) -> str:
         raise SimulationError("invalid_id", str(exc)) from exc
 
 
+_ASSEMBLIES: dict[str, Any] = {}
+
+
+def _assembly_of(key: str, structure: gemmi.Structure) -> Any:
+    """The checked assembly model of a structure file, kept for its next map (a structure's
+    maps are simulated one after another; one entry is kept, so memory stays bounded)."""
+    from cryosse.synthetic.assembly import checked_assembly
+
+    if key not in _ASSEMBLIES:
+        _ASSEMBLIES.clear()
+        _ASSEMBLIES[key] = checked_assembly(structure)
+    return _ASSEMBLIES[key]
+
+
 def simulate_entry(
-    model_path: Path, emdb_id: str, mirror_root: Path, seed: int, resolution: float | None = None
+    model_path: Path,
+    emdb_id: str,
+    mirror_root: Path,
+    seed: int,
+    resolution: float | None = None,
+    profile: Profile | str = "v1",
+    resolution_range: tuple[float, float] = RESOLUTION,
 ) -> dict[str, Any]:
-    """Simulate one map of one structure and write it as a mirror entry; return its record."""
+    """Simulate one map of one structure and write it as a mirror entry; return its record.
+    With an `assembly` profile the entry's model is the assembly model (`assembly.py`,
+    mmCIF), the same for every map of the structure; otherwise the file, copied unchanged."""
+    from cryosse.synthetic.assembly import model_bytes
+
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
     emdb_id = normalize_emdb_id(emdb_id)
     if entry_origin(emdb_id) != "simulated":
         raise ValueError(f"{emdb_id} is outside the simulated range {SIMULATED_IDS}")
@@ -570,9 +876,18 @@ def simulate_entry(
         suffix = model_suffix(model_path)
     except ValueError as exc:
         raise SimulationError("model_unreadable", str(exc)) from exc
-    atoms = load_atoms(model_path)
+    structure = read_clean_structure(model_path)
+    assembly_record = None
+    model = (read_plain_bytes(model_path), suffix)
+    if profile.assembly:
+        built = _assembly_of(str(model_path), structure)
+        assembly_record = built.record
+        if built.record.get("used"):
+            structure = built.structure
+            model = (model_bytes(structure), ".cif")
+    atoms = atoms_from_structure(structure, model_path.name)
     rng = entry_rng(seed, emdb_id, pdb_id)
-    sim = simulate_atoms(atoms, rng, resolution)
+    sim = simulate_atoms(atoms, rng, resolution, profile, resolution_range)
     record = {
         "simulated": True,
         "emdb_id": emdb_id,
@@ -582,6 +897,8 @@ def simulate_entry(
         "b_source": atoms.b_source,
         "n_atoms": len(atoms.xyz),
         "n_protein_residues": len(atoms.residues),
+        "n_chains": len(np.unique(atoms.chain_of_residue)),
+        "assembly": assembly_record,
         "parameters": sim.params,
     }
     ox, oy, oz = (float(v) for v in sim.origin) if sim.origin_mode == "origin" else (0.0, 0.0, 0.0)
@@ -606,16 +923,23 @@ def simulate_entry(
         mirror_root,
         info,
         data,
-        {pdb_id: (read_plain_bytes(model_path), suffix)},
+        {pdb_id: model},
         record,
         "simulation.json",
     )
     return record
 
 
-def _simulate_job(job: tuple[Path, int, Path, int]) -> dict[str, str]:
+def resolution_stratum(index: int, count: int) -> tuple[float, float]:
+    """The `index`-th of `count` equal slices of RESOLUTION: the maps of one structure spread
+    over 5-10 Å instead of clustering by chance."""
+    width = (RESOLUTION[1] - RESOLUTION[0]) / count
+    return (RESOLUTION[0] + index * width, RESOLUTION[0] + (index + 1) * width)
+
+
+def _simulate_job(job: tuple[Path, int, Path, int, str, tuple[float, float]]) -> dict[str, str]:
     """One map; a structure that cannot be simulated gives a "skipped" row with its reason."""
-    path, number, mirror_root, seed = job
+    path, number, mirror_root, seed, profile, band = job
     emdb_id = f"EMD-{number}"
     row = {
         "emdb_id": emdb_id,
@@ -627,9 +951,15 @@ def _simulate_job(job: tuple[Path, int, Path, int]) -> dict[str, str]:
         "voxel_size": "",
         "shape_xyz": "",
         "snr": "",
+        "chains": "",
+        "assembly": "",
+        "nucleic_acid": "",
+        "mask": "",
     }
     try:
-        record = simulate_entry(path, emdb_id, mirror_root, seed)
+        record = simulate_entry(
+            path, emdb_id, mirror_root, seed, profile=profile, resolution_range=band
+        )
     except SimulationError as exc:
         row.update(status="skipped", reason=f"{exc.reason}: {exc}")
     except ValueError as exc:  # e.g. a model file of the same id with other coordinates
@@ -642,8 +972,20 @@ def _simulate_job(job: tuple[Path, int, Path, int]) -> dict[str, str]:
             voxel_size=f"{p['voxel_size']:.3f}",
             shape_xyz="x".join(str(n) for n in p["shape_xyz"]),
             snr=f"{p['noise']['snr']:.2f}",
+            chains=str(record["n_chains"]),
+            assembly=_assembly_summary(record["assembly"]),
+            nucleic_acid=str(p["nucleic_acid"]["base_pairs"]) if p["nucleic_acid"] else "",
+            mask=(p["mask"] or {}).get("kind", "zone" if p["mask"] else "none"),
         )
     return row
+
+
+def _assembly_summary(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return ""
+    if not record.get("used"):
+        return f"not used: {record.get('reason', '')}"
+    return f"{record['assembly_copies']} copies + {record['packed_neighbours']} neighbours"
 
 
 def simulate_structures(
@@ -654,10 +996,14 @@ def simulate_structures(
     seed: int = 1,
     jobs: int = 1,
     progress: bool = False,
+    profile: str = "v1",
 ) -> list[dict[str, str]]:
-    """Simulate `maps_per_structure` maps of each model, ids in sorted model order from
-    `first_id`, in `jobs` processes; a model that fails is reported (status "skipped" + reason),
-    never fatal. Writes `<mirror_root>/simulated.tsv` and returns its rows."""
+    """Simulate `maps_per_structure` maps of each model (the j-th in `resolution_stratum(j, n)`),
+    ids in sorted model order from `first_id`, in `jobs` processes; a model that fails is
+    reported (status "skipped" + reason), never fatal. Writes `<mirror_root>/simulated.tsv` and
+    returns its rows."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown simulation profile {profile!r} (one of {', '.join(PROFILES)})")
     from multiprocessing import get_context
 
     from tqdm import tqdm
@@ -670,7 +1016,14 @@ def simulate_structures(
             f"EMD-{SIMULATED_IDS[0]}..EMD-{SIMULATED_IDS[1]}"
         )
     work = [
-        (p, first_id + i * maps_per_structure + j, Path(mirror_root), seed)
+        (
+            p,
+            first_id + i * maps_per_structure + j,
+            Path(mirror_root),
+            seed,
+            profile,
+            resolution_stratum(j, maps_per_structure),
+        )
         for i, p in enumerate(paths)
         for j in range(maps_per_structure)
     ]
