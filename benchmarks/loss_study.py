@@ -39,9 +39,13 @@ def _results(config: dict[str, Any]) -> Path:
     return REPO / "results" / config["run"]
 
 
-def build_dataset(config_path: Path, workers: int) -> None:
+def build_dataset(config_path: Path, workers: int, rerun_triggers: list[str] | None) -> None:
     snakemake = Path(sys.executable).with_name("snakemake")
     command = [str(snakemake), "dataset", "--configfile", str(config_path), "--cores", str(workers)]
+    if rerun_triggers:
+        # e.g. mtime: keep entries curated by an earlier build when only code that does not
+        # change them (an error message, a check) has changed since
+        command += ["--rerun-triggers", *rerun_triggers]
     subprocess.run([*command, "-q"], cwd=REPO, check=True)
 
 
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     record = Path(args.record)
-    build_dataset(Path(args.config), args.workers)
+    build_dataset(Path(args.config), args.workers, args.rerun_triggers)
     started, finished = 0, 0
     in_flight: dict[Future[dict[str, Any]], str] = {}
     # spawn: the workers start clean, not as forks of a process that has loaded torch
@@ -175,6 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="runs at once, one thread each")
     parser.add_argument("--max-runs", type=int, default=10**6, help="stop after starting N runs")
     parser.add_argument("--commit", action="store_true", help="git-commit each recorded run")
+    parser.add_argument(
+        "--rerun-triggers",
+        nargs="+",
+        help="passed to snakemake for the data set (mtime: keep an earlier build's entries)",
+    )
     args = parser.parse_args(argv)
     {"run": run, "tables": tables, "plan": plan}[args.command](args)
 
