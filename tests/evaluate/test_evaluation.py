@@ -316,3 +316,35 @@ def test_external_prediction_with_a_hostile_header_is_refused(tmp_path: Path) ->
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert "map_unreadable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_seeds_and_flips_score_through_the_same_path(tmp_path: Path) -> None:
+    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
+    curate_entry(located, settings, tmp_path / "samples")
+    sample = tmp_path / "samples/EMD-8518_5u8s_A"
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        path = tmp_path / f"seed{seed}.pt"
+        model = UNet3D(base=4).state_dict()
+        save_checkpoint(make_checkpoint(model, {"base": 4, "depth": 2}, {"epoch": 1}), path)
+        paths.append(path)
+    (alone,) = evaluate_checkpoint(paths[0], [sample], tmp_path / "a.tsv", device="cpu")
+    (twice,) = evaluate_checkpoint([paths[0]] * 2, [sample], tmp_path / "b.tsv", device="cpu")
+    assert twice.voxel_f1_helix == pytest.approx(alone.voxel_f1_helix, abs=1e-6)
+    (pair,) = evaluate_checkpoint(paths, [sample], tmp_path / "c.tsv", device="cpu")
+    (flipped,) = evaluate_checkpoint(
+        paths[0], [sample], tmp_path / "d.tsv", device="cpu", flips=True
+    )
+    for result in (pair, flipped):
+        assert result.voxel_pred_helix + result.voxel_true_helix > 0
+    # different networks and the mirror images change the prediction
+    assert (pair.voxel_tp_helix, pair.voxel_pred_helix) != (
+        alone.voxel_tp_helix,
+        alone.voxel_pred_helix,
+    )
+    assert (flipped.voxel_tp_helix, flipped.voxel_pred_helix) != (
+        alone.voxel_tp_helix,
+        alone.voxel_pred_helix,
+    )

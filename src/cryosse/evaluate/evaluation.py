@@ -20,6 +20,7 @@ non-zero voxels, and the sample's resolution for the Hessian's smoothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from cryosse.io.density import write_map
 from cryosse.io.sample import Sample, read_sample
 from cryosse.learn.checkpoint import grid_factor, load_checkpoint
 from cryosse.learn.device import Device, choose_device
+from cryosse.learn.ensemble import SeedEnsemble
 from cryosse.learn.inputs import central_mask, load_box
 from cryosse.learn.training import predict_sample
 from cryosse.learn.unet import UNet3D
@@ -83,17 +85,19 @@ def load_model(checkpoint: str | Path, device: Device) -> tuple[UNet3D, dict[str
 
 
 def evaluate_case(
-    model: UNet3D,
+    model: UNet3D | SeedEnsemble,
     sample_dir: str | Path,
     device: Device,
     predictions_dir: Path | None = None,
     factor: int = 1,
+    flips: bool = False,
 ) -> CaseResult:
-    """Score one sample; `factor`: sample voxels per network voxel (checkpoint.grid_factor).
-    Whatever the network's grid, the scores are on the sample's own labels."""
+    """Score one sample; `factor`: sample voxels per network voxel (checkpoint.grid_factor);
+    `flips`: test-time flips (predict_box). Whatever the network's grid, the scores are on the
+    sample's own labels."""
     sample = read_sample(sample_dir)
     box = load_box(sample_dir)
-    probs = predict_sample(model, box, factor, device)
+    probs = predict_sample(model, box, factor, device, flips=flips)
     pred = probs.argmax(axis=0)
     if predictions_dir is not None:
         origin = np.array(sample.meta["origin"], dtype=np.float64)
@@ -214,19 +218,31 @@ def cases_by_loss_and_seed(case_files: list[str | Path]) -> dict[str, dict[int, 
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path,
+    checkpoint: str | Path | Sequence[str | Path],
     sample_dirs: list[Path],
     cases_tsv: str | Path,
     predictions_root: str | Path | None = None,
     device: str = "auto",
+    flips: bool = False,
 ) -> list[CaseResult]:
-    """Every test case with one trained model; per-case TSV, optional predicted maps."""
+    """Every test case with one trained model; per-case TSV, optional predicted maps.
+    Several checkpoints (seeds of one setting, the same network and grid) are scored as their
+    mean (cryosse.learn.ensemble.SeedEnsemble); `flips`: test-time flips."""
     torch_device = choose_device(device)
-    model, metadata = load_model(checkpoint, torch_device)
+    paths = [checkpoint] if isinstance(checkpoint, str | Path) else list(checkpoint)
+    loaded = [load_model(path, torch_device) for path in paths]
+    metadata = loaded[0][1]
+    for path, (_, other) in zip(paths[1:], loaded[1:], strict=True):
+        if other["voxel_size"] != metadata["voxel_size"]:
+            grids = f"{other['voxel_size']} Å, not {metadata['voxel_size']} Å"
+            raise ValueError(f"{path}: the network's grid is {grids}")
+    model: UNet3D | SeedEnsemble = (
+        loaded[0][0] if len(loaded) == 1 else SeedEnsemble([m for m, _ in loaded]).eval()
+    )
     results = []
     for sample_dir in sample_dirs:
         out = Path(predictions_root) / Path(sample_dir).name if predictions_root else None
         factor = grid_factor(metadata, float(read_sample(sample_dir).meta["voxel_size"]))
-        results.append(evaluate_case(model, sample_dir, torch_device, out, factor))
+        results.append(evaluate_case(model, sample_dir, torch_device, out, factor, flips))
     write_cases(results, cases_tsv)
     return results
