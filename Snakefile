@@ -6,7 +6,7 @@
 import sys
 
 from cryosse.workflow.toolchain import ToolchainError, check_toolchain
-from cryosse.core.config import complete_config
+from cryosse.core.config import complete_config, sort_keys
 from cryosse.core.grid import LOSSES, RUN_ID_PATTERN
 from snakemake.utils import min_version
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
@@ -17,8 +17,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-# The schema (config/schema.json) with its defaults filled in: the loader the command line uses.
-complete_config(config)
+# The schema (config/schema.json) with its defaults filled in: the loader the command line uses;
+# keys sorted, so that params do not change with the order of a config file's keys.
+sort_keys(complete_config(config))
 
 
 include: "rules/common.smk"

@@ -132,3 +132,14 @@ def test_absurd_sizes_are_refused_by_the_schema(section: str, key: str, value: i
     assert f"{section}.{key}" in message and "\n" not in message
     bound = schema()["properties"][section]["properties"][key]["maximum"]
     complete_config({section: {key: bound}})  # the bound itself is allowed
+
+
+def test_sort_keys_orders_every_mapping_and_keeps_lists() -> None:
+    from cryosse.core.config import sort_keys
+
+    config = {"b": {"z": 1, "a": [{"y": 0, "x": 1}, 3]}, "a": ["FL_DL", "CE"]}
+    same = sort_keys(config)
+    assert same is config
+    assert list(config) == ["a", "b"] and list(config["b"]) == ["a", "z"]
+    assert list(config["b"]["a"][0]) == ["x", "y"]
+    assert config["a"] == ["FL_DL", "CE"]  # a list's order means something (the run order)

@@ -152,9 +152,11 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     assert_only_added(results, before, splits_before, "EMD-90011", ["EMD-90011_3j8g_X"])
 
 
-def planned_runs(workdir: Path, config: Path, demo: dict) -> tuple[set[str], str]:
+def planned_runs(
+    workdir: Path, config: Path, demo: dict, sort_keys: bool = True
+) -> tuple[set[str], str]:
     """The train_model run ids a dry run plans with `demo` as the config, and its output."""
-    config.write_text(yaml.safe_dump(demo))
+    config.write_text(yaml.safe_dump(demo, sort_keys=sort_keys))
     plan = run_snakemake(workdir, config, "--dry-run")
     assert plan.returncode == 0, plan.stderr[-2000:]
     jobs = plan.stdout.split("rule ")
@@ -174,6 +176,15 @@ def assert_the_grid_grows_without_retraining(workdir: Path, config: Path, demo: 
     training = demo["training"]
     resources = {"mem_mb": 4321, "runtime": 99, "threads": 2, "device": "cpu", "gpu": True}
     runs, text = planned_runs(workdir, config, {**demo, "training": {**training, **resources}})
+    assert not runs and "Nothing to be done" in text, text[-3000:]
+
+    def reversed_keys(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: reversed_keys(value[k]) for k in sorted(value, key=str, reverse=True)}
+        return value
+
+    # the same settings written in another key order (a tool that rewrites the file)
+    runs, text = planned_runs(workdir, config, reversed_keys(demo), sort_keys=False)  # type: ignore[arg-type]
     assert not runs and "Nothing to be done" in text, text[-3000:]
 
     runs, text = planned_runs(workdir, config, {**demo, "training": {**training, "seeds": [0, 1]}})

@@ -80,6 +80,26 @@ def complete_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def sort_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """Every mapping of `config` in key order, in place (lists keep theirs); returns it.
+
+    Snakemake compares a job's params with the recorded ones as written, key order included:
+    the same settings in another order (a config file rewritten by a tool) would re-run every
+    finished job."""
+
+    def ordered(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: ordered(value[key]) for key in sorted(value, key=str)}
+        if isinstance(value, list):
+            return [ordered(item) for item in value]
+        return value
+
+    items = ordered(config)
+    config.clear()
+    config.update(items)
+    return config
+
+
 def load_config(path: str | Path | None = None) -> dict[str, Any]:
     """A YAML config file, validated and completed; without a path, every default."""
     if path is None:
