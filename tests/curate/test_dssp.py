@@ -129,3 +129,36 @@ def test_residue_without_number_is_refused(tmp_path: Path) -> None:
         protein_residues(read_model(path))
     assert caught.value.reason == Reason.MODEL_UNREADABLE
     assert "no residue number" in str(caught.value)
+
+
+def test_a_sheet_mkdssp_cannot_annotate_falls_back_to_its_standard_ranges(realdata: Path) -> None:
+    # 1a4l (adenosine deaminase, 4 chains): mkdssp 4.2 --write-experimental exits 1 with
+    # "Duplicate Key violation, cat: struct_sheet_range" (a curation exclusion of 50 simulated
+    # maps until the fallback): its standard _struct_conf carries the assignment
+    path = realdata.parent / "structures" / "1a4l.pdb.gz"
+    assert path.is_file(), f"tests need the deposited models in {path.parent}"
+    codes = assign_dssp(read_model(path))
+    classes = [code_to_class(c) for c in codes.values()]
+    assert {key[0] for key in codes} == {"A", "B", "C", "D"}
+    assert classes.count(HELIX) > 500 and classes.count(SHEET) > 150
+
+
+def test_the_standard_ranges_give_the_summary_s_classes(tmp_path: Path) -> None:
+    # where both outputs work (the demo's models), the fallback's classes are the summary's
+    import subprocess
+
+    from cryosse.curate.dssp import _struct_conf_rows, _summary_rows, _write_dssp_input
+    from tests.conftest import DEMO_MIRROR
+
+    for model in sorted((DEMO_MIRROR / "pdb").glob("*.pdb.gz")):
+        _write_dssp_input(read_model(model), tmp_path / "in.cif")
+        for extra, out in (["--write-experimental"], "a.cif"), ([], "b.cif"):
+            subprocess.run(
+                ["mkdssp", "--output-format", "mmcif", *extra, tmp_path / "in.cif", tmp_path / out],
+                check=True,
+                capture_output=True,
+            )
+        summary = {(a, s): code_to_class(c) for a, s, c in _summary_rows(tmp_path / "a.cif")}
+        ranges = {(a, s): code_to_class(c) for a, s, c in _struct_conf_rows(tmp_path / "b.cif")}
+        assert summary, model
+        assert summary == {key: ranges.get(key, BACKGROUND) for key in summary}, model

@@ -41,6 +41,19 @@ MKDSSP_TIMEOUT_S = 600
 DSSP_MARGIN = 15.0
 # What mkdssp prints (strerror) when the machine, not the model, failed it
 _ENVIRONMENT_MESSAGES = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EIO, errno.ENOMEM))
+# What mkdssp 4.2 prints when its experimental categories get two rows with one key
+_DUPLICATE_KEY = "Duplicate Key violation"
+# DSSP's codes in the standard _struct_conf (mkdssp 4.2); an isolated bridge (B) is a STRN
+# like a strand (E): both are sheet (cryosse.core.classes)
+_CONF_TYPE_CODES = {
+    "HELX_RH_AL_P": "H",
+    "HELX_RH_3T_P": "G",
+    "HELX_RH_PI_P": "I",
+    "HELX_LH_PP_P": "P",
+    "STRN": "E",
+    "TURN_TY1_P": "T",
+    "BEND": "S",
+}
 
 
 def trim_to_region(
@@ -149,6 +162,57 @@ def _write_dssp_input(structure: gemmi.Structure, path: Path) -> dict[tuple[str,
     return mapping
 
 
+def _run_mkdssp(binary: str, src: Path, dst: Path, experimental: bool) -> str | None:
+    """Run mkdssp on src into dst: None when it worked, else the one-line reason; raises
+    EnvironmentFault when the machine, not the model, failed it."""
+    extra = ["--write-experimental"] if experimental else []
+    try:
+        result = subprocess.run(
+            [binary, "--output-format", "mmcif", *extra, str(src), str(dst)],
+            capture_output=True,
+            text=True,
+            timeout=MKDSSP_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        # the work is bounded by the region (the map), so overrunning is the model's doing
+        return f"mkdssp ran over {MKDSSP_TIMEOUT_S} s"
+    message = (result.stderr or result.stdout).strip().splitlines()
+    signal_name = killed_by(result.returncode)
+    if signal_name is not None:
+        raise EnvironmentFault(f"mkdssp was killed ({signal_name}): run again")
+    if result.returncode != 0 and any(
+        text in line for line in message for text in _ENVIRONMENT_MESSAGES
+    ):
+        raise EnvironmentFault(f"mkdssp failed on the machine: {message[-1]}")
+    if result.returncode != 0 or not dst.is_file():
+        return f"mkdssp exited with {result.returncode}: {message[-1] if message else ''}"
+    return None
+
+
+def _summary_rows(path: Path) -> list[tuple[str, int, str]]:
+    """(label_asym_id, label_seq_id, code) of every residue: _dssp_struct_summary."""
+    block = gemmi.cif.read(str(path)).sole_block()
+    table = block.find(
+        "_dssp_struct_summary.", ["label_asym_id", "label_seq_id", "secondary_structure"]
+    )
+    return [(row[0], int(row[1]), row[2]) for row in table]
+
+
+def _struct_conf_rows(path: Path) -> list[tuple[str, int, str]]:
+    """The same from the standard _struct_conf ranges (residues in none are loop)."""
+    block = gemmi.cif.read(str(path)).sole_block()
+    table = block.find(
+        "_struct_conf.",
+        ["conf_type_id", "beg_label_asym_id", "beg_label_seq_id", "end_label_seq_id"],
+    )
+    return [
+        (row[1], seq, _CONF_TYPE_CODES.get(row[0], ""))
+        for row in table
+        for seq in range(int(row[2]), int(row[3]) + 1)
+    ]
+
+
 def assign_dssp(
     structure: gemmi.Structure,
     executable: str = "mkdssp",
@@ -174,41 +238,22 @@ def assign_dssp(
         mapping = _write_dssp_input(structure, src)
         if not mapping:
             raise CurationError(Reason.DSSP_EMPTY, "the model has no polymer residue for DSSP")
-        try:
-            result = subprocess.run(
-                [binary, "--output-format", "mmcif", "--write-experimental", str(src), str(dst)],
-                capture_output=True,
-                text=True,
-                timeout=MKDSSP_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            # the work is bounded by the region (the map), so overrunning is the model's doing
-            raise CurationError(
-                Reason.DSSP_FAILED, f"mkdssp ran over {MKDSSP_TIMEOUT_S} s"
-            ) from None
-        message = (result.stderr or result.stdout).strip().splitlines()
-        signal_name = killed_by(result.returncode)
-        if signal_name is not None:
-            raise EnvironmentFault(f"mkdssp was killed ({signal_name}): run again")
-        if result.returncode != 0 and any(
-            text in line for line in message for text in _ENVIRONMENT_MESSAGES
-        ):
-            raise EnvironmentFault(f"mkdssp failed on the machine: {message[-1]}")
-        if result.returncode != 0 or not dst.is_file():
-            raise CurationError(
-                Reason.DSSP_FAILED,
-                f"mkdssp exited with {result.returncode}: {message[-1] if message else ''}",
-            )
-        block = gemmi.cif.read(str(dst)).sole_block()
-        table = block.find(
-            "_dssp_struct_summary.", ["label_asym_id", "label_seq_id", "secondary_structure"]
-        )
+        failure = _run_mkdssp(binary, src, dst, experimental=True)
+        if failure is None:
+            rows = _summary_rows(dst)
+        elif _DUPLICATE_KEY in failure:
+            # mkdssp 4.2 cannot write its experimental categories when two sheet ranges get
+            # the same key (a sheet across symmetry copies): its standard _struct_conf has
+            # the same assignment (B and E both as STRN, both sheet)
+            failure = _run_mkdssp(binary, src, dst, experimental=False)
+            if failure is None:
+                rows = _struct_conf_rows(dst)
+        if failure is not None:
+            raise CurationError(Reason.DSSP_FAILED, failure)
     codes: dict[tuple[str, int, str], str] = {}
-    for row in table:
-        key = mapping.get((row[0], int(row[1])))
+    for asym, seq, code in rows:
+        key = mapping.get((asym, seq))
         if key is not None:
-            code = row[2]
             codes[key] = "" if code in (".", "?") else code
     if not codes:
         raise CurationError(
