@@ -6,7 +6,7 @@ import gemmi
 import pytest
 
 from cryosse.core.classes import BACKGROUND, HELIX, SHEET, code_to_class
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import CurationError, EnvironmentFault, Reason
 from cryosse.curate.dssp import assign_dssp
 from cryosse.io.structure import protein_residues, read_model
 
@@ -96,12 +96,11 @@ def test_ca_only_model_fails_loudly(realdata: Path) -> None:
     assert info.value.reason == Reason.DSSP_EMPTY
 
 
-def test_missing_mkdssp_is_a_clear_error(realdata: Path) -> None:
+def test_missing_mkdssp_fails_the_job_with_a_clear_error(realdata: Path) -> None:
+    # was a dssp_failed exclusion of every entry a compute node without DSSP curated
     structure = read_model(realdata / "EMD-8518/A_fitted.pdb")
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(EnvironmentFault, match="apt-get install dssp"):
         assign_dssp(structure, executable="mkdssp-not-installed")
-    assert info.value.reason == Reason.DSSP_FAILED
-    assert "apt-get install dssp" in info.value.message
 
 
 def test_gzipped_mmcif_model(realdata: Path) -> None:

@@ -221,17 +221,19 @@ def assign_dssp(
     """Run mkdssp on the model: (chain, seqnum, icode) → DSSP code ("" for loop); with
     `region` (low, high xyz Å) only on the residues within it and DSSP_MARGIN around it.
 
-    Raises CurationError(DSSP_FAILED) if mkdssp is missing or fails, CurationError(DSSP_EMPTY)
-    if it assigns no residue, and EnvironmentFault if it was killed or the machine failed it.
+    Raises CurationError(DSSP_FAILED) if mkdssp fails on the model, CurationError(DSSP_EMPTY)
+    if it assigns no residue, and EnvironmentFault if it is missing, was killed or the
+    machine failed it.
     """
     if region is not None:
         structure, _ = trim_to_region(structure, *region)
     binary = shutil.which(executable)
     if binary is None:
-        raise CurationError(
-            Reason.DSSP_FAILED,
-            f"{executable} (DSSP 4.x) is not installed: apt-get install dssp, "
-            "or conda install -c conda-forge dssp",
+        # the machine's fault (a compute node without DSSP), not the entry's: the job fails
+        # instead of excluding every entry it curates
+        raise EnvironmentFault(
+            f"{executable} (DSSP 4.x) is not installed on this machine: apt-get install dssp, "
+            "or conda install -c conda-forge dssp"
         )
     with tempfile.TemporaryDirectory(prefix="cryosse-dssp-") as tmp:
         src, dst = Path(tmp) / "in.cif", Path(tmp) / "out.cif"
