@@ -82,6 +82,7 @@ def test_the_grid_of_the_default_config_is_the_papers_33_runs_plus_25_cross_vali
     assert "unknown until `cryosse search` writes the entry list" in text
     assert "58 training runs (33 loss × learning rate × γ, 0 for more seeds, 25 cross" in text
     assert "not measured by this project" in text and "measured with benchmarks/" in text
+    assert "the GPU-hours are a lower bound" in text
 
 
 def test_the_estimate_follows_the_config_not_a_total() -> None:

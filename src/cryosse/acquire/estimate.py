@@ -401,6 +401,13 @@ def estimate_run(
         "every run counted to its last epoch: early stopping (patience) only shortens it",
         "data loading and checkpoints are not counted (not measured)",
     ]
+    if gpu_step.size > side:
+        notes.append(
+            f"the GPU step is scaled down from {gpu_step.size}³ to {side}³ by voxel count; a GPU "
+            "is used less fully on a smaller crop, so the GPU-hours are a lower bound (measure "
+            f"benchmarks/train_step.py --sizes {side} on your GPU, then --step-ms and "
+            f"--step-size {side})"
+        )
     if int(config["model"]["depth"]) != MEASURED_DEPTH:
         notes.append(
             f"model.depth {config['model']['depth']}: the step times are of depth "
