@@ -3,6 +3,8 @@
     cryosse search [--config config/config.yaml] [--entries config/entries.tsv] [--method helical]
     cryosse add EMD-1234 EMD-5678 [--entries config/entries.tsv]
     cryosse fetch [--config config/config.yaml] [EMD-1234 ...]
+    cryosse estimate [--config config/config.yaml] [--entries N --map-mb MB] [--samples N]
+        [--step-ms MS --step-size 112 --gpu-name NAME]
     cryosse curate EMD-8518 EMD-6149 --mirror demo/mirror --out results/mine [--config c.yaml]
     cryosse evaluate --pred-helix H.mrc --pred-sheet S.mrc --map M.map.gz --structure C.cif
         (the tool's rows, then the same samples scored by the baselines of
@@ -34,7 +36,7 @@ import sys
 from typing import NoReturn
 
 from cryosse import __version__
-from cryosse.cli import dataset, segmentation, synthetic
+from cryosse.cli import dataset, planning, segmentation, synthetic
 from cryosse.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OUT_OF_RESOURCES,
@@ -46,7 +48,7 @@ from cryosse.cli.common import (
 from cryosse.curate.dssp import mkdssp_version
 from cryosse.io.entries import EntryListError
 
-COMMAND_GROUPS = (dataset, synthetic, segmentation)
+COMMAND_GROUPS = (dataset, planning, synthetic, segmentation)
 
 
 class Parser(argparse.ArgumentParser):
