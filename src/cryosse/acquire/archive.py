@@ -340,7 +340,17 @@ def read_map_statistics(header_path: Path) -> MapStatistics | None:
 
 def compute_map_statistics(path: Path) -> MapStatistics:
     """Minimum, maximum, mean and (population) standard deviation of the map's data, read in
-    bounded chunks; ValueError if the file is not an MRC map of a summable mode or is short."""
+    bounded chunks; ValueError if the file is not an MRC map of a summable mode, is short or
+    is a corrupt gzip (an I/O error of the machine is raised as it is)."""
+    try:
+        return _map_statistics(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        if is_environment_fault(exc):
+            raise
+        raise ValueError(f"{path.name.removeprefix('.part-')} does not read: {exc}") from exc
+
+
+def _map_statistics(path: Path) -> MapStatistics:
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as handle:
         head = handle.read(_MRC_HEADER_BYTES)
