@@ -711,8 +711,11 @@ class HttpArchive:
                 return ModelFile(dest, url, note)
             with _locked(self._lock_path(dest)):
                 if aside is None:
-                    # hidden: the cache's lookup (model_path) never returns it
-                    kept = dest.with_name(".unverified-" + dest.name)
+                    # hidden (the cache's lookup, model_path, never returns it) and this
+                    # thread's own: another job setting aside the same model keeps its copy
+                    kept = dest.with_name(
+                        f".unverified-{os.getpid()}-{threading.get_ident()}-{dest.name}"
+                    )
                     os.replace(dest, kept)
                     aside = (kept, dest, url, note)
                 else:
@@ -721,7 +724,10 @@ class HttpArchive:
         if aside is not None:
             kept, dest, url, note = aside
             with _locked(self._lock_path(dest)):
-                os.replace(kept, dest)
+                if dest.is_file():  # another job published it meanwhile
+                    kept.unlink()
+                else:
+                    os.replace(kept, dest)
             return ModelFile(dest, url, f"{note}; no source served a model that can be verified")
         # Missing everywhere is model_missing; any transient failure makes it download_failed.
         reasons = {f.reason for f in failures}
