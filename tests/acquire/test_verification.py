@@ -304,6 +304,24 @@ def test_https_downgrade_is_followed_when_configured(
     assert {r.path for r in server.requests} >= {HEADER_8518, MAP_8518, MODEL_5U8S}
 
 
+def test_search_refuses_the_downgrade_too(
+    server: ArchiveServer, https_redirector: str, tmp_path: Path
+) -> None:
+    """`cryosse search` reads archive.allow_http_downgrade as acquisition does: the EMDB API's
+    https address redirecting to http fails the search with the reason, and adds nothing."""
+    from cryosse.acquire.search import search_from_config
+
+    config = {
+        "archive": {**https_config(server, https_redirector), "cache": str(tmp_path / "cache")},
+        "download": {"retries": 1},
+        "resolution": {"min": 5.0, "max": 10.0},
+    }
+    entries = tmp_path / "entries.tsv"
+    with pytest.raises(RuntimeError, match=r"EMDB search failed: https://.* redirects to http://"):
+        search_from_config(config, entries)
+    assert not entries.exists() and server.requests == []
+
+
 def test_the_setting_is_in_the_schema() -> None:
     from cryosse.core.config import complete_config, schema
 
