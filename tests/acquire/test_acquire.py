@@ -29,7 +29,7 @@ from cryosse.core.reasons import Reason
 from cryosse.curate.settings import CurationSettings
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import parse_obsolete_list
-from tests.conftest import DEMO_MIRROR
+from tests.conftest import DEMO_MIRROR, REPO
 from tests.support.archive_server import ArchiveServer, Fault, start_server, stop_server
 
 WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
@@ -393,16 +393,24 @@ def test_map_size_unit_is_that_of_the_real_archive(tmp_path: Path) -> None:
 def test_model_falls_back_from_rcsb_to_pdbe(
     server: ArchiveServer, tmp_path: Path, sleeps: list[float]
 ) -> None:
-    structure = gemmi.read_structure(str(DEMO_MIRROR / "pdb/5u8s.pdb.gz"))
-    cif = structure.make_mmcif_document().as_string().encode()
-    server.files["/pdbe/download/5u8s.cif"] = cif
-    server.files["/rcsb/download/5U8S.cif.gz"] = gzip.compress(cif)
-    server.add_fault("/rcsb/download/5U8S.cif.gz", *[Fault("status", status=503)] * 3)
+    """A real mmCIF of the PDB archive (1a7g, with the residue list that verifies it) from
+    PDBe when RCSB fails; the PDB format is never asked for."""
+    real = REPO.parent / "shared/structures/1a7g.cif.gz"
+    if not real.is_file():
+        pytest.skip(f"{real} is not at hand")
+    retarget_header(server, "1a7g")
+    cif = gzip.decompress(real.read_bytes())
+    server.files["/pdbe/download/1a7g.cif"] = cif
+    server.files["/rcsb/download/1A7G.cif.gz"] = gzip.compress(cif)
+    server.add_fault("/rcsb/download/1A7G.cif.gz", *[Fault("status", status=503)] * 3)
     located = acquire(server, tmp_path, sleeps)
     (model,) = located.models
-    assert model.reason is None and model.source.endswith("/pdbe/download/5u8s.cif")
-    assert Path(model.path).name == "5u8s.cif"
-    assert not server.requests_for(MODEL_5U8S), "the PDB format is only a last resort"
+    assert model.reason is None and model.source.endswith("/pdbe/download/1a7g.cif")
+    assert Path(model.path).name == "1a7g.cif"
+    assert (model.verification or "").startswith(
+        "its Content-Length received in full; content verified: the 82 modelled residues"
+    )
+    assert not server.requests_for("/rcsb/download/1A7G.pdb.gz"), "the PDB format is last"
 
 
 def test_model_missing_everywhere(

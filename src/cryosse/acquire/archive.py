@@ -16,6 +16,23 @@ Failures become CurationErrors with a reason for the curation log:
                                  intact file of the wrong size is not fetched again)
     over its size cap         -> download_failed (permanent, at once): an endless header,
                                  model or map body never fills the disk
+    https:// redirected to    -> no exclusion: ArchiveConfigError, the acquisition job fails
+    http://                      naming the URL (archive.allow_http_downgrade accepts it)
+
+What is verified beyond the transfer, and recorded in the entry's record (`map_verification`,
+each model's `verification`), since neither archive publishes a checksum of its files (EMDB's
+file tree and its v3 header carry none; the PDB archive none per entry):
+    map      its size against the header's size_kbytes (above), and, where the header
+             publishes map/statistics (minimum, maximum, average, std), the values of the
+             map's data against them: a map of the right size but the wrong content fails.
+             No statistics (the demo mirror's headers): "not verifiable" is recorded.
+    model    a gzip's CRC-32 and length (transfer), and the residue or atom count the file
+             itself publishes: mmCIF `_pdbx_poly_seq_scheme` (every residue it marks as
+             modelled must be in `_atom_site`), PDB format MASTER (its atom count must be
+             that of ATOM/HETATM records). A plain-text model that publishes neither could be
+             cut at a line end unnoticed: a source that can be verified is preferred to it,
+             and if none serves the model it is used with "not verifiable beyond its length"
+             recorded.
 
 The header's `map@size_kbytes` is in units of 1000 bytes, floor(bytes / 1000): EMD-25107, a
 220³ float32 map of 42,593,024 bytes, has size_kbytes="42593" in EMDB's own header, and EMDB's
@@ -26,10 +43,13 @@ from __future__ import annotations
 
 import fcntl
 import gzip
+import math
 import os
 import struct
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +57,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import gemmi
+import numpy as np
 
 from cryosse.acquire.download import Downloader, DownloadError, Rejected
 from cryosse.core.config import settings_from
@@ -78,6 +99,8 @@ class ArchiveSettings:
     emdb_api_url: str = DEFAULT_EMDB_API_URL
     model_urls: tuple[str, ...] = DEFAULT_MODEL_URLS
     obsolete_list_url: str = DEFAULT_OBSOLETE_LIST_URL
+    # follow a redirect from https:// to http:// (default: refuse it, a configuration error)
+    allow_http_downgrade: bool = False
 
     @classmethod
     def from_config(cls, archive: dict[str, Any]) -> ArchiveSettings:
@@ -126,6 +149,11 @@ class DownloadLimits:
         )
 
 
+class ArchiveConfigError(RuntimeError):
+    """The configured archive cannot be used as it is (an https:// URL redirecting to http://):
+    no entry is excluded for it, the acquisition fails until the configuration changes."""
+
+
 class Archive(Protocol):
     """What the acquisition step needs from a source of EMDB and PDB files."""
 
@@ -142,6 +170,9 @@ class Archive(Protocol):
 class ModelFile:
     path: Path
     source: str  # the mirror path or the URL it was downloaded from
+    # what vouches for the file being whole (gzip CRC, its own residue or atom count), or
+    # why nothing does: for the entry's record
+    verification: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,6 +263,254 @@ def check_map_size(path: Path, size_kbytes: int | None) -> None:
         )
 
 
+class ContentMismatch(Rejected):
+    """A complete, intact file whose content disagrees with what the archive publishes about
+    it (a map whose values are not those of the header's map statistics)."""
+
+
+# What the record says when nothing published about a file could check its content.
+NOT_VERIFIABLE = "not verifiable"
+# The header's map statistics, compared with tolerances in units of the published value range
+# (maximum - minimum): EMDB prints them with a few significant digits; another map's values
+# differ by far more.
+_STATISTICS_TOLERANCE = 0.01
+# numpy dtypes of the MRC modes whose values can be summed (mode 101, 4-bit, is not checked)
+_MRC_DTYPES = {0: "i1", 1: "i2", 2: "f4", 6: "u2", 12: "f2"}
+_MRC_HEADER_BYTES = 1024
+_STATISTICS_CHUNK = 1 << 22  # bytes of map data per step: bounded memory for any map size
+# Content checks already done, by file identity (a verified ".part" keeps its inode, size and
+# mtime when it is renamed onto its final name): the record reuses the download's result.
+_checked: dict[tuple[object, ...], str] = {}
+_checked_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class MapStatistics:
+    """The values of a map's data: EMDB publishes them in its header (map/statistics)."""
+
+    minimum: float
+    maximum: float
+    average: float
+    std: float
+
+    def describe(self) -> str:
+        return (
+            f"min {self.minimum:.6g}, max {self.maximum:.6g}, mean {self.average:.6g}, "
+            f"std {self.std:.6g}"
+        )
+
+    def differences(self, published: MapStatistics) -> list[str]:
+        """The statistics that disagree with `published` beyond the tolerance."""
+        scale = published.maximum - published.minimum
+        if not scale > 0:
+            scale = max(abs(published.maximum), abs(published.minimum)) or 1.0
+        tolerance = _STATISTICS_TOLERANCE * scale
+        pairs = {
+            "minimum": (self.minimum, published.minimum),
+            "maximum": (self.maximum, published.maximum),
+            "average": (self.average, published.average),
+            "std": (self.std, published.std),
+        }
+        return [name for name, (a, b) in pairs.items() if not abs(a - b) <= tolerance]
+
+
+def read_map_statistics(header_path: Path) -> MapStatistics | None:
+    """The header's map/statistics (minimum, maximum, average, std), or None where it
+    publishes none, or not all four as finite numbers."""
+    try:
+        root = ET.parse(header_path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        if is_environment_fault(exc):
+            raise
+        return None
+    node = root.find("map/statistics")
+    if node is None:
+        return None
+    values = []
+    for tag in ("minimum", "maximum", "average", "std"):
+        try:
+            value = float((node.findtext(tag) or "").strip())
+        except ValueError:
+            return None
+        if not math.isfinite(value):
+            return None
+        values.append(value)
+    return MapStatistics(*values)
+
+
+def compute_map_statistics(path: Path) -> MapStatistics:
+    """Minimum, maximum, mean and (population) standard deviation of the map's data, read in
+    bounded chunks; ValueError if the file is not an MRC map of a summable mode, is short or
+    is a corrupt gzip (an I/O error of the machine is raised as it is)."""
+    try:
+        return _map_statistics(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        if is_environment_fault(exc):
+            raise
+        raise ValueError(f"{path.name.removeprefix('.part-')} does not read: {exc}") from exc
+
+
+def _map_statistics(path: Path) -> MapStatistics:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        head = handle.read(_MRC_HEADER_BYTES)
+        if len(head) < _MRC_HEADER_BYTES:
+            raise ValueError(f"{path.name}: shorter than an MRC header")
+        order = ">" if head[212] == 0x11 else "<"
+        if struct.unpack(order + "i", head[12:16])[0] not in _MRC_DTYPES:
+            other = "<" if order == ">" else ">"
+            if struct.unpack(other + "i", head[12:16])[0] in _MRC_DTYPES:
+                order = other
+        nx, ny, nz, mode = struct.unpack(order + "4i", head[:16])
+        nsymbt = struct.unpack(order + "i", head[92:96])[0]
+        if mode not in _MRC_DTYPES or min(nx, ny, nz) < 1 or nsymbt < 0:
+            raise ValueError(f"{path.name}: MRC mode {mode}, grid {nx}x{ny}x{nz}: not checked")
+        dtype = np.dtype(order + _MRC_DTYPES[mode])
+        remaining = nx * ny * nz * dtype.itemsize
+        skip = nsymbt
+        while skip > 0:
+            skipped = len(handle.read(min(skip, _STATISTICS_CHUNK)))
+            if skipped == 0:
+                raise ValueError(f"{path.name}: ends inside its extended header")
+            skip -= skipped
+        count, total, squares = 0, 0.0, 0.0
+        low, high = math.inf, -math.inf
+        step = _STATISTICS_CHUNK - _STATISTICS_CHUNK % dtype.itemsize
+        while remaining > 0:
+            chunk = handle.read(min(remaining, step))
+            if not chunk or len(chunk) % dtype.itemsize:
+                raise ValueError(f"{path.name}: ends inside its data block")
+            remaining -= len(chunk)
+            values = np.frombuffer(chunk, dtype=dtype).astype(np.float64)
+            count += values.size
+            total += float(values.sum())
+            squares += float(np.square(values).sum())
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+    mean = total / count
+    return MapStatistics(low, high, mean, math.sqrt(max(0.0, squares / count - mean * mean)))
+
+
+def _identity(path: Path, *extra: object) -> tuple[object, ...]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, *extra)
+
+
+def check_map_content(path: Path, published: MapStatistics | None) -> str:
+    """Compare the map's values with the header's statistics; return what the record says.
+
+    Raises ContentMismatch (a Rejected) when they disagree: the right size, the wrong map.
+    With no published statistics the content cannot be checked, and the note says so."""
+    if published is None:
+        return (
+            f"{NOT_VERIFIABLE}: the archive publishes no checksum and the header no map "
+            "statistics; only the size was checked (against the header's, where it gives one)"
+        )
+    key = _identity(path, published)
+    with _checked_lock:
+        if key in _checked:
+            return _checked[key]
+    found = compute_map_statistics(path)
+    differing = found.differences(published)
+    if differing:
+        raise ContentMismatch(
+            f"{path.name.removeprefix('.part-')}: its values ({found.describe()}) disagree with "
+            f"the header's map statistics ({published.describe()}) in {', '.join(differing)}: "
+            "not the header's map, or a damaged one"
+        )
+    note = f"verified: its values match the header's map statistics ({published.describe()})"
+    with _checked_lock:
+        _checked[key] = note
+    return note
+
+
+def check_model_content(path: Path) -> str:
+    """Check a model against the count it publishes itself; return what the record says.
+
+    mmCIF: every residue `_pdbx_poly_seq_scheme` marks as modelled (a monomer id, not "?")
+    must have atoms in `_atom_site`. PDB format: the MASTER record's atom count must be the
+    number of ATOM/HETATM records. ValueError when the file is shown cut; a note starting
+    NOT_VERIFIABLE when it publishes no such count (then only its length vouches for it)."""
+    name = path.name.removeprefix(".part-")
+    key = _identity(path)
+    with _checked_lock:
+        if key in _checked:
+            return _checked[key]
+    try:
+        if any(name.endswith(s) for s in (".cif", ".cif.gz")):
+            note = _check_mmcif_counts(path, name)
+        else:
+            note = _check_pdb_counts(path, name)
+    except (OSError, EOFError, RuntimeError, zlib.error) as exc:
+        if is_environment_fault(exc):
+            raise
+        raise ValueError(f"{name} does not read to its end: {exc}") from exc
+    with _checked_lock:
+        _checked[key] = note
+    return note
+
+
+def _check_mmcif_counts(path: Path, name: str) -> str:
+    document = gemmi.cif.read(str(path))
+    if len(document) == 0:
+        raise ValueError(f"{name}: no data block")
+    block = document[0]
+    scheme = block.find("_pdbx_poly_seq_scheme.", ["asym_id", "seq_id", "pdb_mon_id"])
+    if len(scheme) == 0:
+        return (
+            f"{NOT_VERIFIABLE} beyond its length: the file publishes no residue list "
+            "(_pdbx_poly_seq_scheme) to count its atoms against"
+        )
+    modelled = {(row[0], row[1]) for row in scheme if not gemmi.cif.is_null(row[2])}
+    atoms = block.find("_atom_site.", ["label_asym_id", "label_seq_id"])
+    present = {(row[0], row[1]) for row in atoms}
+    missing = sorted(modelled - present)
+    if missing:
+        chain, seq = missing[0]
+        raise ValueError(
+            f"{name}: {len(missing)} of the {len(modelled)} residues its _pdbx_poly_seq_scheme "
+            f"marks as modelled have no atom in _atom_site (first: {chain} {seq}): the file "
+            "is cut"
+        )
+    return (
+        f"verified: the {len(modelled)} modelled residues of its _pdbx_poly_seq_scheme all "
+        "have atoms"
+    )
+
+
+def _check_pdb_counts(path: Path, name: str) -> str:
+    opener = gzip.open if name.endswith(".gz") else open
+    coordinates, models, master = 0, 0, None
+    with opener(path, "rb") as handle:
+        for line in handle:
+            record = line[:6]
+            if record in (b"ATOM  ", b"HETATM"):
+                coordinates += 1
+            elif record == b"MODEL ":
+                models += 1
+            elif record == b"MASTER":
+                try:
+                    master = int(line[50:55])
+                except ValueError:
+                    master = None
+    if master is None:
+        return (
+            f"{NOT_VERIFIABLE} beyond its length: the file has no MASTER record with its atom count"
+        )
+    if coordinates < master and models <= 1:
+        raise ValueError(
+            f"{name}: {coordinates} ATOM/HETATM records, its MASTER record says {master}: "
+            "the file is cut"
+        )
+    if coordinates != master:
+        # more records than stated (an ensemble, a file edited after release): not a cut,
+        # but the count vouches for nothing
+        return (
+            f"{NOT_VERIFIABLE} beyond its length: {coordinates} ATOM/HETATM records, its "
+            f"MASTER record says {master}"
+        )
+    return f"verified: {coordinates} ATOM/HETATM records, as its MASTER record states"
+
+
 def _check_xml(path: Path) -> None:
     try:
         ET.parse(path)
@@ -261,6 +540,12 @@ def _check_model_text(path: Path) -> None:
         raise ValueError(f"{path.name} holds no atom")
 
 
+def _check_model_file(path: Path) -> None:
+    """A downloaded model: a structure with atoms, not shown cut by its own counts."""
+    _check_model_text(path)
+    check_model_content(path)
+
+
 class MirrorArchive:
     """A local mirror, read in place (no copies, no HTTP)."""
 
@@ -287,11 +572,21 @@ class MirrorArchive:
                     f"{emdb_id}: {path.name}: its MRC header implies {implied} bytes, the entry "
                     f"header says {header.map_size_kbytes} kB (1 kB = 1000 bytes)",
                 )
+        # The content check of a download (where the header publishes map statistics).
+        try:
+            check_map_content(path, read_map_statistics(self.header_file(emdb_id)))
+        except ValueError as exc:
+            raise CurationError(Reason.MAP_UNREADABLE, f"{emdb_id}: {exc}") from exc
         return path
 
     def model_file(self, pdb_id: str) -> ModelFile:
         path = self.mirror.model_path(pdb_id)
-        return ModelFile(path, str(path))
+        try:
+            content = check_model_content(path)
+        except ValueError as exc:
+            raise CurationError(Reason.MODEL_UNREADABLE, str(exc)) from exc
+        transfer = "gzip CRC-32 read to its end" if path.name.endswith(".gz") else "no transfer"
+        return ModelFile(path, str(path), f"mirror file ({transfer}); content {content}")
 
     def obsolete_list(self) -> ObsoleteList:
         path = self.mirror.obsolete_list_path()
@@ -332,12 +627,16 @@ class HttpArchive:
         dest = self.cache.map_path(emdb_id, header.map_file)
         size_problems: list[str] = []
 
+        statistics = read_map_statistics(self.cache.header_path(emdb_id))
+
         def validate(path: Path) -> None:
             try:
                 check_map_size(path, header.map_size_kbytes)
             except ValueError as exc:
                 size_problems.append(str(exc))
                 raise
+            # the right size is not the right map: its values against the header's statistics
+            check_map_content(path, statistics)
 
         max_bytes, max_uncompressed = map_download_caps(header.map_size_kbytes, self.limits)
         deadline = self.downloader.deadline
@@ -369,21 +668,30 @@ class HttpArchive:
         return dest
 
     def model_file(self, pdb_id: str) -> ModelFile:
-        """The first source that serves the model: RCSB, then PDBe, then the PDB format."""
+        """The first source that serves a model that can be verified: RCSB, then PDBe, then
+        the PDB format. A plain-text model publishing no residue or atom count (its length is
+        all that vouches for it: it could be cut at a line end) is set aside while the next
+        sources are tried, and used, with that recorded, only if none serves a verifiable one."""
         pid = normalize_pdb_id(pdb_id)
         try:
             cached = self.cache.model_path(pid)
-            return ModelFile(cached, f"cache:{cached.name}")
         except CurationError:
             pass
+        else:
+            try:
+                content = check_model_content(cached)
+            except ValueError as exc:
+                raise CurationError(Reason.MODEL_UNREADABLE, f"cached {exc}") from exc
+            return ModelFile(cached, f"cache:{cached.name}", f"cached; content {content}")
         failures: list[CurationError] = []
+        aside: tuple[Path, Path, str, str] | None = None  # (set-aside file, dest, url, note)
         for url in self.urls.model_urls(pid):
             dest = self.cache.root / "pdb" / f"{pid}{model_suffix(url)}"
             try:
                 self._fetch(
                     url,
                     dest,
-                    _check_model_text,
+                    _check_model_file,
                     Reason.MODEL_MISSING,
                     require_length=not dest.name.endswith(".gz"),
                     max_bytes=self.limits.model,
@@ -392,13 +700,44 @@ class HttpArchive:
             except CurationError as exc:
                 failures.append(exc)
                 continue
-            return ModelFile(dest, url)
+            content = check_model_content(dest)  # the download's result, or a file published
+            if dest.name.endswith(".gz"):
+                note = f"gzip CRC-32 and length verified; content {content}"
+            else:
+                note = f"its Content-Length received in full; content {content}"
+            if dest.name.endswith(".gz") or not content.startswith(NOT_VERIFIABLE):
+                if aside is not None:
+                    aside[0].unlink(missing_ok=True)
+                return ModelFile(dest, url, note)
+            with _locked(self._lock_path(dest)):
+                if aside is None:
+                    # hidden (the cache's lookup, model_path, never returns it) and this
+                    # thread's own: another job setting aside the same model keeps its copy
+                    kept = dest.with_name(
+                        f".unverified-{os.getpid()}-{threading.get_ident()}-{dest.name}"
+                    )
+                    os.replace(dest, kept)
+                    aside = (kept, dest, url, note)
+                else:
+                    dest.unlink(missing_ok=True)
+            self.attempts.append({"url": url, "result": f"set aside: {content}"})
+        if aside is not None:
+            kept, dest, url, note = aside
+            with _locked(self._lock_path(dest)):
+                if dest.is_file():  # another job published it meanwhile
+                    kept.unlink()
+                else:
+                    os.replace(kept, dest)
+            return ModelFile(dest, url, f"{note}; no source served a model that can be verified")
         # Missing everywhere is model_missing; any transient failure makes it download_failed.
         reasons = {f.reason for f in failures}
         reason = (
             Reason.MODEL_MISSING if reasons == {Reason.MODEL_MISSING} else Reason.DOWNLOAD_FAILED
         )
         raise CurationError(reason, f"{pid}: " + "; ".join(f.message for f in failures))
+
+    def _lock_path(self, dest: Path) -> Path:
+        return self.cache.root / ".locks" / f"{dest.name}.lock"
 
     def obsolete_list(self) -> ObsoleteList:
         """The wwPDB list, downloaded once into the cache; empty (and said so) if unreachable."""
@@ -427,7 +766,7 @@ class HttpArchive:
         deadline: float | None = None,
     ) -> None:
         """Make `dest` a verified copy of `url` (reusing one already in the cache)."""
-        with _locked(self.cache.root / ".locks" / f"{dest.name}.lock"):
+        with _locked(self._lock_path(dest)):
             if dest.is_file():
                 return
             try:
@@ -442,6 +781,8 @@ class HttpArchive:
                 )
             except DownloadError as exc:
                 self.attempts.append({"url": url, "result": exc.message})
+                if exc.insecure_redirect:
+                    raise ArchiveConfigError(exc.message) from exc
                 if exc.status in (404, 410):
                     raise CurationError(missing, f"HTTP {exc.status} for {url}") from exc
                 if not exc.permanent:
@@ -473,12 +814,18 @@ def archive_from_config(
     return HttpArchive(
         cache=LocalMirror.at(settings.cache or "archive"),
         urls=ArchiveURLs.from_settings(settings),
-        downloader=downloader_from_config(download, progress=progress),
+        downloader=downloader_from_config(
+            download, progress=progress, allow_http_downgrade=settings.allow_http_downgrade
+        ),
         limits=DownloadLimits.from_config(download),
     )
 
 
-def downloader_from_config(download: dict[str, Any], progress: bool = False) -> Downloader:
+def downloader_from_config(
+    download: dict[str, Any], progress: bool = False, allow_http_downgrade: bool = False
+) -> Downloader:
+    """A Downloader with the config's `download` settings; `allow_http_downgrade` is the
+    `archive` section's (which addresses may be followed, not how to download)."""
     settings = DownloadSettings.from_config(download)
     kwargs: dict[str, Any] = {
         "timeout": settings.timeout,
@@ -489,6 +836,7 @@ def downloader_from_config(download: dict[str, Any], progress: bool = False) -> 
         "deadline": settings.deadline,
         "host_interval": settings.host_interval,
         "progress": progress,
+        "allow_http_downgrade": allow_http_downgrade,
     }
     if settings.user_agent:
         kwargs["user_agent"] = settings.user_agent

@@ -11,6 +11,10 @@ What happens to the ".part" file when a download finally fails:
   resumes where this one stopped;
 - deleted after permanent ones (404/410) and after failed verification (wrong size, corrupt
   gzip), because its bytes are known to be useless.
+
+An https:// URL is never followed to http:// (a redirect that drops TLS would hand the header,
+map or model to anyone on the path): the fetch fails at once with a configuration error naming
+both URLs, unless the Downloader is built with allow_http_downgrade=True.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ class DownloadError(Exception):
         status: int | None = None,
         permanent: bool = False,
         too_large: bool = False,
+        insecure_redirect: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -111,6 +116,12 @@ class DownloadError(Exception):
         self.permanent = permanent
         # the body (or its gzip expansion) went beyond its cap
         self.too_large = too_large
+        # an https:// URL redirected to http://: the configuration's fault, not the entry's
+        self.insecure_redirect = insecure_redirect
+
+
+class InsecureRedirect(Exception):
+    """An https:// answer redirecting to http://, refused before the redirect is followed."""
 
 
 class Rejected(ValueError):
@@ -257,6 +268,7 @@ class Downloader:
         deadline: float | None = None,
         host_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        allow_http_downgrade: bool = False,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -293,6 +305,9 @@ class Downloader:
         # identity: the bytes on disk are exactly the served file, and Range offsets and
         # Content-Length refer to them (a transfer-compressed .gz would be decoded otherwise).
         self._session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "identity"})
+        # Every answer, redirects included, passes this hook before requests follows it.
+        self.allow_http_downgrade = allow_http_downgrade
+        self._session.hooks["response"].append(self._refuse_downgrade)
 
     @property
     def stats(self) -> DownloadStats:
@@ -430,6 +445,23 @@ class Downloader:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _refuse_downgrade(
+        self, response: requests.Response, *args: object, **kwargs: object
+    ) -> None:
+        """Raise InsecureRedirect for an https:// answer that redirects to http://, before
+        requests sends the next request in clear text (allow_http_downgrade turns this off)."""
+        if self.allow_http_downgrade or not response.is_redirect:
+            return
+        source = response.url
+        target = urllib.parse.urljoin(source, response.headers.get("Location", ""))
+        if source.lower().startswith("https://") and target.lower().startswith("http://"):
+            response.close()
+            raise InsecureRedirect(
+                f"{source} redirects to {target}, dropping https: refused (a configuration "
+                "error: point the archive URL at an https address that serves the files, or "
+                "set archive.allow_http_downgrade: true to accept unencrypted downloads)"
+            )
+
     def _add(
         self, *, files: int = 0, nbytes: int = 0, seconds: float = 0.0, retries: int = 0
     ) -> None:
@@ -498,6 +530,11 @@ class Downloader:
                     return
             except _TRANSIENT_ERRORS as exc:
                 raise _AttemptFailed(f"{type(exc).__name__}: {exc}") from exc
+            except InsecureRedirect as exc:
+                # Not retried: the same redirect would come back; the configuration must change.
+                raise DownloadError(
+                    str(exc), url=url, permanent=True, insecure_redirect=True
+                ) from exc
             except requests.RequestException as exc:
                 # A bad URL, a redirect loop: no retry can fix these.
                 raise DownloadError(f"{url}: {type(exc).__name__}: {exc}", url=url) from exc

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from cryosse.acquire.archive import Archive, MirrorArchive
+from cryosse.acquire.archive import (
+    Archive,
+    MirrorArchive,
+    check_map_content,
+    read_map_statistics,
+)
 from cryosse.core.config import ResolutionWindow
 from cryosse.core.hashing import sha256_file
 from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
@@ -30,6 +35,8 @@ class LocatedModel:
     message: str | None = None
     source: str | None = None  # mirror path or download URL
     replaces: str | None = None  # the obsolete fitted id this successor stands in for
+    # what vouches for the file being whole, or that nothing does (archive.check_model_content)
+    verification: str | None = None
 
 
 @dataclass
@@ -47,6 +54,8 @@ class LocatedEntry:
     map_sha256: str | None = None
     models: list[LocatedModel] = field(default_factory=list)
     obsolete_list: str = ""  # where the obsolete-id list came from (or why there was none)
+    # what was checked of the map's content, or that it could not be (archive.check_map_content)
+    map_verification: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,7 +83,8 @@ def locate_entry(
             emdb_id=repr(raw_id), status="excluded", reason=exc.reason, message=exc.message
         )
     try:
-        header = parse_header(archive.header_file(emdb_id))
+        header_path = archive.header_file(emdb_id)
+        header = parse_header(header_path)
     except CurationError as exc:
         return LocatedEntry(emdb_id, "excluded", exc.reason, exc.message)
     entry = LocatedEntry(
@@ -112,6 +122,11 @@ def locate_entry(
         map_path = archive.map_file(emdb_id, header)
     except CurationError as exc:
         return exclude(Reason(exc.reason), exc.message)
+    try:
+        # the archive checked it already (remembered by file identity): this only reads the note
+        entry.map_verification = check_map_content(map_path, read_map_statistics(header_path))
+    except ValueError as exc:
+        return exclude(Reason.MAP_UNREADABLE, f"{emdb_id}: {exc}")
     entry.map_path = str(map_path)
     entry.map_sha256 = sha256_file(map_path)
 
@@ -150,3 +165,4 @@ def _fetch_model(archive: Archive, model: LocatedModel) -> None:
         model.reason, model.message = exc.reason, exc.message
         return
     model.path, model.source, model.sha256 = str(found.path), found.source, sha256_file(found.path)
+    model.verification = found.verification or None

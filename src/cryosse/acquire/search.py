@@ -368,7 +368,7 @@ def search_from_config(config: dict[str, Any], entries_tsv: str | Path) -> tuple
     cache) from `archive`, HTTP behaviour from `download`. Returns the download summary too."""
     archive_config, download = config.get("archive", {}), config.get("download", {})
     archive = ArchiveSettings.from_config(archive_config)
-    downloader = downloader_from_config(download)
+    downloader = downloader_from_config(download, allow_http_downgrade=archive.allow_http_downgrade)
     urls = ArchiveURLs.from_settings(archive)
     headers: Archive
     if archive.mirror:
