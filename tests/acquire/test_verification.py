@@ -432,3 +432,24 @@ def test_mirror_map_of_the_wrong_content_is_excluded(mirror_copy: Path) -> None:
     located = locate_entry("EMD-8518", mirror, WINDOW)
     assert (located.status, located.reason) == ("excluded", Reason.MAP_UNREADABLE.value)
     assert "disagree with the header's map statistics" in located.message
+
+
+def test_the_cli_refuses_the_downgrade_in_one_line(
+    server: ArchiveServer,
+    https_redirector: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`cryosse fetch` says why in one line and exits 1 (bad input), not a traceback + 3."""
+    import yaml
+
+    from cryosse.cli.main import main
+
+    archive = {**https_config(server, https_redirector), "cache": str(tmp_path / "cache")}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"entries": ["EMD-8518"], "archive": archive}))
+    code = main(["fetch", "--config", str(config), "EMD-8518"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "redirects to http://" in err and "Traceback" not in err
+    assert server.requests == []

@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         return os_error_exit(args.command, exc)
     except Exception as exc:  # a bug: the traceback for the report, then one line
+        archive = sys.modules.get("cryosse.acquire.archive")  # loaded if it can have raised
+        if archive is not None and isinstance(exc, archive.ArchiveConfigError):
+            print(f"cryosse {args.command}: {exc}", file=sys.stderr)  # the config's doing
+            return EXIT_BAD_INPUT
         return internal_error(args.command, exc)
 
 
