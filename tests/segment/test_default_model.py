@@ -229,3 +229,33 @@ def test_the_shipped_model_does_not_depend_on_empty_space_zoning_or_cropping(
     crop = density.data[8:-8, 8:-8, 8:-8]
     labels = segment_map(_write(tmp_path / "crop.mrc", crop, density.origin + 8), device="cpu")
     assert float((labels.labels == alone[8:-8, 8:-8, 8:-8]).mean()) >= 0.99
+
+
+def test_the_card_names_the_map_kinds_where_the_model_is_weak(tmp_path: Path) -> None:
+    """The shipped card's strata come from benchmarks/real_maps.py --json for these weights;
+    the note `segment` prints is there for a kind under WEAK_MARGIN points over the threshold."""
+    from cryosse.segment.default_model import (
+        WEAK_MARGIN,
+        card_strata,
+        refresh_card_figures,
+        weak_stratum_note,
+    )
+
+    shipped = default_model_path()
+    card = json.loads((shipped.parent / "default.json").read_text())
+    assert card["strata"] == card_strata(card["real_maps"])
+    assert card["real_maps"]["checkpoint"]["sha256"] == card["model"]["checkpoint_sha256"]
+    for key, figures in card["strata"].items():
+        note = weak_stratum_note(card, key, "these maps")
+        assert (note is not None) == (figures["helix_margin"] < WEAK_MARGIN), key
+        if note:
+            assert f"{figures['helix']:.1f} against {figures['threshold_helix']:.1f}" in note
+    assert weak_stratum_note(card, "no such stratum", "maps") is None
+    # refreshing the figures checks they are of the same weights
+    package = tmp_path / "package"
+    shutil.copytree(shipped.parent, package / "models")
+    again = refresh_card_figures(package, card["real_maps"])
+    assert again["summary"] == card["summary"] and again["strata"] == card["strata"]
+    other = {**card["real_maps"], "checkpoint": {"sha256": "0" * 64}}
+    with pytest.raises(ShipError, match="not of the shipped model"):
+        refresh_card_figures(package, other)

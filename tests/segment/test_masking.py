@@ -86,3 +86,20 @@ def test_mask_without_a_usable_contour_is_one_line(
     code, err = segment(capsys, str(FULL_5168), *args)
     assert code == 1 and "lies outside the map's values" in err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_default_model_cites_its_card_on_a_full_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where the card shows the shipped model weak (full maps: stratum b of real_maps.py),
+    the warning gives the card's figures beside the density threshold."""
+    from cryosse.learn.checkpoint import default_model_card
+    from cryosse.segment.default_model import weak_stratum_note
+
+    note = weak_stratum_note(default_model_card(), "b", "full, unmasked maps")
+    code, err = segment(capsys, str(FULL_5168), "--out", str(tmp_path / "out"))
+    assert code == 0
+    (line,) = [x for x in err.splitlines() if "unmasked" in x]
+    assert (note is not None) == ("the model card shows the model weak" in line)
+    if note:
+        assert note in line

@@ -306,10 +306,17 @@ def figure_command(args: argparse.Namespace) -> int:
 def ship_model_command(args: argparse.Namespace) -> int:
     """Make a finished run's model the packaged default (with its model card)."""
     from cryosse.learn.checkpoint import CheckpointError
-    from cryosse.segment.default_model import ShipError, ship_default_model
+    from cryosse.segment.default_model import ShipError, refresh_card_figures, ship_default_model
 
+    if args.refresh_card == (args.run is not None) or (args.refresh_card and not args.real_maps):
+        raise UsageError("give a run folder, or --refresh-card with --real-maps FIGURES.json")
     try:
         real_maps = json.loads(Path(args.real_maps).read_text()) if args.real_maps else None
+        if args.refresh_card:
+            assert real_maps is not None
+            card = refresh_card_figures(args.package, real_maps)
+            print(f"card figures refreshed: {card['summary']}")
+            return 0
         card = ship_default_model(args.run, args.package, args.loss, real_maps)
     except (ShipError, CheckpointError, OSError, ValueError) as exc:
         print(f"cryosse ship-model: {exc}", file=sys.stderr)
@@ -451,7 +458,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         EXAMPLES["ship-model"],
         help="make a run's model the packaged default model",
     )
-    ship.add_argument("run", help="a finished workflow run folder, e.g. results/offline")
+    ship.add_argument("run", nargs="?", help="a finished workflow run folder, e.g. results/offline")
+    ship.add_argument(
+        "--refresh-card",
+        action="store_true",
+        help="no run: replace the shipped card's --real-maps figures with a newer run of "
+        "benchmarks/real_maps.py on the same weights (checked by sha256)",
+    )
     ship.add_argument("--loss", default="FL_DL", help="whose chosen run to ship (FL_DL)")
     ship.add_argument("--package", default="src/cryosse", help="the package source folder")
     ship.add_argument(

@@ -639,10 +639,17 @@ def segment_map(
             if level is not None
             else "--mask --contour LEVEL zeroes the density below your contour"
         )
+        card_note = ""
+        if is_default:
+            from cryosse.learn.checkpoint import default_model_card
+            from cryosse.segment.default_model import weak_stratum_note
+
+            note = weak_stratum_note(default_model_card(), "b", "full, unmasked maps")
+            card_note = f" ({note})" if note else ""
         warnings.warn(
             f"{Path(map_path).name} looks like a full, unmasked map: {signs.describe()}. The "
             "model was trained on maps zoned around their chains and over-calls helix in "
-            f"solvent and unmodelled neighbours here; {offer}",
+            f"solvent and unmodelled neighbours here{card_note}; {offer}",
             UnmaskedMapWarning,
             stacklevel=2,
         )
