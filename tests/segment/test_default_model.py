@@ -259,3 +259,15 @@ def test_the_card_names_the_map_kinds_where_the_model_is_weak(tmp_path: Path) ->
     other = {**card["real_maps"], "checkpoint": {"sha256": "0" * 64}}
     with pytest.raises(ShipError, match="not of the shipped model"):
         refresh_card_figures(package, other)
+
+
+def test_a_loss_study_run_ships_by_its_id(run_dir: Path, tmp_path: Path) -> None:
+    """The study (benchmarks/loss_study.py) keeps no best_runs.tsv: its run is named."""
+    shutil.copy(
+        run_dir / "evaluation/FL_DL/seed_0/cases.tsv", run_dir / "training" / RUN / "test_cases.tsv"
+    )
+    (run_dir / "training/best_runs.tsv").unlink()
+    card = ship_default_model(run_dir, tmp_path / "package", run_id=RUN)
+    assert card["training"]["run_id"] == RUN and card["test"]["cases"]
+    with pytest.raises(ShipError, match="not CE"):
+        ship_default_model(run_dir, tmp_path / "other", loss="CE", run_id=RUN)

@@ -317,7 +317,7 @@ def ship_model_command(args: argparse.Namespace) -> int:
             card = refresh_card_figures(args.package, real_maps)
             print(f"card figures refreshed: {card['summary']}")
             return 0
-        card = ship_default_model(args.run, args.package, args.loss, real_maps)
+        card = ship_default_model(args.run, args.package, args.loss, real_maps, args.run_id)
     except (ShipError, CheckpointError, OSError, ValueError) as exc:
         print(f"cryosse ship-model: {exc}", file=sys.stderr)
         return 1
@@ -466,6 +466,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "benchmarks/real_maps.py on the same weights (checked by sha256)",
     )
     ship.add_argument("--loss", default="FL_DL", help="whose chosen run to ship (FL_DL)")
+    ship.add_argument(
+        "--run-id",
+        help="ship this run of the folder (a loss-study run, chosen on validation by "
+        "benchmarks/loss_study.py) instead of training/best_runs.tsv's choice",
+    )
     ship.add_argument("--package", default="src/cryosse", help="the package source folder")
     ship.add_argument(
         "--real-maps",

@@ -81,17 +81,25 @@ def _origins(sample_ids: list[str]) -> dict[str, int]:
     return counts
 
 
-def model_card(run_dir: Path, loss: str) -> tuple[Path, dict[str, Any]]:
-    """(checkpoint path, model card) of the run chosen for `loss` in a workflow run folder."""
-    chosen = {row["loss"]: row for row in read_tsv(run_dir / "training/best_runs.tsv")}
-    if loss not in chosen:
-        raise ShipError(f"{run_dir}/training/best_runs.tsv has no run for loss {loss}")
-    run_id = chosen[loss]["run_id"]
+def model_card(run_dir: Path, loss: str, run_id: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """(checkpoint path, model card) of the run chosen for `loss` in a workflow run folder, or
+    of `run_id` (a run of the loss study, benchmarks/loss_study.py: its test cases in
+    training/<run_id>/test_cases.tsv)."""
+    if run_id is None:
+        chosen = {row["loss"]: row for row in read_tsv(run_dir / "training/best_runs.tsv")}
+        if loss not in chosen:
+            raise ShipError(f"{run_dir}/training/best_runs.tsv has no run for loss {loss}")
+        run_id = chosen[loss]["run_id"]
+        cases_tsv = run_dir / "evaluation" / loss / f"seed_{seed_of(run_id)}" / "cases.tsv"
+    else:
+        cases_tsv = run_dir / "training" / run_id / "test_cases.tsv"
     best = run_dir / "training" / run_id / "best.pt"
     checkpoint = load_checkpoint(best)  # refuses anything segment could not load
+    trained_with = checkpoint.metadata["run"]["loss"]
+    if trained_with != loss:
+        raise ShipError(f"{run_id} was trained with {trained_with}, not {loss}")
     if best.stat().st_size > MAX_BYTES:
         raise ShipError(f"{best} is {best.stat().st_size} bytes, over {MAX_BYTES}")
-    cases_tsv = run_dir / "evaluation" / loss / f"seed_{seed_of(run_id)}" / "cases.tsv"
     if not cases_tsv.is_file():
         raise ShipError(f"{cases_tsv} is missing: evaluate the run before shipping it")
     summary = json.loads((run_dir / "training" / run_id / "summary.json").read_text())
@@ -282,12 +290,14 @@ def ship_default_model(
     package_dir: str | Path,
     loss: str = "FL_DL",
     real_maps: dict[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> dict:
-    """Calibrate the chosen run's best.pt, write it to <package_dir>/models/default.pt and write
-    the card (`real_maps`: the summary of benchmarks/real_maps.py --json for these weights)."""
+    """Calibrate the chosen run's best.pt (or `run_id`'s), write it to
+    <package_dir>/models/default.pt and write the card (`real_maps`: the summary of
+    benchmarks/real_maps.py --json for these weights)."""
     from cryosse.learn.checkpoint import save_checkpoint
 
-    best, card = model_card(Path(run_dir), loss)
+    best, card = model_card(Path(run_dir), loss, run_id)
     state = calibrated_checkpoint(Path(run_dir), best)
     models = Path(package_dir) / "models"
     models.mkdir(parents=True, exist_ok=True)
