@@ -49,7 +49,9 @@ def build_dataset(config_path: Path, workers: int, rerun_triggers: list[str] | N
     subprocess.run([*command, "-q"], cwd=REPO, check=True)
 
 
-def train_and_record(run_id: str, config_path: str, record: str) -> dict[str, Any]:
+def train_and_record(
+    run_id: str, config_path: str, record: str, dataset: dict[str, Any]
+) -> dict[str, Any]:
     """One run: train, score on the test split, record (runs in a worker process)."""
     import torch
 
@@ -69,6 +71,7 @@ def train_and_record(run_id: str, config_path: str, record: str) -> dict[str, An
     started = time.perf_counter()
     evaluate_checkpoint(out / "best.pt", test_dirs, cases, device="cpu")
     summary["test_seconds"] = round(time.perf_counter() - started, 1)
+    summary["dataset"] = dataset  # record.check_same_dataset compares it
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     record_run(out, cases, record)
     return summary
@@ -91,11 +94,18 @@ def commit_run(record: Path, run_id: str) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from cryosse.evaluate.record import planned_runs
+    from cryosse.evaluate.record import check_same_dataset, dataset_fingerprint, planned_runs
 
     config = load_config(args.config)
     record = Path(args.record)
     build_dataset(Path(args.config), args.workers, args.rerun_triggers)
+    results = _results(config)
+    dataset = dataset_fingerprint(results / "manifest.tsv", results / "splits" / "main.tsv")
+    try:
+        check_same_dataset(record, dataset)
+    except ValueError as exc:
+        raise SystemExit(f"loss_study: {exc}") from None
+    print(f"data set {dataset['sha256'][:12]}: {dataset['cases']}", flush=True)
     started, finished = 0, 0
     in_flight: dict[Future[dict[str, Any]], str] = {}
     # spawn: the workers start clean, not as forks of a process that has loaded torch
@@ -109,7 +119,9 @@ def run(args: argparse.Namespace) -> None:
                 if spec.run_id in busy:
                     continue
                 print(f"start {spec.run_id}", flush=True)
-                future = pool.submit(train_and_record, spec.run_id, str(args.config), str(record))
+                future = pool.submit(
+                    train_and_record, spec.run_id, str(args.config), str(record), dataset
+                )
                 in_flight[future] = spec.run_id
                 busy.add(spec.run_id)
                 started += 1

@@ -54,3 +54,46 @@ def test_a_half_written_run_is_not_finished(tmp_path: Path) -> None:
     (folder / "summary.json").write_text("{}")
     assert not is_recorded(tmp_path, "CE_lr0.001_s0")
     assert planned_runs(TRAINING, tmp_path)[0].run_id == "CE_lr0.001_s0"
+
+
+def test_a_record_holds_runs_of_one_data_set(tmp_path: Path) -> None:
+    """The fingerprint covers each sample's split and bytes; runs of another build are refused."""
+    import pytest
+
+    from cryosse.acquire.locate import locate_entry
+    from cryosse.core.config import ResolutionWindow
+    from cryosse.core.tsv import write_tsv
+    from cryosse.curate.entry import curate_entry
+    from cryosse.curate.settings import CurationSettings
+    from cryosse.evaluate.record import check_same_dataset, dataset_fingerprint
+    from cryosse.io.mirror import LocalMirror
+    from tests.conftest import DEMO_MIRROR
+
+    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+    for emdb in ("EMD-8518", "EMD-3491"):
+        located = locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings.resolution)
+        curate_entry(located, settings, tmp_path / "samples")
+    ids = sorted(p.name for p in (tmp_path / "samples").iterdir())
+    rows = [{"sample_id": i, "path": f"samples/{i}"} for i in ids]
+    write_tsv(tmp_path / "manifest.tsv", ["sample_id", "path"], rows)
+    splits = [{"sample_id": i, "split": "train" if k else "test"} for k, i in enumerate(ids)]
+    write_tsv(tmp_path / "main.tsv", ["sample_id", "split"], splits)
+    first = dataset_fingerprint(tmp_path / "manifest.tsv", tmp_path / "main.tsv")
+    assert first["cases"] == {"test": 1, "train": len(ids) - 1}
+    assert first == dataset_fingerprint(tmp_path / "manifest.tsv", tmp_path / "main.tsv")
+    labels = tmp_path / "samples" / ids[-1] / "labels.mrc"
+    data = bytearray(labels.read_bytes())
+    data[-1] ^= 1  # one voxel's label
+    labels.write_bytes(bytes(data))
+    second = dataset_fingerprint(tmp_path / "manifest.tsv", tmp_path / "main.tsv")
+    assert second["sha256"] != first["sha256"]
+
+    record = tmp_path / "record"
+    _finish(record, tmp_path, "CE_lr0.001_s0", "CE", 0.4)
+    check_same_dataset(record, first)  # a run without a fingerprint (older) is not compared
+    summary_path = record / "runs" / "CE_lr0.001_s0" / "summary.json"
+    summary = json.loads(summary_path.read_text()) | {"dataset": first}
+    summary_path.write_text(json.dumps(summary))
+    check_same_dataset(record, first)
+    with pytest.raises(ValueError, match="trained on data set"):
+        check_same_dataset(record, second)

@@ -13,6 +13,7 @@ seeds of the setting chosen on validation.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 
 from cryosse.core.atomic import atomic_directory
 from cryosse.core.grid import RunSpec, seeds, selection_grid
+from cryosse.core.hashing import sha256_file
+from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, read_cases
 from cryosse.learn.training import select_best_runs
 
@@ -102,3 +105,32 @@ def recorded_cases(
                 cases = read_cases(run_folder(record, other) / "cases.tsv")
                 by_loss.setdefault(loss, {})[seed] = cases
     return by_loss
+
+
+def dataset_fingerprint(manifest: str | Path, main_tsv: str | Path) -> dict[str, Any]:
+    """What the runs of one record must share: a sha256 over every sample's split, id and the
+    bytes of its sample.json, density and labels, with the cases per split. A record mixes
+    runs only of the same data set (a rebuild on a new machine must give the same bytes)."""
+    root = Path(manifest).parent
+    paths = {row["sample_id"]: root / row["path"] for row in read_tsv(manifest)}
+    digest = hashlib.sha256()
+    cases: dict[str, int] = {}
+    for row in sorted(read_tsv(main_tsv), key=lambda r: r["sample_id"]):
+        sample_id, split = row["sample_id"], row["split"]
+        cases[split] = cases.get(split, 0) + 1
+        digest.update(f"{split}\t{sample_id}\n".encode())
+        for name in ("sample.json", "density.mrc", "labels.mrc"):
+            digest.update(sha256_file(paths[sample_id] / name).encode())
+    return {"sha256": digest.hexdigest(), "cases": dict(sorted(cases.items()))}
+
+
+def check_same_dataset(record: str | Path, fingerprint: dict[str, Any]) -> None:
+    """Refuse (ValueError, one line) to add runs of another data set to a record."""
+    for summary in recorded_summaries(record):
+        recorded = (summary.get("dataset") or {}).get("sha256")
+        if recorded is not None and recorded != fingerprint["sha256"]:
+            raise ValueError(
+                f"run {summary['run_id']} of {record} was trained on data set "
+                f"{recorded[:12]}, this build is {fingerprint['sha256'][:12]}: rebuild the data "
+                "set with the code and mirror the record names, or start a new record"
+            )
