@@ -217,9 +217,12 @@ def assign_dssp(
     structure: gemmi.Structure,
     executable: str = "mkdssp",
     region: tuple[np.ndarray, np.ndarray] | None = None,
+    per_residue_table: bool = False,
 ) -> dict[tuple[str, int, str], str]:
     """Run mkdssp on the model: (chain, seqnum, icode) → DSSP code ("" for loop); with
     `region` (low, high xyz Å) only on the residues within it and DSSP_MARGIN around it.
+    per_residue_table: fail where mkdssp cannot write its experimental per-residue table,
+    rather than read its standard ranges (the check that built the offline mirror).
 
     Raises CurationError(DSSP_FAILED) if mkdssp fails on the model, CurationError(DSSP_EMPTY)
     if it assigns no residue, and EnvironmentFault if it is missing, was killed or the
@@ -243,7 +246,7 @@ def assign_dssp(
         failure = _run_mkdssp(binary, src, dst, experimental=True)
         if failure is None:
             rows = _summary_rows(dst)
-        elif _DUPLICATE_KEY in failure:
+        elif _DUPLICATE_KEY in failure and not per_residue_table:
             # mkdssp 4.2 cannot write its experimental categories when two sheet ranges get
             # the same key (a sheet across symmetry copies): its standard _struct_conf has
             # the same assignment (B and E both as STRN, both sheet)

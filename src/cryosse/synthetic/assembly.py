@@ -210,7 +210,10 @@ def checked_assembly(structure: gemmi.Structure) -> AssemblyModel:
     assembly model (mkdssp 4.2 writes duplicate `struct_sheet_range` keys for some β-sheets
     running across copies), the packed neighbours are dropped, then the copies, each time with
     the reason recorded. A missing mkdssp is an environment fault: the mirror would silently
-    depend on the machine, so it raises."""
+    depend on the machine, so it raises. The check asks for mkdssp's per-residue table, as
+    curation did when the loss study's mirror was built: curation now reads mkdssp's standard
+    ranges where that table fails, but the mirror must rebuild byte-identical to the one the
+    study's record was trained on (docs/benchmark/README.md)."""
     from cryosse.core.reasons import CurationError
     from cryosse.curate.dssp import assign_dssp, mkdssp_version
 
@@ -222,7 +225,7 @@ def checked_assembly(structure: gemmi.Structure) -> AssemblyModel:
         if not built.record.get("used"):
             break
         try:
-            assign_dssp(built.structure)
+            assign_dssp(built.structure, per_residue_table=True)
         except CurationError as exc:
             failures.append(f"mkdssp fails with {max_mates} neighbours: {str(exc)[:80]}")
             continue
