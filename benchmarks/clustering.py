@@ -6,7 +6,7 @@ settings) and the all-against-all `easy-search` that adds pairs >= 35 % identity
 seconds, the number of clusters and of similar pairs, and how many similar pairs the clusters
 alone would have separated (the reason the search is there).
 
-    .venv/bin/python benchmarks/clustering.py [--threads 2]
+    .venv/bin/python -m benchmarks.clustering [--threads 2]
 """
 
 from __future__ import annotations

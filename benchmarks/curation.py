@@ -23,7 +23,7 @@ goes to the JSON output as a cross-check.
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/curation.py [--realdata PATH] [--repeat N] [--json OUT]
+    .venv/bin/python -m benchmarks.curation [--realdata PATH] [--repeat N] [--json OUT]
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from machine import host_facts
-
+from benchmarks.machine import host_facts
 from cryosse.core.hashing import sha256_file
 
 STEPS = ("read", "dssp", "crop", "label", "write")

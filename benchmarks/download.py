@@ -42,7 +42,7 @@ check failed, 2 when curl is not installed.
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/download.py [--size-mb 200] [--repeats 3] [--json OUT]
+    .venv/bin/python -m benchmarks.download [--size-mb 200] [--repeats 3] [--json OUT]
         [--host-interval 0.15] [--spacing-requests 6]
 """
 
@@ -72,8 +72,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from machine import host_facts
-
+from benchmarks.machine import host_facts
 from cryosse.core.hashing import sha256_file
 
 MB = 1_000_000

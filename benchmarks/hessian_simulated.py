@@ -12,22 +12,19 @@ weighted
 voxel and residue F1 for a few total blurs, beside the threshold baseline at the simulator's
 contour.
 
-    .venv/bin/python benchmarks/hessian_simulated.py --structures DIR [--n 8] [--seed 1]
+    .venv/bin/python -m benchmarks.hessian_simulated --structures DIR [--n 8] [--seed 1]
         [--total-sigma 1.5 2.0 2.5]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import host_facts
-
+from benchmarks.machine import host_facts
 from cryosse.core.reasons import CurationError
 from cryosse.evaluate.baselines import hessian_labels, threshold_labels
 from cryosse.evaluate.map_scoring import score_labels, summarize, truth_on_grid

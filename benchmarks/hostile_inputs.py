@@ -68,14 +68,14 @@ wall time also counts Python start-up and the requests before it).
 
 Run from the repository root (about 6 minutes; exit status 1 when a case FAILs):
 
-    .venv/bin/python benchmarks/hostile_inputs.py [--deadline 30] [--cap-gib 8] [--json OUT]
+    .venv/bin/python -m benchmarks.hostile_inputs [--deadline 30] [--cap-gib 8] [--json OUT]
         [--only CASE ...] [--keep DIR]
 
 Measured
 --------
 On the AMD EPYC of this project's workers (lscpu: model name "AMD EPYC", 2 cores, flags avx2 and
 avx512_bf16, no amx_*), 23.5 GiB shared with other work (quiet during this run); 2026-12-02, on
-commit 5dd7e58, `.venv/bin/python benchmarks/hostile_inputs.py`, 5.5 minutes in all:
+commit 5dd7e58, `.venv/bin/python -m benchmarks.hostile_inputs`, 5.5 minutes in all:
 
     cryosse hostile inputs (benchmarks/hostile_inputs.py)
     machine : AMD EPYC, nproc=2 (os.cpu_count=2); 23.5 GiB RAM (shared with other work)
@@ -245,7 +245,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from machine import host_facts
+from benchmarks.machine import host_facts
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"

@@ -11,7 +11,7 @@ Writes <out>/learning_curve.csv and <out>/learning_curve.png (two panels: helix 
 F1, validation and real maps weighted, against CPU-hours = training seconds × threads / 3600,
 with the baselines and DeepSSETracer 1.0 of the same benchmark as horizontal lines).
 
-    .venv/bin/python benchmarks/learning_curve.py results/offline/training/FL_DL_g2_lr0.001_s0 \\
+    .venv/bin/python -m benchmarks.learning_curve results/offline/training/FL_DL_g2_lr0.001_s0 \\
         --out docs/figures [--threads 1] [--realdata ../shared/realdata]
 """
 

@@ -27,7 +27,7 @@ filtering where filtered).
 
 Run from the repository root (about 15 s on 2 cores):
 
-    .venv/bin/python benchmarks/quality.py [--realdata PATH] [--json OUT]
+    .venv/bin/python -m benchmarks.quality [--realdata PATH] [--json OUT]
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ the four versions of a component move together; n maps and n source maps are pri
 issue's Must and Goal targets are printed as PASS / FAIL lines, each against the threshold
 baseline on the same maps (with the paired bootstrap interval of the difference).
 
-    .venv/bin/python benchmarks/real_maps.py [--checkpoint best.pt] [--realdata ../shared/realdata]
+    .venv/bin/python -m benchmarks.real_maps [--checkpoint best.pt] [--realdata ../shared/realdata]
         [--structures ../shared/structures] [--json out.json] [--markdown out.md]
         [--device cpu] [--threads 1] [--no-model] [--strata abcd]
 """
@@ -65,9 +65,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import host_facts
-
+from benchmarks.machine import host_facts
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.hashing import sha256_file
 from cryosse.core.reasons import CurationError

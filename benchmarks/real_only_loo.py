@@ -9,7 +9,7 @@ code as the pipeline. The offline model's per-case results are read from the run
 evaluation (evaluation/FL_DL/seed_0/cases.tsv). Prints voxel and residue F1 of helix and sheet per
 real pair and weighted over pairs (weights: true voxels / residues of the class), side by side.
 
-    .venv/bin/python benchmarks/real_only_loo.py --config config/offline.yaml \
+    .venv/bin/python -m benchmarks.real_only_loo --config config/offline.yaml \
         --out /tmp/loo [--threads 1] [--with-derived]
 
 `--with-derived` also trains on the derived (low-passed real, EMD-91xxx) maps: real data
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -28,9 +27,7 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import host_facts
-
+from benchmarks.machine import host_facts
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.grid import RunSpec
 from cryosse.core.tsv import read_tsv

@@ -15,7 +15,7 @@ He-lab component maps (zoned). Compared with each reference:
 Profiles (`simulate.PROFILES`, each adds one change to the previous one): v1 (the maps behind
 the shipped model), voxels, solvent, masks, assembly, emdb (+ nucleic acids).
 
-    .venv/bin/python benchmarks/realism.py --realdata ../shared/realdata \
+    .venv/bin/python -m benchmarks.realism --realdata ../shared/realdata \
         --structures ../shared/structures [--profiles v1,emdb] [--json out.json]
 """
 
@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from machine import host_facts
 
+from benchmarks.machine import host_facts
 from cryosse.io.density import DensityMap, read_map
 from cryosse.learn.inputs import normalize_density
 from cryosse.synthetic import realism, simulate

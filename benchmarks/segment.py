@@ -36,7 +36,7 @@ per map voxel of that increase, tiles and voxels computed per map voxel, and the
 The load average is printed before and after: the 2-core CPU here is shared, so the timings
 are only comparable within one run.
 
-    .venv/bin/python benchmarks/segment.py [--sizes 128 256 400] [--base 8] [--whole-max 256]
+    .venv/bin/python -m benchmarks.segment [--sizes 128 256 400] [--base 8] [--whole-max 256]
         [--max-memory 4G] [--threads 2] [--device cpu] [--model CKPT] [--json OUT]
 
 --memory-sweep: only ours, at a fixed --max-memory (default 1G here) or --tile-size, each size
@@ -87,9 +87,7 @@ import mrcfile
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import host_facts
-
+from benchmarks.machine import host_facts
 from cryosse.io.density import read_map
 from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.learn.unet import UNet3D

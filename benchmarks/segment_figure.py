@@ -7,7 +7,7 @@ draws the central z-plane of the 1 Å grid: the map in grey with a contour line 
 and, with --structure, the model's own DSSP classes (cryosse.curate.labels nearest-Cα rule, 3 Å) as
 dashed contours beside them (left: prediction, right: DSSP).
 
-    .venv/bin/python benchmarks/segment_figure.py MAP [--structure MODEL] [--out PNG]
+    .venv/bin/python -m benchmarks.segment_figure MAP [--structure MODEL] [--out PNG]
 
 The figure in docs/figures/segment_slice.png is EMD-8518 chain A (the 1 Å component map of
 the real-data fixtures) with its fitted model A_fitted.pdb.

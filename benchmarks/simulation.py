@@ -20,7 +20,7 @@ statistics of the non-zero voxels (skewness, excess kurtosis, fraction above mea
 PNGs in --out: central z-slices through the model centre (real | sim | clean | derived) and the
 spectra.
 
-    .venv/bin/python benchmarks/simulation.py --realdata ../shared/realdata --out /tmp/simpng
+    .venv/bin/python -m benchmarks.simulation --realdata ../shared/realdata --out /tmp/simpng
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from machine import host_facts
 from scipy.spatial import cKDTree
 from scipy.stats import kurtosis, skew
 
+from benchmarks.machine import host_facts
 from cryosse.io.density import read_map
 from cryosse.synthetic import simulate
 from cryosse.synthetic.derive import lowpass

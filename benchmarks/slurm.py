@@ -14,7 +14,7 @@ latency and the extra Snakemake start-up inside each SLURM job.
 
 Needs root and slurm-wlm + munge (make test-slurm installs them). Run from the repository root:
 
-    .venv/bin/python benchmarks/slurm.py [--keep DIR]
+    .venv/bin/python -m benchmarks.slurm [--keep DIR]
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from machine import host_facts  # noqa: E402
-
+from benchmarks.machine import host_facts  # noqa: E402
 from tests.e2e.test_slurm import (  # noqa: E402
     LOCAL_ARGS,
     SLURM_ARGS,

@@ -54,7 +54,7 @@ shorten the runs: the estimate is for every run going to --epochs.
 
 Run from the repository root (CUDA when available, else CPU):
 
-    .venv/bin/python benchmarks/train_step.py [--quick] [--sizes 64 112] [--warmup N]
+    .venv/bin/python -m benchmarks.train_step [--quick] [--sizes 64 112] [--warmup N]
         [--steps N] [--base 64] [--batch N] [--compile | --no-compile] [--all-configs]
         [--epochs 100] [--json OUT]
 
@@ -87,8 +87,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from machine import host_facts
 
+from benchmarks.machine import host_facts
 from cryosse.learn.device import Device
 from cryosse.learn.losses import SegmentationLoss
 from cryosse.learn.training import train_step
