@@ -1,0 +1,189 @@
+"""The loss study's record (cryosse.evaluate.record) as its tables and figures, from the record
+alone: no checkpoint, no results folder. What the record lacks (a loss not yet chosen, seeds
+not yet run) is said in `coverage` and in every figure's basis, never filled in.
+
+    <record>/tables/  coverage, table1 (mean ± sd over seeds, map-level 95 % interval, voxel
+                      and residue F1, the published figure beside), table2 (per test case),
+                      seeds, claims, ranks, by_resolution, by_quality, per_case, figures (the
+                      maps and seeds behind each figure)
+    <record>/figures/ f1_per_loss, paired_maps, learning_curves, f1_by_resolution (PNG);
+                      montage_<case> from the study's checkpoints (`prediction_montages`)
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cryosse.core.atomic import write_text_atomic
+from cryosse.core.grid import LOSSES, RunSpec, seeds, selection_grid
+from cryosse.core.tsv import tsv_text
+from cryosse.evaluate.evaluation import CaseResult, load_model
+from cryosse.evaluate.record import (
+    chosen_runs,
+    coverage_line,
+    is_recorded,
+    record_coverage,
+    recorded_cases,
+    run_folder,
+)
+from cryosse.evaluate.stage import write_study_tables
+from cryosse.evaluate.study import (
+    PUBLISHED_SOURCE,
+    per_map_pairs,
+    study_table1,
+    study_table2,
+    table1_cells,
+)
+from cryosse.evaluate.tables import REFERENCE_LOSS, seed_table, to_markdown, write_table
+from cryosse.report.plots import (
+    f1_by_resolution,
+    learning_curves,
+    loss_montage,
+    paired_maps,
+    study_f1,
+)
+
+PAIRED_METRIC = "sheet"  # the paper's claims are about sheets
+
+
+def _histories(training: dict[str, Any], record: Path) -> dict[str, list[dict[str, str]]]:
+    """The learning curves of every recorded seed of each loss's chosen setting."""
+    out = {}
+    for run_id in chosen_runs(training, record).values():
+        spec = next(s for s in selection_grid(training) if s.run_id == run_id)
+        for seed in seeds(training):
+            other = RunSpec(spec.loss, spec.lr, spec.gamma, seed).run_id
+            if is_recorded(record, other):
+                with open(run_folder(record, other) / "history.csv", encoding="utf-8") as handle:
+                    out[other] = list(csv.DictReader(handle))
+    return out
+
+
+def _basis(by_seed: dict[str, dict[int, list[CaseResult]]], losses: list[str]) -> dict[str, Any]:
+    """Losses, seeds per loss, maps and cases behind a figure made of `losses`."""
+    ids = {c.sample_id for x in losses for cases in by_seed[x].values() for c in cases}
+    return {
+        "losses": ",".join(losses) or "none",
+        "seeds": ",".join(f"{x}:{len(by_seed[x])}" for x in losses) or "none",
+        "maps": len({s.split("_", 1)[0] for s in ids}),
+        "cases": len(ids),
+    }
+
+
+def write_record(
+    training: dict[str, Any], record: str | Path, manifest: str | Path | None = None
+) -> dict[str, Any]:
+    """Every table and figure of the record; returns the coverage, its sentence and the
+    figures' basis rows."""
+    record = Path(record)
+    tables, figures = record / "tables", record / "figures"
+    tables.mkdir(parents=True, exist_ok=True)
+    figures.mkdir(parents=True, exist_ok=True)
+    coverage = record_coverage(training, record)
+    line = coverage_line(coverage, len(seeds(training)))
+    write_table(coverage, "What the record holds: " + line, tables / "coverage")
+    by_seed = recorded_cases(training, record)
+    losses = [x for x in LOSSES if by_seed.get(x)]
+    write_table(seed_table(by_seed), "Voxel F1 per loss, mean ± sd over seeds", tables / "seeds")
+    write_study_tables(by_seed, tables, manifest)
+    rows1 = study_table1(by_seed, chosen_runs(training, record))
+    write_text_atomic(tables / "table1.tsv", tsv_text(list(rows1[0]), rows1) if rows1 else "")
+    title = (
+        "Table 1: weighted F1 per loss, mean ± sd over seeds [map-level bootstrap 95 %], "
+        f"beside the published ({PUBLISHED_SOURCE})"
+    )
+    write_text_atomic(tables / "table1.md", to_markdown([table1_cells(r) for r in rows1], title))
+    rows2 = study_table2(by_seed)
+    write_table(rows2, "Table 2: F1 per test case, mean over seeds", tables / "table2")
+
+    basis = []
+    if rows1:
+        study_f1(rows1, figures / "f1_per_loss.png", PUBLISHED_SOURCE)
+        basis.append({"figure": "f1_per_loss.png"} | _basis(by_seed, losses))
+    others = [x for x in losses if x != REFERENCE_LOSS]
+    if REFERENCE_LOSS in losses and others:
+        pairs = {x: per_map_pairs(by_seed, REFERENCE_LOSS, x, PAIRED_METRIC) for x in others}
+        paired_maps(pairs, REFERENCE_LOSS, PAIRED_METRIC, figures / "paired_maps.png")
+        basis.append({"figure": "paired_maps.png"} | _basis(by_seed, losses))
+    histories = _histories(training, record)
+    if histories:
+        learning_curves(histories, figures / "learning_curves.png")
+        runs = {"losses": ",".join(losses), "seeds": f"{len(histories)} runs", "maps": 0}
+        basis.append({"figure": "learning_curves.png"} | runs | {"cases": "validation"})
+    if rows2:
+        f1_by_resolution(rows2, losses, figures / "f1_by_resolution.png")
+        basis.append({"figure": "f1_by_resolution.png"} | _basis(by_seed, losses))
+    write_table(basis, "Maps and seeds behind each figure", tables / "figures")
+    return {"coverage": coverage, "line": line, "basis": basis, "losses": losses}
+
+
+def pick_cases(
+    by_seed: dict[str, dict[int, list[CaseResult]]], count: int, reference: str = REFERENCE_LOSS
+) -> list[str]:
+    """Test cases worth looking at: one per map, the most true sheet and helix voxels first
+    (ties by id), from the reference loss's cases (else any loss's)."""
+    source = by_seed.get(reference) or next(iter(by_seed.values()), {})
+    cases = {c.sample_id: c for v in source.values() for c in v}
+    ranked = sorted(cases.values(), key=lambda c: (-c.voxel_true_sheet, -c.voxel_true_helix))
+    picked: list[str] = []
+    for case in ranked:
+        if case.sample_id.split("_", 1)[0] not in {p.split("_", 1)[0] for p in picked}:
+            picked.append(case.sample_id)
+        if len(picked) == count:
+            break
+    return picked
+
+
+def prediction_montages(
+    training: dict[str, Any],
+    record: str | Path,
+    results: str | Path,
+    colours: dict[str, str],
+    count: int = 4,
+    device: str = "cpu",
+) -> tuple[list[Path], list[str]]:
+    """Slices of `count` test cases, one row per loss (its chosen run, first seed), predicted
+    with the study's checkpoints (<results>/training/<run_id>/best.pt), which the record does
+    not keep. Returns the figures and the losses left out for want of a checkpoint."""
+    from cryosse.core.tsv import read_tsv
+    from cryosse.io.sample import read_sample
+    from cryosse.learn.checkpoint import grid_factor
+    from cryosse.learn.device import choose_device
+    from cryosse.learn.inputs import load_box
+    from cryosse.learn.training import predict_sample
+
+    record, results = Path(record), Path(results)
+    chosen = chosen_runs(training, record)
+    checkpoints = {
+        loss: results / "training" / run_id / "best.pt"
+        for loss, run_id in chosen.items()
+        if (results / "training" / run_id / "best.pt").is_file()
+    }
+    missing = [x for x in LOSSES if x in selection_losses(training) and x not in checkpoints]
+    if not checkpoints:
+        return [], missing
+    paths = {r["sample_id"]: results / r["path"] for r in read_tsv(results / "manifest.tsv")}
+    torch_device = choose_device(device)
+    models = {loss: load_model(path, torch_device) for loss, path in checkpoints.items()}
+    made = []
+    for sample_id in pick_cases(recorded_cases(training, record), count):
+        sample_dir = paths[sample_id]
+        box = load_box(sample_dir)
+        voxel = float(read_sample(sample_dir).meta["voxel_size"])
+        predictions = {}
+        for loss in [x for x in LOSSES if x in models]:
+            model, metadata = models[loss]
+            probs = predict_sample(model, box, grid_factor(metadata, voxel), torch_device)
+            predictions[f"{loss} ({chosen[loss]})"] = np.asarray(probs.argmax(axis=0))
+        png = record / "figures" / f"montage_{sample_id}.png"
+        loss_montage(box.density, box.labels, predictions, colours, sample_id, png)
+        made.append(png)
+    return made, missing
+
+
+def selection_losses(training: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys(spec.loss for spec in selection_grid(training)))
