@@ -140,6 +140,12 @@ def test_tables_and_figures_from_a_partial_record(study: dict[str, Path]) -> Non
     assert figures["f1_per_loss.png"]["seeds"] == "CE:1,FL_DL:2"
     assert int(figures["f1_per_loss.png"]["maps"]) == len({r["map"] for r in table2})
     assert figures["learning_curves.png"]["seeds"] == "3 runs"
+    summary = json.loads((record / "tables" / "record.json").read_text())
+    assert (summary["runs"], summary["planned"], summary["test_maps"]) == (
+        3,
+        6,  # 3 selection runs, then seed 1 of each of the 3 losses
+        len({r["map"] for r in table2}),
+    )
 
 
 def test_an_empty_record_says_so_and_invents_nothing(tmp_path: Path) -> None:

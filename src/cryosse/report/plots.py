@@ -191,7 +191,7 @@ def study_f1(rows: list[dict[str, Any]], path: str | Path, source: str) -> None:
             np.nan_to_num(values),
             width * 0.9,
             color=LOSS_COLOURS[i % len(LOSS_COLOURS)],
-            label=f"{row['loss']} (n={row['seeds']} seeds)",
+            label=f"{row['loss']} ({row['seeds']} seed{'' if int(row['seeds']) == 1 else 's'})",
             yerr=np.nan_to_num(np.vstack([low, high])),
             capsize=2,
         )

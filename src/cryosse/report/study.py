@@ -13,6 +13,7 @@ not yet run) is said in `coverage` and in every figure's basis, never filled in.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from cryosse.evaluate.record import (
     is_recorded,
     record_coverage,
     recorded_cases,
+    recorded_summaries,
     run_folder,
 )
 from cryosse.evaluate.stage import write_study_tables
@@ -77,8 +79,8 @@ def _basis(by_seed: dict[str, dict[int, list[CaseResult]]], losses: list[str]) -
 def write_record(
     training: dict[str, Any], record: str | Path, manifest: str | Path | None = None
 ) -> dict[str, Any]:
-    """Every table and figure of the record; returns the coverage, its sentence and the
-    figures' basis rows."""
+    """Every table and figure of the record; returns the coverage, its sentence, the figures'
+    basis rows and what tables/record.json says (runs recorded of those planned, test maps)."""
     record = Path(record)
     tables, figures = record / "tables", record / "figures"
     tables.mkdir(parents=True, exist_ok=True)
@@ -112,13 +114,25 @@ def write_record(
     histories = _histories(training, record)
     if histories:
         learning_curves(histories, figures / "learning_curves.png")
-        runs = {"losses": ",".join(losses), "seeds": f"{len(histories)} runs", "maps": 0}
-        basis.append({"figure": "learning_curves.png"} | runs | {"cases": "validation"})
+        runs = {"losses": ",".join(losses), "seeds": f"{len(histories)} runs"}
+        basis.append(
+            {"figure": "learning_curves.png"} | runs | {"maps": "validation", "cases": "validation"}
+        )
     if rows2:
         f1_by_resolution(rows2, losses, figures / "f1_by_resolution.png")
         basis.append({"figure": "f1_by_resolution.png"} | _basis(by_seed, losses))
     write_table(basis, "Maps and seeds behind each figure", tables / "figures")
-    return {"coverage": coverage, "line": line, "basis": basis, "losses": losses}
+    n_seeds = len(seeds(training))
+    summary = {
+        "runs": len(recorded_summaries(record)),
+        "planned": len(selection_grid(training)) + len(selection_losses(training)) * (n_seeds - 1),
+        "test_maps": max((int(r["maps"]) for r in rows1), default=0),
+        "losses": losses,
+        "seeds": n_seeds,
+        "coverage": line,
+    }
+    write_text_atomic(tables / "record.json", json.dumps(summary, indent=2) + "\n")
+    return {"coverage": coverage, "line": line, "basis": basis, "losses": losses} | summary
 
 
 def pick_cases(
