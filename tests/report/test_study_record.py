@@ -212,3 +212,66 @@ def test_montages_need_the_checkpoints_and_say_which_are_missing(study: dict[str
         TRAINING, study["record"], study["results"] / "elsewhere", COLOURS, 2
     )
     assert made == [] and set(missing) == {"FL_DL", "CE", "DL"}
+
+
+def test_the_report_shows_the_record_marked_as_such(study: dict[str, Path], tmp_path: Path) -> None:
+    """The run report's study section: the record's own counts in its label, its Table 1 and
+    figures; a record that gained or lost runs since its tables were made is said to be so."""
+    import shutil
+
+    from cryosse.report.html import study_record_html
+    from cryosse.report.study import write_record
+
+    record = tmp_path / "record"
+    shutil.copytree(study["record"], record)
+    written = write_record(TRAINING, record)
+    section = study_record_html(record)
+    label = (
+        f"From the committed study record (docs/benchmark/), 3 runs of 6, "
+        f"{written['test_maps']} test maps"
+    )
+    assert label in section and "not this run's numbers" in section
+    assert "trained for 4 optimisation steps each" in section  # FAST: 2 epochs × 2 steps
+    assert "Loss study, Table 1" in section and section.count("data:image/png;base64") == 4
+    assert "CE (seeds 0 of 2)" in section and "brings them up to date" not in section
+    shutil.rmtree(run_folder(record, "FL_DL_g2_lr0.001_s1"))
+    assert "The record now holds 2 runs; these tables were made from 3" in study_record_html(record)
+    assert "holds no run" not in study_record_html(None) and "absent" in study_record_html(None)
+
+
+def test_the_shipped_model_on_a_test_map_beside_the_baselines(
+    study: dict[str, Path], tmp_path: Path
+) -> None:
+    """cryosse.segment.showcase on a real demo map (the default model, cryosse segment, figure
+    and evaluate's scoring), and the report's section that labels it as the shipped model's."""
+    from dataclasses import asdict
+
+    from cryosse.core.grid import BASELINES
+    from cryosse.report.html import shipped_model_html
+    from cryosse.segment.showcase import showcase
+
+    results = study["results"]
+    samples = [r["sample_id"] for r in read_tsv(results / "manifest.tsv")]
+    test = sorted(s for s in samples if s.startswith("EMD-5168"))
+    main = tmp_path / "main.tsv"
+    rows = [{"sample_id": s, "split": "test" if s in test else "train"} for s in samples]
+    write_tsv(main, ["sample_id", "split"], rows)
+    acquired = tmp_path / "acquired"
+    acquired.mkdir()
+    located = locate_entry("EMD-5168", LocalMirror.at(DEMO_MIRROR), ResolutionWindow(3.0, 10.0))
+    (acquired / "EMD-5168.json").write_text(json.dumps(asdict(located)))
+    out = tmp_path / "shipped_model"
+    facts = showcase(results / "manifest.tsv", main, acquired, {}, out)
+    assert facts["emdb_id"] == "EMD-5168" and facts["checkpoint"]["default"] is True
+    scores = read_tsv(out / "scores.tsv")
+    assert [r["predictor"] for r in scores] == ["shipped model", *BASELINES]
+    assert all(r["sample_id"] == test[0] for r in scores)
+    assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    section = shipped_model_html(out)
+    assert "The model the package ships" in section and "emd_5168" in section
+    assert "shipped model (cryosse default)" in section and "baseline:<wbr>threshold" in section
+    # no test case: said, nothing drawn
+    write_tsv(main, ["sample_id", "split"], [{**r, "split": "train"} for r in rows])
+    empty = tmp_path / "empty"
+    assert showcase(results / "manifest.tsv", main, acquired, {}, empty)["map"] is None
+    assert "the test split has no case" in shipped_model_html(empty)

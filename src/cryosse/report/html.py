@@ -590,9 +590,11 @@ def study_record_html(record: Path | None) -> str:
         heading,
         "<div class='real'><p><span class='source'>From the committed study record "
         f"(docs/benchmark/), {summary['runs']} runs of {summary['planned']}, "
-        f"{summary['test_maps']} test maps</span> — not this run's numbers: the paper's five "
-        "losses trained for 4,000 steps each on the offline mirror's data set "
-        "(docs/benchmark/README.md). " + html.escape(summary["coverage"]) + "</p>",
+        f"{summary['test_maps']} test maps</span> — not this run's numbers: the paper's losses "
+        f"trained for {' or '.join(f'{n:,}' for n in summary.get('steps', [])) or 'NA'} "
+        "optimisation steps each at CPU scale (docs/benchmark/README.md). "
+        + html.escape(summary["coverage"])
+        + "</p>",
     ]
     if live != summary["runs"]:
         parts.append(

@@ -130,6 +130,13 @@ def write_record(
         "losses": losses,
         "seeds": n_seeds,
         "coverage": line,
+        # optimisation steps per run, as the summaries record them (the same for every run)
+        "steps": sorted(
+            {
+                int(x.get("epochs_run", 0)) * int(x.get("steps_per_epoch", 0))
+                for x in recorded_summaries(record)
+            }
+        ),
     }
     write_text_atomic(tables / "record.json", json.dumps(summary, indent=2) + "\n")
     return {"coverage": coverage, "line": line, "basis": basis, "losses": losses} | summary
