@@ -255,13 +255,31 @@ def tables(args: argparse.Namespace) -> None:
     cost["paper_scale"] = paper_scale(step_json, n_seeds, n_losses)
     out = record / "tables"
     (out / "cost.json").write_text(json.dumps(cost, indent=2) + "\n")
-    print(f"study: {cost['runs']} runs, {cost['cpu_hours']:.2f} CPU-hours on {cost['cpu']}")
+    cpu = cost["cpu"] or {}
+    machine = f"{cpu.get('model', '?')} ({' '.join(cpu.get('flags', []))}), one thread per run"
+    print(
+        f"study: {cost['runs']} runs, {cost['cpu_hours']:.2f} CPU-hours "
+        f"(training {cost['training_cpu_hours']:.2f}, test scoring {cost['test_cpu_hours']:.2f}) "
+        f"on {machine}; {cost['median_s_per_step']} s per optimisation step (median, "
+        "validation included)"
+    )
     scale = cost["paper_scale"]
     if scale["measured"]:
         print(
             f"paper scale ({scale['size']}³ at 1 Å, base {scale['base']}, {scale['epochs']} "
             f"epochs; step {scale['step_s']} s, {scale['configuration']}, measured on "
-            f"{scale['device']}): {scale['hours_per_run']} {scale['unit']} per run; "
+            f"{scale['device']}"
+            + (
+                f", scaled by voxel count from {scale['scaled_from']}³"
+                if scale["scaled_from"] != scale["size"]
+                else ""
+            )
+            + (
+                f"; base {scale['base']} is NOT the paper's network (64)"
+                if scale["base"] != 64
+                else ""
+            )
+            + f"): {scale['hours_per_run']} {scale['unit']} per run; "
             + "; ".join(
                 f"{scale['runs'][k]} runs ({k}): {v} {scale['unit']}"
                 for k, v in scale["hours"].items()
