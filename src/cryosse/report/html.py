@@ -580,6 +580,11 @@ def study_record_html(record: Path | None) -> str:
     live = len(recorded_summaries(record))
     tables = record / "tables"
     summary_path = tables / "record.json"
+    if not live:
+        return heading + (
+            "<p>The committed study record (docs/benchmark/) holds no finished run yet: its "
+            "runs are committed as they finish (docs/benchmark/README.md).</p>"
+        )
     if not summary_path.is_file():
         return heading + (
             f"<p>The committed study record (docs/benchmark/) holds {live} finished runs and "
