@@ -32,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
+from cryosse.core.atomic import write_text_atomic
 from cryosse.core.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -254,15 +255,18 @@ def tables(args: argparse.Namespace) -> None:
     step_json = Path(args.step_json) if args.step_json else record / "train_step.json"
     cost["paper_scale"] = paper_scale(step_json, n_seeds, n_losses)
     out = record / "tables"
-    (out / "cost.json").write_text(json.dumps(cost, indent=2) + "\n")
+    write_text_atomic(out / "cost.json", json.dumps(cost, indent=2) + "\n")
     cpu = cost["cpu"] or {}
     machine = f"{cpu.get('model', '?')} ({' '.join(cpu.get('flags', []))}), one thread per run"
-    print(
-        f"study: {cost['runs']} runs, {cost['cpu_hours']:.2f} CPU-hours "
-        f"(training {cost['training_cpu_hours']:.2f}, test scoring {cost['test_cpu_hours']:.2f}) "
-        f"on {machine}; {cost['median_s_per_step']} s per optimisation step (median, "
-        "validation included)"
-    )
+    if not cost["runs"]:
+        print("study: no run recorded yet, no CPU-hours to count")
+    else:
+        print(
+            f"study: {cost['runs']} runs, {cost['cpu_hours']:.2f} CPU-hours (training "
+            f"{cost['training_cpu_hours']:.2f}, test scoring {cost['test_cpu_hours']:.2f}) on "
+            f"{machine}; {cost['median_s_per_step']} s per optimisation step (median, "
+            "validation included)"
+        )
     scale = cost["paper_scale"]
     if scale["measured"]:
         print(
@@ -314,7 +318,10 @@ def montages(args: argparse.Namespace) -> None:
     for png in made:
         print(f"montage: {png}")
     if missing:
-        print(f"no checkpoint, left out of the montages: {', '.join(missing)}")
+        print(
+            "left out of the montages (no chosen run yet, or its checkpoint is not on this "
+            f"machine): {', '.join(missing)}"
+        )
     if not made:
         print(f"no montage: no checkpoint of a chosen run under {_results(config) / 'training'}")
 

@@ -117,6 +117,11 @@ def test_tables_and_figures_from_a_partial_record(study: dict[str, Path]) -> Non
     markdown = (record / "tables" / "table1.md").read_text()
     assert "Mu et al. 2024" in markdown and "voxel_helix paper" in markdown
 
+    # every recorded run, chosen or not, with its own test figure
+    runs = {r["run_id"]: r for r in read_tsv(record / "tables" / "runs.tsv")}
+    assert set(runs) == {s.run_id for s in RUNS} and runs["CE_lr0.001_s0"]["steps"] == "4"
+    assert runs["CE_lr0.001_s0"]["test_voxel_helix"] == rows["CE"]["voxel_helix_mean"]
+
     # Table 2: one row per test case, every recorded loss, FL_DL's residue F1
     table2 = read_tsv(record / "tables" / "table2.tsv")
     assert {r["map"] for r in table2} <= set(TEST_MAPS) and "FL_DL_residue_sheet" in table2[0]

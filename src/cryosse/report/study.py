@@ -2,10 +2,11 @@
 alone: no checkpoint, no results folder. What the record lacks (a loss not yet chosen, seeds
 not yet run) is said in `coverage` and in every figure's basis, never filled in.
 
-    <record>/tables/  coverage, table1 (mean ± sd over seeds, map-level 95 % interval, voxel
-                      and residue F1, the published figure beside), table2 (per test case),
-                      seeds, claims, ranks, by_resolution, by_quality, per_case, figures (the
-                      maps and seeds behind each figure)
+    <record>/tables/  coverage, runs (every recorded run, chosen or not), table1 (mean ± sd
+                      over seeds, map-level 95 % interval, voxel and residue F1, the
+                      published figure beside), table2 (per test case), seeds, claims,
+                      ranks, by_resolution, by_quality, per_case, figures (the maps and
+                      seeds behind each figure), record.json
     <record>/figures/ f1_per_loss, paired_maps, learning_curves, f1_by_resolution (PNG);
                       montage_<case> from the study's checkpoints (`prediction_montages`)
 """
@@ -20,13 +21,12 @@ from typing import Any
 import numpy as np
 
 from cryosse.core.atomic import write_text_atomic
-from cryosse.core.grid import LOSSES, RunSpec, seeds, selection_grid
+from cryosse.core.grid import LOSSES, seeds, selection_grid
 from cryosse.core.tsv import tsv_text
 from cryosse.evaluate.evaluation import CaseResult, load_model
 from cryosse.evaluate.record import (
     chosen_runs,
     coverage_line,
-    is_recorded,
     record_coverage,
     recorded_cases,
     recorded_summaries,
@@ -52,17 +52,45 @@ from cryosse.report.plots import (
 PAIRED_METRIC = "sheet"  # the paper's claims are about sheets
 
 
-def _histories(training: dict[str, Any], record: Path) -> dict[str, list[dict[str, str]]]:
-    """The learning curves of every recorded seed of each loss's chosen setting."""
+def _histories(record: Path) -> dict[str, list[dict[str, str]]]:
+    """The learning curves of every recorded run (selection runs and seeds alike)."""
     out = {}
-    for run_id in chosen_runs(training, record).values():
-        spec = next(s for s in selection_grid(training) if s.run_id == run_id)
-        for seed in seeds(training):
-            other = RunSpec(spec.loss, spec.lr, spec.gamma, seed).run_id
-            if is_recorded(record, other):
-                with open(run_folder(record, other) / "history.csv", encoding="utf-8") as handle:
-                    out[other] = list(csv.DictReader(handle))
+    for summary in recorded_summaries(record):
+        path = run_folder(record, summary["run_id"]) / "history.csv"
+        with open(path, encoding="utf-8") as handle:
+            out[summary["run_id"]] = list(csv.DictReader(handle))
     return out
+
+
+def runs_table(record: Path) -> list[dict[str, Any]]:
+    """Every recorded run, chosen or not: its setting, the validation metric that chose (or
+    will choose) among its loss's settings, its cost and its own weighted test voxel F1 — what
+    a partial record can already show without claiming a loss's figure."""
+    from cryosse.core.metrics import weighted_average
+    from cryosse.evaluate.evaluation import read_cases
+
+    rows = []
+    for s in recorded_summaries(record):
+        cases = read_cases(run_folder(record, s["run_id"]) / "cases.tsv")
+        row: dict[str, Any] = {
+            "run_id": s["run_id"],
+            "loss": s["loss"],
+            "gamma": "" if s.get("gamma") is None else f"{s['gamma']:g}",
+            "seed": s.get("seed", ""),
+            "steps": int(s.get("epochs_run", 0)) * int(s.get("steps_per_epoch", 0)),
+            "best_epoch": s.get("best_epoch", ""),
+            "val_metric": f"{s['best_val_metric']:.3f}",
+            "minutes": f"{(s['seconds'] + s.get('test_seconds', 0)) / 60:.1f}",
+            "test_cases": len(cases),
+        }
+        for cls in ("helix", "sheet"):
+            value = weighted_average(
+                [getattr(c, f"voxel_f1_{cls}") for c in cases],
+                [getattr(c, f"voxel_true_{cls}") for c in cases],
+            )
+            row[f"test_voxel_{cls}"] = "NA" if value is None else f"{value:.3f}"
+        rows.append(row)
+    return rows
 
 
 def _basis(by_seed: dict[str, dict[int, list[CaseResult]]], losses: list[str]) -> dict[str, Any]:
@@ -88,6 +116,8 @@ def write_record(
     coverage = record_coverage(training, record)
     line = coverage_line(coverage, len(seeds(training)))
     write_table(coverage, "What the record holds: " + line, tables / "coverage")
+    title = "Every recorded run: setting, validation metric, minutes, its own test voxel F1"
+    write_table(runs_table(record), title, tables / "runs")
     by_seed = recorded_cases(training, record)
     losses = [x for x in LOSSES if by_seed.get(x)]
     write_table(seed_table(by_seed), "Voxel F1 per loss, mean ± sd over seeds", tables / "seeds")
@@ -111,7 +141,7 @@ def write_record(
         pairs = {x: per_map_pairs(by_seed, REFERENCE_LOSS, x, PAIRED_METRIC) for x in others}
         paired_maps(pairs, REFERENCE_LOSS, PAIRED_METRIC, figures / "paired_maps.png")
         basis.append({"figure": "paired_maps.png"} | _basis(by_seed, losses))
-    histories = _histories(training, record)
+    histories = _histories(record)
     if histories:
         learning_curves(histories, figures / "learning_curves.png")
         runs = {"losses": ",".join(losses), "seeds": f"{len(histories)} runs"}
