@@ -239,6 +239,8 @@ def test_the_report_shows_the_record_marked_as_such(study: dict[str, Path], tmp_
     assert "trained for 4 optimisation steps each" in section  # FAST: 2 epochs × 2 steps
     assert "Loss study, Table 1" in section and section.count("data:image/png;base64") == 4
     assert "CE (seeds 0 of 2)" in section and "brings them up to date" not in section
+    details = section[section.index("<details>") :]
+    assert "<h3>Every recorded run" in details and "<td>FL_DL_g2_lr0.001_s1</td>" in details
     shutil.rmtree(run_folder(record, "FL_DL_g2_lr0.001_s1"))
     assert "The record now holds 2 runs; these tables were made from 3" in study_record_html(record)
     assert "absent" in study_record_html(None)

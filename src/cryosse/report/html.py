@@ -625,6 +625,16 @@ def study_record_html(record: Path | None) -> str:
     for name, caption in STUDY_FIGURES:
         if (record / "figures" / name).is_file():
             parts.append(_image(record / "figures" / name, caption))
+    details = [
+        _scrolling((tables / f"{name}.html").read_text(encoding="utf-8").replace("h2>", "h3>"))
+        for name in ("coverage", "runs", "figures")
+        if (tables / f"{name}.html").is_file()
+    ]
+    if details:
+        parts.append(
+            "<details><summary>What the record holds and lacks, every recorded run, the maps "
+            "and seeds behind each figure</summary>" + "".join(details) + "</details>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
