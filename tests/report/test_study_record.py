@@ -63,8 +63,15 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert train and val and len({d.name.split("_")[0] for d in test}) >= 2
     write_tsv(
         results / "manifest.tsv",
-        ["sample_id", "path"],
-        [{"sample_id": d.name, "path": str(d.relative_to(results))} for d in dirs],
+        ["sample_id", "path", "quality_bin"],
+        [
+            {
+                "sample_id": d.name,
+                "path": str(d.relative_to(results)),
+                "quality_bin": json.loads((d / "sample.json").read_text())["quality"]["bin"],
+            }
+            for d in dirs
+        ],
     )
     record = results / "record"
     for spec in RUNS:
@@ -283,3 +290,22 @@ def test_the_shipped_model_on_a_test_map_beside_the_baselines(
     empty = tmp_path / "empty"
     assert showcase(results / "manifest.tsv", main, acquired, {}, empty)["map"] is None
     assert "the test split has no case" in shipped_model_html(empty)
+
+
+def test_quality_bins_travel_with_the_record(study: dict[str, Path], tmp_path: Path) -> None:
+    """With the data set's manifest the test cases' quality bins are kept in the record; on a
+    machine without it, the table by quality bin comes out the same from the record alone."""
+    import shutil
+
+    from cryosse.report.study import write_record
+
+    record = tmp_path / "record"
+    shutil.copytree(study["record"], record)
+    write_record(TRAINING, record, study["results"] / "manifest.tsv")
+    with_manifest = (record / "tables" / "by_quality.tsv").read_text()
+    kept = read_tsv(record / "tables" / "test_cases.tsv")
+    bins = {r["sample_id"]: r["quality_bin"] for r in read_tsv(study["results"] / "manifest.tsv")}
+    assert kept and all(r["quality_bin"] == bins[r["sample_id"]] for r in kept)
+    assert with_manifest.count("\n") > 1  # a header and at least one row
+    write_record(TRAINING, record)
+    assert (record / "tables" / "by_quality.tsv").read_text() == with_manifest

@@ -104,6 +104,27 @@ def _basis(by_seed: dict[str, dict[int, list[CaseResult]]], losses: list[str]) -
     }
 
 
+TEST_CASES = "test_cases.tsv"  # the test cases' quality bins, kept in the record
+
+
+def _quality_bins(
+    by_seed: dict[str, dict[int, list[CaseResult]]], tables: Path, manifest: str | Path | None
+) -> Path | None:
+    """The quality bins of the record's test cases: from the data set's manifest when this
+    machine has it, then kept in <record>/tables/test_cases.tsv, so that a machine without the
+    data set tabulates by quality bin from the record alone."""
+    kept = tables / TEST_CASES
+    if manifest is None:
+        return kept if kept.is_file() else None
+    from cryosse.core.tsv import read_tsv, write_tsv
+
+    ids = {c.sample_id for seeds in by_seed.values() for v in seeds.values() for c in v}
+    rows = [r for r in read_tsv(manifest) if r["sample_id"] in ids]
+    columns = ["sample_id", "emdb_id", "resolution", "quality_bin"]
+    write_tsv(kept, columns, [{k: r.get(k, "") for k in columns} for r in rows])
+    return kept
+
+
 def write_record(
     training: dict[str, Any], record: str | Path, manifest: str | Path | None = None
 ) -> dict[str, Any]:
@@ -121,7 +142,7 @@ def write_record(
     by_seed = recorded_cases(training, record)
     losses = [x for x in LOSSES if by_seed.get(x)]
     write_table(seed_table(by_seed), "Voxel F1 per loss, mean ± sd over seeds", tables / "seeds")
-    write_study_tables(by_seed, tables, manifest)
+    write_study_tables(by_seed, tables, _quality_bins(by_seed, tables, manifest))
     rows1 = study_table1(by_seed, chosen_runs(training, record))
     write_text_atomic(tables / "table1.tsv", tsv_text(list(rows1[0]), rows1) if rows1 else "")
     title = (
