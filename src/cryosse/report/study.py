@@ -165,7 +165,9 @@ def write_record(
     histories = _histories(record)
     if histories:
         learning_curves(histories, figures / "learning_curves.png")
-        runs = {"losses": ",".join(losses), "seeds": f"{len(histories)} runs"}
+        recorded = {x["loss"] for x in recorded_summaries(record)}
+        runs = {"losses": ",".join(x for x in LOSSES if x in recorded)}
+        runs["seeds"] = f"{len(histories)} runs"
         basis.append(
             {"figure": "learning_curves.png"} | runs | {"maps": "validation", "cases": "validation"}
         )
