@@ -56,6 +56,8 @@ demo: setup
 	@echo "  results/demo/splits/{main,cv}.tsv, report.md   train/validation/test, CV folds, leakage check"
 	@echo "  results/demo/training/best_runs.tsv   best run per loss (runs: training/<run>/)"
 	@echo "  results/demo/tables/                  Table 1, Table 2, Wilcoxon tests, Table S1"
+	@echo "  results/demo/shipped_model/           the shipped model on a test map: segmentation/, figure.png, scores.tsv"
+	@echo "The report also shows the loss study's committed record (docs/benchmark/), marked as such."
 
 # The data set alone (curation log, manifest, splits and their report), nothing trained:
 # make dataset CONFIG=config/config.yaml (default: the demo archive).

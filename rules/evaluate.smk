@@ -98,6 +98,32 @@ rule make_tables:
         "../workflow_scripts/make_tables.py"
 
 
+rule shipped_model:
+    """The model the package ships on one test map of this run (cryosse.segment.showcase):
+    cryosse segment, its QC slices and its scores beside the baselines, for the report.
+    """
+    input:
+        manifest=f"{RESULTS}/manifest.tsv",
+        splits=f"{RESULTS}/splits/main.tsv",
+    output:
+        scores=f"{RESULTS}/shipped_model/scores.tsv",
+        facts=f"{RESULTS}/shipped_model/showcase.json",
+    log:
+        f"{RESULTS}/logs/shipped_model.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/shipped_model.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        acquired=f"{RESULTS}/acquired",
+    script:
+        "../workflow_scripts/shipped_model.py"
+
+
 rule html_report:
     """One self-contained HTML report: tables, plots, dataset, curation log, config, versions."""
     input:
@@ -112,6 +138,7 @@ rule html_report:
         manifest=f"{RESULTS}/manifest.tsv",
         curation_log=f"{RESULTS}/curation_log.tsv",
         splits=f"{RESULTS}/splits/report.md",
+        shipped=rules.shipped_model.output,
     output:
         html=report(
             f"{RESULTS}/report.html",
@@ -128,6 +155,9 @@ rule html_report:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        # the loss study's committed record, shown beside this run's own numbers
+        record=str(Path(workflow.basedir) / "docs" / "benchmark"),
     script:
         "../workflow_scripts/html_report.py"
 

@@ -11,5 +11,10 @@ from pathlib import Path
 from cryosse.report.html import build_report
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-build_report(Path(snakemake.output.html).parent, dict(snakemake.config), snakemake.output.html)
+build_report(
+    Path(snakemake.output.html).parent,
+    dict(snakemake.config),
+    snakemake.output.html,
+    record=snakemake.params.record,
+)
 logging.info("report: %s", snakemake.output.html)

@@ -112,6 +112,11 @@ def test_demo_pipeline_survives_broken_entries(tmp_path: Path) -> None:
     assert tags.count("table") >= 4 and tags.count("img") >= 4
     # a few demo steps: the report says at once that its figures prove the plumbing only
     assert report_html.index("only prove the plumbing") < report_html.index("<h2>Dataset")
+    # beside them, marked as not the demo's: the study record and the shipped model at work
+    assert "<h2>What a real run gives: the loss study</h2>" in report_html
+    shipped = read_tsv(results / "shipped_model/scores.tsv")
+    assert [r["predictor"] for r in shipped][:2] == ["shipped model", "threshold"]
+    assert "shipped model (cryosse default)" in report_html and "helix residue F1" in report_html
     assert (results / "plots/f1_per_loss.png").read_bytes().startswith(b"\x89PNG")
     assert list((results / "evaluation/FL_DL/seed_0/predictions").glob("*/pred_labels.mrc"))
     look_at_the_report(results / "report.html", tmp_path / "report.png")

@@ -376,3 +376,41 @@ def test_table1_fits_the_page_in_a_browser(built: tuple[Path, str]) -> None:
     plain = _measure(page, {"table1": "table.table1", "leakage": "p.leakage"})
     assert plain["page"] <= plain["window"], plain  # no sideways scroll anywhere
     assert plain["leakage"] and plain["leakage"] > 0
+
+
+def test_table2_fits_the_page_at_1400_px(built: tuple[Path, str]) -> None:
+    """Every loss and baseline of the grid, helix and sheet each, and the residue columns:
+    in a 1400 px window Table 2 is whole (no scrolling inside its frame) and the page does not
+    scroll sideways; the fragment the table writer makes (tables/table2.html), put in the same
+    frame, would not fit: the measure can fail."""
+    results, page_html = built
+    page = results / "report.html"
+    assert "<th colspan='2'>FL_<wbr>DL voxel F1</th>" in page_html
+    fragment = (results / "tables" / "table2.html").read_text()
+    frame = "<div class='breakout' id='fragment'>"
+    with_fragment = results / "with_table2_fragment.html"
+    with_fragment.write_text(page.read_text().replace("</body>", f"{frame}{fragment}</div></body>"))
+    selectors = {"table2": "table.table2", "frame": "div.breakout", "fragment": "#fragment table"}
+    widths = _measure(with_fragment, selectors, "1400,1600")
+    assert widths["table2"] <= widths["frame"] <= 1360, widths
+    assert widths["fragment"] > 1360, widths
+    plain = _measure(page, {"table2": "table.table2", "frame": "div.breakout"}, "1400,1600")
+    assert plain["table2"] <= plain["frame"] and plain["page"] <= plain["window"], plain
+
+
+def test_table1_has_residue_f1_and_the_published_figures_beside_it(
+    built: tuple[Path, str],
+) -> None:
+    from cryosse.core.tsv import read_tsv
+    from cryosse.evaluate.study import PUBLISHED_TABLE1
+
+    results, page = built
+    rows = read_tsv(results / "tables" / "table1.tsv")
+    # the residue vote's F1, weighted by true Cα: every case here has residue helix F1 0.9
+    assert {r["residue_helix_weighted"] for r in rows} == {"0.900"}
+    assert "<th colspan='3'>helix residue F1</th>" in page
+    published = page[page.index("<h3>Beside Table 1: the published figures</h3>") :]
+    assert published.index("</table>") < published.index("<h2 id='definitions'>")
+    fl_dl = PUBLISHED_TABLE1["FL_DL"]
+    assert f"<td>FL_DL</td><td>1</td><td>{fl_dl['voxel_helix']:.1f}</td>" in published
+    assert "Bioinformatics Advances 4(1) vbae169" in published

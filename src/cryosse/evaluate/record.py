@@ -134,3 +134,54 @@ def check_same_dataset(record: str | Path, fingerprint: dict[str, Any]) -> None:
                 f"{recorded[:12]}, this build is {fingerprint['sha256'][:12]}: rebuild the data "
                 "set with the code and mirror the record names, or start a new record"
             )
+
+
+def record_coverage(training: dict[str, Any], record: str | Path) -> list[dict[str, Any]]:
+    """Per loss of the grid: how many of its selection runs are recorded, the run chosen (once
+    they all are), the seeds of that setting recorded and those still missing. What a partial
+    record stands on, said rather than filled in."""
+    selection = selection_grid(training)
+    chosen = chosen_runs(training, record)
+    rows = []
+    for loss in dict.fromkeys(spec.loss for spec in selection):
+        mine = [s for s in selection if s.loss == loss]
+        done = [s for s in mine if is_recorded(record, s.run_id)]
+        row: dict[str, Any] = {
+            "loss": loss,
+            "selection_runs": f"{len(done)}/{len(mine)}",
+            "chosen": chosen.get(loss, ""),
+        }
+        if loss in chosen:
+            spec = next(s for s in mine if s.run_id == chosen[loss])
+            recorded = [
+                seed
+                for seed in seeds(training)
+                if is_recorded(record, RunSpec(spec.loss, spec.lr, spec.gamma, seed).run_id)
+            ]
+        else:
+            recorded = []
+        row["seeds_recorded"] = ",".join(map(str, recorded)) or "none"
+        missing = [s for s in seeds(training) if s not in recorded]
+        row["seeds_missing"] = ",".join(map(str, missing)) or "none"
+        rows.append(row)
+    return rows
+
+
+def coverage_line(rows: list[dict[str, Any]], total_seeds: int) -> str:
+    """One sentence on what the record holds and what it lacks."""
+    complete = [r["loss"] for r in rows if r["seeds_missing"] == "none"]
+    partial = [r for r in rows if r["chosen"] and r["seeds_missing"] != "none"]
+    absent = [r["loss"] for r in rows if not r["chosen"]]
+    parts = [f"{len(complete)} of {len(rows)} losses complete ({total_seeds} seeds each)"]
+    if partial:
+        parts.append(
+            "partial: "
+            + ", ".join(
+                f"{r['loss']} (seeds {r['seeds_recorded']} of {total_seeds})" for r in partial
+            )
+        )
+    if absent:
+        parts.append(
+            "no chosen run yet, hence missing from every table and figure: " + ", ".join(absent)
+        )
+    return "; ".join(parts) + "."

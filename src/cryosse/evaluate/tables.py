@@ -2,7 +2,9 @@
 
 Table 1 — per loss: the chosen run (best γ for FL and FL_DL), the weighted-average voxel F1 of
 helix and sheet over the test cases with its bootstrap 95 % interval, their mean ("average",
-as in the paper), and, labelled as such, the micro (pooled) and macro (plain mean) F1.
+as in the paper), and, labelled as such, the micro (pooled) and macro (plain mean) F1; then
+the residue F1 of helix and sheet (the 3 Å vote) weighted by the true Cα of the class, with
+its interval.
 Table 2 — per test case: resolution, helix / sheet / other Cα in the central box, voxel F1 of
 helix and sheet for every loss, residue F1 of helix and sheet for the best loss (the highest
 Table 1 average).
@@ -98,6 +100,16 @@ def table1(
             }
         defined = [a for a in averages if a is not None]
         row["average"] = _num(sum(defined) / len(defined) if len(defined) == 2 else None)
+        for cls in SCORED_CLASSES:  # the 3 Å vote, weighted by the class's true Cα
+            value, low, high = weighted_with_ci(
+                [getattr(c, f"residue_f1_{cls}") for c in cases],
+                [getattr(c, f"ca_{cls}") for c in cases],
+            )
+            row |= {
+                f"residue_{cls}_weighted": _num(value),
+                f"residue_{cls}_ci_low": _num(low),
+                f"residue_{cls}_ci_high": _num(high),
+            }
         rows.append(row)
     return rows
 

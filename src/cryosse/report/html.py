@@ -30,6 +30,7 @@ from cryosse.curate.dssp import mkdssp_version
 from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import read_cases
 from cryosse.evaluate.statistics import bootstrap_ci, weighted_with_ci
+from cryosse.evaluate.study import PUBLISHED_SOURCE, PUBLISHED_TABLE1, table1_cells
 from cryosse.evaluate.tables import PAPER_TABLES, REFERENCE_LOSS
 from cryosse.io.curation_log import read_log
 from cryosse.io.sample import read_sample
@@ -52,7 +53,14 @@ pre{background:#f7f7f7;padding:8px;font-size:11px;overflow:auto}h1{font-size:1.6
 th{vertical-align:bottom}.wide{overflow-x:auto}.leakage{font-weight:bold}td.text,th.text,
 table.table1 td:nth-child(-n+2),table.table1 tr:first-child th:nth-child(-n+2){text-align:left}
 dl.definitions{display:grid;grid-template-columns:10em 1fr;gap:4px 12px;font-size:14px}
-dl.definitions dt{font-weight:bold}dl.definitions dd{margin:0}"""
+dl.definitions dt{font-weight:bold}dl.definitions dd{margin:0}
+table.table1,table.table2{font-size:11px}table.table1 td,table.table1 th,table.table2 td,
+table.table2 th{padding:1px 3px}
+table.table2 td:first-child{text-align:left}
+.breakout{width:min(1360px,calc(100vw - 40px));position:relative;left:50%;
+transform:translateX(-50%);overflow-x:auto}
+.real{background:#e8f4ea;border:1px solid #5a9a68;padding:4px 14px;margin:1em 0}
+.real .source{font-weight:bold}"""
 
 
 BASELINE_NOTE = (
@@ -203,21 +211,35 @@ def _breakable(text: str) -> str:
 CLASS_GROUPS = SCORED_CLASSES
 
 
+def _group_of(column: str) -> tuple[str, str] | None:
+    """A grouped Table 1 column: (group header, sub-header); None for an ungrouped one.
+    helix_ci_low -> ("helix voxel F1", "ci low"); residue_sheet_weighted -> ("sheet residue
+    F1", "weighted")."""
+    head, _, rest = column.partition("_")
+    if head in CLASS_GROUPS and rest:
+        return f"{head} voxel F1", rest.replace("_", " ")
+    cls, _, what = rest.partition("_")
+    if head == "residue" and cls in CLASS_GROUPS and what:
+        return f"{cls} residue F1", what.replace("_", " ")
+    return None
+
+
 def table1_html(rows: list[dict[str, str]], title: str) -> str:
-    """Table 1 narrow enough for the page: the per-class columns under one header per class,
-    the sub-headers short, run ids allowed to wrap. The values are table1.tsv's, unchanged."""
+    """Table 1 narrow enough for the page: the per-class columns (voxel, then residue F1) under
+    one header per class, the sub-headers short, run ids allowed to wrap. The values are
+    table1.tsv's, unchanged."""
     columns = list(rows[0])
-    group = {c: c.split("_", 1)[0] for c in columns if c.split("_", 1)[0] in CLASS_GROUPS}
+    group = {c: g for c in columns if (g := _group_of(c)) is not None}
     top, sub = [], []
     for i, column in enumerate(columns):
-        name = group.get(column)
-        if name is None:
+        if column not in group:
             top.append(f"<th rowspan='2'>{_breakable(column)}</th>")
             continue
-        if i == 0 or group.get(columns[i - 1]) != name:
-            span = sum(1 for c in columns if group.get(c) == name)
-            top.append(f"<th colspan='{span}'>{html.escape(name)} voxel F1</th>")
-        sub.append(f"<th>{html.escape(column.split('_', 1)[1].replace('_', ' '))}</th>")
+        name = group[column][0]
+        if i == 0 or group.get(columns[i - 1], ("",))[0] != name:
+            span = sum(1 for c in columns if c in group and group[c][0] == name)
+            top.append(f"<th colspan='{span}'>{html.escape(name)}</th>")
+        sub.append(f"<th>{html.escape(group[column][1])}</th>")
     body = "".join(
         "<tr>" + "".join(f"<td>{_breakable(row[c])}</td>" for c in columns) + "</tr>"
         for row in rows
@@ -226,7 +248,29 @@ def table1_html(rows: list[dict[str, str]], title: str) -> str:
         f"<h2>{html.escape(title)}</h2><table class='table1'><thead><tr>{''.join(top)}</tr>"
         f"<tr>{''.join(sub)}</tr></thead><tbody>{body}</tbody></table>"
         "<p>Each column is defined under <a href='#definitions'>Definitions</a>, just below; "
-        "the exact values are in <code>tables/table1.tsv</code>.</p>"
+        "the exact values are in <code>tables/table1.tsv</code>.</p>" + published_html()
+    )
+
+
+def published_html() -> str:
+    """The published DeepSSETracer 1.1 figures (Mu et al. 2024, Table 1 and Table 2's last
+    row; cryosse.evaluate.study.PUBLISHED_TABLE1), to read beside Table 1."""
+    keys = ("voxel_helix", "voxel_sheet", "voxel_average", "residue_helix", "residue_sheet")
+    heads = ("helix voxel", "sheet voxel", "average", "helix residue", "sheet residue")
+    body = "".join(
+        f"<tr><td>{html.escape(loss)}</td><td>{'' if v.get('gamma') is None else v['gamma']}</td>"
+        + "".join(f"<td>{'–' if v.get(k) is None else f'{v[k]:.1f}'}</td>" for k in keys)
+        + "</tr>"
+        for loss, v in PUBLISHED_TABLE1.items()
+    )
+    return (
+        "<h3>Beside Table 1: the published figures</h3>"
+        f"<p>{html.escape(PUBLISHED_SOURCE)}: weighted F1 in % on the paper's 62-case test "
+        "set (the network at 1 Å, base 64, ~100 epochs); residue F1 is published for FL_DL "
+        "only. Another test set and training budget than this run's: read it as the target, "
+        "not as a paired comparison.</p><table class='published'><thead><tr><th>loss</th>"
+        "<th>γ</th>" + "".join(f"<th>{h}</th>" for h in heads) + f"</tr></thead><tbody>{body}"
+        "</tbody></table>"
     )
 
 
@@ -240,6 +284,65 @@ def _table1(tables: Path) -> str | None:
     if not rows:
         return f"<h2>{html.escape(title)}</h2><p>(no rows)</p>"
     return table1_html(rows, title)
+
+
+def _table2_group(column: str, predictors: list[str]) -> tuple[str, str] | None:
+    """A Table 2 column's (group header, sub-header): Cα counts, each predictor's voxel F1,
+    the residue F1 of the best loss and of each baseline."""
+    if column.startswith("ca_"):
+        return "Cα in the central box", column.removeprefix("ca_")
+    for cls in CLASS_GROUPS:
+        if column == f"residue_{cls}":
+            return "residue F1, best loss", cls
+        if column.startswith(f"residue_{cls}_"):
+            return f"residue F1, {column.removeprefix(f'residue_{cls}_')}", cls
+    for name in predictors:
+        for cls in CLASS_GROUPS:
+            if column == f"{name}_{cls}":
+                return f"{name} voxel F1", cls
+    return None
+
+
+def table2_html(rows: list[dict[str, str]], title: str) -> str:
+    """Table 2 within the page at 1400 px: one header per predictor over its helix and sheet
+    columns, small type, ids that wrap, and up to 1,360 px of the window rather than the
+    1,100 px of the text (narrower windows scroll it in place). The values are table2.tsv's,
+    unchanged."""
+    columns = list(rows[0])
+    predictors = [
+        c.rsplit("_", 1)[0]
+        for c in columns
+        if c.endswith("_helix") and not c.startswith(("ca_", "residue_"))
+    ]
+    group = {c: g for c in columns if (g := _table2_group(c, predictors)) is not None}
+    top, sub = [], []
+    for i, column in enumerate(columns):
+        if column not in group:
+            top.append(f"<th rowspan='2'>{_breakable(column)}</th>")
+            continue
+        name = group[column][0]
+        if i == 0 or group.get(columns[i - 1], ("",))[0] != name:
+            span = sum(1 for c in columns if c in group and group[c][0] == name)
+            top.append(f"<th colspan='{span}'>{_breakable(name)}</th>")
+        sub.append(f"<th>{html.escape(group[column][1])}</th>")
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_breakable(row[c])}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    return (
+        f"<h2>{html.escape(title)}</h2><div class='breakout'><table class='table2'><thead>"
+        f"<tr>{''.join(top)}</tr><tr>{''.join(sub)}</tr></thead><tbody>{body}</tbody></table>"
+        "</div><p>The exact values are in <code>tables/table2.tsv</code>.</p>"
+    )
+
+
+def _table2(tables: Path) -> str | None:
+    tsv, markdown = tables / "table2.tsv", tables / "table2.md"
+    if not tsv.exists() or not markdown.exists():
+        return None
+    rows = read_tsv(tsv)
+    title = markdown.read_text(encoding="utf-8").splitlines()[0].removeprefix("## ")
+    return table2_html(rows, title) if rows else f"<h2>{html.escape(title)}</h2><p>(no rows)</p>"
 
 
 def _is_number(text: str) -> bool:
@@ -372,7 +475,12 @@ def make_plots(results: Path, plots: Path, seed: int = 0) -> list[tuple[Path, st
     }
     if histories:
         learning_curves(histories, plots / "learning_curves.png")
-        made.append((plots / "learning_curves.png", "Validation metric per epoch, every run"))
+        made.append(
+            (
+                plots / "learning_curves.png",
+                "Training loss beside the validation metric, per epoch, every run",
+            )
+        )
     summaries = [json.loads(p.read_text()) for p in (results / "training").glob("*/summary.json")]
     if any(s["loss"] in ("FL", "FL_DL") for s in summaries):
         gamma_sweep(summaries, plots / "gamma_sweep.png")
@@ -452,7 +560,141 @@ def _scrolling(fragment: str) -> str:
     )
 
 
-def build_report(results: str | Path, config: dict[str, Any], out_html: str | Path) -> None:
+STUDY_FIGURES = (
+    ("f1_per_loss.png", "Loss study: F1 per loss, mean over seeds, map-level 95 % intervals"),
+    ("paired_maps.png", "Loss study: per map, FL_DL against each loss (sheet voxel F1)"),
+    ("learning_curves.png", "Loss study: training loss beside the validation metric"),
+    ("f1_by_resolution.png", "Loss study: F1 per test case against resolution"),
+)
+REGENERATE = "python -m benchmarks.loss_study tables"
+
+
+def study_record_html(record: Path | None) -> str:
+    """The loss study's committed record (docs/benchmark/: cryosse.report.study's tables and
+    figures), marked as such: what a real run gives, beside a run's own numbers."""
+    from cryosse.evaluate.record import recorded_summaries
+
+    heading = "<h2>What a real run gives: the loss study</h2>"
+    if record is None or not record.is_dir():
+        return heading + "<p>No study record here (docs/benchmark/ is absent).</p>"
+    live = len(recorded_summaries(record))
+    tables = record / "tables"
+    summary_path = tables / "record.json"
+    if not live:
+        return heading + (
+            "<p>The committed study record (docs/benchmark/) holds no finished run yet: its "
+            "runs are committed as they finish (docs/benchmark/README.md).</p>"
+        )
+    if not summary_path.is_file():
+        return heading + (
+            f"<p>The committed study record (docs/benchmark/) holds {live} finished runs and "
+            f"no tables yet: <code>{REGENERATE}</code> makes them.</p>"
+        )
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    parts = [
+        heading,
+        "<div class='real'><p><span class='source'>From the committed study record "
+        f"(docs/benchmark/), {summary['runs']} runs of {summary['planned']}, "
+        f"{summary['test_maps']} test maps</span> — not this run's numbers: the paper's losses "
+        f"trained for {' or '.join(f'{n:,}' for n in summary.get('steps', [])) or 'NA'} "
+        "optimisation steps each at CPU scale (docs/benchmark/README.md). "
+        + html.escape(summary["coverage"])
+        + "</p>",
+    ]
+    if live != summary["runs"]:
+        parts.append(
+            f"<p><b>The record now holds {live} runs; these tables were made from "
+            f"{summary['runs']}.</b> <code>{REGENERATE}</code> brings them up to date.</p>"
+        )
+    if (tables / "table1.tsv").is_file() and read_tsv(tables / "table1.tsv"):
+        cells = [table1_cells(r) for r in read_tsv(tables / "table1.tsv")]
+        head = "".join(f"<th>{_breakable(k)}</th>" for k in cells[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_breakable(v)}</td>" for v in row.values()) + "</tr>"
+            for row in cells
+        )
+        parts.append(
+            "<h3>Loss study, Table 1: mean ± sd over seeds [map-level 95 % interval], the "
+            f"published beside (<code>paper</code>: {html.escape(PUBLISHED_SOURCE)})</h3>"
+            f"<div class='wide'><table class='table2'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table></div>"
+        )
+    if (tables / "claims.html").is_file():
+        claims = (tables / "claims.html").read_text(encoding="utf-8")
+        parts.append(_scrolling(claims.replace("<h2>", "<h3>").replace("</h2>", "</h3>")))
+    for name, caption in STUDY_FIGURES:
+        if (record / "figures" / name).is_file():
+            parts.append(_image(record / "figures" / name, caption))
+    details = [
+        _scrolling((tables / f"{name}.html").read_text(encoding="utf-8").replace("h2>", "h3>"))
+        for name in ("coverage", "runs", "figures")
+        if (tables / f"{name}.html").is_file()
+    ]
+    if details:
+        parts.append(
+            "<details><summary>What the record holds and lacks, every recorded run, the maps "
+            "and seeds behind each figure</summary>" + "".join(details) + "</details>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def shipped_model_html(folder: Path) -> str:
+    """The shipped model on one test map of the run (cryosse.segment.showcase): its slices and
+    its scores beside the baselines, labelled as the shipped model's."""
+    heading = "<h2>The shipped model on a test map of this run</h2>"
+    facts_path = folder / "showcase.json"
+    if not facts_path.is_file():
+        return ""
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    if facts.get("map") is None:
+        return heading + f"<p>Not shown: {html.escape(str(facts.get('why')))}.</p>"
+    run = facts.get("checkpoint", {}).get("run", {})
+    trained = (
+        f"{run.get('loss')}, γ {run.get('gamma')}, epoch {facts['checkpoint'].get('epoch')}"
+        if run
+        else "see docs/model_card.md"
+    )
+    rows = read_tsv(folder / "scores.tsv")
+    columns = ["predictor", "sample_id", *[c for c in rows[0] if "_f1_" in c]] if rows else []
+    head = "".join(f"<th>{_breakable(c)}</th>" for c in columns)
+    for row in rows:  # the shipped model named as such, the baselines as the tables name them
+        row["predictor"] = (
+            "shipped model (cryosse default)"
+            if row["predictor"] == "shipped model"
+            else f"baseline:{row['predictor']}"
+        )
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_breakable(r[c])}</td>" for c in columns) + "</tr>" for r in rows
+    )
+    text = (
+        "<div class='real'><p><span class='source'>The model the package ships</span> "
+        f"(<code>cryosse segment</code> without <code>--model</code>; trained {trained}; "
+        "docs/model_card.md), not a network of this run: it segments "
+        f"{html.escape(str(facts['map']))} ({html.escape(str(facts['emdb_id']))}, "
+        f"{facts.get('resolution')} Å), the first map of this run's test split. The slices are "
+        "<code>cryosse figure</code>'s (masks in the ChimeraX script's colours, the fitted "
+        f"model {html.escape(str(facts['structure']))}'s DSSP dashed); the scores are "
+        "<code>cryosse evaluate</code>'s on each chain's central box, beside the baselines "
+        "that learned nothing, scored on the same boxes.</p>"
+    )
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    figure = (
+        _image(folder / "figure.png", f"The shipped model on {facts['map']}")
+        if (folder / "figure.png").is_file()
+        else ""
+    )
+    return heading + text + table + figure + "</div>"
+
+
+def build_report(
+    results: str | Path,
+    config: dict[str, Any],
+    out_html: str | Path,
+    record: str | Path | None = None,
+) -> None:
+    """The run's report; `record`: the loss study's committed record (docs/benchmark/), shown
+    near the top, marked as such, beside the run's own numbers."""
     results = Path(results)
     config = json.loads(json.dumps(config, default=str))  # Snakemake's config holds wrappers
     first_seed = seeds(config.get("training", {}))[0]
@@ -472,6 +714,8 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
         f"<style>{STYLE}</style></head><body>",
         f"<h1>cryosse report — run {html.escape(str(config.get('run', '')))}</h1>",
         plumbing_banner(training_steps(results)),
+        study_record_html(Path(record) if record else None),
+        shipped_model_html(results / "shipped_model"),
         "<h2>Dataset</h2>",
         f"<p>{len(manifest)} samples from {len({r['emdb_id'] for r in manifest})} entries; "
         "residues in the central boxes: "
@@ -487,10 +731,10 @@ def build_report(results: str | Path, config: dict[str, Any], out_html: str | Pa
         ("seeds", "Seeds"),
         ("by_resolution", "F1 by resolution band"),
         ("by_quality", "F1 by quality bin"),
-        ("table2", "Table 2"),
         ("paired_tests", "Tests"),
         ("table_s1", "Table S1"),
     )
+    parts.append(_table2(results / "tables") or "<h2>Table 2</h2><p>not computed</p>")
     for name, title in tables:
         fragment = results / "tables" / f"{name}.html"
         if fragment.exists():
