@@ -208,7 +208,7 @@ def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str
         return {
             "measured": False,
             "why": f"no measured step time ({step_json} absent): measure it on the target "
-            "machine with `python benchmarks/train_step.py --json docs/benchmark/train_step.json`",
+            "machine with `python -m benchmarks.train_step --json docs/benchmark/train_step.json`",
             "runs": {"selection × seeds": literal, "this design": design},
         }
     figures = json.loads(step_json.read_text())
