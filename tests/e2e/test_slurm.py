@@ -135,9 +135,11 @@ def demo_config() -> dict:
     demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     # The real config's entry source: the list the EMDB search writes, nothing listed by hand.
     demo.update(entries=[], entries_file="config/entries.tsv", search={"enabled": True})
-    # The training and evaluation rules request a GPU (resources gpu=1); the demo's tiny
-    # network needs far less memory than a full-size run.
-    demo["training"].update(losses=LOSSES, gpu=True, mem_mb=2000)
+    # gpu: true means CUDA or a one-line failure at job start (issue 24), and torch cannot use
+    # this cluster's fake GPUs: the demo trains on CPUs here. That a job asking for a GPU gets
+    # one from SLURM is test_gpu_gres_reaches_the_job's. The demo's tiny network needs far less
+    # memory than a full-size run.
+    demo["training"].update(losses=LOSSES, gpu=False, mem_mb=2000)
     return demo
 
 
@@ -279,12 +281,9 @@ def test_readme_recipe_on_slurm_matches_local_run(
     assert not LOCAL_RULES & set(rules), rules
     assert {"curate_entry", "train_model", "evaluate_loss"} <= set(rules), rules
     assert rules.count("curate_entry") == len(DEMO_ENTRIES), rules
-    # Every training/evaluation job got a GPU from SLURM, and no other job did.
+    # With training.gpu false no job asked SLURM for a GPU.
     for job_id, (rule, gres) in jobs.items():
-        if rule in ("train_model", "evaluate_loss"):
-            assert gres == "gpu:fake:1", (job_id, rule, gres)
-        else:
-            assert gres == "(null)", (job_id, rule, gres)
+        assert gres == "(null)", (job_id, rule, gres)
 
     compare_outputs(local / "results/demo", slurm / "results/demo")
 
