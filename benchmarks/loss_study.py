@@ -194,6 +194,16 @@ def train_step_module() -> Any:
     return train_step
 
 
+def _shown(path: Path | None) -> str:
+    """A path as the record may show it: relative to the repository, never this machine's."""
+    if path is None:
+        return "no step-time file"
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return path.name
+
+
 def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str, Any]:
     """GPU-hours (or, measured on a CPU, CPU-hours) of the paper's grid at 1 Å with seeds, from
     a step time measured by benchmarks/train_step.py (--json): its grid estimate (GRID_RUNS
@@ -207,7 +217,7 @@ def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str
     if step_json is None or not step_json.is_file():
         return {
             "measured": False,
-            "why": f"no measured step time ({step_json} absent): measure it on the target "
+            "why": f"no measured step time ({_shown(step_json)} absent): measure it on the target "
             "machine with `python -m benchmarks.train_step --json docs/benchmark/train_step.json`",
             "runs": {"selection × seeds": literal, "this design": design},
         }

@@ -583,7 +583,8 @@ def main() -> int:
         path = Path(args.checkpoint) if args.checkpoint else default_model_path()
         checkpoint = load_checkpoint(path)
         checkpoint_info = {
-            "path": str(path),
+            # the packaged model by its place in the package, never this machine's path
+            "path": "cryosse/models/default.pt" if args.checkpoint is None else path.name,
             "sha256": sha256_file(path),
             "default": args.checkpoint is None,
         }
