@@ -14,6 +14,7 @@ import json
 import platform
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -224,12 +225,14 @@ def _group_of(column: str) -> tuple[str, str] | None:
     return None
 
 
-def table1_html(rows: list[dict[str, str]], title: str) -> str:
-    """Table 1 narrow enough for the page: the per-class columns (voxel, then residue F1) under
-    one header per class, the sub-headers short, run ids allowed to wrap. The values are
-    table1.tsv's, unchanged."""
-    columns = list(rows[0])
-    group = {c: g for c in columns if (g := _group_of(c)) is not None}
+def _grouped_rows(
+    rows: list[dict[str, str]],
+    columns: list[str],
+    group: dict[str, tuple[str, str]],
+    group_name: Callable[[str], str],
+) -> str:
+    """<thead> with one header spanning each run of columns of a group (and the ungrouped
+    columns spanning both header rows), then <tbody>: the values, long ones allowed to wrap."""
     top, sub = [], []
     for i, column in enumerate(columns):
         if column not in group:
@@ -238,15 +241,24 @@ def table1_html(rows: list[dict[str, str]], title: str) -> str:
         name = group[column][0]
         if i == 0 or group.get(columns[i - 1], ("",))[0] != name:
             span = sum(1 for c in columns if c in group and group[c][0] == name)
-            top.append(f"<th colspan='{span}'>{html.escape(name)}</th>")
+            top.append(f"<th colspan='{span}'>{group_name(name)}</th>")
         sub.append(f"<th>{html.escape(group[column][1])}</th>")
     body = "".join(
         "<tr>" + "".join(f"<td>{_breakable(row[c])}</td>" for c in columns) + "</tr>"
         for row in rows
     )
+    return f"<thead><tr>{''.join(top)}</tr><tr>{''.join(sub)}</tr></thead><tbody>{body}</tbody>"
+
+
+def table1_html(rows: list[dict[str, str]], title: str) -> str:
+    """Table 1 narrow enough for the page: the per-class columns (voxel, then residue F1) under
+    one header per class, the sub-headers short, run ids allowed to wrap. The values are
+    table1.tsv's, unchanged."""
+    columns = list(rows[0])
+    group = {c: g for c in columns if (g := _group_of(c)) is not None}
     return (
-        f"<h2>{html.escape(title)}</h2><table class='table1'><thead><tr>{''.join(top)}</tr>"
-        f"<tr>{''.join(sub)}</tr></thead><tbody>{body}</tbody></table>"
+        f"<h2>{html.escape(title)}</h2><table class='table1'>"
+        f"{_grouped_rows(rows, columns, group, html.escape)}</table>"
         "<p>Each column is defined under <a href='#definitions'>Definitions</a>, just below; "
         "the exact values are in <code>tables/table1.tsv</code>.</p>" + published_html()
     )
@@ -315,23 +327,9 @@ def table2_html(rows: list[dict[str, str]], title: str) -> str:
         if c.endswith("_helix") and not c.startswith(("ca_", "residue_"))
     ]
     group = {c: g for c in columns if (g := _table2_group(c, predictors)) is not None}
-    top, sub = [], []
-    for i, column in enumerate(columns):
-        if column not in group:
-            top.append(f"<th rowspan='2'>{_breakable(column)}</th>")
-            continue
-        name = group[column][0]
-        if i == 0 or group.get(columns[i - 1], ("",))[0] != name:
-            span = sum(1 for c in columns if c in group and group[c][0] == name)
-            top.append(f"<th colspan='{span}'>{_breakable(name)}</th>")
-        sub.append(f"<th>{html.escape(group[column][1])}</th>")
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_breakable(row[c])}</td>" for c in columns) + "</tr>"
-        for row in rows
-    )
     return (
-        f"<h2>{html.escape(title)}</h2><div class='breakout'><table class='table2'><thead>"
-        f"<tr>{''.join(top)}</tr><tr>{''.join(sub)}</tr></thead><tbody>{body}</tbody></table>"
+        f"<h2>{html.escape(title)}</h2><div class='breakout'><table class='table2'>"
+        f"{_grouped_rows(rows, columns, group, _breakable)}</table>"
         "</div><p>The exact values are in <code>tables/table2.tsv</code>.</p>"
     )
 
