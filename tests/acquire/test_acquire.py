@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import gemmi
@@ -30,21 +29,12 @@ from cryosse.curate.settings import CurationSettings
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import parse_obsolete_list
 from tests.conftest import DEMO_MIRROR, REPO
-from tests.support.archive_server import ArchiveServer, Fault, start_server, stop_server
+from tests.support.archive_server import ArchiveServer, Fault
 
 WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
 MAP_8518 = "/emdb/structures/EMD-8518/map/emd_8518.map.gz"
 HEADER_8518 = "/emdb/structures/EMD-8518/header/emd-8518-v30.xml"
 MODEL_5U8S = "/rcsb/download/5U8S.pdb.gz"
-
-
-@pytest.fixture
-def server() -> Iterator[ArchiveServer]:
-    state, httpd = start_server()
-    state.serve_mirror(DEMO_MIRROR)
-    state.files["/wwpdb/obsolete.dat"] = b" LIST OF OBSOLETE COORDINATE ENTRIES AND SUCCESSORS\n"
-    yield state
-    stop_server(state, httpd)
 
 
 @pytest.fixture

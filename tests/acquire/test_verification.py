@@ -37,7 +37,7 @@ from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import Reason
 from cryosse.io.mirror import LocalMirror
 from tests.conftest import DEMO_MIRROR, REPO
-from tests.support.archive_server import ArchiveServer, Fault, start_server, stop_server
+from tests.support.archive_server import ArchiveServer, Fault
 
 WINDOW = ResolutionWindow(3.0, 10.0)
 STRUCTURES = REPO.parent / "shared" / "structures"
@@ -46,15 +46,6 @@ MAP_8518 = "/emdb/structures/EMD-8518/map/emd_8518.map.gz"
 PDBE_5U8S = "/pdbe/download/5u8s.cif"
 MODEL_5U8S = "/rcsb/download/5U8S.pdb.gz"
 PDBE_1A7G = "/pdbe/download/1a7g.cif"
-
-
-@pytest.fixture
-def server() -> Iterator[ArchiveServer]:
-    state, httpd = start_server()
-    state.serve_mirror(DEMO_MIRROR)
-    state.files["/wwpdb/obsolete.dat"] = b" LIST OF OBSOLETE COORDINATE ENTRIES AND SUCCESSORS\n"
-    yield state
-    stop_server(state, httpd)
 
 
 def acquire(server: ArchiveServer, cache: Path, emdb: str = "EMD-8518") -> LocatedEntry:

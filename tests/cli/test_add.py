@@ -14,19 +14,10 @@ import yaml
 from cryosse.core.tsv import tsv_text
 from cryosse.io.entries import read_entry_table
 from tests.conftest import DEMO_MIRROR, REPO
+from tests.support.cli import cryosse
 from tests.support.full_disk import fill, needs_root, small_tmpfs
 
 LEDGER_COLUMNS = ["sample_id", "split", "quality_bin", "cluster", "batch"]
-
-
-def cryosse(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cryosse.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def demo_project(tmp_path: Path) -> Path:

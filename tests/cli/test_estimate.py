@@ -3,24 +3,13 @@ run as the user runs it (a subprocess in a project folder of its own)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from cryosse.core.tsv import tsv_text
 from tests.conftest import REPO
-
-
-def cryosse(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cryosse.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support.cli import cryosse
 
 
 def project(tmp_path: Path, entries: list[dict[str, str]] | None) -> Path:

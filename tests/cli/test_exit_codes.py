@@ -4,8 +4,6 @@ a user meets it, in its own process, except the internal error, which needs a bu
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import mrcfile
@@ -16,19 +14,10 @@ import yaml
 from cryosse.cli import main
 from tests.conftest import DEMO_MIRROR
 from tests.support.archive_server import start_server, stop_server
+from tests.support.cli import cryosse
 from tests.support.full_disk import needs_root, small_tmpfs
 
 DEMO_8518 = DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
-
-
-def cryosse(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cryosse.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.mark.parametrize(

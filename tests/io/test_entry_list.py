@@ -4,23 +4,13 @@ never rewritten, and a wrong file or place ends in one line, not a traceback."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from cryosse.io.entries import EntryListError, EntryRecord, add_entries, read_entry_table
 from tests.conftest import REPO
-
-
-def cryosse(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cryosse.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support.cli import cryosse
 
 
 def one_line_refusal(result: subprocess.CompletedProcess, command: str) -> str:
