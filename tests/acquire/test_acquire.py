@@ -21,7 +21,9 @@ from cryosse.acquire.archive import (
     MirrorArchive,
     check_map_size,
 )
-from cryosse.acquire.download import CHUNK_SIZE, Downloader, Rejected
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_attempt import CHUNK_SIZE
+from cryosse.acquire.download_errors import Rejected
 from cryosse.acquire.locate import LocatedEntry, locate_entry
 from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import Reason

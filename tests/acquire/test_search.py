@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from cryosse.acquire.archive import ArchiveURLs, HttpArchive
-from cryosse.acquire.download import Downloader, DownloadError
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_errors import DownloadError
 from cryosse.acquire.search import (
     SEARCH_FIELDS,
     SearchQuery,

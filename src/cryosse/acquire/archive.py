@@ -59,7 +59,8 @@ from typing import Any, Protocol
 import gemmi
 import numpy as np
 
-from cryosse.acquire.download import Downloader, DownloadError, Rejected
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_errors import DownloadError, Rejected
 from cryosse.core.config import settings_from
 from cryosse.core.ids import emdb_number, normalize_emdb_id, normalize_pdb_id, upper_pdb_id
 from cryosse.core.reasons import CurationError, Reason, is_environment_fault

@@ -51,7 +51,8 @@ from cryosse.acquire.archive import (
     MirrorArchive,
     downloader_from_config,
 )
-from cryosse.acquire.download import Downloader, DownloadError
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_errors import DownloadError
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.config import ResolutionWindow, settings_from
 from cryosse.core.ids import is_valid_emdb_id, is_valid_pdb_id, normalize_emdb_id, normalize_pdb_id
