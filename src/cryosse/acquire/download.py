@@ -32,7 +32,7 @@ from pathlib import Path
 import requests
 
 from cryosse import __version__
-from cryosse.acquire.download_attempt import FetchJob, Link, download_part, verify_part
+from cryosse.acquire.download_attempt import FetchJob, FileChecks, Link, download_part, verify_part
 from cryosse.acquire.download_errors import AttemptFailed, DownloadError, InsecureRedirect
 from cryosse.acquire.http_deadline import DeadlineAdapter
 
@@ -171,30 +171,26 @@ class Downloader:
         dest = Path(dest)
         if expected_size is not None and expected_size < 0:
             raise ValueError(f"expected_size must be >= 0, got {expected_size}")
-        if verify_gzip is None:
-            verify_gzip = dest.name.endswith(".gz")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        seconds = deadline if deadline is not None else self.deadline
-        job = FetchJob(
-            url=url,
-            part=partial_path(dest),
-            name=dest.name,
+        checks = FileChecks(
             expected_size=expected_size,
-            verify_gzip=verify_gzip,
+            verify_gzip=dest.name.endswith(".gz") if verify_gzip is None else verify_gzip,
             validate=validate,
             max_uncompressed=max_uncompressed,
             require_length=require_length,
             max_bytes=max_bytes,
-            deadline=None if seconds is None else started + seconds,
         )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        seconds = deadline if deadline is not None else self.deadline
+        deadline_at = None if seconds is None else started + seconds
+        job = FetchJob(url, partial_path(dest), dest.name, checks, deadline_at)
         link = Link(self._session, self.timeout, self.progress, self._wait_for_host, self._count)
         retries = 0
         try:
             while True:
                 try:
                     download_part(link, job)
-                    verify_part(job)
+                    verify_part(job.part, checks)
                 except AttemptFailed as failure:
                     delay = self._retry_delay(job, failure, retries, seconds)
                     retries += 1

@@ -49,13 +49,11 @@ class Link:
     count_bytes: Callable[[int], None]
 
 
-@dataclass
-class FetchJob:
-    """What one fetch call remembers between its attempts."""
+@dataclass(frozen=True)
+class FileChecks:
+    """What the file must be: checked on the answer's headers, while its body arrives, and on
+    the complete ".part"."""
 
-    url: str
-    part: Path  # the ".part-" sibling the file is received into
-    name: str  # the final file's name, for the progress bar
     expected_size: int | None
     verify_gzip: bool
     validate: Callable[[Path], None] | None
@@ -66,6 +64,16 @@ class FetchJob:
     require_length: bool
     # the most bytes the file may have (an endless body must not fill the disk)
     max_bytes: int | None
+
+
+@dataclass
+class FetchJob:
+    """What one fetch call remembers between its attempts."""
+
+    url: str
+    part: Path  # the ".part-" sibling the file is received into
+    name: str  # the final file's name, for the progress bar
+    checks: FileChecks
     # time.monotonic() after which the fetch gives up, retries included
     deadline: float | None
     # ETag or Last-Modified of the full response, sent as If-Range when resuming, so that a
@@ -84,6 +92,19 @@ class _Transfer:
     total: int | None  # the whole file's length, where the answer states it
 
 
+def _bad_bytes(message: str, status: int | None = None) -> AttemptFailed:
+    """Bytes that are not the file: they go, and the next attempt starts over; the failure is
+    permanent once retries run out."""
+    return AttemptFailed(message, status=status, restart=True, permanent=True)
+
+
+def _over_cap(message: str, status: int | None = None) -> AttemptFailed:
+    """A body (or its gzip expansion) beyond its cap: its bytes go and no retry can help."""
+    return AttemptFailed(
+        message, status=status, restart=True, permanent=True, final=True, too_large=True
+    )
+
+
 def download_part(link: Link, job: FetchJob) -> None:
     """Make ".part" hold the whole file (unverified), or raise AttemptFailed."""
     while True:
@@ -92,7 +113,7 @@ def download_part(link: Link, job: FetchJob) -> None:
             response = _request(link, job, offset)
             with response:
                 if response.status_code == 416 and offset > 0:
-                    if _range_was_complete(response, offset, job.expected_size):
+                    if _range_was_complete(response, offset, job.checks.expected_size):
                         return
                     # The .part is longer than the file or of unknown worth: start over.
                     # The new request has no Range header, so this cannot loop.
@@ -159,42 +180,24 @@ def _receive(link: Link, response: requests.Response, job: FetchJob, offset: int
     """Check the status and headers of one response, then stream its body into .part."""
     transfer = _start_transfer(response, job, offset)
     status, offset, total = response.status_code, transfer.offset, transfer.total
+    checks = job.checks
     length = content_length(response.headers.get("Content-Length"))
-    if job.require_length and total is None:
-        raise AttemptFailed(
-            "no Content-Length: the file's completeness cannot be checked",
-            status=status,
-            restart=True,
-            permanent=True,
+    if checks.require_length and total is None:
+        raise _bad_bytes("no Content-Length: the file's completeness cannot be checked", status)
+    if checks.max_bytes is not None and total is not None and total > checks.max_bytes:
+        raise _over_cap(
+            f"server announces {total} bytes, more than the {checks.max_bytes} allowed", status
         )
-    if job.max_bytes is not None and total is not None and total > job.max_bytes:
-        raise AttemptFailed(
-            f"server announces {total} bytes, more than the {job.max_bytes} allowed",
-            status=status,
-            restart=True,
-            permanent=True,
-            final=True,
-            too_large=True,
-        )
-    if job.expected_size is not None and total is not None and total != job.expected_size:
-        raise AttemptFailed(
-            f"server reports {total} bytes, expected {job.expected_size}",
-            status=status,
-            restart=True,
-            permanent=True,
-        )
+    expected_size = checks.expected_size
+    if expected_size is not None and total is not None and total != expected_size:
+        raise _bad_bytes(f"server reports {total} bytes, expected {expected_size}", status)
     received = _stream_body(link, transfer)
     if length is not None and received < length:
         raise AttemptFailed(f"connection closed after {received} of {length} bytes")
     if (length is not None and received > length) or (
         total is not None and offset + received > total
     ):
-        raise AttemptFailed(
-            f"received more bytes than announced ({offset + received})",
-            status=status,
-            restart=True,
-            permanent=True,
-        )
+        raise _bad_bytes(f"received more bytes than announced ({offset + received})", status)
     if total is not None and offset + received < total:
         raise AttemptFailed(f"file incomplete: {offset + received} of {total} bytes")
 
@@ -270,6 +273,7 @@ def _stream_body(link: Link, transfer: _Transfer) -> int:
 
 def _copy_body(link: Link, transfer: _Transfer) -> int:
     job, offset, status = transfer.job, transfer.offset, transfer.response.status_code
+    expected_size, max_bytes = job.checks.expected_size, job.checks.max_bytes
     received = 0
     with (
         job.part.open(transfer.mode) as handle,
@@ -289,22 +293,10 @@ def _copy_body(link: Link, transfer: _Transfer) -> int:
             received += len(chunk)
             link.count_bytes(len(chunk))
             bar.update(len(chunk))
-            if job.expected_size is not None and offset + received > job.expected_size:
-                raise AttemptFailed(
-                    f"more than the expected {job.expected_size} bytes",
-                    status=status,
-                    restart=True,
-                    permanent=True,
-                )
-            if job.max_bytes is not None and offset + received > job.max_bytes:
-                raise AttemptFailed(
-                    f"more than the {job.max_bytes} bytes allowed",
-                    status=status,
-                    restart=True,
-                    permanent=True,
-                    final=True,
-                    too_large=True,
-                )
+            if expected_size is not None and offset + received > expected_size:
+                raise _bad_bytes(f"more than the expected {expected_size} bytes", status)
+            if max_bytes is not None and offset + received > max_bytes:
+                raise _over_cap(f"more than the {max_bytes} bytes allowed", status)
     return received
 
 
@@ -331,32 +323,27 @@ def _check_gzip(path: Path, max_uncompressed: int | None = None) -> None:
                 )
 
 
-def verify_part(job: FetchJob) -> None:
+def verify_part(part: Path, checks: FileChecks) -> None:
     """Check the complete ".part": its size, its gzip, then the caller's `validate`; raise
     AttemptFailed (restart: the bytes are useless) if any check fails."""
-    part, expected_size = job.part, job.expected_size
     size = part.stat().st_size
-    if expected_size is not None and size != expected_size:
-        raise AttemptFailed(
-            f"size {size} bytes, expected {expected_size}", restart=True, permanent=True
-        )
-    if job.verify_gzip:
+    if checks.expected_size is not None and size != checks.expected_size:
+        raise _bad_bytes(f"size {size} bytes, expected {checks.expected_size}")
+    if checks.verify_gzip:
         try:
-            _check_gzip(part, job.max_uncompressed)
+            _check_gzip(part, checks.max_uncompressed)
         except GzipTooLarge as exc:
-            raise AttemptFailed(
-                str(exc), restart=True, permanent=True, final=True, too_large=True
-            ) from exc
+            raise _over_cap(str(exc)) from exc
         except (OSError, EOFError, zlib.error) as exc:
             if is_environment_fault(exc):
                 raise  # an I/O error reading it back is the disk's, not the file's
-            raise AttemptFailed(f"corrupt gzip: {exc}", restart=True, permanent=True) from exc
-    if job.validate is not None:
+            raise _bad_bytes(f"corrupt gzip: {exc}") from exc
+    if checks.validate is not None:
         try:
-            job.validate(part)
+            checks.validate(part)
         except Rejected as exc:
             raise AttemptFailed(
                 f"rejected: {exc}", restart=True, permanent=True, final=True
             ) from exc
         except ValueError as exc:
-            raise AttemptFailed(f"rejected: {exc}", restart=True, permanent=True) from exc
+            raise _bad_bytes(f"rejected: {exc}") from exc

@@ -1,24 +1,32 @@
 """How a download fails: for good (`DownloadError`, raised to the caller of Downloader.fetch),
 or for one attempt (`AttemptFailed`, which fetch's retry loop turns into a retry or, once
-retries run out, into a DownloadError)."""
+retries run out, into a DownloadError).
+
+The failures are dataclasses without their own equality or repr, so they stay exceptions
+like any other (hashed and shown by identity and message); `args` is `(message,)`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
 
+
+@dataclass(eq=False, repr=False)
 class _Failure(Exception):
     """What every download failure carries."""
 
-    def __init__(
-        self, message: str, *, status: int | None, permanent: bool, too_large: bool
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.permanent = permanent
-        # the body (or its gzip expansion) went beyond its cap
-        self.too_large = too_large
+    message: str
+    _: KW_ONLY
+    status: int | None = None
+    permanent: bool = False
+    # the body (or its gzip expansion) went beyond its cap
+    too_large: bool = False
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class DownloadError(_Failure):
     """A download that failed for good; `permanent` tells the caller not to try again later.
 
@@ -28,20 +36,9 @@ class DownloadError(_Failure):
     may succeed; the ".part" file is then kept for it to resume.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str | None = None,
-        status: int | None = None,
-        permanent: bool = False,
-        too_large: bool = False,
-        insecure_redirect: bool = False,
-    ) -> None:
-        super().__init__(message, status=status, permanent=permanent, too_large=too_large)
-        self.url = url
-        # an https:// URL redirected to http://: the configuration's fault, not the entry's
-        self.insecure_redirect = insecure_redirect
+    url: str | None = None
+    # an https:// URL redirected to http://: the configuration's fault, not the entry's
+    insecure_redirect: bool = False
 
 
 class InsecureRedirect(Exception):
@@ -53,6 +50,7 @@ class Rejected(ValueError):
     (a map of another size than its header states): downloading it again cannot help."""
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class AttemptFailed(_Failure):
     """One attempt failed in a way a retry may fix.
 
@@ -62,18 +60,6 @@ class AttemptFailed(_Failure):
     final: no retry can help (a rejected intact file, a file over its size cap): give up now.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        restart: bool = False,
-        permanent: bool = False,
-        delay: float | None = None,
-        final: bool = False,
-        too_large: bool = False,
-    ) -> None:
-        super().__init__(message, status=status, permanent=permanent, too_large=too_large)
-        self.restart = restart
-        self.delay = delay
-        self.final = final
+    restart: bool = False
+    delay: float | None = None
+    final: bool = False
