@@ -15,6 +15,10 @@ What happens to the ".part" file when a download finally fails:
 An https:// URL is never followed to http:// (a redirect that drops TLS would hand the header,
 map or model to anyone on the path): the fetch fails at once with a configuration error naming
 both URLs, unless the Downloader is built with allow_http_downgrade=True.
+
+The Downloader holds what is shared (the session, the per-host spacing, the stats) and the
+retry loop; one attempt, from request to verified ".part", is download_attempt's, and what an
+answer's status and headers mean is http_answer's.
 """
 
 from __future__ import annotations
