@@ -125,16 +125,9 @@ class HttpArchive:
         all that vouches for it: it could be cut at a line end) is set aside while the next
         sources are tried, and used, with that recorded, only if none serves a verifiable one."""
         pid = normalize_pdb_id(pdb_id)
-        try:
-            cached = self.cache.model_path(pid)
-        except CurationError:
-            pass
-        else:
-            try:
-                content = check_model_content(cached)
-            except ValueError as exc:
-                raise CurationError(Reason.MODEL_UNREADABLE, f"cached {exc}") from exc
-            return ModelFile(cached, f"cache:{cached.name}", f"cached; content {content}")
+        cached = self._cached_model(pid)
+        if cached is not None:
+            return cached
         failures: list[CurationError] = []
         aside: tuple[Path, Path, str, str] | None = None  # (set-aside file, dest, url, note)
         for url in self.urls.model_urls(pid):
@@ -174,19 +167,35 @@ class HttpArchive:
                     dest.unlink(missing_ok=True)
             self.attempts.append({"url": url, "result": f"set aside: {content}"})
         if aside is not None:
-            kept, dest, url, note = aside
-            with _locked(self._lock_path(dest)):
-                if dest.is_file():  # another job published it meanwhile
-                    kept.unlink()
-                else:
-                    os.replace(kept, dest)
-            return ModelFile(dest, url, f"{note}; no source served a model that can be verified")
+            return self._publish_set_aside(*aside)
         # Missing everywhere is model_missing; any transient failure makes it download_failed.
         reasons = {f.reason for f in failures}
         reason = (
             Reason.MODEL_MISSING if reasons == {Reason.MODEL_MISSING} else Reason.DOWNLOAD_FAILED
         )
         raise CurationError(reason, f"{pid}: " + "; ".join(f.message for f in failures))
+
+    def _cached_model(self, pid: str) -> ModelFile | None:
+        """The model already in the cache (checked against its own counts), or None."""
+        try:
+            cached = self.cache.model_path(pid)
+        except CurationError:
+            return None
+        try:
+            content = check_model_content(cached)
+        except ValueError as exc:
+            raise CurationError(Reason.MODEL_UNREADABLE, f"cached {exc}") from exc
+        return ModelFile(cached, f"cache:{cached.name}", f"cached; content {content}")
+
+    def _publish_set_aside(self, kept: Path, dest: Path, url: str, note: str) -> ModelFile:
+        """The set-aside model after all, under its cache name (unless another job published
+        one meanwhile)."""
+        with _locked(self._lock_path(dest)):
+            if dest.is_file():  # another job published it meanwhile
+                kept.unlink()
+            else:
+                os.replace(kept, dest)
+        return ModelFile(dest, url, f"{note}; no source served a model that can be verified")
 
     def _lock_path(self, dest: Path) -> Path:
         return self.cache.root / ".locks" / f"{dest.name}.lock"
