@@ -351,7 +351,8 @@ def run_curl(url: str, dest: Path) -> dict[str, float]:
 
 def run_downloader(url: str, dest: Path, verify_gzip: bool) -> dict[str, float]:
     """Seconds of one Downloader.fetch with a fresh Downloader (new connection, like curl)."""
-    from cryosse.acquire.download import Downloader, DownloadError
+    from cryosse.acquire.download import Downloader
+    from cryosse.acquire.download_errors import DownloadError
 
     with Downloader(timeout=60.0, max_retries=0, progress=False) as dl:
         start = time.perf_counter()
@@ -366,7 +367,8 @@ def run_downloader(url: str, dest: Path, verify_gzip: bool) -> dict[str, float]:
 
 def resume_once(server: LoopbackServer, token: str, dest: Path, size: int) -> dict[str, Any]:
     """One fetch of /drop/<token>/payload.bin: dropped at half, then resumed."""
-    from cryosse.acquire.download import Downloader, DownloadError
+    from cryosse.acquire.download import Downloader
+    from cryosse.acquire.download_errors import DownloadError
 
     path = f"drop/{token}/{PAYLOAD}"
     marks: list[tuple[float, float]] = []

@@ -281,7 +281,9 @@ BUILD = """\
 import json, math, sys
 from pathlib import Path
 import torch
-from cryosse.acquire.archive import _SLOWEST_RATE, DownloadLimits, map_download_caps
+from cryosse.acquire.archive_settings import DownloadLimits
+from cryosse.acquire.http_archive import SLOWEST_RATE
+from cryosse.acquire.map_size import map_download_caps
 from cryosse.learn.checkpoint import default_model_path
 out, size_kb, deadline = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 shipped = torch.load(default_model_path(), map_location="cpu", weights_only=True)
@@ -294,7 +296,7 @@ weights = {k: v.clone() for k, v in shipped["model"].items()}
 weights["head.weight"].view(-1)[0] = math.nan
 torch.save({**shipped, "model": weights}, out / "nan-weight.pt")
 max_bytes = map_download_caps(size_kb, DownloadLimits())[0]
-print(json.dumps({"map_deadline": max(deadline, max_bytes / _SLOWEST_RATE),
+print(json.dumps({"map_deadline": max(deadline, max_bytes / SLOWEST_RATE),
                   "torch": torch.__version__}))
 """
 

@@ -14,15 +14,14 @@ from pathlib import Path
 import gemmi
 import pytest
 
-from cryosse.acquire.archive import (
-    ArchiveURLs,
-    DownloadLimits,
-    HttpArchive,
-    MirrorArchive,
-    check_map_size,
-)
-from cryosse.acquire.download import CHUNK_SIZE, Downloader, Rejected
+from cryosse.acquire.archive_settings import ArchiveURLs, DownloadLimits
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_attempt import CHUNK_SIZE
+from cryosse.acquire.download_errors import Rejected
+from cryosse.acquire.http_archive import HttpArchive
 from cryosse.acquire.locate import LocatedEntry, locate_entry
+from cryosse.acquire.map_size import check_map_size
+from cryosse.acquire.mirror_archive import MirrorArchive
 from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import Reason
 from cryosse.curate.settings import CurationSettings

@@ -23,16 +23,14 @@ import mrcfile
 import numpy as np
 import pytest
 
-from cryosse.acquire.archive import (
-    NOT_VERIFIABLE,
-    ArchiveConfigError,
-    ArchiveURLs,
-    HttpArchive,
-    MirrorArchive,
-    check_model_content,
-)
+from cryosse.acquire.archive import ArchiveConfigError
+from cryosse.acquire.archive_settings import ArchiveURLs
 from cryosse.acquire.download import Downloader
+from cryosse.acquire.http_archive import HttpArchive
 from cryosse.acquire.locate import LocatedEntry, locate_entry
+from cryosse.acquire.mirror_archive import MirrorArchive
+from cryosse.acquire.model_checks import check_model_content
+from cryosse.acquire.verification import NOT_VERIFIABLE
 from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import Reason
 from cryosse.io.mirror import LocalMirror

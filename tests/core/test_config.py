@@ -14,7 +14,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from cryosse.acquire.archive import ArchiveSettings, DownloadSettings
+from cryosse.acquire.archive_settings import ArchiveSettings, DownloadSettings
 from cryosse.acquire.search import SearchSettings
 from cryosse.core.config import ConfigError, complete_config, load_config, schema, settings_from
 from cryosse.curate.quality import QualitySettings

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from cryosse.acquire.archive import (
-    Archive,
-    MirrorArchive,
-    check_map_content,
-    read_map_statistics,
-)
+from cryosse.acquire.archive import Archive
+from cryosse.acquire.map_statistics import check_map_content, read_map_statistics
+from cryosse.acquire.mirror_archive import MirrorArchive
 from cryosse.core.config import ResolutionWindow
 from cryosse.core.hashing import sha256_file
 from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
@@ -35,7 +32,7 @@ class LocatedModel:
     message: str | None = None
     source: str | None = None  # mirror path or download URL
     replaces: str | None = None  # the obsolete fitted id this successor stands in for
-    # what vouches for the file being whole, or that nothing does (archive.check_model_content)
+    # what vouches for the file being whole, or that nothing does (model_checks.check_model_content)
     verification: str | None = None
 
 
@@ -54,7 +51,8 @@ class LocatedEntry:
     map_sha256: str | None = None
     models: list[LocatedModel] = field(default_factory=list)
     obsolete_list: str = ""  # where the obsolete-id list came from (or why there was none)
-    # what was checked of the map's content, or that it could not be (archive.check_map_content)
+    # what was checked of the map's content, or that it could not be
+    # (map_statistics.check_map_content)
     map_verification: str | None = None
 
     def to_dict(self) -> dict:

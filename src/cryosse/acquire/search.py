@@ -41,17 +41,18 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cryosse.acquire.archive import (
-    Archive,
+from cryosse.acquire.archive import Archive
+from cryosse.acquire.archive_settings import (
     ArchiveSettings,
     ArchiveURLs,
     DownloadLimits,
     DownloadSettings,
-    HttpArchive,
-    MirrorArchive,
-    downloader_from_config,
 )
-from cryosse.acquire.download import Downloader, DownloadError
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_errors import DownloadError
+from cryosse.acquire.from_config import downloader_from_config
+from cryosse.acquire.http_archive import HttpArchive
+from cryosse.acquire.mirror_archive import MirrorArchive
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.config import ResolutionWindow, settings_from
 from cryosse.core.ids import is_valid_emdb_id, is_valid_pdb_id, normalize_emdb_id, normalize_pdb_id

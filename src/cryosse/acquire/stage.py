@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryosse.acquire.archive import HttpArchive, archive_from_config
+from cryosse.acquire.from_config import archive_from_config
 from cryosse.acquire.locate import LocatedEntry, locate_entry
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.config import ResolutionWindow, settings_from
@@ -35,9 +35,8 @@ def run_acquire(
     try:
         located = locate_entry(emdb_id, source, settings_from(ResolutionWindow, resolution))
     finally:
-        if isinstance(source, HttpArchive):
-            source.downloader.close()
-    if isinstance(source, HttpArchive) and source.transient_failures:
+        source.close()
+    if source.transient_failures:
         # Not an exclusion: the network or the server failed. No record is written, so the
         # Snakemake job fails and the next run (or the rule's retry) tries again.
         raise TransientDownloadError(
@@ -45,8 +44,6 @@ def run_acquire(
             f"retries; run again later: " + "; ".join(source.transient_failures)
         )
     record = located.to_dict()
-    if isinstance(source, HttpArchive):
-        record["downloads"] = source.attempts
-        record["download_summary"] = source.downloader.stats.summary_line()
+    record.update(source.download_record())  # nothing for a mirror
     write_text_atomic(out_json, json.dumps(record, indent=2) + "\n")
     return located

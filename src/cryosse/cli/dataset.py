@@ -229,7 +229,7 @@ def fetch_command(args: argparse.Namespace) -> int:
     """Download (or check in the mirror) every listed entry, a few at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cryosse.acquire.archive import HttpArchive, archive_from_config
+    from cryosse.acquire.from_config import archive_from_config
     from cryosse.acquire.locate import locate_entry
     from cryosse.core.ids import split_entry_ids
     from cryosse.curate.settings import settings_section
@@ -279,9 +279,10 @@ def fetch_command(args: argparse.Namespace) -> int:
             str(cache),
         ) from exc
     print(", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())) or "no entries")
-    if isinstance(archive, HttpArchive):
-        print(archive.downloader.stats.summary_line())
-        archive.downloader.close()
+    summary = archive.download_summary()  # None for a mirror
+    if summary is not None:
+        print(summary)
+    archive.close()
     failed = counts.get(Reason.DOWNLOAD_FAILED.value, 0)
     if failed:  # not the data's fault: a later fetch (or the workflow) tries them again
         print(f"cryosse fetch: {failed} entries not downloaded; run it again", file=sys.stderr)
