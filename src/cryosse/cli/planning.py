@@ -54,10 +54,10 @@ def _listed(config: dict) -> tuple[Estimate | None, str]:
 def estimate_command(args: argparse.Namespace) -> int:
     """The data set from the entry list (or --entries/--map-mb), the samples from the run's
     manifest once curated (or --samples), the training grid from the config."""
-    from cryosse.acquire.estimate import (
+    from cryosse.acquire.estimate import estimate_count
+    from cryosse.acquire.run_estimate import (
         GPU_STEP,
         StepTime,
-        estimate_count,
         estimate_run,
         run_samples,
         split_samples,
