@@ -1,4 +1,5 @@
-"""The loss study's Table 1 and Table 2 over seeds, beside the published figures.
+"""The loss study's Table 1 and Table 2 over seeds, beside the published figures, and the
+per-map pairs of two losses that the paired plot draws.
 
 Each figure is the mean over seeds of the weighted F1, with a 95 % interval from the map-level
 bootstrap (cryosse.evaluate.map_bootstrap).
@@ -167,3 +168,30 @@ def study_table2(by_loss: CasesByLossSeed, reference: str = "FL_DL") -> list[dic
 def _mean_of(cases: list[CaseResult], field: str) -> str:
     values = [getattr(c, field) for c in cases if getattr(c, field) is not None]
     return number_text(float(np.mean(values)) if values else None)
+
+
+def per_map_pairs(
+    by_loss: CasesByLossSeed, better: str, worse: str, metric: str = "sheet"
+) -> list[tuple[str, float, float]]:
+    """Per map the two losses share: (map, better's figure, worse's figure), each the mean over
+    its seeds of the weighted voxel F1 over the map's chains (maps where either is undefined
+    are left out): the points of a paired plot."""
+    arrays = loss_arrays({better: by_loss[better], worse: by_loss[worse]})
+    maps = sorted({map_of(s) for s in _shared(by_loss, better, worse)})  # arrays' map order
+    out = []
+    for index, name in enumerate(maps):
+        on_map = (arrays.cluster == index).astype(np.float64)[None, :]
+        a = float(weighted_f1(arrays, better, metric, on_map)[0])
+        b = float(weighted_f1(arrays, worse, metric, on_map)[0])
+        if not (math.isnan(a) or math.isnan(b)):
+            out.append((name, a, b))
+    return out
+
+
+def _ids(cases: list[CaseResult]) -> list[str]:
+    return [c.sample_id for c in cases]
+
+
+def _shared(by_loss: CasesByLossSeed, a: str, b: str) -> set[str]:
+    ids = [{s for cases in by_loss[x].values() for s in _ids(cases)} for x in (a, b)]
+    return ids[0] & ids[1]

@@ -1,5 +1,5 @@
 """The paper's claims about the losses, each with a verdict from the map-level bootstrap
-(cryosse.evaluate.map_bootstrap), P(rank 1) of each loss, and the per-map pairs of a claim.
+(cryosse.evaluate.map_bootstrap), and P(rank 1) of each loss.
 
 Verdicts: a claim that A beats B is *reproduced* when the 95 % interval of A − B lies above
 zero, *refuted* when it lies below, and *inconclusive* otherwise; then the maps needed to
@@ -19,12 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from cryosse.evaluate.evaluation import CaseResult
 from cryosse.evaluate.map_bootstrap import (
     CasesByLossSeed,
     LossArrays,
     loss_arrays,
-    map_of,
     number_text,
     resample_weights,
     weighted_f1,
@@ -191,30 +189,3 @@ def _why(
         size = "the published" if claim.published is not None else "the observed"
         text += f"; about {needed} maps would separate {size} difference from zero"
     return text
-
-
-def per_map_pairs(
-    by_loss: CasesByLossSeed, better: str, worse: str, metric: str = "sheet"
-) -> list[tuple[str, float, float]]:
-    """Per map the two losses share: (map, better's figure, worse's figure), each the mean over
-    its seeds of the weighted voxel F1 over the map's chains (maps where either is undefined
-    are left out): the points of a paired plot."""
-    arrays = loss_arrays({better: by_loss[better], worse: by_loss[worse]})
-    maps = sorted({map_of(s) for s in _shared(by_loss, better, worse)})  # arrays' map order
-    out = []
-    for index, name in enumerate(maps):
-        on_map = (arrays.cluster == index).astype(np.float64)[None, :]
-        a = float(weighted_f1(arrays, better, metric, on_map)[0])
-        b = float(weighted_f1(arrays, worse, metric, on_map)[0])
-        if not (math.isnan(a) or math.isnan(b)):
-            out.append((name, a, b))
-    return out
-
-
-def _ids(cases: list[CaseResult]) -> list[str]:
-    return [c.sample_id for c in cases]
-
-
-def _shared(by_loss: CasesByLossSeed, a: str, b: str) -> set[str]:
-    ids = [{s for cases in by_loss[x].values() for s in _ids(cases)} for x in (a, b)]
-    return ids[0] & ids[1]

@@ -35,12 +35,12 @@ from cryosse.evaluate.record import (
 from cryosse.evaluate.stage import write_study_tables
 from cryosse.evaluate.study_tables import (
     PUBLISHED_SOURCE,
+    per_map_pairs,
     study_table1,
     study_table2,
     table1_cells,
 )
 from cryosse.evaluate.tables import REFERENCE_LOSS, seed_table, to_markdown, write_table
-from cryosse.evaluate.verdicts import per_map_pairs
 from cryosse.report.plots import (
     f1_by_resolution,
     learning_curves,
