@@ -3,15 +3,9 @@
 import numpy as np
 
 from cryosse.evaluate.evaluation import CaseResult
-from cryosse.evaluate.study import (
-    PAPER_CLAIMS,
-    by_stratum,
-    case_counts,
-    map_of,
-    rank_probabilities,
-    resolution_band,
-    verdicts,
-)
+from cryosse.evaluate.map_bootstrap import map_of
+from cryosse.evaluate.study import by_stratum, case_counts, resolution_band
+from cryosse.evaluate.verdicts import PAPER_CLAIMS, rank_probabilities, verdicts
 
 
 def _case(sample: str, helix: float, sheet: float, resolution: float = 6.0) -> CaseResult:

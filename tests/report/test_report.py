@@ -402,7 +402,7 @@ def test_table1_has_residue_f1_and_the_published_figures_beside_it(
     built: tuple[Path, str],
 ) -> None:
     from cryosse.core.tsv import read_tsv
-    from cryosse.evaluate.study import PUBLISHED_TABLE1
+    from cryosse.evaluate.study_tables import PUBLISHED_TABLE1
 
     results, page = built
     rows = read_tsv(results / "tables" / "table1.tsv")

@@ -20,7 +20,7 @@ from cryosse.curate.entry import curate_entry
 from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import evaluate_checkpoint, read_cases
 from cryosse.evaluate.record import record_run, run_folder
-from cryosse.evaluate.study import PUBLISHED_TABLE1
+from cryosse.evaluate.study_tables import PUBLISHED_TABLE1
 from cryosse.io.mirror import LocalMirror
 from cryosse.learn.training import TrainSettings, train_run
 from tests.conftest import DEMO_MIRROR

@@ -18,14 +18,7 @@ from cryosse.evaluate.evaluation import (
     evaluate_checkpoint,
     read_cases,
 )
-from cryosse.evaluate.study import (
-    PER_CASE_COLUMNS,
-    by_stratum,
-    case_counts,
-    rank_probabilities,
-    resolution_band,
-    verdicts,
-)
+from cryosse.evaluate.study import PER_CASE_COLUMNS, by_stratum, case_counts, resolution_band
 from cryosse.evaluate.tables import (
     PAPER_TABLES,
     best_loss,
@@ -37,6 +30,7 @@ from cryosse.evaluate.tables import (
     table2,
     write_table,
 )
+from cryosse.evaluate.verdicts import rank_probabilities, verdicts
 from cryosse.learn.device import require_gpu
 from cryosse.learn.stage import read_best_runs
 from cryosse.splits.published import read_test_chains

@@ -31,7 +31,7 @@ from cryosse.curate.dssp import mkdssp_version
 from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import read_cases
 from cryosse.evaluate.statistics import bootstrap_ci, weighted_with_ci
-from cryosse.evaluate.study import PUBLISHED_SOURCE, PUBLISHED_TABLE1, table1_cells
+from cryosse.evaluate.study_tables import PUBLISHED_SOURCE, PUBLISHED_TABLE1, table1_cells
 from cryosse.evaluate.tables import PAPER_TABLES, REFERENCE_LOSS
 from cryosse.io.curation_log import read_log
 from cryosse.io.sample import read_sample
@@ -266,7 +266,7 @@ def table1_html(rows: list[dict[str, str]], title: str) -> str:
 
 def published_html() -> str:
     """The published DeepSSETracer 1.1 figures (Mu et al. 2024, Table 1 and Table 2's last
-    row; cryosse.evaluate.study.PUBLISHED_TABLE1), to read beside Table 1."""
+    row; cryosse.evaluate.study_tables.PUBLISHED_TABLE1), to read beside Table 1."""
     keys = ("voxel_helix", "voxel_sheet", "voxel_average", "residue_helix", "residue_sheet")
     heads = ("helix voxel", "sheet voxel", "average", "helix residue", "sheet residue")
     body = "".join(

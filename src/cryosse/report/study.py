@@ -33,7 +33,7 @@ from cryosse.evaluate.record import (
     run_folder,
 )
 from cryosse.evaluate.stage import write_study_tables
-from cryosse.evaluate.study import (
+from cryosse.evaluate.study_tables import (
     PUBLISHED_SOURCE,
     per_map_pairs,
     study_table1,
