@@ -6,7 +6,6 @@ import sys
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
-from pathlib import Path
 
 from cryosse.segment.showcase import showcase
 
@@ -16,7 +15,7 @@ facts = showcase(
     snakemake.input.splits,
     snakemake.params.acquired,
     dict(snakemake.config),
-    Path(snakemake.output.scores).parent,
+    snakemake.output.folder,
     threads=snakemake.threads,
 )
 logging.info("shipped model on %s: %s", facts.get("map"), facts.get("seconds"))

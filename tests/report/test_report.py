@@ -13,6 +13,7 @@ import pytest
 from cryosse.evaluate.evaluation import read_cases
 from cryosse.evaluate.tables import PAPER_TABLES
 from cryosse.report.html import MIN_TRAINING_STEPS, plumbing_banner, training_steps
+from cryosse.report.inputs import ReportInputs
 from tests.conftest import REPO
 from tests.support.browser import headless_chromium
 
@@ -24,11 +25,38 @@ def _run(results: Path, name: str, epochs: int, steps_per_epoch: int) -> None:
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
+def _declared(results: Path) -> ReportInputs:
+    """A results folder's files as rule html_report declares them (the tests' runs hold only
+    the first seed, seed_0)."""
+    evaluation, training = results / "evaluation", results / "training"
+    return ReportInputs(
+        manifest=results / "manifest.tsv",
+        curation_log=results / "curation_log.tsv",
+        split_report=results / "splits" / "report.md",
+        tables=ReportInputs.by_name(sorted((results / "tables").glob("*"))),
+        cases=tuple(sorted(evaluation.glob("*/seed_0/cases.tsv"))),
+        predictions=tuple(sorted(evaluation.glob("*/seed_0/predictions"))),
+        summaries=tuple(sorted(training.glob("*/summary.json"))),
+        histories=tuple(sorted(training.glob("*/history.csv"))),
+        shipped=results / "shipped_model",
+    )
+
+
+def _build(results: Path) -> None:
+    """The report of `results`, as rule html_report builds it."""
+    from cryosse.report import html as report
+
+    report.build_report(
+        _declared(results), {"run": "t"}, results / "report.html", results / "plots"
+    )
+
+
 def test_banner_when_no_run_trained_long_enough(tmp_path: Path) -> None:
     _run(tmp_path, "CE_lr0.001", 2, 3)
     _run(tmp_path, "FL_DL_g2_lr0.001", 3, 4)
-    assert training_steps(tmp_path) == [6, 12]
-    assert "only prove the plumbing" in plumbing_banner(training_steps(tmp_path))
+    summaries = _declared(tmp_path).summaries
+    assert training_steps(summaries) == [6, 12]
+    assert "only prove the plumbing" in plumbing_banner(training_steps(summaries))
     assert "at most 12 optimisation steps" in plumbing_banner([6, 12])
 
 
@@ -48,7 +76,7 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
     from cryosse.io.curation_log import write_log
     from cryosse.report import html as report
 
-    monkeypatch.setattr(report, "make_plots", lambda results, plots, seed: [])  # figures: elsewhere
+    monkeypatch.setattr(report, "make_plots", lambda inputs, plots: [])  # figures: elsewhere
     paper = REPO / "config" / "paper_test_set.tsv"
     tables = tmp_path / "tables"
     files = []
@@ -88,7 +116,7 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
 
     def build(test_chains: Path | None, cases: list[Path]) -> tuple[dict[str, bytes], str]:
         run_tables(tmp_path / "best_runs.tsv", cases, tables / "table1.md", [], test_chains)
-        report.build_report(tmp_path, {"run": "t"}, tmp_path / "report.html")
+        _build(tmp_path)
         written = {p.name: p.read_bytes() for p in sorted(tables.iterdir())}
         return written, (tmp_path / "report.html").read_text()
 
@@ -114,7 +142,7 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
 def test_definitions_name_every_term_with_the_codes_numbers() -> None:
     """The Definitions section names each term of the tables, with the numbers the code and the
     run's config use (not copies that could drift)."""
-    from cryosse.report.html import definitions
+    from cryosse.report.glossary import definitions
 
     text = definitions({"crop": {"padding": 12.0}})
     assert text.startswith("<h2 id='definitions'>Definitions</h2>")
@@ -292,8 +320,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     results = tmp_path_factory.mktemp("run")
     _write_run(results)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(report, "make_plots", lambda results, plots, seed: [])  # figures: elsewhere
-        report.build_report(results, {"run": "t"}, results / "report.html")
+        patch.setattr(report, "make_plots", lambda inputs, plots: [])  # figures: elsewhere
+        _build(results)
     return results, (results / "report.html").read_text()
 
 
@@ -414,3 +442,37 @@ def test_table1_has_residue_f1_and_the_published_figures_beside_it(
     fl_dl = PUBLISHED_TABLE1["FL_DL"]
     assert f"<td>FL_DL</td><td>1</td><td>{fl_dl['voxel_helix']:.1f}</td>" in published
     assert "Bioinformatics Advances 4(1) vbae169" in published
+
+
+def test_the_report_reads_its_declared_inputs_not_the_folder(
+    built: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_report (rule html_report) shows what it is given: a table on disk that the rule does
+    not declare is "not computed", and the rest of the page is unchanged."""
+    from cryosse.report import html as report
+    from cryosse.report.stage import run_report
+
+    results, page = built
+    missing = "<h2>The paper's claims</h2><p>not computed</p>"
+    assert missing not in page and (results / "tables" / "claims.html").is_file()
+    monkeypatch.setattr(report, "make_plots", lambda inputs, plots: [])  # figures: elsewhere
+    declared = _declared(results)
+    out = results / "declared.html"
+    run_report(
+        manifest=declared.manifest,
+        curation_log=declared.curation_log,
+        split_report=results / "splits" / "report.md",
+        tables=[p for name, p in declared.tables.items() if name != "claims.html"],
+        cases=declared.cases,
+        predictions=declared.predictions,
+        summaries=declared.summaries,
+        histories=declared.histories,
+        shipped=results / "shipped_model",
+        config={"run": "t"},
+        out_html=out,
+        plots=results / "plots",
+    )
+    text = out.read_text()
+    assert missing in text
+    shown = report._scrolling((results / "tables" / "claims.html").read_text(encoding="utf-8"))
+    assert text.replace(missing, shown) == page

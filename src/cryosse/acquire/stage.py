@@ -2,6 +2,7 @@
 
 `run_acquire` is what rule `acquire_entry` calls (workflow_scripts/acquire_entry.py); the record
 `results/<run>/acquired/EMD-XXXX.json` says where the entry's files are, or why it is excluded.
+`run_search` is what checkpoint `search_emdb` calls (workflow_scripts/search_emdb.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from cryosse.acquire.from_config import archive_from_config
 from cryosse.acquire.locate import LocatedEntry, locate_entry
+from cryosse.acquire.search import SearchResult, search_from_config
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.config import ResolutionWindow, settings_from
 
@@ -47,3 +49,10 @@ def run_acquire(
     record.update(source.download_record())  # nothing for a mirror
     write_text_atomic(out_json, json.dumps(record, indent=2) + "\n")
     return located
+
+
+def run_search(*, config: dict[str, Any], entries_tsv: str | Path) -> tuple[SearchResult, str]:
+    """The EMDB search that checkpoint `search_emdb` runs once: the entries the configured query
+    finds, appended to `entries_tsv` (which freezes the data set). Returns the search result and
+    the download summary line."""
+    return search_from_config(config, entries_tsv)

@@ -28,6 +28,9 @@ from cryosse.evaluate.tables import (
     seed_table,
     table1,
     table2,
+    to_html,
+    to_markdown,
+    to_tsv,
     write_table,
 )
 from cryosse.evaluate.verdicts import rank_probabilities, verdicts
@@ -148,12 +151,23 @@ def run_cv_evaluation(
     evaluate_checkpoint(checkpoint, test_dirs, cases_out, device=device)
 
 
-def run_cv_table(case_files: list[str | Path], stem: str | Path) -> None:
-    """Supplementary Table S1: per loss, mean ± sd over the folds of the weighted F1."""
+def run_cv_table(
+    *,
+    case_files: list[str | Path],
+    tsv: str | Path,
+    markdown: str | Path,
+    html: str | Path,
+) -> None:
+    """Supplementary Table S1 (TSV, Markdown, HTML): per loss, mean ± sd over the folds of the
+    weighted F1."""
 
     by_loss: dict[str, dict[int, list]] = {}
     for path in case_files:
         path = Path(path)
         fold = int(path.parent.parent.name.removeprefix("fold_"))
         by_loss.setdefault(path.parent.name, {})[fold] = read_cases(path)
-    write_table(cv_table(by_loss), "Table S1: cross-validation, mean ± sd over folds", stem)
+    rows = cv_table(by_loss)
+    title = "Table S1: cross-validation, mean ± sd over folds"
+    write_text_atomic(tsv, to_tsv(rows))
+    write_text_atomic(markdown, to_markdown(rows, title))
+    write_text_atomic(html, to_html(rows, title) + "\n")

@@ -91,7 +91,7 @@ RESUMABLE_CHANGES = ("epochs", "patience", "snapshot_every", "threads")
 
 
 # Keys of the `training` section that are not TrainSettings: the grid (cryosse.core.grid; a run's
-# seed is its RunSpec's) and the resources each job asks a scheduler for (rules/train.smk).
+# seed is its RunSpec's) and the resources each job asks a scheduler for (rules/learn.smk).
 TRAINING_GRID_AND_RESOURCES = (*GRID_KEYS, "gpu", "mem_mb", "runtime")
 
 
