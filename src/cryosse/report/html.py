@@ -35,7 +35,7 @@ from cryosse.evaluate.study import PUBLISHED_SOURCE, PUBLISHED_TABLE1, table1_ce
 from cryosse.evaluate.tables import PAPER_TABLES, REFERENCE_LOSS
 from cryosse.io.curation_log import read_log
 from cryosse.io.sample import read_sample
-from cryosse.learn.inputs import load_box
+from cryosse.learn.augment import load_box
 from cryosse.report.plots import (
     confusion,
     f1_per_loss,
