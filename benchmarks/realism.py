@@ -1,5 +1,5 @@
 """Benchmark: the realism gap between simulated / derived maps and real ones, as the network
-sees them (boxes resampled to 1 Å, `cryosse.learn.inputs.normalize_density`, 2 Å block means;
+sees them (boxes resampled to 1 Å, `cryosse.learn.network_input.normalize_density`, 2 Å block means;
 metrics: `cryosse.synthetic.realism`), before and after each change to the simulation.
 
 Reference ("real unzoned"): EMD-5168 full unmasked map (6.6 Å), EMD-0093 depositor-masked and
@@ -31,7 +31,7 @@ import numpy as np
 
 from benchmarks.machine import host_facts
 from cryosse.io.density import DensityMap, read_map
-from cryosse.learn.inputs import normalize_density
+from cryosse.learn.network_input import normalize_density
 from cryosse.synthetic import realism, simulate
 from cryosse.synthetic.assembly import checked_assembly, model_composition
 from cryosse.synthetic.derive import lowpass

@@ -88,6 +88,7 @@ import numpy as np
 import torch
 
 from benchmarks.machine import host_facts
+from cryosse.core.config import ModelSettings
 from cryosse.io.density import read_map
 from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.learn.unet import UNet3D
@@ -125,7 +126,7 @@ def make_map(size: int, path: Path) -> None:
 
 def calibrated_checkpoint(base: int, map_path: Path, path: Path) -> None:
     """Seeded random weights, each class logit standardised over a 96³ crop (module docstring)."""
-    from cryosse.learn.inputs import normalize_density
+    from cryosse.learn.network_input import normalize_density
 
     torch.manual_seed(0)
     net = UNet3D(base=base).eval()
@@ -136,7 +137,7 @@ def calibrated_checkpoint(base: int, map_path: Path, path: Path) -> None:
         net.head.weight.copy_(net.head.weight / std[:, None, None, None, None] * 3)
         net.head.bias.copy_((net.head.bias - mean) / std * 3)
     save_checkpoint(
-        make_checkpoint(net.state_dict(), {"base": base, "depth": 2}, {"epoch": 0, "metric": 0.0}),
+        make_checkpoint(net.state_dict(), ModelSettings(base=base), {"epoch": 0, "metric": 0.0}),
         path,
     )
 

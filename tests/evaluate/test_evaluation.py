@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ResolutionWindow
+from cryosse.core.config import ModelSettings, ResolutionWindow
 from cryosse.curate.entry import curate_entry
 from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import CaseResult, evaluate_checkpoint, read_cases
@@ -152,7 +152,7 @@ def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
     located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
     curate_entry(located, settings, tmp_path / "samples")
     torch.manual_seed(0)
-    model_config = {"base": 4, "depth": 2}
+    model_config = ModelSettings(base=4)
     save_checkpoint(
         make_checkpoint(UNet3D(base=4).state_dict(), model_config, {"epoch": 1, "metric": 0.0}),
         tmp_path / "best.pt",
@@ -328,7 +328,7 @@ def test_seeds_and_flips_score_through_the_same_path(tmp_path: Path) -> None:
         torch.manual_seed(seed)
         path = tmp_path / f"seed{seed}.pt"
         model = UNet3D(base=4).state_dict()
-        save_checkpoint(make_checkpoint(model, {"base": 4, "depth": 2}, {"epoch": 1}), path)
+        save_checkpoint(make_checkpoint(model, ModelSettings(base=4), {"epoch": 1}), path)
         paths.append(path)
     (alone,) = evaluate_checkpoint(paths[0], [sample], tmp_path / "a.tsv", device="cpu")
     (twice,) = evaluate_checkpoint([paths[0]] * 2, [sample], tmp_path / "b.tsv", device="cpu")

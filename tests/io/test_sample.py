@@ -18,7 +18,7 @@ from cryosse.curate.settings import CurationSettings
 from cryosse.io.density import write_map
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.sample import SampleError, read_sample
-from cryosse.learn.inputs import load_box
+from cryosse.learn.augment import load_box
 from tests.conftest import DEMO_MIRROR
 
 NAME = "EMD-8518_5u8s_A"

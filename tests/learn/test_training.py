@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ResolutionWindow, complete_config
+from cryosse.core.config import ModelSettings, ResolutionWindow, complete_config
 from cryosse.core.grid import (
     EXECUTION_KEYS,
     GRID_KEYS,
@@ -30,23 +31,15 @@ from cryosse.curate.entry import curate_entry
 from cryosse.curate.settings import CurationSettings
 from cryosse.io.density import read_map
 from cryosse.io.mirror import LocalMirror
+from cryosse.learn.augment import SYMMETRIES, apply_symmetry, central_mask, load_box, random_crop
 from cryosse.learn.device import DeviceError, require_gpu
-from cryosse.learn.inputs import (
-    SYMMETRIES,
-    apply_symmetry,
-    central_mask,
-    load_box,
-    normalize_density,
-    random_crop,
-)
+from cryosse.learn.network_input import normalize_density
+from cryosse.learn.predict import predict_box
+from cryosse.learn.selection import select_best_runs
+from cryosse.learn.settings import TrainSettings, pick_device
 from cryosse.learn.stage import run_training
-from cryosse.learn.training import (
-    TrainSettings,
-    pick_device,
-    predict_box,
-    select_best_runs,
-    train_run,
-)
+from cryosse.learn.training import train_run
+from cryosse.learn.training_memory import TrainingMemoryError, check_training_memory
 from cryosse.learn.unet import UNet3D
 from tests.conftest import DEMO_MIRROR, REALDATA
 
@@ -195,7 +188,8 @@ def test_training_is_deterministic_and_resumes(samples: dict[str, Path], tmp_pat
     assert straight["epochs_run"] == 3 and straight["validation_cases"] == 1
     assert 0.0 <= straight["best_val_metric"] <= 1.0
     best = torch.load(tmp_path / "straight/best.pt", weights_only=False)
-    assert best["epoch"] == straight["best_epoch"] and best["model_config"] == MODEL
+    assert best["epoch"] == straight["best_epoch"]
+    assert best["model_config"] == asdict(ModelSettings.from_config(MODEL))
     assert json.loads((tmp_path / "straight/summary.json").read_text())["run_id"] == spec.run_id
 
     # Killed after epoch 2 (its last.pt is all that survives), then resubmitted: it resumes at
@@ -252,8 +246,6 @@ def test_settings_beyond_memory_are_refused_before_training(
     """crop_size, batch_size, base or depth far beyond the machine: one line naming the memory
     they imply, before a tensor is allocated or a file written (was: a traceback after minutes,
     or at 7.5 GB)."""
-    from cryosse.learn.training import TrainingMemoryError
-
     model = {**MODEL, **{k: v for k, v in change.items() if k in ("base", "depth")}}
     settings = TrainSettings(
         **{**FAST.__dict__, **{k: v for k, v in change.items() if k not in model}}
@@ -273,12 +265,10 @@ def test_settings_beyond_memory_are_refused_before_training(
 
 def test_memory_estimate_of_the_paper_setting() -> None:
     """The estimate grows with what costs memory and is refused against a small budget."""
-    from cryosse.learn.training import TrainingMemoryError, check_training_memory, pick_device
-
-    paper = {"base": 64, "depth": 2, "dropout": 0.5}
+    paper = ModelSettings(base=64, depth=2, dropout=0.5)
     device = pick_device(TrainSettings(device="cpu"))
 
-    def need(settings: TrainSettings, model: dict) -> int:
+    def need(settings: TrainSettings, model: ModelSettings) -> int:
         return check_training_memory(model, settings, [], [], 1, device, 10**15)["step"]
 
     base = need(TrainSettings(), paper)
@@ -286,7 +276,7 @@ def test_memory_estimate_of_the_paper_setting() -> None:
     assert 1.4e9 < base < 2.0e9
     assert need(TrainSettings(batch_size=2), paper) > 1.9 * base
     assert need(TrainSettings(crop_size=128), paper) > 7.5 * base
-    assert need(TrainSettings(), {**paper, "base": 128}) > 1.9 * base
+    assert need(TrainSettings(), replace(paper, base=128)) > 1.9 * base
     with pytest.raises(TrainingMemoryError, match=r"need about 1\.[6-9] GB of host memory"):
         check_training_memory(paper, TrainSettings(), [], [], 1, device, 10**9)
 

@@ -22,7 +22,8 @@ from cryosse.evaluate.evaluation import evaluate_checkpoint, read_cases
 from cryosse.evaluate.record import record_run, run_folder
 from cryosse.evaluate.study_tables import PUBLISHED_TABLE1
 from cryosse.io.mirror import LocalMirror
-from cryosse.learn.training import TrainSettings, train_run
+from cryosse.learn.settings import TrainSettings
+from cryosse.learn.training import train_run
 from tests.conftest import DEMO_MIRROR
 
 MODEL = {"base": 4, "depth": 2, "dropout": 0.0}

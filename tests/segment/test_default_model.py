@@ -14,7 +14,7 @@ import torch
 
 from cryosse.acquire.locate import locate_entry
 from cryosse.cli import main
-from cryosse.core.config import ResolutionWindow
+from cryosse.core.config import ModelSettings, ResolutionWindow
 from cryosse.core.tsv import write_tsv
 from cryosse.curate.entry import curate_entry
 from cryosse.curate.settings import CurationSettings
@@ -33,7 +33,7 @@ from cryosse.segment.predict import segment_map
 from cryosse.synthetic.simulate import entry_origin
 from tests.conftest import DEMO_MIRROR, REALDATA
 
-MODEL = {"base": 4, "depth": 2}
+MODEL = ModelSettings(base=4)
 RUN = "FL_DL_g2_lr0.001_s0"
 
 

@@ -20,12 +20,13 @@ import pytest
 import torch
 
 from cryosse.cli import main
+from cryosse.core.config import ModelSettings
 from cryosse.core.output_folder import LOCK_NAME
 from cryosse.io.density import read_map
 from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.learn.device import choose_device
-from cryosse.learn.inputs import normalize_density
-from cryosse.learn.training import predict_box
+from cryosse.learn.network_input import normalize_density
+from cryosse.learn.predict import predict_box
 from cryosse.learn.unet import UNet3D, receptive_field
 from cryosse.segment.predict import (
     Region,
@@ -65,7 +66,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         net.head.bias.copy_((net.head.bias - mean) / std * 3)
     path = tmp_path_factory.mktemp("model") / "best.pt"
     save_checkpoint(
-        make_checkpoint(net.state_dict(), {"base": 4, "depth": 2}, {"epoch": 1, "metric": 0.5}),
+        make_checkpoint(net.state_dict(), ModelSettings(base=4), {"epoch": 1, "metric": 0.5}),
         path,
     )
     return path
@@ -306,7 +307,7 @@ def test_tile_plans() -> None:
 
 
 def test_zslabs_read_like_the_array_and_free_what_the_tiles_passed() -> None:
-    from cryosse.learn.inputs import apply_normalization, normalization_params
+    from cryosse.learn.network_input import apply_normalization, normalization_params
 
     rng = np.random.default_rng(2)
     raw = rng.normal(size=(37, 11, 13)).astype(np.float32)
@@ -566,7 +567,7 @@ def _no_sheet_model(model_path: Path, tmp_path: Path) -> Path:
     weights["head.bias"][2] -= 100.0
     path = tmp_path / "no_sheet.pt"
     save_checkpoint(
-        make_checkpoint(weights, {"base": 4, "depth": 2}, {"epoch": 1, "metric": 0.5}), path
+        make_checkpoint(weights, ModelSettings(base=4), {"epoch": 1, "metric": 0.5}), path
     )
     return path
 
@@ -688,7 +689,7 @@ def test_resolution_outside_the_trained_range_warns_and_is_recorded(
     save_checkpoint(
         make_checkpoint(
             checkpoint.model.state_dict(),
-            {"base": 4, "depth": 2},
+            ModelSettings(base=4),
             {"epoch": 1, "metric": 0.5, "train_resolution_A": [3.0, 4.0]},
         ),
         recorded,

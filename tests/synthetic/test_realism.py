@@ -10,7 +10,7 @@ import pytest
 from scipy import ndimage
 
 from cryosse.io.density import DensityMap, read_map
-from cryosse.learn.inputs import normalize_density
+from cryosse.learn.network_input import normalize_density
 from cryosse.synthetic import realism
 from cryosse.synthetic.simulate import load_atoms
 

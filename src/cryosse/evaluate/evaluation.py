@@ -34,11 +34,11 @@ from cryosse.core.tsv import read_tsv, write_tsv
 from cryosse.evaluate.baselines import baseline_labels
 from cryosse.io.density import write_map
 from cryosse.io.sample import Sample, read_sample
+from cryosse.learn.augment import central_mask, load_box
 from cryosse.learn.checkpoint import grid_factor, load_checkpoint
 from cryosse.learn.device import Device, choose_device
 from cryosse.learn.ensemble import SeedEnsemble
-from cryosse.learn.inputs import central_mask, load_box
-from cryosse.learn.training import predict_sample
+from cryosse.learn.predict import predict_sample
 from cryosse.learn.unet import UNet3D
 
 

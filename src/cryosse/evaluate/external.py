@@ -46,7 +46,7 @@ from cryosse.evaluate.evaluation import sample_contour
 from cryosse.io.curation_log import LogRow
 from cryosse.io.density import DensityMap, check_map_work, read_map
 from cryosse.io.sample import Sample, read_sample
-from cryosse.learn.inputs import central_mask
+from cryosse.learn.augment import central_mask
 
 # Below this covered fraction of a central box the row is still scored, with a warning.
 FULL_COVERAGE = 0.99

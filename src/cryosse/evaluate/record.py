@@ -24,7 +24,7 @@ from cryosse.core.grid import RunSpec, seeds, selection_grid
 from cryosse.core.hashing import sha256_file
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, read_cases
-from cryosse.learn.training import select_best_runs
+from cryosse.learn.selection import select_best_runs
 
 RUN_FILES = ("summary.json", "history.csv", "cases.tsv")
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from cryosse.learn.augment import Box
 from cryosse.learn.device import Device
-from cryosse.learn.inputs import Box
-from cryosse.learn.training import predict_box
+from cryosse.learn.predict import predict_box
 from cryosse.learn.unet import UNet3D
 
 MAX_VOXELS = 2_000_000  # voxels kept for the fit (an even stride through all central voxels)

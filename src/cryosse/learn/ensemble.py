@@ -4,7 +4,7 @@
 different seeds) as one network whose output is the log of their mean class probabilities, so
 that every prediction path that takes a softmax of the network's output (predict_box, segment's
 tiles, calibration) gets the ensemble's mean probabilities unchanged. Test-time flips, the
-other such option, are an argument of `cryosse.learn.training.predict_box`.
+other such option, are an argument of `cryosse.learn.predict.predict_box`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ from typing import Any
 from cryosse.core.grid import run_spec, seed_run_id
 from cryosse.core.tsv import read_tsv
 from cryosse.learn.device import require_gpu
-from cryosse.learn.training import TrainSettings, select_best_runs, train_run, write_selection
+from cryosse.learn.selection import select_best_runs, write_selection
+from cryosse.learn.settings import TrainSettings
+from cryosse.learn.training import train_run
 from cryosse.splits.stage import cv_sample_dirs, split_sample_dirs
 
 

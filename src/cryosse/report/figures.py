@@ -13,7 +13,7 @@ from cryosse.core.grid import LOSSES
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, read_cases
 from cryosse.io.sample import read_sample
-from cryosse.learn.inputs import load_box
+from cryosse.learn.augment import load_box
 from cryosse.report.inputs import ReportInputs, by_loss
 from cryosse.report.plots import (
     confusion,

@@ -225,10 +225,10 @@ def prediction_montages(
     not keep. Returns the figures and the losses left out for want of a checkpoint."""
     from cryosse.core.tsv import read_tsv
     from cryosse.io.sample import read_sample
+    from cryosse.learn.augment import load_box
     from cryosse.learn.checkpoint import grid_factor
     from cryosse.learn.device import choose_device
-    from cryosse.learn.inputs import load_box
-    from cryosse.learn.training import predict_sample
+    from cryosse.learn.predict import predict_sample
 
     record, results = Path(record), Path(results)
     chosen = chosen_runs(training, record)

@@ -144,10 +144,10 @@ def calibrated_checkpoint(run_dir: Path, best: Path) -> dict[str, Any]:
     and folded into the head, and what was fitted recorded under "calibration"."""
     import torch
 
+    from cryosse.learn.augment import coarsen_box, load_box
     from cryosse.learn.calibration import calibrate
     from cryosse.learn.checkpoint import grid_factor, training_data_summary
     from cryosse.learn.device import choose_device
-    from cryosse.learn.inputs import coarsen_box, load_box
     from cryosse.splits.stage import split_sample_dirs
 
     state = torch.load(best, map_location="cpu", weights_only=True)

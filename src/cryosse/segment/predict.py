@@ -13,9 +13,9 @@ Steps, and the definitions they use:
     anchored at the map's first voxel, as for the training samples (cryosse.curate.crop). The map is
     resampled onto it by trilinear interpolation (a map already at 1 Å is copied unchanged).
  4. Normalisation once over the whole (cropped, resampled) map with
-    cryosse.learn.inputs.normalize_density, the training normalisation: the input of every tile is a
-    slice of one normalised map, so the result does not depend on the tiling (DeepSSETracer 1.1
-    z-scores every 120³ tile on its own).
+    cryosse.learn.network_input.normalize_density, the training normalisation: the input of
+    every tile is a slice of one normalised map, so the result does not depend on the tiling
+    (DeepSSETracer 1.1 z-scores every 120³ tile on its own).
  5. Prediction with overlapping, smoothly blended tiles (cryosse.segment.tiling), batches of tiles,
     the tile side chosen from a memory budget (or given), BatchNorm folded into the
     convolutions, bf16 autocast on a GPU (on a CPU only on request).
@@ -96,7 +96,12 @@ from cryosse.learn.checkpoint import (
     load_checkpoint,
 )
 from cryosse.learn.device import Device, DeviceError, choose_device
-from cryosse.learn.inputs import apply_normalization, coarsen_density, normalization_params, refine
+from cryosse.learn.network_input import (
+    apply_normalization,
+    coarsen_density,
+    normalization_params,
+    refine,
+)
 from cryosse.segment.chimerax import (
     MapStats,
     map_display_level,

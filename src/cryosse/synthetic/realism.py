@@ -3,8 +3,8 @@
 Every map is cut into boxes the way training sees it: cubes of `BOX` Å around Cα atoms of its
 model (drawn with a fixed seed), resampled to 1 Å (`curate.crop.resample_axes`, as curation does),
 normalised by the network's own input function (passed in as `normalize`, so this stage does not
-import `learn`: `benchmarks/realism.py` passes `cryosse.learn.inputs.normalize_density`), then
-block-averaged to the 2 Å grid the default model runs on. Per box:
+import `learn`: `benchmarks/realism.py` passes `cryosse.learn.network_input.normalize_density`),
+then block-averaged to the 2 Å grid the default model runs on. Per box:
 
 - values inside the molecule (≤ `INSIDE` Å from a model atom) and outside it (≥ `OUTSIDE` Å;
   the solvent of a full map, the zeros of a masked one, or unmodelled neighbours);
