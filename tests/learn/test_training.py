@@ -169,7 +169,14 @@ def test_a_gpu_job_without_cuda_fails_at_its_start(tmp_path: Path) -> None:
     # the stage refuses before it reads a sample or writes a file
     training = {"losses": ["CE"], "learning_rates": [1e-3], "gpu": True, "device": "auto"}
     with pytest.raises(DeviceError):
-        run_training("CE_lr0.001_s0", "missing.tsv", "missing.tsv", training, MODEL, tmp_path / "r")
+        run_training(
+            run_id="CE_lr0.001_s0",
+            manifest="missing.tsv",
+            main_tsv="missing.tsv",
+            training=training,
+            model=MODEL,
+            out_dir=tmp_path / "r",
+        )
     assert not (tmp_path / "r").exists()
 
 
@@ -307,8 +314,8 @@ def test_corrupted_sample_stops_training_with_its_name(
     write_map(
         broken / "density.mrc",
         sample.density[:, :, :-5],
-        np.array(meta["origin"]),
-        float(meta["voxel_size"]),
+        np.array(meta.origin),
+        float(meta.voxel_size),
     )
     with pytest.raises(SampleError, match=r"EMD-8518_5u8s_A: density\.mrc: .* sample\.json says"):
         train_run(RunSpec("CE", 1e-3), FAST, MODEL, [broken], [], tmp_path / "run")
