@@ -60,16 +60,23 @@ def train_and_record(
 
     from cryosse.evaluate.evaluation import evaluate_checkpoint
     from cryosse.evaluate.record import record_run
+    from cryosse.io.run_layout import sample_dirs, split_roles
     from cryosse.learn.stage import run_training
-    from cryosse.splits.stage import split_sample_dirs
 
     torch.set_num_threads(1)
     config = load_config(config_path)
     results = _results(config)
     manifest, main = results / "manifest.tsv", results / "splits" / "main.tsv"
     out = results / "training" / run_id
-    summary = run_training(run_id, manifest, main, config["training"], config["model"], out)
-    test_dirs = split_sample_dirs(manifest, main, "test")
+    summary = run_training(
+        run_id=run_id,
+        manifest=manifest,
+        main_tsv=main,
+        training=config["training"],
+        model=config["model"],
+        out_dir=out,
+    )
+    test_dirs = sample_dirs(manifest, split_roles(main), "test")
     cases = out / "test_cases.tsv"
     started = time.perf_counter()
     evaluate_checkpoint(out / "best.pt", test_dirs, cases, device="cpu")

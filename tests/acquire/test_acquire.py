@@ -523,7 +523,13 @@ def test_acquired_record_lists_downloads(server: ArchiveServer, tmp_path: Path) 
 
     config = {**server.config(), "cache": str(tmp_path / "cache")}
     out = tmp_path / "EMD-8518.json"
-    run_acquire("EMD-8518", config, {"retries": 1}, {"min": 3}, out)
+    run_acquire(
+        emdb_id="EMD-8518",
+        archive=config,
+        download={"retries": 1},
+        resolution={"min": 3},
+        out_json=out,
+    )
     record = json.loads(out.read_text())
     assert record["status"] == "ok"
     # header, map, obsolete list, model
@@ -541,10 +547,22 @@ def test_transient_failure_fails_the_job_and_a_later_run_succeeds(
     out = tmp_path / "EMD-8518.json"
     server.add_fault(MODEL_5U8S, *[Fault("status", status=503)] * 2)
     with pytest.raises(TransientDownloadError, match="run again later"):
-        run_acquire("EMD-8518", config, download, {"min": 3}, out)
+        run_acquire(
+            emdb_id="EMD-8518",
+            archive=config,
+            download=download,
+            resolution={"min": 3},
+            out_json=out,
+        )
     assert not out.exists()  # nothing recorded: Snakemake sees a failed job, not an exclusion
     # The server recovers: the next run acquires the entry, reusing what was already cached.
-    located = run_acquire("EMD-8518", config, download, {"min": 3}, out)
+    located = run_acquire(
+        emdb_id="EMD-8518",
+        archive=config,
+        download=download,
+        resolution={"min": 3},
+        out_json=out,
+    )
     assert located.status == "ok" and located.models[0].reason is None
     assert len(server.requests_for(MAP_8518)) == 1
 

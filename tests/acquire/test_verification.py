@@ -266,7 +266,13 @@ def test_https_redirect_to_http_is_refused(
     config = {**https_config(server, https_redirector), "cache": str(tmp_path / "cache")}
     out = tmp_path / "acquired.json"
     with pytest.raises(ArchiveConfigError) as refused:
-        run_acquire("EMD-8518", config, {"retries": 2}, {"min": 3}, out)
+        run_acquire(
+            emdb_id="EMD-8518",
+            archive=config,
+            download={"retries": 2},
+            resolution={"min": 3},
+            out_json=out,
+        )
     message = str(refused.value)
     assert "\n" not in message
     assert f"{https_redirector}{HEADER_8518} redirects to {server.url}{HEADER_8518}" in message
@@ -285,7 +291,13 @@ def test_https_downgrade_is_followed_when_configured(
         "cache": str(tmp_path / "cache"),
         "allow_http_downgrade": True,
     }
-    located = run_acquire("EMD-8518", config, {"retries": 2}, {"min": 3}, tmp_path / "a.json")
+    located = run_acquire(
+        emdb_id="EMD-8518",
+        archive=config,
+        download={"retries": 2},
+        resolution={"min": 3},
+        out_json=tmp_path / "a.json",
+    )
     assert located.status == "ok" and located.models[0].reason is None
     assert {r.path for r in server.requests} >= {HEADER_8518, MAP_8518, MODEL_5U8S}
 

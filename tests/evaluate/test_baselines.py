@@ -201,7 +201,7 @@ def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path) -> None
     every = by_name["all_helix"]
     assert every.voxel_tp_helix == every.voxel_true_helix  # recall 1
     sample = read_sample(sample_dir)
-    origin = np.array(sample.meta["origin"])
+    origin = np.array(sample.meta.origin)
     for cls, name in ((1, "helix"), (2, "sheet")):
         write_map(tmp_path / f"{name}.mrc", (sample.labels == cls).astype(np.float32), origin, 1.0)
     rows, _ = evaluate_external(

@@ -198,7 +198,7 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
     located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
     curate_entry(located, settings, tmp_path / "samples")
     sample = read_sample(tmp_path / "samples/EMD-8518_5u8s_A")
-    origin = np.array(sample.meta["origin"])
+    origin = np.array(sample.meta.origin)
     for cls, name in ((1, "helix"), (2, "sheet")):
         binary = (sample.labels == cls).astype(np.float32)
         write_map(tmp_path / f"{name}.mrc", binary, origin, 1.0)

@@ -58,7 +58,7 @@ def test_a_tools_probability_maps_and_its_masks_score_alike(sample, tmp_path: Pa
     both forms of one prediction give the same figures, which a 0.5 threshold does not."""
     probabilities = _softmax_prediction(sample)
     masks = probabilities.argmax(axis=0)
-    origin = np.array(sample.meta["origin"])
+    origin = np.array(sample.meta.origin)
     assert float((probabilities.max(axis=0) < 0.5).mean()) > 0.2  # the case that differed
     for cls, name in ((1, "helix"), (2, "sheet")):
         write_map(tmp_path / f"{name}_prob.mrc", probabilities[cls], origin, 1.0)
@@ -85,7 +85,7 @@ def test_a_tools_probability_maps_and_its_masks_score_alike(sample, tmp_path: Pa
 def test_predictions_that_miss_the_map_are_refused_and_a_partial_one_is_marked(
     sample, tmp_path: Path
 ) -> None:
-    origin = np.array(sample.meta["origin"])
+    origin = np.array(sample.meta.origin)
     helix = (sample.labels == 1).astype(np.float32)
     sheet = (sample.labels == 2).astype(np.float32)
     write_map(tmp_path / "far_helix.mrc", helix, origin + 500.0, 1.0)

@@ -57,7 +57,7 @@ def _refused(sample: Path) -> str:
 
 def test_an_intact_sample_reads(sample: Path) -> None:
     read = read_sample(sample)
-    assert read.density.shape == read.labels.shape == tuple(read.meta["shape_xyz"][::-1])
+    assert read.density.shape == read.labels.shape == read.meta.shape_xyz[::-1]
     assert read.density.dtype == np.float32 and read.labels.dtype == np.uint8
 
 

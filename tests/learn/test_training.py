@@ -31,7 +31,7 @@ from cryosse.curate.entry import curate_entry
 from cryosse.curate.settings import CurationSettings
 from cryosse.io.density import read_map
 from cryosse.io.mirror import LocalMirror
-from cryosse.learn.augment import SYMMETRIES, apply_symmetry, central_mask, load_box, random_crop
+from cryosse.learn.augment import SYMMETRIES, apply_symmetry, load_box, random_crop
 from cryosse.learn.device import DeviceError, require_gpu
 from cryosse.learn.network_input import normalize_density
 from cryosse.learn.predict import predict_box
@@ -103,8 +103,6 @@ def test_crops_hold_central_voxels(samples: dict[str, Path]) -> None:
     density, labels, mask = random_crop(box, 200, rng)
     assert density[-1, -1, -1] == pytest.approx(box.zero_level)
     assert labels[-1, -1, -1] == 0 and not mask[-1, -1, -1]
-    meta = {"central_start_xyz": [1, 2, 3], "central_stop_xyz": [2, 4, 6]}
-    assert central_mask(meta, (8, 8, 8)).sum() == 1 * 2 * 3
 
 
 def test_grid_has_33_runs() -> None:
@@ -162,7 +160,14 @@ def test_a_gpu_job_without_cuda_fails_at_its_start(tmp_path: Path) -> None:
     # the stage refuses before it reads a sample or writes a file
     training = {"losses": ["CE"], "learning_rates": [1e-3], "gpu": True, "device": "auto"}
     with pytest.raises(DeviceError):
-        run_training("CE_lr0.001_s0", "missing.tsv", "missing.tsv", training, MODEL, tmp_path / "r")
+        run_training(
+            run_id="CE_lr0.001_s0",
+            manifest="missing.tsv",
+            main_tsv="missing.tsv",
+            training=training,
+            model=MODEL,
+            out_dir=tmp_path / "r",
+        )
     assert not (tmp_path / "r").exists()
 
 
@@ -297,8 +302,8 @@ def test_corrupted_sample_stops_training_with_its_name(
     write_map(
         broken / "density.mrc",
         sample.density[:, :, :-5],
-        np.array(meta["origin"]),
-        float(meta["voxel_size"]),
+        np.array(meta.origin),
+        float(meta.voxel_size),
     )
     with pytest.raises(SampleError, match=r"EMD-8518_5u8s_A: density\.mrc: .* sample\.json says"):
         train_run(RunSpec("CE", 1e-3), FAST, MODEL, [broken], [], tmp_path / "run")

@@ -115,7 +115,13 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
     write_log(tmp_path / "curation_log.tsv", [])
 
     def build(test_chains: Path | None, cases: list[Path]) -> tuple[dict[str, bytes], str]:
-        run_tables(tmp_path / "best_runs.tsv", cases, tables / "table1.md", [], test_chains)
+        run_tables(
+            best_runs=tmp_path / "best_runs.tsv",
+            case_files=cases,
+            table1_md=tables / "table1.md",
+            baseline_files=[],
+            test_chains=test_chains,
+        )
         _build(tmp_path)
         written = {p.name: p.read_bytes() for p in sorted(tables.iterdir())}
         return written, (tmp_path / "report.html").read_text()
@@ -304,7 +310,12 @@ def _write_run(results: Path) -> None:
         for loss in LOSSES
     ]
     write_tsv(results / "best_runs.tsv", ["loss", "run_id", "gamma"], chosen)
-    run_tables(results / "best_runs.tsv", files, results / "tables" / "table1.md", baselines)
+    run_tables(
+        best_runs=results / "best_runs.tsv",
+        case_files=files,
+        table1_md=results / "tables" / "table1.md",
+        baseline_files=baselines,
+    )
     columns = ["sample_id", "emdb_id", "helix_residues", "sheet_residues", "background_residues"]
     manifest = dict(zip(columns, ["EMD-8518_5u8s_A", "EMD-8518", 529, 43, 343], strict=True))
     write_tsv(results / "manifest.tsv", columns, [manifest])

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,15 @@ from cryosse.acquire.search import SearchResult, search_from_config
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.config import ResolutionWindow, settings_from
 
+log = logging.getLogger(__name__)
+
 
 class TransientDownloadError(RuntimeError):
     """Acquisition met network or server failures that a later run may not meet."""
 
 
 def run_acquire(
+    *,
     emdb_id: str,
     archive: dict[str, Any],
     download: dict[str, Any],
@@ -30,9 +34,10 @@ def run_acquire(
     out_json: str | Path,
     progress: bool = False,
 ) -> LocatedEntry:
-    """Acquire one entry from the configured archive (mirror or HTTP) and record the result.
-    Of the curation settings only the resolution window (config section `resolution`) decides
-    what is acquired, so no other setting re-runs a download."""
+    """Acquire one entry from the configured archive (mirror or HTTP) and record the result;
+    each download and their summary also go to the log. Of the curation settings only the
+    resolution window (config section `resolution`) decides what is acquired, so no other
+    setting re-runs a download."""
     source = archive_from_config(archive, download, progress=progress)
     try:
         located = locate_entry(emdb_id, source, settings_from(ResolutionWindow, resolution))
@@ -48,6 +53,10 @@ def run_acquire(
     record = located.to_dict()
     record.update(source.download_record())  # nothing for a mirror
     write_text_atomic(out_json, json.dumps(record, indent=2) + "\n")
+    for attempt in record.get("downloads", []):
+        log.info("download %s: %s", attempt["url"], attempt["result"])
+    if "download_summary" in record:
+        log.info(record["download_summary"])
     return located
 
 

@@ -41,13 +41,19 @@ def curate_command(args: argparse.Namespace) -> int:
     valid, invalid = split_entry_ids(args.entries)
     for emdb in tqdm(valid, desc="curating", unit="entry", disable=not sys.stderr.isatty()):
         acquired = out / "acquired" / f"{emdb}.json"
-        run_acquire(emdb, archive, config["download"], config["resolution"], acquired)
-        run_curate(acquired, settings, out / "entries" / emdb)
+        run_acquire(
+            emdb_id=emdb,
+            archive=archive,
+            download=config["download"],
+            resolution=config["resolution"],
+            out_json=acquired,
+        )
+        run_curate(located_json=acquired, settings=settings, out_dir=out / "entries" / emdb)
     gather(
-        [out / "entries" / e for e in valid],
-        invalid,
-        out / "curation_log.tsv",
-        out / "manifest.tsv",
+        entry_dirs=[out / "entries" / e for e in valid],
+        invalid_ids=invalid,
+        log_out=out / "curation_log.tsv",
+        manifest_out=out / "manifest.tsv",
     )
     print(summarize_log(out / "curation_log.tsv"))
     print(f"curation log: {out / 'curation_log.tsv'}\nmanifest:     {out / 'manifest.tsv'}")

@@ -51,22 +51,15 @@ class Box:
     zone_distance: np.ndarray | None = None
 
 
-def central_mask(meta: dict, shape_zyx: tuple[int, ...]) -> np.ndarray:
-    mask = np.zeros(shape_zyx, dtype=bool)
-    (x0, y0, z0), (x1, y1, z1) = meta["central_start_xyz"], meta["central_stop_xyz"]
-    mask[z0:z1, y0:y1, x0:x1] = True
-    return mask
-
-
 def load_box(sample_dir: str | Path, zone: bool = False) -> Box:
     """A sample as network input; `zone`: also the distance map that `zoned` needs."""
     sample = read_sample(sample_dir)
     density, zero_level = normalize_density(sample.density)
     return Box(
-        sample.meta["sample_id"],
+        sample.meta.sample_id,
         density,
         sample.labels.astype(np.int64),
-        central_mask(sample.meta, sample.density.shape),
+        sample.meta.central_mask(sample.density.shape),
         zero_level,
         chain_distance(sample) if zone else None,
     )
@@ -74,8 +67,8 @@ def load_box(sample_dir: str | Path, zone: bool = False) -> Box:
 
 def chain_distance(sample: Sample) -> np.ndarray:
     """Å from every voxel to the nearest Cα of the sample's central chain (float16)."""
-    voxel = float(sample.meta["voxel_size"])
-    origin = np.array(sample.meta["origin"], dtype=np.float64)
+    voxel = float(sample.meta.voxel_size)
+    origin = np.array(sample.meta.origin, dtype=np.float64)
     # annotated: numpy's stubs type ones() of a tuple[Any, ...] shape as 0-d (shape ())
     seeds: np.ndarray = np.ones(sample.density.shape, dtype=bool)
     for row in sample.residues:

@@ -53,6 +53,7 @@ from cryosse.core.atomic import atomic_path
 from cryosse.core.classes import CLASS_NAMES
 from cryosse.core.config import ModelSettings, settings_from
 from cryosse.core.hashing import sha256_bytes
+from cryosse.io.sample import SampleMeta
 from cryosse.learn.network_input import NORMALIZATION, NORMALIZATION_VERSION
 from cryosse.learn.unet import UNet3D, build_model
 
@@ -81,9 +82,9 @@ PAPER_GRID = NetworkGrid(1.0, 1.0, 1, 17)
 def network_grid(model: ModelSettings, sample_dirs: list[Path]) -> NetworkGrid:
     """The grid of `model.voxel_size` (None: the samples' own) over these samples, which must
     share one voxel size and padding; ValueError when the spacing is not a whole multiple."""
-    metas = [json.loads((Path(d) / "sample.json").read_text()) for d in sample_dirs]
-    voxels = {float(m["voxel_size"]) for m in metas}
-    paddings = {float(m.get("padding", 17.0)) for m in metas}
+    metas = [SampleMeta.read(d) for d in sample_dirs]
+    voxels = {float(m.voxel_size) for m in metas}
+    paddings = {float(m.padding) for m in metas}
     if len(voxels) != 1 or len(paddings) != 1:
         raise ValueError(
             f"samples with different voxel sizes {sorted(voxels)} or paddings "

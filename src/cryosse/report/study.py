@@ -32,7 +32,7 @@ from cryosse.evaluate.record import (
     recorded_summaries,
     run_folder,
 )
-from cryosse.evaluate.stage import write_study_tables
+from cryosse.evaluate.study_files import write_study_tables
 from cryosse.evaluate.study_tables import (
     PUBLISHED_SOURCE,
     per_map_pairs,
@@ -224,6 +224,7 @@ def prediction_montages(
     with the study's checkpoints (<results>/training/<run_id>/best.pt), which the record does
     not keep. Returns the figures and the losses left out for want of a checkpoint."""
     from cryosse.core.tsv import read_tsv
+    from cryosse.io.run_layout import checkpoint_of
     from cryosse.io.sample import read_sample
     from cryosse.learn.augment import load_box
     from cryosse.learn.checkpoint import grid_factor
@@ -233,9 +234,9 @@ def prediction_montages(
     record, results = Path(record), Path(results)
     chosen = chosen_runs(training, record)
     checkpoints = {
-        loss: results / "training" / run_id / "best.pt"
+        loss: checkpoint_of(results, run_id)
         for loss, run_id in chosen.items()
-        if (results / "training" / run_id / "best.pt").is_file()
+        if checkpoint_of(results, run_id).is_file()
     }
     missing = [x for x in LOSSES if x in selection_losses(training) and x not in checkpoints]
     if not checkpoints:
@@ -247,7 +248,7 @@ def prediction_montages(
     for sample_id in pick_cases(recorded_cases(training, record), count):
         sample_dir = paths[sample_id]
         box = load_box(sample_dir)
-        voxel = float(read_sample(sample_dir).meta["voxel_size"])
+        voxel = float(read_sample(sample_dir).meta.voxel_size)
         predictions = {}
         for loss in [x for x in LOSSES if x in models]:
             model, metadata = models[loss]

@@ -68,9 +68,9 @@ def showcase(
         return facts
     meta = read_sample(sample_dir).meta
     located = LocatedEntry.from_dict(
-        json.loads((Path(acquired) / f"{meta['emdb_id']}.json").read_text())
+        json.loads((Path(acquired) / f"{meta.emdb_id}.json").read_text())
     )
-    model = next(m for m in located.models if m.pdb_id == meta["pdb_id"])
+    model = next(m for m in located.models if m.pdb_id == meta.pdb_id)
     assert located.map_path and model.path  # a sample exists only for a located pair
     seconds: dict[str, float] = {}
     folder = out / "segmentation"
@@ -92,8 +92,8 @@ def showcase(
         located.map_path,
         model.path,
         CurationSettings.from_config(config),
-        emdb_id=meta["emdb_id"],
-        pdb_id=meta["pdb_id"],
+        emdb_id=meta.emdb_id,
+        pdb_id=meta.pdb_id,
         baselines=BASELINES,
     )
     seconds["score"] = time.perf_counter() - tick
@@ -109,9 +109,9 @@ def showcase(
     write_tsv(out / "scores.tsv", SCORE_COLUMNS, cells)
     facts = {
         "map": Path(located.map_path).name,
-        "emdb_id": meta["emdb_id"],
+        "emdb_id": meta.emdb_id,
         "structure": Path(model.path).name,
-        "resolution": meta.get("resolution"),
+        "resolution": meta.resolution,
         "checkpoint": {
             k: v for k, v in result.summary.get("model", {}).items() if k in CHECKPOINT_FACTS
         },
