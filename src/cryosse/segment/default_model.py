@@ -30,12 +30,12 @@ from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.grid import seed_of
+from cryosse.core.ids import entry_origin
 from cryosse.core.metrics import weighted_average
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, read_cases
 from cryosse.learn.checkpoint import load_checkpoint
 from cryosse.learn.unet import count_parameters
-from cryosse.synthetic.simulate import entry_origin
 
 MAX_BYTES = 20 * 1024 * 1024
 KINDS = ("voxel", "residue")
