@@ -4,7 +4,7 @@ cryosse.evaluate.baselines fixes the Hessian baseline's total blur (map + filter
 physics:
 the 4.8 Å spacing of β-strands is suppressed to ~3 % while a helix stays a rod. This script
 checks that choice where the truth is known and no real test map is involved: it simulates
-maps of structures drawn from a folder of atomic models (cryosse.synthetic.simulate.simulate_atoms,
+maps of structures drawn from a folder of atomic models (cryosse.synthetic.recipe.simulate_atoms,
 the
 training simulator, resolution drawn in 5–8 Å), labels them with mkdssp and the nearest-Cα
 rule on the simulated grid (cryosse.evaluate.map_scoring), and prints the Hessian baseline's
@@ -29,7 +29,8 @@ from cryosse.core.reasons import CurationError
 from cryosse.evaluate.baselines import hessian_labels, threshold_labels
 from cryosse.evaluate.map_scoring import score_labels, summarize, truth_on_grid
 from cryosse.io.density import DensityMap
-from cryosse.synthetic.simulate import load_atoms, simulate_atoms
+from cryosse.synthetic.atoms import load_atoms
+from cryosse.synthetic.recipe import simulate_atoms
 
 SUFFIXES = (".pdb", ".cif", ".pdb.gz", ".cif.gz")
 

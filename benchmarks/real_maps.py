@@ -27,7 +27,7 @@ Strata (maps are built in memory from ../shared, deterministically; nothing is d
                      depositor-style masked) low-passed to 6, 8 and 10 Å; every voxel, every
                      chain, DSSP truth.
     (d) derived and  EMD-21457 (spike NTD segment, 3.2 Å) low-passed to 7 and 9 Å; and maps
-        simulated    simulated with cryosse.synthetic.simulate.simulate_atoms (seed 23, the
+        simulated    simulated with cryosse.synthetic.recipe.simulate_atoms (seed 23, the
                      entry RNG of EMD-99900 + i) from four ../shared/structures at 6, 7.5, 9 and
                      10 Å. Chosen once, by rule, never by score: the structures the shipped
                      model neither trained nor validated on, one model per file, ≥ 150
@@ -68,6 +68,7 @@ import numpy as np
 from benchmarks.machine import host_facts
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.hashing import sha256_file
+from cryosse.core.ids import entry_rng
 from cryosse.core.reasons import CurationError
 from cryosse.curate.crop import chain_box, resample_box
 from cryosse.evaluate.baselines import (
@@ -89,9 +90,10 @@ from cryosse.evaluate.statistics import Interval, bootstrap_f1, bootstrap_f1_dif
 from cryosse.io.density import DensityMap, read_map, write_map
 from cryosse.io.structure import chain_atom_coordinates, read_model
 from cryosse.segment.tiling import labels_from
+from cryosse.synthetic.atoms import load_atoms
 from cryosse.synthetic.derive import lowpass
 from cryosse.synthetic.offline import PUBLISHED_RESOLUTIONS
-from cryosse.synthetic.simulate import entry_rng, load_atoms, simulate_atoms
+from cryosse.synthetic.recipe import simulate_atoms
 
 DST10 = "DeepSSETracer 1.0"
 THRESHOLD = "threshold"

@@ -4,7 +4,7 @@ For every real medium-resolution pair of realdata (EMD-3491 chain L, EMD-5168 fu
 EMD-6149, EMD-8518; EMD-1657 has no known resolution and is shown at an assumed 7.5 Å, left out
 of the averages) the benchmark builds, at the real map's resolution:
 
-- sim: `simulate.simulate_atoms` on the pair's own model (every other parameter drawn as in
+- sim: `recipe.simulate_atoms` on the pair's own model (every other parameter drawn as in
   `cryosse simulate`, seeded);
 - clean: the same without noise (SNR 10⁶), to show what the noise model adds;
 - derived: `derive.lowpass` of the high-resolution real map EMD-3488 (3.2 Å) to that resolution.
@@ -38,9 +38,13 @@ from scipy.spatial import cKDTree
 from scipy.stats import kurtosis, skew
 
 from benchmarks.machine import host_facts
+from cryosse.core.ids import entry_rng
 from cryosse.io.density import read_map
-from cryosse.synthetic import simulate
+from cryosse.synthetic import masks, noise
+from cryosse.synthetic.atoms import load_atoms
 from cryosse.synthetic.derive import lowpass
+from cryosse.synthetic.fourier import k_squared
+from cryosse.synthetic.recipe import simulate_atoms
 
 PAIRS = (  # folder, map, model, resolution (None: unknown)
     ("EMD-3491", "L-1.0APIX.mrc", "L_fitted.pdb", 5.3),
@@ -58,7 +62,7 @@ def radial_spectrum(data: np.ndarray, voxel: float, k_max: float) -> np.ndarray:
     """Mean power per 0.02 Å⁻¹ shell up to k_max, normalised to the first shell, log10."""
     values = data - data.mean()
     power = np.abs(np.fft.rfftn(values)) ** 2
-    k = np.sqrt(simulate.k_squared(values.shape, voxel))
+    k = np.sqrt(k_squared(values.shape, voxel))
     edges = np.arange(SHELL, k_max + 1e-9, SHELL)
     shells = np.digitize(k, edges)
     sums = np.bincount(shells.ravel(), weights=power.ravel(), minlength=len(edges) + 1)
@@ -113,21 +117,21 @@ def main(argv: list[str] | None = None) -> int:
         res = resolution if known else ASSUMED_RESOLUTION
         real = read_map(args.realdata / folder / map_file)
         voxel = float(real.voxel_size[0])
-        atoms = simulate.load_atoms(args.realdata / folder / model_file)
+        atoms = load_atoms(args.realdata / folder / model_file)
         maps: dict[str, tuple[np.ndarray, np.ndarray, float]] = {
             "real": (real.data, real.origin, voxel)
         }
         radius = zone_radius(real.data, real.origin, voxel, atoms.xyz)
         for name, snr in (("sim", None), ("clean", (1e6, 1e6))):
-            saved = simulate.SNR, simulate.P_MASK
-            simulate.SNR = snr or saved[0]
-            simulate.P_MASK = 0.0  # zoned below like the real map, not at random
+            saved = noise.SNR, masks.P_MASK
+            noise.SNR = snr or saved[0]
+            masks.P_MASK = 0.0  # zoned below like the real map, not at random
             try:
-                rng = simulate.entry_rng(args.seed, folder, "benchmark")
-                fresh = simulate.load_atoms(args.realdata / folder / model_file)
-                sim = simulate.simulate_atoms(fresh, rng, res)
+                rng = entry_rng(args.seed, folder, "benchmark")
+                fresh = load_atoms(args.realdata / folder / model_file)
+                sim = simulate_atoms(fresh, rng, res)
             finally:
-                simulate.SNR, simulate.P_MASK = saved
+                noise.SNR, masks.P_MASK = saved
             data = sim.data
             if np.isfinite(radius):
                 data = zone(data, sim.origin, sim.voxel, atoms.xyz, radius)

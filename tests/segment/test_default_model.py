@@ -15,6 +15,7 @@ import torch
 from cryosse.acquire.locate import locate_entry
 from cryosse.cli import main
 from cryosse.core.config import ModelSettings, ResolutionWindow
+from cryosse.core.ids import entry_origin
 from cryosse.core.tsv import write_tsv
 from cryosse.curate.entry import curate_entry
 from cryosse.curate.settings import CurationSettings
@@ -30,7 +31,6 @@ from cryosse.learn.checkpoint import (
 from cryosse.learn.unet import build_model
 from cryosse.segment.default_model import WEIGHTS_LICENCE, ShipError, ship_default_model
 from cryosse.segment.predict import segment_map
-from cryosse.synthetic.simulate import entry_origin
 from tests.conftest import DEMO_MIRROR, REALDATA
 
 MODEL = ModelSettings(base=4)

@@ -30,13 +30,13 @@ from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.grid import seed_of
+from cryosse.core.ids import entry_origin
 from cryosse.core.metrics import weighted_average
 from cryosse.evaluate.evaluation import CaseResult, read_cases
 from cryosse.io.run_layout import checkpoint_of, read_best_runs, sample_dirs, split_roles
 from cryosse.io.sample import SampleMeta
 from cryosse.learn.checkpoint import load_checkpoint
 from cryosse.learn.unet import count_parameters
-from cryosse.synthetic.simulate import entry_origin
 
 MAX_BYTES = 20 * 1024 * 1024
 KINDS = ("voxel", "residue")
