@@ -63,8 +63,8 @@ from cryosse.acquire.download import Downloader, DownloadError, Rejected
 from cryosse.core.config import settings_from
 from cryosse.core.ids import emdb_number, normalize_emdb_id, normalize_pdb_id, upper_pdb_id
 from cryosse.core.reasons import CurationError, Reason, is_environment_fault
-from cryosse.io.density import plan_map
 from cryosse.io.header import EntryHeader
+from cryosse.io.map_plan import plan_map
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import ObsoleteList, read_obsolete_list
 
