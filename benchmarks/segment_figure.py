@@ -28,8 +28,9 @@ from matplotlib.colors import to_rgb
 
 from cryosse.core.classes import CLASS_IDS
 from cryosse.io.density import read_map
+from cryosse.io.resample import resample_onto
 from cryosse.segment.chimerax import COLOURS
-from cryosse.segment.predict import GRID_STEP, resample_onto, segment_map
+from cryosse.segment.predict import GRID_STEP, segment_map
 
 
 def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, ...]) -> np.ndarray:

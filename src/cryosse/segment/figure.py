@@ -19,8 +19,9 @@ import numpy as np
 from cryosse.core.atomic import atomic_path
 from cryosse.core.classes import CLASS_IDS, code_to_class
 from cryosse.io.density import read_map
+from cryosse.io.resample import resample_onto
 from cryosse.segment.chimerax import COLOURS
-from cryosse.segment.predict import GRID_STEP, SegmentError, resample_onto
+from cryosse.segment.predict import GRID_STEP, SegmentError
 
 AXES = {"xy": 0, "xz": 1, "yz": 2}  # which [z, y, x] axis each view cuts
 

@@ -79,7 +79,6 @@ from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import HELIX, SHEET
 from cryosse.core.output_folder import claims_folder
 from cryosse.core.reasons import CurationError
-from cryosse.curate.crop import resample_axes
 from cryosse.evaluate.residue_table import (
     ResidueModel,
     residue_rows,
@@ -88,6 +87,7 @@ from cryosse.evaluate.residue_table import (
 )
 from cryosse.io.density import DensityMap, check_map_work, read_map, write_map
 from cryosse.io.header import parse_header
+from cryosse.io.resample import lattice_in_region, resample_onto
 from cryosse.learn.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -304,52 +304,10 @@ def select_device(name: str, bf16: bool = True, cpu_bf16: bool = False) -> Devic
 
 def _lattice(density: DensityMap, region: Region) -> tuple[np.ndarray, tuple[int, int, int]]:
     """Origin (xyz Å) and shape (xyz) of the 1 Å grid inside the region (module docstring)."""
-    low = np.array(region.first) * density.voxel_size
-    high = np.array(region.last) * density.voxel_size
-    # header voxel sizes are float32 ratios (cell / samples): 1e-4 Å of slack
-    k0 = np.ceil(low / GRID_STEP - 1e-4).astype(int)
-    k1 = np.floor(high / GRID_STEP + 1e-4).astype(int)
-    shape = tuple(int(v) for v in k1 - k0 + 1)
-    if min(shape) < 2:
-        raise SegmentError(
-            f"the region spans {' x '.join(f'{v:.3g}' for v in high - low)} Å: too small for "
-            f"a {GRID_STEP:g} Å grid (at least 2 voxels per axis)"
-        )
-    return density.origin + k0 * GRID_STEP, shape  # type: ignore[return-value]
-
-
-def resample_onto(
-    density: DensityMap,
-    origin: np.ndarray,
-    step: np.ndarray,
-    shape_xyz: tuple[int, ...],
-    clamp: bool = False,
-) -> np.ndarray:
-    """`density` on the grid origin + step·i (xyz), float32 [z, y, x], trilinear, a z-slab at a
-    time; a plain copy when the grid is a sub-grid of the map's own. `clamp`: points just
-    beyond the map's extent take the value at its edge instead of 0."""
-    coords = [origin[a] + step[a] * np.arange(shape_xyz[a]) for a in range(3)]
-    fracs = [(coords[a] - density.origin[a]) / density.voxel_size[a] for a in range(3)]
-    if all(np.allclose(f, np.rint(f), atol=1e-4) and np.allclose(np.diff(f), 1.0) for f in fracs):
-        start = [int(np.rint(f[0])) for f in fracs]
-        nx, ny, nz = density.shape_xyz
-        if all(
-            s >= 0 and s + n <= lim
-            for s, n, lim in zip(start, shape_xyz, (nx, ny, nz), strict=True)
-        ):
-            (x0, y0, z0), (sx, sy, sz) = start, shape_xyz
-            return density.data[z0 : z0 + sz, y0 : y0 + sy, x0 : x0 + sx].copy()
-    if clamp:
-        extent = [
-            density.origin[a] + density.voxel_size[a] * (density.shape_xyz[a] - 1) for a in range(3)
-        ]
-        coords = [np.clip(coords[a], density.origin[a], extent[a]) for a in range(3)]
-    out = np.empty(tuple(shape_xyz[::-1]), dtype=np.float32)
-    for z in range(0, shape_xyz[2], _Z_SLAB):
-        out[z : z + _Z_SLAB] = resample_axes(
-            density, [coords[0], coords[1], coords[2][z : z + _Z_SLAB]]
-        )
-    return out
+    try:
+        return lattice_in_region(density, region.first, region.last, GRID_STEP)
+    except ValueError as exc:  # fewer than 2 points on an axis
+        raise SegmentError(str(exc)) from None
 
 
 def resolve_model(model: str | Path | Checkpoint | None) -> tuple[Checkpoint, bool]:
