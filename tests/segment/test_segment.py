@@ -25,6 +25,7 @@ from cryosse.io.density import read_map
 from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.learn.device import choose_device
 from cryosse.learn.inputs import normalize_density
+from cryosse.learn.slab_forward import inference_network
 from cryosse.learn.training import predict_box
 from cryosse.learn.unet import UNet3D, receptive_field
 from cryosse.segment.predict import (
@@ -40,7 +41,6 @@ from cryosse.segment.tiling import (
     WINDOW_FLOOR,
     AxisPlan,
     ZSlabs,
-    inference_network,
     labels_from,
     plan_axis,
     plan_tiles,

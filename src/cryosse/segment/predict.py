@@ -49,7 +49,8 @@ prediction); then the two probability maps (8), the labels (1) and one mask at a
 the files are written, with header statistics computed slab by slab, and the 1 B/vox of the
 density support (EMPTY_RADIUS_A) through the prediction: about 11 B/vox in all.
 Reading a float32 map costs 8 B per input voxel (the file's bytes and the array). The tile's
-working set (cryosse.segment.tiling.SlabForward: the network run level by level in z-slabs) is about
+working set (cryosse.learn.slab_forward.SlabForward: the network run level by level in z-slabs) is
+about
 11 × base bytes per voxel of the network's grid, the full-resolution skip connection; a
 whole-volume pass needed about 29 × base (EMD-5168 with the shipped model: peak RSS 1562 →
 842 MiB, benchmarks/segment.py --real-maps).
@@ -97,6 +98,7 @@ from cryosse.learn.checkpoint import (
 )
 from cryosse.learn.device import Device, DeviceError, choose_device
 from cryosse.learn.inputs import apply_normalization, coarsen_density, normalization_params, refine
+from cryosse.learn.slab_forward import inference_network
 from cryosse.segment.chimerax import (
     MapStats,
     map_display_level,
@@ -109,7 +111,6 @@ from cryosse.segment.tiling import (
     TilePlan,
     ZSlabs,
     default_overlap,
-    inference_network,
     labels_from,
     plan_tiles,
     predict_tiled,
