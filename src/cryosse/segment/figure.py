@@ -20,8 +20,9 @@ from cryosse.core.atomic import atomic_path
 from cryosse.core.classes import CLASS_IDS, code_to_class
 from cryosse.io.density import read_map
 from cryosse.io.resample import resample_onto
+from cryosse.learn.checkpoint import SAMPLE_VOXEL_SIZE
 from cryosse.segment.chimerax import COLOURS
-from cryosse.segment.predict import GRID_STEP, SegmentError
+from cryosse.segment.errors import SegmentError
 
 AXES = {"xy": 0, "xz": 1, "yz": 2}  # which [z, y, x] axis each view cuts
 
@@ -37,7 +38,7 @@ def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, int, 
     codes = assign_dssp(model)
     classes = np.array([code_to_class(codes.get(r.key, "")) for r in residues])
     nz, ny, nx = shape_zyx
-    return label_voxels(origin, (nx, ny, nz), GRID_STEP, ca_array(residues), classes)
+    return label_voxels(origin, (nx, ny, nz), SAMPLE_VOXEL_SIZE, ca_array(residues), classes)
 
 
 def _centre(labels: np.ndarray, structure: Path | None, origin: np.ndarray) -> np.ndarray:
@@ -46,7 +47,7 @@ def _centre(labels: np.ndarray, structure: Path | None, origin: np.ndarray) -> n
         from cryosse.io.structure import ca_array, protein_residues, read_model
 
         ca = ca_array(protein_residues(read_model(structure)))
-        index = np.rint((ca.mean(axis=0) - origin) / GRID_STEP)[::-1]
+        index = np.rint((ca.mean(axis=0) - origin) / SAMPLE_VOXEL_SIZE)[::-1]
     else:
         found = np.argwhere(labels > 0)
         index = found.mean(axis=0) if len(found) else np.array(labels.shape) / 2
@@ -84,7 +85,7 @@ def draw_figure(out_dir: str | Path, png: str | Path, structure: str | Path | No
     if not summary_path.is_file():
         raise SegmentError(f"{out_dir}: no summary.json: not a cryosse segment output folder")
     summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
-    if summary.get("outputs_on") != f"{GRID_STEP:g} Å grid":
+    if summary.get("outputs_on") != f"{SAMPLE_VOXEL_SIZE:g} Å grid":
         raise SegmentError(f"{out_dir}: outputs on the input grid; draw from a 1 Å run")
     if structure is None and summary.get("residues"):
         structure = summary["residues"]["structure"]
@@ -95,7 +96,7 @@ def draw_figure(out_dir: str | Path, png: str | Path, structure: str | Path | No
     origin = labels_map.origin
     levels = summary["chimerax"]["levels"]
     density = read_map(_input_map(out_dir, summary))
-    grid = resample_onto(density, origin, np.full(3, GRID_STEP), labels.shape[::-1])
+    grid = resample_onto(density, origin, np.full(3, SAMPLE_VOXEL_SIZE), labels.shape[::-1])
     nz, ny, nx = labels.shape
     truth = dssp_labels(structure, origin, (nz, ny, nx)) if structure is not None else None
     centre = _centre(labels, structure, origin)
@@ -146,7 +147,7 @@ def draw_figure(out_dir: str | Path, png: str | Path, structure: str | Path | No
                         origin="lower",
                         extent=extent,
                     )
-            at = origin[2 - axis] + centre[axis] * GRID_STEP
+            at = origin[2 - axis] + centre[axis] * SAMPLE_VOXEL_SIZE
             what = "predicted" if row == 0 else f"DSSP of {structure.name if structure else ''}"
             ax.set_title(f"{view} at {names[axis]} = {at:.0f} Å: {what}", fontsize=9)
             ax.set_xlabel(f"{names[plane_axes[1]]} (Å)")

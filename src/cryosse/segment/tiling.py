@@ -50,9 +50,11 @@ from torch import nn
 from tqdm import tqdm
 
 from cryosse.learn.device import Device
+from cryosse.learn.inputs import apply_normalization, coarsen_density, normalization_params
 from cryosse.learn.unet import UNet3D
 
 WINDOW_FLOOR = 1e-4
+_NORMALISE_SLAB = 16  # planes normalised at a time: bounds the temporaries
 # Peak bytes per tile voxel of one eval-mode forward (cryosse.learn.slab_forward.SlabForward),
 # per unit of `base`, in fp32 on a CPU (measured: the shipped base-16 model, one 136³ tile,
 # 420-460 MiB over the process start ≈ 11 × base B; a whole-volume pass took 1186 MiB,
@@ -236,6 +238,20 @@ class ZSlabs:
         for i in range(len(self._slabs)):
             if self._bounds[i + 1] <= z - self.border:
                 self._slabs[i] = None
+
+
+def network_input(grid: np.ndarray, factor: int, border: int) -> tuple[ZSlabs, float]:
+    """normalize_density's values (its parameters over the whole map, then the same
+    elementwise formula) on the network's grid (block means of `factor`³ voxels of the 1 Å grid,
+    as in training), kept as z-slabs that the tiling frees once it has passed them, with an
+    empty border around the map (UNet3D.context_border). Returns them and the zero level."""
+    params = normalization_params(grid)
+    slab = _NORMALISE_SLAB * factor
+    slabs = [
+        coarsen_density(apply_normalization(grid[z : z + slab], params), factor)
+        for z in range(0, grid.shape[0], slab)
+    ]
+    return ZSlabs(slabs, border=border), params.zero_level
 
 
 @dataclass
