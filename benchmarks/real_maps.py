@@ -332,6 +332,7 @@ def model_labels(
     item: TestMap, checkpoint: Any, device: str, threads: int | None, work: Path
 ) -> np.ndarray:
     """The checkpoint's argmax labels on the map's grid, as `cryosse segment` writes them."""
+    from cryosse.segment.execution import SegmentOptions
     from cryosse.segment.predict import segment_map
 
     stem = "".join(c if c.isalnum() else "_" for c in item.name)
@@ -341,11 +342,10 @@ def model_labels(
         write_map(path, item.density.data, item.density.origin, item.density.voxel_size)
     result = segment_map(
         path,
-        out_dir=work / stem,
-        model=checkpoint,
-        device=device,
+        work / stem,
+        checkpoint,
+        SegmentOptions(device=device, threads=threads),
         on_input_grid=True,
-        threads=threads,
         resolution=item.resolution,
     )
     labels = read_map(result.files["labels"], allow_constant=True).data

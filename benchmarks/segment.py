@@ -88,10 +88,12 @@ import numpy as np
 import torch
 
 from benchmarks.machine import host_facts
+from cryosse.cli.segment import parse_memory
 from cryosse.core.config import ModelSettings
 from cryosse.io.density import read_map
 from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.learn.unet import UNet3D
+from cryosse.segment.execution import SegmentOptions
 from cryosse.segment.predict import segment_map
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -230,15 +232,14 @@ def baseline_predict(
 def run_real_case(args: argparse.Namespace) -> None:
     """`cryosse segment MAP --out DIR` with the shipped model and default options, in this
     process: the fixed part is the RSS once torch is imported and the model loaded."""
-    from cryosse.segment.predict import resolve_model
+    from cryosse.segment.checks import resolve_model
 
     torch.set_num_threads(args.threads)
     checkpoint, _ = resolve_model(None)
     rss_start = _status_kib("VmRSS")
     started = time.perf_counter()
-    result = segment_map(
-        args.map, Path(args.labels), model=checkpoint, device=args.device, threads=args.threads
-    )
+    options = SegmentOptions(device=args.device, threads=args.threads)
+    result = segment_map(args.map, Path(args.labels), checkpoint, options)
     seconds = time.perf_counter() - started
     tiling = result.summary["tiling"]
     print(
@@ -312,16 +313,14 @@ def run_case(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     if args.case in ("ours", "ours-whole"):
         out_dir = Path(args.labels).with_suffix(".out") if args.write else None
-        result = segment_map(
-            args.map,
-            out_dir,
-            model=args.checkpoint,
+        options = SegmentOptions(
             device=args.device,
-            max_memory=args.max_memory,
+            max_memory=parse_memory(args.max_memory),
             threads=args.threads,
             tile_size=100000 if args.case == "ours-whole" else args.tile_size,
             progress=args.progress,
         )
+        result = segment_map(args.map, out_dir, args.checkpoint, options)
         labels, tiling = result.labels, result.summary["tiling"]
         info = {
             "tiles": tiling["tiles"],

@@ -30,6 +30,7 @@ from cryosse.learn.checkpoint import (
 )
 from cryosse.learn.unet import build_model
 from cryosse.segment.default_model import WEIGHTS_LICENCE, ShipError, ship_default_model
+from cryosse.segment.execution import SegmentOptions
 from cryosse.segment.predict import segment_map
 from tests.conftest import DEMO_MIRROR, REALDATA
 
@@ -211,12 +212,13 @@ def test_the_shipped_model_does_not_depend_on_empty_space_zoning_or_cropping(
     changed the sheet volume of EMD-3488 by 77 %)."""
     source = REALDATA / "EMD-8518/A-1.0APIX.mrc"
     density = read_map(source)
-    alone = segment_map(source, device="cpu").labels
+    alone = segment_map(source, options=SegmentOptions(device="cpu")).labels
     assert (alone == 1).any() and (alone == 2).any()
     for pad in (10, 17, 20):
         padded = np.pad(density.data, pad)
         labels = segment_map(
-            _write(tmp_path / f"pad{pad}.mrc", padded, density.origin - pad), device="cpu"
+            _write(tmp_path / f"pad{pad}.mrc", padded, density.origin - pad),
+            options=SegmentOptions(device="cpu"),
         ).labels[pad:-pad, pad:-pad, pad:-pad]
         assert float((labels == alone).mean()) >= 0.99, pad
     z, y, x = np.indices(density.data.shape)
@@ -224,10 +226,16 @@ def test_the_shipped_model_does_not_depend_on_empty_space_zoning_or_cropping(
     inside = np.sqrt((z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2) <= 40
     masked = np.where(inside, density.data, 0.0)
     assert (density.data[~inside] > 0).any()  # the mask removes density
-    labels = segment_map(_write(tmp_path / "masked.mrc", masked, density.origin), device="cpu")
+    labels = segment_map(
+        _write(tmp_path / "masked.mrc", masked, density.origin),
+        options=SegmentOptions(device="cpu"),
+    )
     assert float((labels.labels[inside] == alone[inside]).mean()) >= 0.99
     crop = density.data[8:-8, 8:-8, 8:-8]
-    labels = segment_map(_write(tmp_path / "crop.mrc", crop, density.origin + 8), device="cpu")
+    labels = segment_map(
+        _write(tmp_path / "crop.mrc", crop, density.origin + 8),
+        options=SegmentOptions(device="cpu"),
+    )
     assert float((labels.labels == alone[8:-8, 8:-8, 8:-8]).mean()) >= 0.99
 
 

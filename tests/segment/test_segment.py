@@ -20,6 +20,8 @@ import pytest
 import torch
 
 from cryosse.cli import main
+from cryosse.cli.common import UsageError
+from cryosse.cli.segment import parse_memory
 from cryosse.core.config import ModelSettings
 from cryosse.core.output_folder import LOCK_NAME
 from cryosse.io.density import read_map
@@ -27,21 +29,18 @@ from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_chec
 from cryosse.learn.device import choose_device
 from cryosse.learn.network_input import normalize_density
 from cryosse.learn.predict import predict_box
+from cryosse.learn.slab_forward import inference_network
 from cryosse.learn.unet import UNet3D, receptive_field
-from cryosse.segment.predict import (
-    Region,
-    SegmentError,
-    density_support,
-    map_stem,
-    output_names,
-    parse_memory,
-    segment_map,
-)
+from cryosse.segment.checks import Region
+from cryosse.segment.empty_space import density_support
+from cryosse.segment.errors import SegmentError
+from cryosse.segment.execution import SegmentOptions, select_device, tile_budget
+from cryosse.segment.naming import map_stem, output_names
+from cryosse.segment.predict import segment_map
 from cryosse.segment.tiling import (
     WINDOW_FLOOR,
     AxisPlan,
     ZSlabs,
-    inference_network,
     labels_from,
     plan_axis,
     plan_tiles,
@@ -82,8 +81,12 @@ def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     checkpoint = load_checkpoint(model_path)
     # 55 x 76 x 80 voxels + an empty border of 24 on each side: 2 x 2 x 2 tiles of side <= 96
     box = [0, 0, 8, 54, 75, 87]
-    whole = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=1024)
-    tiled = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=96)
+    whole = segment_map(
+        MAP_1A, None, checkpoint, SegmentOptions(device="cpu", tile_size=1024), box=box
+    )
+    tiled = segment_map(
+        MAP_1A, None, checkpoint, SegmentOptions(device="cpu", tile_size=96), box=box
+    )
     assert whole.summary["tiling"]["tiles"] == 1
     assert tiled.summary["tiling"]["tiles"] == 8 and tiled.summary["tiling"]["overlap"] == 44
     counts = np.bincount(whole.labels.ravel(), minlength=3)
@@ -223,7 +226,7 @@ def test_anisotropic_voxels_and_box(model_path: Path, tmp_path: Path) -> None:
         mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
     path.write_bytes(gzip.compress((tmp_path / "aniso.mrc").read_bytes()))
     box = [2, 3, 4, 20, 30, 40]
-    result = segment_map(path, tmp_path / "out", model=model_path, box=box, device="cpu")
+    result = segment_map(path, tmp_path / "out", model_path, SegmentOptions(device="cpu"), box=box)
     # x: 2.6..26 Å → lattice points 3..26; y: 2.4..24 Å → 3..24; z: 4.4..44 Å → 5..44
     k0 = np.array([3, 3, 5])
     assert np.allclose(result.origin, origin + k0, atol=1e-4)
@@ -233,7 +236,12 @@ def test_anisotropic_voxels_and_box(model_path: Path, tmp_path: Path) -> None:
     assert result.summary["box"]["first_xyz"] == box[:3]
 
     on_grid = segment_map(
-        path, tmp_path / "grid", model=model_path, box=box, device="cpu", on_input_grid=True
+        path,
+        tmp_path / "grid",
+        model_path,
+        SegmentOptions(device="cpu"),
+        box=box,
+        on_input_grid=True,
     )
     out_origin, out_voxel, out_shape = _header(tmp_path / "grid/aniso_sheet_prob.mrc")
     assert np.allclose(out_origin, origin + np.array(box[:3]) * voxel)
@@ -359,7 +367,7 @@ def test_no_face_of_an_output_is_a_plane_of_one_class(
         path = _write(tmp_path / "noise.mrc", data)
     else:
         path = MAP_1A if source == "EMD-8518" else MAP_5168
-    labels = segment_map(path, model=model_path, device="cpu").labels
+    labels = segment_map(path, None, model_path, SegmentOptions(device="cpu")).labels
     for axis in range(3):
         for face in (0, -1):
             plane = np.take(labels, face, axis=axis)
@@ -371,9 +379,12 @@ def test_empty_space_around_a_map_changes_nothing(model_path: Path, tmp_path: Pa
     prediction of the map as it was: the network sees the map's faces through an empty border
     of half its receptive field, never through its own zero padding."""
     density = read_map(MAP_1A).data
-    alone = segment_map(MAP_1A, model=model_path, device="cpu")
+    alone = segment_map(MAP_1A, None, model_path, SegmentOptions(device="cpu"))
     padded = segment_map(
-        _write(tmp_path / "padded.mrc", np.pad(density, 12)), model=model_path, device="cpu"
+        _write(tmp_path / "padded.mrc", np.pad(density, 12)),
+        None,
+        model_path,
+        SegmentOptions(device="cpu"),
     )
     common = padded.labels[12:-12, 12:-12, 12:-12]
     assert common.shape == alone.labels.shape
@@ -388,11 +399,24 @@ def test_labels_are_the_argmax() -> None:
     assert np.array_equal(labels, probs.argmax(axis=-1))
 
 
+def test_the_tile_budget_honours_the_jobs_memory_limit(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a CPU the tiles fit a quarter of what the process may use: under a SLURM allocation
+    (as under a cgroup or RLIMIT_AS limit: cryosse.io.density.memory_budget), a quarter of the
+    allocation, not of the machine's free RAM."""
+    monkeypatch.setenv("SLURM_MEM_PER_NODE", "512")  # MiB
+    budget = tile_budget(select_device("cpu"))
+    assert budget <= 128 * 2**20
+    result = segment_map(MAP_1A, None, model_path, SegmentOptions(device="cpu"))
+    assert result.summary["tiling"]["memory_budget_bytes"] == budget
+
+
 def test_parse_memory() -> None:
     assert parse_memory("4G") == 4 * 2**30 and parse_memory("512MiB") == 512 * 2**20
     assert parse_memory("2.5g") == int(2.5 * 2**30) and parse_memory("3000000") == 3000000
     for bad in ("lots", "10", "-4G"):
-        with pytest.raises(SegmentError):
+        with pytest.raises(UsageError):
             parse_memory(bad)
 
 
@@ -521,7 +545,7 @@ def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
         mrc.set_data(np.random.default_rng(0).random((100, 100, 100), dtype=np.float32))
         mrc.voxel_size = 20.0
     with pytest.raises(CurationError, match="8,000,000,000 voxels at 1 Å") as info:
-        segment_map(coarse, model=model_path, device="cpu")
+        segment_map(coarse, None, model_path, SegmentOptions(device="cpu"))
     assert info.value.reason == Reason.MAP_TOO_LARGE
     code = main(
         [
@@ -675,11 +699,11 @@ def test_resolution_outside_the_trained_range_warns_and_is_recorded(
     _emdb_header(header_dir / "emd-8518-v30.xml", 15.0, contour)
     mapped = _write(emdb / "emd_8518.map", small)
     with pytest.warns(UserWarning, match="15 Å .*EMDB header emd-8518-v30.xml"):
-        result = segment_map(mapped, tmp_path / "hdr", model=model_path, device="cpu")
+        result = segment_map(mapped, tmp_path / "hdr", model_path, SegmentOptions(device="cpu"))
     assert result.summary["resolution"]["value_A"] == 15.0
     assert result.summary["chimerax"]["levels"]["map"] == pytest.approx(contour)
     # no header, no --resolution: unknown, no warning
-    plain = segment_map(path, model=model_path, device="cpu")
+    plain = segment_map(path, None, model_path, SegmentOptions(device="cpu"))
     assert plain.summary["resolution"]["value_A"] is None
     assert plain.summary["resolution"]["warning"] is None
 
@@ -694,11 +718,11 @@ def test_resolution_outside_the_trained_range_warns_and_is_recorded(
         ),
         recorded,
     )
-    inside = segment_map(path, model=recorded, device="cpu", resolution=3.2)
+    inside = segment_map(path, None, recorded, SegmentOptions(device="cpu"), resolution=3.2)
     assert inside.summary["resolution"]["inside_trained_range"] is True
     assert inside.summary["resolution"]["trained_range_source"] == "the checkpoint's training cases"
     with pytest.raises(SegmentError, match="--resolution -1"):
-        segment_map(path, model=model_path, device="cpu", resolution=-1.0)
+        segment_map(path, None, model_path, SegmentOptions(device="cpu"), resolution=-1.0)
 
 
 def test_training_summary_records_the_training_resolution_range(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from cryosse.acquire.map_size import map_size_bounds
 from cryosse.acquire.map_statistics import check_map_content, read_map_statistics
 from cryosse.acquire.model_checks import check_model_content
 from cryosse.core.reasons import CurationError, Reason
-from cryosse.io.density import plan_map
 from cryosse.io.header import EntryHeader
+from cryosse.io.map_plan import plan_map
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import ObsoleteList, read_obsolete_list
 

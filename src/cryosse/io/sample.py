@@ -31,7 +31,8 @@ import numpy as np
 from cryosse.core.atomic import atomic_directory
 from cryosse.core.classes import CLASS_NAMES
 from cryosse.core.reasons import CurationError, is_environment_fault
-from cryosse.io.density import plan_map, write_map
+from cryosse.io.density import write_map
+from cryosse.io.map_plan import plan_map
 
 RESIDUE_COLUMNS = [
     "chain",

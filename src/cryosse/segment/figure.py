@@ -20,8 +20,10 @@ import numpy as np
 from cryosse.core.atomic import atomic_path
 from cryosse.core.classes import CLASS_IDS, code_to_class
 from cryosse.io.density import read_map
+from cryosse.io.resample import resample_onto
+from cryosse.learn.checkpoint import SAMPLE_VOXEL_SIZE
 from cryosse.segment.chimerax import COLOURS
-from cryosse.segment.predict import GRID_STEP, SegmentError, resample_onto
+from cryosse.segment.errors import SegmentError
 
 AXES = {"xy": 0, "xz": 1, "yz": 2}  # which [z, y, x] axis each view cuts
 
@@ -37,7 +39,7 @@ def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, int, 
     codes = assign_dssp(model)
     classes = np.array([code_to_class(codes.get(r.key, "")) for r in residues])
     nz, ny, nx = shape_zyx
-    return label_voxels(origin, (nx, ny, nz), GRID_STEP, ca_array(residues), classes)
+    return label_voxels(origin, (nx, ny, nz), SAMPLE_VOXEL_SIZE, ca_array(residues), classes)
 
 
 def _centre(labels: np.ndarray, structure: Path | None, origin: np.ndarray) -> np.ndarray:
@@ -46,7 +48,7 @@ def _centre(labels: np.ndarray, structure: Path | None, origin: np.ndarray) -> n
         from cryosse.io.structure import ca_array, protein_residues, read_model
 
         ca = ca_array(protein_residues(read_model(structure)))
-        index = np.rint((ca.mean(axis=0) - origin) / GRID_STEP)[::-1]
+        index = np.rint((ca.mean(axis=0) - origin) / SAMPLE_VOXEL_SIZE)[::-1]
     else:
         found = np.argwhere(labels > 0)
         index = found.mean(axis=0) if len(found) else np.array(labels.shape) / 2
@@ -88,7 +90,7 @@ def _read_segmentation(out_dir: Path, structure: str | Path | None) -> _Segmenta
     if not summary_path.is_file():
         raise SegmentError(f"{out_dir}: no summary.json: not a cryosse segment output folder")
     summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
-    if summary.get("outputs_on") != f"{GRID_STEP:g} Å grid":
+    if summary.get("outputs_on") != f"{SAMPLE_VOXEL_SIZE:g} Å grid":
         raise SegmentError(f"{out_dir}: outputs on the input grid; draw from a 1 Å run")
     if structure is None and summary.get("residues"):
         structure = summary["residues"]["structure"]
@@ -97,7 +99,7 @@ def _read_segmentation(out_dir: Path, structure: str | Path | None) -> _Segmenta
     labels = labels_map.data.astype(np.int8)
     origin = labels_map.origin
     density = read_map(_input_map(out_dir, summary))
-    grid = resample_onto(density, origin, np.full(3, GRID_STEP), labels.shape[::-1])
+    grid = resample_onto(density, origin, np.full(3, SAMPLE_VOXEL_SIZE), labels.shape[::-1])
     return _Segmentation(summary, labels, origin, grid, Path(structure) if structure else None)
 
 
@@ -180,7 +182,7 @@ def draw_figure(out_dir: str | Path, png: str | Path, structure: str | Path | No
             assert source is not None
             style = "solid" if row == 0 else "dashed"
             _draw_masks(ax, _cut(source, axis, centre[axis]), style, extent)
-            at = origin[2 - axis] + centre[axis] * GRID_STEP
+            at = origin[2 - axis] + centre[axis] * SAMPLE_VOXEL_SIZE
             what = "predicted" if row == 0 else f"DSSP of {structure.name if structure else ''}"
             ax.set_title(f"{view} at {names[axis]} = {at:.0f} Å: {what}", fontsize=9)
             ax.set_xlabel(f"{names[plane_axes[1]]} (Å)")

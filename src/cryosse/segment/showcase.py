@@ -25,6 +25,7 @@ from cryosse.core.tsv import read_tsv, write_tsv
 from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.external import evaluate_external
 from cryosse.io.sample import read_sample
+from cryosse.segment.execution import SegmentOptions
 from cryosse.segment.figure import draw_figure
 from cryosse.segment.predict import segment_map
 
@@ -76,9 +77,8 @@ def showcase(
     folder = out / "segmentation"
     shutil.rmtree(folder, ignore_errors=True)  # a rerun starts clean
     tick = time.perf_counter()
-    result = segment_map(
-        located.map_path, folder, structure=model.path, device="cpu", threads=threads
-    )
+    options = SegmentOptions(device="cpu", threads=threads)
+    result = segment_map(located.map_path, folder, options=options, structure=model.path)
     seconds["segment"] = time.perf_counter() - tick
     tick = time.perf_counter()
     draw_figure(folder, out / "figure.png", model.path)
