@@ -72,7 +72,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import host_facts
 from cryosse.core.hashing import sha256_file
 
 MB = 1_000_000

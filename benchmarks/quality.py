@@ -25,7 +25,7 @@ Contour: the author contour is not available in realdata, so every pair uses
 `fallback_contour` (mean + 1 σ of the non-zero voxels) of the whole map as scored (after
 filtering where filtered).
 
-Run from the repository root (about 15 s on 2 cores):
+Run from the repository root:
 
     .venv/bin/python -m benchmarks.quality [--realdata PATH] [--json OUT]
 """
@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from benchmarks._harness import add_realdata_argument, primary_fits, text_table
 from cryosse.core.classes import code_to_class
 from cryosse.curate.crop import chain_box, resample_box
 from cryosse.curate.dssp import assign_dssp
@@ -57,8 +58,6 @@ from cryosse.curate.quality import (
 from cryosse.io.density import DensityMap, read_map
 from cryosse.io.structure import is_amino_acid, protein_residues, read_model
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
 RADII = (2.0, 2.5, 3.0, 3.5)  # trial model-cylinder radii (Å)
 HIGH_RES = 4.5  # maps better than this (Å) are low-pass filtered first
 TARGET_RES = 6.0  # ... to this resolution (Å)
@@ -70,31 +69,18 @@ SIGMAS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # contour sweep: mean + k σ of the non-ze
 
 
 def find_pairs(realdata: Path) -> list[dict[str, Any]]:
-    """The documented primary (map, model) pairs: role "map" × role "model", good fit only."""
-    index = json.loads((realdata / "INDEX.json").read_text(encoding="utf-8"))
-    pairs = []
-    for entry in index["pairs"]:
-        folder = realdata / entry["folder"].strip("/")
-        roles = {f["file"]: f["role"] for f in entry["files"]}
-        for check in entry.get("fit_checks", []):
-            # Fit checks name the map as found; some are stored gzipped here (".gz" added).
-            map_file = next((n for n in (check["map"], check["map"] + ".gz") if n in roles), None)
-            model_file = check["model"] if check["model"] in roles else None
-            if check.get("good_fit") is not True or map_file is None or model_file is None:
-                continue
-            if roles[map_file] != "map" or roles[model_file] != "model":
-                continue
-            pairs.append(
-                {
-                    "emdb": entry["id"],
-                    "pdb": entry["pdb_id"].lower(),
-                    "resolution": entry.get("resolution_A"),
-                    "kind": entry["map_kind"],
-                    "map": folder / map_file,
-                    "model": folder / model_file,
-                }
-            )
-    return pairs
+    """The documented primary (map, model) pairs of realdata."""
+    return [
+        {
+            "emdb": entry.emdb_id,
+            "pdb": entry.pdb_id.lower(),
+            "resolution": entry.resolution,
+            "kind": entry.map_kind,
+            "map": entry.folder / fit.map_file,
+            "model": entry.folder / fit.model_file,
+        }
+        for entry, fit in primary_fits(realdata)
+    ]
 
 
 def low_pass(density: DensityMap) -> DensityMap:
@@ -201,17 +187,6 @@ def _dist(values: list[float]) -> str:
     )
 
 
-def _table(header: list[str], rows: list[list[str]], left: set[int]) -> list[str]:
-    widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-        for cells in [header, ["-" * w for w in widths], *rows]
-    ]
-
-
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -288,7 +263,7 @@ def report(results: list[dict[str, Any]], settings: QualitySettings, seconds: fl
                     str(c["bin"]),
                 ]
             )
-    out += _table(header, rows, left={0, 1, 3, 5})
+    out += text_table(header, rows, left={0, 1, 3, 5})
     out += [
         "",
         "contour sweep: P − R at contour = mean + k σ of the map's non-zero voxels, and "
@@ -305,7 +280,7 @@ def report(results: list[dict[str, Any]], settings: QualitySettings, seconds: fl
         for r in results
         for c in r["chains"]
     ]
-    out += _table(header, rows, left={0, 1})
+    out += text_table(header, rows, left={0, 1})
     chains = [c for r in results for c in r["chains"]]
     diffs = [c["precision"] - c["recall"] for c in chains]
     bins = [c["bin"] for c in chains]
@@ -324,12 +299,7 @@ def report(results: list[dict[str, Any]], settings: QualitySettings, seconds: fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--realdata",
-        type=Path,
-        default=DEFAULT_REALDATA,
-        help=f"realdata folder (default: {DEFAULT_REALDATA})",
-    )
+    add_realdata_argument(parser)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     realdata = args.realdata.resolve()

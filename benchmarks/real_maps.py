@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import add_realdata_argument, host_facts
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.hashing import sha256_file
 from cryosse.core.reasons import CurationError
@@ -454,37 +454,29 @@ def target_lines(
     comp = sets.get("a/as is", {}).get("aggregates", {}).get(model)
     if comp:
         for figure, floor in COMPONENT_FLOORS.items():
-            value = comp[figure].value
-            lines.append(
-                {
-                    "kind": "Must",
-                    "target": f"components as is: weighted {figure.replace('_', ' ')} ≥ {floor:g}",
-                    "value": _ci(comp[figure]),
-                    "pass": None if value is None else round(100 * value, 1) >= floor,
-                }
-            )
-        value = comp["residue_f1_sheet"].value
-        lines.append(
-            {
-                "kind": "Goal",
-                "target": f"components as is: residue sheet F1 ≥ {GOAL_COMPONENT_RESIDUE_SHEET:g}",
-                "value": _ci(comp["residue_f1_sheet"]),
-                "pass": None if value is None else 100 * value >= GOAL_COMPONENT_RESIDUE_SHEET,
-            }
-        )
+            target = f"components as is: weighted {figure.replace('_', ' ')} ≥ {floor:g}"
+            lines.append(_target("Must", target, comp[figure], floor, rounded=True))
+        target = f"components as is: residue sheet F1 ≥ {GOAL_COMPONENT_RESIDUE_SHEET:g}"
+        sheet = comp["residue_f1_sheet"]
+        lines.append(_target("Goal", target, sheet, GOAL_COMPONENT_RESIDUE_SHEET))
     for key in ("b", "c"):
         found = sets.get(key, {}).get("aggregates", {}).get(model)
         if found:
-            value = found["voxel_f1_sheet"].value
-            lines.append(
-                {
-                    "kind": "Goal",
-                    "target": f"{key}: sheet voxel F1 ≥ {GOAL_SHEET:g}",
-                    "value": _ci(found["voxel_f1_sheet"]),
-                    "pass": None if value is None else 100 * value >= GOAL_SHEET,
-                }
-            )
+            target = f"{key}: sheet voxel F1 ≥ {GOAL_SHEET:g}"
+            lines.append(_target("Goal", target, found["voxel_f1_sheet"], GOAL_SHEET))
     return lines
+
+
+def _target(
+    kind: str, target: str, interval: Interval, floor: float, rounded: bool = False
+) -> dict[str, Any]:
+    """A target met when the figure, in %, is at least `floor` (rounded to 0.1 first)."""
+    value = interval.value
+    percent = None if value is None else 100 * value
+    if percent is not None and rounded:
+        percent = round(percent, 1)
+    ok = None if percent is None else percent >= floor
+    return {"kind": kind, "target": target, "value": _ci(interval), "pass": ok}
 
 
 def _stratum_table(key: str, entry: dict[str, Any], titles: dict[str, str]) -> list[str]:
@@ -557,7 +549,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="a best.pt (default: the shipped model)")
     parser.add_argument("--no-model", action="store_true", help="score only DST 1.0 and baselines")
-    parser.add_argument("--realdata", default="../shared/realdata", help="the realdata folder")
+    add_realdata_argument(parser)
     parser.add_argument("--structures", default="../shared/structures", help="for stratum (d)")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -572,7 +564,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    realdata, structures = Path(args.realdata), Path(args.structures)
+    realdata, structures = args.realdata, Path(args.structures)
     if not realdata.is_dir():
         raise SystemExit(f"{realdata}: no realdata folder")
     facts = host_facts()

@@ -37,7 +37,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import kurtosis, skew
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import add_realdata_argument, host_facts
 from cryosse.io.density import read_map
 from cryosse.synthetic import simulate
 from cryosse.synthetic.derive import lowpass
@@ -99,7 +99,7 @@ def central_slice(data: np.ndarray, origin: np.ndarray, voxel: float, centre: np
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--realdata", type=Path, required=True)
+    add_realdata_argument(parser)
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
