@@ -13,6 +13,7 @@ import pytest
 from cryosse.core.reasons import CurationError, Reason
 from cryosse.curate.crop import CropBox, resample_box
 from cryosse.io.density import check_map_work, memory_budget, read_map, write_map
+from tests.support.mrc import mrc_header, patched
 
 
 def _write(
@@ -168,18 +169,8 @@ def test_bad_maps_raise_clear_reasons(
 
 
 def _patched_header(tmp_path: Path, shape=(4, 4, 4), voxel=1.0, mode=2, nsymbt=0) -> bytes:
-    """A real mrcfile header of a 4³ map, with the grid, cell, mode and extended header size
-    patched to what a hostile file would claim."""
-    import struct
-
-    small = tmp_path / "small.mrc"
-    _write(small, np.arange(64, dtype=np.float32).reshape(4, 4, 4), 1.0)
-    head = bytearray(small.read_bytes()[:1024])
-    head[0:16] = struct.pack("<4i", *shape, mode)
-    head[28:40] = struct.pack("<3i", *shape)
-    head[40:52] = struct.pack("<3f", *(n * voxel for n in shape))
-    head[92:96] = struct.pack("<i", nsymbt)
-    return bytes(head)
+    """The header a hostile file would claim: its grid, cell, mode and extended header size."""
+    return mrc_header(shape, voxel, mode, nsymbt)
 
 
 def _peak_rss_growth(action: Callable[[], object]) -> tuple[int, CurationError]:
@@ -307,10 +298,10 @@ def test_slab_header_statistics_equal_mrcfiles(tmp_path: Path) -> None:
 
 def _real_map_with_header(tmp_path: Path, realdata: Path, offset: int, fmt: str, values) -> Path:
     """EMD-8518's 1 Å map with header bytes at `offset` replaced (struct `fmt`, little-endian)."""
-    raw = bytearray((realdata / "EMD-8518/A-1.0APIX.mrc").read_bytes())
-    raw[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, *values)
     path = tmp_path / "patched.mrc"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(
+        patched((realdata / "EMD-8518/A-1.0APIX.mrc").read_bytes(), offset, fmt, *values)
+    )
     return path
 
 
