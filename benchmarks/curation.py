@@ -265,6 +265,51 @@ def report(figures: dict[str, Any]) -> str:
         f"parent at spawn {_fmt(figures['parent_rss_mib'], 1)} MiB)",
         "",
     ]
+    out.append(_pair_table(figures, base_mib))
+    out.append("")
+    share = figures["share_percent"]
+    out.append(
+        "share of total wall time: "
+        + ", ".join(f"{k} {share[k]:.1f} %" for k in (*STEPS, "other"))
+        + "  (other = fit checks, chain choice, residue table)"
+    )
+    notes = _exclusions(pairs)
+    if notes:
+        out += ["", "exclusions and errors (from EntryResult.rows):", *notes]
+    return "\n".join(out)
+
+
+def _pair_row(p: dict[str, Any], base_mib: float | None) -> list[str]:
+    shape = "×".join(str(n) for n in p["map_shape_xyz"]) if p["map_shape_xyz"] else "-"
+    vox = p["voxel_size"]
+    vox_parts = [f"{v:.3f}" for v in vox] if vox else ["-"]
+    vox_txt = vox_parts[0] if len(set(vox_parts)) == 1 else "/".join(vox_parts)
+    rss = p["ru_maxrss_mib"]
+    inc = None if rss is None or base_mib is None else rss - base_mib
+    steps = p["timings"]
+    other = None
+    if p["wall_s"] is not None and all(steps[s] is not None for s in STEPS):
+        other = p["wall_s"] - sum(steps[s] for s in STEPS)
+    return [
+        p["pair"],
+        p["map_file"],
+        p["model_file"],
+        shape,
+        vox_txt,
+        "-" if p["residues"] is None else str(p["residues"]),
+        str(len(p["samples"])),
+        _fmt(p["wall_s"]),
+        _fmt(rss, 1),
+        _fmt(inc, 1),
+        *(_fmt(steps[s]) for s in STEPS),
+        _fmt(other),
+        p["status"],
+    ]
+
+
+def _pair_table(figures: dict[str, Any], base_mib: float | None) -> str:
+    """One row per pair, then the totals."""
+    pairs = figures["pairs"]
     header = [
         "pair",
         "map",
@@ -280,35 +325,7 @@ def report(figures: dict[str, Any]) -> str:
         "other s",
         "status",
     ]
-    body: list[list[str]] = []
-    for p in pairs:
-        shape = "×".join(str(n) for n in p["map_shape_xyz"]) if p["map_shape_xyz"] else "-"
-        vox = p["voxel_size"]
-        vox_parts = [f"{v:.3f}" for v in vox] if vox else ["-"]
-        vox_txt = vox_parts[0] if len(set(vox_parts)) == 1 else "/".join(vox_parts)
-        rss = p["ru_maxrss_mib"]
-        inc = None if rss is None or base_mib is None else rss - base_mib
-        steps = p["timings"]
-        other = None
-        if p["wall_s"] is not None and all(steps[s] is not None for s in STEPS):
-            other = p["wall_s"] - sum(steps[s] for s in STEPS)
-        body.append(
-            [
-                p["pair"],
-                p["map_file"],
-                p["model_file"],
-                shape,
-                vox_txt,
-                "-" if p["residues"] is None else str(p["residues"]),
-                str(len(p["samples"])),
-                _fmt(p["wall_s"]),
-                _fmt(rss, 1),
-                _fmt(inc, 1),
-                *(_fmt(steps[s]) for s in STEPS),
-                _fmt(other),
-                p["status"],
-            ]
-        )
+    body = [_pair_row(p, base_mib) for p in pairs]
     tot = figures["totals"]
     body.append(
         [
@@ -327,14 +344,11 @@ def report(figures: dict[str, Any]) -> str:
             "",
         ]
     )
-    out.append("\n".join(text_table(header, body, left={0, 1, 2, len(header) - 1}, total=True)))
-    out.append("")
-    share = figures["share_percent"]
-    out.append(
-        "share of total wall time: "
-        + ", ".join(f"{k} {share[k]:.1f} %" for k in (*STEPS, "other"))
-        + "  (other = fit checks, chain choice, residue table)"
-    )
+    return "\n".join(text_table(header, body, left={0, 1, 2, len(header) - 1}, total=True))
+
+
+def _exclusions(pairs: list[dict[str, Any]]) -> list[str]:
+    """A line per error and per excluded entry or chain."""
     notes = []
     for p in pairs:
         for err in p["errors"]:
@@ -346,9 +360,7 @@ def report(figures: dict[str, Any]) -> str:
                     f"  {p['pair']} {p['map_file']}: {r['level']} {where or r['emdb_id']} "
                     f"excluded ({r['reason']}): {r['message']}"
                 )
-    if notes:
-        out += ["", "exclusions and errors (from EntryResult.rows):", *notes]
-    return "\n".join(out)
+    return notes
 
 
 def summarize(pairs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, float]]:

@@ -359,7 +359,7 @@ def _spawn(
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 400])
     parser.add_argument("--base", type=int, default=8)
@@ -381,7 +381,39 @@ def main() -> None:
     parser.add_argument("--map")
     parser.add_argument("--checkpoint")
     parser.add_argument("--labels")
-    args = parser.parse_args()
+    return parser
+
+
+def _measure_size(size: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Every method on one size, each in its own process; agreement with the whole passes."""
+    map_path = work / f"map{size}.mrc"
+    make_map(size, map_path)
+    checkpoint = Path(args.model) if args.model else work / f"model{size}.pt"
+    if not args.model:
+        calibrated_checkpoint(args.base, map_path, checkpoint)
+    cases = ["ours", "baseline"]
+    if size <= args.whole_max:
+        cases += ["ours-whole", "base-whole"]
+    results: dict[str, Any] = {}
+    for case in cases:
+        results[case] = _spawn(case, map_path, checkpoint, work / f"{case}{size}.npy", args)
+    labels = {c: np.load(work / f"{c}{size}.npy") for c in cases if isinstance(results[c], dict)}
+    for case in ("ours", "baseline"):
+        ref = "ours-whole" if case == "ours" else "base-whole"
+        res = results[case]
+        if isinstance(res, dict) and case in labels and ref in labels:
+            res["agreement"] = float((labels[case] == labels[ref]).mean())
+        if isinstance(res, dict) and case in labels:
+            res["classes"] = np.bincount(labels[case].ravel(), minlength=3).tolist()
+    _print_size(size, results)
+    for path in work.glob(f"*{size}.npy"):
+        path.unlink()
+    map_path.unlink()
+    return {"size": size, **{c: results[c] for c in cases}}
+
+
+def main() -> None:
+    args = _parser().parse_args()
     if args.case:
         run_case(args)
         return
@@ -405,36 +437,8 @@ def main() -> None:
         f"({'checkpoint ' + args.model if args.model else 'calibrated random weights'}); "
         f"ours: --max-memory {args.max_memory}"
     )
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cryosse-bench-") as tmp:
-        work = Path(tmp)
-        for size in args.sizes:
-            map_path = work / f"map{size}.mrc"
-            make_map(size, map_path)
-            checkpoint = Path(args.model) if args.model else work / f"model{size}.pt"
-            if not args.model:
-                calibrated_checkpoint(args.base, map_path, checkpoint)
-            cases = ["ours", "baseline"]
-            if size <= args.whole_max:
-                cases += ["ours-whole", "base-whole"]
-            results: dict[str, Any] = {}
-            for case in cases:
-                results[case] = _spawn(case, map_path, checkpoint, work / f"{case}{size}.npy", args)
-            labels = {
-                c: np.load(work / f"{c}{size}.npy") for c in cases if isinstance(results[c], dict)
-            }
-            for case in ("ours", "baseline"):
-                ref = "ours-whole" if case == "ours" else "base-whole"
-                res = results[case]
-                if isinstance(res, dict) and case in labels and ref in labels:
-                    res["agreement"] = float((labels[case] == labels[ref]).mean())
-                if isinstance(res, dict) and case in labels:
-                    res["classes"] = np.bincount(labels[case].ravel(), minlength=3).tolist()
-            rows.append({"size": size, **{c: results[c] for c in cases}})
-            _print_size(size, results)
-            for path in work.glob(f"*{size}.npy"):
-                path.unlink()
-            map_path.unlink()
+        rows = [_measure_size(size, Path(tmp), args) for size in args.sizes]
     print(f"load average after: {load_average()}")
     if args.json:
         Path(args.json).write_text(
