@@ -204,7 +204,7 @@ def test_extended_header_larger_than_the_file(tmp_path: Path) -> None:
 def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
     """A 10³ map followed by 300 MB of zeros, gzipped (300 KB): decompression stops at the
     size the MRC header implies, without 300 MB of memory (the peak RSS shows that the 300 MB
-    were never decompressed; the time is benchmarks/hostile_inputs.py's)."""
+    were never decompressed; the time is tests/e2e/test_hostile_inputs.py's)."""
     path = tmp_path / "bomb.mrc.gz"
     zeros = bytes(1 << 20)
     with gzip.open(path, "wb", compresslevel=1) as handle:
@@ -249,8 +249,8 @@ def test_a_gzip_stream_shorter_than_its_header_claims_is_refused_before_mrcfile(
     tmp_path: Path,
 ) -> None:
     """A 5 KB .mrc.gz whose header claims a 2 GB extended header: mrcfile would allocate the
-    claimed 2 GB before noticing the short stream (2.2 GB peak in benchmarks/hostile_inputs.py);
-    it is refused as truncated from the decompressed length instead."""
+    claimed 2 GB before noticing the short stream (2.2 GB peak in the hostile-inputs run of
+    docs/benchmarks.md); it is refused as truncated from the decompressed length instead."""
     import resource
 
     header = bytearray(1024)
