@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import host_facts
 from cryosse.core.reasons import CurationError
 from cryosse.evaluate.baselines import hessian_labels, threshold_labels
 from cryosse.evaluate.map_scoring import score_labels, summarize, truth_on_grid

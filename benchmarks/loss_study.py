@@ -190,17 +190,6 @@ def study_cost(record: Path) -> dict[str, Any]:
     }
 
 
-def train_step_module() -> Any:
-    """benchmarks/train_step.py, imported as the script it is (it imports its sibling
-    `machine` by that name): its grid constants and estimate, not a copy."""
-    here = str(Path(__file__).resolve().parent)
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    import train_step
-
-    return train_step
-
-
 def _shown(path: Path | None) -> str:
     """A path as the record may show it: relative to the repository, never this machine's."""
     if path is None:
@@ -217,8 +206,7 @@ def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str
     runs × epochs × (training steps + validation forwards) of 112³ at the paper's network) per
     run, times the runs. Two counts: the 33 selection runs × every seed, and this study's
     design (the 33, then the other seeds of each loss's chosen setting only)."""
-    step_module = train_step_module()
-    GRID_RUNS, GRID_SIZE = step_module.GRID_RUNS, step_module.GRID_SIZE
+    from benchmarks.train_step import GRID_RUNS, GRID_SIZE  # its grid, not a copy (imports torch)
 
     literal, design = GRID_RUNS * n_seeds, GRID_RUNS + n_losses * (n_seeds - 1)
     if step_json is None or not step_json.is_file():

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import host_facts
 from cryosse.core.metrics import selection_metric, weighted_average
 from cryosse.evaluate.evaluation import CaseResult, evaluate_checkpoint
 from cryosse.io.run_layout import sample_dirs, split_roles

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import host_facts
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.grid import RunSpec
 from cryosse.core.tsv import read_tsv

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import add_realdata_argument, host_facts
 from cryosse.core.ids import entry_rng
 from cryosse.io.density import DensityMap, read_map
 from cryosse.learn.network_input import normalize_density
@@ -223,7 +223,7 @@ def print_composition(structures: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--realdata", type=Path, required=True)
+    add_realdata_argument(parser)
     parser.add_argument("--structures", type=Path, required=True)
     parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--seed", type=int, default=1)

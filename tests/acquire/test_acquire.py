@@ -22,15 +22,13 @@ from cryosse.acquire.http_archive import HttpArchive
 from cryosse.acquire.locate import LocatedEntry, locate_entry
 from cryosse.acquire.map_size import check_map_size
 from cryosse.acquire.mirror_archive import MirrorArchive
-from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import Reason
-from cryosse.curate.settings import CurationSettings
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import parse_obsolete_list
 from tests.conftest import DEMO_MIRROR, REPO
 from tests.support.archive_server import ArchiveServer, Fault
+from tests.support.demo import WIDE
 
-WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
 MAP_8518 = "/emdb/structures/EMD-8518/map/emd_8518.map.gz"
 HEADER_8518 = "/emdb/structures/EMD-8518/header/emd-8518-v30.xml"
 MODEL_5U8S = "/rcsb/download/5U8S.pdb.gz"

@@ -25,8 +25,7 @@ from cryosse.curate.settings import ChainRules, CurationSettings
 from cryosse.io.density import read_map
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.sample import read_sample
-
-WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+from tests.support.demo import WIDE
 
 
 def curate(mirror: Path, emdb_id: str, out: Path, settings: CurationSettings = WIDE):

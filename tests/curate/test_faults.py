@@ -18,17 +18,14 @@ import pytest
 
 from cryosse.acquire.locate import locate_entry
 from cryosse.acquire.stage import run_acquire
-from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import EnvironmentFault, Reason
 from cryosse.curate.chain_sample import BOX_BYTES_PER_VOXEL
 from cryosse.curate.dssp import assign_dssp, trim_to_region
 from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
 from cryosse.curate.stage import run_curate
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.sample import read_sample
-
-WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+from tests.support.demo import WIDE
 
 
 def curate(mirror: Path, emdb_id: str, out: Path, **kwargs):

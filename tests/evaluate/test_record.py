@@ -56,23 +56,17 @@ def test_a_half_written_run_is_not_finished(tmp_path: Path) -> None:
     assert planned_runs(TRAINING, tmp_path)[0].run_id == "CE_lr0.001_s0"
 
 
-def test_a_record_holds_runs_of_one_data_set(tmp_path: Path) -> None:
+def test_a_record_holds_runs_of_one_data_set(tmp_path: Path, demo_samples) -> None:
     """The fingerprint covers each sample's split and bytes; runs of another build are refused."""
+    import shutil
+
     import pytest
 
-    from cryosse.acquire.locate import locate_entry
-    from cryosse.core.config import ResolutionWindow
     from cryosse.core.tsv import write_tsv
-    from cryosse.curate.entry import curate_entry
-    from cryosse.curate.settings import CurationSettings
     from cryosse.evaluate.record import check_same_dataset, dataset_fingerprint
-    from cryosse.io.mirror import LocalMirror
-    from tests.conftest import DEMO_MIRROR
 
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    for emdb in ("EMD-8518", "EMD-3491"):
-        located = locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings.resolution)
-        curate_entry(located, settings, tmp_path / "samples")
+    for emdb in ("EMD-8518", "EMD-3491"):  # a copy: the test changes a label
+        shutil.copytree(demo_samples(emdb), tmp_path / "samples", dirs_exist_ok=True)
     ids = sorted(p.name for p in (tmp_path / "samples").iterdir())
     rows = [{"sample_id": i, "path": f"samples/{i}"} for i in ids]
     write_tsv(tmp_path / "manifest.tsv", ["sample_id", "path"], rows)

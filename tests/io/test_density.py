@@ -11,6 +11,7 @@ import pytest
 
 from cryosse.core.reasons import CurationError, Reason
 from cryosse.io.density import check_map_work, memory_budget, read_map, write_map
+from tests.support.mrc import mrc_header, patched
 
 
 def _write(
@@ -112,18 +113,8 @@ def test_bad_maps_raise_clear_reasons(
 
 
 def _patched_header(tmp_path: Path, shape=(4, 4, 4), voxel=1.0, mode=2, nsymbt=0) -> bytes:
-    """A real mrcfile header of a 4³ map, with the grid, cell, mode and extended header size
-    patched to what a hostile file would claim."""
-    import struct
-
-    small = tmp_path / "small.mrc"
-    _write(small, np.arange(64, dtype=np.float32).reshape(4, 4, 4), 1.0)
-    head = bytearray(small.read_bytes()[:1024])
-    head[0:16] = struct.pack("<4i", *shape, mode)
-    head[28:40] = struct.pack("<3i", *shape)
-    head[40:52] = struct.pack("<3f", *(n * voxel for n in shape))
-    head[92:96] = struct.pack("<i", nsymbt)
-    return bytes(head)
+    """The header a hostile file would claim: its grid, cell, mode and extended header size."""
+    return mrc_header(shape, voxel, mode, nsymbt)
 
 
 def _peak_rss_growth(action: Callable[[], object]) -> tuple[int, CurationError]:
@@ -157,7 +148,7 @@ def test_extended_header_larger_than_the_file(tmp_path: Path) -> None:
 def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
     """A 10³ map followed by 300 MB of zeros, gzipped (300 KB): decompression stops at the
     size the MRC header implies, without 300 MB of memory (the peak RSS shows that the 300 MB
-    were never decompressed; the time is benchmarks/hostile_inputs.py's)."""
+    were never decompressed; the time is tests/e2e/test_hostile_inputs.py's)."""
     path = tmp_path / "bomb.mrc.gz"
     zeros = bytes(1 << 20)
     with gzip.open(path, "wb", compresslevel=1) as handle:
@@ -202,8 +193,8 @@ def test_a_gzip_stream_shorter_than_its_header_claims_is_refused_before_mrcfile(
     tmp_path: Path,
 ) -> None:
     """A 5 KB .mrc.gz whose header claims a 2 GB extended header: mrcfile would allocate the
-    claimed 2 GB before noticing the short stream (2.2 GB peak in benchmarks/hostile_inputs.py);
-    it is refused as truncated from the decompressed length instead."""
+    claimed 2 GB before noticing the short stream (2.2 GB peak in the hostile-inputs run of
+    docs/benchmarks.md); it is refused as truncated from the decompressed length instead."""
     import resource
 
     header = bytearray(1024)
@@ -251,10 +242,10 @@ def test_slab_header_statistics_equal_mrcfiles(tmp_path: Path) -> None:
 
 def _real_map_with_header(tmp_path: Path, realdata: Path, offset: int, fmt: str, values) -> Path:
     """EMD-8518's 1 Å map with header bytes at `offset` replaced (struct `fmt`, little-endian)."""
-    raw = bytearray((realdata / "EMD-8518/A-1.0APIX.mrc").read_bytes())
-    raw[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, *values)
     path = tmp_path / "patched.mrc"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(
+        patched((realdata / "EMD-8518/A-1.0APIX.mrc").read_bytes(), offset, fmt, *values)
+    )
     return path
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -13,8 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ModelSettings, ResolutionWindow, complete_config
+from cryosse.core.config import ModelSettings, complete_config
 from cryosse.core.grid import (
     EXECUTION_KEYS,
     GRID_KEYS,
@@ -27,10 +27,7 @@ from cryosse.core.grid import (
     selection_grid,
     training_grid,
 )
-from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
 from cryosse.io.density import read_map
-from cryosse.io.mirror import LocalMirror
 from cryosse.learn.augment import SYMMETRIES, apply_symmetry, load_box, random_crop
 from cryosse.learn.device import DeviceError, require_gpu
 from cryosse.learn.network_input import normalize_density
@@ -41,22 +38,16 @@ from cryosse.learn.stage import run_training
 from cryosse.learn.training import train_run
 from cryosse.learn.training_memory import TrainingMemoryError, check_training_memory
 from cryosse.learn.unet import UNet3D
-from tests.conftest import DEMO_MIRROR, REALDATA
+from tests.conftest import REALDATA
 
 MODEL = {"base": 4, "depth": 2, "dropout": 0.5}
 FAST = TrainSettings(epochs=3, patience=5, steps_per_epoch=2, crop_size=24, threads=1)
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def samples(demo_samples: Callable[[str], Path]) -> dict[str, Path]:
     """Real samples curated from the demo mirror: EMD-8518 (train) and EMD-6149 (validation)."""
-    out = tmp_path_factory.mktemp("samples")
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    for emdb in ("EMD-8518", "EMD-6149"):
-        curate_entry(
-            locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings.resolution), settings, out
-        )
-    return {p.name: p for p in out.iterdir()}
+    return {p.name: p for emdb in ("EMD-8518", "EMD-6149") for p in demo_samples(emdb).iterdir()}
 
 
 def test_normalisation() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import mrcfile
@@ -12,16 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from cryosse.acquire.locate import locate_entry
 from cryosse.cli import main
-from cryosse.core.config import ModelSettings, ResolutionWindow
+from cryosse.core.config import ModelSettings
 from cryosse.core.ids import entry_origin
 from cryosse.core.tsv import write_tsv
-from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import CaseResult, write_cases
 from cryosse.io.density import read_map
-from cryosse.io.mirror import LocalMirror
 from cryosse.learn.checkpoint import (
     default_model_path,
     load_checkpoint,
@@ -32,7 +29,7 @@ from cryosse.learn.unet import build_model
 from cryosse.segment.default_model import WEIGHTS_LICENCE, ShipError, ship_default_model
 from cryosse.segment.execution import SegmentOptions
 from cryosse.segment.predict import segment_map
-from tests.conftest import DEMO_MIRROR, REALDATA
+from tests.conftest import REALDATA
 
 MODEL = ModelSettings(base=4)
 RUN = "FL_DL_g2_lr0.001_s0"
@@ -59,14 +56,9 @@ def _case(sample_id: str, f1_helix: float, true_helix: int, ca_helix: int) -> Ca
 
 
 @pytest.fixture(scope="module")
-def validation_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def validation_sample(demo_samples: Callable[[str], Path]) -> Path:
     """A real sample (EMD-6149 chain X, curated from the demo mirror) to calibrate on."""
-    out = tmp_path_factory.mktemp("samples")
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    curate_entry(
-        locate_entry("EMD-6149", LocalMirror.at(DEMO_MIRROR), settings.resolution), settings, out
-    )
-    (sample,) = list(out.iterdir())
+    (sample,) = list(demo_samples("EMD-6149").iterdir())
     return sample
 
 

@@ -23,7 +23,6 @@ id, its resolution and the filter, the real fitted model copied unchanged, and
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from cryosse.core.ids import (
 from cryosse.core.reasons import CurationError
 from cryosse.core.tsv import tsv_text
 from cryosse.io.density import read_map
+from cryosse.io.realdata import read_entries
 from cryosse.synthetic.fourier import BUTTERWORTH_ORDER, butterworth, k_squared
 from cryosse.synthetic.mirror_entry import (
     HeaderInfo,
@@ -84,32 +84,21 @@ class RealPair:
 
 def read_pairs(realdata: Path) -> list[RealPair]:
     """Every pair of realdata with its first good-fit (map, model) combination."""
-    pairs = []
-    for provenance in sorted(Path(realdata).glob("EMD-*/provenance.json")):
-        meta = json.loads(provenance.read_text(encoding="utf-8"))
-        fits = [f for f in meta.get("overlap_checks", []) if f.get("good_fit")]
-        if not fits:
-            continue
-        folder = provenance.parent
-
-        def stored(name: str, folder: Path = folder) -> str:
-            # provenance names the original file; files over 2 MB are stored gzipped
-            return name if (folder / name).exists() else f"{name}.gz"
-
-        pairs.append(
-            RealPair(
-                emdb_id=normalize_emdb_id(meta["id"]),
-                pdb_id=normalize_pdb_id(meta["pdb_id"]),
-                title=meta["title"],
-                resolution=meta.get("resolution_A"),
-                resolution_source=meta.get("resolution_source", ""),
-                map_kind=meta["map_kind"],
-                folder=folder,
-                map_file=stored(fits[0]["map"]),
-                model_file=stored(fits[0]["model"]),
-            )
+    return [
+        RealPair(
+            emdb_id=normalize_emdb_id(entry.emdb_id),
+            pdb_id=normalize_pdb_id(entry.pdb_id),
+            title=entry.title,
+            resolution=entry.resolution,
+            resolution_source=entry.resolution_source,
+            map_kind=entry.map_kind,
+            folder=entry.folder,
+            map_file=entry.fits[0].map_file,
+            model_file=entry.fits[0].model_file,
         )
-    return pairs
+        for entry in read_entries(realdata)
+        if entry.fits
+    ]
 
 
 def lowpass(
