@@ -10,7 +10,7 @@ import sys
 
 from cryosse.workflow.toolchain import ToolchainError, check_toolchain
 from cryosse.core.config import complete_config, sort_keys
-from cryosse.core.grid import LOSSES, RUN_ID_PATTERN
+from cryosse.core.run_grid import LOSSES, RUN_ID_PATTERN
 from snakemake.utils import min_version
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._harness import host_facts
-from cryosse.core.reasons import CurationError
+from cryosse.core.reasons import DataError
 from cryosse.evaluate.baselines import hessian_labels, threshold_labels
 from cryosse.evaluate.map_scoring import score_labels, summarize, truth_on_grid
 from cryosse.io.density import DensityMap
@@ -63,7 +63,7 @@ def main() -> int:
             sim = simulate_atoms(load_atoms(path), np.random.default_rng(len(used)), resolution)
             density = DensityMap(sim.data, sim.origin, np.full(3, sim.voxel))
             truth = truth_on_grid(density, path)
-        except (CurationError, ValueError) as exc:
+        except (DataError, ValueError) as exc:
             print(f"skipped {path.name}: {exc}")
             continue
         if not np.any(truth.labels == 2):

@@ -254,7 +254,7 @@ def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str
 
 
 def tables(args: argparse.Namespace) -> None:
-    from cryosse.core.grid import seeds
+    from cryosse.core.run_grid import seeds
     from cryosse.report.study import selection_losses, write_record
 
     config = load_config(args.config)

@@ -69,7 +69,7 @@ from benchmarks._harness import add_realdata_argument, host_facts
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.hashing import sha256_file
 from cryosse.core.ids import entry_rng
-from cryosse.core.reasons import CurationError
+from cryosse.core.reasons import DataError
 from cryosse.curate.crop import chain_box, resample_box
 from cryosse.evaluate.baselines import (
     BASELINE_TITLES,
@@ -638,7 +638,7 @@ def _score_all(
                 tick = time.perf_counter()
                 try:
                     built = build()
-                except (CurationError, OSError, ValueError) as exc:
+                except (DataError, OSError, ValueError) as exc:
                     # a broken source is left out with its reason, never stops the run
                     reason = str(exc).splitlines()[0][:300]
                     scoring.excluded.append(

@@ -29,7 +29,7 @@ import yaml
 
 from benchmarks._harness import host_facts
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.grid import RunSpec
+from cryosse.core.run_grid import RunSpec
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, evaluate_checkpoint, read_cases
 from cryosse.learn.settings import TrainSettings

@@ -2,7 +2,7 @@
 from cryosse.core.ids import split_entry_ids
 from cryosse.curate.settings import settings_section
 from cryosse.io.entries import entry_ids_from_config
-from cryosse.core.grid import BASELINES, run_recipe, seeds, selection_grid
+from cryosse.core.run_grid import BASELINES, run_recipe, seeds, selection_grid
 from pathlib import Path
 
 RESULTS = f"results/{config['run']}"

@@ -12,7 +12,7 @@ from cryosse.core.ids import (
     sample_id,
     upper_pdb_id,
 )
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_emdb_ids_are_normalised(raw: str, expected: str) -> None:
     ],
 )
 def test_bad_emdb_ids_are_refused(raw: str) -> None:
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         normalize_emdb_id(raw)
     assert info.value.reason == Reason.INVALID_ID
 
@@ -81,13 +81,13 @@ def test_pdb_ids_accept_classic_and_extended_forms(raw: str, expected: str) -> N
     ],  # long s and Kelvin sign fold to s/k under IGNORECASE without ASCII
 )
 def test_bad_pdb_ids_are_refused(raw: str) -> None:
-    with pytest.raises(CurationError):
+    with pytest.raises(DataError):
         normalize_pdb_id(raw)
 
 
 def test_sample_id_refuses_unsafe_chain_names() -> None:
     assert sample_id("EMD-3488", "5ME2", "A") == "EMD-3488_5me2_A"
-    with pytest.raises(CurationError):
+    with pytest.raises(DataError):
         sample_id("EMD-3488", "5me2", "../A")
 
 

@@ -174,7 +174,7 @@ def test_tables_put_baselines_beside_the_losses_and_never_choose_one() -> None:
 
 
 def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path, demo_samples) -> None:
-    from cryosse.core.grid import BASELINES
+    from cryosse.core.run_grid import BASELINES
     from cryosse.evaluate.evaluation import evaluate_baselines, read_cases
     from cryosse.evaluate.external import evaluate_external
     from cryosse.io.density import write_map

@@ -9,7 +9,7 @@ import mrcfile
 import numpy as np
 import pytest
 
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 from cryosse.io.density import check_map_work, memory_budget, read_map, write_map
 from tests.support.mrc import mrc_header, patched
 
@@ -103,7 +103,7 @@ def test_bad_maps_raise_clear_reasons(
     elif make == "absurd_voxel":
         _write(tmp_path / "vox.mrc", np.random.default_rng(0).random((8, 8, 8)), 1e-4)
         path = tmp_path / "vox.mrc"
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         read_map(path)
     assert info.value.reason == reason
     assert info.value.message
@@ -117,12 +117,12 @@ def _patched_header(tmp_path: Path, shape=(4, 4, 4), voxel=1.0, mode=2, nsymbt=0
     return mrc_header(shape, voxel, mode, nsymbt)
 
 
-def _peak_rss_growth(action: Callable[[], object]) -> tuple[int, CurationError]:
+def _peak_rss_growth(action: Callable[[], object]) -> tuple[int, DataError]:
     """How far (KiB) the process's peak RSS rose during `action` (which must raise)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         action()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, info.value
 
@@ -168,14 +168,14 @@ def test_claimed_work_is_checked_against_the_budget(tmp_path: Path) -> None:
     read) but not for whole-map work at 1 Å (10⁹ grid voxels)."""
     bomb = tmp_path / "bomb.mrc.gz"
     bomb.write_bytes(gzip.compress(_patched_header(tmp_path, shape=(2000, 2000, 2000))))
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         check_map_work(bomb, budget=4 * 10**9)
     assert info.value.reason == Reason.MAP_TOO_LARGE and "2000×2000×2000" in info.value.message
     coarse = tmp_path / "coarse.mrc"
     _write(coarse, np.random.default_rng(0).random((100, 100, 100)), 10.0)
     plan = check_map_work(coarse, budget=4 * 10**9)
     assert plan.voxels == 10**6 and plan.grid_voxels(1.0) == 10**9
-    with pytest.raises(CurationError, match="1,000,000,000 voxels at 1 Å") as info:
+    with pytest.raises(DataError, match="1,000,000,000 voxels at 1 Å") as info:
         check_map_work(coarse, budget=4 * 10**9, grid_step=1.0, bytes_per_grid_voxel=11)
     assert info.value.reason == Reason.MAP_TOO_LARGE
     assert memory_budget() > 0
@@ -184,7 +184,7 @@ def test_claimed_work_is_checked_against_the_budget(tmp_path: Path) -> None:
 def test_complex_maps_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "complex.mrc"
     path.write_bytes(_patched_header(tmp_path, mode=4) + b"\0" * (64 * 8))
-    with pytest.raises(CurationError, match="complex-valued") as info:
+    with pytest.raises(DataError, match="complex-valued") as info:
         read_map(path)
     assert info.value.reason == Reason.MAP_UNREADABLE
 
@@ -207,7 +207,7 @@ def test_a_gzip_stream_shorter_than_its_header_claims_is_refused_before_mrcfile(
     path = tmp_path / "short.mrc.gz"
     path.write_bytes(gzip.compress(bytes(header) + bytes(4000)))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         read_map(path)
     assert info.value.reason == Reason.MAP_UNREADABLE
     assert "truncated: the header implies 2000005024 bytes, the gzip stream holds 5024" in str(
@@ -265,7 +265,7 @@ def test_non_orthogonal_cells_are_refused(
     γ = 60° map was read as 90° and became a training sample)."""
     path = _real_map_with_header(tmp_path, realdata, offset, fmt, values)
     for action in (lambda: read_map(path), lambda: check_map_work(path, 10**12)):
-        with pytest.raises(CurationError) as info:
+        with pytest.raises(DataError) as info:
             action()
         assert info.value.reason == Reason.MAP_NOT_ORTHOGONAL
         assert said in info.value.message and "patched.mrc" in info.value.message
@@ -288,7 +288,7 @@ def test_implausible_origin_is_refused(
     """ORIGIN 1e30 gave "no positive density" in segment and a model
     "outside the map" in curation; now the header is named as the cause."""
     path = _real_map_with_header(tmp_path, realdata, offset, fmt, values)
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         read_map(path)
     assert info.value.reason == Reason.MAP_UNREADABLE
     assert "implausible origin" in info.value.message

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from cryosse.core.config import ModelSettings, complete_config
-from cryosse.core.grid import (
+from cryosse.core.run_grid import (
     EXECUTION_KEYS,
     GRID_KEYS,
     RUN_ID_PATTERN,

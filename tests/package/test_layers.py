@@ -13,7 +13,7 @@ PACKAGE = REPO / "src" / "cryosse"
 
 # lower layers first; the top-level cryosse/__init__.py counts as core
 LAYERS = (
-    "core",  # ids, reasons, atomic writes, hashing, TSV, classes, config, grid, F1
+    "core",  # ids, reasons, atomic writes, hashing, TSV, classes, config, run grid, F1
     "io",  # maps, structures, samples, mirror layout, headers, entry lists, curation log
     "acquire",
     "curate",

@@ -264,7 +264,7 @@ def _write_splits(results: Path) -> list[dict]:
 def _write_run(results: Path) -> None:
     """Every loss and baseline of the grid on two test cases, tables made by the real path
     (dataset.run_tables), a 12-step training summary, the split report."""
-    from cryosse.core.grid import BASELINES, LOSSES
+    from cryosse.core.run_grid import BASELINES, LOSSES
     from cryosse.core.tsv import write_tsv
     from cryosse.evaluate.evaluation import CaseResult, write_cases
     from cryosse.evaluate.stage import run_tables

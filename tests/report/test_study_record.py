@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from cryosse.acquire.locate import locate_entry
-from cryosse.core.grid import RunSpec
 from cryosse.core.metrics import weighted_average
+from cryosse.core.run_grid import RunSpec
 from cryosse.core.tsv import read_tsv, write_tsv
 from cryosse.evaluate.evaluation import evaluate_checkpoint, read_cases
 from cryosse.evaluate.record import record_run, run_folder
@@ -258,7 +258,7 @@ def test_the_shipped_model_on_a_test_map_beside_the_baselines(
     and evaluate's scoring), and the report's section that labels it as the shipped model's."""
     from dataclasses import asdict
 
-    from cryosse.core.grid import BASELINES
+    from cryosse.core.run_grid import BASELINES
     from cryosse.report.html import shipped_model_html
     from cryosse.segment.showcase import showcase
 

@@ -538,13 +538,13 @@ def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
 ) -> None:
     """100³ voxels of 20 Å: a 4 MB file whose 1 Å grid has 8·10⁹ voxels (~90 GB of work) is
     refused from its header with a reason, before the map is read or resampled."""
-    from cryosse.core.reasons import CurationError, Reason
+    from cryosse.core.reasons import DataError, Reason
 
     coarse = tmp_path / "coarse.mrc"
     with mrcfile.new(coarse) as mrc:
         mrc.set_data(np.random.default_rng(0).random((100, 100, 100), dtype=np.float32))
         mrc.voxel_size = 20.0
-    with pytest.raises(CurationError, match="8,000,000,000 voxels at 1 Å") as info:
+    with pytest.raises(DataError, match="8,000,000,000 voxels at 1 Å") as info:
         segment_map(coarse, None, model_path, SegmentOptions(device="cpu"))
     assert info.value.reason == Reason.MAP_TOO_LARGE
     code = main(

@@ -2,7 +2,7 @@
 a mirror, so a file, once downloaded and verified, is read like any mirror file and never
 fetched again.
 
-Failures become CurationErrors with a reason for the curation log:
+Failures become DataErrors with a reason for the curation log:
     HTTP 404/410              -> header_missing / map_missing / model_missing
     retries exhausted         -> download_failed (also after 403, 429, 5xx: a block or an
                                  overload is temporary), and the failure is remembered in
@@ -38,7 +38,7 @@ from cryosse.acquire.map_statistics import check_map_content, read_map_statistic
 from cryosse.acquire.model_checks import check_model_content, check_model_file, model_suffix
 from cryosse.acquire.verification import NOT_VERIFIABLE
 from cryosse.core.ids import normalize_pdb_id
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 from cryosse.io.header import EntryHeader
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import ObsoleteList, read_obsolete_list
@@ -105,17 +105,17 @@ class HttpArchive:
                 max_uncompressed=max_uncompressed,
                 deadline=deadline,
             )
-        except CurationError as exc:
+        except DataError as exc:
             if size_problems and exc.reason == Reason.DOWNLOAD_FAILED:
                 # The file was complete and intact: it is not the header's map.
-                raise CurationError(
+                raise DataError(
                     Reason.MAP_SIZE_MISMATCH, f"{emdb_id}: {size_problems[-1]}"
                 ) from exc
             cause = exc.__cause__
             if isinstance(cause, DownloadError) and cause.too_large:
                 # larger (or expanding further) than the header's size allows
                 message = f"{emdb_id}: {cause.message}; the header says {header.map_size_kbytes} kB"
-                raise CurationError(Reason.MAP_SIZE_MISMATCH, message) from exc
+                raise DataError(Reason.MAP_SIZE_MISMATCH, message) from exc
             raise
         return dest
 
@@ -128,7 +128,7 @@ class HttpArchive:
         cached = self._cached_model(pid)
         if cached is not None:
             return cached
-        failures: list[CurationError] = []
+        failures: list[DataError] = []
         aside: tuple[Path, Path, str, str] | None = None  # (set-aside file, dest, url, note)
         for url in self.urls.model_urls(pid):
             dest = self.cache.root / "pdb" / f"{pid}{model_suffix(url)}"
@@ -142,7 +142,7 @@ class HttpArchive:
                     max_bytes=self.limits.model,
                     max_uncompressed=self.limits.model,
                 )
-            except CurationError as exc:
+            except DataError as exc:
                 failures.append(exc)
                 continue
             content = check_model_content(dest)  # the download's result, or a file published
@@ -173,18 +173,18 @@ class HttpArchive:
         reason = (
             Reason.MODEL_MISSING if reasons == {Reason.MODEL_MISSING} else Reason.DOWNLOAD_FAILED
         )
-        raise CurationError(reason, f"{pid}: " + "; ".join(f.message for f in failures))
+        raise DataError(reason, f"{pid}: " + "; ".join(f.message for f in failures))
 
     def _cached_model(self, pid: str) -> ModelFile | None:
         """The model already in the cache (checked against its own counts), or None."""
         try:
             cached = self.cache.model_path(pid)
-        except CurationError:
+        except DataError:
             return None
         try:
             content = check_model_content(cached)
         except ValueError as exc:
-            raise CurationError(Reason.MODEL_UNREADABLE, f"cached {exc}") from exc
+            raise DataError(Reason.MODEL_UNREADABLE, f"cached {exc}") from exc
         return ModelFile(cached, f"cache:{cached.name}", f"cached; content {content}")
 
     def _publish_set_aside(self, kept: Path, dest: Path, url: str, note: str) -> ModelFile:
@@ -220,7 +220,7 @@ class HttpArchive:
                 Reason.DOWNLOAD_FAILED,
                 max_bytes=self.limits.obsolete_list,
             )
-        except CurationError as exc:
+        except DataError as exc:
             return ObsoleteList.empty(f"obsolete list unavailable: {exc.message}")
         return read_obsolete_list(dest)
 
@@ -254,11 +254,11 @@ class HttpArchive:
                 if exc.insecure_redirect:
                     raise ArchiveConfigError(exc.message) from exc
                 if exc.status in (404, 410):
-                    raise CurationError(missing, f"HTTP {exc.status} for {url}") from exc
+                    raise DataError(missing, f"HTTP {exc.status} for {url}") from exc
                 if not exc.permanent:
                     self.transient_failures.append(exc.message)
                 kind = "verification failed" if exc.permanent else "transient failure"
-                raise CurationError(Reason.DOWNLOAD_FAILED, f"{kind}: {exc.message}") from exc
+                raise DataError(Reason.DOWNLOAD_FAILED, f"{kind}: {exc.message}") from exc
         self.attempts.append({"url": url, "result": "ok"})
 
 

@@ -10,7 +10,7 @@ from cryosse.acquire.archive import ModelFile
 from cryosse.acquire.map_size import map_size_bounds
 from cryosse.acquire.map_statistics import check_map_content, read_map_statistics
 from cryosse.acquire.model_checks import check_model_content
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 from cryosse.io.header import EntryHeader
 from cryosse.io.map_plan import plan_map
 from cryosse.io.mirror import LocalMirror
@@ -30,7 +30,7 @@ class MirrorArchive:
     def map_file(self, emdb_id: str, header: EntryHeader) -> Path:
         path = self.mirror.map_path(emdb_id, header.map_file)
         if not path.is_file():
-            raise CurationError(Reason.MAP_MISSING, f"{emdb_id}: map {path.name} not in the mirror")
+            raise DataError(Reason.MAP_MISSING, f"{emdb_id}: map {path.name} not in the mirror")
         # The size check of a download, from the map's own MRC header (1024 bytes read; a
         # truncated gzip's trailer would be garbage, and is reported unreadable when read): a
         # mirror file that is not the header's map is excluded before anything reads it, and
@@ -39,7 +39,7 @@ class MirrorArchive:
             implied = plan_map(path).file_bytes
             low, high = map_size_bounds(header.map_size_kbytes)
             if not low <= implied <= high:
-                raise CurationError(
+                raise DataError(
                     Reason.MAP_SIZE_MISMATCH,
                     f"{emdb_id}: {path.name}: its MRC header implies {implied} bytes, the entry "
                     f"header says {header.map_size_kbytes} kB (1 kB = 1000 bytes)",
@@ -48,7 +48,7 @@ class MirrorArchive:
         try:
             check_map_content(path, read_map_statistics(self.header_file(emdb_id)))
         except ValueError as exc:
-            raise CurationError(Reason.MAP_UNREADABLE, f"{emdb_id}: {exc}") from exc
+            raise DataError(Reason.MAP_UNREADABLE, f"{emdb_id}: {exc}") from exc
         return path
 
     def model_file(self, pdb_id: str) -> ModelFile:
@@ -56,7 +56,7 @@ class MirrorArchive:
         try:
             content = check_model_content(path)
         except ValueError as exc:
-            raise CurationError(Reason.MODEL_UNREADABLE, str(exc)) from exc
+            raise DataError(Reason.MODEL_UNREADABLE, str(exc)) from exc
         transfer = "gzip CRC-32 read to its end" if path.name.endswith(".gz") else "no transfer"
         return ModelFile(path, str(path), f"mirror file ({transfer}); content {content}")
 

@@ -9,7 +9,7 @@ After curation (or before, from `SAMPLES_PER_ENTRY` = 0.95 samples per entry, 74
 
 - *splits*: `SPLITS_S_PER_SAMPLE` = 0.031 s per sample (MMseqs2 clustering, assignment and the
   report: 23.2 s for those 749 samples, extrapolated linearly).
-- *training*, the grid of `cryosse.core.grid` (losses × learning rates × γ for the focal losses
+- *training*, the grid of `cryosse.core.run_grid` (losses × learning rates × γ for the focal losses
   with the first seed, each loss's chosen setting with every other seed, and each loss on every
   cross-validation fold): every run to `training.epochs` (early stopping only shortens it) ×
   (steps per epoch × one step on a `crop_size`³ crop + one forward per validation box). A step
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from cryosse.acquire.estimate import ACQUISITION_S_PER_ENTRY, SAMPLES_PER_ENTRY, Estimate
-from cryosse.core.grid import BASELINES, seeds, selection_grid
+from cryosse.core.run_grid import BASELINES, seeds, selection_grid
 from cryosse.core.tsv import read_tsv
 
 SPLITS_S_PER_SAMPLE = 0.031

@@ -56,7 +56,7 @@ from cryosse.acquire.mirror_archive import MirrorArchive
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.config import ResolutionWindow, settings_from
 from cryosse.core.ids import is_valid_emdb_id, is_valid_pdb_id, normalize_emdb_id, normalize_pdb_id
-from cryosse.core.reasons import CurationError
+from cryosse.core.reasons import DataError
 from cryosse.io.entries import Addition, EntryRecord, add_entries, utc_timestamp
 from cryosse.io.header import parse_header
 from cryosse.io.mirror import LocalMirror
@@ -271,7 +271,7 @@ def add_map_sizes(records: list[EntryRecord], archive: Archive, workers: int = 4
     def one(record: EntryRecord) -> None:
         try:
             header = parse_header(archive.header_file(record.emdb_id))
-        except CurationError as exc:
+        except DataError as exc:
             problems.append(f"{record.emdb_id}: {exc.reason}: {exc.message}")
             return
         if header.map_size_kbytes is not None:

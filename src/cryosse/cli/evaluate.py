@@ -11,7 +11,7 @@ from typing import Any
 from cryosse.cli.common import UsageError, load_config, subcommand, unit_interval
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.reasons import CurationError
+from cryosse.core.reasons import DataError
 from cryosse.curate.settings import CurationSettings
 
 EXAMPLE = (
@@ -61,8 +61,8 @@ def _score_pair(
     pair: dict[str, str], args: argparse.Namespace, settings: CurationSettings, where: str
 ) -> list[dict[str, Any]]:
     """One map's rows (the tool's, then the baselines'), with its warnings on stderr."""
-    from cryosse.core.grid import BASELINES
     from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
+    from cryosse.core.run_grid import BASELINES
     from cryosse.evaluate.external import (
         UNMODELLED_DISTANCE_A,
         UNMODELLED_WARNING,
@@ -89,7 +89,7 @@ def _score_pair(
         unmodelled, predicted = unmodelled_fraction(
             pair["pred_helix"], pair["pred_sheet"], pair["structure"], args.threshold
         )
-    except CurationError as exc:  # a prediction map refused from its header, a bad id
+    except DataError as exc:  # a prediction map refused from its header, a bad id
         raise UsageError(f"{where}{exc.reason}: {exc.message}") from exc
     except PredictionError as exc:  # predictions in another frame than the map
         raise UsageError(f"{where}{exc}") from exc

@@ -45,7 +45,7 @@ from cryosse.cli.common import (
     os_error_exit,
     subcommand,
 )
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 from cryosse.curate.dssp import mkdssp_version
 from cryosse.io.entries import EntryListError
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, EntryListError) as exc:
         print(f"cryosse {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except CurationError as exc:  # a map or model refused (cryosse segment)
+    except DataError as exc:  # a map or model refused (cryosse segment)
         print(f"cryosse {args.command}: {exc.message}", file=sys.stderr)
         # a map whose grid does not fit the memory budget is a resource limit, not bad input
         return EXIT_OUT_OF_RESOURCES if exc.reason == Reason.MAP_TOO_LARGE else EXIT_BAD_INPUT

@@ -17,7 +17,7 @@ EXAMPLES = {
 
 def figure_command(args: argparse.Namespace) -> int:
     """The QC slices of a segmentation output folder (cryosse.segment.figure)."""
-    from cryosse.core.reasons import CurationError
+    from cryosse.core.reasons import DataError
     from cryosse.segment.errors import SegmentError
     from cryosse.segment.figure import draw_figure
 
@@ -34,7 +34,7 @@ def figure_command(args: argparse.Namespace) -> int:
         draw_figure(out, png, args.structure)
     except SegmentError as exc:
         raise UsageError(str(exc)) from None
-    except CurationError as exc:  # an unreadable map or model
+    except DataError as exc:  # an unreadable map or model
         raise UsageError(exc.message) from None
     print(f"figure: {png}")
     return 0

@@ -14,7 +14,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,15 +47,13 @@ def _pdb_text(value: str) -> str | None:
 
 
 def normalize_emdb_id(value: str) -> str:
-    """Return the canonical form "EMD-1234" of an EMDB id, or raise CurationError.
+    """Return the canonical form "EMD-1234" of an EMDB id, or raise DataError.
 
     Accepts "EMD-1234", "emd-1234567" and bare digits "1234".
     """
     match = _emdb_match(value)
     if match is None:
-        raise CurationError(
-            Reason.INVALID_ID, f"{value!r} is not a valid EMDB id (EMD- + 4-7 digits)"
-        )
+        raise DataError(Reason.INVALID_ID, f"{value!r} is not a valid EMDB id (EMD- + 4-7 digits)")
     return f"EMD-{match.group(1)}"
 
 
@@ -78,7 +76,7 @@ def normalize_pdb_id(value: str) -> str:
     text = _pdb_text(value)
     if text is not None:
         return text
-    raise CurationError(
+    raise DataError(
         Reason.INVALID_ID,
         f"{value!r} is not a valid PDB id (4 characters, or the extended pdb_0000xxxx form)",
     )
@@ -95,7 +93,7 @@ def is_valid_pdb_id(value: str) -> bool:
 def sample_id(emdb_id: str, pdb_id: str, chain: str) -> str:
     """The id of one (entry, model, chain) sample, safe as a directory name."""
     if not re.fullmatch(r"[A-Za-z0-9]{1,4}", chain):
-        raise CurationError(Reason.INVALID_ID, f"chain name {chain!r} is not usable in a sample id")
+        raise DataError(Reason.INVALID_ID, f"chain name {chain!r} is not usable in a sample id")
     return f"{normalize_emdb_id(emdb_id)}_{normalize_pdb_id(pdb_id)}_{chain}"
 
 

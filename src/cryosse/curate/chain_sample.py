@@ -1,15 +1,12 @@
 """One central chain of a fitted model → its sample: box-crop and resample, label, score its
 quality and bin (bin 4 refused), and write the sample with its sample.json (SampleMeta).
 
-Every refusal is a CurationError that cryosse.curate.entry logs as the chain's exclusion.
+Every refusal is a DataError that cryosse.curate.entry logs as the chain's exclusion.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +17,8 @@ from cryosse import __version__
 from cryosse.acquire.locate import LocatedEntry, LocatedModel
 from cryosse.core.classes import CLASS_NAMES, HELIX, SHEET
 from cryosse.core.ids import sample_id
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
+from cryosse.core.timing import timed
 from cryosse.curate.crop import CropBox, chain_box, resample_box
 from cryosse.curate.labels import label_voxels
 from cryosse.curate.quality import chain_helix_similarity, precision_recall, quality_bin
@@ -44,16 +42,6 @@ from cryosse.io.structure import Residue, ca_array, chain_atom_coordinates
 BOX_BYTES_PER_VOXEL = 96
 
 
-@contextmanager
-def timed(timings: dict[str, float], step: str) -> Iterator[None]:
-    """Add the seconds the block takes to `timings[step]` (a defaultdict)."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[step] += time.perf_counter() - start
-
-
 @dataclass(frozen=True)
 class FittedModel:
     """One fitted model of an entry, read and assigned: what every chain of it shares."""
@@ -74,7 +62,7 @@ def write_chain_sample(
     fitted: FittedModel, chain: str, samples_dir: Path, max_memory: int | None
 ) -> str:
     """Cut, label, score and write the sample of the central chain `chain` of `fitted`;
-    returns its id. A CurationError is the chain's exclusion."""
+    returns its id. A DataError is the chain's exclusion."""
     settings, density, timings = fitted.settings, fitted.density, fitted.timings
     with timed(timings, "crop"):
         try:
@@ -85,11 +73,11 @@ def write_chain_sample(
                 settings.crop.voxel_size,
             )
         except ValueError as exc:
-            raise CurationError(Reason.CHAIN_OUTSIDE_MAP, f"chain {chain}: {exc}") from exc
+            raise DataError(Reason.CHAIN_OUTSIDE_MAP, f"chain {chain}: {exc}") from exc
         _check_box_memory(box, chain, max_memory, held=density.data.nbytes)
         boxed = resample_box(density, box)
     if not np.any(boxed):
-        raise CurationError(Reason.CHAIN_EMPTY_BOX, f"the box around chain {chain} is empty")
+        raise DataError(Reason.CHAIN_EMPTY_BOX, f"the box around chain {chain} is empty")
     with timed(timings, "label"):
         ca = ca_array(fitted.residues)
         labels = label_voxels(
@@ -100,7 +88,7 @@ def write_chain_sample(
     if quality.bin == 4:
         f1 = quality.helix_similarity
         contour = fitted.contour
-        raise CurationError(
+        raise DataError(
             Reason.QUALITY_BIN_4,
             f"chain {chain}: helix similarity {'none' if f1 is None else f'{f1:.3f}'} "
             f"(< {settings.quality.f1_threshold:g}) and |precision - recall| "
@@ -197,7 +185,7 @@ def _check_box_memory(box: CropBox, chain: str, max_memory: int | None, held: in
     budget = memory_budget() if max_memory is None else max_memory - held
     if need > budget:
         nx, ny, nz = box.shape_xyz
-        raise CurationError(
+        raise DataError(
             Reason.CHAIN_BOX_TOO_LARGE,
             f"chain {chain}: its padded box of {nx}×{ny}×{nz} voxels at {box.voxel_size:g} Å "
             f"needs about {need / 1e9:.2f} GB, the budget is {budget / 1e9:.2f} GB",
@@ -222,7 +210,7 @@ def _chain_quality(
             boxed, origin, voxel_size, chain_atoms, others, contour[0], q
         )
     except ValueError as exc:
-        raise CurationError(Reason.CHAIN_OUTSIDE_MAP, f"chain {chain}: {exc}") from exc
+        raise DataError(Reason.CHAIN_OUTSIDE_MAP, f"chain {chain}: {exc}") from exc
     return SampleQuality(
         helix_similarity=None if helix_f1 is None else round(helix_f1, 4),
         helices=tuple(

@@ -22,8 +22,9 @@ import numpy as np
 
 from cryosse.acquire.locate import LocatedEntry, LocatedModel
 from cryosse.core.classes import HELIX, code_to_class
-from cryosse.core.reasons import CurationError, Reason, is_environment_fault
-from cryosse.curate.chain_sample import FittedModel, timed, write_chain_sample
+from cryosse.core.reasons import DataError, Reason, is_environment_fault
+from cryosse.core.timing import timed
+from cryosse.curate.chain_sample import FittedModel, write_chain_sample
 from cryosse.curate.chains import ChainCandidate, choose_chains
 from cryosse.curate.crop import map_extent
 from cryosse.curate.dssp import assign_dssp
@@ -104,7 +105,7 @@ def _curate_entry(
         with timed(result.timings, "read"):
             check_map_work(located.map_path or "", max_memory)
             density = read_map(located.map_path or "")
-    except CurationError as exc:
+    except DataError as exc:
         entry_row("excluded", exc.reason, exc.message)
         return result
 
@@ -120,7 +121,7 @@ def _curate_entry(
             model_row(model.replaces, "replaced", Reason.MODEL_SUPERSEDED.value, message)
         try:
             n_kept += _curate_model(job, model)
-        except CurationError as exc:
+        except DataError as exc:
             model_row(model.pdb_id, "excluded", str(exc.reason), exc.message)
         except Exception as exc:  # an unforeseen failure of the data must not kill the run
             if is_environment_fault(exc):
@@ -166,12 +167,12 @@ def _contour(
 def _curate_model(job: _Job, model: LocatedModel) -> int:
     emdb, pdb, settings = job.located.emdb_id, model.pdb_id, job.settings
     if model.reason is not None:
-        raise CurationError(Reason(model.reason), model.message or model.reason)
+        raise DataError(Reason(model.reason), model.message or model.reason)
     with timed(job.result.timings, "read"):
         structure = read_model(model.path or "")
         residues = protein_residues(structure)
     if not residues:
-        raise CurationError(Reason.NO_PROTEIN, f"{pdb}: no amino-acid residue with a Cα atom")
+        raise DataError(Reason.NO_PROTEIN, f"{pdb}: no amino-acid residue with a Cα atom")
     inside = _check_fit(job, pdb, residues)
 
     with timed(job.result.timings, "dssp"):
@@ -212,7 +213,7 @@ def _curate_model(job: _Job, model: LocatedModel) -> int:
             continue
         try:
             sid = write_chain_sample(fitted, decision.name, job.samples_dir, job.max_memory)
-        except CurationError as exc:
+        except DataError as exc:
             chain_row(decision.name, "excluded", str(exc.reason), exc.message)
             continue
         job.result.samples.append(sid)
@@ -228,13 +229,13 @@ def _check_fit(job: _Job, pdb: str, residues: list[Residue]) -> np.ndarray:
     values, inside = job.density.values_at(ca_array(residues))
     fraction_inside = float(inside.mean())
     if fraction_inside < fit.min_fraction_inside:
-        raise CurationError(
+        raise DataError(
             Reason.MODEL_OUTSIDE_MAP,
             f"{pdb}: only {fraction_inside:.0%} of its Cα atoms lie inside the map of {emdb}",
         )
     median_pct = float(np.median(density_percentiles(job.density, values[inside])))
     if median_pct < fit.min_density_percentile:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_MODEL_MISMATCH,
             f"{pdb} does not sit on the density of {emdb}: median density percentile at its Cα "
             f"atoms is {median_pct:.1f} (minimum {fit.min_density_percentile:g})",

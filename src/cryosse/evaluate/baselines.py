@@ -46,7 +46,7 @@ import numpy as np
 from scipy import ndimage
 
 from cryosse.core.classes import BACKGROUND, HELIX, SHEET
-from cryosse.core.grid import BASELINES
+from cryosse.core.run_grid import BASELINES
 from cryosse.curate.quality import fallback_contour
 
 BASELINE_TITLES = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.grid import LOSSES
+from cryosse.core.run_grid import LOSSES
 from cryosse.evaluate.evaluation import CaseResult
 
 # evaluation/<loss>/seed_<seed>/cases.tsv read by loss, then seed

@@ -6,7 +6,7 @@ a study spread over several machines loses only the runs in flight.
     <record>/runs/<run_id>/cases.tsv      its test cases (cryosse.evaluate.evaluation)
 
 Never a checkpoint: a run is finished when its three files are there, and the tables are
-computed from the cases alone. The plan follows the workflow's grid (cryosse.core.grid): the
+computed from the cases alone. The plan follows the workflow's grid (cryosse.core.run_grid): the
 selection runs (first seed) first; once every selection run of a loss is recorded, the other
 seeds of the setting chosen on validation.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from cryosse.core.atomic import atomic_directory
-from cryosse.core.grid import RunSpec, seeds, selection_grid
 from cryosse.core.hashing import sha256_file
+from cryosse.core.run_grid import RunSpec, seeds, selection_grid
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, read_cases
 from cryosse.learn.selection import select_best_runs

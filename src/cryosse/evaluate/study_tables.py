@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.grid import LOSSES
+from cryosse.core.run_grid import LOSSES
 from cryosse.evaluate.evaluation import CaseResult
 from cryosse.evaluate.map_bootstrap import (
     CasesByLossSeed,

@@ -29,7 +29,7 @@ import numpy as np
 
 from cryosse import __version__
 from cryosse.core.atomic import atomic_path
-from cryosse.core.reasons import CurationError, Reason, is_environment_fault
+from cryosse.core.reasons import DataError, Reason, is_environment_fault
 from cryosse.io.map_plan import VOXEL_RANGE_A, MapPlan, plan_map, unreadable
 
 # Voxel sizes outside this range are header errors, not maps (Å).
@@ -78,7 +78,7 @@ def check_map_work(
     grid_step: float | None = None,
     bytes_per_grid_voxel: float = 0.0,
 ) -> MapPlan:
-    """The one check before a map is read: refuse (CurationError MAP_TOO_LARGE) a map whose
+    """The one check before a map is read: refuse (DataError MAP_TOO_LARGE) a map whose
     header implies more than `budget` bytes (default: memory_budget()) to read it and, when
     the caller resamples the whole map at `grid_step` Å, `bytes_per_grid_voxel` per voxel of
     that grid. Broken headers raise MAP_UNREADABLE (see plan_map)."""
@@ -90,7 +90,7 @@ def check_map_work(
     if need > budget:
         nx, ny, nz = plan.shape_xyz
         at_grid = f", {grid:,} voxels at {grid_step:g} Å" if grid else ""
-        raise CurationError(
+        raise DataError(
             Reason.MAP_TOO_LARGE,
             f"{Path(path).name}: {nx}×{ny}×{nz} voxels of "
             f"{'×'.join(f'{v:.3g}' for v in plan.voxel_size)} Å{at_grid}, extended header "
@@ -111,7 +111,7 @@ def _gunzip_limited(path: Path, implied: int) -> bytes:
         while chunk := handle.read(min(_CHUNK, limit + 1 - buffer.tell())):
             buffer.write(chunk)
             if buffer.tell() > limit:
-                raise CurationError(
+                raise DataError(
                     Reason.MAP_TOO_LARGE,
                     f"{path.name}: the gzip stream expands beyond the {implied} bytes its MRC "
                     "header implies",
@@ -162,7 +162,7 @@ def _open_mrc(path: Path, plan: MapPlan) -> tuple[np.ndarray, np.recarray, np.nd
             opened = mrcfile.open(path, permissive=True, mode="r")
         with opened as mrc:
             if mrc.data is None:
-                raise CurationError(
+                raise DataError(
                     Reason.MAP_UNREADABLE,
                     f"{path.name}: MRC header unreadable or data block missing "
                     f"({'; '.join(str(w.message) for w in caught) or 'no data'})",
@@ -183,32 +183,32 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
       ChimeraX convention, which EMDB maps follow).
     - Non-standard machine stamps are accepted (mrcfile permissive mode).
     - A constant map is refused unless `allow_constant` (a predicted mask may be all zero).
-    Raises CurationError(MAP_MISSING / MAP_UNREADABLE / MAP_INVALID_VALUES).
+    Raises DataError(MAP_MISSING / MAP_UNREADABLE / MAP_INVALID_VALUES).
     """
     path = Path(path)
     plan = plan_map(path)
     try:
         data, header, voxel = _open_mrc(path, plan)
-    except CurationError:
+    except DataError:
         raise
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE, f"{path.name}: corrupt or truncated gzip ({exc})"
         ) from exc
     except (ValueError, OSError, IndexError, TypeError) as exc:
         if is_environment_fault(exc):
             raise
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE, f"{path.name}: not a readable MRC map ({exc})"
         ) from exc
 
     if data.ndim != 3 or min(data.shape) < 2:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE, f"{path.name}: expected a 3D volume, got shape {data.shape}"
         )
     axes = [int(header.mapc), int(header.mapr), int(header.maps)]  # spatial axis of col/row/sec
     if sorted(axes) != [1, 2, 3]:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE, f"{path.name}: invalid MAPC/MAPR/MAPS axis order {axes}"
         )
     # Array axes are (sec, row, col) = spatial axes (maps, mapr, mapc); reorder to (z, y, x).
@@ -216,7 +216,7 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
     data = np.ascontiguousarray(np.transpose(data, [file_axes.index(a) for a in (3, 2, 1)]))
 
     if not np.all(np.isfinite(voxel)) or np.any(voxel < _MIN_VOXEL) or np.any(voxel > _MAX_VOXEL):
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE,
             f"{path.name}: implausible voxel size {voxel.round(4).tolist()} Å",
         )
@@ -230,7 +230,7 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
             start[spatial - 1] = start_file[file_axis]
         origin = start * voxel
     if np.any(np.abs(origin) > _MAX_ORIGIN):
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE,
             f"{path.name}: implausible origin ({', '.join(f'{v:.4g}' for v in origin)}) Å "
             f"(the header's ORIGIN or NSTART; at most {_MAX_ORIGIN:g} Å from 0)",
@@ -238,11 +238,11 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
 
     n_bad = int(np.count_nonzero(~np.isfinite(data)))
     if n_bad:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_INVALID_VALUES, f"{path.name}: {n_bad} voxels are NaN or infinite"
         )
     if not allow_constant and float(data.max()) == float(data.min()):
-        raise CurationError(
+        raise DataError(
             Reason.MAP_INVALID_VALUES, f"{path.name}: the map is constant ({float(data.max())})"
         )
     return DensityMap(data=data, origin=origin, voxel_size=voxel)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cryosse.core.ids import normalize_emdb_id
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,14 @@ def _float(node: ET.Element | None) -> float | None:
 
 
 def parse_header(path: str | Path) -> EntryHeader:
-    """Read one header file; raise CurationError(HEADER_MISSING / HEADER_INVALID)."""
+    """Read one header file; raise DataError(HEADER_MISSING / HEADER_INVALID)."""
     path = Path(path)
     if not path.is_file():
-        raise CurationError(Reason.HEADER_MISSING, f"header file {path.name} not found")
+        raise DataError(Reason.HEADER_MISSING, f"header file {path.name} not found")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise CurationError(
+        raise DataError(
             Reason.HEADER_INVALID, f"header {path.name} is not valid XML: {exc}"
         ) from exc
     return parse_header_element(root, source=path.name)
@@ -71,9 +71,7 @@ def parse_header(path: str | Path) -> EntryHeader:
 
 def parse_header_element(root: ET.Element, source: str = "header") -> EntryHeader:
     if root.tag != "emd":
-        raise CurationError(
-            Reason.HEADER_INVALID, f"{source}: root element is <{root.tag}>, not <emd>"
-        )
+        raise DataError(Reason.HEADER_INVALID, f"{source}: root element is <{root.tag}>, not <emd>")
     emdb_id = normalize_emdb_id(root.get("emdb_id", ""))
 
     status = _text(root.find("admin/current_status/code")) or "REL"
@@ -168,7 +166,7 @@ def map_resolution(map_path: str | Path) -> dict[str, Any]:
         }
     try:
         parsed = parse_header(header)
-    except CurationError as exc:
+    except DataError as exc:
         return {
             "value_A": None,
             "source": f"unreadable EMDB header: {exc.message}",

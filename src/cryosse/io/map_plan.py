@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryosse.core.reasons import CurationError, Reason, is_environment_fault
+from cryosse.core.reasons import DataError, Reason, is_environment_fault
 
 # Voxel sizes outside this range are header errors, not maps (Å).
 VOXEL_RANGE_A = (0.1, 20.0)
@@ -60,17 +60,17 @@ class MapPlan:
         return self.file_bytes + self.voxels * _READ_BYTES_PER_VOXEL
 
 
-def unreadable(path: Path, why: str) -> CurationError:
-    return CurationError(Reason.MAP_UNREADABLE, f"{path.name}: {why}")
+def unreadable(path: Path, why: str) -> DataError:
+    return DataError(Reason.MAP_UNREADABLE, f"{path.name}: {why}")
 
 
 def plan_map(path: str | Path) -> MapPlan:
     """Read only the MRC header of `path` (plain or gzipped) and check it against the file:
-    sizes, mode, voxel size, extended header, an orthogonal cell. Raises CurationError
+    sizes, mode, voxel size, extended header, an orthogonal cell. Raises DataError
     (MAP_MISSING, MAP_UNREADABLE, MAP_NOT_ORTHOGONAL)."""
     path = Path(path)
     if not path.is_file():
-        raise CurationError(Reason.MAP_MISSING, f"map file {path.name} not found")
+        raise DataError(Reason.MAP_MISSING, f"map file {path.name} not found")
     gzipped = _is_gzip(path)
     try:
         if gzipped:
@@ -141,7 +141,7 @@ def _check_orthogonal(path: Path, angles: tuple[float, ...], skew_flag: int) -> 
     every grid here is orthogonal, and reading such a map as one would misplace its density. All
     three angles 0 is an unset cell, read as 90° (as ChimeraX and mrcfile do)."""
     if skew_flag == 1:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_NOT_ORTHOGONAL,
             f"{path.name}: the header asks for a skew transformation (LSKFLG 1), not supported",
         )
@@ -149,7 +149,7 @@ def _check_orthogonal(path: Path, angles: tuple[float, ...], skew_flag: int) -> 
         return
     if not all(math.isfinite(a) and abs(a - 90.0) <= _ANGLE_TOLERANCE for a in angles):
         shown = ", ".join(f"{a:g}" for a in angles)
-        raise CurationError(
+        raise DataError(
             Reason.MAP_NOT_ORTHOGONAL,
             f"{path.name}: cell angles ({shown})°, not 90°: non-orthogonal maps are not supported",
         )

@@ -30,7 +30,7 @@ import numpy as np
 
 from cryosse.core.atomic import atomic_directory
 from cryosse.core.classes import CLASS_NAMES
-from cryosse.core.reasons import CurationError, is_environment_fault
+from cryosse.core.reasons import DataError, is_environment_fault
 from cryosse.io.density import write_map
 from cryosse.io.map_plan import plan_map
 
@@ -256,7 +256,7 @@ def _read_grid(path: Path, shape_zyx: tuple[int, int, int]) -> np.ndarray:
         raise _error(path, "missing")
     try:
         plan_map(path)
-    except CurationError as exc:
+    except DataError as exc:
         raise _error(path, exc.message.removeprefix(f"{path.name}: ")) from None
     try:
         with mrcfile.open(path, permissive=True) as mrc:

@@ -18,7 +18,7 @@ import torch
 
 from cryosse.core.atomic import atomic_path
 from cryosse.core.config import ModelSettings
-from cryosse.core.grid import RunSpec
+from cryosse.core.run_grid import RunSpec
 from cryosse.learn.checkpoint import NetworkGrid, make_checkpoint
 from cryosse.learn.settings import TrainSettings
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cryosse.core.grid import LOSSES
+from cryosse.core.run_grid import LOSSES
 from cryosse.core.tsv import write_tsv
 
 SELECTION_COLUMNS = ["loss", "run_id", "lr", "gamma", "best_epoch", "val_metric", "runs", "why"]

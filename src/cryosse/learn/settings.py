@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryosse.core.config import settings_from
-from cryosse.core.grid import GRID_KEYS
+from cryosse.core.run_grid import GRID_KEYS
 from cryosse.learn.device import Choice, Device, choose_device
 
-# Keys of the `training` section that are not TrainSettings: the grid (cryosse.core.grid; a run's
-# seed is its RunSpec's) and the resources each job asks a scheduler for (rules/learn.smk).
+# Keys of the `training` section that are not TrainSettings: the grid (cryosse.core.run_grid; a
+# run's seed is its RunSpec's) and the resources each job asks a scheduler for (rules/learn.smk).
 TRAINING_GRID_AND_RESOURCES = (*GRID_KEYS, "gpu", "mem_mb", "runtime")
 
 
@@ -37,8 +37,8 @@ class TrainSettings:
 
     @classmethod
     def from_config(cls, training: dict[str, Any]) -> TrainSettings:
-        """From the config's `training` section; the grid's keys are read by cryosse.core.grid and
-        the job's resources by the rules."""
+        """From the config's `training` section; the grid's keys are read by
+        cryosse.core.run_grid and the job's resources by the rules."""
         return settings_from(
             cls,
             training,

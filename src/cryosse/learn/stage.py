@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryosse.core.grid import run_spec, seed_run_id
+from cryosse.core.run_grid import run_spec, seed_run_id
 from cryosse.io.run_layout import fold_roles, read_best_runs, sample_dirs, split_roles
 from cryosse.learn.device import require_gpu
 from cryosse.learn.selection import select_best_runs, write_selection

@@ -44,8 +44,8 @@ from tqdm import tqdm
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import HELIX, SHEET
 from cryosse.core.config import ModelSettings
-from cryosse.core.grid import RunSpec
 from cryosse.core.metrics import selection_metric, voxel_f1
+from cryosse.core.run_grid import RunSpec
 from cryosse.learn.augment import Box, apply_symmetry, coarsen_box, load_box, random_crop, zoned
 from cryosse.learn.checkpoint import network_grid, save_checkpoint, training_data_summary
 from cryosse.learn.device import Device, describe_cpu

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryosse.core.grid import LOSSES
+from cryosse.core.run_grid import LOSSES
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, read_cases
 from cryosse.io.sample import read_sample

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cryosse.core.atomic import write_text_atomic
-from cryosse.core.grid import LOSSES, seeds, selection_grid
+from cryosse.core.run_grid import LOSSES, seeds, selection_grid
 from cryosse.core.tsv import tsv_text
 from cryosse.evaluate.evaluation import CaseResult, load_model
 from cryosse.evaluate.record import (

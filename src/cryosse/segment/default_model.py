@@ -29,9 +29,9 @@ from typing import Any
 from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.grid import seed_of
 from cryosse.core.ids import entry_origin
 from cryosse.core.metrics import weighted_average
+from cryosse.core.run_grid import seed_of
 from cryosse.evaluate.evaluation import CaseResult, read_cases
 from cryosse.io.run_layout import checkpoint_of, read_best_runs, sample_dirs, split_roles
 from cryosse.io.sample import SampleMeta

@@ -127,7 +127,7 @@ def segment_map(
     the probability is at least this (e.g. 0.9, as Emap2sec+ offers).
     on_input_grid: the output maps on the input's grid instead of the 1 Å grid.
     `out_dir` is created, checked writable and locked (cryosse.core.output_folder) before any work.
-    Raises SegmentError, CheckpointError, FolderError or CurationError (bad map) with a one-line
+    Raises SegmentError, CheckpointError, FolderError or DataError (bad map) with a one-line
     message.
     """
     started = time.perf_counter()

@@ -20,7 +20,7 @@ from typing import Any
 
 from cryosse.acquire.locate import LocatedEntry
 from cryosse.core.atomic import write_text_atomic
-from cryosse.core.grid import BASELINES
+from cryosse.core.run_grid import BASELINES
 from cryosse.core.tsv import read_tsv, write_tsv
 from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.external import evaluate_external

@@ -14,7 +14,7 @@ import gemmi
 import numpy as np
 
 from cryosse.core.ids import normalize_pdb_id
-from cryosse.core.reasons import CurationError
+from cryosse.core.reasons import DataError
 
 B_CLIP = (5.0, 150.0)
 B_DEFAULT = 40.0
@@ -45,7 +45,7 @@ def structure_pdb_id(path: Path) -> str:
     stem = path.name.lower().split(".")[0]
     try:
         return normalize_pdb_id(stem)
-    except CurationError as exc:
+    except DataError as exc:
         raise SimulationError("invalid_id", str(exc)) from exc
 
 

@@ -40,7 +40,7 @@ from cryosse.core.ids import (
     normalize_pdb_id,
     reserved_entry_id,
 )
-from cryosse.core.reasons import CurationError
+from cryosse.core.reasons import DataError
 from cryosse.core.tsv import tsv_text
 from cryosse.io.density import read_map
 from cryosse.io.realdata import read_entries
@@ -237,7 +237,7 @@ def derive_pairs(
             }
             try:
                 record = derive_entry(pair, emdb_id, mirror_root, seed)
-            except (ValueError, OSError, CurationError) as exc:
+            except (ValueError, OSError, DataError) as exc:
                 row.update(status="skipped", reason=str(exc))
             else:
                 row.update(target_resolution=f"{record['target_resolution']:.2f}")
