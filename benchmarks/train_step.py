@@ -90,7 +90,7 @@ from cryosse.learn.augment import Box
 from cryosse.learn.device import Device
 from cryosse.learn.losses import SegmentationLoss
 from cryosse.learn.predict import predict_box
-from cryosse.learn.training import _seed_everything, train_step
+from cryosse.learn.training import seed_everything, train_step
 from cryosse.learn.unet import UNet3D, count_parameters
 
 SEED = 0
@@ -251,7 +251,7 @@ def _prepare(
     state: dict[str, Any] | None = None,
     dropout: float = 0.5,
 ):
-    _seed_everything(SEED)
+    seed_everything(SEED)
     model = UNet3D(base=base, dropout=dropout).to(device)
     if state is not None:
         model.load_state_dict(state)
@@ -376,7 +376,7 @@ def loss_curves(
     compile_timeout: float | None,
 ) -> dict[str, Any]:
     """Train both configs from the same weights on the same fixed batch; both loss curves."""
-    _seed_everything(SEED)
+    seed_everything(SEED)
     state = copy.deepcopy(UNet3D(base=base).state_dict())
     data = make_data(size, 1)
     loss_fn = SegmentationLoss("FL_DL", gamma=2.0)
@@ -390,7 +390,7 @@ def loss_curves(
         model, optimizer, step_fn = _prepare(cfg, base, device, state, dropout)
         x, y, m = _inputs(cfg, data, device)
         model.train()
-        _seed_everything(
+        seed_everything(
             SEED + 1
         )  # the same dropout draws (the masks still depend on the memory format)
         try:

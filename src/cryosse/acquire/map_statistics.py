@@ -20,6 +20,7 @@ import numpy as np
 from cryosse.acquire.download_errors import Rejected
 from cryosse.acquire.verification import NOT_VERIFIABLE, file_identity, recalled, remember
 from cryosse.core.reasons import is_environment_fault
+from cryosse.io.map_plan import header_byte_order
 
 # The header's map statistics, compared with tolerances in units of the published value range
 # (maximum - minimum): EMDB prints them with a few significant digits; another map's values
@@ -108,11 +109,7 @@ def _map_statistics(path: Path) -> MapStatistics:
         head = handle.read(_MRC_HEADER_BYTES)
         if len(head) < _MRC_HEADER_BYTES:
             raise ValueError(f"{path.name}: shorter than an MRC header")
-        order = ">" if head[212] == 0x11 else "<"
-        if struct.unpack(order + "i", head[12:16])[0] not in _MRC_DTYPES:
-            other = "<" if order == ">" else ">"
-            if struct.unpack(other + "i", head[12:16])[0] in _MRC_DTYPES:
-                order = other
+        order = header_byte_order(head, _MRC_DTYPES)
         nx, ny, nz, mode = struct.unpack(order + "4i", head[:16])
         nsymbt = struct.unpack(order + "i", head[92:96])[0]
         if mode not in _MRC_DTYPES or min(nx, ny, nz) < 1 or nsymbt < 0:

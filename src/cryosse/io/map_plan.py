@@ -13,6 +13,7 @@ import gzip
 import math
 import struct
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,18 @@ def unreadable(path: Path, why: str) -> DataError:
     return DataError(Reason.MAP_UNREADABLE, f"{path.name}: {why}")
 
 
+def header_byte_order(head: bytes, known_modes: Collection[int]) -> str:
+    """The struct byte order ("<" or ">") of an MRC header. The machine stamp (byte 212) says
+    it: 0x44 little-endian, 0x11 big-endian; a non-standard stamp (accepted, as mrcfile's
+    permissive mode does) is told by which order reads a known mode."""
+    order = ">" if head[212] == 0x11 else "<"
+    if struct.unpack(order + "i", head[12:16])[0] not in known_modes:
+        other = "<" if order == ">" else ">"
+        if struct.unpack(other + "i", head[12:16])[0] in known_modes:
+            return other
+    return order
+
+
 def plan_map(path: str | Path) -> MapPlan:
     """Read only the MRC header of `path` (plain or gzipped) and check it against the file:
     sizes, mode, voxel size, extended header, an orthogonal cell. Raises DataError
@@ -87,13 +100,7 @@ def plan_map(path: str | Path) -> MapPlan:
         raise unreadable(
             path, f"not a readable MRC map ({len(head)} bytes, shorter than an MRC header)"
         )
-    # The machine stamp (byte 212) says the byte order: 0x44 little-endian, 0x11 big-endian;
-    # a non-standard stamp (accepted, as mrcfile's permissive mode does) is told by the mode.
-    order = ">" if head[212] == 0x11 else "<"
-    if struct.unpack(order + "i", head[12:16])[0] not in _MODE_BYTES:
-        other = "<" if order == ">" else ">"
-        if struct.unpack(other + "i", head[12:16])[0] in _MODE_BYTES:
-            order = other
+    order = header_byte_order(head, _MODE_BYTES)
     nx, ny, nz, mode = struct.unpack(order + "4i", head[:16])
     mx, my, mz = struct.unpack(order + "3i", head[28:40])
     cell = struct.unpack(order + "3f", head[40:52])

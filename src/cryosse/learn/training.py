@@ -101,7 +101,7 @@ def validate(
     return result
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -183,7 +183,7 @@ def _set_up(
     # before anything is allocated: absurd settings end here in one line, not minutes later
     check_training_memory(model_settings, settings, train_dirs, val_dirs, grid.factor, device)
     torch.backends.cudnn.benchmark = settings.cudnn_benchmark
-    _seed_everything(spec.seed)
+    seed_everything(spec.seed)
     model = build_model(model_settings).to(device.torch_device)
     if device.channels_last:
         # Module.to's stub overloads omit memory_format, which it accepts at run time
