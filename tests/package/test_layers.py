@@ -88,3 +88,20 @@ def test_a_wrong_import_is_caught(tmp_path: Path) -> None:
         "cryosse.core.ids (core) imports cryosse.report.html (report)",
         "cryosse.core.ids (core) imports cryosse.segment.predict (segment)",
     ]
+
+
+def test_contributing_lists_every_module() -> None:
+    """CONTRIBUTING.md's layer table is where a newcomer finds a module: a module added, moved
+    or renamed appears there under its layer."""
+    rows = {}
+    for line in (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8").splitlines():
+        cells = line.split("|")
+        if len(cells) == 5 and cells[1].strip().strip("`") in LAYERS:
+            rows[cells[1].strip().strip("`")] = cells[3]
+    missing = [
+        f"{layer}.{path.stem}"
+        for layer in LAYERS
+        for path in sorted((PACKAGE / layer).glob("*.py"))
+        if not path.stem.startswith("__") and f"`{path.stem}`" not in rows.get(layer, "")
+    ]
+    assert not missing, f"add to CONTRIBUTING.md's layer table: {missing}"
