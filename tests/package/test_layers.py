@@ -105,3 +105,18 @@ def test_contributing_lists_every_module() -> None:
         if not path.stem.startswith("__") and f"`{path.stem}`" not in rows.get(layer, "")
     ]
     assert not missing, f"add to CONTRIBUTING.md's layer table: {missing}"
+
+
+def test_no_stage_imports_another_stage_entry() -> None:
+    """A stage.py is what the workflow calls, not a library: what later stages need of an
+    earlier one (the manifest, the split's sample folders, the best runs) is handed over in io
+    (io.sample, io.run_layout). Only the command line, which runs stages as the rules do,
+    calls other stages' entries."""
+    crossing = sorted(
+        f"{module} imports {used}"
+        for module, used_set in package_imports().items()
+        if layer_of(module) != "cli"
+        for used in used_set
+        if used.endswith(".stage") and layer_of(used) != layer_of(module)
+    )
+    assert not crossing, crossing
