@@ -56,7 +56,7 @@ def chosen_run(loss, seed):
 def chosen_checkpoint(wildcards):
     """best.pt of the chosen setting of the loss, with the seed."""
     run_id = chosen_run(wildcards.loss, int(wildcards.seed))
-    return expand(rules.train_model.output.best, run_id=run_id)
+    return expand(rules.train_model.output.best, run_id=run_id)[0]
 
 
 def chosen_summary(wildcards):
@@ -64,7 +64,7 @@ def chosen_summary(wildcards):
     jobs instead of best_runs.tsv, so that a new run that does not change the choice re-runs
     no fold."""
     run_id = chosen_run(wildcards.loss, SEEDS[0])
-    return expand(rules.train_model.output.summary, run_id=run_id)
+    return expand(rules.train_model.output.summary, run_id=run_id)[0]
 
 
 def trained_runs(wildcards):
