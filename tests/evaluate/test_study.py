@@ -39,7 +39,8 @@ def _study(sheet_gain: float, maps: int = 12, seeds: int = 3) -> dict:
     rng = np.random.default_rng(1)
     base = rng.uniform(0.3, 0.6, size=maps)
     by_loss: dict = {}
-    for loss, gain in (("CE", 0.0), ("FL", 0.0), ("DL", 0.0), ("FL_DL", sheet_gain)):
+    gains = (("CE", 0.0), ("FL", 0.0), ("DL", 0.0), ("CE_DL", 0.0), ("FL_DL", sheet_gain))
+    for loss, gain in gains:
         by_loss[loss] = {
             s: [
                 _case(f"EMD-{1000 + m}_1abc_A", 0.6, float(base[m] + gain + rng.normal(0, 0.02)))
@@ -57,6 +58,17 @@ def test_a_clear_gain_is_reproduced_and_its_size_checked_against_the_paper() -> 
     assert float(lift["ci_low"]) > 0.05 and "+8.8 is inside" in lift["why"]
     assert rows[PAPER_CLAIMS[3].text]["verdict"] == "inconclusive"  # FL = CE here
     assert rows[PAPER_CLAIMS[0].text]["verdict"] == "reproduced"  # FL_DL ranks first
+
+
+def test_best_overall_is_not_tested_until_every_loss_has_results() -> None:
+    """FL_DL alone (the study's first runs) ranks first in every resample: no verdict."""
+    study = _study(0.088)
+    del study["CE_DL"]
+    rows = {r["claim"]: r for r in verdicts(study, resamples=200)}
+    best = rows[PAPER_CLAIMS[0].text]
+    assert best["verdict"] == "not tested" and "CE_DL" in best["why"]
+    only = {r["claim"]: r for r in verdicts({"FL_DL": study["FL_DL"]}, resamples=200)}
+    assert {r["verdict"] for r in only.values()} == {"not tested"}
 
 
 def test_no_gain_is_inconclusive_with_the_maps_a_test_would_need() -> None:

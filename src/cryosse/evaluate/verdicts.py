@@ -6,7 +6,8 @@ zero, *refuted* when it lies below, and *inconclusive* otherwise; then the maps 
 separate a difference of the published size (or, without one, of the observed size) at
 α = 0.05 with 80 % power are estimated from the sd of the per-map paired differences
 (n = ((1.96 + 0.84) sd / δ)²). "FL_DL is best overall" is reproduced when FL_DL ranks first
-in at least 95 % of the resamples, refuted when another loss does. With fewer than MIN_MAPS
+in at least 95 % of the resamples, refuted when another loss does; it is tested only once all
+five losses have results. With fewer than MIN_MAPS
 test maps every claim is inconclusive.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from cryosse.core.run_grid import LOSSES
 from cryosse.evaluate.map_bootstrap import (
     CasesByLossSeed,
     LossArrays,
@@ -103,7 +105,10 @@ def verdicts(
     rows: list[dict[str, Any]] = []
     for claim in claims:
         row: dict[str, Any] = {"claim": claim.text, "maps": arrays.n_maps}
-        needed = [claim.better] + ([claim.worse] if claim.worse else [])
+        # "best overall" is a claim about all five losses: with one missing it is not tested
+        # (FL_DL alone would rank first in every resample)
+        rivals = [claim.worse] if claim.worse else [x for x in LOSSES if x != claim.better]
+        needed = [claim.better, *rivals]
         missing = [x for x in needed if x not in arrays.losses]
         if missing or weights is None:
             rows.append(row | {"verdict": "not tested", "why": f"no results for {missing}"})
