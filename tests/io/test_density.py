@@ -11,23 +11,7 @@ import pytest
 
 from cryosse.core.reasons import DataError, Reason
 from cryosse.io.density import check_map_work, memory_budget, read_map, write_map
-from tests.support.mrc import mrc_header, patched
-
-
-def _write(
-    path: Path,
-    file_data: np.ndarray,
-    voxel,
-    origin=(0.0, 0.0, 0.0),
-    axes=(1, 2, 3),
-    nstart=(0, 0, 0),
-) -> None:
-    with mrcfile.new(path, overwrite=True) as mrc:
-        mrc.set_data(file_data.astype(np.float32))
-        mrc.voxel_size = voxel
-        mrc.header.mapc, mrc.header.mapr, mrc.header.maps = axes
-        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
-        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = nstart
+from tests.support.mrc import mrc_header, patched, write_test_map
 
 
 def test_axis_order_is_honoured(realdata: Path, tmp_path: Path) -> None:
@@ -35,7 +19,7 @@ def test_axis_order_is_honoured(realdata: Path, tmp_path: Path) -> None:
     # Columns along y, rows along z, sections along x: file[s, r, c] = A[z=r, y=c, x=s].
     permuted = np.transpose(reference.data, (2, 0, 1))
     path = tmp_path / "permuted.mrc"
-    _write(path, permuted, 1.0, origin=tuple(reference.origin), axes=(2, 3, 1))
+    write_test_map(path, permuted, 1.0, origin=tuple(reference.origin), axes=(2, 3, 1))
     again = read_map(path)
     assert again.data.shape == reference.data.shape
     np.testing.assert_array_equal(again.data, reference.data)
@@ -56,7 +40,7 @@ def test_nstart_with_permuted_axes(tmp_path: Path) -> None:
     data = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
     path = tmp_path / "nstart.mrc"
     # columns = z, rows = x, sections = y; nxstart/nystart/nzstart follow the file axes.
-    _write(path, data, 2.0, axes=(3, 1, 2), nstart=(10, 20, 30))
+    write_test_map(path, data, 2.0, axes=(3, 1, 2), nstart=(10, 20, 30))
     density = read_map(path)
     # column start (10) is along z, row start (20) along x, section start (30) along y.
     np.testing.assert_allclose(density.origin, [20 * 2.0, 30 * 2.0, 10 * 2.0])
@@ -98,10 +82,10 @@ def test_bad_maps_raise_clear_reasons(
     elif make == "nan_density":
         density = read_map(source)
         density.data[10, 10, 10] = np.nan
-        _write(tmp_path / "nan.mrc", density.data, 1.0, origin=tuple(density.origin))
+        write_test_map(tmp_path / "nan.mrc", density.data, 1.0, origin=tuple(density.origin))
         path = tmp_path / "nan.mrc"
     elif make == "absurd_voxel":
-        _write(tmp_path / "vox.mrc", np.random.default_rng(0).random((8, 8, 8)), 1e-4)
+        write_test_map(tmp_path / "vox.mrc", np.random.default_rng(0).random((8, 8, 8)), 1e-4)
         path = tmp_path / "vox.mrc"
     with pytest.raises(DataError) as info:
         read_map(path)
@@ -172,7 +156,7 @@ def test_claimed_work_is_checked_against_the_budget(tmp_path: Path) -> None:
         check_map_work(bomb, budget=4 * 10**9)
     assert info.value.reason == Reason.MAP_TOO_LARGE and "2000×2000×2000" in info.value.message
     coarse = tmp_path / "coarse.mrc"
-    _write(coarse, np.random.default_rng(0).random((100, 100, 100)), 10.0)
+    write_test_map(coarse, np.random.default_rng(0).random((100, 100, 100)), 10.0)
     plan = check_map_work(coarse, budget=4 * 10**9)
     assert plan.voxels == 10**6 and plan.grid_voxels(1.0) == 10**9
     with pytest.raises(DataError, match="1,000,000,000 voxels at 1 Å") as info:

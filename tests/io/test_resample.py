@@ -5,28 +5,12 @@ import gzip
 import shutil
 from pathlib import Path
 
-import mrcfile
 import numpy as np
 
 from cryosse.curate.crop import CropBox
 from cryosse.io.density import read_map
 from cryosse.io.resample import resample_axes
-
-
-def _write(
-    path: Path,
-    file_data: np.ndarray,
-    voxel,
-    origin=(0.0, 0.0, 0.0),
-    axes=(1, 2, 3),
-    nstart=(0, 0, 0),
-) -> None:
-    with mrcfile.new(path, overwrite=True) as mrc:
-        mrc.set_data(file_data.astype(np.float32))
-        mrc.voxel_size = voxel
-        mrc.header.mapc, mrc.header.mapr, mrc.header.maps = axes
-        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
-        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = nstart
+from tests.support.mrc import write_test_map
 
 
 def test_anisotropic_voxels_give_exact_trilinear_values(tmp_path: Path) -> None:
@@ -38,7 +22,7 @@ def test_anisotropic_voxels_give_exact_trilinear_values(tmp_path: Path) -> None:
     cart = [origin[0] + x * voxel[0], origin[1] + y * voxel[1], origin[2] + z * voxel[2]]
     data = 2 * cart[0] - cart[1] + 0.5 * cart[2] + 3
     path = tmp_path / "aniso.mrc.gz"
-    _write(tmp_path / "aniso.mrc", data, voxel, origin=tuple(origin))
+    write_test_map(tmp_path / "aniso.mrc", data, voxel, origin=tuple(origin))
     with open(tmp_path / "aniso.mrc", "rb") as src, gzip.open(path, "wb") as dst:
         shutil.copyfileobj(src, dst)
     density = read_map(path)

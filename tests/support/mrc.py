@@ -1,11 +1,17 @@
-"""MRC headers built by hand, for the tests of hostile or malformed maps: the header a file
-claims is what the readers must judge before they read any data."""
+"""MRC files for the tests: headers built by hand, for hostile or malformed maps (the header a
+file claims is what the readers must judge before they read any data), and small maps with a
+given axis order, origin and start."""
 
 from __future__ import annotations
 
 import struct
 import sys
 from array import array
+from pathlib import Path
+from typing import Any
+
+import mrcfile
+import numpy as np
 
 MRC_HEADER = 1024  # bytes, without the extended header
 
@@ -43,3 +49,20 @@ def float_data(n: int) -> bytes:
     if sys.byteorder != "little":
         values.byteswap()
     return values.tobytes()
+
+
+def write_test_map(
+    path: Path,
+    file_data: np.ndarray,
+    voxel: Any,
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    axes: tuple[int, int, int] = (1, 2, 3),
+    nstart: tuple[int, int, int] = (0, 0, 0),
+) -> None:
+    """An MRC map with the given axis order (MAPC/MAPR/MAPS), ORIGIN and NSTART."""
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(file_data.astype(np.float32))
+        mrc.voxel_size = voxel
+        mrc.header.mapc, mrc.header.mapr, mrc.header.maps = axes
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
+        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = nstart

@@ -1,5 +1,5 @@
-"""The real map/model pairs of a realdata folder (`../shared/realdata`): one reader for the
-synthetic mirror (`synthetic.derive`) and the benchmarks.
+"""The real map/model pairs of a realdata folder (EMDB entries, each with its provenance): one
+reader for the synthetic mirror (`synthetic.derive`) and the benchmarks.
 
 Each entry folder `EMD-*/` holds a `provenance.json`: the entry's metadata, its `files` with a
 role each ("map", "model", "map_header_variant", ...) and the `overlap_checks` that fitted a map
