@@ -1,11 +1,13 @@
 """The loss study's statistics: per-case record, verdicts on the paper's claims, P(rank 1)."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from cryosse.evaluate.evaluation import CaseResult
 from cryosse.evaluate.map_bootstrap import map_of
 from cryosse.evaluate.study import by_stratum, case_counts, resolution_band
-from cryosse.evaluate.verdicts import PAPER_CLAIMS, rank_probabilities, verdicts
+from cryosse.evaluate.verdicts import PAPER_CLAIMS, not_learned, rank_probabilities, verdicts
 
 
 def _case(sample: str, helix: float, sheet: float, resolution: float = 6.0) -> CaseResult:
@@ -115,3 +117,29 @@ def test_strata_by_resolution_band() -> None:
     rows = {r["resolution"]: r for r in by_stratum(by_loss, bands, "resolution")}
     assert rows["9-10 Å"]["helix_f1"] == "0.700" and rows["5-6 Å"]["maps"] == 1
     assert resolution_band(None) == "NA" and resolution_band(10.0) == "9-10 Å"
+
+
+def test_a_claim_against_a_loss_that_did_not_learn_is_inconclusive() -> None:
+    """CE at a short step budget calls (almost) nothing helix or sheet: FL_DL's large lead over
+    it measures the budget, not the loss, and the verdict says so."""
+    study = _study(0.0)
+    for seeds in study["CE"].values():
+        for i, case in enumerate(seeds):
+            seeds[i] = replace(
+                case,
+                voxel_tp_helix=0,
+                voxel_pred_helix=0,
+                voxel_f1_helix=0.0,
+                voxel_tp_sheet=0,
+                voxel_pred_sheet=1,
+                voxel_f1_sheet=0.0,
+            )
+    assert set(not_learned(study)) == {"CE"}
+    rows = {r["claim"]: r for r in verdicts(study, resamples=300)}
+    lift = rows[PAPER_CLAIMS[1].text]
+    assert float(lift["ci_low"]) > 0.2  # FL_DL far ahead of the all-background CE ...
+    assert lift["verdict"] == "inconclusive"  # ... which is no test of the loss
+    assert "CE called 0.5 %" in lift["why"] and "all-background" in lift["why"]
+    assert rows[PAPER_CLAIMS[3].text]["verdict"] == "inconclusive"  # FL vs CE
+    assert rows[PAPER_CLAIMS[2].text]["verdict"] == "inconclusive"  # DL = FL_DL, no CE
+    assert "all-background" not in rows[PAPER_CLAIMS[2].text]["why"]

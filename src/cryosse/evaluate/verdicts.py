@@ -8,7 +8,10 @@ separate a difference of the published size (or, without one, of the observed si
 (n = ((1.96 + 0.84) sd / δ)²). "FL_DL is best overall" is reproduced when FL_DL ranks first
 in at least 95 % of the resamples, refuted when another loss does; it is tested only once all
 five losses have results. With fewer than MIN_MAPS
-test maps every claim is inconclusive.
+test maps every claim is inconclusive. A pairwise claim against a loss that did not learn (its
+runs called fewer than NOT_LEARNED_FRACTION of the true helix and sheet voxels helix or sheet:
+the all-background solution, which unweighted CE reaches on a short step budget) is
+inconclusive too: the difference then measures the step budget, not the loss.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ Z_ALPHA, Z_POWER = 1.96, 0.84  # two-sided 5 %, 80 % power
 # Below this many maps no verdict is given: a bootstrap over so few maps has no tails to read
 # (CASP4's 14 targets could not separate its top eight methods).
 MIN_MAPS = 5
+# A loss whose runs call under 5 % as many voxels helix or sheet as are true helix or sheet has
+# not left the all-background solution (the study's CE and FL at 4,000 steps: under 1 %).
+NOT_LEARNED_FRACTION = 0.05
 VERDICT_COLUMNS = [
     "claim",
     "verdict",
@@ -92,6 +98,23 @@ def rank_probabilities(
     ]
 
 
+def called_fraction(by_loss: CasesByLossSeed) -> dict[str, float]:
+    """Per loss: voxels called helix or sheet ÷ true helix and sheet voxels, over every test
+    case and seed (near 0: the runs predict background everywhere)."""
+    out = {}
+    for loss, seeds in by_loss.items():
+        cases = [c for cases in seeds.values() for c in cases]
+        true = sum(c.voxel_true_helix + c.voxel_true_sheet for c in cases)
+        if true:
+            out[loss] = sum(c.voxel_pred_helix + c.voxel_pred_sheet for c in cases) / true
+    return out
+
+
+def not_learned(by_loss: CasesByLossSeed) -> dict[str, float]:
+    """The losses that did not leave the all-background solution, with their called fraction."""
+    return {x: f for x, f in called_fraction(by_loss).items() if f < NOT_LEARNED_FRACTION}
+
+
 def verdicts(
     by_loss: CasesByLossSeed,
     claims: Iterable[Claim] = PAPER_CLAIMS,
@@ -102,6 +125,7 @@ def verdicts(
     when inconclusive, the maps a test would need."""
     arrays = loss_arrays(by_loss)
     weights = resample_weights(arrays, resamples, seed) if arrays.n_maps else None
+    untrained = not_learned(by_loss)
     rows: list[dict[str, Any]] = []
     for claim in claims:
         row: dict[str, Any] = {"claim": claim.text, "maps": arrays.n_maps}
@@ -145,11 +169,12 @@ def verdicts(
         observed = float(a[0] - b[0])
         low, high = np.percentile(diffs, [2.5, 97.5]) if len(diffs) else (np.nan, np.nan)
         verdict = "reproduced" if low > 0 else "refuted" if high < 0 else "inconclusive"
+        stuck = {x: untrained[x] for x in (claim.better, claim.worse) if x in untrained}
         row |= {
             "difference": number_text(observed),
             "ci_low": number_text(float(low)),
             "ci_high": number_text(float(high)),
-            "verdict": verdict,
+            "verdict": "inconclusive" if stuck else verdict,
             "why": _why(
                 claim,
                 observed,
@@ -157,7 +182,8 @@ def verdicts(
                 float(high),
                 verdict,
                 _maps_needed(arrays, claim, observed),
-            ),
+            )
+            + _not_learned_text(stuck),
         }
         rows.append(row)
     return [{k: row.get(k, "") for k in VERDICT_COLUMNS} for row in rows]
@@ -194,3 +220,13 @@ def _why(
         size = "the published" if claim.published is not None else "the observed"
         text += f"; about {needed} maps would separate {size} difference from zero"
     return text
+
+
+def _not_learned_text(stuck: dict[str, float]) -> str:
+    if not stuck:
+        return ""
+    named = ", ".join(f"{x} called {100 * f:.1f} %" for x, f in stuck.items())
+    return (
+        f"; not a test of the loss: of the true helix and sheet voxels, {named} as many helix "
+        "or sheet (the all-background solution at this step budget)"
+    )
