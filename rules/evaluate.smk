@@ -13,6 +13,7 @@ TABLES = (
     "ranks",
     "by_resolution",
     "by_quality",
+    "by_kind",
 )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from cryosse.evaluate.evaluation import CaseResult
 from cryosse.evaluate.map_bootstrap import map_of
-from cryosse.evaluate.study import by_stratum, case_counts, resolution_band
+from cryosse.evaluate.study import by_stratum, case_counts, map_kind, resolution_band
 from cryosse.evaluate.verdicts import PAPER_CLAIMS, not_learned, rank_probabilities, verdicts
 
 
@@ -117,6 +117,21 @@ def test_strata_by_resolution_band() -> None:
     rows = {r["resolution"]: r for r in by_stratum(by_loss, bands, "resolution")}
     assert rows["9-10 Å"]["helix_f1"] == "0.700" and rows["5-6 Å"]["maps"] == 1
     assert resolution_band(None) == "NA" and resolution_band(10.0) == "9-10 Å"
+    assert rows["9-10 Å"]["helix_ci_low"] == "NA"  # one map: no interval
+
+
+def test_strata_by_map_kind_with_intervals_over_maps() -> None:
+    """The strata of the real-map test bed, from the id alone; an interval over maps."""
+    assert map_kind("EMD-5168") == "real EMDB map"
+    assert map_kind("EMD-91900") == map_kind("EMD-91905") == "real assembly, low-passed"
+    assert map_kind("EMD-91003") == "derived" and map_kind("EMD-92417") == "simulated"
+    study = _study(0.0, maps=6, seeds=2)
+    kinds = {c.sample_id: map_kind(map_of(c.sample_id)) for c in study["CE"][0]}
+    rows = by_stratum(study, kinds, "map_kind")
+    ce = next(r for r in rows if r["loss"] == "CE")
+    assert ce["map_kind"] == "real EMDB map" and ce["maps"] == 6 and ce["seeds"] == 2
+    low, f1, high = (float(ce[k]) for k in ("sheet_ci_low", "sheet_f1", "sheet_ci_high"))
+    assert low < f1 < high
 
 
 def test_a_claim_against_a_loss_that_did_not_learn_is_inconclusive() -> None:

@@ -1,4 +1,4 @@
-"""The loss study's per-case record, and F1 by resolution band and quality bin.
+"""The loss study's per-case record, and F1 by resolution band, quality bin and map kind.
 
 The record keeps, per loss × seed × case × class × level, the counts behind every figure;
 the tables over seeds are in cryosse.evaluate.study_tables, the paper's claims with their
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cryosse.core.classes import SCORED_CLASSES
+from cryosse.core.ids import entry_origin
 from cryosse.core.run_grid import LOSSES
 from cryosse.evaluate.evaluation import CaseResult
 from cryosse.evaluate.map_bootstrap import (
@@ -21,8 +22,12 @@ from cryosse.evaluate.map_bootstrap import (
     loss_arrays,
     map_of,
     number_text,
+    resample_weights,
     weighted_f1,
 )
+from cryosse.synthetic.offline import held_out_ids
+
+STRATUM_RESAMPLES = 1000
 
 PER_CASE_COLUMNS = [
     "loss",
@@ -92,8 +97,9 @@ def _counts(case: CaseResult, cls: str) -> dict[str, tuple[int | None, int | Non
 def by_stratum(
     by_loss: CasesByLossSeed, stratum_of: dict[str, str], name: str
 ) -> list[dict[str, Any]]:
-    """Per loss and stratum (e.g. resolution band, quality bin): weighted voxel F1 mean over
-    seeds and the maps behind it."""
+    """Per loss and stratum (e.g. resolution band, quality bin, map kind): weighted voxel F1
+    mean over seeds, its 95 % interval over maps of the stratum (none under two maps) and the
+    maps behind it."""
     rows = []
     strata = sorted(set(stratum_of.values()))
     for loss in [x for x in LOSSES if x in by_loss]:
@@ -108,14 +114,31 @@ def by_stratum(
             arrays = loss_arrays(sub)
             if not arrays.n_maps:
                 continue
-            ones = np.ones((1, len(arrays.cluster)))
+            weights = resample_weights(arrays, STRATUM_RESAMPLES, seed=0)
             row["maps"] = arrays.n_maps
             row["cases"] = len(arrays.cluster)
             row["seeds"] = len(by_loss[loss])
             for cls in SCORED_CLASSES:
-                row[f"{cls}_f1"] = number_text(float(weighted_f1(arrays, loss, cls, ones)[0]))
+                f1 = weighted_f1(arrays, loss, cls, weights)
+                drawn = f1[1:][~np.isnan(f1[1:])]
+                low, high = np.percentile(drawn, [2.5, 97.5]) if len(drawn) else (np.nan,) * 2
+                two = arrays.n_maps >= 2
+                row[f"{cls}_f1"] = number_text(float(f1[0]))
+                row[f"{cls}_ci_low"] = number_text(float(low) if two else None)
+                row[f"{cls}_ci_high"] = number_text(float(high) if two else None)
             rows.append(row)
     return rows
+
+
+def map_kind(emdb_id: str) -> str:
+    """A test map's kind, the strata of the real-map test bed (benchmarks/real_maps.py): a real
+    EMDB map, a held-out real assembly low-passed to medium resolution (EMD-0093, EMD-3488), a
+    map derived from another real high-resolution map, or a simulated map."""
+    if emdb_id in held_out_ids():
+        return "real assembly, low-passed"
+    return {"emdb": "real EMDB map", "derived": "derived", "simulated": "simulated"}[
+        entry_origin(emdb_id)
+    ]
 
 
 def resolution_band(resolution: float | None) -> str:

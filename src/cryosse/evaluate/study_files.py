@@ -10,7 +10,14 @@ from pathlib import Path
 
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.tsv import read_tsv, tsv_text
-from cryosse.evaluate.study import PER_CASE_COLUMNS, by_stratum, case_counts, resolution_band
+from cryosse.evaluate.map_bootstrap import map_of
+from cryosse.evaluate.study import (
+    PER_CASE_COLUMNS,
+    by_stratum,
+    case_counts,
+    map_kind,
+    resolution_band,
+)
 from cryosse.evaluate.tables import write_table
 from cryosse.evaluate.verdicts import rank_probabilities, verdicts
 
@@ -19,7 +26,8 @@ def write_study_tables(
     by_seed: dict[str, dict[int, list]], out: Path, manifest: str | Path | None
 ) -> None:
     """The study's record and statistics (cryosse.evaluate.study): per_case (TSV + JSON, the
-    primary output), claims (the paper's, with verdicts), ranks, by_resolution, by_quality."""
+    primary output), claims (the paper's, with verdicts), ranks, by_resolution, by_quality,
+    by_kind."""
     rows = {r["sample_id"]: r for r in read_tsv(manifest)} if manifest else {}
     records = case_counts(by_seed, rows)
     cells = [{k: "NA" if v is None else v for k, v in r.items()} for r in records]
@@ -38,3 +46,5 @@ def write_study_tables(
     )
     bins = {s: str(rows[s].get("quality_bin", "NA")) for s in cases if s in rows}
     write_table(by_stratum(by_seed, bins, "quality_bin"), "F1 by quality bin", out / "by_quality")
+    kinds = {s: map_kind(map_of(s)) for s in cases}
+    write_table(by_stratum(by_seed, kinds, "map_kind"), "F1 by map kind", out / "by_kind")

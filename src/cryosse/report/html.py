@@ -259,6 +259,7 @@ FRAGMENTS = (
     ("seeds", "Seeds"),
     ("by_resolution", "F1 by resolution band"),
     ("by_quality", "F1 by quality bin"),
+    ("by_kind", "F1 by map kind"),
     ("paired_tests", "Tests"),
     ("table_s1", "Table S1"),
 )

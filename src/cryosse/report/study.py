@@ -5,7 +5,7 @@ not yet run) is said in `coverage` and in every figure's basis, never filled in.
     <record>/tables/  coverage, runs (every recorded run, chosen or not), table1 (mean ± sd
                       over seeds, map-level 95 % interval, voxel and residue F1, the
                       published figure beside), table2 (per test case), seeds, claims,
-                      ranks, by_resolution, by_quality, per_case, figures (the maps and
+                      ranks, by_resolution, by_quality, by_kind, per_case, figures (the maps and
                       seeds behind each figure), record.json
     <record>/figures/ f1_per_loss, paired_maps, learning_curves, f1_by_resolution (PNG);
                       montage_<case> from the study's checkpoints (`prediction_montages`)
