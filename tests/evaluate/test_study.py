@@ -149,12 +149,22 @@ def test_a_claim_against_a_loss_that_did_not_learn_is_inconclusive() -> None:
                 voxel_pred_sheet=1,
                 voxel_f1_sheet=0.0,
             )
-    assert set(not_learned(study)) == {"CE"}
+    assert set(not_learned(study)) == set(not_learned(study, "sheet")) == {"CE"}
     rows = {r["claim"]: r for r in verdicts(study, resamples=300)}
     lift = rows[PAPER_CLAIMS[1].text]
     assert float(lift["ci_low"]) > 0.2  # FL_DL far ahead of the all-background CE ...
     assert lift["verdict"] == "inconclusive"  # ... which is no test of the loss
-    assert "CE called 0.5 %" in lift["why"] and "all-background" in lift["why"]
+    assert "true sheet voxels, CE called 1.0 %" in lift["why"] and "all-background" in lift["why"]
     assert rows[PAPER_CLAIMS[3].text]["verdict"] == "inconclusive"  # FL vs CE
     assert rows[PAPER_CLAIMS[2].text]["verdict"] == "inconclusive"  # DL = FL_DL, no CE
     assert "all-background" not in rows[PAPER_CLAIMS[2].text]["why"]
+
+
+def test_a_loss_that_learned_helix_but_no_sheet_tests_no_sheet_claim() -> None:
+    study = _study(0.088)
+    for seeds in study["CE"].values():
+        for i, case in enumerate(seeds):
+            seeds[i] = replace(case, voxel_tp_sheet=0, voxel_pred_sheet=0, voxel_f1_sheet=0.0)
+    assert not_learned(study) == {} and set(not_learned(study, "sheet")) == {"CE"}
+    lift = {r["claim"]: r for r in verdicts(study, resamples=300)}[PAPER_CLAIMS[1].text]
+    assert lift["verdict"] == "inconclusive" and "CE called 0.0 %" in lift["why"]

@@ -8,10 +8,10 @@ separate a difference of the published size (or, without one, of the observed si
 (n = ((1.96 + 0.84) sd / δ)²). "FL_DL is best overall" is reproduced when FL_DL ranks first
 in at least 95 % of the resamples, refuted when another loss does; it is tested only once all
 five losses have results. With fewer than MIN_MAPS
-test maps every claim is inconclusive. A pairwise claim against a loss that did not learn (its
-runs called fewer than NOT_LEARNED_FRACTION of the true helix and sheet voxels helix or sheet:
-the all-background solution, which unweighted CE reaches on a short step budget) is
-inconclusive too: the difference then measures the step budget, not the loss.
+test maps every claim is inconclusive. A pairwise claim against a loss that did not learn the
+claim's class (its runs call fewer than NOT_LEARNED_FRACTION as many voxels sheet, say, as are
+true sheet: the all-background solution, which unweighted CE reaches on a short step budget)
+is inconclusive too: the difference then measures the step budget, not the loss.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.run_grid import LOSSES
 from cryosse.evaluate.map_bootstrap import (
     CasesByLossSeed,
@@ -37,8 +38,8 @@ Z_ALPHA, Z_POWER = 1.96, 0.84  # two-sided 5 %, 80 % power
 # Below this many maps no verdict is given: a bootstrap over so few maps has no tails to read
 # (CASP4's 14 targets could not separate its top eight methods).
 MIN_MAPS = 5
-# A loss whose runs call under 5 % as many voxels helix or sheet as are true helix or sheet has
-# not left the all-background solution (the study's CE and FL at 4,000 steps: under 1 %).
+# A loss whose runs call under 5 % as many voxels of a class as are true has not learned it (the
+# study's CE and FL at 4,000 steps called no sheet).
 NOT_LEARNED_FRACTION = 0.05
 VERDICT_COLUMNS = [
     "claim",
@@ -98,21 +99,25 @@ def rank_probabilities(
     ]
 
 
-def called_fraction(by_loss: CasesByLossSeed) -> dict[str, float]:
-    """Per loss: voxels called helix or sheet ÷ true helix and sheet voxels, over every test
-    case and seed (near 0: the runs predict background everywhere)."""
+def called_fraction(by_loss: CasesByLossSeed, classes: Iterable[str]) -> dict[str, float]:
+    """Per loss: voxels called `classes` ÷ true voxels of `classes`, over every test case and
+    seed (near 0: the runs predict background there)."""
     out = {}
     for loss, seeds in by_loss.items():
         cases = [c for cases in seeds.values() for c in cases]
-        true = sum(c.voxel_true_helix + c.voxel_true_sheet for c in cases)
+        true = sum(getattr(c, f"voxel_true_{x}") for c in cases for x in classes)
         if true:
-            out[loss] = sum(c.voxel_pred_helix + c.voxel_pred_sheet for c in cases) / true
+            called = sum(getattr(c, f"voxel_pred_{x}") for c in cases for x in classes)
+            out[loss] = called / true
     return out
 
 
-def not_learned(by_loss: CasesByLossSeed) -> dict[str, float]:
-    """The losses that did not leave the all-background solution, with their called fraction."""
-    return {x: f for x, f in called_fraction(by_loss).items() if f < NOT_LEARNED_FRACTION}
+def not_learned(by_loss: CasesByLossSeed, metric: str = "average") -> dict[str, float]:
+    """The losses whose runs did not learn to call the metric's class(es) (helix and sheet for
+    "average"), with their called fraction."""
+    classes = SCORED_CLASSES if metric == "average" else (metric,)
+    fractions = called_fraction(by_loss, classes)
+    return {x: f for x, f in fractions.items() if f < NOT_LEARNED_FRACTION}
 
 
 def verdicts(
@@ -125,7 +130,6 @@ def verdicts(
     when inconclusive, the maps a test would need."""
     arrays = loss_arrays(by_loss)
     weights = resample_weights(arrays, resamples, seed) if arrays.n_maps else None
-    untrained = not_learned(by_loss)
     rows: list[dict[str, Any]] = []
     for claim in claims:
         row: dict[str, Any] = {"claim": claim.text, "maps": arrays.n_maps}
@@ -169,6 +173,7 @@ def verdicts(
         observed = float(a[0] - b[0])
         low, high = np.percentile(diffs, [2.5, 97.5]) if len(diffs) else (np.nan, np.nan)
         verdict = "reproduced" if low > 0 else "refuted" if high < 0 else "inconclusive"
+        untrained = not_learned(by_loss, claim.metric)
         stuck = {x: untrained[x] for x in (claim.better, claim.worse) if x in untrained}
         row |= {
             "difference": number_text(observed),
@@ -183,7 +188,7 @@ def verdicts(
                 verdict,
                 _maps_needed(arrays, claim, observed),
             )
-            + _not_learned_text(stuck),
+            + _not_learned_text(stuck, claim.metric),
         }
         rows.append(row)
     return [{k: row.get(k, "") for k in VERDICT_COLUMNS} for row in rows]
@@ -222,11 +227,12 @@ def _why(
     return text
 
 
-def _not_learned_text(stuck: dict[str, float]) -> str:
+def _not_learned_text(stuck: dict[str, float], metric: str) -> str:
     if not stuck:
         return ""
+    what = "helix or sheet" if metric == "average" else metric
     named = ", ".join(f"{x} called {100 * f:.1f} %" for x, f in stuck.items())
     return (
-        f"; not a test of the loss: of the true helix and sheet voxels, {named} as many helix "
-        "or sheet (the all-background solution at this step budget)"
+        f"; not a test of the loss: of the true {what} voxels, {named} as many {what} "
+        "(the all-background solution at this step budget)"
     )
