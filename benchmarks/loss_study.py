@@ -224,7 +224,7 @@ def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str
     machine = figures["machine"]
     out: dict[str, Any] = {
         "measured": True,
-        "source": str(step_json),
+        "source": _shown(step_json),
         "device": machine.get("gpu") or machine.get("cpu_model"),
         "unit": unit,
         "configuration": label,

@@ -205,6 +205,7 @@ def test_the_documented_command_prints_the_cost_and_what_is_missing(
     scale = cost["paper_scale"]
     per_run = rows["optimised bf16+CL, batch 1"]["hours"] / grid_runs
     assert scale["unit"] == "CPU-hours" and scale["runs"]["selection × seeds"] == grid_runs * 2
+    assert scale["source"] == "train_step.json"  # never this machine's path
     assert scale["hours"]["this design"] == round(per_run * (grid_runs + 3 * 1), 1)
     assert "NOT measured" in capsys.readouterr().out
 
