@@ -1,11 +1,14 @@
 """The loss study's statistics: per-case record, verdicts on the paper's claims, P(rank 1)."""
 
+import math
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
+from cryosse.core.classes import SCORED_CLASSES
 from cryosse.evaluate.evaluation import CaseResult
-from cryosse.evaluate.map_bootstrap import map_of
+from cryosse.evaluate.map_bootstrap import map_of, metric_classes, percentile_interval
 from cryosse.evaluate.study import by_stratum, case_counts, map_kind, resolution_band
 from cryosse.evaluate.verdicts import PAPER_CLAIMS, not_learned, rank_probabilities, verdicts
 
@@ -168,3 +171,11 @@ def test_a_loss_that_learned_helix_but_no_sheet_tests_no_sheet_claim() -> None:
     assert not_learned(study) == {} and set(not_learned(study, "sheet")) == {"CE"}
     lift = {r["claim"]: r for r in verdicts(study, resamples=300)}[PAPER_CLAIMS[1].text]
     assert lift["verdict"] == "inconclusive" and "CE called 0.0 %" in lift["why"]
+
+
+def test_percentile_interval_leaves_out_draws_without_a_value() -> None:
+    drawn = np.concatenate([np.linspace(0.0, 1.0, 401), [np.nan] * 50])
+    low, high = percentile_interval(drawn)
+    assert low == pytest.approx(0.025) and high == pytest.approx(0.975)
+    assert all(math.isnan(v) for v in percentile_interval(np.array([np.nan, np.nan])))
+    assert metric_classes("average") == SCORED_CLASSES and metric_classes("sheet") == ("sheet",)

@@ -69,12 +69,16 @@ def loss_arrays(by_loss: CasesByLossSeed, level: str = "voxel") -> LossArrays:
     return LossArrays(losses, cluster, len(maps), f1, weight)
 
 
+def metric_classes(metric: str) -> tuple[str, ...]:
+    """The classes a metric averages: helix and sheet for "average", else the one it names."""
+    return SCORED_CLASSES if metric == "average" else (metric,)
+
+
 def weighted_f1(arrays: LossArrays, loss: str, metric: str, case_weights: np.ndarray) -> np.ndarray:
     """Mean over seeds of the weighted F1 for each row of `case_weights` (resample × case:
     how often each case is drawn)."""
-    classes = SCORED_CLASSES if metric == "average" else (metric,)
     per_class = []
-    for cls in classes:
+    for cls in metric_classes(metric):
         f1, w = arrays.f1[loss][cls], arrays.weight[loss][cls]  # seed × case
         totals = case_weights @ w.T  # resample × seed
         sums = case_weights @ (f1 * w).T
@@ -90,6 +94,16 @@ def resample_weights(arrays: LossArrays, resamples: int, seed: int) -> np.ndarra
     per_map = np.stack([np.bincount(row, minlength=arrays.n_maps) for row in drawn])
     observed = np.ones((1, arrays.n_maps))
     return np.concatenate([observed, per_map])[:, arrays.cluster].astype(np.float64)
+
+
+def percentile_interval(drawn: np.ndarray) -> tuple[float, float]:
+    """The 95 % percentile interval of a bootstrap's draws, the draws without a value (NaN:
+    the class absent from every drawn case) left out; (NaN, NaN) when none has one."""
+    finite = drawn[~np.isnan(drawn)]
+    if not len(finite):
+        return math.nan, math.nan
+    low, high = np.percentile(finite, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def number_text(value: float | None, digits: int = 3) -> str:

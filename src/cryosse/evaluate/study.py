@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.ids import entry_origin
 from cryosse.core.run_grid import LOSSES
@@ -22,6 +20,7 @@ from cryosse.evaluate.map_bootstrap import (
     loss_arrays,
     map_of,
     number_text,
+    percentile_interval,
     resample_weights,
     weighted_f1,
 )
@@ -120,8 +119,7 @@ def by_stratum(
             row["seeds"] = len(by_loss[loss])
             for cls in SCORED_CLASSES:
                 f1 = weighted_f1(arrays, loss, cls, weights)
-                drawn = f1[1:][~np.isnan(f1[1:])]
-                low, high = np.percentile(drawn, [2.5, 97.5]) if len(drawn) else (np.nan,) * 2
+                low, high = percentile_interval(f1[1:])
                 two = arrays.n_maps >= 2
                 row[f"{cls}_f1"] = number_text(float(f1[0]))
                 row[f"{cls}_ci_low"] = number_text(float(low) if two else None)

@@ -20,7 +20,9 @@ from cryosse.evaluate.map_bootstrap import (
     LossArrays,
     loss_arrays,
     map_of,
+    metric_classes,
     number_text,
+    percentile_interval,
     resample_weights,
     weighted_f1,
 )
@@ -57,7 +59,7 @@ TABLE1_FIGURES = (
 
 def _per_seed(arrays: LossArrays, loss: str, metric: str) -> list[float]:
     """The weighted F1 of each seed on all its cases (a seed with nothing to weigh: left out)."""
-    classes = SCORED_CLASSES if metric == "average" else (metric,)
+    classes = metric_classes(metric)
     out = []
     for row in range(next(iter(arrays.f1[loss].values())).shape[0]):
         values = []
@@ -100,10 +102,7 @@ def study_table1(
                 values = _per_seed(arrays, loss, metric) if weights is not None else []
                 low = high = math.nan
                 if weights is not None and values:
-                    boot = weighted_f1(arrays, loss, metric, weights)[1:]
-                    boot = boot[~np.isnan(boot)]
-                    if len(boot):
-                        low, high = (float(v) for v in np.percentile(boot, [2.5, 97.5]))
+                    low, high = percentile_interval(weighted_f1(arrays, loss, metric, weights)[1:])
                 row[f"{key}_mean"] = number_text(float(np.mean(values)) if values else None)
                 row[f"{key}_sd"] = number_text(
                     float(np.std(values, ddof=1)) if len(values) > 1 else None

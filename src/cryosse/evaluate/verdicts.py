@@ -23,13 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.run_grid import LOSSES
 from cryosse.evaluate.map_bootstrap import (
     CasesByLossSeed,
     LossArrays,
     loss_arrays,
+    metric_classes,
     number_text,
+    percentile_interval,
     resample_weights,
     weighted_f1,
 )
@@ -115,8 +116,7 @@ def called_fraction(by_loss: CasesByLossSeed, classes: Iterable[str]) -> dict[st
 def not_learned(by_loss: CasesByLossSeed, metric: str = "average") -> dict[str, float]:
     """The losses whose runs did not learn to call the metric's class(es) (helix and sheet for
     "average"), with their called fraction."""
-    classes = SCORED_CLASSES if metric == "average" else (metric,)
-    fractions = called_fraction(by_loss, classes)
+    fractions = called_fraction(by_loss, metric_classes(metric))
     return {x: f for x, f in fractions.items() if f < NOT_LEARNED_FRACTION}
 
 
@@ -168,10 +168,8 @@ def verdicts(
             continue
         a = weighted_f1(arrays, claim.better, claim.metric, weights)
         b = weighted_f1(arrays, claim.worse, claim.metric, weights)
-        diffs = (a - b)[1:]
-        diffs = diffs[~np.isnan(diffs)]
         observed = float(a[0] - b[0])
-        low, high = np.percentile(diffs, [2.5, 97.5]) if len(diffs) else (np.nan, np.nan)
+        low, high = percentile_interval((a - b)[1:])
         verdict = "reproduced" if low > 0 else "refuted" if high < 0 else "inconclusive"
         untrained = not_learned(by_loss, claim.metric)
         stuck = {x: untrained[x] for x in (claim.better, claim.worse) if x in untrained}
