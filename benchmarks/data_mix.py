@@ -13,6 +13,12 @@ training's own selection metric) and then on the real maps (benchmarks/real_maps
     python -m benchmarks.real_maps --strata abc \
         --checkpoint results/data_mix/training/FL_DL_g8_lr0.001_s0/best.pt
 
+More real texture (config/derived_extra.yaml: more low-passed maps of the real pairs), added
+on top of the union above: `cryosse derive ... --exclude` as that file says, `data_mix entries
+results/offline/mirror_derived`, `snakemake dataset --configfile config/derived_extra.yaml`,
+then `data_mix union --base results/data_mix --extra results/derived_extra --out
+results/data_mix_derived` and train on it.
+
 Measured (stop 31, 2-core AMD EPYC, avx2 avx512f avx512_bf16, under load 3-5): the v1 mirror
 of the 384 structures 2.7 CPU-min; curating the 269 maps of study-training structures about
 17 CPU-min (373 samples); training 4,000 steps on 1,126 cases (753 + 373) 49 min. Figures in
@@ -32,10 +38,15 @@ from cryosse.splits.extend import extend_training
 
 
 def entries(args: argparse.Namespace) -> None:
-    """The entry list of a `cryosse simulate` mirror: every map it wrote."""
+    """The entry list of a `cryosse simulate` or `cryosse derive` mirror: every map written."""
     mirror = Path(args.mirror)
-    rows = [r for r in read_tsv(mirror / "simulated.tsv") if r["status"] == "written"]
-    table = [{"emdb_id": r["emdb_id"], "source": "simulated"} for r in rows]
+    table = [
+        {"emdb_id": r["emdb_id"], "source": source}
+        for source in ("simulated", "derived")
+        if (mirror / f"{source}.tsv").exists()
+        for r in read_tsv(mirror / f"{source}.tsv")
+        if r["status"] == "written"
+    ]
     write_text_atomic(mirror / "entries.tsv", tsv_text(["emdb_id", "source"], table))
     print(f"{len(table)} entries: {mirror / 'entries.tsv'}")
 

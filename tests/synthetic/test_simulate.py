@@ -13,6 +13,7 @@ import pytest
 
 from cryosse.cli import main as cli_main
 from cryosse.core.ids import entry_origin, entry_rng
+from cryosse.core.tsv import read_tsv
 from cryosse.io.density import read_map
 from cryosse.io.header import parse_header
 from cryosse.io.mirror import LocalMirror
@@ -194,6 +195,16 @@ def test_derived_entries_name_their_source(tmp_path: Path, realdata: Path) -> No
     assert power_beyond(derived.data, 1.05, 1.5 / resolution) < 0.1 * power_beyond(
         source.data, 1.05, 1.5 / resolution
     )
+
+
+def test_derive_leaves_out_the_excluded_pairs(tmp_path: Path, realdata: Path) -> None:
+    # Held-out test maps must not be derived from: --exclude keeps them out of a mirror.
+    others = ["EMD-0093", "EMD-2566", "EMD-3488", "EMD-6374", "EMD-21457"]
+    argv = ["derive", "--realdata", str(realdata), "--mirror", str(tmp_path)]
+    assert cli_main([*argv, "--maps-per-pair", "2", "--exclude", *others]) == 0
+    rows = read_tsv(tmp_path / "derived.tsv")
+    assert [r["source_emdb_id"] for r in rows] == ["EMD-6272", "EMD-6272"]
+    assert len({r["target_resolution"] for r in rows}) == 2
 
 
 def test_real_evaluation_entries(tmp_path: Path, realdata: Path) -> None:

@@ -89,6 +89,7 @@ def derive_command(args: argparse.Namespace) -> int:
             first_id=args.first_id,
             maps_per_pair=args.maps_per_pair,
             seed=args.seed,
+            exclude=tuple(args.exclude),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -153,6 +154,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     derive.add_argument("--maps-per-pair", type=int, default=1, help="target resolutions per pair")
     derive.add_argument("--seed", type=int, default=1, help="seed of the target resolutions")
+    derive.add_argument(
+        "--exclude",
+        nargs="+",
+        default=[],
+        metavar="EMDB_ID",
+        help="pairs not to derive from (held-out test maps: offline-mirror excludes EMD-0093 and "
+        "EMD-3488)",
+    )
     derive.set_defaults(func=derive_command)
     offline_help = "simulated + derived + real evaluation mirror"
     offline = subcommand(sub, "offline-mirror", EXAMPLES["offline-mirror"], help=offline_help)
