@@ -28,7 +28,7 @@ from cryosse.core.run_grid import (
     training_grid,
 )
 from cryosse.io.density import read_map
-from cryosse.learn.augment import SYMMETRIES, apply_symmetry, load_box, random_crop
+from cryosse.learn.augment import SYMMETRIES, apply_symmetry, contrasted, load_box, random_crop
 from cryosse.learn.device import DeviceError, require_gpu
 from cryosse.learn.network_input import normalize_density
 from cryosse.learn.predict import predict_box
@@ -94,6 +94,20 @@ def test_crops_hold_central_voxels(samples: dict[str, Path]) -> None:
     density, labels, mask = random_crop(box, 200, rng)
     assert density[-1, -1, -1] == pytest.approx(box.zero_level)
     assert labels[-1, -1, -1] == 0 and not mask[-1, -1, -1]
+
+
+def test_contrast_keeps_empty_map_the_top_and_the_order(samples: dict[str, Path]) -> None:
+    density = load_box(samples["EMD-8518_5u8s_A"]).density
+    for power in (0.7, 1.5):
+        out = contrasted(density, power)
+        assert out.dtype == np.float32 and np.all(out[density == 0] == 0)
+        order = np.argsort(density, axis=None, kind="stable")
+        assert np.all(np.diff(out.reshape(-1)[order]) >= 0)  # monotone: no voxel overtakes
+        assert contrasted(np.ones(3, np.float32), power).tolist() == [1.0, 1.0, 1.0]
+    inner = (density > 0.1) & (density < 0.9)
+    assert (contrasted(density, 0.7)[inner] > density[inner]).all()
+    settings = TrainSettings.from_config({"contrast_probability": 0.5, "contrast_power": [0.8, 1]})
+    assert settings.contrast_power == (0.8, 1.0)
 
 
 def test_grid_has_33_runs() -> None:

@@ -30,6 +30,11 @@ class TrainSettings:
     # a radius drawn from zone_radius (Å) from the central chain's Cα atoms
     zone_probability: float = 0.0
     zone_radius: tuple[float, float] = (5.0, 8.0)
+    # contrast: with this probability a crop's normalised density is raised to a power drawn
+    # log-uniformly from contrast_power (a monotone change of contrast that keeps 0 and 1), so
+    # the network cannot lean on the simulation's exact density profile
+    contrast_probability: float = 0.0
+    contrast_power: tuple[float, float] = (0.7, 1.5)
     snapshot_every: int = 0  # keep the weights of every n-th epoch (learning curves); 0: none
     compile: bool = False
     cudnn_benchmark: bool = False
@@ -44,6 +49,7 @@ class TrainSettings:
             training,
             ignore=TRAINING_GRID_AND_RESOURCES,
             zone_radius=lambda radii: tuple(float(r) for r in radii),
+            contrast_power=lambda powers: tuple(float(x) for x in powers),
         )
 
 

@@ -46,7 +46,15 @@ from cryosse.core.classes import HELIX, SHEET
 from cryosse.core.config import ModelSettings
 from cryosse.core.metrics import selection_metric, voxel_f1
 from cryosse.core.run_grid import RunSpec
-from cryosse.learn.augment import Box, apply_symmetry, coarsen_box, load_box, random_crop, zoned
+from cryosse.learn.augment import (
+    Box,
+    apply_symmetry,
+    coarsen_box,
+    contrasted,
+    load_box,
+    random_crop,
+    zoned,
+)
 from cryosse.learn.checkpoint import network_grid, save_checkpoint, training_data_summary
 from cryosse.learn.device import Device, describe_cpu
 from cryosse.learn.losses import SegmentationLoss
@@ -116,6 +124,9 @@ def _batch(
         if settings.zone_probability > 0 and rng.random() < settings.zone_probability:
             box = zoned(box, float(rng.uniform(*settings.zone_radius)))
         d, lab, m = random_crop(box, settings.crop_size, rng)
+        if settings.contrast_probability > 0 and rng.random() < settings.contrast_probability:
+            low, high = np.log(settings.contrast_power)
+            d = contrasted(d, float(np.exp(rng.uniform(low, high))))
         symmetry = int(rng.integers(48))
         densities.append(apply_symmetry(d, symmetry))
         labels.append(apply_symmetry(lab, symmetry))
