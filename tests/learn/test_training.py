@@ -4,6 +4,7 @@ selection of the best run per loss."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from cryosse.learn.augment import SYMMETRIES, apply_symmetry, contrasted, load_b
 from cryosse.learn.device import DeviceError, require_gpu
 from cryosse.learn.network_input import normalize_density
 from cryosse.learn.predict import predict_box
+from cryosse.learn.run_state import RESUMABLE_CHANGES, run_fingerprint
 from cryosse.learn.selection import select_best_runs
 from cryosse.learn.settings import TrainSettings, pick_device
 from cryosse.learn.stage import run_training
@@ -108,6 +110,29 @@ def test_contrast_keeps_empty_map_the_top_and_the_order(samples: dict[str, Path]
     assert (contrasted(density, 0.7)[inner] > density[inner]).all()
     settings = TrainSettings.from_config({"contrast_probability": 0.5, "contrast_power": [0.8, 1]})
     assert settings.contrast_power == (0.8, 1.0)
+
+
+def test_a_switched_off_contrast_keeps_the_resume_fingerprint(samples: dict[str, Path]) -> None:
+    spec, model = RunSpec("FL_DL", 1e-3, 2.0, 0), ModelSettings()
+    dirs = [samples["EMD-8518_5u8s_A"]]
+    off = TrainSettings()
+
+    def fingerprint(settings: TrainSettings) -> str:
+        return run_fingerprint(spec, settings, model, dirs, dirs)
+
+    # the digest a run started before the contrast settings existed carries in its last.pt
+    shaping = {
+        k: v
+        for k, v in asdict(off).items()
+        if k not in RESUMABLE_CHANGES and not k.startswith("contrast_")
+    }
+    setup = json.dumps([asdict(spec), shaping, asdict(model)], sort_keys=True, default=str)
+    digest = hashlib.sha256(setup.encode())
+    for role in ("train", "validation"):
+        digest.update(role.encode() + (dirs[0] / "sample.json").read_bytes())
+    assert fingerprint(off) == digest.hexdigest()
+    assert fingerprint(replace(off, contrast_power=(0.5, 2.0))) == fingerprint(off)
+    assert fingerprint(replace(off, contrast_probability=0.5)) != fingerprint(off)
 
 
 def test_grid_has_33_runs() -> None:

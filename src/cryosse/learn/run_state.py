@@ -47,6 +47,10 @@ def run_fingerprint(
     # how long to train and how often to keep snapshots do not change what an epoch computes:
     # a run can be lengthened (or stopped early) and still resume
     shaping = {k: v for k, v in asdict(settings).items() if k not in RESUMABLE_CHANGES}
+    if settings.contrast_probability == 0:
+        # switched off, the contrast augmentation changes nothing: its settings stay out, so a
+        # run started before they existed still resumes
+        del shaping["contrast_probability"], shaping["contrast_power"]
     setup = [asdict(spec), shaping, asdict(model)]
     digest.update(json.dumps(setup, sort_keys=True, default=str).encode())
     for role, dirs in (("train", train_dirs), ("validation", val_dirs)):
