@@ -31,8 +31,6 @@ from benchmarks._harness import add_realdata_argument, host_facts, text_table
 from benchmarks.real_maps import TruthCache, components, model_labels
 from cryosse.core.classes import BACKGROUND, HELIX, SHEET
 from cryosse.evaluate.map_scoring import GridTruth
-from cryosse.io.run_layout import sample_dirs, split_roles
-from cryosse.io.sample import SampleMeta
 from cryosse.learn.checkpoint import load_checkpoint
 
 OFFSET_GRID = np.round(np.arange(-2.0, 2.001, 0.25), 2)
@@ -100,16 +98,11 @@ def pooled_f1(logits: np.ndarray, labels: np.ndarray, offsets: tuple[float, floa
 
 
 def offsets(args: argparse.Namespace) -> None:
-    from cryosse.learn.augment import coarsen_box, load_box
-    from cryosse.learn.calibration import validation_logits
-    from cryosse.learn.checkpoint import grid_factor
+    from cryosse.learn.calibration import validation_boxes, validation_logits
     from cryosse.learn.device import choose_device
 
     checkpoint = load_checkpoint(args.checkpoint)
-    run = Path(args.run)
-    dirs = sample_dirs(run / "manifest.tsv", split_roles(run / "splits/main.tsv"), "validation")
-    factor = grid_factor(checkpoint.metadata, float(SampleMeta.read(dirs[0]).voxel_size))
-    boxes = [coarsen_box(load_box(d), factor) for d in dirs]
+    boxes = validation_boxes(Path(args.run), checkpoint.metadata)
     logits, labels = validation_logits(
         checkpoint.model, boxes, choose_device("cpu", cpu_bf16=False)
     )

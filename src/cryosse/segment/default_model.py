@@ -34,7 +34,6 @@ from cryosse.core.metrics import weighted_average
 from cryosse.core.run_grid import seed_of
 from cryosse.evaluate.evaluation import CaseResult, read_cases
 from cryosse.io.run_layout import checkpoint_of, read_best_runs, sample_dirs, split_roles
-from cryosse.io.sample import SampleMeta
 from cryosse.learn.checkpoint import load_checkpoint
 from cryosse.learn.unet import count_parameters
 
@@ -145,20 +144,15 @@ def calibrated_checkpoint(run_dir: Path, best: Path) -> dict[str, Any]:
     and folded into the head, and what was fitted recorded under "calibration"."""
     import torch
 
-    from cryosse.learn.augment import coarsen_box, load_box
-    from cryosse.learn.calibration import calibrate
-    from cryosse.learn.checkpoint import grid_factor, training_data_summary
+    from cryosse.learn.calibration import calibrate, validation_boxes
+    from cryosse.learn.checkpoint import training_data_summary
     from cryosse.learn.device import choose_device
 
     state = torch.load(best, map_location="cpu", weights_only=True)
     loaded = load_checkpoint(best)
-    manifest, roles = run_dir / "manifest.tsv", split_roles(run_dir / "splits/main.tsv")
-    dirs = sample_dirs(manifest, roles, "validation")
-    if not dirs:
+    boxes = validation_boxes(run_dir, loaded.metadata)
+    if not boxes:
         raise ShipError(f"{run_dir} has no validation case to calibrate the model on")
-    sample_voxel = float(SampleMeta.read(dirs[0]).voxel_size)
-    factor = grid_factor(loaded.metadata, sample_voxel)
-    boxes = [coarsen_box(load_box(d), factor) for d in dirs]
     calibration = calibrate(loaded.model, boxes, choose_device("cpu", cpu_bf16=False))
     state["model"] = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     state["calibration"] = calibration
@@ -166,8 +160,10 @@ def calibrated_checkpoint(run_dir: Path, best: Path) -> dict[str, Any]:
     if "train_resolution_A" not in training:
         # a checkpoint written before checkpoints recorded it: recomputed from the run's own
         # samples, only when they are exactly the ones it was trained on (same sha256)
-        train = sample_dirs(manifest, roles, "train")
-        summary = training_data_summary(train, dirs)
+        manifest, roles = run_dir / "manifest.tsv", split_roles(run_dir / "splits/main.tsv")
+        summary = training_data_summary(
+            sample_dirs(manifest, roles, "train"), sample_dirs(manifest, roles, "validation")
+        )
         if summary["samples_sha256"] == training.get("samples_sha256"):
             training["train_resolution_A"] = summary["train_resolution_A"]
     return state
