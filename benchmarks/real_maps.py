@@ -5,7 +5,8 @@ model, nearest Cα within 3 Å; residue F1 by the 3 Å plurality vote):
 
     * a checkpoint (`--checkpoint`, default the shipped model), predicted with
       cryosse.segment.predict.segment_map(..., on_input_grid=True), the code `cryosse segment`
-      runs (given the map's resolution);
+      runs (given the map's resolution); with `--flips`, as `cryosse segment --flips` runs it
+      (the mean over 8 mirror images);
     * DeepSSETracer 1.0's own outputs where they exist (<realdata>/dst10_predictions: the
       component maps as they are; helix where h = 1, sheet where s = 1);
     * the baselines of cryosse.evaluate.baselines (threshold, Hessian shape, every voxel
@@ -330,9 +331,15 @@ def derived_and_simulated(realdata: Path, structures: Path, truths: TruthCache) 
 
 
 def model_labels(
-    item: TestMap, checkpoint: Any, device: str, threads: int | None, work: Path
+    item: TestMap,
+    checkpoint: Any,
+    device: str,
+    threads: int | None,
+    work: Path,
+    flips: bool = False,
 ) -> np.ndarray:
-    """The checkpoint's argmax labels on the map's grid, as `cryosse segment` writes them."""
+    """The checkpoint's argmax labels on the map's grid, as `cryosse segment` writes them
+    (`flips`: as `cryosse segment --flips` writes them)."""
     from cryosse.segment.execution import SegmentOptions
     from cryosse.segment.predict import segment_map
 
@@ -345,7 +352,7 @@ def model_labels(
         path,
         work / stem,
         checkpoint,
-        SegmentOptions(device=device, threads=threads),
+        SegmentOptions(device=device, threads=threads, flips=flips),
         on_input_grid=True,
         resolution=item.resolution,
     )
@@ -556,6 +563,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--structures", default="../shared/structures", help="for stratum (d)")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--flips", action="store_true", help="the model with test-time flips (segment --flips)"
+    )
     parser.add_argument("--strata", default="abcd", help="which strata to run (default abcd)")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--json", help="write every figure here")
@@ -575,6 +585,7 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
         "path": "cryosse/models/default.pt" if args.checkpoint is None else path.name,
         "sha256": sha256_file(path),
         "default": args.checkpoint is None,
+        "test_time_flips": args.flips,
     }
     return load_checkpoint(path), info
 
@@ -605,7 +616,7 @@ def _score_map(
     for predictor in scoring.predictors:
         tick = time.perf_counter()
         if predictor == MODEL:
-            pred = model_labels(item, checkpoint, args.device, args.threads, tmp)
+            pred = model_labels(item, checkpoint, args.device, args.threads, tmp, args.flips)
         elif predictor == DST10:
             pred = item.dst10
         else:
@@ -701,7 +712,11 @@ def _header(
         )
     )
     if checkpoint_info:
-        print(f"checkpoint: {checkpoint_info['path']} (sha256 {checkpoint_info['sha256'][:12]})")
+        flips = ", test-time flips (segment --flips)" if checkpoint_info["test_time_flips"] else ""
+        print(
+            f"checkpoint: {checkpoint_info['path']} (sha256 {checkpoint_info['sha256'][:12]})"
+            + flips
+        )
     print(
         "truth: mkdssp (H/G/I helix, B/E sheet), nearest Cα within 3 Å; (b) within "
         f"{NEAR_RADIUS:g} Å of the modelled subunit, the rest every voxel; residue F1 by the "

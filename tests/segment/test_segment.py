@@ -116,6 +116,32 @@ def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     assert float((voted == whole.labels)[support].mean()) > 0.9999
 
 
+def test_test_time_flips_are_the_mirror_mean_evaluation_measures(model_path: Path) -> None:
+    """`--flips` tiles compute what predict_box(flips=True) computes for the validation figures
+    (benchmarks/model_options.py), and differ from a single pass."""
+    checkpoint = load_checkpoint(model_path)
+    box = [0, 0, 8, 54, 75, 87]
+    tiles = [1024, 96]  # one tile, then 2 x 2 x 2 tiles
+    plain = segment_map(MAP_1A, None, checkpoint, SegmentOptions(device="cpu"), box=box)
+    flipped = [
+        segment_map(
+            MAP_1A, None, checkpoint, SegmentOptions(device="cpu", tile_size=t, flips=True), box=box
+        )
+        for t in tiles
+    ]
+    assert flipped[0].summary["device"]["test_time_flips"] is True
+    assert plain.summary["device"]["test_time_flips"] is False
+    density = read_map(MAP_1A).data[8:88, 0:76, 0:55]
+    normalised, zero = normalize_density(density)
+    box_obj = type("B", (), {"density": normalised, "zero_level": zero})()
+    probs = predict_box(checkpoint.model, box_obj, choose_device("cpu", cpu_bf16=False), flips=True)
+    support = density_support(density)
+    for result in flipped:
+        assert np.abs(probs[1] - result.helix)[support].max() < 1e-3
+        assert np.abs(probs[2] - result.sheet)[support].max() < 1e-3
+    assert np.abs(plain.helix - flipped[0].helix)[support].max() > 1e-2
+
+
 def _write_permuted(source: Path, target: Path) -> None:
     """The same map with MAPC/MAPR/MAPS = 3, 1, 2 (columns along z, rows x, sections y)."""
     density = read_map(source)

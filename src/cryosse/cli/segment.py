@@ -68,6 +68,7 @@ def _segment(args: argparse.Namespace, tty: bool) -> Any:
         max_memory=None if args.max_memory is None else parse_memory(args.max_memory),
         batch_size=args.batch_size,
         progress=args.progress or tty,
+        flips=args.flips,
     )
     return segment_map(
         args.map,
@@ -200,4 +201,9 @@ def _add_how_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--channels-last", action="store_true", help="channels_last_3d layout")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument(
+        "--flips",
+        action="store_true",
+        help="test-time flips: the mean over 8 mirror images (8x the time)",
+    )
     parser.add_argument("--progress", action="store_true", help="progress bar even without a TTY")

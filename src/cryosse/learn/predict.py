@@ -7,23 +7,14 @@ network what `predict_box` would.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import torch
 
 from cryosse.learn.augment import Box, coarsen_box
 from cryosse.learn.device import Device
-from cryosse.learn.ensemble import SeedEnsemble
+from cryosse.learn.ensemble import FLIPS, SeedEnsemble
 from cryosse.learn.network_input import pad_to, refine, round_up
 from cryosse.learn.unet import UNet3D
-
-# the 8 mirror images of a box: every subset of its three spatial axes flipped (dims 2-4 of a
-# [batch, channel, z, y, x] tensor); test-time flips average the network over them
-FLIPS: tuple[tuple[int, ...], ...] = tuple(
-    tuple(axis for axis, flip in zip((2, 3, 4), flips, strict=True) if flip)
-    for flips in itertools.product((False, True), repeat=3)
-)
 
 
 def predict_box(

@@ -44,6 +44,8 @@ class SegmentOptions:
         batch_size: tiles per forward (None: as many as the budget holds, at most 16, on a GPU;
             1 on a CPU).
         progress: a progress bar over the tiles.
+        flips: test-time flips: each tile's probabilities are the mean over its 8 mirror images
+            (cryosse.learn.ensemble.MirrorMean; 8 times the forward time).
     """
 
     device: str = "auto"
@@ -56,6 +58,7 @@ class SegmentOptions:
     max_memory: int | None = None
     batch_size: int | None = None
     progress: bool = False
+    flips: bool = False
 
 
 @dataclass(frozen=True)

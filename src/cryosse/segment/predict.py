@@ -75,6 +75,7 @@ from cryosse.learn.checkpoint import (
     Checkpoint,
     grid_factor,
 )
+from cryosse.learn.ensemble import MirrorMean
 from cryosse.learn.network_input import refine
 from cryosse.learn.slab_forward import inference_network
 from cryosse.segment.checks import (
@@ -163,6 +164,7 @@ def segment_map(
         request.resolution,
         request.device,
         options.channels_last,
+        options.flips,
         tiling,
         empty,
     )
@@ -307,7 +309,10 @@ def _predict(
     device = request.device
     tiling = plan_tiling(net, normalised.shape, device, options)
     with timed(timings, "predict"):
-        network = inference_network(net).to(device.torch_device)
+        network: torch.nn.Module = inference_network(net)
+        if options.flips:
+            network = MirrorMean(network)
+        network = network.to(device.torch_device)
         if options.channels_last:
             # Module.to's stub overloads omit memory_format, which it accepts at run time
             network = network.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]

@@ -37,6 +37,7 @@ class RunFacts:
     resolution: dict[str, Any]  # cryosse.segment.resolution.resolution_summary
     device: Device
     channels_last: bool
+    flips: bool  # test-time flips (SegmentOptions.flips)
     tiling: Tiling
     empty_voxels: int  # set to background: no density near (cryosse.segment.empty_space)
 
@@ -79,6 +80,7 @@ def build_summary(
             "type": facts.device.torch_device.type,
             "bf16": facts.device.autocast,
             "channels_last": facts.channels_last,
+            "test_time_flips": facts.flips,
             "threads": torch.get_num_threads(),
         },
         "tiling": facts.tiling.describe(),
