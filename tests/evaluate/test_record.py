@@ -91,3 +91,23 @@ def test_a_record_holds_runs_of_one_data_set(tmp_path: Path, demo_samples) -> No
     check_same_dataset(record, first)
     with pytest.raises(ValueError, match="trained on data set"):
         check_same_dataset(record, second)
+
+
+def test_the_other_seeds_come_seed_by_seed_across_the_losses(tmp_path: Path) -> None:
+    """A study cut short has as many seeds of every chosen setting, give or take one."""
+    training = {**TRAINING, "seeds": [0, 1, 2]}
+    record = tmp_path / "record"
+    _finish(record, tmp_path, "CE_lr0.001_s0", "CE", 0.1)
+    _finish(record, tmp_path, "FL_DL_g1_lr0.001_s0", "FL_DL", 0.5)
+    _finish(record, tmp_path, "FL_DL_g2_lr0.001_s0", "FL_DL", 0.4)
+    assert [s.run_id for s in planned_runs(training, record)] == [
+        "CE_lr0.001_s1",
+        "FL_DL_g1_lr0.001_s1",
+        "CE_lr0.001_s2",
+        "FL_DL_g1_lr0.001_s2",
+    ]
+    _finish(record, tmp_path, "FL_DL_g1_lr0.001_s1", "FL_DL", 0.45)
+    assert [s.run_id for s in planned_runs(training, record)][:2] == [
+        "CE_lr0.001_s1",
+        "CE_lr0.001_s2",
+    ]
