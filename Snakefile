@@ -1,5 +1,8 @@
-# cryosse: EMDB maps + fitted models -> labelled, box-cropped samples for secondary-structure
-# segmentation. Outputs: results/<run>/{acquired,entries}/..., curation_log.tsv, manifest.tsv.
+# cryosse: EMDB maps + fitted models -> labelled, box-cropped samples -> leakage-free splits ->
+# one U-Net per loss x hyper-parameter -> test-set F1 of each loss beside baselines -> one report.
+# rules/<stage>.smk runs src/cryosse/<stage>/: acquire, curate, splits, learn, evaluate, segment
+# (the shipped model, for the report), report. Outputs: results/<run>/, e.g. manifest.tsv,
+# splits/, training/, tables/, report.html.
 # Run: snakemake --cores 2 --configfile config/demo.yaml
 
 
@@ -7,7 +10,7 @@ import sys
 
 from cryosse.workflow.toolchain import ToolchainError, check_toolchain
 from cryosse.core.config import complete_config, sort_keys
-from cryosse.core.grid import LOSSES, RUN_ID_PATTERN
+from cryosse.core.run_grid import LOSSES, RUN_ID_PATTERN
 from snakemake.utils import min_version
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
@@ -35,10 +38,11 @@ wildcard_constraints:
 
 include: "rules/acquire.smk"
 include: "rules/curate.smk"
-include: "rules/dataset.smk"
 include: "rules/splits.smk"
-include: "rules/train.smk"
+include: "rules/learn.smk"
 include: "rules/evaluate.smk"
+include: "rules/segment.smk"
+include: "rules/report.smk"
 
 
 # Before the first job (not in a dry run): a missing or too old mkdssp or mmseqs stops the run
@@ -52,25 +56,21 @@ onstart:
             sys.exit(str(error))
 
 
-rule all:
-    default_target: True
-    input:
-        f"{RESULTS}/curation_log.tsv",
-        f"{RESULTS}/manifest.tsv",
-        f"{RESULTS}/splits/main.tsv",
-        f"{RESULTS}/splits/cv.tsv",
-        f"{RESULTS}/splits/report.md",
-        f"{RESULTS}/training/best_runs.tsv",
-        f"{RESULTS}/tables/table1.md",
-        f"{RESULTS}/tables/table_s1.md" if CV_FOLDS else [],
-        f"{RESULTS}/report.html",
-
-
 rule dataset:
     """The data set alone, nothing trained: curated, split and reported (`make dataset`)."""
     input:
-        f"{RESULTS}/curation_log.tsv",
-        f"{RESULTS}/manifest.tsv",
-        f"{RESULTS}/splits/main.tsv",
-        f"{RESULTS}/splits/cv.tsv",
-        f"{RESULTS}/splits/report.md",
+        rules.gather_dataset.output.log,
+        rules.gather_dataset.output.manifest,
+        rules.assign_splits.output.main,
+        rules.assign_splits.output.cv,
+        rules.split_report.output.markdown,
+
+
+rule all:
+    default_target: True
+    input:
+        rules.dataset.input,
+        rules.select_best_runs.output,
+        rules.make_tables.output.table1,
+        rules.cv_table.output.markdown if CV_FOLDS else [],
+        rules.html_report.output.html,

@@ -1,18 +1,18 @@
 """Benchmark: cost of curating the real map/model pairs in ../shared/realdata.
 
-For every (map, model) pair documented in the realdata INDEX.json (the primary pairing of each
-folder: file roles "map" × "model" with a good fit check; header variants, alternative models and
-the deliberately non-overlapping negative pairing are skipped), one `LocatedEntry` is built by hand
-and `cryosse.curate.entry.curate_entry` is run on it in a fresh spawned process. Per pair it prints
-the
-map box, voxel size, protein residues, samples kept, wall time of `curate_entry`, the peak RSS of
-the child (`ru_maxrss`), and the seconds per step from `EntryResult.timings` (read, dssp, crop,
-label, write; "other" = wall − steps: fit checks, chain choice, residue table); with --repeat N,
-the run with the median wall time gives the times and the peak RSS is the maximum over runs.
-Then a totals line and each step's share of the total wall time. Every pair is curated with
+For every (map, model) pair documented in realdata (cryosse.io.realdata, in the order of its
+INDEX.json; the primary pairing of each folder: file roles "map" × "model" with a good fit
+check; header variants, alternative models and the deliberately non-overlapping negative pairing
+are skipped), one `LocatedEntry` is built by hand and `cryosse.curate.entry.curate_entry` is run
+on it in a fresh spawned process. Per pair it prints the map box, voxel size, protein residues,
+samples kept, wall time of `curate_entry`, the peak RSS of the child (`ru_maxrss`), and the
+seconds per step from `EntryResult.timings` (read, dssp, crop, label, write; "other" = wall −
+steps: fit checks, chain choice, residue table); with --repeat N, the run with the median wall
+time gives the times and the peak RSS is the maximum over runs. Then a totals line and each
+step's share of the total wall time. Every pair is curated with
 `CurationSettings.from_config(SETTINGS_CONFIG)` (resolution 0–100 Å, chains without a helix
-kept): this measures cost,
-not the filters. Samples are written to a temporary directory that is removed afterwards.
+kept): this measures cost, not the filters. Samples are written to a temporary directory that is
+removed afterwards.
 
 Note on memory: on Linux a spawned child's `ru_maxrss` starts from the parent's RSS (the parent's
 address space is counted until exec), so this parent imports only the standard library; the
@@ -40,7 +40,13 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import (
+    add_realdata_argument,
+    host_facts,
+    peak_rss_mib,
+    primary_fits,
+    text_table,
+)
 from cryosse.core.hashing import sha256_file
 
 STEPS = ("read", "dssp", "crop", "label", "write")
@@ -49,30 +55,14 @@ SETTINGS_CONFIG: dict[str, Any] = {
     "resolution": {"min": 0.0, "max": 100.0},
     "chains": {"require_helix": False},
 }
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
 
 
 # ---------------------------------------------------------------- children (fresh processes) --
 
 
-def _peak_rss_mib() -> tuple[float, float | None]:
-    """(ru_maxrss, VmHWM) of this process in MiB; VmHWM is None where /proc is missing."""
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    hwm = None
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return maxrss, hwm
-
-
 def _baseline_child() -> dict[str, Any]:
     """A child that only imports cryosse (and the modules curation needs); no work."""
-    before = _peak_rss_mib()
+    before = peak_rss_mib()
     import dataclasses
 
     import cryosse
@@ -80,7 +70,7 @@ def _baseline_child() -> dict[str, Any]:
     from cryosse.curate.entry import curate_entry  # noqa: F401  (the import is what is measured)
     from cryosse.curate.settings import CurationSettings
 
-    after = _peak_rss_mib()
+    after = peak_rss_mib()
     return {
         "python_only_mib": before[0],
         "python_only_hwm_mib": before[1],
@@ -143,10 +133,10 @@ def _curate_child(pair: dict[str, Any], samples_dir: str) -> dict[str, Any]:
     except Exception as exc:  # curate_entry should never raise; report it instead of dying
         out["wall_s"] = time.perf_counter() - start
         out["error"] = traceback.format_exception_only(exc)[-1].strip()
-        out["ru_maxrss_mib"], out["vmhwm_mib"] = _peak_rss_mib()
+        out["ru_maxrss_mib"], out["vmhwm_mib"] = peak_rss_mib()
         return out
     out["wall_s"] = time.perf_counter() - start
-    out["ru_maxrss_mib"], out["vmhwm_mib"] = _peak_rss_mib()
+    out["ru_maxrss_mib"], out["vmhwm_mib"] = peak_rss_mib()
     out["timings"] = {step: float(result.timings.get(step, 0.0)) for step in STEPS}
     out["samples"] = list(result.samples)
     out["rows"] = [asdict(row) for row in result.rows]
@@ -178,48 +168,25 @@ def _in_fresh_process(func: Any, *args: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- parent side --
 
 
-def _load_index(realdata: Path) -> list[dict[str, Any]]:
-    index = realdata / "INDEX.json"
-    if index.is_file():
-        return list(json.loads(index.read_text(encoding="utf-8"))["pairs"])
-    return [
-        json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted(realdata.glob("*/provenance.json"))
-    ]
-
-
 def find_pairs(realdata: Path) -> list[dict[str, Any]]:
-    """The documented primary (map, model) pairs: role "map" × role "model", good fit only."""
+    """The documented primary (map, model) pairs of realdata, with their checksums."""
     pairs: list[dict[str, Any]] = []
-    for entry in _load_index(realdata):
-        folder = realdata / entry["folder"].strip("/")
-        roles = {f["file"]: f["role"] for f in entry["files"]}
-
-        def stored(name: str, roles: dict[str, str] = roles) -> str | None:
-            # Fit checks name the map as found; some are stored gzipped here (".gz" added).
-            return next((n for n in (name, name + ".gz") if n in roles), None)
-
-        for check in entry.get("fit_checks", []):
-            map_file, model_file = stored(check["map"]), stored(check["model"])
-            if check.get("good_fit") is not True or map_file is None or model_file is None:
-                continue
-            if roles[map_file] != "map" or roles[model_file] != "model":
-                continue
-            map_path, model_path = folder / map_file, folder / model_file
-            pairs.append(
-                {
-                    "pair": f"{entry['id']}/{entry['pdb_id'].lower()}",
-                    "emdb_id": entry["id"],
-                    "pdb_id": entry["pdb_id"].lower(),
-                    "resolution": entry.get("resolution_A"),
-                    "map_file": map_file,
-                    "model_file": model_file,
-                    "map_path": str(map_path),
-                    "model_path": str(model_path),
-                    "map_sha256": sha256_file(map_path),
-                    "model_sha256": sha256_file(model_path),
-                }
-            )
+    for entry, fit in primary_fits(realdata):
+        map_path, model_path = entry.folder / fit.map_file, entry.folder / fit.model_file
+        pairs.append(
+            {
+                "pair": f"{entry.emdb_id}/{entry.pdb_id.lower()}",
+                "emdb_id": entry.emdb_id,
+                "pdb_id": entry.pdb_id.lower(),
+                "resolution": entry.resolution,
+                "map_file": fit.map_file,
+                "model_file": fit.model_file,
+                "map_path": str(map_path),
+                "model_path": str(model_path),
+                "map_sha256": sha256_file(map_path),
+                "model_sha256": sha256_file(model_path),
+            }
+        )
     return pairs
 
 
@@ -278,19 +245,6 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]], left: set[int]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])])
-
-
 def report(figures: dict[str, Any]) -> str:
     m, base, pairs = figures["machine"], figures["baseline"], figures["pairs"]
     base_mib = base.get("ru_maxrss_mib")
@@ -311,6 +265,51 @@ def report(figures: dict[str, Any]) -> str:
         f"parent at spawn {_fmt(figures['parent_rss_mib'], 1)} MiB)",
         "",
     ]
+    out.append(_pair_table(figures, base_mib))
+    out.append("")
+    share = figures["share_percent"]
+    out.append(
+        "share of total wall time: "
+        + ", ".join(f"{k} {share[k]:.1f} %" for k in (*STEPS, "other"))
+        + "  (other = fit checks, chain choice, residue table)"
+    )
+    notes = _exclusions(pairs)
+    if notes:
+        out += ["", "exclusions and errors (from EntryResult.rows):", *notes]
+    return "\n".join(out)
+
+
+def _pair_row(p: dict[str, Any], base_mib: float | None) -> list[str]:
+    shape = "×".join(str(n) for n in p["map_shape_xyz"]) if p["map_shape_xyz"] else "-"
+    vox = p["voxel_size"]
+    vox_parts = [f"{v:.3f}" for v in vox] if vox else ["-"]
+    vox_txt = vox_parts[0] if len(set(vox_parts)) == 1 else "/".join(vox_parts)
+    rss = p["ru_maxrss_mib"]
+    inc = None if rss is None or base_mib is None else rss - base_mib
+    steps = p["timings"]
+    other = None
+    if p["wall_s"] is not None and all(steps[s] is not None for s in STEPS):
+        other = p["wall_s"] - sum(steps[s] for s in STEPS)
+    return [
+        p["pair"],
+        p["map_file"],
+        p["model_file"],
+        shape,
+        vox_txt,
+        "-" if p["residues"] is None else str(p["residues"]),
+        str(len(p["samples"])),
+        _fmt(p["wall_s"]),
+        _fmt(rss, 1),
+        _fmt(inc, 1),
+        *(_fmt(steps[s]) for s in STEPS),
+        _fmt(other),
+        p["status"],
+    ]
+
+
+def _pair_table(figures: dict[str, Any], base_mib: float | None) -> str:
+    """One row per pair, then the totals."""
+    pairs = figures["pairs"]
     header = [
         "pair",
         "map",
@@ -326,35 +325,7 @@ def report(figures: dict[str, Any]) -> str:
         "other s",
         "status",
     ]
-    body: list[list[str]] = []
-    for p in pairs:
-        shape = "×".join(str(n) for n in p["map_shape_xyz"]) if p["map_shape_xyz"] else "-"
-        vox = p["voxel_size"]
-        vox_parts = [f"{v:.3f}" for v in vox] if vox else ["-"]
-        vox_txt = vox_parts[0] if len(set(vox_parts)) == 1 else "/".join(vox_parts)
-        rss = p["ru_maxrss_mib"]
-        inc = None if rss is None or base_mib is None else rss - base_mib
-        steps = p["timings"]
-        other = None
-        if p["wall_s"] is not None and all(steps[s] is not None for s in STEPS):
-            other = p["wall_s"] - sum(steps[s] for s in STEPS)
-        body.append(
-            [
-                p["pair"],
-                p["map_file"],
-                p["model_file"],
-                shape,
-                vox_txt,
-                "-" if p["residues"] is None else str(p["residues"]),
-                str(len(p["samples"])),
-                _fmt(p["wall_s"]),
-                _fmt(rss, 1),
-                _fmt(inc, 1),
-                *(_fmt(steps[s]) for s in STEPS),
-                _fmt(other),
-                p["status"],
-            ]
-        )
+    body = [_pair_row(p, base_mib) for p in pairs]
     tot = figures["totals"]
     body.append(
         [
@@ -373,14 +344,11 @@ def report(figures: dict[str, Any]) -> str:
             "",
         ]
     )
-    out.append(_table(header, body, left={0, 1, 2, len(header) - 1}))
-    out.append("")
-    share = figures["share_percent"]
-    out.append(
-        "share of total wall time: "
-        + ", ".join(f"{k} {share[k]:.1f} %" for k in (*STEPS, "other"))
-        + "  (other = fit checks, chain choice, residue table)"
-    )
+    return "\n".join(text_table(header, body, left={0, 1, 2, len(header) - 1}, total=True))
+
+
+def _exclusions(pairs: list[dict[str, Any]]) -> list[str]:
+    """A line per error and per excluded entry or chain."""
     notes = []
     for p in pairs:
         for err in p["errors"]:
@@ -392,9 +360,7 @@ def report(figures: dict[str, Any]) -> str:
                     f"  {p['pair']} {p['map_file']}: {r['level']} {where or r['emdb_id']} "
                     f"excluded ({r['reason']}): {r['message']}"
                 )
-    if notes:
-        out += ["", "exclusions and errors (from EntryResult.rows):", *notes]
-    return "\n".join(out)
+    return notes
 
 
 def summarize(pairs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, float]]:
@@ -421,12 +387,7 @@ def summarize(pairs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--realdata",
-        type=Path,
-        default=DEFAULT_REALDATA,
-        help=f"realdata folder (default: {DEFAULT_REALDATA})",
-    )
+    add_realdata_argument(parser)
     parser.add_argument(
         "--repeat", type=int, default=1, help="fresh processes per pair; median wall time"
     )

@@ -72,7 +72,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import host_facts
 from cryosse.core.hashing import sha256_file
 
 MB = 1_000_000
@@ -351,7 +351,8 @@ def run_curl(url: str, dest: Path) -> dict[str, float]:
 
 def run_downloader(url: str, dest: Path, verify_gzip: bool) -> dict[str, float]:
     """Seconds of one Downloader.fetch with a fresh Downloader (new connection, like curl)."""
-    from cryosse.acquire.download import Downloader, DownloadError
+    from cryosse.acquire.download import Downloader
+    from cryosse.acquire.download_errors import DownloadError
 
     with Downloader(timeout=60.0, max_retries=0, progress=False) as dl:
         start = time.perf_counter()
@@ -366,7 +367,8 @@ def run_downloader(url: str, dest: Path, verify_gzip: bool) -> dict[str, float]:
 
 def resume_once(server: LoopbackServer, token: str, dest: Path, size: int) -> dict[str, Any]:
     """One fetch of /drop/<token>/payload.bin: dropped at half, then resumed."""
-    from cryosse.acquire.download import Downloader, DownloadError
+    from cryosse.acquire.download import Downloader
+    from cryosse.acquire.download_errors import DownloadError
 
     path = f"drop/{token}/{PAYLOAD}"
     marks: list[tuple[float, float]] = []
@@ -605,7 +607,7 @@ def summary(figures: dict[str, Any]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--size-mb",
@@ -626,6 +628,82 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--spacing-requests", type=int, default=6, help="requests of the spacing case (6)"
     )
+    return parser
+
+
+def say(*parts: Any) -> None:
+    print(*parts, flush=True)
+
+
+def _say_machine(facts: dict[str, Any]) -> None:
+    say("cryosse download benchmark (benchmarks/download.py)")
+    say(
+        f"machine : nproc={facts['nproc']} (os.cpu_count={facts['cpu_count']}), "
+        f"CPU: {facts['cpu_model']}"
+    )
+    say(f"platform: {facts['platform']}")
+    say(
+        f"python  : {facts['python']}; cryosse {facts['cryosse']}, requests "
+        f"{facts['requests']}, urllib3 {facts['urllib3']}"
+    )
+    say(f"curl    : {facts['curl']}")
+
+
+def _make_files(root: Path, size: int, figures: dict[str, Any]) -> dict[str, Any]:
+    """The served files; their checksums and sizes."""
+    start = time.perf_counter()
+    sha = make_payload(root / PAYLOAD, size)
+    gz_raw = make_gzip(root / PAYLOAD_GZ, size)
+    gz_size = (root / PAYLOAD_GZ).stat().st_size
+    gz_sha = sha256_file(root / PAYLOAD_GZ)
+    (root / SMALL).write_bytes(b"x" * 1000)
+    figures.update(gzip_bytes=gz_size, gzip_uncompressed_bytes=gz_raw)
+    say(
+        f"files   : {PAYLOAD} {size / MB:.1f} MB random bytes; {PAYLOAD_GZ} "
+        f"{gz_size / MB:.1f} MB gzip of {gz_raw / MB:.1f} MB "
+        f"(made in {time.perf_counter() - start:.1f} s)"
+    )
+    return {"sha": sha, "gz_size": gz_size, "gz_sha": gz_sha}
+
+
+def _measure_all(
+    server: LoopbackServer,
+    out: Path,
+    size: int,
+    files: dict[str, Any],
+    args: argparse.Namespace,
+    figures: dict[str, Any],
+) -> None:
+    say(
+        f"server  : http://127.0.0.1:{server.port}/, ThreadingHTTPServer in a "
+        "separate process, bodies via socket.sendfile"
+    )
+    say(
+        f"\nthroughput: {PAYLOAD}, curl vs Downloader(verify_gzip=False), order "
+        "alternating, after one untimed warm-up each"
+    )
+    sha = files["sha"]
+    figures["throughput"] = measure_throughput(server, out, size, sha, args.repeats, say)
+    say(f"\ngzip: Downloader on {PAYLOAD_GZ} without and with the end-to-end gzip verification")
+    figures["gzip"] = measure_gzip(
+        server, out, files["gz_size"], files["gz_sha"], args.repeats, say
+    )
+    say(
+        f"\nresume: /drop/<token>/{PAYLOAD} drops the connection after half the "
+        "body; Downloader(max_retries=2, no backoff wait)"
+    )
+    figures["resume"] = measure_resume(server, out, size, sha, args.repeats, say)
+    say(
+        f"\nspacing: {args.spacing_requests} back-to-back fetches of {SMALL}, "
+        f"host_interval {args.host_interval:g} s"
+    )
+    figures["spacing"] = measure_spacing(
+        server, out, args.host_interval, args.spacing_requests, say
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -641,70 +719,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-
-    def say(*parts: Any) -> None:
-        print(*parts, flush=True)
-
     facts = machine()
-    say("cryosse download benchmark (benchmarks/download.py)")
-    say(
-        f"machine : nproc={facts['nproc']} (os.cpu_count={facts['cpu_count']}), "
-        f"CPU: {facts['cpu_model']}"
-    )
-    say(f"platform: {facts['platform']}")
-    say(
-        f"python  : {facts['python']}; cryosse {facts['cryosse']}, requests "
-        f"{facts['requests']}, urllib3 {facts['urllib3']}"
-    )
-    say(f"curl    : {facts['curl']}")
-
+    _say_machine(facts)
     figures: dict[str, Any] = {"machine": facts, "repeats": args.repeats, "size_bytes": size}
     try:
         with tempfile.TemporaryDirectory(prefix="cryosse-dl-bench-") as tmp:
             root, out = Path(tmp) / "served", Path(tmp) / "out"
             root.mkdir()
             out.mkdir()
-            start = time.perf_counter()
-            sha = make_payload(root / PAYLOAD, size)
-            gz_raw = make_gzip(root / PAYLOAD_GZ, size)
-            gz_size = (root / PAYLOAD_GZ).stat().st_size
-            gz_sha = sha256_file(root / PAYLOAD_GZ)
-            (root / SMALL).write_bytes(b"x" * 1000)
-            figures.update(gzip_bytes=gz_size, gzip_uncompressed_bytes=gz_raw)
-            say(
-                f"files   : {PAYLOAD} {size / MB:.1f} MB random bytes; {PAYLOAD_GZ} "
-                f"{gz_size / MB:.1f} MB gzip of {gz_raw / MB:.1f} MB "
-                f"(made in {time.perf_counter() - start:.1f} s)"
-            )
+            files = _make_files(root, size, figures)
             with LoopbackServer(root, Path(tmp) / "requests.log") as server:
-                say(
-                    f"server  : http://127.0.0.1:{server.port}/, ThreadingHTTPServer in a "
-                    "separate process, bodies via socket.sendfile"
-                )
-                say(
-                    f"\nthroughput: {PAYLOAD}, curl vs Downloader(verify_gzip=False), order "
-                    "alternating, after one untimed warm-up each"
-                )
-                figures["throughput"] = measure_throughput(
-                    server, out, size, sha, args.repeats, say
-                )
-                say(
-                    f"\ngzip: Downloader on {PAYLOAD_GZ} without and with the end-to-end "
-                    "gzip verification"
-                )
-                figures["gzip"] = measure_gzip(server, out, gz_size, gz_sha, args.repeats, say)
-                say(
-                    f"\nresume: /drop/<token>/{PAYLOAD} drops the connection after half the "
-                    "body; Downloader(max_retries=2, no backoff wait)"
-                )
-                figures["resume"] = measure_resume(server, out, size, sha, args.repeats, say)
-                say(
-                    f"\nspacing: {args.spacing_requests} back-to-back fetches of {SMALL}, "
-                    f"host_interval {args.host_interval:g} s"
-                )
-                figures["spacing"] = measure_spacing(
-                    server, out, args.host_interval, args.spacing_requests, say
-                )
+                _measure_all(server, out, size, files, args, figures)
     except BenchmarkFailure as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1

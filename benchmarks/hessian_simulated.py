@@ -4,7 +4,7 @@ cryosse.evaluate.baselines fixes the Hessian baseline's total blur (map + filter
 physics:
 the 4.8 Å spacing of β-strands is suppressed to ~3 % while a helix stays a rod. This script
 checks that choice where the truth is known and no real test map is involved: it simulates
-maps of structures drawn from a folder of atomic models (cryosse.synthetic.simulate.simulate_atoms,
+maps of structures drawn from a folder of atomic models (cryosse.synthetic.recipe.simulate_atoms,
 the
 training simulator, resolution drawn in 5–8 Å), labels them with mkdssp and the nearest-Cα
 rule on the simulated grid (cryosse.evaluate.map_scoring), and prints the Hessian baseline's
@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import host_facts
-from cryosse.core.reasons import CurationError
+from benchmarks._harness import host_facts
+from cryosse.core.reasons import DataError
 from cryosse.evaluate.baselines import hessian_labels, threshold_labels
 from cryosse.evaluate.map_scoring import score_labels, summarize, truth_on_grid
 from cryosse.io.density import DensityMap
-from cryosse.synthetic.simulate import load_atoms, simulate_atoms
+from cryosse.synthetic.atoms import load_atoms
+from cryosse.synthetic.recipe import simulate_atoms
 
 SUFFIXES = (".pdb", ".cif", ".pdb.gz", ".cif.gz")
 
@@ -62,7 +63,7 @@ def main() -> int:
             sim = simulate_atoms(load_atoms(path), np.random.default_rng(len(used)), resolution)
             density = DensityMap(sim.data, sim.origin, np.full(3, sim.voxel))
             truth = truth_on_grid(density, path)
-        except (CurationError, ValueError) as exc:
+        except (DataError, ValueError) as exc:
             print(f"skipped {path.name}: {exc}")
             continue
         if not np.any(truth.labels == 2):

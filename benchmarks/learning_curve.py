@@ -25,7 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from benchmarks._harness import REPO_ROOT, add_realdata_argument
+
 MODEL_KEYS = (
     "voxel_f1_helix_weighted",
     "voxel_f1_sheet_weighted",
@@ -35,17 +36,18 @@ MODEL_KEYS = (
 )
 
 
-def real_map_figures(checkpoint: Path, realdata: str, threads: int) -> dict:
+def real_map_figures(checkpoint: Path, realdata: Path, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "figures.json"
         subprocess.run(
             [
                 sys.executable,
-                str(HERE / "real_maps.py"),
+                "-m",
+                "benchmarks.real_maps",
                 "--checkpoint",
                 str(checkpoint),
                 "--realdata",
-                realdata,
+                str(realdata),
                 "--threads",
                 str(threads),
                 "--device",
@@ -56,6 +58,7 @@ def real_map_figures(checkpoint: Path, realdata: str, threads: int) -> dict:
                 str(out),
             ],
             check=True,
+            cwd=REPO_ROOT,
             stdout=subprocess.DEVNULL,
         )
         return json.loads(out.read_text())
@@ -65,7 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a training run folder (history.csv, snapshots/)")
     parser.add_argument("--out", type=Path, default=Path("docs/figures"))
-    parser.add_argument("--realdata", default="../shared/realdata")
+    add_realdata_argument(parser)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 

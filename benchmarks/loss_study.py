@@ -14,7 +14,8 @@ the record, one per worker and one thread each, with the code the workflow runs
 (cryosse.evaluate.evaluation.evaluate_checkpoint) and records it; with --commit each finished
 run is committed at once (only its folder), so that a session that ends loses only the runs in
 flight. Selection runs (first seed) come first; once all of a loss's are recorded, the other
-seeds of its chosen setting follow. `tables` writes the tables, the verdicts, the figures and
+seeds of its chosen setting follow, seed by seed across the losses (every loss's second seed
+before any third: a study cut short keeps as many seeds of each). `tables` writes the tables, the verdicts, the figures and
 the cost from the record alone (no checkpoint needed; cryosse.report.study), and says which
 losses and seeds the record still lacks. `montages` draws prediction montages from the study's
 checkpoints, which only the machine that trained them has.
@@ -60,16 +61,23 @@ def train_and_record(
 
     from cryosse.evaluate.evaluation import evaluate_checkpoint
     from cryosse.evaluate.record import record_run
+    from cryosse.io.run_layout import sample_dirs, split_roles
     from cryosse.learn.stage import run_training
-    from cryosse.splits.stage import split_sample_dirs
 
     torch.set_num_threads(1)
     config = load_config(config_path)
     results = _results(config)
     manifest, main = results / "manifest.tsv", results / "splits" / "main.tsv"
     out = results / "training" / run_id
-    summary = run_training(run_id, manifest, main, config["training"], config["model"], out)
-    test_dirs = split_sample_dirs(manifest, main, "test")
+    summary = run_training(
+        run_id=run_id,
+        manifest=manifest,
+        main_tsv=main,
+        training=config["training"],
+        model=config["model"],
+        out_dir=out,
+    )
+    test_dirs = sample_dirs(manifest, split_roles(main), "test")
     cases = out / "test_cases.tsv"
     started = time.perf_counter()
     evaluate_checkpoint(out / "best.pt", test_dirs, cases, device="cpu")
@@ -183,17 +191,6 @@ def study_cost(record: Path) -> dict[str, Any]:
     }
 
 
-def train_step_module() -> Any:
-    """benchmarks/train_step.py, imported as the script it is (it imports its sibling
-    `machine` by that name): its grid constants and estimate, not a copy."""
-    here = str(Path(__file__).resolve().parent)
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    import train_step
-
-    return train_step
-
-
 def _shown(path: Path | None) -> str:
     """A path as the record may show it: relative to the repository, never this machine's."""
     if path is None:
@@ -210,8 +207,7 @@ def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str
     runs × epochs × (training steps + validation forwards) of 112³ at the paper's network) per
     run, times the runs. Two counts: the 33 selection runs × every seed, and this study's
     design (the 33, then the other seeds of each loss's chosen setting only)."""
-    step_module = train_step_module()
-    GRID_RUNS, GRID_SIZE = step_module.GRID_RUNS, step_module.GRID_SIZE
+    from benchmarks.train_step import GRID_RUNS, GRID_SIZE  # its grid, not a copy (imports torch)
 
     literal, design = GRID_RUNS * n_seeds, GRID_RUNS + n_losses * (n_seeds - 1)
     if step_json is None or not step_json.is_file():
@@ -229,7 +225,7 @@ def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str
     machine = figures["machine"]
     out: dict[str, Any] = {
         "measured": True,
-        "source": str(step_json),
+        "source": _shown(step_json),
         "device": machine.get("gpu") or machine.get("cpu_model"),
         "unit": unit,
         "configuration": label,
@@ -259,7 +255,7 @@ def paper_scale(step_json: Path | None, n_seeds: int, n_losses: int) -> dict[str
 
 
 def tables(args: argparse.Namespace) -> None:
-    from cryosse.core.grid import seeds
+    from cryosse.core.run_grid import seeds
     from cryosse.report.study import selection_losses, write_record
 
     config = load_config(args.config)

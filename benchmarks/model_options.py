@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import host_facts
 from cryosse.core.metrics import selection_metric, weighted_average
 from cryosse.evaluate.evaluation import CaseResult, evaluate_checkpoint
-from cryosse.splits.stage import split_sample_dirs
+from cryosse.io.run_layout import sample_dirs, split_roles
 
 
 def figures(cases: list[CaseResult]) -> dict[str, Any]:
@@ -59,7 +59,8 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     run = Path(args.run)
-    dirs = split_sample_dirs(run / "manifest.tsv", run / "splits/main.tsv", args.split)
+    roles = split_roles(run / "splits/main.tsv")
+    dirs = sample_dirs(run / "manifest.tsv", roles, args.split)
     dirs = dirs[: args.limit] if args.limit else dirs
     facts = host_facts()
     flags = [f for f in facts["cpu_flags"] if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16")]

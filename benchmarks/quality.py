@@ -25,7 +25,7 @@ Contour: the author contour is not available in realdata, so every pair uses
 `fallback_contour` (mean + 1 σ of the non-zero voxels) of the whole map as scored (after
 filtering where filtered).
 
-Run from the repository root (about 15 s on 2 cores):
+Run from the repository root:
 
     .venv/bin/python -m benchmarks.quality [--realdata PATH] [--json OUT]
 """
@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from benchmarks._harness import add_realdata_argument, primary_fits, text_table
 from cryosse.core.classes import code_to_class
 from cryosse.curate.crop import chain_box, resample_box
 from cryosse.curate.dssp import assign_dssp
@@ -57,8 +58,6 @@ from cryosse.curate.quality import (
 from cryosse.io.density import DensityMap, read_map
 from cryosse.io.structure import is_amino_acid, protein_residues, read_model
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
 RADII = (2.0, 2.5, 3.0, 3.5)  # trial model-cylinder radii (Å)
 HIGH_RES = 4.5  # maps better than this (Å) are low-pass filtered first
 TARGET_RES = 6.0  # ... to this resolution (Å)
@@ -70,31 +69,18 @@ SIGMAS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # contour sweep: mean + k σ of the non-ze
 
 
 def find_pairs(realdata: Path) -> list[dict[str, Any]]:
-    """The documented primary (map, model) pairs: role "map" × role "model", good fit only."""
-    index = json.loads((realdata / "INDEX.json").read_text(encoding="utf-8"))
-    pairs = []
-    for entry in index["pairs"]:
-        folder = realdata / entry["folder"].strip("/")
-        roles = {f["file"]: f["role"] for f in entry["files"]}
-        for check in entry.get("fit_checks", []):
-            # Fit checks name the map as found; some are stored gzipped here (".gz" added).
-            map_file = next((n for n in (check["map"], check["map"] + ".gz") if n in roles), None)
-            model_file = check["model"] if check["model"] in roles else None
-            if check.get("good_fit") is not True or map_file is None or model_file is None:
-                continue
-            if roles[map_file] != "map" or roles[model_file] != "model":
-                continue
-            pairs.append(
-                {
-                    "emdb": entry["id"],
-                    "pdb": entry["pdb_id"].lower(),
-                    "resolution": entry.get("resolution_A"),
-                    "kind": entry["map_kind"],
-                    "map": folder / map_file,
-                    "model": folder / model_file,
-                }
-            )
-    return pairs
+    """The documented primary (map, model) pairs of realdata."""
+    return [
+        {
+            "emdb": entry.emdb_id,
+            "pdb": entry.pdb_id.lower(),
+            "resolution": entry.resolution,
+            "kind": entry.map_kind,
+            "map": entry.folder / fit.map_file,
+            "model": entry.folder / fit.model_file,
+        }
+        for entry, fit in primary_fits(realdata)
+    ]
 
 
 def low_pass(density: DensityMap) -> DensityMap:
@@ -103,6 +89,78 @@ def low_pass(density: DensityMap) -> DensityMap:
     data = gaussian_filter(density.data, sigma=sigma_vox, mode="constant").astype(np.float32)
     data[density.data == 0] = 0.0
     return DensityMap(data=data, origin=density.origin, voxel_size=density.voxel_size)
+
+
+def _tagged_atoms(structure: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Every atom of the model, tagged with its chain if it belongs to an amino acid: the
+    chain's own atoms are those of `chain_atom_coordinates`, all others bound the zone."""
+    xyz, owner = [], []
+    for ch in structure[0]:
+        for res_ in ch:
+            tag = ch.name if is_amino_acid(res_) else ""
+            for atom in res_:
+                xyz.append((atom.pos.x, atom.pos.y, atom.pos.z))
+                owner.append(tag)
+    return np.array(xyz, dtype=np.float64).reshape(-1, 3), np.array(owner)
+
+
+def _contour_sweep(
+    values: np.ndarray, in_model: np.ndarray, mean_nz: float, std_nz: float
+) -> tuple[dict[float, float], float]:
+    """P − R at mean + k σ for each k of SIGMAS, and the k at which P = R (the contoured
+    volume equals the model volume)."""
+    sweep = {}
+    for k in SIGMAS:
+        above = values >= mean_nz + k * std_nz
+        both = np.count_nonzero(above & in_model)
+        p_k = both / np.count_nonzero(above) if above.any() else 0.0
+        sweep[k] = p_k - both / np.count_nonzero(in_model)
+    balanced = np.sort(values)[::-1][np.count_nonzero(in_model) - 1]
+    return sweep, float((balanced - mean_nz) / std_nz)
+
+
+def _score_chain(
+    density: DensityMap,
+    ca: np.ndarray,
+    cls: np.ndarray,
+    atoms: tuple[np.ndarray, np.ndarray],
+    contour: float,
+    nonzero_stats: tuple[float, float],
+    settings: QualitySettings,
+) -> dict[str, Any]:
+    """One chain (its Cα, DSSP classes and atoms; the other atoms bound its zone), boxed and
+    resampled as curation does it."""
+    mine, others = atoms
+    box = chain_box(mine, density, PADDING, VOXEL)
+    boxed = resample_box(density, box)
+    per_radius = {}
+    for radius in RADII:
+        trial = dataclasses.replace(settings, cylinder_radius=radius)
+        mean, scores = chain_helix_similarity(boxed, box.origin, VOXEL, cls, ca, trial)
+        per_radius[radius] = {
+            "mean": mean,
+            "f1": [s.f1 for s in scores],
+            "chance": [s.n_model / s.n_window for s in scores],
+        }
+    mean, scores = chain_helix_similarity(boxed, box.origin, VOXEL, cls, ca, settings)
+    shifted, _ = chain_helix_similarity(boxed, box.origin, VOXEL, cls, ca + SHIFT, settings)
+    precision, recall = precision_recall(boxed, box.origin, VOXEL, mine, others, contour, settings)
+    # The zone is computed once for the whole contour sweep.
+    values, in_model = zone_voxels(boxed, box.origin, VOXEL, mine, others, settings)
+    sweep, balanced_k = _contour_sweep(values, in_model, *nonzero_stats)
+    return {
+        "residues": len(ca),
+        "helices": len(scores),
+        "helix_residues": int(sum(s.n_residues for s in scores)),
+        "mean_f1": mean,
+        "shifted_mean_f1": shifted,
+        "precision": precision,
+        "recall": recall,
+        "bin": quality_bin(mean, precision, recall, settings),
+        "pr_sweep": sweep,
+        "balanced_k": balanced_k,
+        "per_radius": per_radius,
+    }
 
 
 def score_pair(pair: dict[str, Any], settings: QualitySettings) -> dict[str, Any]:
@@ -114,70 +172,19 @@ def score_pair(pair: dict[str, Any], settings: QualitySettings) -> dict[str, Any
         density = low_pass(density)
     contour = fallback_contour(density.data, settings.sigma_factor)
     nonzero = density.data[density.data != 0].astype(np.float64)
-    mean_nz, std_nz = float(nonzero.mean()), float(nonzero.std())
+    stats = (float(nonzero.mean()), float(nonzero.std()))
     structure = read_model(pair["model"])
     residues = protein_residues(structure)
     codes = assign_dssp(structure)
     classes = np.array([code_to_class(codes.get(r.key, "")) for r in residues], dtype=np.uint8)
     ca_all = np.array([r.ca for r in residues], dtype=np.float64)
-    chain_names = list(dict.fromkeys(r.chain for r in residues))
-    # Every atom of the model, tagged with its chain if it belongs to an amino acid: the
-    # chain's own atoms are those of `chain_atom_coordinates`, all others bound the zone.
-    xyz, owner = [], []
-    for ch in structure[0]:
-        for res_ in ch:
-            tag = ch.name if is_amino_acid(res_) else ""
-            for atom in res_:
-                xyz.append((atom.pos.x, atom.pos.y, atom.pos.z))
-                owner.append(tag)
-    everything, owners = np.array(xyz, dtype=np.float64).reshape(-1, 3), np.array(owner)
+    everything, owners = _tagged_atoms(structure)
     chains = []
-    for name in chain_names:
+    for name in dict.fromkeys(r.chain for r in residues):
         idx = [i for i, r in enumerate(residues) if r.chain == name]
-        ca, cls = ca_all[idx], classes[idx]
-        mine, others = everything[owners == name], everything[owners != name]
-        box = chain_box(mine, density, PADDING, VOXEL)
-        boxed = resample_box(density, box)
-        per_radius = {}
-        for radius in RADII:
-            trial = dataclasses.replace(settings, cylinder_radius=radius)
-            mean, scores = chain_helix_similarity(boxed, box.origin, VOXEL, cls, ca, trial)
-            per_radius[radius] = {
-                "mean": mean,
-                "f1": [s.f1 for s in scores],
-                "chance": [s.n_model / s.n_window for s in scores],
-            }
-        mean, scores = chain_helix_similarity(boxed, box.origin, VOXEL, cls, ca, settings)
-        shifted, _ = chain_helix_similarity(boxed, box.origin, VOXEL, cls, ca + SHIFT, settings)
-        precision, recall = precision_recall(
-            boxed, box.origin, VOXEL, mine, others, contour, settings
-        )
-        # Contour sweep: the zone is computed once, then P − R at mean + k σ for each k, and
-        # the k at which P = R (the contoured volume equals the model volume).
-        values, in_model = zone_voxels(boxed, box.origin, VOXEL, mine, others, settings)
-        sweep = {}
-        for k in SIGMAS:
-            above = values >= mean_nz + k * std_nz
-            both = np.count_nonzero(above & in_model)
-            p_k = both / np.count_nonzero(above) if above.any() else 0.0
-            sweep[k] = p_k - both / np.count_nonzero(in_model)
-        balanced = np.sort(values)[::-1][np.count_nonzero(in_model) - 1]
-        chains.append(
-            {
-                "chain": name,
-                "residues": len(idx),
-                "helices": len(scores),
-                "helix_residues": int(sum(s.n_residues for s in scores)),
-                "mean_f1": mean,
-                "shifted_mean_f1": shifted,
-                "precision": precision,
-                "recall": recall,
-                "bin": quality_bin(mean, precision, recall, settings),
-                "pr_sweep": sweep,
-                "balanced_k": float((balanced - mean_nz) / std_nz),
-                "per_radius": per_radius,
-            }
-        )
+        atoms = (everything[owners == name], everything[owners != name])
+        chain = _score_chain(density, ca_all[idx], classes[idx], atoms, contour, stats, settings)
+        chains.append({"chain": name, **chain})
     return {
         "pair": f"{pair['emdb']}/{pair['pdb']}",
         "map": pair["map"].name,
@@ -201,17 +208,6 @@ def _dist(values: list[float]) -> str:
     )
 
 
-def _table(header: list[str], rows: list[list[str]], left: set[int]) -> list[str]:
-    widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-        for cells in [header, ["-" * w for w in widths], *rows]
-    ]
-
-
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -228,6 +224,50 @@ def report(results: list[dict[str, Any]], settings: QualitySettings, seconds: fl
         "per-helix F1 by model-cylinder radius (chance = median |M|/|W|; "
         "'in range' = share inside the published range)",
     ]
+    out += _radius_lines(results)
+    out += [
+        "",
+        f"per chain at the defaults (cylinder_radius {settings.cylinder_radius} Å, "
+        f"F1 threshold {settings.f1_threshold}, |P−R| threshold {settings.pr_threshold}); "
+        f"'shifted' = the model moved by {SHIFT.tolist()} Å",
+    ]
+    out += _chain_table(results)
+    out += [
+        "",
+        "contour sweep: P − R at contour = mean + k σ of the map's non-zero voxels, and "
+        "the k at which P = R (contoured volume = model volume in the zone)",
+    ]
+    header = ["pair", "chain", *(f"k={k:+g}" for k in SIGMAS), "k(P=R)"]
+    rows = [
+        [
+            r["pair"],
+            c["chain"],
+            *(f"{c['pr_sweep'][k]:+.3f}" for k in SIGMAS),
+            f"{c['balanced_k']:+.2f}",
+        ]
+        for r in results
+        for c in r["chains"]
+    ]
+    out += text_table(header, rows, left={0, 1})
+    chains = [c for r in results for c in r["chains"]]
+    diffs = [c["precision"] - c["recall"] for c in chains]
+    bins = [c["bin"] for c in chains]
+    balanced = [c["balanced_k"] for c in chains]
+    out += [
+        "",
+        f"P − R over chains: {_dist(diffs)}",
+        f"|P − R| over chains: {_dist([abs(d) for d in diffs])}",
+        f"k(P=R) over chains: {_dist(balanced)}",
+        "bins: " + ", ".join(f"{b}: {bins.count(b)}" for b in (1, 2, 3, 4)),
+        "seconds per pair: " + ", ".join(f"{r['pair']} {r['seconds']:.1f}" for r in results),
+        f"total {seconds:.1f} s",
+    ]
+    return "\n".join(out)
+
+
+def _radius_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The per-helix F1 distribution for each trial radius, by map group."""
+    out = []
     groups = {
         "all": results,
         "medium-res (as is)": [r for r in results if not r["filtered"]],
@@ -245,12 +285,10 @@ def report(results: list[dict[str, Any]], settings: QualitySettings, seconds: fl
             out.append(f"    {label:20s} {_dist(f1)}{extra}")
         means = [c["per_radius"][radius]["mean"] for r in results for c in r["chains"]]
         out.append(f"    {'chain means':20s} {_dist([m for m in means if m is not None])}")
-    out += [
-        "",
-        f"per chain at the defaults (cylinder_radius {settings.cylinder_radius} Å, "
-        f"F1 threshold {settings.f1_threshold}, |P−R| threshold {settings.pr_threshold}); "
-        f"'shifted' = the model moved by {SHIFT.tolist()} Å",
-    ]
+    return out
+
+
+def _chain_table(results: list[dict[str, Any]]) -> list[str]:
     header = [
         "pair",
         "map",
@@ -288,48 +326,12 @@ def report(results: list[dict[str, Any]], settings: QualitySettings, seconds: fl
                     str(c["bin"]),
                 ]
             )
-    out += _table(header, rows, left={0, 1, 3, 5})
-    out += [
-        "",
-        "contour sweep: P − R at contour = mean + k σ of the map's non-zero voxels, and "
-        "the k at which P = R (contoured volume = model volume in the zone)",
-    ]
-    header = ["pair", "chain", *(f"k={k:+g}" for k in SIGMAS), "k(P=R)"]
-    rows = [
-        [
-            r["pair"],
-            c["chain"],
-            *(f"{c['pr_sweep'][k]:+.3f}" for k in SIGMAS),
-            f"{c['balanced_k']:+.2f}",
-        ]
-        for r in results
-        for c in r["chains"]
-    ]
-    out += _table(header, rows, left={0, 1})
-    chains = [c for r in results for c in r["chains"]]
-    diffs = [c["precision"] - c["recall"] for c in chains]
-    bins = [c["bin"] for c in chains]
-    balanced = [c["balanced_k"] for c in chains]
-    out += [
-        "",
-        f"P − R over chains: {_dist(diffs)}",
-        f"|P − R| over chains: {_dist([abs(d) for d in diffs])}",
-        f"k(P=R) over chains: {_dist(balanced)}",
-        "bins: " + ", ".join(f"{b}: {bins.count(b)}" for b in (1, 2, 3, 4)),
-        "seconds per pair: " + ", ".join(f"{r['pair']} {r['seconds']:.1f}" for r in results),
-        f"total {seconds:.1f} s",
-    ]
-    return "\n".join(out)
+    return text_table(header, rows, left={0, 1, 3, 5})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--realdata",
-        type=Path,
-        default=DEFAULT_REALDATA,
-        help=f"realdata folder (default: {DEFAULT_REALDATA})",
-    )
+    add_realdata_argument(parser)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     realdata = args.realdata.resolve()

@@ -5,7 +5,8 @@ model, nearest Cα within 3 Å; residue F1 by the 3 Å plurality vote):
 
     * a checkpoint (`--checkpoint`, default the shipped model), predicted with
       cryosse.segment.predict.segment_map(..., on_input_grid=True), the code `cryosse segment`
-      runs (given the map's resolution);
+      runs (given the map's resolution); with `--flips`, as `cryosse segment --flips` runs it
+      (the mean over 8 mirror images);
     * DeepSSETracer 1.0's own outputs where they exist (<realdata>/dst10_predictions: the
       component maps as they are; helix where h = 1, sheet where s = 1);
     * the baselines of cryosse.evaluate.baselines (threshold, Hessian shape, every voxel
@@ -27,7 +28,7 @@ Strata (maps are built in memory from ../shared, deterministically; nothing is d
                      depositor-style masked) low-passed to 6, 8 and 10 Å; every voxel, every
                      chain, DSSP truth.
     (d) derived and  EMD-21457 (spike NTD segment, 3.2 Å) low-passed to 7 and 9 Å; and maps
-        simulated    simulated with cryosse.synthetic.simulate.simulate_atoms (seed 23, the
+        simulated    simulated with cryosse.synthetic.recipe.simulate_atoms (seed 23, the
                      entry RNG of EMD-99900 + i) from four ../shared/structures at 6, 7.5, 9 and
                      10 Å. Chosen once, by rule, never by score: the structures the shipped
                      model neither trained nor validated on, one model per file, ≥ 150
@@ -65,10 +66,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import add_realdata_argument, host_facts
 from cryosse.core.classes import SCORED_CLASSES
 from cryosse.core.hashing import sha256_file
-from cryosse.core.reasons import CurationError
+from cryosse.core.ids import entry_rng
+from cryosse.core.reasons import DataError
 from cryosse.curate.crop import chain_box, resample_box
 from cryosse.evaluate.baselines import (
     BASELINE_TITLES,
@@ -89,12 +91,14 @@ from cryosse.evaluate.statistics import Interval, bootstrap_f1, bootstrap_f1_dif
 from cryosse.io.density import DensityMap, read_map, write_map
 from cryosse.io.structure import chain_atom_coordinates, read_model
 from cryosse.segment.tiling import labels_from
+from cryosse.synthetic.atoms import load_atoms
 from cryosse.synthetic.derive import lowpass
 from cryosse.synthetic.offline import PUBLISHED_RESOLUTIONS
-from cryosse.synthetic.simulate import entry_rng, load_atoms, simulate_atoms
+from cryosse.synthetic.recipe import simulate_atoms
 
 DST10 = "DeepSSETracer 1.0"
 THRESHOLD = "threshold"
+MODEL = "model"  # the checkpoint's predictor key
 STRATA = {
     "a": "(a) real zoned components",
     "b": "(b) unzoned real map (EMD-5168)",
@@ -327,9 +331,16 @@ def derived_and_simulated(realdata: Path, structures: Path, truths: TruthCache) 
 
 
 def model_labels(
-    item: TestMap, checkpoint: Any, device: str, threads: int | None, work: Path
+    item: TestMap,
+    checkpoint: Any,
+    device: str,
+    threads: int | None,
+    work: Path,
+    flips: bool = False,
 ) -> np.ndarray:
-    """The checkpoint's argmax labels on the map's grid, as `cryosse segment` writes them."""
+    """The checkpoint's argmax labels on the map's grid, as `cryosse segment` writes them
+    (`flips`: as `cryosse segment --flips` writes them)."""
+    from cryosse.segment.execution import SegmentOptions
     from cryosse.segment.predict import segment_map
 
     stem = "".join(c if c.isalnum() else "_" for c in item.name)
@@ -339,11 +350,10 @@ def model_labels(
         write_map(path, item.density.data, item.density.origin, item.density.voxel_size)
     result = segment_map(
         path,
-        out_dir=work / stem,
-        model=checkpoint,
-        device=device,
+        work / stem,
+        checkpoint,
+        SegmentOptions(device=device, threads=threads, flips=flips),
         on_input_grid=True,
-        threads=threads,
         resolution=item.resolution,
     )
     labels = read_map(result.files["labels"], allow_constant=True).data
@@ -454,37 +464,29 @@ def target_lines(
     comp = sets.get("a/as is", {}).get("aggregates", {}).get(model)
     if comp:
         for figure, floor in COMPONENT_FLOORS.items():
-            value = comp[figure].value
-            lines.append(
-                {
-                    "kind": "Must",
-                    "target": f"components as is: weighted {figure.replace('_', ' ')} ≥ {floor:g}",
-                    "value": _ci(comp[figure]),
-                    "pass": None if value is None else round(100 * value, 1) >= floor,
-                }
-            )
-        value = comp["residue_f1_sheet"].value
-        lines.append(
-            {
-                "kind": "Goal",
-                "target": f"components as is: residue sheet F1 ≥ {GOAL_COMPONENT_RESIDUE_SHEET:g}",
-                "value": _ci(comp["residue_f1_sheet"]),
-                "pass": None if value is None else 100 * value >= GOAL_COMPONENT_RESIDUE_SHEET,
-            }
-        )
+            target = f"components as is: weighted {figure.replace('_', ' ')} ≥ {floor:g}"
+            lines.append(_target("Must", target, comp[figure], floor, rounded=True))
+        target = f"components as is: residue sheet F1 ≥ {GOAL_COMPONENT_RESIDUE_SHEET:g}"
+        sheet = comp["residue_f1_sheet"]
+        lines.append(_target("Goal", target, sheet, GOAL_COMPONENT_RESIDUE_SHEET))
     for key in ("b", "c"):
         found = sets.get(key, {}).get("aggregates", {}).get(model)
         if found:
-            value = found["voxel_f1_sheet"].value
-            lines.append(
-                {
-                    "kind": "Goal",
-                    "target": f"{key}: sheet voxel F1 ≥ {GOAL_SHEET:g}",
-                    "value": _ci(found["voxel_f1_sheet"]),
-                    "pass": None if value is None else 100 * value >= GOAL_SHEET,
-                }
-            )
+            target = f"{key}: sheet voxel F1 ≥ {GOAL_SHEET:g}"
+            lines.append(_target("Goal", target, found["voxel_f1_sheet"], GOAL_SHEET))
     return lines
+
+
+def _target(
+    kind: str, target: str, interval: Interval, floor: float, rounded: bool = False
+) -> dict[str, Any]:
+    """A target met when the figure, in %, is at least `floor` (rounded to 0.1 first)."""
+    value = interval.value
+    percent = None if value is None else 100 * value
+    if percent is not None and rounded:
+        percent = round(percent, 1)
+    ok = None if percent is None else percent >= floor
+    return {"kind": kind, "target": target, "value": _ci(interval), "pass": ok}
 
 
 def _stratum_table(key: str, entry: dict[str, Any], titles: dict[str, str]) -> list[str]:
@@ -553,119 +555,124 @@ def component_summary(
     return out
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="a best.pt (default: the shipped model)")
     parser.add_argument("--no-model", action="store_true", help="score only DST 1.0 and baselines")
-    parser.add_argument("--realdata", default="../shared/realdata", help="the realdata folder")
+    add_realdata_argument(parser)
     parser.add_argument("--structures", default="../shared/structures", help="for stratum (d)")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--flips", action="store_true", help="the model with test-time flips (segment --flips)"
+    )
     parser.add_argument("--strata", default="abcd", help="which strata to run (default abcd)")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--markdown", help="write the tables as Markdown here")
-    args = parser.parse_args()
-    if set(args.strata) - set(STRATA):
-        raise SystemExit(f"--strata {args.strata}: letters of {''.join(STRATA)}")
+    return parser
 
-    import torch
 
-    torch.set_num_threads(args.threads)
-    realdata, structures = Path(args.realdata), Path(args.structures)
-    if not realdata.is_dir():
-        raise SystemExit(f"{realdata}: no realdata folder")
-    facts = host_facts()
-    checkpoint, checkpoint_info = None, None
-    if not args.no_model:
-        from cryosse.learn.checkpoint import default_model_path, load_checkpoint
+def _load_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
+    """The checkpoint to score (None with --no-model) and what the report says of it."""
+    if args.no_model:
+        return None, None
+    from cryosse.learn.checkpoint import default_model_path, load_checkpoint
 
-        path = Path(args.checkpoint) if args.checkpoint else default_model_path()
-        checkpoint = load_checkpoint(path)
-        checkpoint_info = {
-            # the packaged model by its place in the package, never this machine's path
-            "path": "cryosse/models/default.pt" if args.checkpoint is None else path.name,
-            "sha256": sha256_file(path),
-            "default": args.checkpoint is None,
-        }
-    model = "model"
-    predictors = ([model] if checkpoint else []) + [DST10] + list(BASELINES)
-    titles = {
-        model: "cryosse "
-        + ("default model" if args.checkpoint is None else Path(args.checkpoint).name),
-        DST10: DST10,
-    } | {b: f"baseline: {BASELINE_TITLES[b]}" for b in BASELINES}
-
-    truths = TruthCache()
-    sources: dict[str, Callable[[], list[Source]]] = {
-        "a": lambda: components(realdata, truths),
-        "b": lambda: unzoned(realdata, truths),
-        "c": lambda: assemblies(realdata, truths),
-        "d": lambda: derived_and_simulated(realdata, structures, truths),
+    path = Path(args.checkpoint) if args.checkpoint else default_model_path()
+    info = {
+        # the packaged model by its place in the package, never this machine's path
+        "path": "cryosse/models/default.pt" if args.checkpoint is None else path.name,
+        "sha256": sha256_file(path),
+        "default": args.checkpoint is None,
+        "test_time_flips": args.flips,
     }
-    maps: list[TestMap] = []
-    scores: dict[str, list[MapScore | None]] = {p: [] for p in predictors}
-    central: dict[str, dict[str, dict[str, Any]]] = {}
-    rest: dict[str, dict[str, Any]] = {}
-    seconds = dict.fromkeys(predictors, 0.0)
-    seconds["maps and truth"] = 0.0
-    excluded: list[dict[str, str]] = []
-    started = time.perf_counter()
+    return load_checkpoint(path), info
+
+
+@dataclass
+class Scoring:
+    """Every test map and each predictor's score of it (None: the predictor has no labels)."""
+
+    predictors: list[str]
+    maps: list[TestMap] = field(default_factory=list)
+    scores: dict[str, list[MapScore | None]] = field(default_factory=dict)
+    central: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    rest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    excluded: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.scores = {p: [] for p in self.predictors}
+        self.seconds = dict.fromkeys(self.predictors, 0.0)
+        self.seconds["maps and truth"] = 0.0
+
+
+def _score_map(
+    scoring: Scoring, item: TestMap, checkpoint: Any, args: argparse.Namespace, tmp: Path
+) -> None:
+    scoring.maps.append(item)
+    step = float(item.density.voxel_size[0])
+    for predictor in scoring.predictors:
+        tick = time.perf_counter()
+        if predictor == MODEL:
+            pred = model_labels(item, checkpoint, args.device, args.threads, tmp, args.flips)
+        elif predictor == DST10:
+            pred = item.dst10
+        else:
+            pred = baseline_labels(predictor, item.density.data, step, item.resolution)
+        scoring.seconds[predictor] += time.perf_counter() - tick
+        if pred is None:
+            scoring.scores[predictor].append(None)
+            continue
+        scoring.scores[predictor].append(score_labels(pred, item.truth, item.name, item.region))
+        if item.name in PAPER_CASES:
+            scoring.central.setdefault(item.name, {})[predictor] = score_labels(
+                pred, item.truth, item.name, "central"
+            ).figures()
+        if item.rest:
+            molecule = item.density.data > density_threshold(item.density.data)
+            scoring.rest.setdefault(item.name, {})[predictor] = rest_volumes(
+                pred, item.truth, molecule
+            )
+
+
+def _score_all(
+    scoring: Scoring,
+    sources: dict[str, Callable[[], list[Source]]],
+    checkpoint: Any,
+    args: argparse.Namespace,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="cryosse-real-maps-") as tmp:
         for letter in args.strata:
             for source_name, build in sources[letter]():
                 tick = time.perf_counter()
                 try:
                     built = build()
-                except (CurationError, OSError, ValueError) as exc:
+                except (DataError, OSError, ValueError) as exc:
                     # a broken source is left out with its reason, never stops the run
                     reason = str(exc).splitlines()[0][:300]
-                    excluded.append({"stratum": letter, "source": source_name, "reason": reason})
+                    scoring.excluded.append(
+                        {"stratum": letter, "source": source_name, "reason": reason}
+                    )
                     print(f"warning: ({letter}) {source_name} left out: {reason}", file=sys.stderr)
                     continue
-                seconds["maps and truth"] += time.perf_counter() - tick
+                scoring.seconds["maps and truth"] += time.perf_counter() - tick
                 for item in built:
-                    maps.append(item)
                     map_started = time.perf_counter()
-                    step = float(item.density.voxel_size[0])
-                    for predictor in predictors:
-                        tick = time.perf_counter()
-                        if predictor == model:
-                            pred = model_labels(
-                                item, checkpoint, args.device, args.threads, Path(tmp)
-                            )
-                        elif predictor == DST10:
-                            pred = item.dst10
-                        else:
-                            pred = baseline_labels(
-                                predictor, item.density.data, step, item.resolution
-                            )
-                        seconds[predictor] += time.perf_counter() - tick
-                        if pred is None:
-                            scores[predictor].append(None)
-                            continue
-                        scores[predictor].append(
-                            score_labels(pred, item.truth, item.name, item.region)
-                        )
-                        if item.name in PAPER_CASES:
-                            central.setdefault(item.name, {})[predictor] = score_labels(
-                                pred, item.truth, item.name, "central"
-                            ).figures()
-                        if item.rest:
-                            molecule = item.density.data > density_threshold(item.density.data)
-                            rest.setdefault(item.name, {})[predictor] = rest_volumes(
-                                pred, item.truth, molecule
-                            )
+                    _score_map(scoring, item, checkpoint, args, Path(tmp))
                     seconds_map = time.perf_counter() - map_started
                     print(f"  ({item.stratum}) {item.name}: {seconds_map:.1f} s", file=sys.stderr)
-    total = time.perf_counter() - started
 
-    # Sets: each sub-stratum and each whole stratum; a predictor enters a set only if it
-    # scored every map of it (DeepSSETracer 1.0 exists for the components as they are).
+
+def _sets(scoring: Scoring, strata: str, resamples: int) -> dict[str, dict[str, Any]]:
+    """Each sub-stratum and each whole stratum; a predictor enters a set only if it scored
+    every map of it (DeepSSETracer 1.0 exists for the components as they are)."""
+    maps, scores = scoring.maps, scoring.scores
     keys: dict[str, list[int]] = {}
     for i, item in enumerate(maps):
         keys.setdefault(f"{item.stratum}/{item.subset}", []).append(i)
-    for letter in args.strata:
+    for letter in strata:
         members = [i for i, m in enumerate(maps) if m.stratum == letter]
         if members:
             keys[letter] = members
@@ -678,29 +685,25 @@ def main() -> int:
             "maps": [maps[i].name for i in members],
             "aggregates": {},
         }
-        for predictor in predictors:
+        for predictor in scoring.predictors:
             chosen = [scores[predictor][i] for i in members]
             if any(s is None for s in chosen):
                 continue
             entry["aggregates"][predictor] = aggregate(chosen, groups)  # type: ignore[arg-type]
-        if model in entry["aggregates"]:
+        if MODEL in entry["aggregates"]:
             entry["difference"] = bootstrap_f1_difference(
-                _counts([scores[model][i] for i in members], "voxel", "helix"),  # type: ignore[misc]
+                _counts([scores[MODEL][i] for i in members], "voxel", "helix"),  # type: ignore[misc]
                 _counts([scores[THRESHOLD][i] for i in members], "voxel", "helix"),  # type: ignore[misc]
                 groups,
-                resamples=args.resamples,
+                resamples=resamples,
             )
         sets[key] = entry
-    subunit = next((i for i, m in enumerate(maps) if m.rest), None)
-    subunit_figures = (
-        scores[model][subunit].figures()  # type: ignore[union-attr]
-        if checkpoint and subunit is not None
-        else None
-    )
-    targets = target_lines(model, sets, subunit_figures) if checkpoint else []
-    overlap = training_overlap(checkpoint, maps)
+    return sets
 
-    # Printing and writing.
+
+def _header(
+    facts: dict[str, Any], checkpoint_info: dict[str, Any] | None, overlap: dict[str, list[str]]
+) -> None:
     print(f"machine: {facts['cpu_model']}, {facts['nproc']} cores; python {facts['python']}")
     print(
         "cpu flags: "
@@ -709,7 +712,11 @@ def main() -> int:
         )
     )
     if checkpoint_info:
-        print(f"checkpoint: {checkpoint_info['path']} (sha256 {checkpoint_info['sha256'][:12]})")
+        flips = ", test-time flips (segment --flips)" if checkpoint_info["test_time_flips"] else ""
+        print(
+            f"checkpoint: {checkpoint_info['path']} (sha256 {checkpoint_info['sha256'][:12]})"
+            + flips
+        )
     print(
         "truth: mkdssp (H/G/I helix, B/E sheet), nearest Cα within 3 Å; (b) within "
         f"{NEAR_RADIUS:g} Å of the modelled subunit, the rest every voxel; residue F1 by the "
@@ -720,22 +727,16 @@ def main() -> int:
             f"warning: stratum ({stratum}) shares PDB ids with the checkpoint's training / "
             f"validation samples: {', '.join(samples)}"
         )
-    md = [
-        "# Real maps by stratum",
-        "",
-        f"Machine: {facts['cpu_model']}, {facts['nproc']} cores.",
-        "",
-    ]
-    for key, entry in sets.items():
-        table = _stratum_table(key, entry, titles)
-        print("\n" + "\n".join(table[:1] + table[2:]))
-        md += table
+
+
+def _per_map(scoring: Scoring, titles: dict[str, str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The per-map Markdown table and the maps' figures for the JSON report."""
     per_map = [
         "| stratum | map | res. Å | predictor | " + " | ".join(PER_MAP_KEYS) + " |",
         "|---|---|---|---|" + "---|" * len(PER_MAP_KEYS),
     ]
     map_rows = []
-    for i, item in enumerate(maps):
+    for i, item in enumerate(scoring.maps):
         row: dict[str, Any] = {
             "stratum": item.stratum,
             "subset": item.subset,
@@ -749,8 +750,8 @@ def main() -> int:
             "facts": item.facts,
             "predictors": {},
         }
-        for predictor in predictors:
-            score = scores[predictor][i]
+        for predictor in scoring.predictors:
+            score = scoring.scores[predictor][i]
             if score is None:
                 continue
             f = score.figures()
@@ -761,80 +762,180 @@ def main() -> int:
                 + " |"
             )
         map_rows.append(row)
-    md += ["## Per map", "", *per_map, ""]
-    if rest:
+    return ["## Per map", "", *per_map, ""], map_rows
+
+
+def _section(intro: str, heading: str, *table_head: str) -> list[str]:
+    """Print a section's introduction; its Markdown heading and table head."""
+    print(intro)
+    return [heading, "", *table_head]
+
+
+def _rest_section(rest: dict[str, dict[str, Any]], titles: dict[str, str]) -> list[str]:
+    """EMD-5168's unmodelled rest: printed, and returned as Markdown."""
+    md = _section(
+        "\nEMD-5168: volume called on the unmodelled rest of the full map (Å³) beside the "
+        "subunit's share (molecule = above the threshold contour)",
+        "## EMD-5168: the unmodelled rest",
+        "| predictor | class | called on subunit | called on rest | subunit's share "
+        "predicts | truth's share | rest / predicted |",
+        "|---|---|---|---|---|---|---|",
+    )
+    for by_predictor in rest.values():
+        first = next(iter(by_predictor.values()))
         print(
-            "\nEMD-5168: volume called on the unmodelled rest of the full map (Å³) beside the "
-            "subunit's share (molecule = above the threshold contour)"
+            f"  molecule: subunit {first['molecule_part_A3']:.0f}, rest "
+            f"{first['molecule_rest_A3']:.0f} (rest / subunit {first['rest_to_part']:.2f})"
         )
-        md += [
-            "## EMD-5168: the unmodelled rest",
-            "",
-            "| predictor | class | called on subunit | called on rest | subunit's share "
-            "predicts | truth's share | rest / predicted |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for by_predictor in rest.values():
-            first = next(iter(by_predictor.values()))
-            print(
-                f"  molecule: subunit {first['molecule_part_A3']:.0f}, rest "
-                f"{first['molecule_rest_A3']:.0f} (rest / subunit {first['rest_to_part']:.2f})"
-            )
-            for predictor, v in by_predictor.items():
-                for cls in SCORED_CLASSES:
-                    cells = [
-                        v[f"{cls}_part_A3"],
-                        v[f"{cls}_rest_A3"],
-                        v[f"{cls}_rest_expected_A3"],
-                        v[f"{cls}_rest_true_share_A3"],
-                    ]
-                    text = ["NA" if c is None else f"{c:.0f}" for c in cells]
-                    ratio = v[f"{cls}_rest_over_expected"]
-                    text.append("NA" if ratio is None else f"{ratio:.2f}")
-                    print(
-                        f"  {titles[predictor][:32]:32} {cls:5} "
-                        + " ".join(f"{t:>9}" for t in text)
-                    )
-                    md.append(f"| {titles[predictor]} | {cls} | " + " | ".join(text) + " |")
-        md.append("")
-    if central:
+        for predictor, v in by_predictor.items():
+            for cls in SCORED_CLASSES:
+                cells = [
+                    v[f"{cls}_part_A3"],
+                    v[f"{cls}_rest_A3"],
+                    v[f"{cls}_rest_expected_A3"],
+                    v[f"{cls}_rest_true_share_A3"],
+                ]
+                text = ["NA" if c is None else f"{c:.0f}" for c in cells]
+                ratio = v[f"{cls}_rest_over_expected"]
+                text.append("NA" if ratio is None else f"{ratio:.2f}")
+                print(f"  {titles[predictor][:32]:32} {cls:5} " + " ".join(f"{t:>9}" for t in text))
+                md.append(f"| {titles[predictor]} | {cls} | " + " | ".join(text) + " |")
+    md.append("")
+    return md
+
+
+def _central_section(central: dict[str, dict[str, Any]], titles: dict[str, str]) -> list[str]:
+    """The paper's own cases beside the published figures: printed, and returned as Markdown."""
+    md = _section(
+        "\nThe paper's own cases, central box (chain bounding box), beside the published "
+        "DeepSSETracer 1.1 FL_DL (Mu et al. 2024 Table 2): voxel F1 H/E, residue F1 H/E",
+        "## The paper's own cases, central box",
+        "| case | predictor | " + " | ".join(FIGURES) + " |",
+        "|---|---|" + "---|" * len(FIGURES),
+    )
+    for case, by_predictor in central.items():
+        published = PAPER_CASES[case]
+        cells = [_pct(v) for v in published["f1"]]  # type: ignore[attr-defined]
         print(
-            "\nThe paper's own cases, central box (chain bounding box), beside the published "
-            "DeepSSETracer 1.1 FL_DL (Mu et al. 2024 Table 2): voxel F1 H/E, residue F1 H/E"
+            f"  {case:12} {'published DeepSSETracer 1.1 FL_DL':34} "
+            + " ".join(f"{c:>5}" for c in cells)
         )
-        md += [
-            "## The paper's own cases, central box",
-            "",
-            "| case | predictor | " + " | ".join(FIGURES) + " |",
-            "|---|---|" + "---|" * len(FIGURES),
-        ]
-        for case, by_predictor in central.items():
-            published = PAPER_CASES[case]
-            cells = [_pct(v) for v in published["f1"]]  # type: ignore[attr-defined]
-            print(
-                f"  {case:12} {'published DeepSSETracer 1.1 FL_DL':34} "
-                + " ".join(f"{c:>5}" for c in cells)
-            )
-            md.append(
-                f"| {case} | published DeepSSETracer 1.1 FL_DL ({published['row']}) | "
-                + " | ".join(cells)
-                + " |"
-            )
-            for predictor, f in by_predictor.items():
-                cells = [_pct(f[k]) for k in FIGURES]
-                print(
-                    f"  {case:12} {titles[predictor][:34]:34} " + " ".join(f"{c:>5}" for c in cells)
-                )
-                md.append(f"| {case} | {titles[predictor]} | " + " | ".join(cells) + " |")
-        md.append("")
+        md.append(
+            f"| {case} | published DeepSSETracer 1.1 FL_DL ({published['row']}) | "
+            + " | ".join(cells)
+            + " |"
+        )
+        for predictor, f in by_predictor.items():
+            cells = [_pct(f[k]) for k in FIGURES]
+            print(f"  {case:12} {titles[predictor][:34]:34} " + " ".join(f"{c:>5}" for c in cells))
+            md.append(f"| {case} | {titles[predictor]} | " + " | ".join(cells) + " |")
+    md.append("")
+    return md
+
+
+def _targets(scoring: Scoring, sets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The targets of the model's figures (EMD-5168's subunit: the map with a rest)."""
+    subunit = next((i for i, m in enumerate(scoring.maps) if m.rest), None)
+    subunit_figures = (
+        scoring.scores[MODEL][subunit].figures()  # type: ignore[union-attr]
+        if subunit is not None
+        else None
+    )
+    return target_lines(MODEL, sets, subunit_figures)
+
+
+def _targets_section(targets: list[dict[str, Any]]) -> list[str]:
+    print("\nTargets (issue 23), model against the threshold baseline on the same maps:")
+    md = ["## Targets", ""]
+    for t in targets:
+        line = f"{t['kind']:4} {_verdict(t['pass'])}  {t['target']}: {t['value']}"
+        print("  " + line)
+        md.append(f"- {line}")
+    md.append("")
+    return md
+
+
+def _sets_json(sets: dict[str, dict[str, Any]], titles: dict[str, str]) -> dict[str, Any]:
+    return {
+        key: {
+            "n_maps": entry["n_maps"],
+            "n_source_maps": entry["n_source_maps"],
+            "maps": entry["maps"],
+            "aggregates": {
+                titles[p]: {k: _interval_json(v) for k, v in figures.items()}
+                for p, figures in entry["aggregates"].items()
+            },
+            "model_minus_threshold_helix_voxel_f1": _interval_json(entry["difference"])
+            if "difference" in entry
+            else None,
+        }
+        for key, entry in sets.items()
+    }
+
+
+def _titles(checkpoint: str | None) -> dict[str, str]:
+    """Each predictor's name in the tables."""
+    model = "default model" if checkpoint is None else Path(checkpoint).name
+    return {MODEL: f"cryosse {model}", DST10: DST10} | {
+        b: f"baseline: {BASELINE_TITLES[b]}" for b in BASELINES
+    }
+
+
+def _sources(args: argparse.Namespace) -> dict[str, Callable[[], list[Source]]]:
+    realdata, structures, truths = args.realdata, Path(args.structures), TruthCache()
+    return {
+        "a": lambda: components(realdata, truths),
+        "b": lambda: unzoned(realdata, truths),
+        "c": lambda: assemblies(realdata, truths),
+        "d": lambda: derived_and_simulated(realdata, structures, truths),
+    }
+
+
+def main() -> int:
+    parser = _parser()
+    args = parser.parse_args()
+    if set(args.strata) - set(STRATA):
+        raise SystemExit(f"--strata {args.strata}: letters of {''.join(STRATA)}")
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if not args.realdata.is_dir():
+        raise SystemExit(f"{args.realdata}: no realdata folder")
+    facts = host_facts()
+    checkpoint, checkpoint_info = _load_model(args)
+    predictors = ([MODEL] if checkpoint else []) + [DST10] + list(BASELINES)
+    titles = _titles(args.checkpoint)
+
+    scoring = Scoring(predictors)
+    started = time.perf_counter()
+    _score_all(scoring, _sources(args), checkpoint, args)
+    total = time.perf_counter() - started
+    maps, scores = scoring.maps, scoring.scores
+    sets = _sets(scoring, args.strata, args.resamples)
+    targets = _targets(scoring, sets) if checkpoint else []
+    overlap = training_overlap(checkpoint, maps)
+
+    _header(facts, checkpoint_info, overlap)
+    md = [
+        "# Real maps by stratum",
+        "",
+        f"Machine: {facts['cpu_model']}, {facts['nproc']} cores.",
+        "",
+    ]
+    for key, entry in sets.items():
+        table = _stratum_table(key, entry, titles)
+        print("\n" + "\n".join(table[:1] + table[2:]))
+        md += table
+    per_map, map_rows = _per_map(scoring, titles)
+    md += per_map
+    if scoring.rest:
+        md += _rest_section(scoring.rest, titles)
+    if scoring.central:
+        md += _central_section(scoring.central, titles)
     if targets:
-        print("\nTargets (issue 23), model against the threshold baseline on the same maps:")
-        md += ["## Targets", ""]
-        for t in targets:
-            line = f"{t['kind']:4} {_verdict(t['pass'])}  {t['target']}: {t['value']}"
-            print("  " + line)
-            md.append(f"- {line}")
-        md.append("")
+        md += _targets_section(targets)
+    seconds = scoring.seconds
     timing = ", ".join(f"{p} {s:.1f}" for p, s in seconds.items())
     print(
         f"\n{total:.0f} s in all, {len(maps)} maps, {args.threads} torch thread(s); "
@@ -849,31 +950,17 @@ def main() -> int:
         "strata": {k: STRATA[k] for k in args.strata},
         # "maps" and "predictors": the components as they are, in the shape the model card
         # (cryosse.segment.default_model) and benchmarks/learning_curve.py read
-        **component_summary(maps, scores, predictors, titles, model),
+        **component_summary(maps, scores, predictors, titles, MODEL),
         "test_maps": map_rows,
-        "sets": {
-            key: {
-                "n_maps": entry["n_maps"],
-                "n_source_maps": entry["n_source_maps"],
-                "maps": entry["maps"],
-                "aggregates": {
-                    titles[p]: {k: _interval_json(v) for k, v in figures.items()}
-                    for p, figures in entry["aggregates"].items()
-                },
-                "model_minus_threshold_helix_voxel_f1": _interval_json(entry["difference"])
-                if "difference" in entry
-                else None,
-            }
-            for key, entry in sets.items()
-        },
-        "emd_5168_rest": {name: {titles[p]: v for p, v in d.items()} for name, d in rest.items()},
+        "sets": _sets_json(sets, titles),
+        "emd_5168_rest": {n: {titles[p]: v for p, v in d.items()} for n, d in scoring.rest.items()},
         "paper_cases": {
             "published_dst11_fl_dl": PAPER_CASES,
-            "ours": {c: {titles[p]: f for p, f in d.items()} for c, d in central.items()},
+            "ours": {c: {titles[p]: f for p, f in d.items()} for c, d in scoring.central.items()},
         },
         "targets": targets,
         "training_overlap": overlap,
-        "excluded": excluded,
+        "excluded": scoring.excluded,
         "seconds": {"total": round(total, 1)} | {p: round(s, 1) for p, s in seconds.items()},
     }
     if args.json:

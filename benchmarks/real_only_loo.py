@@ -27,12 +27,13 @@ from typing import Any
 
 import yaml
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import host_facts
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.grid import RunSpec
+from cryosse.core.run_grid import RunSpec
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, evaluate_checkpoint, read_cases
-from cryosse.learn.training import TrainSettings, train_run
+from cryosse.learn.settings import TrainSettings
+from cryosse.learn.training import train_run
 from cryosse.segment.default_model import KINDS, evaluation_figures
 
 DERIVED_RANGE = range(91000, 92000)

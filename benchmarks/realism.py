@@ -1,5 +1,5 @@
 """Benchmark: the realism gap between simulated / derived maps and real ones, as the network
-sees them (boxes resampled to 1 Å, `cryosse.learn.inputs.normalize_density`, 2 Å block means;
+sees them (boxes resampled to 1 Å, `cryosse.learn.network_input.normalize_density`, 2 Å block means;
 metrics: `cryosse.synthetic.realism`), before and after each change to the simulation.
 
 Reference ("real unzoned"): EMD-5168 full unmasked map (6.6 Å), EMD-0093 depositor-masked and
@@ -12,7 +12,7 @@ He-lab component maps (zoned). Compared with each reference:
 - training:<profile>: `TRAINING_SAMPLE` structures of ../shared/structures (every 38th by
   name), one map each at a resolution drawn in 5-10 Å, as the offline mirror makes them.
 
-Profiles (`simulate.PROFILES`, each adds one change to the previous one): v1 (the maps behind
+Profiles (`parameters.PROFILES`, each adds one change to the previous one): v1 (the maps behind
 the shipped model), voxels, solvent, masks, assembly, emdb (+ nucleic acids).
 
     .venv/bin/python -m benchmarks.realism --realdata ../shared/realdata \
@@ -29,12 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import add_realdata_argument, host_facts
+from cryosse.core.ids import entry_rng
 from cryosse.io.density import DensityMap, read_map
-from cryosse.learn.inputs import normalize_density
-from cryosse.synthetic import realism, simulate
+from cryosse.learn.network_input import normalize_density
+from cryosse.synthetic import realism
 from cryosse.synthetic.assembly import checked_assembly, model_composition
+from cryosse.synthetic.atoms import atoms_from_structure, load_atoms, read_clean_structure
 from cryosse.synthetic.derive import lowpass
+from cryosse.synthetic.deviations import P_NUCLEIC
+from cryosse.synthetic.parameters import PROFILES
+from cryosse.synthetic.recipe import simulate_atoms
 
 UNZONED = (  # folder, map, model, source resolution, target resolutions (None: as is)
     ("EMD-5168", "emd_5168.map.gz", "3MFP.pdb", 6.6, (None,)),
@@ -60,7 +65,7 @@ BOXES_REAL, BOXES_SIM = 6, 4
 
 
 def atoms_xyz(path: Path) -> np.ndarray:
-    return simulate.load_atoms(path).xyz
+    return load_atoms(path).xyz
 
 
 def real_set(realdata: Path) -> realism.BoxSet:
@@ -108,15 +113,15 @@ def derived_set(realdata: Path) -> realism.BoxSet:
 def simulated_boxes(
     name: str, path: Path, profile: str, seed: int, resolution: float | None
 ) -> list[realism.BoxStats]:
-    structure = simulate.read_clean_structure(path)
-    deposited = simulate.atoms_from_structure(structure, path.name)
+    structure = read_clean_structure(path)
+    deposited = atoms_from_structure(structure, path.name)
     atoms = deposited
-    if simulate.PROFILES[profile].assembly:
+    if PROFILES[profile].assembly:
         built = checked_assembly(structure)  # as the mirror builds it
         if built.record.get("used"):
-            atoms = simulate.atoms_from_structure(built.structure, path.name)
-    rng = simulate.entry_rng(seed, name, path.name)
-    sim = simulate.simulate_atoms(atoms, rng, resolution, profile)
+            atoms = atoms_from_structure(built.structure, path.name)
+    rng = entry_rng(seed, name, path.name)
+    sim = simulate_atoms(atoms, rng, resolution, profile)
     density = DensityMap(sim.data, sim.origin, np.full(3, sim.voxel))
     # boxes on the deposited chains (the curated samples' centres), distances to every atom
     centres = deposited.xyz[deposited.ca_index]
@@ -185,7 +190,7 @@ def print_composition(structures: Path) -> None:
     used = skipped = 0
     reasons: dict[str, int] = {}
     for path in files:
-        structure = simulate.read_clean_structure(path)
+        structure = read_clean_structure(path)
         before.append(model_composition(structure))
         built = checked_assembly(structure)
         after.append(model_composition(built.structure))
@@ -209,8 +214,8 @@ def print_composition(structures: Path) -> None:
     print(f"  {'models with nucleic acid':32s}{na_b:>14d}{na_a:>17d}")
     print(
         f"  maps with nucleic-acid density: v1 {na_b / len(files):.0%}; emdb "
-        f"{na_b / len(files) + (1 - na_b / len(files)) * simulate.P_NUCLEIC:.0%} expected "
-        f"(native + a B-DNA duplex in {simulate.P_NUCLEIC:.0%} of maps)"
+        f"{na_b / len(files) + (1 - na_b / len(files)) * P_NUCLEIC:.0%} expected "
+        f"(native + a B-DNA duplex in {P_NUCLEIC:.0%} of maps)"
     )
     print(f"  assembly or neighbours added: {used} of {len(files)}; not added: {reasons}")
     print(f"  too large for the atom cap ({skipped}): deposited model alone")
@@ -218,9 +223,9 @@ def print_composition(structures: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--realdata", type=Path, required=True)
+    add_realdata_argument(parser)
     parser.add_argument("--structures", type=Path, required=True)
-    parser.add_argument("--profiles", default=",".join(simulate.PROFILES))
+    parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write every figure here too")
     parser.add_argument(

@@ -52,29 +52,19 @@ ours also writes its output files (as the command line does), so that writing is
 default options and output files, as `cryosse segment MAP --out DIR` runs it, on EMD-5168 (the
 full deposited map, 100³ at 1.742 Å) and EMD-8518 (chain A component, 55 × 81 × 91 at 1 Å),
 each in its own process: "fixed MiB" is the RSS once torch is imported and the model loaded,
-"+MiB" the peak over it and "B/vox" that increase per voxel of the 1 Å grid. Measured on a
-2-core AMD EPYC (avx2, avx512f, avx512_bf16, no AMX), 24 GiB, `taskset -c 1 ... --threads 1`,
-load average 5.0-5.2 (other work beside it), before (whole-volume forward) and after (SlabForward,
-cryosse.segment.tiling), both in one session:
-
-    map        1 Å voxels  tile      fixed MiB  peak MiB before / after  B/vox before / after
-    EMD-5168    5,177,717  136³          394       1562 / 842               237 / 91
-    EMD-8518      405,405  96x92x76      394        758 / 666               942 / 705
-
-(seconds 11.1 / 11.2 and 3.5 / 2.3). Both maps fit in one tile; what is left over the fixed part
-is mostly the tile's forward (about 11 × base bytes per tile voxel, the base-channel skip
-connection at full resolution) and, for the small map, torch's first-call set-up.
+"+MiB" the peak over it and "B/vox" that increase per voxel of the 1 Å grid. What is left
+over the fixed part is mostly the tile's forward (about 11 × base bytes per tile voxel, the
+base-channel skip connection at full resolution) and, for a small map, torch's first-call
+set-up. The figures measured so far are in docs/benchmarks.md.
 
 --quick: sizes 64 and 136, base 4, a 64M budget (a smoke test: both methods tile at 136³; the
 tiny budget forces 68³ tiles, 8 computed voxels per map voxel: small budgets cost speed).
-The default CPU run took about 26 minutes here (2 shared cores, load average 4-10).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -87,31 +77,21 @@ import mrcfile
 import numpy as np
 import torch
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import DEFAULT_REALDATA, host_facts, load_average, proc_status_kib
+from cryosse.cli.segment import parse_memory
+from cryosse.core.config import ModelSettings
 from cryosse.io.density import read_map
 from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.learn.unet import UNet3D
+from cryosse.segment.execution import SegmentOptions
 from cryosse.segment.predict import segment_map
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-SOURCE_MAP = REALDATA / "EMD-6149" / "X-1.0APIX.mrc.gz"
+SOURCE_MAP = DEFAULT_REALDATA / "EMD-6149" / "X-1.0APIX.mrc.gz"
 REAL_MAPS = {  # --real-maps: a full deposited map and a component map
-    "EMD-5168 emd_5168": REALDATA / "EMD-5168" / "emd_5168.map.gz",
-    "EMD-8518 A-1.0APIX": REALDATA / "EMD-8518" / "A-1.0APIX.mrc",
+    "EMD-5168 emd_5168": DEFAULT_REALDATA / "EMD-5168" / "emd_5168.map.gz",
+    "EMD-8518 A-1.0APIX": DEFAULT_REALDATA / "EMD-8518" / "A-1.0APIX.mrc",
 }
 TILE = 120  # DeepSSETracer 1.1's tile side
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _load_average() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 def make_map(size: int, path: Path) -> None:
@@ -125,7 +105,7 @@ def make_map(size: int, path: Path) -> None:
 
 def calibrated_checkpoint(base: int, map_path: Path, path: Path) -> None:
     """Seeded random weights, each class logit standardised over a 96³ crop (module docstring)."""
-    from cryosse.learn.inputs import normalize_density
+    from cryosse.learn.network_input import normalize_density
 
     torch.manual_seed(0)
     net = UNet3D(base=base).eval()
@@ -136,7 +116,7 @@ def calibrated_checkpoint(base: int, map_path: Path, path: Path) -> None:
         net.head.weight.copy_(net.head.weight / std[:, None, None, None, None] * 3)
         net.head.bias.copy_((net.head.bias - mean) / std * 3)
     save_checkpoint(
-        make_checkpoint(net.state_dict(), {"base": base, "depth": 2}, {"epoch": 0, "metric": 0.0}),
+        make_checkpoint(net.state_dict(), ModelSettings(base=base), {"epoch": 0, "metric": 0.0}),
         path,
     )
 
@@ -229,22 +209,21 @@ def baseline_predict(
 def run_real_case(args: argparse.Namespace) -> None:
     """`cryosse segment MAP --out DIR` with the shipped model and default options, in this
     process: the fixed part is the RSS once torch is imported and the model loaded."""
-    from cryosse.segment.predict import resolve_model
+    from cryosse.segment.checks import resolve_model
 
     torch.set_num_threads(args.threads)
     checkpoint, _ = resolve_model(None)
-    rss_start = _status_kib("VmRSS")
+    rss_start = proc_status_kib("VmRSS") or 0
     started = time.perf_counter()
-    result = segment_map(
-        args.map, Path(args.labels), model=checkpoint, device=args.device, threads=args.threads
-    )
+    options = SegmentOptions(device=args.device, threads=args.threads)
+    result = segment_map(args.map, Path(args.labels), checkpoint, options)
     seconds = time.perf_counter() - started
     tiling = result.summary["tiling"]
     print(
         json.dumps(
             {
                 "seconds": seconds,
-                "peak_rss_mib": _status_kib("VmHWM") / 1024,
+                "peak_rss_mib": (proc_status_kib("VmHWM") or 0) / 1024,
                 "rss_start_mib": rss_start / 1024,
                 "voxels": int(result.labels.size),
                 "tiles": tiling["tiles"],
@@ -262,7 +241,7 @@ def real_maps(args: argparse.Namespace) -> None:
         f"host: {facts['cpu_model']}, {facts['nproc']} usable cores, torch {torch.__version__}, "
         f"{args.threads} threads, device {args.device}"
     )
-    print(f"load average before: {_load_average()}")
+    print(f"load average before: {load_average()}")
     print(
         f"  {'map':<24} {'1 Å voxels':>10} {'tile':>11} {'seconds':>8} {'fixed MiB':>9} "
         f"{'peak MiB':>9} {'+MiB':>6} {'B/vox':>6}"
@@ -296,7 +275,7 @@ def real_maps(args: argparse.Namespace) -> None:
                 f"{res['rss_start_mib']:>9.0f} {res['peak_rss_mib']:>9.0f} {increase:>6.0f} "
                 f"{increase * 2**20 / res['voxels']:>6.0f}"
             )
-    print(f"load average after: {_load_average()}")
+    print(f"load average after: {load_average()}")
     if args.json:
         Path(args.json).write_text(json.dumps({"host": facts, "rows": rows}, indent=2) + "\n")
 
@@ -307,20 +286,18 @@ def run_case(args: argparse.Namespace) -> None:
         return
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    rss_start = _status_kib("VmRSS")
+    rss_start = proc_status_kib("VmRSS") or 0
     started = time.perf_counter()
     if args.case in ("ours", "ours-whole"):
         out_dir = Path(args.labels).with_suffix(".out") if args.write else None
-        result = segment_map(
-            args.map,
-            out_dir,
-            model=args.checkpoint,
+        options = SegmentOptions(
             device=args.device,
-            max_memory=args.max_memory,
+            max_memory=parse_memory(args.max_memory),
             threads=args.threads,
             tile_size=100000 if args.case == "ours-whole" else args.tile_size,
             progress=args.progress,
         )
+        result = segment_map(args.map, out_dir, args.checkpoint, options)
         labels, tiling = result.labels, result.summary["tiling"]
         info = {
             "tiles": tiling["tiles"],
@@ -335,7 +312,7 @@ def run_case(args: argparse.Namespace) -> None:
         labels, info = baseline_predict(model, data, device, whole=args.case == "base-whole")
     seconds = time.perf_counter() - started
     np.save(args.labels, labels)
-    peak = _status_kib("VmHWM") if device.type == "cpu" else 0
+    peak = (proc_status_kib("VmHWM") or 0) if device.type == "cpu" else 0
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
     print(
         json.dumps(
@@ -382,7 +359,7 @@ def _spawn(
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 400])
     parser.add_argument("--base", type=int, default=8)
@@ -404,7 +381,39 @@ def main() -> None:
     parser.add_argument("--map")
     parser.add_argument("--checkpoint")
     parser.add_argument("--labels")
-    args = parser.parse_args()
+    return parser
+
+
+def _measure_size(size: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Every method on one size, each in its own process; agreement with the whole passes."""
+    map_path = work / f"map{size}.mrc"
+    make_map(size, map_path)
+    checkpoint = Path(args.model) if args.model else work / f"model{size}.pt"
+    if not args.model:
+        calibrated_checkpoint(args.base, map_path, checkpoint)
+    cases = ["ours", "baseline"]
+    if size <= args.whole_max:
+        cases += ["ours-whole", "base-whole"]
+    results: dict[str, Any] = {}
+    for case in cases:
+        results[case] = _spawn(case, map_path, checkpoint, work / f"{case}{size}.npy", args)
+    labels = {c: np.load(work / f"{c}{size}.npy") for c in cases if isinstance(results[c], dict)}
+    for case in ("ours", "baseline"):
+        ref = "ours-whole" if case == "ours" else "base-whole"
+        res = results[case]
+        if isinstance(res, dict) and case in labels and ref in labels:
+            res["agreement"] = float((labels[case] == labels[ref]).mean())
+        if isinstance(res, dict) and case in labels:
+            res["classes"] = np.bincount(labels[case].ravel(), minlength=3).tolist()
+    _print_size(size, results)
+    for path in work.glob(f"*{size}.npy"):
+        path.unlink()
+    map_path.unlink()
+    return {"size": size, **{c: results[c] for c in cases}}
+
+
+def main() -> None:
+    args = _parser().parse_args()
     if args.case:
         run_case(args)
         return
@@ -422,43 +431,15 @@ def main() -> None:
         f"host: {facts['cpu_model']}, {facts['nproc']} usable cores, torch "
         f"{torch.__version__}, {args.threads} threads, device {args.device}"
     )
-    print(f"load average before: {_load_average()}")
+    print(f"load average before: {load_average()}")
     print(
         f"network: UNet3D base {args.base}, depth 2 "
         f"({'checkpoint ' + args.model if args.model else 'calibrated random weights'}); "
         f"ours: --max-memory {args.max_memory}"
     )
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cryosse-bench-") as tmp:
-        work = Path(tmp)
-        for size in args.sizes:
-            map_path = work / f"map{size}.mrc"
-            make_map(size, map_path)
-            checkpoint = Path(args.model) if args.model else work / f"model{size}.pt"
-            if not args.model:
-                calibrated_checkpoint(args.base, map_path, checkpoint)
-            cases = ["ours", "baseline"]
-            if size <= args.whole_max:
-                cases += ["ours-whole", "base-whole"]
-            results: dict[str, Any] = {}
-            for case in cases:
-                results[case] = _spawn(case, map_path, checkpoint, work / f"{case}{size}.npy", args)
-            labels = {
-                c: np.load(work / f"{c}{size}.npy") for c in cases if isinstance(results[c], dict)
-            }
-            for case in ("ours", "baseline"):
-                ref = "ours-whole" if case == "ours" else "base-whole"
-                res = results[case]
-                if isinstance(res, dict) and case in labels and ref in labels:
-                    res["agreement"] = float((labels[case] == labels[ref]).mean())
-                if isinstance(res, dict) and case in labels:
-                    res["classes"] = np.bincount(labels[case].ravel(), minlength=3).tolist()
-            rows.append({"size": size, **{c: results[c] for c in cases}})
-            _print_size(size, results)
-            for path in work.glob(f"*{size}.npy"):
-                path.unlink()
-            map_path.unlink()
-    print(f"load average after: {_load_average()}")
+        rows = [_measure_size(size, Path(tmp), args) for size in args.sizes]
+    print(f"load average after: {load_average()}")
     if args.json:
         Path(args.json).write_text(
             json.dumps({"host": facts, "args": vars(args), "rows": rows}, indent=2) + "\n"
@@ -469,7 +450,7 @@ def memory_sweep(args: argparse.Namespace) -> None:
     """Ours alone at one fixed budget over the sizes (module docstring, --memory-sweep)."""
     if args.max_memory == "4G":  # the comparison's default: a fixed sweep uses a small budget
         args.max_memory = "1G"
-    print(f"load average before: {_load_average()}")
+    print(f"load average before: {load_average()}")
     print(
         f"memory sweep: ours only, UNet3D base {args.base}, --max-memory {args.max_memory}, "
         f"--tile-size {args.tile_size or '(from the budget)'}, "
@@ -514,7 +495,7 @@ def memory_sweep(args: argparse.Namespace) -> None:
         )
     else:
         print("  no fit: fewer than two sizes share the largest size's tile shape")
-    print(f"load average after: {_load_average()}")
+    print(f"load average after: {load_average()}")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
 

@@ -28,8 +28,11 @@ from matplotlib.colors import to_rgb
 
 from cryosse.core.classes import CLASS_IDS
 from cryosse.io.density import read_map
+from cryosse.io.resample import resample_onto
+from cryosse.learn.checkpoint import SAMPLE_VOXEL_SIZE
 from cryosse.segment.chimerax import COLOURS
-from cryosse.segment.predict import GRID_STEP, resample_onto, segment_map
+from cryosse.segment.execution import SegmentOptions
+from cryosse.segment.predict import segment_map
 
 
 def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, ...]) -> np.ndarray:
@@ -43,7 +46,7 @@ def dssp_labels(structure: Path, origin: np.ndarray, shape_zyx: tuple[int, ...])
     residues = protein_residues(model)
     codes = assign_dssp(model)
     classes = np.array([code_to_class(codes.get(r.key, "")) for r in residues])
-    return label_voxels(origin, shape_zyx[::-1], GRID_STEP, ca_array(residues), classes)
+    return label_voxels(origin, shape_zyx[::-1], SAMPLE_VOXEL_SIZE, ca_array(residues), classes)
 
 
 def _outline(ax, plane: np.ndarray, level: float, colour, extent, style: str) -> None:
@@ -70,7 +73,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/figures/segment_slice.png"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cryosse-figure-") as tmp:
-        result = segment_map(args.map, Path(tmp) / "seg", model=args.model, device="cpu")
+        result = segment_map(args.map, Path(tmp) / "seg", args.model, SegmentOptions(device="cpu"))
         levels = result.summary["chimerax"]["levels"]
         masks = {
             cls: read_map(result.files[f"{cls}_mask"], allow_constant=True).data
@@ -79,7 +82,7 @@ def main() -> None:
     density = read_map(args.map)
     shape = result.labels.shape
     # the input map on the outputs' 1 Å grid (a copy when the map is already on it)
-    grid = resample_onto(density, result.origin, np.full(3, GRID_STEP), shape[::-1])
+    grid = resample_onto(density, result.origin, np.full(3, SAMPLE_VOXEL_SIZE), shape[::-1])
     z = shape[0] // 2
     truth = None
     if args.structure is not None:

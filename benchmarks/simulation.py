@@ -4,7 +4,7 @@ For every real medium-resolution pair of realdata (EMD-3491 chain L, EMD-5168 fu
 EMD-6149, EMD-8518; EMD-1657 has no known resolution and is shown at an assumed 7.5 Å, left out
 of the averages) the benchmark builds, at the real map's resolution:
 
-- sim: `simulate.simulate_atoms` on the pair's own model (every other parameter drawn as in
+- sim: `recipe.simulate_atoms` on the pair's own model (every other parameter drawn as in
   `cryosse simulate`, seeded);
 - clean: the same without noise (SNR 10⁶), to show what the noise model adds;
 - derived: `derive.lowpass` of the high-resolution real map EMD-3488 (3.2 Å) to that resolution.
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -37,10 +38,14 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import kurtosis, skew
 
-from benchmarks.machine import host_facts
-from cryosse.io.density import read_map
-from cryosse.synthetic import simulate
+from benchmarks._harness import add_realdata_argument, host_facts
+from cryosse.core.ids import entry_rng
+from cryosse.io.density import DensityMap, read_map
+from cryosse.synthetic import masks, noise
+from cryosse.synthetic.atoms import load_atoms
 from cryosse.synthetic.derive import lowpass
+from cryosse.synthetic.fourier import k_squared
+from cryosse.synthetic.recipe import simulate_atoms
 
 PAIRS = (  # folder, map, model, resolution (None: unknown)
     ("EMD-3491", "L-1.0APIX.mrc", "L_fitted.pdb", 5.3),
@@ -58,7 +63,7 @@ def radial_spectrum(data: np.ndarray, voxel: float, k_max: float) -> np.ndarray:
     """Mean power per 0.02 Å⁻¹ shell up to k_max, normalised to the first shell, log10."""
     values = data - data.mean()
     power = np.abs(np.fft.rfftn(values)) ** 2
-    k = np.sqrt(simulate.k_squared(values.shape, voxel))
+    k = np.sqrt(k_squared(values.shape, voxel))
     edges = np.arange(SHELL, k_max + 1e-9, SHELL)
     shells = np.digitize(k, edges)
     sums = np.bincount(shells.ravel(), weights=power.ravel(), minlength=len(edges) + 1)
@@ -97,9 +102,81 @@ def central_slice(data: np.ndarray, origin: np.ndarray, voxel: float, centre: np
     return data[iz]
 
 
+Maps = dict[str, tuple[np.ndarray, np.ndarray, float]]  # name -> (data, origin, voxel)
+
+
+def _maps(
+    args: argparse.Namespace,
+    source: DensityMap,
+    real: DensityMap,
+    atoms: Any,
+    folder: str,
+    model_file: str,
+    res: float,
+) -> tuple[Maps, float, float]:
+    """The real map beside the simulated one (with and without noise, zoned like the real
+    one) and the map derived from DERIVED_SOURCE; the zone radius and the simulated SNR."""
+    voxel = float(real.voxel_size[0])
+    maps: Maps = {"real": (real.data, real.origin, voxel)}
+    radius = zone_radius(real.data, real.origin, voxel, atoms.xyz)
+    for name, snr in (("sim", None), ("clean", (1e6, 1e6))):
+        saved = noise.SNR, masks.P_MASK
+        noise.SNR = snr or saved[0]
+        masks.P_MASK = 0.0  # zoned below like the real map, not at random
+        try:
+            rng = entry_rng(args.seed, folder, "benchmark")
+            fresh = load_atoms(args.realdata / folder / model_file)
+            sim = simulate_atoms(fresh, rng, res)
+        finally:
+            noise.SNR, masks.P_MASK = saved
+        data = sim.data
+        if np.isfinite(radius):
+            data = zone(data, sim.origin, sim.voxel, atoms.xyz, radius)
+        maps[name] = (data, sim.origin, sim.voxel)
+        if name == "sim":
+            snr_drawn = sim.params["noise"]["snr"]
+    derived = lowpass(source.data.astype(np.float64), float(source.voxel_size[0]), res)
+    maps["derived"] = (derived, source.origin, float(source.voxel_size[0]))
+    return maps, radius, snr_drawn
+
+
+def _figure(
+    maps: Maps,
+    spectra: dict[str, np.ndarray],
+    shells: np.ndarray,
+    centre: np.ndarray,
+    res: float,
+    label: str,
+    path: Path,
+) -> None:
+    """Central slices of each map and their radial spectra, as one PNG."""
+    fig, axes = plt.subplots(1, 5, figsize=(20, 4))
+    for ax, (name, (data, origin, vx)) in zip(axes, maps.items(), strict=False):
+        if name == "derived":
+            centre_d = origin + np.array(data.shape[::-1]) * vx / 2
+            image = central_slice(data, origin, vx, centre_d)
+        else:
+            image = central_slice(data, origin, vx, centre)
+        ax.imshow(image, origin="lower", cmap="gray")
+        ax.set_title(f"{name} ({vx:.2f} Å voxels)")
+        ax.axis("off")
+    for name, spectrum in spectra.items():
+        axes[4].plot(shells, spectrum, label=name)
+    axes[4].set_xlabel("k (1/Å)")
+    axes[4].set_ylabel("log10 power (norm.)")
+    axes[4].axvline(1 / res, color="k", lw=0.5)
+    axes[4].legend()
+    fig.suptitle(
+        label + f" — real | simulated | simulated without noise | derived from {DERIVED_SOURCE[0]}"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--realdata", type=Path, required=True)
+    add_realdata_argument(parser)
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
@@ -112,30 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         known = resolution is not None
         res = resolution if known else ASSUMED_RESOLUTION
         real = read_map(args.realdata / folder / map_file)
-        voxel = float(real.voxel_size[0])
-        atoms = simulate.load_atoms(args.realdata / folder / model_file)
-        maps: dict[str, tuple[np.ndarray, np.ndarray, float]] = {
-            "real": (real.data, real.origin, voxel)
-        }
-        radius = zone_radius(real.data, real.origin, voxel, atoms.xyz)
-        for name, snr in (("sim", None), ("clean", (1e6, 1e6))):
-            saved = simulate.SNR, simulate.P_MASK
-            simulate.SNR = snr or saved[0]
-            simulate.P_MASK = 0.0  # zoned below like the real map, not at random
-            try:
-                rng = simulate.entry_rng(args.seed, folder, "benchmark")
-                fresh = simulate.load_atoms(args.realdata / folder / model_file)
-                sim = simulate.simulate_atoms(fresh, rng, res)
-            finally:
-                simulate.SNR, simulate.P_MASK = saved
-            data = sim.data
-            if np.isfinite(radius):
-                data = zone(data, sim.origin, sim.voxel, atoms.xyz, radius)
-            maps[name] = (data, sim.origin, sim.voxel)
-            if name == "sim":
-                snr_drawn = sim.params["noise"]["snr"]
-        derived = lowpass(source.data.astype(np.float64), float(source.voxel_size[0]), res)
-        maps["derived"] = (derived, source.origin, float(source.voxel_size[0]))
+        atoms = load_atoms(args.realdata / folder / model_file)
+        maps, radius, snr_drawn = _maps(args, source, real, atoms, folder, model_file, res)
         k_max = min(0.5 / m[2] for m in maps.values()) - 1e-6
         spectra = {name: radial_spectrum(m[0], m[2], k_max) for name, m in maps.items()}
         shells = np.arange(SHELL, k_max, SHELL)[: len(spectra["real"])] + SHELL / 2
@@ -158,30 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                 kurt[name].append(k)
             print(f"  {name:8s} skew {s:6.2f}  excess kurtosis {k:6.2f}  >mean+2sd {tail:.3f}")
 
-        centre = atoms.xyz.mean(axis=0)
-        fig, axes = plt.subplots(1, 5, figsize=(20, 4))
-        for ax, (name, (data, origin, vx)) in zip(axes, maps.items(), strict=False):
-            if name == "derived":
-                centre_d = origin + np.array(data.shape[::-1]) * vx / 2
-                image = central_slice(data, origin, vx, centre_d)
-            else:
-                image = central_slice(data, origin, vx, centre)
-            ax.imshow(image, origin="lower", cmap="gray")
-            ax.set_title(f"{name} ({vx:.2f} Å voxels)")
-            ax.axis("off")
-        for name, spectrum in spectra.items():
-            axes[4].plot(shells, spectrum, label=name)
-        axes[4].set_xlabel("k (1/Å)")
-        axes[4].set_ylabel("log10 power (norm.)")
-        axes[4].axvline(1 / res, color="k", lw=0.5)
-        axes[4].legend()
-        fig.suptitle(
-            label + " — real | simulated | simulated without noise | derived from "
-            f"{DERIVED_SOURCE[0]}"
+        _figure(
+            maps, spectra, shells, atoms.xyz.mean(axis=0), res, label, args.out / f"{folder}.png"
         )
-        fig.tight_layout()
-        fig.savefig(args.out / f"{folder}.png", dpi=80)
-        plt.close(fig)
     print("\nmean over the pairs of known resolution:")
     for name, values in distances.items():
         print(f"  spectral distance real-{name}: {np.mean(values):.2f}")

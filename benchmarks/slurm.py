@@ -1,6 +1,7 @@
 """Benchmark: the reduced demo through a real one-node SLURM cluster vs the same run locally.
 
-The configuration and commands are those of tests/e2e/test_slurm.py: the README's SLURM recipe
+The configuration and commands are those of tests/e2e/test_slurm.py
+(tests/support/slurm_recipe.py): the README's SLURM recipe
 (`cryosse search`, `cryosse fetch`, then Snakemake with profiles/slurm and the status-check
 settings for a cluster without slurmdbd) against its loopback archive of the demo's five
 entries, the losses CE and FL_DL, up to Table 1 and the split report. The search and the
@@ -27,24 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks.machine import host_facts  # noqa: E402
-from tests.e2e.test_slurm import (  # noqa: E402
-    LOCAL_ARGS,
-    SLURM_ARGS,
-    SNAKEMAKE,
-    checkout,
-    demo_archive,
-    finished,
-    recipe_commands,
-    run_step,
-    slurm_env,
-    slurm_jobs,
-    start,
-)
-from tests.support import slurm_cluster  # noqa: E402
+from benchmarks._harness import host_facts
+from tests.support import slurm_cluster
+from tests.support import slurm_recipe as recipe
 
 
 def script_seconds(workdir: Path) -> float:
@@ -66,24 +52,34 @@ def main() -> None:
     facts = host_facts()
     root = Path(tempfile.mkdtemp(prefix="cryosse-bench-slurm-"))
     try:
-        with demo_archive() as archive:
-            before, snakemake_command = recipe_commands()
-            local = checkout(root, "local", archive)
+        with recipe.demo_archive() as archive:
+            before, snakemake_command = recipe.recipe_commands()
+            local = recipe.checkout(root, "local", archive)
             for command in before:  # the entry list and the downloads, not timed
-                run_step(command, local)
-            local_command = [str(SNAKEMAKE), "--configfile", "config/config.yaml", *LOCAL_ARGS]
+                recipe.run_step(command, local)
+            local_command = [
+                str(recipe.SNAKEMAKE),
+                "--configfile",
+                "config/config.yaml",
+                *recipe.LOCAL_ARGS,
+            ]
             began = time.monotonic()
-            finished(start(local_command, local), local)
+            recipe.finished(recipe.start(local_command, local), local)
             local_s = time.monotonic() - began
 
-            slurm = checkout(root, "slurm", archive)
+            slurm = recipe.checkout(root, "slurm", archive)
             shutil.copy(local / "config/entries.tsv", slurm / "config/entries.tsv")
             cluster = slurm_cluster.start(cpus=8, gpus=2)
             try:
                 began = time.monotonic()
-                finished(start(snakemake_command, slurm, *SLURM_ARGS, env=slurm_env()), slurm)
+                recipe.finished(
+                    recipe.start(
+                        snakemake_command, slurm, *recipe.SLURM_ARGS, env=recipe.slurm_env()
+                    ),
+                    slurm,
+                )
                 slurm_s = time.monotonic() - began
-                jobs = slurm_jobs()
+                jobs = recipe.slurm_jobs()
             finally:
                 problems = cluster.stop()
         load = os.getloadavg()

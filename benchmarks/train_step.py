@@ -43,8 +43,8 @@ differ only by the arithmetic, and with the network's dropout 0.5, where the dro
 also differ (the same seed draws different masks for a channels_last tensor).
 
 Cost of the full grid: 33 runs × --epochs (default 100) × (1,246 training steps of one 112³
-crop + 47 whole ~112³ validation boxes, one inference forward each, measured in the
-optimised eager configuration that `validate` uses; after one warm-up forward, the median of
+crop + 47 whole ~112³ validation boxes, one prediction each by the package's `predict_box`, in
+the optimised eager configuration that `validate` uses; after one warm-up, the median of
 --steps forwards, at most 5, on a GPU, one on a CPU). The training step is the fastest
 batch-1 optimised configuration at 112³ (a measurement at another size is scaled by the voxel
 count, and said so). Measured on a CPU, the estimate is printed in CPU-hours on this machine;
@@ -58,10 +58,9 @@ Run from the repository root (CUDA when available, else CPU):
         [--steps N] [--base 64] [--batch N] [--compile | --no-compile] [--all-configs]
         [--epochs 100] [--json OUT]
 
---quick is a smoke test (base 8, sizes 32 and 48, 1 + 2 steps, short curves): about 15 s on
-two CPU cores. The default CPU run (full network, 64³ and 112³, 1 + 2 steps) takes about
-seven minutes on two idle cores; the load average printed with the results says whether other
-processes were competing for them. A 112³ step of the full network needs 5-8 GiB of RAM.
+--quick is a smoke test (base 8, sizes 32 and 48, 1 + 2 steps, short curves). The load average
+printed with the results says whether other processes were competing for the cores. A 112³
+step of the full network needs 5-8 GiB of RAM. Run times and results: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -74,7 +73,6 @@ import json
 import math
 import os
 import platform
-import random
 import resource
 import signal
 import statistics
@@ -85,13 +83,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from benchmarks.machine import host_facts
+from benchmarks._harness import host_facts, load_average, proc_status_kib, text_table
+from cryosse.learn.augment import Box
 from cryosse.learn.device import Device
 from cryosse.learn.losses import SegmentationLoss
-from cryosse.learn.training import train_step
+from cryosse.learn.predict import predict_box
+from cryosse.learn.training import seed_everything, train_step
 from cryosse.learn.unet import UNet3D, count_parameters
 
 SEED = 0
@@ -118,12 +117,6 @@ class Config:
 # ------------------------------------------------------------------------------ helpers --
 
 
-def _seed(seed: int = SEED) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -133,15 +126,6 @@ def _free(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
-
-
-@contextlib.contextmanager
-def _amp(device: torch.device, enabled: bool) -> Iterator[None]:
-    if enabled:
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            yield
-    else:
-        yield
 
 
 class _CompileTimeout(Exception):
@@ -179,17 +163,6 @@ def _why(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0][:200] if text else ''}"
 
 
-def _proc_status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 class PeakMemory:
     """Peak memory of one configuration, in MiB (see the module docstring)."""
 
@@ -204,7 +177,7 @@ class PeakMemory:
             self.start = torch.cuda.memory_allocated() / 2**20
             self.kind = "cuda max_memory_allocated"
             return
-        rss = _proc_status_kib("VmRSS")
+        rss = proc_status_kib("VmRSS")
         self.start = rss / 1024 if rss is not None else 0.0
         try:
             with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
@@ -218,17 +191,10 @@ class PeakMemory:
         if self.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated() / 2**20
         elif self.kind.startswith("VmHWM"):
-            peak = (_proc_status_kib("VmHWM") or 0) / 1024
+            peak = (proc_status_kib("VmHWM") or 0) / 1024
         else:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return peak, peak - self.start
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def machine(device: torch.device) -> dict[str, Any]:
@@ -239,7 +205,7 @@ def machine(device: torch.device) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "load_average_start": _load_average(),
+        "load_average_start": load_average(),
     }
     host = host_facts()
     info["cpu_model"] = host["cpu_model"]
@@ -285,7 +251,7 @@ def _prepare(
     state: dict[str, Any] | None = None,
     dropout: float = 0.5,
 ):
-    _seed()
+    seed_everything(SEED)
     model = UNet3D(base=base, dropout=dropout).to(device)
     if state is not None:
         model.load_state_dict(state)
@@ -372,23 +338,24 @@ def measure_config(
 def measure_inference(
     cfg: Config, size: int, base: int, device: torch.device, repeats: int
 ) -> dict[str, Any]:
-    """One eval-mode forward of a size³ box as `validate` does it (eager, no compile)."""
+    """One eval-mode prediction of a size³ box as `validate` makes it: the package's
+    `predict_box` (eager, no compile)."""
     cfg = replace(cfg, compile=False, batch=1)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
     _free(device)
     model, optimizer, _ = _prepare(cfg, base, device)
-    x, _, _ = _inputs(cfg, make_data(size, 1), device)
-    model.eval()
+    x, y, m = make_data(size, 1)
+    box = Box("benchmark", x[0, 0].numpy(), y[0].numpy(), m[0].numpy(), zero_level=0.0)
+    arithmetic = Device(device, autocast=cfg.bf16, channels_last=cfg.channels_last)
     times = []
-    with torch.inference_mode(), _amp(device, cfg.bf16):
-        for i in range(repeats + 1):
-            started = time.perf_counter()
-            torch.softmax(model(x).float(), dim=1)
-            _sync(device)
-            if i:  # the first forward is the warm-up
-                times.append(time.perf_counter() - started)
-    del model, optimizer, x
+    for i in range(repeats + 1):
+        started = time.perf_counter()
+        predict_box(model, box, arithmetic)
+        _sync(device)
+        if i:  # the first forward is the warm-up
+            times.append(time.perf_counter() - started)
+    del model, optimizer, box
     _free(device)
     return {
         "config": asdict(cfg),
@@ -409,7 +376,7 @@ def loss_curves(
     compile_timeout: float | None,
 ) -> dict[str, Any]:
     """Train both configs from the same weights on the same fixed batch; both loss curves."""
-    _seed()
+    seed_everything(SEED)
     state = copy.deepcopy(UNet3D(base=base).state_dict())
     data = make_data(size, 1)
     loss_fn = SegmentationLoss("FL_DL", gamma=2.0)
@@ -423,7 +390,9 @@ def loss_curves(
         model, optimizer, step_fn = _prepare(cfg, base, device, state, dropout)
         x, y, m = _inputs(cfg, data, device)
         model.train()
-        _seed(SEED + 1)  # the same dropout draws (the masks still depend on the memory format)
+        seed_everything(
+            SEED + 1
+        )  # the same dropout draws (the masks still depend on the memory format)
         try:
             losses = []
             for i in range(steps):
@@ -481,18 +450,6 @@ def grid_estimate(step_s: float, infer_s: float, epochs: int, batch: int = 1) ->
 # ------------------------------------------------------------------------------- report --
 
 
-def _table(header: list[str], rows: list[list[str]], left: set[int]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-
-    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
-
-
 def _mib(value: float | None) -> str:
     return "-" if value is None else f"{round(value):,}"
 
@@ -501,8 +458,7 @@ def _hours(h: float) -> str:
     return f"{h:,.1f} h ({h / 24:,.1f} days)"
 
 
-def report(figures: dict[str, Any]) -> str:
-    info = figures["machine"]
+def _machine_lines(info: dict[str, Any]) -> list[str]:
     out = [f"device: {info['device']}; torch {info['torch']}, python {info['python']}"]
     if "gpu" in info:
         out.append(
@@ -521,85 +477,51 @@ def report(figures: dict[str, Any]) -> str:
             f"itself, more is other processes competing for the {info['cpu_count']} cores "
             "(times inflated)"
         )
-    s = figures["settings"]
-    out.append(
-        f"model: UNet3D base {s['base']} depth 2 ({figures['parameters']:,} parameters"
-        f"{'' if s['base'] == 64 else '; NOT the real network, which is base 64'}); loss FL_DL "
-        f"γ=2; Adam lr {LR:g}; steps: 1 first + {s['warmup']} warm-up + {s['steps']} timed; "
-        f"compile {'on' if s['compile'] else 'off'}"
-    )
-    for note in figures["notes"]:
-        out.append(f"note: {note}")
-    out.append("")
-    header = [
-        "size",
-        "config",
-        "batch",
-        "first s",
-        "median s",
-        "voxels/s",
-        "speed-up",
-        "peak MiB",
-        "+MiB",
-        "loss 1st",
-        "status",
+    return out
+
+
+def _step_row(size: int, r: dict[str, Any], ref: dict[str, Any] | None) -> list[str]:
+    c = r["config"]
+    if "skipped" in r:
+        return [f"{size}³", c["name"], str(c["batch"]), *["-"] * 7, "skipped: " + r["skipped"]]
+    speed = r["voxels_per_s"] / ref["voxels_per_s"] if ref else math.nan
+    return [
+        f"{size}³",
+        c["name"],
+        str(c["batch"]),
+        f"{r['first_step_s']:.3f}",
+        f"{r['median_step_s']:.3f}",
+        f"{r['voxels_per_s']:,.0f}",
+        f"{speed:.2f}x",
+        _mib(r["peak_mib"]),
+        _mib(r["peak_increase_mib"]),
+        f"{r['first_loss']:.4f}",
+        r.get("note", "ok"),
     ]
+
+
+def _step_lines(figures: dict[str, Any]) -> list[str]:
+    """The step table, then the fastest configuration of each size against the target."""
+    header = ["size", "config", "batch", "first s", "median s", "voxels/s", "speed-up"]
+    header += ["peak MiB", "+MiB", "loss 1st", "status"]
     body = []
     for size, rows in figures["steps"].items():
         ref = next((r for r in rows if r["config"]["key"] == "a" and "skipped" not in r), None)
-        for r in rows:
-            c = r["config"]
-            if "skipped" in r:
-                body.append(
-                    [
-                        f"{size}³",
-                        c["name"],
-                        str(c["batch"]),
-                        "-",
-                        "-",
-                        "-",
-                        "-",
-                        "-",
-                        "-",
-                        "-",
-                        "skipped: " + r["skipped"],
-                    ]
-                )
-                continue
-            speed = r["voxels_per_s"] / ref["voxels_per_s"] if ref else math.nan
-            body.append(
-                [
-                    f"{size}³",
-                    c["name"],
-                    str(c["batch"]),
-                    f"{r['first_step_s']:.3f}",
-                    f"{r['median_step_s']:.3f}",
-                    f"{r['voxels_per_s']:,.0f}",
-                    f"{speed:.2f}x",
-                    _mib(r["peak_mib"]),
-                    _mib(r["peak_increase_mib"]),
-                    f"{r['first_loss']:.4f}",
-                    r.get("note", "ok"),
-                ]
-            )
-    out.append(_table(header, body, left={1, 10}))
+        body += [_step_row(size, r, ref) for r in rows]
+    out = text_table(header, body, left={1, 10})
     kinds = {r.get("memory_kind") for rows in figures["steps"].values() for r in rows}
     out.append(
         f"peak memory: {', '.join(sorted(k for k in kinds if k))}; +MiB = over the value "
         "when the config started"
     )
     out.append("")
-
     best = figures["best"]
     for size, b in best.items():
+        batched = b["batched_speedup"]
         out.append(
             f"{size}³: fastest optimised batch-1 config {b['name']!r}: {b['speedup']:.2f}x the "
             f"reference's voxels/s; batched: "
-            + (
-                "not measured"
-                if math.isnan(b["batched_speedup"])
-                else f"{b['batched_speedup']:.2f}x"
-            )
+            + ("not measured" if math.isnan(batched) else f"{batched:.2f}x")
         )
     target = "GPU target: optimised >= 3x the reference's voxels/s"
     if figures["machine"]["device"].startswith("cuda"):
@@ -607,15 +529,16 @@ def report(figures: dict[str, Any]) -> str:
         out.append(f"{target}: best {top:.2f}x -> {'met' if top >= 3 else 'NOT met'}")
     else:
         out.append(f"{target} (not assessed: measured on a CPU)")
-    out.append("")
+    return out
 
-    curves = figures["curves"]
+
+def _curve_lines(curves: list[dict[str, Any]]) -> list[str]:
     first = curves[0]
-    out.append(
+    out = [
         f"loss curves: {first['size']}³, base {first['base']}, {first['steps']} steps of Adam "
         f"lr {first['lr']:g} on one fixed batch, same initial weights and seeds; "
         f"reference {first['reference']['name']!r} vs optimised {first['optimised']['name']!r}"
-    )
+    ]
     header, columns = ["step"], []
     for curve in curves:
         if curve["note"]:
@@ -628,7 +551,7 @@ def report(figures: dict[str, Any]) -> str:
             [f"{100 * v:.2f} %" for v in curve["relative_difference"]],
         ]
     rows = [[str(i + 1), *(c[i] for c in columns)] for i in range(len(columns[0]))]
-    out.append(_table(header, rows, left=set()))
+    out += text_table(header, rows, left=set())
     for curve in curves:
         out.append(
             f"dropout {curve['dropout']:g}: max relative difference "
@@ -641,15 +564,17 @@ def report(figures: dict[str, Any]) -> str:
         "(dropout 0: the curves differ only by the arithmetic of the optimised path; dropout "
         "0.5, the real network: the dropout masks also differ with the memory format)"
     )
-    out.append("")
+    return out
 
+
+def _estimate_lines(figures: dict[str, Any]) -> list[str]:
     est = figures["estimate"]
     unit = "GPU-hours" if est["device"] == "cuda" else "CPU-hours on this machine"
-    out.append(
+    out = [
         f"full grid: {GRID_RUNS} runs × {est['epochs']} epochs × ({TRAIN_BOXES} training steps of "
         f"one {GRID_SIZE}³ crop + {VAL_BOXES} validation forwards of {GRID_SIZE}³); "
         f"every run to the last epoch (early stopping only shortens it)"
-    )
+    ]
     if est["scaled_from"] != GRID_SIZE:
         out.append(
             f"note: {GRID_SIZE}³ not measured; times scaled by voxel count from "
@@ -669,13 +594,32 @@ def report(figures: dict[str, Any]) -> str:
         f"scaled by this run's forward/step ratio {h100['ratio']:.2f} -> {_hours(h100['hours'])}"
         " GPU-hours"
     )
+    return out
+
+
+def report(figures: dict[str, Any]) -> str:
+    out = _machine_lines(figures["machine"])
+    s = figures["settings"]
+    out.append(
+        f"model: UNet3D base {s['base']} depth 2 ({figures['parameters']:,} parameters"
+        f"{'' if s['base'] == 64 else '; NOT the real network, which is base 64'}); loss FL_DL "
+        f"γ=2; Adam lr {LR:g}; steps: 1 first + {s['warmup']} warm-up + {s['steps']} timed; "
+        f"compile {'on' if s['compile'] else 'off'}"
+    )
+    out += [f"note: {note}" for note in figures["notes"]]
+    out.append("")
+    out += _step_lines(figures)
+    out.append("")
+    out += _curve_lines(figures["curves"])
+    out.append("")
+    out += _estimate_lines(figures)
     return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------- main --
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", help="box sides (default 64 112)")
     parser.add_argument(
@@ -710,48 +654,72 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="smoke test: base 8, sizes 32 48, 1 + 2 steps"
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
-    args = parser.parse_args(argv)
+    return parser
 
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run measures: the options with their CPU, GPU or --quick defaults filled in."""
+
+    device: torch.device
+    sizes: list[int]
+    warmup: int
+    steps: int
+    base: int
+    batch: int
+    use_compile: bool
+    curve_steps: int
+    all_configs: bool
+    curve_size: int
+    curve_base: int
+    compile_timeout: float
+    epochs: int
+    quick: bool
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+
+def _plan(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Plan:
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     if cuda and not torch.cuda.is_available():
         parser.error("--device cuda but CUDA is not available")
-    device = torch.device("cuda" if cuda else "cpu")
-    if not cuda:
-        torch.set_num_threads(os.cpu_count() or 1)
 
     def pick(value: Any, quick: Any, gpu: Any, cpu: Any) -> Any:
         return value if value is not None else quick if args.quick else gpu if cuda else cpu
 
-    sizes = pick(args.sizes, [32, 48], [64, 112], [64, 112])
-    warmup = pick(args.warmup, 1, 5, 1)
-    steps = pick(args.steps, 2, 20, 2)
     base = pick(args.base, 8, 64, 64)
-    batch = pick(args.batch, 2, 4, 2)
-    use_compile = pick(args.compile, False, True, False)
-    curve_steps = pick(args.curve_steps, 10, 50, 15)
-    all_configs = pick(args.all_configs, True, True, False)
-    curve_size = GRID_SIZE if cuda and not args.quick else 48
-    curve_base = 8 if args.quick else base if cuda else 16
-    if any(s % 4 or s < 8 for s in sizes) or curve_size % 4:
-        parser.error("box sides must be multiples of 4 (two poolings) and at least 8")
-    if steps < 1 or warmup < 0 or batch < 1 or base < 2 or base % 2:
-        parser.error("need --steps >= 1, --warmup >= 0, --batch >= 1, an even --base >= 2")
-
-    wall = time.perf_counter()
-    notes = []
-    info = machine(device)
-    print(
-        f"benchmark on {device} ({info.get('gpu') or info['cpu_model']}), torch "
-        f"{torch.__version__}",
-        file=sys.stderr,
-        flush=True,
+    plan = Plan(
+        device=torch.device("cuda" if cuda else "cpu"),
+        sizes=pick(args.sizes, [32, 48], [64, 112], [64, 112]),
+        warmup=pick(args.warmup, 1, 5, 1),
+        steps=pick(args.steps, 2, 20, 2),
+        base=base,
+        batch=pick(args.batch, 2, 4, 2),
+        use_compile=pick(args.compile, False, True, False),
+        curve_steps=pick(args.curve_steps, 10, 50, 15),
+        all_configs=pick(args.all_configs, True, True, False),
+        curve_size=GRID_SIZE if cuda and not args.quick else 48,
+        curve_base=8 if args.quick else base if cuda else 16,
+        compile_timeout=args.compile_timeout,
+        epochs=args.epochs,
+        quick=args.quick,
     )
-    reference = Config("a", "reference fp32")
+    if any(s % 4 or s < 8 for s in plan.sizes) or plan.curve_size % 4:
+        parser.error("box sides must be multiples of 4 (two poolings) and at least 8")
+    if plan.steps < 1 or plan.warmup < 0 or plan.batch < 1 or base < 2 or base % 2:
+        parser.error("need --steps >= 1, --warmup >= 0, --batch >= 1, an even --base >= 2")
+    return plan
+
+
+def _optimised_configs(plan: Plan, notes: list[str]) -> list[Config]:
+    cuda = plan.cuda
     optimised = [
         Config("b", "bf16", bf16=True, cudnn_benchmark=cuda),
         Config("c", "bf16+CL", bf16=True, channels_last=True, cudnn_benchmark=cuda),
     ]
-    if use_compile:
+    if plan.use_compile:
         optimised.append(
             Config(
                 "d",
@@ -764,129 +732,170 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         notes.append("torch.compile not measured (off by default on CPU; --compile turns it on)")
-    if not all_configs and len(sizes) > 1:
+    sizes = plan.sizes
+    if not plan.all_configs and len(sizes) > 1:
         notes.append(
             f"sizes after {sizes[0]}³: only the reference and the fastest batch-1 config of "
             f"{sizes[0]}³, no batched config (CPU default, to keep the run short; --all-configs "
             "measures everything)"
         )
-    compile_timeout = args.compile_timeout
+    return optimised
 
-    results: dict[int, list[dict[str, Any]]] = {}
-    best: dict[int, dict[str, Any]] = {}
-    for index, size in enumerate(sizes):
-        data = make_data(size, batch)
-        rows = []
-        reduced = index > 0 and not all_configs
-        configs = [reference, *optimised]
-        if reduced:  # only the reference and the fastest batch-1 config of the first size
-            configs = [reference, Config(**best[sizes[0]]["config"])]
-        for cfg in configs:
-            print(f"  {size}³ {cfg.name} ...", file=sys.stderr, flush=True)
-            rows.append(
-                measure_config(cfg, size, base, data, device, warmup, steps, compile_timeout)
-            )
-            if "skipped" in rows[-1]:
-                print(f"    skipped: {rows[-1]['skipped']}", file=sys.stderr, flush=True)
-        ran = [r for r in rows[1:] if "skipped" not in r]
-        top = max(ran, key=lambda r: r["voxels_per_s"])
-        top_cfg = Config(**top["config"])
-        if not reduced:
-            batched = replace(top_cfg, key="e", name=f"{top_cfg.name} batch {batch}", batch=batch)
-            print(f"  {size}³ {batched.name} ...", file=sys.stderr, flush=True)
-            rows.append(
-                measure_config(batched, size, base, data, device, warmup, steps, compile_timeout)
-            )
-        results[size] = rows
-        ref_vps = rows[0]["voxels_per_s"]
-        batched_vps = rows[-1].get("voxels_per_s", math.nan) if not reduced else math.nan
-        best[size] = {
-            "name": top_cfg.name,
-            "config": asdict(top_cfg),
-            "speedup": top["voxels_per_s"] / ref_vps,
-            "batched_speedup": batched_vps / ref_vps,
-            "best_speedup": max(top["voxels_per_s"], batched_vps) / ref_vps,
-        }
-        del data
-        _free(device)
 
-    # the grid estimate: 112³ (or the largest measured size, scaled by voxel count)
-    est_size = GRID_SIZE if GRID_SIZE in results else max(sizes)
+def _measure_size(
+    plan: Plan, size: int, configs: list[Config], reduced: bool
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each configuration at one size, then (unless reduced) the fastest one batched."""
+    data = make_data(size, plan.batch)
+
+    def measure(cfg: Config) -> dict[str, Any]:
+        print(f"  {size}³ {cfg.name} ...", file=sys.stderr, flush=True)
+        return measure_config(
+            cfg, size, plan.base, data, plan.device, plan.warmup, plan.steps, plan.compile_timeout
+        )
+
+    rows = []
+    for cfg in configs:
+        rows.append(measure(cfg))
+        if "skipped" in rows[-1]:
+            print(f"    skipped: {rows[-1]['skipped']}", file=sys.stderr, flush=True)
+    ran = [r for r in rows[1:] if "skipped" not in r]
+    top = max(ran, key=lambda r: r["voxels_per_s"])
+    top_cfg = Config(**top["config"])
+    if not reduced:
+        name = f"{top_cfg.name} batch {plan.batch}"
+        rows.append(measure(replace(top_cfg, key="e", name=name, batch=plan.batch)))
+    ref_vps = rows[0]["voxels_per_s"]
+    batched_vps = rows[-1].get("voxels_per_s", math.nan) if not reduced else math.nan
+    best = {
+        "name": top_cfg.name,
+        "config": asdict(top_cfg),
+        "speedup": top["voxels_per_s"] / ref_vps,
+        "batched_speedup": batched_vps / ref_vps,
+        "best_speedup": max(top["voxels_per_s"], batched_vps) / ref_vps,
+    }
+    _free(plan.device)
+    return rows, best
+
+
+def _estimate(
+    plan: Plan,
+    reference: Config,
+    results: dict[int, list[dict[str, Any]]],
+    best: dict[int, dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The grid estimate at 112³ (or the largest measured size, scaled by voxel count), and
+    the inference forwards it rests on."""
+    est_size = GRID_SIZE if GRID_SIZE in results else max(plan.sizes)
     scale = (GRID_SIZE / est_size) ** 3
     rows = results[est_size]
     top_cfg = Config(**best[est_size]["config"])
     top_row = next(r for r in rows if r["config"] == asdict(top_cfg))
-    repeats = max(1, min(steps, 5)) if cuda or args.quick else 1  # + 1 warm-up forward
+    repeats = max(1, min(plan.steps, 5)) if plan.cuda or plan.quick else 1  # + 1 warm-up
     print(f"  {est_size}³ inference forwards ...", file=sys.stderr, flush=True)
-    infer_ref = measure_inference(reference, est_size, base, device, repeats)
-    infer_opt = measure_inference(top_cfg, est_size, base, device, repeats)
+    infer_ref = measure_inference(reference, est_size, plan.base, plan.device, repeats)
+    infer_opt = measure_inference(top_cfg, est_size, plan.base, plan.device, repeats)
+    ref_s, opt_s = infer_ref["median_s"] * scale, infer_opt["median_s"] * scale
     estimate_rows = {
         "reference fp32, batch 1": grid_estimate(
-            rows[0]["median_step_s"] * scale, infer_ref["median_s"] * scale, args.epochs
+            rows[0]["median_step_s"] * scale, ref_s, plan.epochs
         ),
         f"optimised {top_cfg.name}, batch 1": grid_estimate(
-            top_row["median_step_s"] * scale, infer_opt["median_s"] * scale, args.epochs
+            top_row["median_step_s"] * scale, opt_s, plan.epochs
         ),
     }
     if rows[-1]["config"]["key"] == "e" and "skipped" not in rows[-1]:
-        estimate_rows[f"optimised {top_cfg.name}, batch {batch}"] = grid_estimate(
-            rows[-1]["median_step_s"] * scale, infer_opt["median_s"] * scale, args.epochs, batch
+        estimate_rows[f"optimised {top_cfg.name}, batch {plan.batch}"] = grid_estimate(
+            rows[-1]["median_step_s"] * scale, opt_s, plan.epochs, plan.batch
         )
     ratio = infer_opt["median_s"] / top_row["median_step_s"]
-    h100 = grid_estimate(H100_STEP_S, H100_STEP_S * ratio, args.epochs)
+    h100 = grid_estimate(H100_STEP_S, H100_STEP_S * ratio, plan.epochs)
     h100["ratio"] = ratio
+    estimate = {
+        "device": plan.device.type,
+        "epochs": plan.epochs,
+        "scaled_from": est_size,
+        "rows": estimate_rows,
+        "h100": h100,
+    }
+    return estimate, {"reference": infer_ref, "optimised": infer_opt}
 
-    print(f"  loss curves {curve_size}³ base {curve_base} ...", file=sys.stderr, flush=True)
-    curve_cfg = Config("opt", "bf16+CL", bf16=True, channels_last=True, cudnn_benchmark=cuda)
+
+def _curves(plan: Plan, results: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The reference and the optimised path's loss curves, with dropout 0 and 0.5."""
+    print(
+        f"  loss curves {plan.curve_size}³ base {plan.curve_base} ...", file=sys.stderr, flush=True
+    )
+    curve_cfg = Config("opt", "bf16+CL", bf16=True, channels_last=True, cudnn_benchmark=plan.cuda)
     compiled_ok = any(
         r["config"]["compile"] and "skipped" not in r for rows in results.values() for r in rows
     )
-    if use_compile and compiled_ok:
+    if plan.use_compile and compiled_ok:
         curve_cfg = replace(curve_cfg, name="bf16+CL+comp", compile=True)
     reference_curve = Config("ref", "reference fp32")
-    curves = []
-    for dropout in (0.0, 0.5):
-        curves.append(
-            loss_curves(
-                reference_curve,
-                curve_cfg,
-                curve_size,
-                curve_base,
-                curve_steps,
-                dropout,
-                device,
-                compile_timeout,
-            )
+    return [
+        loss_curves(
+            reference_curve,
+            curve_cfg,
+            plan.curve_size,
+            plan.curve_base,
+            plan.curve_steps,
+            dropout,
+            plan.device,
+            plan.compile_timeout,
         )
+        for dropout in (0.0, 0.5)
+    ]
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    plan = _plan(args, parser)
+    if not plan.cuda:
+        torch.set_num_threads(os.cpu_count() or 1)
+    wall = time.perf_counter()
+    notes: list[str] = []
+    info = machine(plan.device)
+    print(
+        f"benchmark on {plan.device} ({info.get('gpu') or info['cpu_model']}), torch "
+        f"{torch.__version__}",
+        file=sys.stderr,
+        flush=True,
+    )
+    reference = Config("a", "reference fp32")
+    optimised = _optimised_configs(plan, notes)
+    results: dict[int, list[dict[str, Any]]] = {}
+    best: dict[int, dict[str, Any]] = {}
+    for index, size in enumerate(plan.sizes):
+        reduced = index > 0 and not plan.all_configs
+        # reduced: only the reference and the fastest batch-1 config of the first size
+        first = [Config(**best[plan.sizes[0]]["config"])] if reduced else optimised
+        results[size], best[size] = _measure_size(plan, size, [reference, *first], reduced)
+    estimate, inference = _estimate(plan, reference, results, best)
+    curves = _curves(plan, results)
     figures = {
         "machine": info,
         "settings": {
-            "sizes": sizes,
-            "warmup": warmup,
-            "steps": steps,
-            "base": base,
-            "batch": batch,
-            "compile": use_compile,
-            "quick": args.quick,
-            "compile_timeout_s": compile_timeout,
+            "sizes": plan.sizes,
+            "warmup": plan.warmup,
+            "steps": plan.steps,
+            "base": plan.base,
+            "batch": plan.batch,
+            "compile": plan.use_compile,
+            "quick": plan.quick,
+            "compile_timeout_s": plan.compile_timeout,
         },
-        "parameters": count_parameters(UNet3D(base=base)),
+        "parameters": count_parameters(UNet3D(base=plan.base)),
         "notes": notes,
         "steps": results,
         "best": best,
-        "inference": {"reference": infer_ref, "optimised": infer_opt},
+        "inference": inference,
         "curves": curves,
-        "estimate": {
-            "device": device.type,
-            "epochs": args.epochs,
-            "scaled_from": est_size,
-            "rows": estimate_rows,
-            "h100": h100,
-        },
+        "estimate": estimate,
     }
     figures["wall_s"] = time.perf_counter() - wall
-    info["load_average_end"] = _load_average()
+    info["load_average_end"] = load_average()
     print(report(figures))
     print(f"\nwall time of this benchmark: {figures['wall_s']:.1f} s")
     if args.json:

@@ -2,7 +2,7 @@
 from cryosse.core.ids import split_entry_ids
 from cryosse.curate.settings import settings_section
 from cryosse.io.entries import entry_ids_from_config
-from cryosse.core.grid import BASELINES, run_recipe, seeds, selection_grid
+from cryosse.core.run_grid import BASELINES, run_recipe, seeds, selection_grid
 from pathlib import Path
 
 RESULTS = f"results/{config['run']}"
@@ -55,13 +55,20 @@ def chosen_run(loss, seed):
 
 def chosen_checkpoint(wildcards):
     """best.pt of the chosen setting of the loss, with the seed."""
-    return (
-        f"{RESULTS}/training/{chosen_run(wildcards.loss, int(wildcards.seed))}/best.pt"
-    )
+    run_id = chosen_run(wildcards.loss, int(wildcards.seed))
+    return expand(rules.train_model.output.best, run_id=run_id)[0]
 
 
 def chosen_summary(wildcards):
     """summary.json of the chosen setting of the loss with the first seed: an input of the CV
     jobs instead of best_runs.tsv, so that a new run that does not change the choice re-runs
     no fold."""
-    return f"{RESULTS}/training/{chosen_run(wildcards.loss, SEEDS[0])}/summary.json"
+    run_id = chosen_run(wildcards.loss, SEEDS[0])
+    return expand(rules.train_model.output.summary, run_id=run_id)[0]
+
+
+def trained_runs(wildcards):
+    """Every run this config trains: the selection grid, then each loss's chosen setting with
+    the other seeds (the runs the report's learning curves and step counts read)."""
+    others = [chosen_run(loss, seed) for loss in TRAINED_LOSSES for seed in SEEDS[1:]]
+    return sorted(dict.fromkeys([*SELECTION_RUNS, *others]))

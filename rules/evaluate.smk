@@ -1,12 +1,28 @@
-# ---- Evaluation: the best run of each loss on the test set, then Tables 1 and 2 ----
+# ---- Evaluation: the best run of each loss and each baseline on the test set, the tables; ----
+# ---- each cross-validation fold's model on its test fold, and Table S1 ----
+
+# make_tables' tables, each written as .tsv, .md and .html (cryosse.evaluate.tables.write_table)
+# into tables/. The paper comparison (splits.test_chains) is not among them: it is written only
+# when a listed case is in the test set, and Snakemake has no optional output (see html_report).
+TABLES = (
+    "table1",
+    "table2",
+    "paired_tests",
+    "seeds",
+    "claims",
+    "ranks",
+    "by_resolution",
+    "by_quality",
+    "by_kind",
+)
 
 
 rule evaluate_loss:
     """The chosen setting of one loss, with one seed, on every test case: per-case counts and
     F1, and predicted maps (MRC)."""
     input:
-        manifest=f"{RESULTS}/manifest.tsv",
-        splits=f"{RESULTS}/splits/main.tsv",
+        manifest=rules.gather_dataset.output.manifest,
+        splits=rules.assign_splits.output.main,
         checkpoint=chosen_checkpoint,
     output:
         cases=f"{RESULTS}/evaluation/{{loss}}/seed_{{seed}}/cases.tsv",
@@ -31,8 +47,8 @@ rule evaluate_loss:
 rule evaluate_baseline:
     """A baseline that learned nothing (cryosse.evaluate.baselines) on every test case, as the losses."""
     input:
-        manifest=f"{RESULTS}/manifest.tsv",
-        splits=f"{RESULTS}/splits/main.tsv",
+        manifest=rules.gather_dataset.output.manifest,
+        splits=rules.assign_splits.output.main,
     output:
         cases=f"{RESULTS}/evaluation/baselines/{{baseline}}/cases.tsv",
     log:
@@ -54,19 +70,22 @@ rule make_tables:
     """Table 1 (per loss and baseline, bootstrap CIs), Table 2 (per test case), paired tests;
     with splits.test_chains, ours beside the paper: table2_paper, paper_differences."""
     input:
-        best_runs=f"{RESULTS}/training/best_runs.tsv",
+        best_runs=rules.select_best_runs.output[0],
         cases=expand(
-            f"{RESULTS}/evaluation/{{loss}}/seed_{{seed}}/cases.tsv",
+            rules.evaluate_loss.output.cases,
             loss=TRAINED_LOSSES,
             seed=SEEDS,
         ),
-        baselines=expand(
-            f"{RESULTS}/evaluation/baselines/{{baseline}}/cases.tsv",
-            baseline=BASELINES,
-        ),
+        baselines=expand(rules.evaluate_baseline.output.cases, baseline=BASELINES),
         test_chains=TEST_CHAINS,
-        manifest=f"{RESULTS}/manifest.tsv",
+        manifest=rules.gather_dataset.output.manifest,
     output:
+        **{
+            f"{stem}_{suffix}": f"{RESULTS}/tables/{stem}.{suffix}"
+            for stem in TABLES
+            for suffix in ("tsv", "md", "html")
+            if f"{stem}.{suffix}" not in ("table1.md", "table2.md")
+        },
         table1=report(
             f"{RESULTS}/tables/table1.md",
             caption="../report/table1.rst",
@@ -77,14 +96,8 @@ rule make_tables:
             caption="../report/table2.rst",
             category="Results",
         ),
-        tests=f"{RESULTS}/tables/paired_tests.md",
-        seeds=f"{RESULTS}/tables/seeds.md",
         per_case=f"{RESULTS}/tables/per_case.tsv",
         per_case_json=f"{RESULTS}/tables/per_case.json",
-        claims=f"{RESULTS}/tables/claims.md",
-        ranks=f"{RESULTS}/tables/ranks.md",
-        by_resolution=f"{RESULTS}/tables/by_resolution.md",
-        by_quality=f"{RESULTS}/tables/by_quality.md",
     log:
         f"{RESULTS}/logs/make_tables.log",
     benchmark:
@@ -98,103 +111,12 @@ rule make_tables:
         "../workflow_scripts/make_tables.py"
 
 
-rule shipped_model:
-    """The model the package ships on one test map of this run (cryosse.segment.showcase):
-    cryosse segment, its QC slices and its scores beside the baselines, for the report.
-    """
-    input:
-        manifest=f"{RESULTS}/manifest.tsv",
-        splits=f"{RESULTS}/splits/main.tsv",
-    output:
-        scores=f"{RESULTS}/shipped_model/scores.tsv",
-        facts=f"{RESULTS}/shipped_model/showcase.json",
-    log:
-        f"{RESULTS}/logs/shipped_model.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/shipped_model.tsv"
-    conda:
-        "../envs/training.yaml"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=20,
-    params:
-        acquired=f"{RESULTS}/acquired",
-    script:
-        "../workflow_scripts/shipped_model.py"
-
-
-rule html_report:
-    """One self-contained HTML report: tables, plots, dataset, curation log, config, versions."""
-    input:
-        tables=rules.make_tables.output,
-        table_s1=f"{RESULTS}/tables/table_s1.md" if CV_FOLDS else [],
-        cases=expand(
-            f"{RESULTS}/evaluation/{{loss}}/seed_{{seed}}/cases.tsv",
-            loss=TRAINED_LOSSES,
-            seed=SEEDS,
-        ),
-        best_runs=f"{RESULTS}/training/best_runs.tsv",
-        manifest=f"{RESULTS}/manifest.tsv",
-        curation_log=f"{RESULTS}/curation_log.tsv",
-        splits=f"{RESULTS}/splits/report.md",
-        shipped=rules.shipped_model.output,
-    output:
-        html=report(
-            f"{RESULTS}/report.html",
-            caption="../report/html_report.rst",
-            category="Results",
-        ),
-        plots=directory(f"{RESULTS}/plots"),
-    log:
-        f"{RESULTS}/logs/html_report.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/html_report.tsv"
-    conda:
-        "../envs/training.yaml"
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        # the loss study's committed record, shown beside this run's own numbers
-        record=str(Path(workflow.basedir) / "docs" / "benchmark"),
-    script:
-        "../workflow_scripts/html_report.py"
-
-
-rule train_cv:
-    """Cross-validation: the setting chosen for one loss, retrained on one fold's training set."""
-    input:
-        chosen=chosen_summary,
-        manifest=f"{RESULTS}/manifest.tsv",
-        cv=f"{RESULTS}/splits/cv.tsv",
-    output:
-        summary=f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/summary.json",
-        best=f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/best.pt",
-    log:
-        f"{RESULTS}/logs/train_cv/fold_{{fold}}_{{loss}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train_cv/fold_{{fold}}_{{loss}}.tsv"
-    conda:
-        "../envs/training.yaml"
-    threads: TRAIN_THREADS
-    resources:
-        mem_mb=config["training"]["mem_mb"],
-        runtime=config["training"]["runtime"],
-        gpu=1 if config["training"]["gpu"] else 0,
-    params:
-        recipe=TRAINING_RECIPE,
-        model=config["model"],
-    script:
-        "../workflow_scripts/train_cv.py"
-
-
 rule evaluate_cv:
     """The fold's model on the fold's test set."""
     input:
-        best=f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/best.pt",
-        manifest=f"{RESULTS}/manifest.tsv",
-        cv=f"{RESULTS}/splits/cv.tsv",
+        best=rules.train_cv.output.best,
+        manifest=rules.gather_dataset.output.manifest,
+        cv=rules.assign_splits.output.cv,
     output:
         f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/cases.tsv",
     log:
@@ -215,17 +137,15 @@ rule evaluate_cv:
 rule cv_table:
     """Supplementary Table S1: mean ± sd over the folds, per loss."""
     input:
-        expand(
-            f"{RESULTS}/cross_validation/fold_{{fold}}/{{loss}}/cases.tsv",
-            fold=CV_FOLDS,
-            loss=TRAINED_LOSSES,
-        ),
+        expand(rules.evaluate_cv.output[0], fold=CV_FOLDS, loss=TRAINED_LOSSES),
     output:
-        report(
+        tsv=f"{RESULTS}/tables/table_s1.tsv",
+        markdown=report(
             f"{RESULTS}/tables/table_s1.md",
             caption="../report/table_s1.rst",
             category="Results",
         ),
+        html=f"{RESULTS}/tables/table_s1.html",
     log:
         f"{RESULTS}/logs/cv_table.log",
     benchmark:

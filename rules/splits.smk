@@ -4,7 +4,7 @@
 rule cluster_sequences:
     """Central-chain sequences: mmseqs easy-cluster at 35 %, and all-vs-all pairs >= 35 %."""
     input:
-        f"{RESULTS}/manifest.tsv",
+        rules.gather_dataset.output.manifest,
     output:
         fasta=f"{RESULTS}/splits/sequences.fasta",
         clusters=f"{RESULTS}/splits/clusters.tsv",
@@ -27,9 +27,9 @@ rule assign_splits:
     """New samples get a split in the ledger (existing rows never change), test chains pinned;
     CV folds."""
     input:
-        manifest=f"{RESULTS}/manifest.tsv",
-        clusters=f"{RESULTS}/splits/clusters.tsv",
-        links=f"{RESULTS}/splits/similar_pairs.tsv",
+        manifest=rules.gather_dataset.output.manifest,
+        clusters=rules.cluster_sequences.output.clusters,
+        links=rules.cluster_sequences.output.links,
         test_chains=TEST_CHAINS,
     output:
         main=report(
@@ -58,11 +58,11 @@ rule split_report:
     """Cases per split and bin, residue fractions, max train-test identity (mmseqs search), and
     which test chains are present."""
     input:
-        manifest=f"{RESULTS}/manifest.tsv",
-        fasta=f"{RESULTS}/splits/sequences.fasta",
-        main=f"{RESULTS}/splits/main.tsv",
-        cv=f"{RESULTS}/splits/cv.tsv",
-        curation_log=f"{RESULTS}/curation_log.tsv",
+        manifest=rules.gather_dataset.output.manifest,
+        fasta=rules.cluster_sequences.output.fasta,
+        main=rules.assign_splits.output.main,
+        cv=rules.assign_splits.output.cv,
+        curation_log=rules.gather_dataset.output.log,
         test_chains=TEST_CHAINS,
     output:
         tsv=f"{RESULTS}/splits/report.tsv",

@@ -5,18 +5,17 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.splits.stage import run_splits
+from cryosse.workflow.adapter import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log = rule_log(snakemake.log[0])
 run_splits(
-    snakemake.input.manifest,
-    snakemake.input.clusters,
-    snakemake.input.links,
-    snakemake.params.ledger,
-    snakemake.params.settings,
-    snakemake.output.main,
-    snakemake.output.cv,
+    manifest=snakemake.input.manifest,
+    clusters_tsv=snakemake.input.clusters,
+    links_tsv=snakemake.input.links,
+    ledger=snakemake.params.ledger,
+    settings=snakemake.params.settings,
+    main_out=snakemake.output.main,
+    cv_out=snakemake.output.cv,
 )
-logging.info("split ledger: %s", snakemake.params.ledger)
+log.info("split ledger: %s", snakemake.params.ledger)

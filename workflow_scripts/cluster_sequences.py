@@ -5,16 +5,15 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.splits.stage import run_clustering
+from cryosse.workflow.adapter import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log = rule_log(snakemake.log[0])
 run_clustering(
-    snakemake.input[0],
-    snakemake.output.fasta,
-    snakemake.output.clusters,
-    snakemake.output.links,
+    manifest=snakemake.input[0],
+    fasta_out=snakemake.output.fasta,
+    clusters_out=snakemake.output.clusters,
+    links_out=snakemake.output.links,
     threads=snakemake.threads,
 )
-logging.info("clustered the central-chain sequences")
+log.info("clustered the central-chain sequences")

@@ -5,10 +5,13 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.curate.stage import run_curate
+from cryosse.workflow.adapter import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-run_curate(snakemake.input[0], snakemake.params.settings, snakemake.output[0])
-logging.info("curated %s", snakemake.wildcards.emdb)
+log = rule_log(snakemake.log[0])
+run_curate(
+    located_json=snakemake.input[0],
+    settings=snakemake.params.settings,
+    out_dir=snakemake.output[0],
+)
+log.info("curated %s", snakemake.wildcards.emdb)

@@ -6,10 +6,14 @@ import sys
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
-from pathlib import Path
 
 from cryosse.evaluate.stage import run_cv_table
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-run_cv_table(list(snakemake.input), Path(snakemake.output[0]).with_suffix(""))
-logging.info("table S1: %s", snakemake.output[0])
+run_cv_table(
+    case_files=list(snakemake.input),
+    tsv=snakemake.output.tsv,
+    markdown=snakemake.output.markdown,
+    html=snakemake.output.html,
+)
+logging.info("table S1: %s", snakemake.output.markdown)

@@ -5,15 +5,14 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.evaluate.stage import run_baseline_evaluation
+from cryosse.workflow.adapter import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log = rule_log(snakemake.log[0])
 run_baseline_evaluation(
-    snakemake.wildcards.baseline,
-    snakemake.input.manifest,
-    snakemake.input.splits,
-    snakemake.output.cases,
+    name=snakemake.wildcards.baseline,
+    manifest=snakemake.input.manifest,
+    main_tsv=snakemake.input.splits,
+    cases_out=snakemake.output.cases,
 )
-logging.info("evaluated baseline %s", snakemake.wildcards.baseline)
+log.info("evaluated baseline %s", snakemake.wildcards.baseline)

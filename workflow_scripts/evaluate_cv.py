@@ -5,23 +5,21 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.evaluate.stage import run_cv_evaluation
-from cryosse.learn.device import DeviceError
+from cryosse.workflow.adapter import exit_on_device_error, rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log = rule_log(snakemake.log[0])
 training = snakemake.config["training"]
-try:
+with exit_on_device_error(
+    f"evaluate_cv fold {snakemake.wildcards.fold} {snakemake.wildcards.loss}"
+):
     run_cv_evaluation(
-        int(snakemake.wildcards.fold),
-        snakemake.input.best,
-        snakemake.input.manifest,
-        snakemake.input.cv,
-        snakemake.output[0],
+        fold=int(snakemake.wildcards.fold),
+        checkpoint=snakemake.input.best,
+        manifest=snakemake.input.manifest,
+        cv_tsv=snakemake.input.cv,
+        cases_out=snakemake.output[0],
         device=training["device"],
         gpu=training["gpu"],
     )
-except DeviceError as error:
-    sys.exit(f"evaluate_cv fold {snakemake.wildcards.fold} {snakemake.wildcards.loss}: {error}")
-logging.info("evaluated fold %s, %s", snakemake.wildcards.fold, snakemake.wildcards.loss)
+log.info("evaluated fold %s, %s", snakemake.wildcards.fold, snakemake.wildcards.loss)

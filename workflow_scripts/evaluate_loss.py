@@ -5,23 +5,19 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.evaluate.stage import run_evaluation
-from cryosse.learn.device import DeviceError
+from cryosse.workflow.adapter import exit_on_device_error, rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log = rule_log(snakemake.log[0])
 training = snakemake.config["training"]
-try:
+with exit_on_device_error(f"evaluate_loss {snakemake.wildcards.loss}"):
     run_evaluation(
-        snakemake.input.checkpoint,
-        snakemake.input.manifest,
-        snakemake.input.splits,
-        snakemake.output.cases,
-        snakemake.output.predictions,
+        checkpoint=snakemake.input.checkpoint,
+        manifest=snakemake.input.manifest,
+        main_tsv=snakemake.input.splits,
+        cases_out=snakemake.output.cases,
+        predictions_out=snakemake.output.predictions,
         device=training["device"],
         gpu=training["gpu"],
     )
-except DeviceError as error:
-    sys.exit(f"evaluate_loss {snakemake.wildcards.loss}: {error}")
-logging.info("evaluated %s", snakemake.input.checkpoint)
+log.info("evaluated %s", snakemake.input.checkpoint)

@@ -5,15 +5,14 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.curate.stage import gather, summarize_log
+from cryosse.workflow.adapter import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log = rule_log(snakemake.log[0])
 gather(
-    list(snakemake.input),
-    list(snakemake.params.invalid),
-    snakemake.output.log,
-    snakemake.output.manifest,
+    entry_dirs=list(snakemake.input),
+    invalid_ids=list(snakemake.params.invalid),
+    log_out=snakemake.output.log,
+    manifest_out=snakemake.output.manifest,
 )
-logging.info("curation summary:\n%s", summarize_log(snakemake.output.log))
+log.info("curation summary:\n%s", summarize_log(snakemake.output.log))

@@ -5,17 +5,16 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.evaluate.stage import run_tables
+from cryosse.workflow.adapter import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log = rule_log(snakemake.log[0])
 run_tables(
-    snakemake.input.best_runs,
-    list(snakemake.input.cases),
-    snakemake.output.table1,
-    list(snakemake.input.baselines),
+    best_runs=snakemake.input.best_runs,
+    case_files=list(snakemake.input.cases),
+    table1_md=snakemake.output.table1,
+    baseline_files=list(snakemake.input.baselines),
     test_chains=snakemake.input.test_chains or None,
     manifest=snakemake.input.manifest,
 )
-logging.info("tables written next to %s", snakemake.output.table1)
+log.info("tables written next to %s", snakemake.output.table1)

@@ -1,4 +1,4 @@
-"""Adapter: checkpoint search_emdb -> cryosse.acquire.search.search_from_config."""
+"""Adapter: checkpoint search_emdb -> cryosse.acquire.stage.run_search."""
 
 import sys
 
@@ -7,10 +7,10 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import logging
 
-from cryosse.acquire.search import search_from_config
+from cryosse.acquire.stage import run_search
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-result, downloads = search_from_config(snakemake.config, snakemake.output[0])
+result, downloads = run_search(config=snakemake.config, entries_tsv=snakemake.output[0])
 logging.info("query: %s\nurl: %s", result.query, result.url)
 logging.info("%d entries found, %d added", len(result.hits.records), len(result.addition.added))
 for problem in result.hits.rejected + result.header_problems:

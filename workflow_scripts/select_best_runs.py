@@ -5,10 +5,9 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-
 from cryosse.learn.stage import run_selection
+from cryosse.workflow.adapter import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-for row in run_selection(list(snakemake.input), snakemake.output[0]):
-    logging.info("%s: %s (%s)", row["loss"], row["run_id"], row["why"])
+log = rule_log(snakemake.log[0])
+for row in run_selection(summary_files=list(snakemake.input), tsv_out=snakemake.output[0]):
+    log.info("%s: %s (%s)", row["loss"], row["run_id"], row["why"])

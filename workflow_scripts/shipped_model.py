@@ -5,18 +5,17 @@ import sys
 # First: tracebacks and warnings, imports' included, land in the rule's log
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
-import logging
-from pathlib import Path
 
 from cryosse.segment.showcase import showcase
+from cryosse.workflow.adapter import rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log = rule_log(snakemake.log[0])
 facts = showcase(
-    snakemake.input.manifest,
-    snakemake.input.splits,
-    snakemake.params.acquired,
-    dict(snakemake.config),
-    Path(snakemake.output.scores).parent,
+    manifest=snakemake.input.manifest,
+    main_tsv=snakemake.input.splits,
+    acquired=snakemake.params.acquired,
+    config=dict(snakemake.config),
+    out_dir=snakemake.output.folder,
     threads=snakemake.threads,
 )
-logging.info("shipped model on %s: %s", facts.get("map"), facts.get("seconds"))
+log.info("shipped model on %s: %s", facts.get("map"), facts.get("seconds"))

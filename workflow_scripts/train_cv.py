@@ -6,23 +6,20 @@ import sys
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import json
-import logging
 from pathlib import Path
 
-from cryosse.learn.device import DeviceError
 from cryosse.learn.stage import run_cv_training
+from cryosse.workflow.adapter import exit_on_device_error, rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-try:
+log = rule_log(snakemake.log[0])
+with exit_on_device_error(f"train_cv fold {snakemake.wildcards.fold} {snakemake.wildcards.loss}"):
     summary = run_cv_training(
-        int(snakemake.wildcards.fold),
-        Path(snakemake.input.chosen).parent.name,
-        snakemake.input.manifest,
-        snakemake.input.cv,
-        snakemake.config["training"],
-        snakemake.params.model,
-        Path(snakemake.output.summary).parent,
+        fold=int(snakemake.wildcards.fold),
+        run_id=Path(snakemake.input.chosen).parent.name,
+        manifest=snakemake.input.manifest,
+        cv_tsv=snakemake.input.cv,
+        training=snakemake.config["training"],
+        model=snakemake.params.model,
+        out_dir=Path(snakemake.output.summary).parent,
     )
-except DeviceError as error:
-    sys.exit(f"train_cv fold {snakemake.wildcards.fold} {snakemake.wildcards.loss}: {error}")
-logging.info("%s", json.dumps(summary, indent=2))
+log.info("%s", json.dumps(summary, indent=2))

@@ -6,22 +6,20 @@ import sys
 sys.stderr = open(snakemake.log[0], "a", buffering=1)
 
 import json
-import logging
+from pathlib import Path
 
-from cryosse.learn.device import DeviceError
 from cryosse.learn.stage import run_training
+from cryosse.workflow.adapter import exit_on_device_error, rule_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-try:
+log = rule_log(snakemake.log[0])
+with exit_on_device_error(f"train_model {snakemake.wildcards.run_id}"):
     # the whole section: the recipe (params) and how this job computes (device, threads, ...)
     summary = run_training(
-        snakemake.wildcards.run_id,
-        snakemake.input.manifest,
-        snakemake.input.splits,
-        snakemake.config["training"],
-        snakemake.params.model,
-        str(snakemake.output.summary).rsplit("/", 1)[0],
+        run_id=snakemake.wildcards.run_id,
+        manifest=snakemake.input.manifest,
+        main_tsv=snakemake.input.splits,
+        training=snakemake.config["training"],
+        model=snakemake.params.model,
+        out_dir=Path(snakemake.output.summary).parent,
     )
-except DeviceError as error:
-    sys.exit(f"train_model {snakemake.wildcards.run_id}: {error}")
-logging.info("%s", json.dumps(summary, indent=2))
+log.info("%s", json.dumps(summary, indent=2))

@@ -14,24 +14,21 @@ from pathlib import Path
 import gemmi
 import pytest
 
-from cryosse.acquire.archive import (
-    ArchiveURLs,
-    DownloadLimits,
-    HttpArchive,
-    MirrorArchive,
-    check_map_size,
-)
-from cryosse.acquire.download import CHUNK_SIZE, Downloader, Rejected
+from cryosse.acquire.archive_settings import ArchiveURLs, DownloadLimits
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_attempt import CHUNK_SIZE
+from cryosse.acquire.download_errors import Rejected
+from cryosse.acquire.http_archive import HttpArchive
 from cryosse.acquire.locate import LocatedEntry, locate_entry
-from cryosse.core.config import ResolutionWindow
+from cryosse.acquire.map_size import check_map_size
+from cryosse.acquire.mirror_archive import MirrorArchive
 from cryosse.core.reasons import Reason
-from cryosse.curate.settings import CurationSettings
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import parse_obsolete_list
 from tests.conftest import DEMO_MIRROR, REPO
 from tests.support.archive_server import ArchiveServer, Fault
+from tests.support.demo import WIDE
 
-WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
 MAP_8518 = "/emdb/structures/EMD-8518/map/emd_8518.map.gz"
 HEADER_8518 = "/emdb/structures/EMD-8518/header/emd-8518-v30.xml"
 MODEL_5U8S = "/rcsb/download/5U8S.pdb.gz"
@@ -524,7 +521,13 @@ def test_acquired_record_lists_downloads(server: ArchiveServer, tmp_path: Path) 
 
     config = {**server.config(), "cache": str(tmp_path / "cache")}
     out = tmp_path / "EMD-8518.json"
-    run_acquire("EMD-8518", config, {"retries": 1}, {"min": 3}, out)
+    run_acquire(
+        emdb_id="EMD-8518",
+        archive=config,
+        download={"retries": 1},
+        resolution={"min": 3},
+        out_json=out,
+    )
     record = json.loads(out.read_text())
     assert record["status"] == "ok"
     # header, map, obsolete list, model
@@ -542,10 +545,22 @@ def test_transient_failure_fails_the_job_and_a_later_run_succeeds(
     out = tmp_path / "EMD-8518.json"
     server.add_fault(MODEL_5U8S, *[Fault("status", status=503)] * 2)
     with pytest.raises(TransientDownloadError, match="run again later"):
-        run_acquire("EMD-8518", config, download, {"min": 3}, out)
+        run_acquire(
+            emdb_id="EMD-8518",
+            archive=config,
+            download=download,
+            resolution={"min": 3},
+            out_json=out,
+        )
     assert not out.exists()  # nothing recorded: Snakemake sees a failed job, not an exclusion
     # The server recovers: the next run acquires the entry, reusing what was already cached.
-    located = run_acquire("EMD-8518", config, download, {"min": 3}, out)
+    located = run_acquire(
+        emdb_id="EMD-8518",
+        archive=config,
+        download=download,
+        resolution={"min": 3},
+        out_json=out,
+    )
     assert located.status == "ok" and located.models[0].reason is None
     assert len(server.requests_for(MAP_8518)) == 1
 

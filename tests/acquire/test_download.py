@@ -20,13 +20,9 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from cryosse.acquire.download import (
-    Downloader,
-    DownloadError,
-    DownloadStats,
-    parse_retry_after,
-    partial_path,
-)
+from cryosse.acquire.download import Downloader, DownloadStats, partial_path
+from cryosse.acquire.download_errors import DownloadError
+from cryosse.acquire.http_answer import parse_retry_after
 from tests.conftest import DEMO_MIRROR
 
 MAP_GZ = DEMO_MIRROR / "emdb" / "structures" / "EMD-8518" / "map" / "emd_8518.map.gz"
@@ -541,12 +537,12 @@ def test_an_io_error_while_verifying_is_not_a_corrupt_file(
     import errno
     import os
 
-    import cryosse.acquire.download as download_module
+    import cryosse.acquire.download_attempt as attempt_module
 
     def eio(path, *args):
         raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
 
-    monkeypatch.setattr(download_module, "_check_gzip", eio)
+    monkeypatch.setattr(attempt_module, "_check_gzip", eio)
     httpserver_ipv4.expect_request("/m.map.gz").respond_with_data(payload)
     dl = Downloader(max_retries=1, sleep=sleeps.append)
     with pytest.raises(OSError) as info:

@@ -8,20 +8,22 @@ from pathlib import Path
 import pytest
 
 from cryosse.acquire.estimate import (
-    BASELINE_S_PER_CASE,
-    CPU_STEP,
     CURATION_S_PER_ENTRY,
     CURATION_S_PER_MAP_MB,
+    SAMPLE_BYTES,
+    SAMPLES_PER_ENTRY,
+    estimate_count,
+    estimate_entries,
+)
+from cryosse.acquire.run_estimate import (
+    BASELINE_S_PER_CASE,
+    CPU_STEP,
     FORWARD_PER_STEP_VOXEL,
     GPU_STEP,
     PAPER_SPLIT,
     REPORT_S,
-    SAMPLE_BYTES,
-    SAMPLES_PER_ENTRY,
     SPLITS_S_PER_SAMPLE,
     StepTime,
-    estimate_count,
-    estimate_entries,
     estimate_run,
     run_samples,
     split_samples,

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cryosse.acquire.archive import ArchiveURLs, HttpArchive
-from cryosse.acquire.download import Downloader, DownloadError
+from cryosse.acquire.archive_settings import ArchiveURLs
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_errors import DownloadError
+from cryosse.acquire.http_archive import HttpArchive
 from cryosse.acquire.search import (
     SEARCH_FIELDS,
     SearchQuery,

@@ -23,16 +23,14 @@ import mrcfile
 import numpy as np
 import pytest
 
-from cryosse.acquire.archive import (
-    NOT_VERIFIABLE,
-    ArchiveConfigError,
-    ArchiveURLs,
-    HttpArchive,
-    MirrorArchive,
-    check_model_content,
-)
+from cryosse.acquire.archive import ArchiveConfigError
+from cryosse.acquire.archive_settings import ArchiveURLs
 from cryosse.acquire.download import Downloader
+from cryosse.acquire.http_archive import HttpArchive
 from cryosse.acquire.locate import LocatedEntry, locate_entry
+from cryosse.acquire.mirror_archive import MirrorArchive
+from cryosse.acquire.model_checks import check_model_content
+from cryosse.acquire.verification import NOT_VERIFIABLE
 from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import Reason
 from cryosse.io.mirror import LocalMirror
@@ -268,7 +266,13 @@ def test_https_redirect_to_http_is_refused(
     config = {**https_config(server, https_redirector), "cache": str(tmp_path / "cache")}
     out = tmp_path / "acquired.json"
     with pytest.raises(ArchiveConfigError) as refused:
-        run_acquire("EMD-8518", config, {"retries": 2}, {"min": 3}, out)
+        run_acquire(
+            emdb_id="EMD-8518",
+            archive=config,
+            download={"retries": 2},
+            resolution={"min": 3},
+            out_json=out,
+        )
     message = str(refused.value)
     assert "\n" not in message
     assert f"{https_redirector}{HEADER_8518} redirects to {server.url}{HEADER_8518}" in message
@@ -287,7 +291,13 @@ def test_https_downgrade_is_followed_when_configured(
         "cache": str(tmp_path / "cache"),
         "allow_http_downgrade": True,
     }
-    located = run_acquire("EMD-8518", config, {"retries": 2}, {"min": 3}, tmp_path / "a.json")
+    located = run_acquire(
+        emdb_id="EMD-8518",
+        archive=config,
+        download={"retries": 2},
+        resolution={"min": 3},
+        out_json=tmp_path / "a.json",
+    )
     assert located.status == "ok" and located.models[0].reason is None
     assert {r.path for r in server.requests} >= {HEADER_8518, MAP_8518, MODEL_5U8S}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cryosse.segment.execution import SegmentOptions
 from cryosse.segment.predict import segment_map
 from tests.conftest import DEMO_MIRROR
 
@@ -25,7 +26,8 @@ PAIRS = {
 def predictions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("batch")
     for emdb, (name, _) in PAIRS.items():
-        segment_map(DEMO_MIRROR / f"emdb/structures/{emdb}/map/{name}", root / emdb, threads=1)
+        map_path = DEMO_MIRROR / f"emdb/structures/{emdb}/map/{name}"
+        segment_map(map_path, root / emdb, options=SegmentOptions(threads=1))
     return root
 
 

@@ -14,9 +14,16 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from cryosse.acquire.archive import ArchiveSettings, DownloadSettings
+from cryosse.acquire.archive_settings import ArchiveSettings, DownloadSettings
 from cryosse.acquire.search import SearchSettings
-from cryosse.core.config import ConfigError, complete_config, load_config, schema, settings_from
+from cryosse.core.config import (
+    ConfigError,
+    ModelSettings,
+    complete_config,
+    load_config,
+    schema,
+    settings_from,
+)
 from cryosse.curate.quality import QualitySettings
 from cryosse.curate.settings import (
     ChainRules,
@@ -26,7 +33,7 @@ from cryosse.curate.settings import (
     LabelSettings,
     ResolutionWindow,
 )
-from cryosse.learn.training import TRAINING_GRID_AND_RESOURCES, TrainSettings
+from cryosse.learn.settings import TRAINING_GRID_AND_RESOURCES, TrainSettings
 from cryosse.splits.ledger import SplitSettings
 from tests.conftest import REPO
 
@@ -43,6 +50,7 @@ SECTIONS = {
     "quality": QualitySettings,
     "splits": SplitSettings,
     "training": TrainSettings,
+    "model": ModelSettings,
 }
 # keys of those sections that other code reads
 READ_ELSEWHERE = {"splits": {"ledger"}, "training": set(TRAINING_GRID_AND_RESOURCES)}
@@ -80,6 +88,7 @@ def test_every_dataclass_default_is_the_schemas() -> None:
     assert TrainSettings.from_config(defaults["training"]) == TrainSettings()
     assert ArchiveSettings.from_config(defaults["archive"]) == ArchiveSettings()
     assert SearchSettings.from_config(defaults["search"]) == SearchSettings()
+    assert ModelSettings.from_config(defaults["model"]) == ModelSettings()
     for section in ("download", "resolution", "chains", "fit", "crop", "labels", "quality"):
         cls = SECTIONS[section]
         assert settings_from(cls, defaults[section]) == cls(), section

@@ -25,8 +25,7 @@ from cryosse.curate.settings import ChainRules, CurationSettings
 from cryosse.io.density import read_map
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.sample import read_sample
-
-WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+from tests.support.demo import WIDE
 
 
 def curate(mirror: Path, emdb_id: str, out: Path, settings: CurationSettings = WIDE):
@@ -84,24 +83,24 @@ def test_demo_entry_gives_labelled_samples(mirror_copy: Path, tmp_path: Path) ->
 
     sample = read_sample(tmp_path / "samples" / "EMD-3488_5me2_A")
     meta = sample.meta
-    shape = tuple(meta["shape_xyz"])
+    shape = meta.shape_xyz
     assert sample.density.shape == sample.labels.shape == shape[::-1]
     # 17 voxels of padding on each side, 34 per dimension.
-    assert meta["central_start_xyz"] == [17, 17, 17]
-    assert [s - c for s, c in zip(shape, meta["central_stop_xyz"], strict=True)] == [17, 17, 17]
-    assert meta["voxel_size"] == 1.0
+    assert meta.central_start_xyz == (17, 17, 17)
+    assert [s - c for s, c in zip(shape, meta.central_stop_xyz, strict=True)] == [17, 17, 17]
+    assert meta.voxel_size == 1.0
     # Labels are helix around helix Cα atoms; haemoglobin has no sheet.
-    assert meta["voxels_central"]["helix"] > 0 and meta["voxels_central"]["sheet"] == 0
+    assert meta.voxels_central.helix > 0 and meta.voxels_central.sheet == 0
     assert set(np.unique(sample.labels)) <= {0, 1}
     # Density values are raw: trilinear interpolation of the original map in the same frame,
     # checked against scipy's independent implementation at every voxel of the box.
     density = read_map(mirror_copy / "emdb/structures/EMD-3488/map/emd_3488.map.gz")
     centres = (
-        np.array(meta["origin"])
+        np.array(meta.origin)
         + np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), axis=-1).reshape(
             -1, 3
         )
-        * meta["voxel_size"]
+        * meta.voxel_size
     )
     frac = (centres - density.origin) / density.voxel_size  # x, y, z
     expected = map_coordinates(density.data, frac[:, ::-1].T, order=1, mode="constant")
@@ -114,14 +113,14 @@ def test_demo_entry_gives_labelled_samples(mirror_copy: Path, tmp_path: Path) ->
     assert {r["chain"] for r in sample.residues} >= {"A", "B"}
     assert all(r["central_chain"] == "1" for r in residues)
     with mrcfile.open(tmp_path / "samples/EMD-3488_5me2_A/labels.mrc") as mrc:
-        assert mrc.header.origin.x == pytest.approx(meta["origin"][0], abs=1e-3)
+        assert mrc.header.origin.x == pytest.approx(meta.origin[0], abs=1e-3)
 
 
 def test_resampling_non_unit_voxels(mirror_copy: Path, tmp_path: Path) -> None:
     result = curate(mirror_copy, "EMD-5168", tmp_path)  # 1.742 Å voxels, NSTART origin
     assert entry_row(result).status == "kept"
     sample = read_sample(tmp_path / "samples" / "EMD-5168_3mfp_A")
-    assert sample.meta["voxels_central"]["sheet"] > 0
+    assert sample.meta.voxels_central.sheet > 0
     # Fitted model on its density: density at helix voxels is well above the box average.
     assert sample.density[sample.labels == 1].mean() > sample.density.mean()
 
@@ -294,12 +293,12 @@ def test_quality_scores_and_bin_4_exclusion(mirror_copy: Path, tmp_path: Path) -
     import dataclasses
 
     result = curate(mirror_copy, "EMD-8518", tmp_path / "a")
-    quality = read_sample(tmp_path / "a/samples/EMD-8518_5u8s_A").meta["quality"]
-    assert quality["bin"] in (1, 2, 3)
-    assert 0.5 < quality["helix_similarity"] <= 1.0
-    assert all(0.0 <= h["f1"] <= 1.0 and h["n_residues"] >= 6 for h in quality["helices"])
-    assert 0.0 <= quality["recall"] <= quality["precision"] <= 1.0
-    assert quality["contour_source"] == "fallback mean+0sd"  # the demo header has no contour
+    quality = read_sample(tmp_path / "a/samples/EMD-8518_5u8s_A").meta.quality
+    assert quality.bin in (1, 2, 3)
+    assert quality.helix_similarity is not None and 0.5 < quality.helix_similarity <= 1.0
+    assert all(0.0 <= h.f1 <= 1.0 and h.n_residues >= 6 for h in quality.helices)
+    assert 0.0 <= quality.recall <= quality.precision <= 1.0
+    assert quality.contour_source == "fallback mean+0sd"  # the demo header has no contour
     assert entry_row(result).status == "kept"
 
     # Thresholds no chain can meet: every chain lands in bin 4 and is excluded with its reason.
@@ -319,8 +318,8 @@ def test_author_contour_from_the_header(mirror_copy: Path, tmp_path: Path) -> No
         text.replace("<file>emd_8518.map.gz</file>", f"<file>emd_8518.map.gz</file>{contour}")
     )
     curate(mirror_copy, "EMD-8518", tmp_path)
-    quality = read_sample(tmp_path / "samples/EMD-8518_5u8s_A").meta["quality"]
-    assert (quality["contour"], quality["contour_source"]) == (0.05, "author")
+    quality = read_sample(tmp_path / "samples/EMD-8518_5u8s_A").meta.quality
+    assert (quality.contour, quality.contour_source) == (0.05, "author")
 
 
 def test_gzip_bomb_in_a_mirror_is_excluded_not_fatal(mirror_copy: Path, tmp_path: Path) -> None:

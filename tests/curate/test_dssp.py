@@ -6,7 +6,7 @@ import gemmi
 import pytest
 
 from cryosse.core.classes import BACKGROUND, HELIX, SHEET, code_to_class
-from cryosse.core.reasons import CurationError, EnvironmentFault, Reason
+from cryosse.core.reasons import DataError, EnvironmentFault, Reason
 from cryosse.curate.dssp import assign_dssp
 from cryosse.io.structure import protein_residues, read_model
 
@@ -91,7 +91,7 @@ def test_ca_only_model_fails_loudly(realdata: Path) -> None:
         for res in chain:
             for name in [a.name for a in res if a.name != "CA"]:
                 res.remove_atom(name, "*")
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         assign_dssp(structure)
     assert info.value.reason == Reason.DSSP_EMPTY
 
@@ -124,7 +124,7 @@ def test_residue_without_number_is_refused(tmp_path: Path) -> None:
         "ATOM      3  C   ALA A    A       2.400   2.000   3.000  1.00  0.00           C\n"
         "END\n"
     )
-    with pytest.raises(CurationError) as caught:
+    with pytest.raises(DataError) as caught:
         protein_residues(read_model(path))
     assert caught.value.reason == Reason.MODEL_UNREADABLE
     assert "no residue number" in str(caught.value)

@@ -18,16 +18,14 @@ import pytest
 
 from cryosse.acquire.locate import locate_entry
 from cryosse.acquire.stage import run_acquire
-from cryosse.core.config import ResolutionWindow
 from cryosse.core.reasons import EnvironmentFault, Reason
+from cryosse.curate.chain_sample import BOX_BYTES_PER_VOXEL
 from cryosse.curate.dssp import assign_dssp, trim_to_region
-from cryosse.curate.entry import BOX_BYTES_PER_VOXEL, curate_entry
-from cryosse.curate.settings import CurationSettings
+from cryosse.curate.entry import curate_entry
 from cryosse.curate.stage import run_curate
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.sample import read_sample
-
-WIDE = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
+from tests.support.demo import WIDE
 
 
 def curate(mirror: Path, emdb_id: str, out: Path, **kwargs):
@@ -42,11 +40,11 @@ def rows_at(result, level: str):
 def acquired_json(mirror: Path, emdb_id: str, out: Path) -> Path:
     path = out / f"{emdb_id}.json"
     run_acquire(
-        emdb_id,
-        {"mirror": str(mirror)},
-        {},
-        {"min": WIDE.resolution.min, "max": WIDE.resolution.max},
-        path,
+        emdb_id=emdb_id,
+        archive={"mirror": str(mirror)},
+        download={},
+        resolution={"min": WIDE.resolution.min, "max": WIDE.resolution.max},
+        out_json=path,
     )
     return path
 
@@ -88,16 +86,16 @@ def test_disk_full_fails_the_job_and_the_rerun_curates(
     settings = _curation_settings()
     out = small_tmpfs / "entries" / "EMD-8518"
     with pytest.raises(OSError) as info:
-        run_curate(located, settings, out)
+        run_curate(located_json=located, settings=settings, out_dir=out)
     assert info.value.errno == errno.ENOSPC
     assert any("EMD-8518" in note for note in getattr(info.value, "__notes__", []))
     assert not out.exists()
     assert not [p for p in (small_tmpfs / "entries").iterdir()]  # no temporary left either
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
-    run_curate(located, settings, out)
+    run_curate(located_json=located, settings=settings, out_dir=out)
     log = (out / "curation_log.tsv").read_text()
     assert "\tkept\t" in log and "internal_error" not in log
-    assert read_sample(out / "samples" / "EMD-8518_5u8s_A").meta["chain"] == "A"
+    assert read_sample(out / "samples" / "EMD-8518_5u8s_A").meta.chain == "A"
 
 
 def test_no_half_written_sample_on_a_full_disk(
@@ -134,12 +132,12 @@ def test_io_error_reading_a_model_fails_the_job(
 def test_memory_error_fails_the_job(mirror_copy: Path, tmp_path: Path, monkeypatch) -> None:
     """A MemoryError (the process limit) was an exclusion (resources_exceeded); what fits the
     budget is checked before allocating, so running out anyway is the machine's fault."""
-    import cryosse.curate.entry as entry_module
+    import cryosse.curate.chain_sample as chain_sample
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(entry_module, "resample_box", out_of_memory)
+    monkeypatch.setattr(chain_sample, "resample_box", out_of_memory)
     with pytest.raises(MemoryError) as info:
         curate(mirror_copy, "EMD-8518", tmp_path)
     assert any("EMD-8518" in note for note in info.value.__notes__)
@@ -223,9 +221,9 @@ def test_one_far_atom_does_not_set_the_box(
     assert entry_row_status(reference) == "kept"
     ref_meta = read_sample(tmp_path / "ref/samples/EMD-8518_5u8s_A").meta
     # 55×81×91 map voxels of 1 Å: the box is at most that + 4 × 17 per side
-    assert all(n <= m + 68 for n, m in zip(meta["shape_xyz"], (55, 81, 91), strict=True))
-    assert np.prod(meta["shape_xyz"]) < 3 * np.prod(ref_meta["shape_xyz"])
-    assert meta["origin"] == ref_meta["origin"]
+    assert all(n <= m + 68 for n, m in zip(meta.shape_xyz, (55, 81, 91), strict=True))
+    assert np.prod(meta.shape_xyz) < 3 * np.prod(ref_meta.shape_xyz)
+    assert meta.origin == ref_meta.origin
 
 
 def entry_row_status(result) -> str:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.e2e.test_pipeline import run_snakemake
+from tests.support.snakemake import run_snakemake
 
 DATASET_OUTPUTS = [
     "curation_log.tsv",
@@ -20,6 +21,7 @@ DATASET_OUTPUTS = [
 ]
 
 
+@pytest.mark.slow
 def test_the_dataset_target_curates_and_splits_without_training(tmp_path: Path) -> None:
     demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     demo["entries"] = ["EMD-8518", "EMD-6149"]  # two small real component maps

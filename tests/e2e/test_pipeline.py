@@ -6,7 +6,6 @@ import hashlib
 import re
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,25 +14,9 @@ import yaml
 
 from tests.conftest import DEMO_MIRROR, REPO
 from tests.support.browser import headless_chromium
+from tests.support.snakemake import SNAKEMAKE, run_snakemake
 
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 DEMO_ENTRIES = ["EMD-3488", "EMD-5168", "EMD-8518", "EMD-6149", "EMD-21457"]
-
-
-def run_snakemake(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [
-        str(SNAKEMAKE),
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-        *extra,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:

@@ -173,23 +173,16 @@ def test_tables_put_baselines_beside_the_losses_and_never_choose_one() -> None:
     assert first["residue_helix"] == "0.500"  # still the best loss's residue F1
 
 
-def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path) -> None:
-    from cryosse.acquire.locate import locate_entry
-    from cryosse.core.config import ResolutionWindow
-    from cryosse.core.grid import BASELINES
-    from cryosse.curate.entry import curate_entry
-    from cryosse.curate.settings import CurationSettings
+def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path, demo_samples) -> None:
+    from cryosse.core.run_grid import BASELINES
     from cryosse.evaluate.evaluation import evaluate_baselines, read_cases
     from cryosse.evaluate.external import evaluate_external
     from cryosse.io.density import write_map
-    from cryosse.io.mirror import LocalMirror
     from cryosse.io.sample import read_sample
     from tests.conftest import DEMO_MIRROR
+    from tests.support.demo import WIDE as settings
 
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
-    curate_entry(located, settings, tmp_path / "samples")
-    sample_dir = tmp_path / "samples/EMD-8518_5u8s_A"
+    sample_dir = demo_samples("EMD-8518") / "EMD-8518_5u8s_A"
     by_name = {}
     for name in BASELINES:
         (result,) = evaluate_baselines(name, [sample_dir], tmp_path / f"{name}.tsv")
@@ -201,7 +194,7 @@ def test_baselines_on_a_curated_sample_and_in_cryosse_evaluate(tmp_path) -> None
     every = by_name["all_helix"]
     assert every.voxel_tp_helix == every.voxel_true_helix  # recall 1
     sample = read_sample(sample_dir)
-    origin = np.array(sample.meta["origin"])
+    origin = np.array(sample.meta.origin)
     for cls, name in ((1, "helix"), (2, "sheet")):
         write_map(tmp_path / f"{name}.mrc", (sample.labels == cls).astype(np.float32), origin, 1.0)
     rows, _ = evaluate_external(

@@ -9,10 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ResolutionWindow
-from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
+from cryosse.core.config import ModelSettings
 from cryosse.evaluate.evaluation import CaseResult, evaluate_checkpoint, read_cases
 from cryosse.evaluate.statistics import bootstrap_ci, paired_wilcoxon
 from cryosse.evaluate.tables import (
@@ -23,11 +20,11 @@ from cryosse.evaluate.tables import (
     table2,
     write_table,
 )
-from cryosse.io.mirror import LocalMirror
 from cryosse.learn.checkpoint import make_checkpoint, save_checkpoint
 from cryosse.learn.unet import UNet3D
 from cryosse.splits.published import read_test_chains
 from tests.conftest import DEMO_MIRROR
+from tests.support.demo import WIDE
 
 
 def case(sid: str, f1h: float | None, f1s: float | None, true_h: int, true_s: int) -> CaseResult:
@@ -147,17 +144,14 @@ def test_paper_comparison_from_constructed_cases(tmp_path: Path) -> None:
     assert paper_comparison(unlisted, published) == ([], [])
 
 
-def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
-    curate_entry(located, settings, tmp_path / "samples")
+def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path, demo_samples) -> None:
     torch.manual_seed(0)
-    model_config = {"base": 4, "depth": 2}
+    model_config = ModelSettings(base=4)
     save_checkpoint(
         make_checkpoint(UNet3D(base=4).state_dict(), model_config, {"epoch": 1, "metric": 0.0}),
         tmp_path / "best.pt",
     )
-    sample = tmp_path / "samples/EMD-8518_5u8s_A"
+    sample = demo_samples("EMD-8518") / "EMD-8518_5u8s_A"
     results = evaluate_checkpoint(
         tmp_path / "best.pt", [sample], tmp_path / "cases.tsv", tmp_path / "pred", device="cpu"
     )
@@ -182,7 +176,7 @@ def test_evaluate_a_checkpoint_on_real_samples(tmp_path: Path) -> None:
         assert set(np.unique(labels.data)) <= {0, 1, 2}
 
 
-def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
+def test_external_predictions_on_any_grid(tmp_path: Path, demo_samples) -> None:
     """Another tool's maps: our own labels written as binary helix/sheet maps score 1.0 on the
     sample grid; the same maps on a coarser 2 Å grid still score well (resampled)."""
     import subprocess
@@ -194,11 +188,8 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
     from cryosse.io.density import write_map
     from cryosse.io.sample import read_sample
 
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
-    curate_entry(located, settings, tmp_path / "samples")
-    sample = read_sample(tmp_path / "samples/EMD-8518_5u8s_A")
-    origin = np.array(sample.meta["origin"])
+    sample = read_sample(demo_samples("EMD-8518") / "EMD-8518_5u8s_A")
+    origin = np.array(sample.meta.origin)
     for cls, name in ((1, "helix"), (2, "sheet")):
         binary = (sample.labels == cls).astype(np.float32)
         write_map(tmp_path / f"{name}.mrc", binary, origin, 1.0)
@@ -207,14 +198,14 @@ def test_external_predictions_on_any_grid(tmp_path: Path) -> None:
     map_gz = DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
     model = DEMO_MIRROR / "pdb/5u8s.pdb.gz"
     rows, log = evaluate_external(
-        tmp_path / "helix.mrc", tmp_path / "sheet.mrc", map_gz, model, settings
+        tmp_path / "helix.mrc", tmp_path / "sheet.mrc", map_gz, model, WIDE
     )
     (row,) = rows
     assert [r.status for r in log if r.level == "entry"] == ["kept"]
     assert row["chain"] == "A" and row["voxel_f1_helix"] == 1.0 and row["voxel_f1_sheet"] == 1.0
     assert row["residue_f1_helix"] > 0.95
     coarse_rows, _ = evaluate_external(
-        tmp_path / "helix_2A.mrc", tmp_path / "sheet_2A.mrc", map_gz, model, settings
+        tmp_path / "helix_2A.mrc", tmp_path / "sheet_2A.mrc", map_gz, model, WIDE
     )
     assert 0.6 < coarse_rows[0]["voxel_f1_helix"] < 1.0
     for level in ("voxel", "residue"):  # F1 is the harmonic mean of the precision and recall
@@ -318,17 +309,14 @@ def test_external_prediction_with_a_hostile_header_is_refused(tmp_path: Path) ->
     assert "map_unreadable" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_seeds_and_flips_score_through_the_same_path(tmp_path: Path) -> None:
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
-    curate_entry(located, settings, tmp_path / "samples")
-    sample = tmp_path / "samples/EMD-8518_5u8s_A"
+def test_seeds_and_flips_score_through_the_same_path(tmp_path: Path, demo_samples) -> None:
+    sample = demo_samples("EMD-8518") / "EMD-8518_5u8s_A"
     paths = []
     for seed in (0, 1):
         torch.manual_seed(seed)
         path = tmp_path / f"seed{seed}.pt"
         model = UNet3D(base=4).state_dict()
-        save_checkpoint(make_checkpoint(model, {"base": 4, "depth": 2}, {"epoch": 1}), path)
+        save_checkpoint(make_checkpoint(model, ModelSettings(base=4), {"epoch": 1}), path)
         paths.append(path)
     (alone,) = evaluate_checkpoint(paths[0], [sample], tmp_path / "a.tsv", device="cpu")
     (twice,) = evaluate_checkpoint([paths[0]] * 2, [sample], tmp_path / "b.tsv", device="cpu")

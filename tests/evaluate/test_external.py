@@ -11,19 +11,14 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ResolutionWindow
-from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.external import PredictionError, evaluate_external
 from cryosse.io.density import write_map
-from cryosse.io.mirror import LocalMirror
 from cryosse.io.sample import read_sample
 from tests.conftest import DEMO_MIRROR
+from tests.support.demo import WIDE
 
 MAP = DEMO_MIRROR / "emdb/structures/EMD-8518/map/emd_8518.map.gz"
 MODEL = DEMO_MIRROR / "pdb/5u8s.pdb.gz"
-SETTINGS = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
 
 
 def evaluate_cli(helix: str, sheet: str, mapfile: str, structure: str, *extra: str):
@@ -34,11 +29,8 @@ def evaluate_cli(helix: str, sheet: str, mapfile: str, structure: str, *extra: s
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    work = tmp_path_factory.mktemp("external")
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), SETTINGS.resolution)
-    curate_entry(located, SETTINGS, work / "samples")
-    return read_sample(work / "samples/EMD-8518_5u8s_A")
+def sample(demo_samples):
+    return read_sample(demo_samples("EMD-8518") / "EMD-8518_5u8s_A")
 
 
 def _softmax_prediction(sample, seed: int = 0) -> np.ndarray:
@@ -58,7 +50,7 @@ def test_a_tools_probability_maps_and_its_masks_score_alike(sample, tmp_path: Pa
     both forms of one prediction give the same figures, which a 0.5 threshold does not."""
     probabilities = _softmax_prediction(sample)
     masks = probabilities.argmax(axis=0)
-    origin = np.array(sample.meta["origin"])
+    origin = np.array(sample.meta.origin)
     assert float((probabilities.max(axis=0) < 0.5).mean()) > 0.2  # the case that differed
     for cls, name in ((1, "helix"), (2, "sheet")):
         write_map(tmp_path / f"{name}_prob.mrc", probabilities[cls], origin, 1.0)
@@ -70,7 +62,7 @@ def test_a_tools_probability_maps_and_its_masks_score_alike(sample, tmp_path: Pa
             tmp_path / f"sheet_{kind}.mrc",
             MAP,
             MODEL,
-            SETTINGS,
+            WIDE,
             threshold=threshold,
         )[0]
         return {k: v for k, v in row.items() if k.endswith(("helix", "sheet"))}
@@ -85,20 +77,18 @@ def test_a_tools_probability_maps_and_its_masks_score_alike(sample, tmp_path: Pa
 def test_predictions_that_miss_the_map_are_refused_and_a_partial_one_is_marked(
     sample, tmp_path: Path
 ) -> None:
-    origin = np.array(sample.meta["origin"])
+    origin = np.array(sample.meta.origin)
     helix = (sample.labels == 1).astype(np.float32)
     sheet = (sample.labels == 2).astype(np.float32)
     write_map(tmp_path / "far_helix.mrc", helix, origin + 500.0, 1.0)
     write_map(tmp_path / "far_sheet.mrc", sheet, origin + 500.0, 1.0)
     with pytest.raises(PredictionError, match=r"prediction_outside_map.*not the same frame"):
-        evaluate_external(
-            tmp_path / "far_helix.mrc", tmp_path / "far_sheet.mrc", MAP, MODEL, SETTINGS
-        )
+        evaluate_external(tmp_path / "far_helix.mrc", tmp_path / "far_sheet.mrc", MAP, MODEL, WIDE)
     half = helix.shape[2] // 2  # only the lower half of x is predicted
     write_map(tmp_path / "half_helix.mrc", helix[:, :, :half], origin, 1.0)
     write_map(tmp_path / "half_sheet.mrc", sheet[:, :, :half], origin, 1.0)
     (row,) = evaluate_external(
-        tmp_path / "half_helix.mrc", tmp_path / "half_sheet.mrc", MAP, MODEL, SETTINGS
+        tmp_path / "half_helix.mrc", tmp_path / "half_sheet.mrc", MAP, MODEL, WIDE
     )[0]
     assert 0.2 < row["coverage"] < 0.8
     assert row["voxel_precision_helix"] == 1.0 and row["voxel_recall_helix"] < 0.9

@@ -56,23 +56,17 @@ def test_a_half_written_run_is_not_finished(tmp_path: Path) -> None:
     assert planned_runs(TRAINING, tmp_path)[0].run_id == "CE_lr0.001_s0"
 
 
-def test_a_record_holds_runs_of_one_data_set(tmp_path: Path) -> None:
+def test_a_record_holds_runs_of_one_data_set(tmp_path: Path, demo_samples) -> None:
     """The fingerprint covers each sample's split and bytes; runs of another build are refused."""
+    import shutil
+
     import pytest
 
-    from cryosse.acquire.locate import locate_entry
-    from cryosse.core.config import ResolutionWindow
     from cryosse.core.tsv import write_tsv
-    from cryosse.curate.entry import curate_entry
-    from cryosse.curate.settings import CurationSettings
     from cryosse.evaluate.record import check_same_dataset, dataset_fingerprint
-    from cryosse.io.mirror import LocalMirror
-    from tests.conftest import DEMO_MIRROR
 
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    for emdb in ("EMD-8518", "EMD-3491"):
-        located = locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings.resolution)
-        curate_entry(located, settings, tmp_path / "samples")
+    for emdb in ("EMD-8518", "EMD-3491"):  # a copy: the test changes a label
+        shutil.copytree(demo_samples(emdb), tmp_path / "samples", dirs_exist_ok=True)
     ids = sorted(p.name for p in (tmp_path / "samples").iterdir())
     rows = [{"sample_id": i, "path": f"samples/{i}"} for i in ids]
     write_tsv(tmp_path / "manifest.tsv", ["sample_id", "path"], rows)
@@ -97,3 +91,23 @@ def test_a_record_holds_runs_of_one_data_set(tmp_path: Path) -> None:
     check_same_dataset(record, first)
     with pytest.raises(ValueError, match="trained on data set"):
         check_same_dataset(record, second)
+
+
+def test_the_other_seeds_come_seed_by_seed_across_the_losses(tmp_path: Path) -> None:
+    """A study cut short has as many seeds of every chosen setting, give or take one."""
+    training = {**TRAINING, "seeds": [0, 1, 2]}
+    record = tmp_path / "record"
+    _finish(record, tmp_path, "CE_lr0.001_s0", "CE", 0.1)
+    _finish(record, tmp_path, "FL_DL_g1_lr0.001_s0", "FL_DL", 0.5)
+    _finish(record, tmp_path, "FL_DL_g2_lr0.001_s0", "FL_DL", 0.4)
+    assert [s.run_id for s in planned_runs(training, record)] == [
+        "CE_lr0.001_s1",
+        "FL_DL_g1_lr0.001_s1",
+        "CE_lr0.001_s2",
+        "FL_DL_g1_lr0.001_s2",
+    ]
+    _finish(record, tmp_path, "FL_DL_g1_lr0.001_s1", "FL_DL", 0.45)
+    assert [s.run_id for s in planned_runs(training, record)][:2] == [
+        "CE_lr0.001_s1",
+        "CE_lr0.001_s2",
+    ]

@@ -1,7 +1,6 @@
 """Map reading: axis order, origin conventions, machine stamps, anisotropic voxels, gzip."""
 
 import gzip
-import shutil
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -10,25 +9,9 @@ import mrcfile
 import numpy as np
 import pytest
 
-from cryosse.core.reasons import CurationError, Reason
-from cryosse.curate.crop import CropBox, resample_box
+from cryosse.core.reasons import DataError, Reason
 from cryosse.io.density import check_map_work, memory_budget, read_map, write_map
-
-
-def _write(
-    path: Path,
-    file_data: np.ndarray,
-    voxel,
-    origin=(0.0, 0.0, 0.0),
-    axes=(1, 2, 3),
-    nstart=(0, 0, 0),
-) -> None:
-    with mrcfile.new(path, overwrite=True) as mrc:
-        mrc.set_data(file_data.astype(np.float32))
-        mrc.voxel_size = voxel
-        mrc.header.mapc, mrc.header.mapr, mrc.header.maps = axes
-        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
-        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = nstart
+from tests.support.mrc import mrc_header, patched, write_test_map
 
 
 def test_axis_order_is_honoured(realdata: Path, tmp_path: Path) -> None:
@@ -36,7 +19,7 @@ def test_axis_order_is_honoured(realdata: Path, tmp_path: Path) -> None:
     # Columns along y, rows along z, sections along x: file[s, r, c] = A[z=r, y=c, x=s].
     permuted = np.transpose(reference.data, (2, 0, 1))
     path = tmp_path / "permuted.mrc"
-    _write(path, permuted, 1.0, origin=tuple(reference.origin), axes=(2, 3, 1))
+    write_test_map(path, permuted, 1.0, origin=tuple(reference.origin), axes=(2, 3, 1))
     again = read_map(path)
     assert again.data.shape == reference.data.shape
     np.testing.assert_array_equal(again.data, reference.data)
@@ -57,7 +40,7 @@ def test_nstart_with_permuted_axes(tmp_path: Path) -> None:
     data = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
     path = tmp_path / "nstart.mrc"
     # columns = z, rows = x, sections = y; nxstart/nystart/nzstart follow the file axes.
-    _write(path, data, 2.0, axes=(3, 1, 2), nstart=(10, 20, 30))
+    write_test_map(path, data, 2.0, axes=(3, 1, 2), nstart=(10, 20, 30))
     density = read_map(path)
     # column start (10) is along z, row start (20) along x, section start (30) along y.
     np.testing.assert_allclose(density.origin, [20 * 2.0, 30 * 2.0, 10 * 2.0])
@@ -71,60 +54,6 @@ def test_zero_machine_stamp_is_read(realdata: Path) -> None:
     density = read_map(realdata / "EMD-6374/6374.mrc")
     assert density.data.shape == (51, 73, 64)
     np.testing.assert_allclose(density.voxel_size, 1.104, atol=1e-3)
-
-
-def test_anisotropic_voxels_give_exact_trilinear_values(tmp_path: Path) -> None:
-    """A linear density f = 2x - y + 0.5z + 3 is reproduced exactly by trilinear resampling."""
-    voxel = (1.0, 1.5, 2.0)
-    origin = np.array([10.0, -5.0, 3.0])
-    nz, ny, nx = 12, 14, 16
-    z, y, x = np.meshgrid(*(np.arange(n) for n in (nz, ny, nx)), indexing="ij")
-    cart = [origin[0] + x * voxel[0], origin[1] + y * voxel[1], origin[2] + z * voxel[2]]
-    data = 2 * cart[0] - cart[1] + 0.5 * cart[2] + 3
-    path = tmp_path / "aniso.mrc.gz"
-    _write(tmp_path / "aniso.mrc", data, voxel, origin=tuple(origin))
-    with open(tmp_path / "aniso.mrc", "rb") as src, gzip.open(path, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    density = read_map(path)
-    np.testing.assert_allclose(density.voxel_size, voxel)
-    box = CropBox(
-        origin=origin + [2.3, 3.1, 4.7],
-        shape_xyz=(8, 9, 7),
-        voxel_size=1.0,
-        central_start=(0, 0, 0),
-        central_stop=(8, 9, 7),
-    )
-    out = resample_box(density, box)
-    centres = box.voxel_centres()
-    expected = 2 * centres[..., 0] - centres[..., 1] + 0.5 * centres[..., 2] + 3
-    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
-
-
-def test_one_angstrom_map_is_copied_without_interpolation(realdata: Path) -> None:
-    density = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
-    box = CropBox(
-        origin=density.origin + [5, 6, 7],
-        shape_xyz=(10, 11, 12),
-        voxel_size=1.0,
-        central_start=(0, 0, 0),
-        central_stop=(10, 11, 12),
-    )
-    out = resample_box(density, box)
-    np.testing.assert_array_equal(out, density.data[7:19, 6:17, 5:15])
-
-
-def test_box_beyond_the_map_is_zero(realdata: Path) -> None:
-    density = read_map(realdata / "EMD-8518/A-1.0APIX.mrc")
-    box = CropBox(
-        origin=density.origin - 5,
-        shape_xyz=(10, 10, 10),
-        voxel_size=1.0,
-        central_start=(0, 0, 0),
-        central_stop=(10, 10, 10),
-    )
-    out = resample_box(density, box)
-    assert np.all(out[:5] == 0) and np.all(out[:, :5] == 0) and np.all(out[:, :, :5] == 0)
-    np.testing.assert_array_equal(out[5:, 5:, 5:], density.data[:5, :5, :5])
 
 
 @pytest.mark.parametrize(
@@ -153,12 +82,12 @@ def test_bad_maps_raise_clear_reasons(
     elif make == "nan_density":
         density = read_map(source)
         density.data[10, 10, 10] = np.nan
-        _write(tmp_path / "nan.mrc", density.data, 1.0, origin=tuple(density.origin))
+        write_test_map(tmp_path / "nan.mrc", density.data, 1.0, origin=tuple(density.origin))
         path = tmp_path / "nan.mrc"
     elif make == "absurd_voxel":
-        _write(tmp_path / "vox.mrc", np.random.default_rng(0).random((8, 8, 8)), 1e-4)
+        write_test_map(tmp_path / "vox.mrc", np.random.default_rng(0).random((8, 8, 8)), 1e-4)
         path = tmp_path / "vox.mrc"
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         read_map(path)
     assert info.value.reason == reason
     assert info.value.message
@@ -168,26 +97,16 @@ def test_bad_maps_raise_clear_reasons(
 
 
 def _patched_header(tmp_path: Path, shape=(4, 4, 4), voxel=1.0, mode=2, nsymbt=0) -> bytes:
-    """A real mrcfile header of a 4³ map, with the grid, cell, mode and extended header size
-    patched to what a hostile file would claim."""
-    import struct
-
-    small = tmp_path / "small.mrc"
-    _write(small, np.arange(64, dtype=np.float32).reshape(4, 4, 4), 1.0)
-    head = bytearray(small.read_bytes()[:1024])
-    head[0:16] = struct.pack("<4i", *shape, mode)
-    head[28:40] = struct.pack("<3i", *shape)
-    head[40:52] = struct.pack("<3f", *(n * voxel for n in shape))
-    head[92:96] = struct.pack("<i", nsymbt)
-    return bytes(head)
+    """The header a hostile file would claim: its grid, cell, mode and extended header size."""
+    return mrc_header(shape, voxel, mode, nsymbt)
 
 
-def _peak_rss_growth(action: Callable[[], object]) -> tuple[int, CurationError]:
+def _peak_rss_growth(action: Callable[[], object]) -> tuple[int, DataError]:
     """How far (KiB) the process's peak RSS rose during `action` (which must raise)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         action()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, info.value
 
@@ -213,7 +132,7 @@ def test_extended_header_larger_than_the_file(tmp_path: Path) -> None:
 def test_gzip_bomb_is_refused_cheaply(tmp_path: Path) -> None:
     """A 10³ map followed by 300 MB of zeros, gzipped (300 KB): decompression stops at the
     size the MRC header implies, without 300 MB of memory (the peak RSS shows that the 300 MB
-    were never decompressed; the time is benchmarks/hostile_inputs.py's)."""
+    were never decompressed; the time is tests/e2e/test_hostile_inputs.py's)."""
     path = tmp_path / "bomb.mrc.gz"
     zeros = bytes(1 << 20)
     with gzip.open(path, "wb", compresslevel=1) as handle:
@@ -233,14 +152,14 @@ def test_claimed_work_is_checked_against_the_budget(tmp_path: Path) -> None:
     read) but not for whole-map work at 1 Å (10⁹ grid voxels)."""
     bomb = tmp_path / "bomb.mrc.gz"
     bomb.write_bytes(gzip.compress(_patched_header(tmp_path, shape=(2000, 2000, 2000))))
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         check_map_work(bomb, budget=4 * 10**9)
     assert info.value.reason == Reason.MAP_TOO_LARGE and "2000×2000×2000" in info.value.message
     coarse = tmp_path / "coarse.mrc"
-    _write(coarse, np.random.default_rng(0).random((100, 100, 100)), 10.0)
+    write_test_map(coarse, np.random.default_rng(0).random((100, 100, 100)), 10.0)
     plan = check_map_work(coarse, budget=4 * 10**9)
     assert plan.voxels == 10**6 and plan.grid_voxels(1.0) == 10**9
-    with pytest.raises(CurationError, match="1,000,000,000 voxels at 1 Å") as info:
+    with pytest.raises(DataError, match="1,000,000,000 voxels at 1 Å") as info:
         check_map_work(coarse, budget=4 * 10**9, grid_step=1.0, bytes_per_grid_voxel=11)
     assert info.value.reason == Reason.MAP_TOO_LARGE
     assert memory_budget() > 0
@@ -249,7 +168,7 @@ def test_claimed_work_is_checked_against_the_budget(tmp_path: Path) -> None:
 def test_complex_maps_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "complex.mrc"
     path.write_bytes(_patched_header(tmp_path, mode=4) + b"\0" * (64 * 8))
-    with pytest.raises(CurationError, match="complex-valued") as info:
+    with pytest.raises(DataError, match="complex-valued") as info:
         read_map(path)
     assert info.value.reason == Reason.MAP_UNREADABLE
 
@@ -258,8 +177,8 @@ def test_a_gzip_stream_shorter_than_its_header_claims_is_refused_before_mrcfile(
     tmp_path: Path,
 ) -> None:
     """A 5 KB .mrc.gz whose header claims a 2 GB extended header: mrcfile would allocate the
-    claimed 2 GB before noticing the short stream (2.2 GB peak in benchmarks/hostile_inputs.py);
-    it is refused as truncated from the decompressed length instead."""
+    claimed 2 GB before noticing the short stream (2.2 GB peak in the hostile-inputs run of
+    docs/benchmarks.md); it is refused as truncated from the decompressed length instead."""
     import resource
 
     header = bytearray(1024)
@@ -272,7 +191,7 @@ def test_a_gzip_stream_shorter_than_its_header_claims_is_refused_before_mrcfile(
     path = tmp_path / "short.mrc.gz"
     path.write_bytes(gzip.compress(bytes(header) + bytes(4000)))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         read_map(path)
     assert info.value.reason == Reason.MAP_UNREADABLE
     assert "truncated: the header implies 2000005024 bytes, the gzip stream holds 5024" in str(
@@ -307,10 +226,10 @@ def test_slab_header_statistics_equal_mrcfiles(tmp_path: Path) -> None:
 
 def _real_map_with_header(tmp_path: Path, realdata: Path, offset: int, fmt: str, values) -> Path:
     """EMD-8518's 1 Å map with header bytes at `offset` replaced (struct `fmt`, little-endian)."""
-    raw = bytearray((realdata / "EMD-8518/A-1.0APIX.mrc").read_bytes())
-    raw[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, *values)
     path = tmp_path / "patched.mrc"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(
+        patched((realdata / "EMD-8518/A-1.0APIX.mrc").read_bytes(), offset, fmt, *values)
+    )
     return path
 
 
@@ -330,7 +249,7 @@ def test_non_orthogonal_cells_are_refused(
     γ = 60° map was read as 90° and became a training sample)."""
     path = _real_map_with_header(tmp_path, realdata, offset, fmt, values)
     for action in (lambda: read_map(path), lambda: check_map_work(path, 10**12)):
-        with pytest.raises(CurationError) as info:
+        with pytest.raises(DataError) as info:
             action()
         assert info.value.reason == Reason.MAP_NOT_ORTHOGONAL
         assert said in info.value.message and "patched.mrc" in info.value.message
@@ -353,7 +272,7 @@ def test_implausible_origin_is_refused(
     """ORIGIN 1e30 gave "no positive density" in segment and a model
     "outside the map" in curation; now the header is named as the cause."""
     path = _real_map_with_header(tmp_path, realdata, offset, fmt, values)
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         read_map(path)
     assert info.value.reason == Reason.MAP_UNREADABLE
     assert "implausible origin" in info.value.message

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 from cryosse.io.header import parse_header
 from tests.conftest import DEMO_MIRROR
 
@@ -55,10 +55,10 @@ def test_v3_fields_and_contour_scoped_to_map(tmp_path: Path) -> None:
 def test_broken_and_missing_headers(tmp_path: Path) -> None:
     broken = tmp_path / "broken.xml"
     broken.write_text("<emd emdb_id='EMD-1234'><admin>", encoding="utf-8")
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         parse_header(broken)
     assert info.value.reason == Reason.HEADER_INVALID
-    with pytest.raises(CurationError) as info:
+    with pytest.raises(DataError) as info:
         parse_header(tmp_path / "absent.xml")
     assert info.value.reason == Reason.HEADER_MISSING
 

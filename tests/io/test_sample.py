@@ -5,32 +5,23 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import mrcfile
 import numpy as np
 import pytest
 
-from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ResolutionWindow
-from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
 from cryosse.io.density import write_map
-from cryosse.io.mirror import LocalMirror
 from cryosse.io.sample import SampleError, read_sample
-from cryosse.learn.inputs import load_box
-from tests.conftest import DEMO_MIRROR
+from cryosse.learn.augment import load_box
 
 NAME = "EMD-8518_5u8s_A"
 
 
 @pytest.fixture(scope="module")
-def curated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("samples")
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    located = locate_entry("EMD-8518", LocalMirror.at(DEMO_MIRROR), settings.resolution)
-    curate_entry(located, settings, out)
-    return out / NAME
+def curated(demo_samples: Callable[[str], Path]) -> Path:
+    return demo_samples("EMD-8518") / NAME
 
 
 @pytest.fixture
@@ -57,7 +48,7 @@ def _refused(sample: Path) -> str:
 
 def test_an_intact_sample_reads(sample: Path) -> None:
     read = read_sample(sample)
-    assert read.density.shape == read.labels.shape == tuple(read.meta["shape_xyz"][::-1])
+    assert read.density.shape == read.labels.shape == read.meta.shape_xyz[::-1]
     assert read.density.dtype == np.float32 and read.labels.dtype == np.uint8
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from cryosse.learn.augment import Box
 from cryosse.learn.calibration import calibrate, expected_calibration_error, fit_temperature, nll
 from cryosse.learn.device import choose_device
-from cryosse.learn.inputs import Box
 from cryosse.learn.unet import UNet3D
 
 

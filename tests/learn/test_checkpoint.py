@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import pickle
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
 
 from cryosse import __version__
+from cryosse.core.config import ModelSettings, load_config, sort_keys
 from cryosse.learn.checkpoint import (
     CLASSES,
     CheckpointError,
@@ -17,10 +20,11 @@ from cryosse.learn.checkpoint import (
     make_checkpoint,
     save_checkpoint,
 )
-from cryosse.learn.inputs import NORMALIZATION, NORMALIZATION_VERSION
+from cryosse.learn.network_input import NORMALIZATION, NORMALIZATION_VERSION
 from cryosse.learn.unet import UNet3D
 
-CONFIG = {"architecture": "deepssetracer", "base": 4, "depth": 2, "dropout": 0.5}
+MODEL = ModelSettings(base=4)
+CONFIG = asdict(MODEL)  # as the checkpoint records it
 TRAINING = {
     "epoch": 3,
     "metric": 0.25,
@@ -35,7 +39,7 @@ TRAINING = {
 
 def _checkpoint(**changes: object) -> dict:
     torch.manual_seed(0)
-    state = make_checkpoint(UNet3D(base=4).state_dict(), CONFIG, TRAINING)
+    state = make_checkpoint(UNet3D(base=4).state_dict(), MODEL, TRAINING)
     state.update(changes)
     return state
 
@@ -83,6 +87,29 @@ def test_incompatible_checkpoints_are_refused(tmp_path: Path, changes: dict, mes
     with pytest.raises(CheckpointError, match=message):  # and never written by save_checkpoint
         save_checkpoint(_checkpoint(**changes), tmp_path / "never.pt")
     assert not (tmp_path / "never.pt").exists()
+
+
+@pytest.mark.parametrize("config_file", ["demo.yaml", "config.yaml", "study.yaml", "offline.yaml"])
+def test_the_checkpoint_records_the_rules_model_section_byte_for_byte(config_file: str) -> None:
+    """The rules pass the completed, key-sorted `model` section (unpickled by Snakemake: new
+    strings); a checkpoint made from its ModelSettings pickles to the same bytes as one that
+    records that dict itself, as checkpoints did before ModelSettings."""
+    config = sort_keys(load_config(Path(__file__).parents[2] / "config" / config_file))
+    section = pickle.loads(pickle.dumps(config["model"]))
+    state = make_checkpoint(UNet3D(base=4).state_dict(), ModelSettings.from_config(section), {})
+    as_before = {**state, "architecture": section["architecture"], "model_config": section}
+    assert list(state) == list(as_before) and list(state["model_config"]) == list(section)
+    assert pickle.dumps(state) == pickle.dumps(as_before)
+
+
+def test_a_model_config_written_before_model_settings_loads(tmp_path: Path) -> None:
+    """Older files record the section as they got it: keys missing (their defaults) or unknown
+    (ignored), numbers as strings; the network is built from it as before, the dict kept."""
+    for recorded in ({"base": 4, "depth": 2}, {"base": "4", "dropout": 0, "comment": "old"}):
+        torch.save(_checkpoint(model_config=recorded), tmp_path / "old.pt")
+        loaded = load_checkpoint(tmp_path / "old.pt")
+        assert loaded.metadata["model_config"] == recorded
+        assert loaded.model.base == 4 and loaded.model.depth == 2
 
 
 def test_truncated_weights_are_refused(tmp_path: Path) -> None:

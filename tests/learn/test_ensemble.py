@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from cryosse.learn.augment import Box
 from cryosse.learn.device import choose_device
 from cryosse.learn.ensemble import SeedEnsemble
-from cryosse.learn.inputs import Box
-from cryosse.learn.training import FLIPS, predict_box
+from cryosse.learn.predict import FLIPS, predict_box
 from cryosse.learn.unet import UNet3D
 
 CPU = choose_device("cpu", cpu_bf16=False, channels_last=False)

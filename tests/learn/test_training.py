@@ -4,17 +4,19 @@ selection of the best run per loss."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ResolutionWindow, complete_config
-from cryosse.core.grid import (
+from cryosse.core.config import ModelSettings, complete_config
+from cryosse.core.run_grid import (
     EXECUTION_KEYS,
     GRID_KEYS,
     RUN_ID_PATTERN,
@@ -26,44 +28,28 @@ from cryosse.core.grid import (
     selection_grid,
     training_grid,
 )
-from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
 from cryosse.io.density import read_map
-from cryosse.io.mirror import LocalMirror
+from cryosse.learn.augment import SYMMETRIES, apply_symmetry, contrasted, load_box, random_crop
 from cryosse.learn.device import DeviceError, require_gpu
-from cryosse.learn.inputs import (
-    SYMMETRIES,
-    apply_symmetry,
-    central_mask,
-    load_box,
-    normalize_density,
-    random_crop,
-)
+from cryosse.learn.network_input import normalize_density
+from cryosse.learn.predict import predict_box
+from cryosse.learn.run_state import RESUMABLE_CHANGES, run_fingerprint
+from cryosse.learn.selection import select_best_runs
+from cryosse.learn.settings import TrainSettings, pick_device
 from cryosse.learn.stage import run_training
-from cryosse.learn.training import (
-    TrainSettings,
-    pick_device,
-    predict_box,
-    select_best_runs,
-    train_run,
-)
+from cryosse.learn.training import train_run
+from cryosse.learn.training_memory import TrainingMemoryError, check_training_memory
 from cryosse.learn.unet import UNet3D
-from tests.conftest import DEMO_MIRROR, REALDATA
+from tests.conftest import REALDATA
 
 MODEL = {"base": 4, "depth": 2, "dropout": 0.5}
 FAST = TrainSettings(epochs=3, patience=5, steps_per_epoch=2, crop_size=24, threads=1)
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def samples(demo_samples: Callable[[str], Path]) -> dict[str, Path]:
     """Real samples curated from the demo mirror: EMD-8518 (train) and EMD-6149 (validation)."""
-    out = tmp_path_factory.mktemp("samples")
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    for emdb in ("EMD-8518", "EMD-6149"):
-        curate_entry(
-            locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings.resolution), settings, out
-        )
-    return {p.name: p for p in out.iterdir()}
+    return {p.name: p for emdb in ("EMD-8518", "EMD-6149") for p in demo_samples(emdb).iterdir()}
 
 
 def test_normalisation() -> None:
@@ -110,8 +96,43 @@ def test_crops_hold_central_voxels(samples: dict[str, Path]) -> None:
     density, labels, mask = random_crop(box, 200, rng)
     assert density[-1, -1, -1] == pytest.approx(box.zero_level)
     assert labels[-1, -1, -1] == 0 and not mask[-1, -1, -1]
-    meta = {"central_start_xyz": [1, 2, 3], "central_stop_xyz": [2, 4, 6]}
-    assert central_mask(meta, (8, 8, 8)).sum() == 1 * 2 * 3
+
+
+def test_contrast_keeps_empty_map_the_top_and_the_order(samples: dict[str, Path]) -> None:
+    density = load_box(samples["EMD-8518_5u8s_A"]).density
+    for power in (0.7, 1.5):
+        out = contrasted(density, power)
+        assert out.dtype == np.float32 and np.all(out[density == 0] == 0)
+        order = np.argsort(density, axis=None, kind="stable")
+        assert np.all(np.diff(out.reshape(-1)[order]) >= 0)  # monotone: no voxel overtakes
+        assert contrasted(np.ones(3, np.float32), power).tolist() == [1.0, 1.0, 1.0]
+    inner = (density > 0.1) & (density < 0.9)
+    assert (contrasted(density, 0.7)[inner] > density[inner]).all()
+    settings = TrainSettings.from_config({"contrast_probability": 0.5, "contrast_power": [0.8, 1]})
+    assert settings.contrast_power == (0.8, 1.0)
+
+
+def test_a_switched_off_contrast_keeps_the_resume_fingerprint(samples: dict[str, Path]) -> None:
+    spec, model = RunSpec("FL_DL", 1e-3, 2.0, 0), ModelSettings()
+    dirs = [samples["EMD-8518_5u8s_A"]]
+    off = TrainSettings()
+
+    def fingerprint(settings: TrainSettings) -> str:
+        return run_fingerprint(spec, settings, model, dirs, dirs)
+
+    # the digest a run started before the contrast settings existed carries in its last.pt
+    shaping = {
+        k: v
+        for k, v in asdict(off).items()
+        if k not in RESUMABLE_CHANGES and not k.startswith("contrast_")
+    }
+    setup = json.dumps([asdict(spec), shaping, asdict(model)], sort_keys=True, default=str)
+    digest = hashlib.sha256(setup.encode())
+    for role in ("train", "validation"):
+        digest.update(role.encode() + (dirs[0] / "sample.json").read_bytes())
+    assert fingerprint(off) == digest.hexdigest()
+    assert fingerprint(replace(off, contrast_power=(0.5, 2.0))) == fingerprint(off)
+    assert fingerprint(replace(off, contrast_probability=0.5)) != fingerprint(off)
 
 
 def test_grid_has_33_runs() -> None:
@@ -169,7 +190,14 @@ def test_a_gpu_job_without_cuda_fails_at_its_start(tmp_path: Path) -> None:
     # the stage refuses before it reads a sample or writes a file
     training = {"losses": ["CE"], "learning_rates": [1e-3], "gpu": True, "device": "auto"}
     with pytest.raises(DeviceError):
-        run_training("CE_lr0.001_s0", "missing.tsv", "missing.tsv", training, MODEL, tmp_path / "r")
+        run_training(
+            run_id="CE_lr0.001_s0",
+            manifest="missing.tsv",
+            main_tsv="missing.tsv",
+            training=training,
+            model=MODEL,
+            out_dir=tmp_path / "r",
+        )
     assert not (tmp_path / "r").exists()
 
 
@@ -195,7 +223,8 @@ def test_training_is_deterministic_and_resumes(samples: dict[str, Path], tmp_pat
     assert straight["epochs_run"] == 3 and straight["validation_cases"] == 1
     assert 0.0 <= straight["best_val_metric"] <= 1.0
     best = torch.load(tmp_path / "straight/best.pt", weights_only=False)
-    assert best["epoch"] == straight["best_epoch"] and best["model_config"] == MODEL
+    assert best["epoch"] == straight["best_epoch"]
+    assert best["model_config"] == asdict(ModelSettings.from_config(MODEL))
     assert json.loads((tmp_path / "straight/summary.json").read_text())["run_id"] == spec.run_id
 
     # Killed after epoch 2 (its last.pt is all that survives), then resubmitted: it resumes at
@@ -252,8 +281,6 @@ def test_settings_beyond_memory_are_refused_before_training(
     """crop_size, batch_size, base or depth far beyond the machine: one line naming the memory
     they imply, before a tensor is allocated or a file written (was: a traceback after minutes,
     or at 7.5 GB)."""
-    from cryosse.learn.training import TrainingMemoryError
-
     model = {**MODEL, **{k: v for k, v in change.items() if k in ("base", "depth")}}
     settings = TrainSettings(
         **{**FAST.__dict__, **{k: v for k, v in change.items() if k not in model}}
@@ -273,12 +300,10 @@ def test_settings_beyond_memory_are_refused_before_training(
 
 def test_memory_estimate_of_the_paper_setting() -> None:
     """The estimate grows with what costs memory and is refused against a small budget."""
-    from cryosse.learn.training import TrainingMemoryError, check_training_memory, pick_device
-
-    paper = {"base": 64, "depth": 2, "dropout": 0.5}
+    paper = ModelSettings(base=64, depth=2, dropout=0.5)
     device = pick_device(TrainSettings(device="cpu"))
 
-    def need(settings: TrainSettings, model: dict) -> int:
+    def need(settings: TrainSettings, model: ModelSettings) -> int:
         return check_training_memory(model, settings, [], [], 1, device, 10**15)["step"]
 
     base = need(TrainSettings(), paper)
@@ -286,7 +311,7 @@ def test_memory_estimate_of_the_paper_setting() -> None:
     assert 1.4e9 < base < 2.0e9
     assert need(TrainSettings(batch_size=2), paper) > 1.9 * base
     assert need(TrainSettings(crop_size=128), paper) > 7.5 * base
-    assert need(TrainSettings(), {**paper, "base": 128}) > 1.9 * base
+    assert need(TrainSettings(), replace(paper, base=128)) > 1.9 * base
     with pytest.raises(TrainingMemoryError, match=r"need about 1\.[6-9] GB of host memory"):
         check_training_memory(paper, TrainSettings(), [], [], 1, device, 10**9)
 
@@ -307,8 +332,8 @@ def test_corrupted_sample_stops_training_with_its_name(
     write_map(
         broken / "density.mrc",
         sample.density[:, :, :-5],
-        np.array(meta["origin"]),
-        float(meta["voxel_size"]),
+        np.array(meta.origin),
+        float(meta.voxel_size),
     )
     with pytest.raises(SampleError, match=r"EMD-8518_5u8s_A: density\.mrc: .* sample\.json says"):
         train_run(RunSpec("CE", 1e-3), FAST, MODEL, [broken], [], tmp_path / "run")

@@ -21,6 +21,7 @@ import mrcfile
 import numpy as np
 import torch
 
+from cryosse.core.config import ModelSettings
 from cryosse.learn.checkpoint import make_checkpoint, save_checkpoint
 from cryosse.learn.unet import UNet3D
 from tests.conftest import REPO
@@ -94,7 +95,7 @@ def test_segment_runs_without_any_extra(tmp_path: Path) -> None:
     model = tmp_path / "model.pt"
     save_checkpoint(
         make_checkpoint(
-            UNet3D(base=4).eval().state_dict(), {"base": 4, "depth": 2}, {"epoch": 1, "metric": 0.5}
+            UNet3D(base=4).eval().state_dict(), ModelSettings(base=4), {"epoch": 1, "metric": 0.5}
         ),
         model,
     )

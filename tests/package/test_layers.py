@@ -13,7 +13,7 @@ PACKAGE = REPO / "src" / "cryosse"
 
 # lower layers first; the top-level cryosse/__init__.py counts as core
 LAYERS = (
-    "core",  # ids, reasons, atomic writes, hashing, TSV, classes, config, grid, F1
+    "core",  # ids, reasons, atomic writes, hashing, TSV, classes, config, run grid, F1
     "io",  # maps, structures, samples, mirror layout, headers, entry lists, curation log
     "acquire",
     "curate",
@@ -88,3 +88,35 @@ def test_a_wrong_import_is_caught(tmp_path: Path) -> None:
         "cryosse.core.ids (core) imports cryosse.report.html (report)",
         "cryosse.core.ids (core) imports cryosse.segment.predict (segment)",
     ]
+
+
+def test_contributing_lists_every_module() -> None:
+    """CONTRIBUTING.md's layer table is where a newcomer finds a module: a module added, moved
+    or renamed appears there under its layer."""
+    rows = {}
+    for line in (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8").splitlines():
+        cells = line.split("|")
+        if len(cells) == 5 and cells[1].strip().strip("`") in LAYERS:
+            rows[cells[1].strip().strip("`")] = cells[3]
+    missing = [
+        f"{layer}.{path.stem}"
+        for layer in LAYERS
+        for path in sorted((PACKAGE / layer).glob("*.py"))
+        if not path.stem.startswith("__") and f"`{path.stem}`" not in rows.get(layer, "")
+    ]
+    assert not missing, f"add to CONTRIBUTING.md's layer table: {missing}"
+
+
+def test_no_stage_imports_another_stage_entry() -> None:
+    """A stage.py is what the workflow calls, not a library: what later stages need of an
+    earlier one (the manifest, the split's sample folders, the best runs) is handed over in io
+    (io.sample, io.run_layout). Only the command line, which runs stages as the rules do,
+    calls other stages' entries."""
+    crossing = sorted(
+        f"{module} imports {used}"
+        for module, used_set in package_imports().items()
+        if layer_of(module) != "cli"
+        for used in used_set
+        if used.endswith(".stage") and layer_of(used) != layer_of(module)
+    )
+    assert not crossing, crossing

@@ -13,6 +13,7 @@ import pytest
 from cryosse.evaluate.evaluation import read_cases
 from cryosse.evaluate.tables import PAPER_TABLES
 from cryosse.report.html import MIN_TRAINING_STEPS, plumbing_banner, training_steps
+from cryosse.report.inputs import ReportInputs
 from tests.conftest import REPO
 from tests.support.browser import headless_chromium
 
@@ -24,11 +25,38 @@ def _run(results: Path, name: str, epochs: int, steps_per_epoch: int) -> None:
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
+def _declared(results: Path) -> ReportInputs:
+    """A results folder's files as rule html_report declares them (the tests' runs hold only
+    the first seed, seed_0)."""
+    evaluation, training = results / "evaluation", results / "training"
+    return ReportInputs(
+        manifest=results / "manifest.tsv",
+        curation_log=results / "curation_log.tsv",
+        split_report=results / "splits" / "report.md",
+        tables=ReportInputs.by_name(sorted((results / "tables").glob("*"))),
+        cases=tuple(sorted(evaluation.glob("*/seed_0/cases.tsv"))),
+        predictions=tuple(sorted(evaluation.glob("*/seed_0/predictions"))),
+        summaries=tuple(sorted(training.glob("*/summary.json"))),
+        histories=tuple(sorted(training.glob("*/history.csv"))),
+        shipped=results / "shipped_model",
+    )
+
+
+def _build(results: Path) -> None:
+    """The report of `results`, as rule html_report builds it."""
+    from cryosse.report import html as report
+
+    report.build_report(
+        _declared(results), {"run": "t"}, results / "report.html", results / "plots"
+    )
+
+
 def test_banner_when_no_run_trained_long_enough(tmp_path: Path) -> None:
     _run(tmp_path, "CE_lr0.001", 2, 3)
     _run(tmp_path, "FL_DL_g2_lr0.001", 3, 4)
-    assert training_steps(tmp_path) == [6, 12]
-    assert "only prove the plumbing" in plumbing_banner(training_steps(tmp_path))
+    summaries = _declared(tmp_path).summaries
+    assert training_steps(summaries) == [6, 12]
+    assert "only prove the plumbing" in plumbing_banner(training_steps(summaries))
     assert "at most 12 optimisation steps" in plumbing_banner([6, 12])
 
 
@@ -48,7 +76,7 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
     from cryosse.io.curation_log import write_log
     from cryosse.report import html as report
 
-    monkeypatch.setattr(report, "make_plots", lambda results, plots, seed: [])  # figures: elsewhere
+    monkeypatch.setattr(report, "make_plots", lambda inputs, plots: [])  # figures: elsewhere
     paper = REPO / "config" / "paper_test_set.tsv"
     tables = tmp_path / "tables"
     files = []
@@ -87,8 +115,14 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
     write_log(tmp_path / "curation_log.tsv", [])
 
     def build(test_chains: Path | None, cases: list[Path]) -> tuple[dict[str, bytes], str]:
-        run_tables(tmp_path / "best_runs.tsv", cases, tables / "table1.md", [], test_chains)
-        report.build_report(tmp_path, {"run": "t"}, tmp_path / "report.html")
+        run_tables(
+            best_runs=tmp_path / "best_runs.tsv",
+            case_files=cases,
+            table1_md=tables / "table1.md",
+            baseline_files=[],
+            test_chains=test_chains,
+        )
+        _build(tmp_path)
         written = {p.name: p.read_bytes() for p in sorted(tables.iterdir())}
         return written, (tmp_path / "report.html").read_text()
 
@@ -114,7 +148,7 @@ def test_report_puts_our_f1_beside_the_papers_when_its_cases_are_there(
 def test_definitions_name_every_term_with_the_codes_numbers() -> None:
     """The Definitions section names each term of the tables, with the numbers the code and the
     run's config use (not copies that could drift)."""
-    from cryosse.report.html import definitions
+    from cryosse.report.glossary import definitions
 
     text = definitions({"crop": {"padding": 12.0}})
     assert text.startswith("<h2 id='definitions'>Definitions</h2>")
@@ -230,7 +264,7 @@ def _write_splits(results: Path) -> list[dict]:
 def _write_run(results: Path) -> None:
     """Every loss and baseline of the grid on two test cases, tables made by the real path
     (dataset.run_tables), a 12-step training summary, the split report."""
-    from cryosse.core.grid import BASELINES, LOSSES
+    from cryosse.core.run_grid import BASELINES, LOSSES
     from cryosse.core.tsv import write_tsv
     from cryosse.evaluate.evaluation import CaseResult, write_cases
     from cryosse.evaluate.stage import run_tables
@@ -276,7 +310,12 @@ def _write_run(results: Path) -> None:
         for loss in LOSSES
     ]
     write_tsv(results / "best_runs.tsv", ["loss", "run_id", "gamma"], chosen)
-    run_tables(results / "best_runs.tsv", files, results / "tables" / "table1.md", baselines)
+    run_tables(
+        best_runs=results / "best_runs.tsv",
+        case_files=files,
+        table1_md=results / "tables" / "table1.md",
+        baseline_files=baselines,
+    )
     columns = ["sample_id", "emdb_id", "helix_residues", "sheet_residues", "background_residues"]
     manifest = dict(zip(columns, ["EMD-8518_5u8s_A", "EMD-8518", 529, 43, 343], strict=True))
     write_tsv(results / "manifest.tsv", columns, [manifest])
@@ -292,8 +331,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     results = tmp_path_factory.mktemp("run")
     _write_run(results)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(report, "make_plots", lambda results, plots, seed: [])  # figures: elsewhere
-        report.build_report(results, {"run": "t"}, results / "report.html")
+        patch.setattr(report, "make_plots", lambda inputs, plots: [])  # figures: elsewhere
+        _build(results)
     return results, (results / "report.html").read_text()
 
 
@@ -402,7 +441,7 @@ def test_table1_has_residue_f1_and_the_published_figures_beside_it(
     built: tuple[Path, str],
 ) -> None:
     from cryosse.core.tsv import read_tsv
-    from cryosse.evaluate.study import PUBLISHED_TABLE1
+    from cryosse.evaluate.study_tables import PUBLISHED_TABLE1
 
     results, page = built
     rows = read_tsv(results / "tables" / "table1.tsv")
@@ -414,3 +453,37 @@ def test_table1_has_residue_f1_and_the_published_figures_beside_it(
     fl_dl = PUBLISHED_TABLE1["FL_DL"]
     assert f"<td>FL_DL</td><td>1</td><td>{fl_dl['voxel_helix']:.1f}</td>" in published
     assert "Bioinformatics Advances 4(1) vbae169" in published
+
+
+def test_the_report_reads_its_declared_inputs_not_the_folder(
+    built: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_report (rule html_report) shows what it is given: a table on disk that the rule does
+    not declare is "not computed", and the rest of the page is unchanged."""
+    from cryosse.report import html as report
+    from cryosse.report.stage import run_report
+
+    results, page = built
+    missing = "<h2>The paper's claims</h2><p>not computed</p>"
+    assert missing not in page and (results / "tables" / "claims.html").is_file()
+    monkeypatch.setattr(report, "make_plots", lambda inputs, plots: [])  # figures: elsewhere
+    declared = _declared(results)
+    out = results / "declared.html"
+    run_report(
+        manifest=declared.manifest,
+        curation_log=declared.curation_log,
+        split_report=results / "splits" / "report.md",
+        tables=[p for name, p in declared.tables.items() if name != "claims.html"],
+        cases=declared.cases,
+        predictions=declared.predictions,
+        summaries=declared.summaries,
+        histories=declared.histories,
+        shipped=results / "shipped_model",
+        config={"run": "t"},
+        out_html=out,
+        plots=results / "plots",
+    )
+    text = out.read_text()
+    assert missing in text
+    shown = report._scrolling((results / "tables" / "claims.html").read_text(encoding="utf-8"))
+    assert text.replace(missing, shown) == page

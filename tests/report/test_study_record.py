@@ -7,23 +7,24 @@ the tables say so and never fill it in."""
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from cryosse.acquire.locate import locate_entry
-from cryosse.core.config import ResolutionWindow
-from cryosse.core.grid import RunSpec
 from cryosse.core.metrics import weighted_average
+from cryosse.core.run_grid import RunSpec
 from cryosse.core.tsv import read_tsv, write_tsv
-from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import evaluate_checkpoint, read_cases
 from cryosse.evaluate.record import record_run, run_folder
-from cryosse.evaluate.study import PUBLISHED_TABLE1
+from cryosse.evaluate.study_tables import PUBLISHED_TABLE1
 from cryosse.io.mirror import LocalMirror
-from cryosse.learn.training import TrainSettings, train_run
+from cryosse.learn.settings import TrainSettings
+from cryosse.learn.training import train_run
 from tests.conftest import DEMO_MIRROR
+from tests.support.demo import WIDE
 
 MODEL = {"base": 4, "depth": 2, "dropout": 0.0}
 FAST = TrainSettings(epochs=2, patience=5, steps_per_epoch=2, crop_size=24, threads=1)
@@ -43,19 +44,16 @@ TEST_MAPS = ("EMD-5168", "EMD-21457", "EMD-3491")
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def study(
+    tmp_path_factory: pytest.TempPathFactory, demo_samples: Callable[[str], Path]
+) -> dict[str, Path]:
     import torch
 
     torch.set_num_threads(1)
     results = tmp_path_factory.mktemp("results")
     samples = results / "samples"
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
     for emdb in ("EMD-8518", "EMD-6149", *TEST_MAPS):
-        curate_entry(
-            locate_entry(emdb, LocalMirror.at(DEMO_MIRROR), settings.resolution),
-            settings,
-            samples,
-        )
+        shutil.copytree(demo_samples(emdb), samples, dirs_exist_ok=True)
     dirs = sorted(samples.iterdir())
     train = [d for d in dirs if d.name.startswith("EMD-8518")]
     val = [d for d in dirs if d.name.startswith("EMD-6149")]
@@ -173,9 +171,8 @@ def test_the_documented_command_prints_the_cost_and_what_is_missing(
     study: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from benchmarks import loss_study
-
-    step_module = loss_study.train_step_module()  # benchmarks/train_step.py
-    grid_estimate, grid_runs = step_module.grid_estimate, step_module.GRID_RUNS
+    from benchmarks.train_step import GRID_RUNS as grid_runs
+    from benchmarks.train_step import grid_estimate
 
     config = tmp_path / "study.yaml"
     config.write_text(json.dumps({"run": "record_test", "training": TRAINING}))
@@ -208,6 +205,7 @@ def test_the_documented_command_prints_the_cost_and_what_is_missing(
     scale = cost["paper_scale"]
     per_run = rows["optimised bf16+CL, batch 1"]["hours"] / grid_runs
     assert scale["unit"] == "CPU-hours" and scale["runs"]["selection × seeds"] == grid_runs * 2
+    assert scale["source"] == "train_step.json"  # never this machine's path
     assert scale["hours"]["this design"] == round(per_run * (grid_runs + 3 * 1), 1)
     assert "NOT measured" in capsys.readouterr().out
 
@@ -261,7 +259,7 @@ def test_the_shipped_model_on_a_test_map_beside_the_baselines(
     and evaluate's scoring), and the report's section that labels it as the shipped model's."""
     from dataclasses import asdict
 
-    from cryosse.core.grid import BASELINES
+    from cryosse.core.run_grid import BASELINES
     from cryosse.report.html import shipped_model_html
     from cryosse.segment.showcase import showcase
 
@@ -273,7 +271,7 @@ def test_the_shipped_model_on_a_test_map_beside_the_baselines(
     write_tsv(main, ["sample_id", "split"], rows)
     acquired = tmp_path / "acquired"
     acquired.mkdir()
-    located = locate_entry("EMD-5168", LocalMirror.at(DEMO_MIRROR), ResolutionWindow(3.0, 10.0))
+    located = locate_entry("EMD-5168", LocalMirror.at(DEMO_MIRROR), WIDE.resolution)
     (acquired / "EMD-5168.json").write_text(json.dumps(asdict(located)))
     out = tmp_path / "shipped_model"
     facts = showcase(results / "manifest.tsv", main, acquired, {}, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import mrcfile
@@ -12,15 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from cryosse.acquire.locate import locate_entry
 from cryosse.cli import main
-from cryosse.core.config import ResolutionWindow
+from cryosse.core.config import ModelSettings
+from cryosse.core.ids import entry_origin
 from cryosse.core.tsv import write_tsv
-from cryosse.curate.entry import curate_entry
-from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.evaluation import CaseResult, write_cases
 from cryosse.io.density import read_map
-from cryosse.io.mirror import LocalMirror
 from cryosse.learn.checkpoint import (
     default_model_path,
     load_checkpoint,
@@ -29,11 +27,11 @@ from cryosse.learn.checkpoint import (
 )
 from cryosse.learn.unet import build_model
 from cryosse.segment.default_model import WEIGHTS_LICENCE, ShipError, ship_default_model
+from cryosse.segment.execution import SegmentOptions
 from cryosse.segment.predict import segment_map
-from cryosse.synthetic.simulate import entry_origin
-from tests.conftest import DEMO_MIRROR, REALDATA
+from tests.conftest import REALDATA
 
-MODEL = {"base": 4, "depth": 2}
+MODEL = ModelSettings(base=4)
 RUN = "FL_DL_g2_lr0.001_s0"
 
 
@@ -58,14 +56,9 @@ def _case(sample_id: str, f1_helix: float, true_helix: int, ca_helix: int) -> Ca
 
 
 @pytest.fixture(scope="module")
-def validation_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def validation_sample(demo_samples: Callable[[str], Path]) -> Path:
     """A real sample (EMD-6149 chain X, curated from the demo mirror) to calibrate on."""
-    out = tmp_path_factory.mktemp("samples")
-    settings = CurationSettings(resolution=ResolutionWindow(3.0, 10.0))
-    curate_entry(
-        locate_entry("EMD-6149", LocalMirror.at(DEMO_MIRROR), settings.resolution), settings, out
-    )
-    (sample,) = list(out.iterdir())
+    (sample,) = list(demo_samples("EMD-6149").iterdir())
     return sample
 
 
@@ -211,12 +204,13 @@ def test_the_shipped_model_does_not_depend_on_empty_space_zoning_or_cropping(
     changed the sheet volume of EMD-3488 by 77 %)."""
     source = REALDATA / "EMD-8518/A-1.0APIX.mrc"
     density = read_map(source)
-    alone = segment_map(source, device="cpu").labels
+    alone = segment_map(source, options=SegmentOptions(device="cpu")).labels
     assert (alone == 1).any() and (alone == 2).any()
     for pad in (10, 17, 20):
         padded = np.pad(density.data, pad)
         labels = segment_map(
-            _write(tmp_path / f"pad{pad}.mrc", padded, density.origin - pad), device="cpu"
+            _write(tmp_path / f"pad{pad}.mrc", padded, density.origin - pad),
+            options=SegmentOptions(device="cpu"),
         ).labels[pad:-pad, pad:-pad, pad:-pad]
         assert float((labels == alone).mean()) >= 0.99, pad
     z, y, x = np.indices(density.data.shape)
@@ -224,10 +218,16 @@ def test_the_shipped_model_does_not_depend_on_empty_space_zoning_or_cropping(
     inside = np.sqrt((z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2) <= 40
     masked = np.where(inside, density.data, 0.0)
     assert (density.data[~inside] > 0).any()  # the mask removes density
-    labels = segment_map(_write(tmp_path / "masked.mrc", masked, density.origin), device="cpu")
+    labels = segment_map(
+        _write(tmp_path / "masked.mrc", masked, density.origin),
+        options=SegmentOptions(device="cpu"),
+    )
     assert float((labels.labels[inside] == alone[inside]).mean()) >= 0.99
     crop = density.data[8:-8, 8:-8, 8:-8]
-    labels = segment_map(_write(tmp_path / "crop.mrc", crop, density.origin + 8), device="cpu")
+    labels = segment_map(
+        _write(tmp_path / "crop.mrc", crop, density.origin + 8),
+        options=SegmentOptions(device="cpu"),
+    )
     assert float((labels.labels == alone[8:-8, 8:-8, 8:-8]).mean()) >= 0.99
 
 

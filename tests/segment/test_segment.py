@@ -20,27 +20,27 @@ import pytest
 import torch
 
 from cryosse.cli import main
+from cryosse.cli.common import UsageError
+from cryosse.cli.segment import parse_memory
+from cryosse.core.config import ModelSettings
 from cryosse.core.output_folder import LOCK_NAME
 from cryosse.io.density import read_map
 from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.learn.device import choose_device
-from cryosse.learn.inputs import normalize_density
-from cryosse.learn.training import predict_box
+from cryosse.learn.network_input import normalize_density
+from cryosse.learn.predict import predict_box
+from cryosse.learn.slab_forward import inference_network
 from cryosse.learn.unet import UNet3D, receptive_field
-from cryosse.segment.predict import (
-    Region,
-    SegmentError,
-    density_support,
-    map_stem,
-    output_names,
-    parse_memory,
-    segment_map,
-)
+from cryosse.segment.checks import Region
+from cryosse.segment.empty_space import density_support
+from cryosse.segment.errors import SegmentError
+from cryosse.segment.execution import SegmentOptions, select_device, tile_budget
+from cryosse.segment.naming import map_stem, output_names
+from cryosse.segment.predict import segment_map
 from cryosse.segment.tiling import (
     WINDOW_FLOOR,
     AxisPlan,
     ZSlabs,
-    inference_network,
     labels_from,
     plan_axis,
     plan_tiles,
@@ -65,7 +65,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         net.head.bias.copy_((net.head.bias - mean) / std * 3)
     path = tmp_path_factory.mktemp("model") / "best.pt"
     save_checkpoint(
-        make_checkpoint(net.state_dict(), {"base": 4, "depth": 2}, {"epoch": 1, "metric": 0.5}),
+        make_checkpoint(net.state_dict(), ModelSettings(base=4), {"epoch": 1, "metric": 0.5}),
         path,
     )
     return path
@@ -81,8 +81,12 @@ def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     checkpoint = load_checkpoint(model_path)
     # 55 x 76 x 80 voxels + an empty border of 24 on each side: 2 x 2 x 2 tiles of side <= 96
     box = [0, 0, 8, 54, 75, 87]
-    whole = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=1024)
-    tiled = segment_map(MAP_1A, model=checkpoint, box=box, device="cpu", tile_size=96)
+    whole = segment_map(
+        MAP_1A, None, checkpoint, SegmentOptions(device="cpu", tile_size=1024), box=box
+    )
+    tiled = segment_map(
+        MAP_1A, None, checkpoint, SegmentOptions(device="cpu", tile_size=96), box=box
+    )
     assert whole.summary["tiling"]["tiles"] == 1
     assert tiled.summary["tiling"]["tiles"] == 8 and tiled.summary["tiling"]["overlap"] == 44
     counts = np.bincount(whole.labels.ravel(), minlength=3)
@@ -110,6 +114,32 @@ def test_tiled_prediction_matches_the_whole_map(model_path: Path) -> None:
     assert whole.helix[~support].max() == 0.0 and whole.sheet[~support].max() == 0.0
     voted = probs.argmax(axis=0)
     assert float((voted == whole.labels)[support].mean()) > 0.9999
+
+
+def test_test_time_flips_are_the_mirror_mean_evaluation_measures(model_path: Path) -> None:
+    """`--flips` tiles compute what predict_box(flips=True) computes for the validation figures
+    (benchmarks/model_options.py), and differ from a single pass."""
+    checkpoint = load_checkpoint(model_path)
+    box = [0, 0, 8, 54, 75, 87]
+    tiles = [1024, 96]  # one tile, then 2 x 2 x 2 tiles
+    plain = segment_map(MAP_1A, None, checkpoint, SegmentOptions(device="cpu"), box=box)
+    flipped = [
+        segment_map(
+            MAP_1A, None, checkpoint, SegmentOptions(device="cpu", tile_size=t, flips=True), box=box
+        )
+        for t in tiles
+    ]
+    assert flipped[0].summary["device"]["test_time_flips"] is True
+    assert plain.summary["device"]["test_time_flips"] is False
+    density = read_map(MAP_1A).data[8:88, 0:76, 0:55]
+    normalised, zero = normalize_density(density)
+    box_obj = type("B", (), {"density": normalised, "zero_level": zero})()
+    probs = predict_box(checkpoint.model, box_obj, choose_device("cpu", cpu_bf16=False), flips=True)
+    support = density_support(density)
+    for result in flipped:
+        assert np.abs(probs[1] - result.helix)[support].max() < 1e-3
+        assert np.abs(probs[2] - result.sheet)[support].max() < 1e-3
+    assert np.abs(plain.helix - flipped[0].helix)[support].max() > 1e-2
 
 
 def _write_permuted(source: Path, target: Path) -> None:
@@ -222,7 +252,7 @@ def test_anisotropic_voxels_and_box(model_path: Path, tmp_path: Path) -> None:
         mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
     path.write_bytes(gzip.compress((tmp_path / "aniso.mrc").read_bytes()))
     box = [2, 3, 4, 20, 30, 40]
-    result = segment_map(path, tmp_path / "out", model=model_path, box=box, device="cpu")
+    result = segment_map(path, tmp_path / "out", model_path, SegmentOptions(device="cpu"), box=box)
     # x: 2.6..26 Å → lattice points 3..26; y: 2.4..24 Å → 3..24; z: 4.4..44 Å → 5..44
     k0 = np.array([3, 3, 5])
     assert np.allclose(result.origin, origin + k0, atol=1e-4)
@@ -232,7 +262,12 @@ def test_anisotropic_voxels_and_box(model_path: Path, tmp_path: Path) -> None:
     assert result.summary["box"]["first_xyz"] == box[:3]
 
     on_grid = segment_map(
-        path, tmp_path / "grid", model=model_path, box=box, device="cpu", on_input_grid=True
+        path,
+        tmp_path / "grid",
+        model_path,
+        SegmentOptions(device="cpu"),
+        box=box,
+        on_input_grid=True,
     )
     out_origin, out_voxel, out_shape = _header(tmp_path / "grid/aniso_sheet_prob.mrc")
     assert np.allclose(out_origin, origin + np.array(box[:3]) * voxel)
@@ -306,7 +341,7 @@ def test_tile_plans() -> None:
 
 
 def test_zslabs_read_like_the_array_and_free_what_the_tiles_passed() -> None:
-    from cryosse.learn.inputs import apply_normalization, normalization_params
+    from cryosse.learn.network_input import apply_normalization, normalization_params
 
     rng = np.random.default_rng(2)
     raw = rng.normal(size=(37, 11, 13)).astype(np.float32)
@@ -358,7 +393,7 @@ def test_no_face_of_an_output_is_a_plane_of_one_class(
         path = _write(tmp_path / "noise.mrc", data)
     else:
         path = MAP_1A if source == "EMD-8518" else MAP_5168
-    labels = segment_map(path, model=model_path, device="cpu").labels
+    labels = segment_map(path, None, model_path, SegmentOptions(device="cpu")).labels
     for axis in range(3):
         for face in (0, -1):
             plane = np.take(labels, face, axis=axis)
@@ -370,9 +405,12 @@ def test_empty_space_around_a_map_changes_nothing(model_path: Path, tmp_path: Pa
     prediction of the map as it was: the network sees the map's faces through an empty border
     of half its receptive field, never through its own zero padding."""
     density = read_map(MAP_1A).data
-    alone = segment_map(MAP_1A, model=model_path, device="cpu")
+    alone = segment_map(MAP_1A, None, model_path, SegmentOptions(device="cpu"))
     padded = segment_map(
-        _write(tmp_path / "padded.mrc", np.pad(density, 12)), model=model_path, device="cpu"
+        _write(tmp_path / "padded.mrc", np.pad(density, 12)),
+        None,
+        model_path,
+        SegmentOptions(device="cpu"),
     )
     common = padded.labels[12:-12, 12:-12, 12:-12]
     assert common.shape == alone.labels.shape
@@ -387,11 +425,24 @@ def test_labels_are_the_argmax() -> None:
     assert np.array_equal(labels, probs.argmax(axis=-1))
 
 
+def test_the_tile_budget_honours_the_jobs_memory_limit(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a CPU the tiles fit a quarter of what the process may use: under a SLURM allocation
+    (as under a cgroup or RLIMIT_AS limit: cryosse.io.density.memory_budget), a quarter of the
+    allocation, not of the machine's free RAM."""
+    monkeypatch.setenv("SLURM_MEM_PER_NODE", "512")  # MiB
+    budget = tile_budget(select_device("cpu"))
+    assert budget <= 128 * 2**20
+    result = segment_map(MAP_1A, None, model_path, SegmentOptions(device="cpu"))
+    assert result.summary["tiling"]["memory_budget_bytes"] == budget
+
+
 def test_parse_memory() -> None:
     assert parse_memory("4G") == 4 * 2**30 and parse_memory("512MiB") == 512 * 2**20
     assert parse_memory("2.5g") == int(2.5 * 2**30) and parse_memory("3000000") == 3000000
     for bad in ("lots", "10", "-4G"):
-        with pytest.raises(SegmentError):
+        with pytest.raises(UsageError):
             parse_memory(bad)
 
 
@@ -513,14 +564,14 @@ def test_a_map_whose_1A_grid_cannot_fit_is_refused_before_reading(
 ) -> None:
     """100³ voxels of 20 Å: a 4 MB file whose 1 Å grid has 8·10⁹ voxels (~90 GB of work) is
     refused from its header with a reason, before the map is read or resampled."""
-    from cryosse.core.reasons import CurationError, Reason
+    from cryosse.core.reasons import DataError, Reason
 
     coarse = tmp_path / "coarse.mrc"
     with mrcfile.new(coarse) as mrc:
         mrc.set_data(np.random.default_rng(0).random((100, 100, 100), dtype=np.float32))
         mrc.voxel_size = 20.0
-    with pytest.raises(CurationError, match="8,000,000,000 voxels at 1 Å") as info:
-        segment_map(coarse, model=model_path, device="cpu")
+    with pytest.raises(DataError, match="8,000,000,000 voxels at 1 Å") as info:
+        segment_map(coarse, None, model_path, SegmentOptions(device="cpu"))
     assert info.value.reason == Reason.MAP_TOO_LARGE
     code = main(
         [
@@ -566,7 +617,7 @@ def _no_sheet_model(model_path: Path, tmp_path: Path) -> Path:
     weights["head.bias"][2] -= 100.0
     path = tmp_path / "no_sheet.pt"
     save_checkpoint(
-        make_checkpoint(weights, {"base": 4, "depth": 2}, {"epoch": 1, "metric": 0.5}), path
+        make_checkpoint(weights, ModelSettings(base=4), {"epoch": 1, "metric": 0.5}), path
     )
     return path
 
@@ -674,11 +725,11 @@ def test_resolution_outside_the_trained_range_warns_and_is_recorded(
     _emdb_header(header_dir / "emd-8518-v30.xml", 15.0, contour)
     mapped = _write(emdb / "emd_8518.map", small)
     with pytest.warns(UserWarning, match="15 Å .*EMDB header emd-8518-v30.xml"):
-        result = segment_map(mapped, tmp_path / "hdr", model=model_path, device="cpu")
+        result = segment_map(mapped, tmp_path / "hdr", model_path, SegmentOptions(device="cpu"))
     assert result.summary["resolution"]["value_A"] == 15.0
     assert result.summary["chimerax"]["levels"]["map"] == pytest.approx(contour)
     # no header, no --resolution: unknown, no warning
-    plain = segment_map(path, model=model_path, device="cpu")
+    plain = segment_map(path, None, model_path, SegmentOptions(device="cpu"))
     assert plain.summary["resolution"]["value_A"] is None
     assert plain.summary["resolution"]["warning"] is None
 
@@ -688,16 +739,16 @@ def test_resolution_outside_the_trained_range_warns_and_is_recorded(
     save_checkpoint(
         make_checkpoint(
             checkpoint.model.state_dict(),
-            {"base": 4, "depth": 2},
+            ModelSettings(base=4),
             {"epoch": 1, "metric": 0.5, "train_resolution_A": [3.0, 4.0]},
         ),
         recorded,
     )
-    inside = segment_map(path, model=recorded, device="cpu", resolution=3.2)
+    inside = segment_map(path, None, recorded, SegmentOptions(device="cpu"), resolution=3.2)
     assert inside.summary["resolution"]["inside_trained_range"] is True
     assert inside.summary["resolution"]["trained_range_source"] == "the checkpoint's training cases"
     with pytest.raises(SegmentError, match="--resolution -1"):
-        segment_map(path, model=model_path, device="cpu", resolution=-1.0)
+        segment_map(path, None, model_path, SegmentOptions(device="cpu"), resolution=-1.0)
 
 
 def test_training_summary_records_the_training_resolution_range(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from cryosse.cli import main
+from cryosse.core.config import ModelSettings
 from cryosse.core.output_folder import LOCK_NAME
 from cryosse.learn.checkpoint import default_model_path, make_checkpoint, save_checkpoint
 from cryosse.learn.unet import UNet3D
@@ -32,7 +33,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "best.pt"
     net = UNet3D(base=4).eval()
-    save_checkpoint(make_checkpoint(net.state_dict(), {"base": 4, "depth": 2}, {"epoch": 1}), path)
+    save_checkpoint(make_checkpoint(net.state_dict(), ModelSettings(base=4), {"epoch": 1}), path)
     return path
 
 

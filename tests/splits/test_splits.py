@@ -368,9 +368,17 @@ def test_split_report_says_which_test_chains_are_present(tmp_path: Path) -> None
             ),
         ],
     )
-    files = [tmp_path / n for n in ("manifest.tsv", "seq.fasta", "main.tsv", "cv.tsv", "log.tsv")]
-    run_split_report(*files, tmp_path / "off.tsv", tmp_path / "off.md")
-    run_split_report(*files, tmp_path / "on.tsv", tmp_path / "on.md", test_chains=table)
+    inputs = {
+        "manifest": tmp_path / "manifest.tsv",
+        "fasta": tmp_path / "seq.fasta",
+        "main_tsv": tmp_path / "main.tsv",
+        "cv_tsv": tmp_path / "cv.tsv",
+        "curation_log": tmp_path / "log.tsv",
+    }
+    run_split_report(**inputs, tsv_out=tmp_path / "off.tsv", markdown_out=tmp_path / "off.md")
+    run_split_report(
+        **inputs, tsv_out=tmp_path / "on.tsv", markdown_out=tmp_path / "on.md", test_chains=table
+    )
     off, on = (tmp_path / "off.md").read_text(), (tmp_path / "on.md").read_text()
     assert "Test chains" not in off and on.startswith(off)  # off: the report as before
     assert (tmp_path / "off.tsv").read_bytes() == (tmp_path / "on.tsv").read_bytes()

@@ -29,6 +29,11 @@ A fault queued for a path is used by the next request to it, in order:
     slow         wait `seconds` before answering (then answer normally)
     trickle      send the headers, then one byte of body every `seconds` (a stalled server
                  that never trips a per-read timeout)
+    trickle_head send the status line and an endless header line, one byte every `seconds`
+                 (the headers themselves never end)
+
+A fault in `standing` (path prefix -> fault) is used by every request under that prefix that
+has no queued fault, and is never used up.
 """
 
 from __future__ import annotations
@@ -98,6 +103,7 @@ class ArchiveServer:
     # why search requests were answered 400
     refused: list[str] = field(default_factory=list)
     chunked: bool = False
+    standing: dict[str, Fault] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -174,6 +180,14 @@ def _handler(server: ArchiveServer) -> type[BaseHTTPRequestHandler]:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 server.requests.append(Request(path, headers, query, time.monotonic()))
                 fault = server.faults[path].popleft() if server.faults[path] else None
+                if fault is None:
+                    fault = next(
+                        (f for p, f in server.standing.items() if path.startswith(p)), None
+                    )
+            if fault is not None and fault.kind == "trickle_head":
+                self.close_connection = True
+                self._trickle(b"HTTP/1.1 200 OK\r\nX-Trickle: " + b"a" * 100_000, fault.seconds)
+                return
             if path.startswith("/emdb/api/search/"):
                 problems = search_problems(server, path, query)
                 if problems:
@@ -239,14 +253,7 @@ def _handler(server: ArchiveServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
             if fault is not None and fault.kind == "trickle":
-                for byte in payload:
-                    if server.stop.wait(fault.seconds):
-                        return
-                    try:
-                        self.wfile.write(bytes([byte]))
-                        self.wfile.flush()
-                    except OSError:  # the client gave up (its deadline): the point
-                        return
+                self._trickle(payload, fault.seconds)
                 return
             if chunked:
                 step = 64 * 1024
@@ -261,6 +268,17 @@ def _handler(server: ArchiveServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self.wfile.write(payload)
+
+        def _trickle(self, data: bytes, seconds: float) -> None:
+            self.wfile.flush()
+            for byte in data:
+                if server.stop.wait(seconds):
+                    return
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:  # the client gave up (its deadline): the point
+                    return
 
     return Handler
 

@@ -10,9 +10,9 @@ import pytest
 from scipy import ndimage
 
 from cryosse.io.density import DensityMap, read_map
-from cryosse.learn.inputs import normalize_density
+from cryosse.learn.network_input import normalize_density
 from cryosse.synthetic import realism
-from cryosse.synthetic.simulate import load_atoms
+from cryosse.synthetic.atoms import load_atoms
 
 
 def real_boxes(realdata: Path, folder: str, map_file: str, model: str) -> realism.BoxSet:

@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 
 from cryosse.cli import main as cli_main
+from cryosse.core.ids import entry_origin, entry_rng
+from cryosse.core.tsv import read_tsv
 from cryosse.io.density import read_map
 from cryosse.io.header import parse_header
 from cryosse.io.mirror import LocalMirror
-from cryosse.synthetic import simulate
+from cryosse.synthetic import deviations, masks
+from cryosse.synthetic.atoms import load_atoms
+from cryosse.synthetic.batch import simulate_structures
 from cryosse.synthetic.derive import derive_pairs, lowpass
+from cryosse.synthetic.fourier import k_squared
 from cryosse.synthetic.offline import EVALUATION_ENTRIES, EVALUATION_IDS, write_evaluation_entry
-from cryosse.synthetic.simulate import (
-    entry_origin,
-    entry_rng,
-    load_atoms,
-    simulate_atoms,
-    simulate_entry,
-)
+from cryosse.synthetic.recipe import simulate_atoms
+from cryosse.synthetic.simulate import simulate_entry
 from tests.conftest import REPO
 
 STRUCTURES = REPO.parent / "shared" / "structures"
@@ -34,7 +34,7 @@ HELICAL = STRUCTURES / "2xcj.pdb.gz"  # 84 residues, 65 % helix: small and curat
 def power_beyond(data: np.ndarray, voxel: float, k_min: float) -> float:
     """Fraction of the (mean-subtracted) power at |k| >= k_min."""
     power = np.abs(np.fft.rfftn(data - data.mean())) ** 2
-    k = np.sqrt(simulate.k_squared(data.shape, voxel))
+    k = np.sqrt(k_squared(data.shape, voxel))
     return float(power[k >= k_min].sum() / power.sum())
 
 
@@ -116,10 +116,10 @@ def test_simulated_entry_is_curated_into_a_labelled_sample(tmp_path: Path) -> No
 
 
 def test_missing_and_extra_density_when_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulate, "P_MISSING", 1.0)
-    monkeypatch.setattr(simulate, "P_EXTRA", 1.0)
-    monkeypatch.setattr(simulate, "P_BELT", 1.0)
-    monkeypatch.setattr(simulate, "P_MASK", 0.0)
+    monkeypatch.setattr(deviations, "P_MISSING", 1.0)
+    monkeypatch.setattr(deviations, "P_EXTRA", 1.0)
+    monkeypatch.setattr(deviations, "P_BELT", 1.0)
+    monkeypatch.setattr(masks, "P_MASK", 0.0)
     atoms = load_atoms(HELICAL)
     before = atoms.weight.copy()
     sim = simulate_atoms(atoms, entry_rng(1, "EMD-92000", "2xcj"), 6.0)
@@ -133,7 +133,7 @@ def test_missing_and_extra_density_when_drawn(monkeypatch: pytest.MonkeyPatch) -
     # An unmodelled blob is density: above the map's median, far from any atom.
     assert sim.data[index[2], index[1], index[0]] > np.median(sim.data)
     for p in ("P_MISSING", "P_EXTRA", "P_BELT"):
-        monkeypatch.setattr(simulate, p, 0.0)
+        monkeypatch.setattr(deviations, p, 0.0)
     plain = simulate_atoms(load_atoms(HELICAL), entry_rng(1, "EMD-92000", "2xcj"), 6.0)
     assert plain.params["missing_density"] is None and plain.params["extra_density"] == []
 
@@ -147,7 +147,7 @@ def test_bad_structures_are_skipped_with_a_reason(tmp_path: Path) -> None:
     )
     bad_name = tmp_path / "structure.pdb"
     bad_name.write_bytes(gzip.decompress(HELICAL.read_bytes()))
-    rows = simulate.simulate_structures([garbage, water, bad_name, HELICAL], tmp_path / "m")
+    rows = simulate_structures([garbage, water, bad_name, HELICAL], tmp_path / "m")
     by_source = {r["source"]: r for r in rows}
     assert by_source["2xcj.pdb.gz"]["status"] == "written"
     assert by_source["9abc.pdb"]["status"] == "skipped"
@@ -161,7 +161,7 @@ def test_lowpass_cuts_beyond_one_over_resolution_and_keeps_low_frequencies() -> 
     rng = np.random.default_rng(0)
     data = rng.standard_normal((48, 48, 48))
     out = lowpass(data, 1.0, 8.0)
-    k = np.sqrt(simulate.k_squared(data.shape, 1.0))
+    k = np.sqrt(k_squared(data.shape, 1.0))
     before, after = np.abs(np.fft.rfftn(data)) ** 2, np.abs(np.fft.rfftn(out)) ** 2
     high, low = k >= 1.5 / 8.0, (k > 0) & (k <= 0.5 / 8.0)
     assert after[high].sum() < 0.01 * before[high].sum()
@@ -195,6 +195,16 @@ def test_derived_entries_name_their_source(tmp_path: Path, realdata: Path) -> No
     assert power_beyond(derived.data, 1.05, 1.5 / resolution) < 0.1 * power_beyond(
         source.data, 1.05, 1.5 / resolution
     )
+
+
+def test_derive_leaves_out_the_excluded_pairs(tmp_path: Path, realdata: Path) -> None:
+    # Held-out test maps must not be derived from: --exclude keeps them out of a mirror.
+    others = ["EMD-0093", "EMD-2566", "EMD-3488", "EMD-6374", "EMD-21457"]
+    argv = ["derive", "--realdata", str(realdata), "--mirror", str(tmp_path)]
+    assert cli_main([*argv, "--maps-per-pair", "2", "--exclude", *others]) == 0
+    rows = read_tsv(tmp_path / "derived.tsv")
+    assert [r["source_emdb_id"] for r in rows] == ["EMD-6272", "EMD-6272"]
+    assert len({r["target_resolution"] for r in rows}) == 2
 
 
 def test_real_evaluation_entries(tmp_path: Path, realdata: Path) -> None:

@@ -20,7 +20,7 @@ RESOLUTION = {"min": 3.0, "max": 10.0}
 
 def acquired(emdb: str, tmp_path: Path) -> Path:
     out = tmp_path / f"{emdb}.json"
-    run_acquire(emdb, ARCHIVE, {}, RESOLUTION, out)
+    run_acquire(emdb_id=emdb, archive=ARCHIVE, download={}, resolution=RESOLUTION, out_json=out)
     return out
 
 

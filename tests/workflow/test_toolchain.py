@@ -127,6 +127,7 @@ def test_unknown_tool_is_a_programming_error() -> None:
         check_toolchain(["dssp"])
 
 
+@pytest.mark.slow  # a Snakemake run
 def test_workflow_stops_before_its_first_job_without_mkdssp(tmp_path: Path) -> None:
     """The real Snakemake on the demo config, all targets, on a machine without mkdssp: it
     exits non-zero before any job, and the last line is the one-line fix."""

@@ -1,9 +1,12 @@
 """Every adapter in workflow_scripts/ first sends stderr to its rule's log (tracebacks and
-warnings, imports' included, land there), and every rule that runs a script has a log."""
+warnings, imports' included, land there), passes its stage function every argument by name,
+and every rule that runs a script has a log."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import re
 from pathlib import Path
 
@@ -40,6 +43,50 @@ def test_adapter_redirects_stderr_to_its_log_first(adapter: Path) -> None:
         body = body[1:]  # the docstring
     assert ast.unparse(body[0]) == "import sys"
     assert _is_stderr_to_log(body[1]), f"{adapter.name}: statement 2 is {ast.unparse(body[1])}"
+
+
+def _stage_calls(adapter: Path) -> list[tuple[str, str, ast.Call]]:
+    """(module, function, call) of each call of a `cryosse.<stage>.stage` function that a
+    statement makes."""
+    tree = ast.parse(adapter.read_text(encoding="utf-8"))
+    imported = {
+        alias.asname or alias.name: node.module
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("cryosse.")
+        and node.module.endswith(".stage")
+        for alias in node.names
+    }
+    # the call a statement makes (not a helper called for a log line's argument)
+    made = [
+        getattr(node, "iter" if isinstance(node, ast.For) else "value")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr | ast.Assign | ast.For)
+    ]
+    return [
+        (imported[call.func.id], call.func.id, call)
+        for call in made
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id in imported
+    ]
+
+
+@pytest.mark.parametrize(
+    "adapter",
+    ADAPTERS,
+    ids=lambda p: p.name,
+)
+def test_adapter_names_every_argument_of_its_stage(adapter: Path) -> None:
+    """Stage functions take keyword-only arguments, so that two paths swapped by an adapter
+    fail instead of writing one output in the other's place; the names must exist."""
+    for module, name, call in _stage_calls(adapter):
+        function = getattr(importlib.import_module(module), name)
+        parameters = inspect.signature(function).parameters.values()
+        assert all(p.kind is p.KEYWORD_ONLY for p in parameters), f"{module}.{name}"
+        assert not call.args, f"{adapter.name}: {name} gets positional arguments"
+        inspect.signature(function).bind(**{k.arg: None for k in call.keywords if k.arg})
 
 
 def test_every_rule_that_runs_a_script_has_a_log() -> None:

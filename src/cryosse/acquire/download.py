@@ -15,59 +15,34 @@ What happens to the ".part" file when a download finally fails:
 An https:// URL is never followed to http:// (a redirect that drops TLS would hand the header,
 map or model to anyone on the path): the fetch fails at once with a configuration error naming
 both URLs, unless the Downloader is built with allow_http_downgrade=True.
+
+The Downloader holds what is shared (the session, the per-host spacing, the stats) and the
+retry loop; one attempt, from request to verified ".part", is download_attempt's, and what an
+answer's status and headers mean is http_answer's.
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import gzip
-import http.client
-import math
 import os
 import random
-import re
 import threading
 import time
 import urllib.parse
-import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-import urllib3.exceptions
-from tqdm import tqdm
 
 from cryosse import __version__
-from cryosse.acquire.http_deadline import DeadlineAdapter, headers_deadline
-from cryosse.core.reasons import is_environment_fault
+from cryosse.acquire.download_attempt import FetchJob, FileChecks, Link, download_part, verify_part
+from cryosse.acquire.download_errors import AttemptFailed, DownloadError, InsecureRedirect
+from cryosse.acquire.http_deadline import DeadlineAdapter
 
-CHUNK_SIZE = 1 << 20
 DEFAULT_USER_AGENT = f"cryosse/{__version__} (cryo-EM dataset builder; python-requests)"
-# The resource is gone: retrying cannot help, the entry is excluded instead.
-PERMANENT_STATUSES = frozenset({404, 410})
-# Overload, a hiccup or a temporary block (403 from a rate limiter or a proxy): worth waiting
-# for, and never a reason to exclude an entry for good.
-RETRY_STATUSES = frozenset({403, 408, 429})
-# Statuses whose Retry-After header says how long to wait.
-RETRY_AFTER_STATUSES = frozenset({403, 429, 503})
 # Enough pooled connections for fetch_many's workers; more workers still work, unpooled.
 _POOL_SIZE = 16
-_CONTENT_RANGE_RE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
-# Failures of the transport, as raised by requests while connecting and by urllib3 while the
-# body streams (the raw stream is read directly, see _stream_body).
-_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 @dataclass
@@ -90,161 +65,10 @@ class DownloadStats:
         )
 
 
-class DownloadError(Exception):
-    """A download that failed for good; `permanent` tells the caller not to try again later.
-
-    permanent=True: HTTP 404/410, or the file failed size/gzip verification on every
-    attempt; the caller excludes the entry with a curation-log reason. permanent=False: the
-    network or the server stayed unavailable (or answered an unexpected status), so a later run
-    may succeed; the ".part" file is then kept for it to resume.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str | None = None,
-        status: int | None = None,
-        permanent: bool = False,
-        too_large: bool = False,
-        insecure_redirect: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.url = url
-        self.status = status
-        self.permanent = permanent
-        # the body (or its gzip expansion) went beyond its cap
-        self.too_large = too_large
-        # an https:// URL redirected to http://: the configuration's fault, not the entry's
-        self.insecure_redirect = insecure_redirect
-
-
-class InsecureRedirect(Exception):
-    """An https:// answer redirecting to http://, refused before the redirect is followed."""
-
-
-class Rejected(ValueError):
-    """Raised by a `validate` callback for a complete, intact file that is not the file wanted
-    (a map of another size than its header states): downloading it again cannot help."""
-
-
-class _AttemptFailed(Exception):
-    """One attempt failed in a way a retry may fix.
-
-    restart: the bytes in ".part" are wrong and must go; otherwise the retry resumes them.
-    permanent: the DownloadError raised once retries run out is permanent.
-    delay: the wait the server asked for (Retry-After), instead of the jittered backoff.
-    final: no retry can help (a rejected intact file, a file over its size cap): give up now.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        restart: bool = False,
-        permanent: bool = False,
-        delay: float | None = None,
-        final: bool = False,
-        too_large: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.restart = restart
-        self.permanent = permanent
-        self.delay = delay
-        self.final = final
-        self.too_large = too_large
-
-
-@dataclass
-class _Transfer:
-    """What one fetch call remembers between its attempts."""
-
-    # ETag or Last-Modified of the full response, sent as If-Range when resuming, so that a
-    # file changed on the server in between is sent whole instead of being spliced.
-    validator: str | None = None
-    # refuse answers without a length: a file with no internal check (plain text) could
-    # otherwise be cut short unnoticed
-    require_length: bool = False
-    # the most bytes the file may have (an endless body must not fill the disk)
-    max_bytes: int | None = None
-    # time.monotonic() after which the fetch gives up, retries included
-    deadline: float | None = None
-
-
 def partial_path(dest: str | os.PathLike[str]) -> Path:
     """The stable ".part-" sibling where `dest` is downloaded before verification."""
     dest = Path(dest)
     return dest.with_name(".part-" + dest.name)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date), or None."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
-    """(first, last, total or None) of a "bytes first-last/total" Content-Range header."""
-    match = _CONTENT_RANGE_RE.match(value or "")
-    if match is None:
-        return None
-    total = None if match.group(3) == "*" else int(match.group(3))
-    return int(match.group(1)), int(match.group(2)), total
-
-
-def _unsatisfied_range_total(value: str | None) -> int | None:
-    """The complete length from a 416 answer's "bytes */total" Content-Range header."""
-    match = re.match(r"^\s*bytes\s+\*/(\d+)\s*$", value or "", re.IGNORECASE)
-    return int(match.group(1)) if match else None
-
-
-def _content_length(value: str | None) -> int | None:
-    try:
-        length = int(value) if value is not None else None
-    except ValueError:
-        return None
-    return length if length is not None and length >= 0 else None
-
-
-class GzipTooLarge(ValueError):
-    """A gzip stream that expands beyond its limit (a "gzip bomb", or not the file wanted)."""
-
-
-def _check_gzip(path: Path, max_uncompressed: int | None = None) -> None:
-    """Decompress `path` end to end in 1 MiB chunks; raise if the gzip is corrupt or truncated,
-    or (GzipTooLarge) as soon as it expands beyond `max_uncompressed` bytes.
-
-    The gzip trailer holds a CRC-32 and the uncompressed length, so this catches corruption
-    that leaves the size unchanged.
-    """
-    if path.stat().st_size == 0:
-        raise EOFError("empty file is not a gzip stream")
-    total = 0
-    with gzip.open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            total += len(chunk)
-            if max_uncompressed is not None and total > max_uncompressed:
-                raise GzipTooLarge(
-                    f"{path.name} expands beyond {max_uncompressed} bytes uncompressed"
-                )
 
 
 class Downloader:
@@ -351,61 +175,69 @@ class Downloader:
         dest = Path(dest)
         if expected_size is not None and expected_size < 0:
             raise ValueError(f"expected_size must be >= 0, got {expected_size}")
-        if verify_gzip is None:
-            verify_gzip = dest.name.endswith(".gz")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = partial_path(dest)
-        started = time.monotonic()
-        seconds = deadline if deadline is not None else self.deadline
-        transfer = _Transfer(
+        checks = FileChecks(
+            expected_size=expected_size,
+            verify_gzip=dest.name.endswith(".gz") if verify_gzip is None else verify_gzip,
+            validate=validate,
+            max_uncompressed=max_uncompressed,
             require_length=require_length,
             max_bytes=max_bytes,
-            deadline=None if seconds is None else started + seconds,
         )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        seconds = deadline if deadline is not None else self.deadline
+        deadline_at = None if seconds is None else started + seconds
+        job = FetchJob(url, partial_path(dest), dest.name, checks, deadline_at)
+        link = Link(self._session, self.timeout, self.progress, self._wait_for_host, self._count)
         retries = 0
         try:
             while True:
                 try:
-                    self._download(url, part, dest.name, expected_size, transfer)
-                    self._verify(part, expected_size, verify_gzip, validate, max_uncompressed)
-                except _AttemptFailed as failure:
-                    if failure.restart:
-                        part.unlink(missing_ok=True)
-                        transfer.validator = None
-                    if failure.final or retries >= self.max_retries:
-                        if failure.permanent:
-                            part.unlink(missing_ok=True)
-                        raise DownloadError(
-                            f"{url}: {failure.message} (gave up after {retries} retries)",
-                            url=url,
-                            status=failure.status,
-                            permanent=failure.permanent,
-                            too_large=failure.too_large,
-                        ) from failure
-                    if failure.delay is not None:
-                        delay = min(failure.delay, self.retry_after_max)
-                    else:
-                        delay = min(self._backoff(retries), self.backoff_max)
-                    if (
-                        transfer.deadline is not None
-                        and time.monotonic() + delay > transfer.deadline
-                    ):
-                        raise DownloadError(
-                            f"{url}: {failure.message}; the next retry would pass the "
-                            f"{seconds:g} s deadline",
-                            url=url,
-                            status=failure.status,
-                            permanent=failure.permanent,
-                        ) from failure
+                    download_part(link, job)
+                    verify_part(job.part, checks)
+                except AttemptFailed as failure:
+                    delay = self._retry_delay(job, failure, retries, seconds)
                     retries += 1
                     self._add(retries=1)
                     self._sleep(delay)
                     continue
-                os.replace(part, dest)
+                os.replace(job.part, dest)
                 self._add(files=1)
                 return dest
         finally:
             self._add(seconds=time.monotonic() - started)
+
+    def _retry_delay(
+        self, job: FetchJob, failure: AttemptFailed, retries: int, seconds: float | None
+    ) -> float:
+        """The wait before the next attempt after `failure`; raise DownloadError when there is
+        none (a final failure, retries run out, or a wait that would pass the deadline)."""
+        if failure.restart:
+            job.part.unlink(missing_ok=True)
+            job.validator = None
+        if failure.final or retries >= self.max_retries:
+            if failure.permanent:
+                job.part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{job.url}: {failure.message} (gave up after {retries} retries)",
+                url=job.url,
+                status=failure.status,
+                permanent=failure.permanent,
+                too_large=failure.too_large,
+            ) from failure
+        if failure.delay is not None:
+            delay = min(failure.delay, self.retry_after_max)
+        else:
+            delay = min(self._backoff(retries), self.backoff_max)
+        if job.deadline is not None and time.monotonic() + delay > job.deadline:
+            raise DownloadError(
+                f"{job.url}: {failure.message}; the next retry would pass the "
+                f"{seconds:g} s deadline",
+                url=job.url,
+                status=failure.status,
+                permanent=failure.permanent,
+            ) from failure
+        return delay
 
     def fetch_many(
         self,
@@ -476,68 +308,8 @@ class Downloader:
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** min(attempt, 60))
         return random.uniform(0, ceiling)
 
-    def _download(
-        self,
-        url: str,
-        part: Path,
-        name: str,
-        expected_size: int | None,
-        transfer: _Transfer,
-    ) -> None:
-        """Make ".part" hold the whole file (unverified), or raise _AttemptFailed."""
-        while True:
-            offset = part.stat().st_size if part.exists() else 0
-            headers = {}
-            if offset > 0:
-                headers["Range"] = f"bytes={offset}-"
-                if transfer.validator:
-                    headers["If-Range"] = transfer.validator
-            read_timeout = self.timeout
-            if transfer.deadline is not None:
-                remaining = transfer.deadline - time.monotonic()
-                if remaining <= 0:
-                    raise _AttemptFailed("deadline passed", final=True)
-                read_timeout = min(read_timeout, remaining)
-            self._wait_for_host(url)
-            left = None if transfer.deadline is None else transfer.deadline - time.monotonic()
-            try:
-                with headers_deadline(left) as expired:
-                    try:
-                        response = self._session.get(
-                            url, headers=headers, stream=True, timeout=(self.timeout, read_timeout)
-                        )
-                    except _TRANSIENT_ERRORS as exc:
-                        if expired.is_set():  # a server trickling its status line and headers
-                            raise _AttemptFailed(
-                                "deadline passed while waiting for the headers", final=True
-                            ) from exc
-                        raise
-                if expired.is_set():  # cut short: what arrived is not an answer
-                    response.close()
-                    raise _AttemptFailed(
-                        "deadline passed while waiting for the headers", final=True
-                    )
-                with response:
-                    if response.status_code == 416 and offset > 0:
-                        if self._range_was_complete(response, offset, expected_size):
-                            return
-                        # The .part is longer than the file or of unknown worth: start over.
-                        # The new request has no Range header, so this cannot loop.
-                        part.unlink(missing_ok=True)
-                        transfer.validator = None
-                        continue
-                    self._receive(response, url, part, name, offset, expected_size, transfer)
-                    return
-            except _TRANSIENT_ERRORS as exc:
-                raise _AttemptFailed(f"{type(exc).__name__}: {exc}") from exc
-            except InsecureRedirect as exc:
-                # Not retried: the same redirect would come back; the configuration must change.
-                raise DownloadError(
-                    str(exc), url=url, permanent=True, insecure_redirect=True
-                ) from exc
-            except requests.RequestException as exc:
-                # A bad URL, a redirect loop: no retry can fix these.
-                raise DownloadError(f"{url}: {type(exc).__name__}: {exc}", url=url) from exc
+    def _count(self, nbytes: int) -> None:
+        self._add(nbytes=nbytes)
 
     def _wait_for_host(self, url: str) -> None:
         """Space requests to one host `host_interval` apart (threads take their turns)."""
@@ -550,221 +322,3 @@ class Downloader:
             self._next_slot[host] = slot + self.host_interval
         if slot > now:
             self._sleep(slot - now)
-
-    @staticmethod
-    def _range_was_complete(
-        response: requests.Response, offset: int, expected_size: int | None
-    ) -> bool:
-        """Whether a 416 answer to "Range: bytes=offset-" means .part already holds everything."""
-        if expected_size is not None:
-            return offset == expected_size
-        return offset == _unsatisfied_range_total(response.headers.get("Content-Range"))
-
-    def _receive(
-        self,
-        response: requests.Response,
-        url: str,
-        part: Path,
-        name: str,
-        offset: int,
-        expected_size: int | None,
-        transfer: _Transfer,
-    ) -> None:
-        """Check the status and headers of one response, then stream its body into .part."""
-        status = response.status_code
-        if status in PERMANENT_STATUSES:
-            part.unlink(missing_ok=True)
-            raise DownloadError(f"{url}: HTTP {status}", url=url, status=status, permanent=True)
-        if status in RETRY_STATUSES or 500 <= status <= 599:
-            delay = None
-            if status in RETRY_AFTER_STATUSES:
-                delay = parse_retry_after(response.headers.get("Retry-After"))
-            raise _AttemptFailed(f"HTTP {status}", status=status, delay=delay)
-        length = _content_length(response.headers.get("Content-Length"))
-        if status == 206:
-            content_range = _parse_content_range(response.headers.get("Content-Range"))
-            if content_range is None or content_range[0] != offset:
-                raise _AttemptFailed(
-                    f"HTTP 206 with Content-Range {response.headers.get('Content-Range')!r} "
-                    f"for a request from byte {offset}",
-                    status=status,
-                    restart=True,
-                )
-            total = content_range[2]
-            mode = "ab"
-        elif status == 200:
-            # A full answer, also when a Range was sent (server ignores ranges, or If-Range
-            # found the file changed): start from byte 0.
-            offset, total, mode = 0, length, "wb"
-            etag = response.headers.get("ETag")
-            strong_etag = etag if etag and not etag.startswith("W/") else None
-            transfer.validator = strong_etag or response.headers.get("Last-Modified")
-        else:
-            raise DownloadError(f"{url}: unexpected HTTP {status}", url=url, status=status)
-        if transfer.require_length and total is None:
-            raise _AttemptFailed(
-                "no Content-Length: the file's completeness cannot be checked",
-                status=status,
-                restart=True,
-                permanent=True,
-            )
-        if transfer.max_bytes is not None and total is not None and total > transfer.max_bytes:
-            raise _AttemptFailed(
-                f"server announces {total} bytes, more than the {transfer.max_bytes} allowed",
-                status=status,
-                restart=True,
-                permanent=True,
-                final=True,
-                too_large=True,
-            )
-        if expected_size is not None and total is not None and total != expected_size:
-            raise _AttemptFailed(
-                f"server reports {total} bytes, expected {expected_size}",
-                status=status,
-                restart=True,
-                permanent=True,
-            )
-        received = self._stream_body(
-            response, part, name, mode, offset, total, expected_size, transfer
-        )
-        if length is not None and received < length:
-            raise _AttemptFailed(f"connection closed after {received} of {length} bytes")
-        if (length is not None and received > length) or (
-            total is not None and offset + received > total
-        ):
-            raise _AttemptFailed(
-                f"received more bytes than announced ({offset + received})",
-                status=status,
-                restart=True,
-                permanent=True,
-            )
-        if total is not None and offset + received < total:
-            raise _AttemptFailed(f"file incomplete: {offset + received} of {total} bytes")
-
-    def _stream_body(
-        self,
-        response: requests.Response,
-        part: Path,
-        name: str,
-        mode: str,
-        offset: int,
-        total: int | None,
-        expected_size: int | None,
-        transfer: _Transfer,
-    ) -> int:
-        """Append the body to .part chunk by chunk; return the number of bytes received.
-
-        The raw urllib3 stream is read instead of iter_content: iter_content decodes, and on a
-        dropped connection it loses the partly filled chunk, which then could not be resumed.
-        Every chunk is written before the next read, so a drop keeps all bytes received.
-        At the deadline a timer shuts the socket down, which ends a read blocked on a trickle.
-        """
-        received = 0
-        expired = threading.Event()
-        watchdog = None
-        if transfer.deadline is not None:
-
-            def expire() -> None:
-                expired.set()
-                with contextlib.suppress(Exception):  # the response may be closed already
-                    response.raw.shutdown()
-
-            watchdog = threading.Timer(max(0.0, transfer.deadline - time.monotonic()), expire)
-            watchdog.daemon = True
-            watchdog.start()
-        try:
-            received = self._copy_body(
-                response, part, name, mode, offset, total, expected_size, transfer
-            )
-        except _TRANSIENT_ERRORS as exc:
-            if expired.is_set():
-                raise _AttemptFailed("deadline passed while receiving", final=True) from exc
-            raise
-        finally:
-            if watchdog is not None:
-                watchdog.cancel()
-        if expired.is_set():
-            raise _AttemptFailed("deadline passed while receiving", final=True)
-        return received
-
-    def _copy_body(
-        self,
-        response: requests.Response,
-        part: Path,
-        name: str,
-        mode: str,
-        offset: int,
-        total: int | None,
-        expected_size: int | None,
-        transfer: _Transfer,
-    ) -> int:
-        received = 0
-        with (
-            part.open(mode) as handle,
-            tqdm(
-                total=total,
-                initial=offset,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=name,
-                leave=False,
-                disable=not self.progress,
-            ) as bar,
-        ):
-            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
-                handle.write(chunk)
-                received += len(chunk)
-                self._add(nbytes=len(chunk))
-                bar.update(len(chunk))
-                if expected_size is not None and offset + received > expected_size:
-                    raise _AttemptFailed(
-                        f"more than the expected {expected_size} bytes",
-                        status=response.status_code,
-                        restart=True,
-                        permanent=True,
-                    )
-                if transfer.max_bytes is not None and offset + received > transfer.max_bytes:
-                    raise _AttemptFailed(
-                        f"more than the {transfer.max_bytes} bytes allowed",
-                        status=response.status_code,
-                        restart=True,
-                        permanent=True,
-                        final=True,
-                        too_large=True,
-                    )
-        return received
-
-    @staticmethod
-    def _verify(
-        part: Path,
-        expected_size: int | None,
-        verify_gzip: bool,
-        validate: Callable[[Path], None] | None,
-        max_uncompressed: int | None = None,
-    ) -> None:
-        size = part.stat().st_size
-        if expected_size is not None and size != expected_size:
-            raise _AttemptFailed(
-                f"size {size} bytes, expected {expected_size}", restart=True, permanent=True
-            )
-        if verify_gzip:
-            try:
-                _check_gzip(part, max_uncompressed)
-            except GzipTooLarge as exc:
-                raise _AttemptFailed(
-                    str(exc), restart=True, permanent=True, final=True, too_large=True
-                ) from exc
-            except (OSError, EOFError, zlib.error) as exc:
-                if is_environment_fault(exc):
-                    raise  # an I/O error reading it back is the disk's, not the file's
-                raise _AttemptFailed(f"corrupt gzip: {exc}", restart=True, permanent=True) from exc
-        if validate is not None:
-            try:
-                validate(part)
-            except Rejected as exc:
-                raise _AttemptFailed(
-                    f"rejected: {exc}", restart=True, permanent=True, final=True
-                ) from exc
-            except ValueError as exc:
-                raise _AttemptFailed(f"rejected: {exc}", restart=True, permanent=True) from exc

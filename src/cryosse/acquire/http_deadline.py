@@ -5,7 +5,8 @@ headers one byte every 10 s holds a request for days (http.client gives up on a 
 only after 65,536 bytes). The connections made through `DeadlineAdapter` record, while they
 wait for an answer, the socket they wait on; `headers_deadline` shuts that socket down at the
 deadline, which ends the blocked read with a connection error that the caller reports as the
-deadline. The body has its own watchdog (cryosse.acquire.download), on the response it already has.
+deadline. The body has its own watchdog (cryosse.acquire.download_attempt), on the response it
+already has.
 """
 
 from __future__ import annotations

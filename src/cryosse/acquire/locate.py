@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from cryosse.acquire.archive import (
-    Archive,
-    MirrorArchive,
-    check_map_content,
-    read_map_statistics,
-)
+from cryosse.acquire.archive import Archive
+from cryosse.acquire.map_statistics import check_map_content, read_map_statistics
+from cryosse.acquire.mirror_archive import MirrorArchive
 from cryosse.core.config import ResolutionWindow
 from cryosse.core.hashing import sha256_file
 from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 from cryosse.io.header import parse_header
 from cryosse.io.mirror import LocalMirror
 from cryosse.io.obsolete import ObsoleteList
@@ -35,7 +32,7 @@ class LocatedModel:
     message: str | None = None
     source: str | None = None  # mirror path or download URL
     replaces: str | None = None  # the obsolete fitted id this successor stands in for
-    # what vouches for the file being whole, or that nothing does (archive.check_model_content)
+    # what vouches for the file being whole, or that nothing does (model_checks.check_model_content)
     verification: str | None = None
 
 
@@ -54,7 +51,8 @@ class LocatedEntry:
     map_sha256: str | None = None
     models: list[LocatedModel] = field(default_factory=list)
     obsolete_list: str = ""  # where the obsolete-id list came from (or why there was none)
-    # what was checked of the map's content, or that it could not be (archive.check_map_content)
+    # what was checked of the map's content, or that it could not be
+    # (map_statistics.check_map_content)
     map_verification: str | None = None
 
     def to_dict(self) -> dict:
@@ -77,7 +75,7 @@ def locate_entry(
         archive = MirrorArchive(archive)
     try:
         emdb_id = normalize_emdb_id(raw_id)
-    except CurationError as exc:
+    except DataError as exc:
         # The raw id never reaches a path: it is only echoed (escaped) in the log.
         return LocatedEntry(
             emdb_id=repr(raw_id), status="excluded", reason=exc.reason, message=exc.message
@@ -85,7 +83,7 @@ def locate_entry(
     try:
         header_path = archive.header_file(emdb_id)
         header = parse_header(header_path)
-    except CurationError as exc:
+    except DataError as exc:
         return LocatedEntry(emdb_id, "excluded", exc.reason, exc.message)
     entry = LocatedEntry(
         emdb_id=emdb_id,
@@ -120,7 +118,7 @@ def locate_entry(
 
     try:
         map_path = archive.map_file(emdb_id, header)
-    except CurationError as exc:
+    except DataError as exc:
         return exclude(Reason(exc.reason), exc.message)
     try:
         # the archive checked it already (remembered by file identity): this only reads the note
@@ -135,7 +133,7 @@ def locate_entry(
     for raw_pdb in header.fitted_pdb_ids:
         try:
             pdb_id = normalize_pdb_id(raw_pdb)
-        except CurationError as exc:
+        except DataError as exc:
             entry.models.append(LocatedModel(repr(raw_pdb), reason=exc.reason, message=exc.message))
             continue
         for model in _current_models(pdb_id, obsolete):
@@ -161,7 +159,7 @@ def _current_models(pdb_id: str, obsolete: ObsoleteList) -> list[LocatedModel]:
 def _fetch_model(archive: Archive, model: LocatedModel) -> None:
     try:
         found = archive.model_file(model.pdb_id)
-    except CurationError as exc:
+    except DataError as exc:
         model.reason, model.message = exc.reason, exc.message
         return
     model.path, model.source, model.sha256 = str(found.path), found.source, sha256_file(found.path)

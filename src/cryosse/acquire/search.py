@@ -41,21 +41,22 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cryosse.acquire.archive import (
-    Archive,
+from cryosse.acquire.archive import Archive
+from cryosse.acquire.archive_settings import (
     ArchiveSettings,
     ArchiveURLs,
     DownloadLimits,
     DownloadSettings,
-    HttpArchive,
-    MirrorArchive,
-    downloader_from_config,
 )
-from cryosse.acquire.download import Downloader, DownloadError
+from cryosse.acquire.download import Downloader
+from cryosse.acquire.download_errors import DownloadError
+from cryosse.acquire.from_config import downloader_from_config
+from cryosse.acquire.http_archive import HttpArchive
+from cryosse.acquire.mirror_archive import MirrorArchive
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.config import ResolutionWindow, settings_from
 from cryosse.core.ids import is_valid_emdb_id, is_valid_pdb_id, normalize_emdb_id, normalize_pdb_id
-from cryosse.core.reasons import CurationError
+from cryosse.core.reasons import DataError
 from cryosse.io.entries import Addition, EntryRecord, add_entries, utc_timestamp
 from cryosse.io.header import parse_header
 from cryosse.io.mirror import LocalMirror
@@ -270,7 +271,7 @@ def add_map_sizes(records: list[EntryRecord], archive: Archive, workers: int = 4
     def one(record: EntryRecord) -> None:
         try:
             header = parse_header(archive.header_file(record.emdb_id))
-        except CurationError as exc:
+        except DataError as exc:
             problems.append(f"{record.emdb_id}: {exc.reason}: {exc.message}")
             return
         if header.map_size_kbytes is not None:

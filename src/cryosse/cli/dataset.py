@@ -41,13 +41,19 @@ def curate_command(args: argparse.Namespace) -> int:
     valid, invalid = split_entry_ids(args.entries)
     for emdb in tqdm(valid, desc="curating", unit="entry", disable=not sys.stderr.isatty()):
         acquired = out / "acquired" / f"{emdb}.json"
-        run_acquire(emdb, archive, config["download"], config["resolution"], acquired)
-        run_curate(acquired, settings, out / "entries" / emdb)
+        run_acquire(
+            emdb_id=emdb,
+            archive=archive,
+            download=config["download"],
+            resolution=config["resolution"],
+            out_json=acquired,
+        )
+        run_curate(located_json=acquired, settings=settings, out_dir=out / "entries" / emdb)
     gather(
-        [out / "entries" / e for e in valid],
-        invalid,
-        out / "curation_log.tsv",
-        out / "manifest.tsv",
+        entry_dirs=[out / "entries" / e for e in valid],
+        invalid_ids=invalid,
+        log_out=out / "curation_log.tsv",
+        manifest_out=out / "manifest.tsv",
     )
     print(summarize_log(out / "curation_log.tsv"))
     print(f"curation log: {out / 'curation_log.tsv'}\nmanifest:     {out / 'manifest.tsv'}")
@@ -229,7 +235,7 @@ def fetch_command(args: argparse.Namespace) -> int:
     """Download (or check in the mirror) every listed entry, a few at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cryosse.acquire.archive import HttpArchive, archive_from_config
+    from cryosse.acquire.from_config import archive_from_config
     from cryosse.acquire.locate import locate_entry
     from cryosse.core.ids import split_entry_ids
     from cryosse.curate.settings import settings_section
@@ -279,9 +285,10 @@ def fetch_command(args: argparse.Namespace) -> int:
             str(cache),
         ) from exc
     print(", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items())) or "no entries")
-    if isinstance(archive, HttpArchive):
-        print(archive.downloader.stats.summary_line())
-        archive.downloader.close()
+    summary = archive.download_summary()  # None for a mirror
+    if summary is not None:
+        print(summary)
+    archive.close()
     failed = counts.get(Reason.DOWNLOAD_FAILED.value, 0)
     if failed:  # not the data's fault: a later fetch (or the workflow) tries them again
         print(f"cryosse fetch: {failed} entries not downloaded; run it again", file=sys.stderr)

@@ -36,7 +36,7 @@ import sys
 from typing import NoReturn
 
 from cryosse import __version__
-from cryosse.cli import dataset, planning, segmentation, synthetic
+from cryosse.cli import dataset, evaluate, planning, segment, segmentation, synthetic
 from cryosse.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OUT_OF_RESOURCES,
@@ -45,10 +45,11 @@ from cryosse.cli.common import (
     os_error_exit,
     subcommand,
 )
+from cryosse.core.reasons import DataError, Reason
 from cryosse.curate.dssp import mkdssp_version
 from cryosse.io.entries import EntryListError
 
-COMMAND_GROUPS = (dataset, planning, synthetic, segmentation)
+COMMAND_GROUPS = (dataset, planning, synthetic, segment, evaluate, segmentation)
 
 
 class Parser(argparse.ArgumentParser):
@@ -93,6 +94,26 @@ PIPELINE_MODULES = {
 # work.
 NEEDS_TOOLS = {"curate": ("mkdssp",), "evaluate": ("mkdssp",)}
 
+# Errors whose message is the one line to print (exit 1), by the module that defines each. A
+# module is looked up only once loaded: a command that never imported it cannot have raised
+# its error, and the core install's commands import no torch.
+ONE_LINE_ERRORS = {
+    "cryosse.segment.errors": "SegmentError",
+    "cryosse.learn.checkpoint": "CheckpointError",
+    "cryosse.core.output_folder": "FolderError",
+    "cryosse.acquire.archive": "ArchiveConfigError",  # the config's doing
+}
+# What to try after running out of memory, per command
+OUT_OF_MEMORY_HINTS = {"segment": "pass a smaller --max-memory or --tile-size, or a --box"}
+
+
+def _is_one_line_error(exc: Exception) -> bool:
+    return any(
+        isinstance(exc, getattr(sys.modules[module], name))
+        for module, name in ONE_LINE_ERRORS.items()
+        if module in sys.modules
+    )
+
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -109,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, EntryListError) as exc:
         print(f"cryosse {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except DataError as exc:  # a map or model refused (cryosse segment)
+        print(f"cryosse {args.command}: {exc.message}", file=sys.stderr)
+        # a map whose grid does not fit the memory budget is a resource limit, not bad input
+        return EXIT_OUT_OF_RESOURCES if exc.reason == Reason.MAP_TOO_LARGE else EXIT_BAD_INPUT
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in PIPELINE_MODULES:
             return internal_error(args.command, exc)
@@ -119,14 +144,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_BAD_INPUT
     except MemoryError:
-        print(f"cryosse {args.command}: out of memory", file=sys.stderr)
+        hint = OUT_OF_MEMORY_HINTS.get(args.command)
+        print(
+            f"cryosse {args.command}: out of memory{f': {hint}' if hint else ''}", file=sys.stderr
+        )
         return EXIT_OUT_OF_RESOURCES
     except OSError as exc:
         return os_error_exit(args.command, exc)
     except Exception as exc:  # a bug: the traceback for the report, then one line
-        archive = sys.modules.get("cryosse.acquire.archive")  # loaded if it can have raised
-        if archive is not None and isinstance(exc, archive.ArchiveConfigError):
-            print(f"cryosse {args.command}: {exc}", file=sys.stderr)  # the config's doing
+        if _is_one_line_error(exc):
+            print(f"cryosse {args.command}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         return internal_error(args.command, exc)
 

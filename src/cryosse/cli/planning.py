@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from cryosse.acquire.estimate import Estimate
 
 EXAMPLES = {"estimate": "cryosse estimate --config config/config.yaml"}
+ESTIMATE_HELP = "entries, download, disk, CPU-hours and GPU-hours of a run, before it starts"
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -54,10 +55,10 @@ def _listed(config: dict) -> tuple[Estimate | None, str]:
 def estimate_command(args: argparse.Namespace) -> int:
     """The data set from the entry list (or --entries/--map-mb), the samples from the run's
     manifest once curated (or --samples), the training grid from the config."""
-    from cryosse.acquire.estimate import (
+    from cryosse.acquire.estimate import estimate_count
+    from cryosse.acquire.run_estimate import (
         GPU_STEP,
         StepTime,
-        estimate_count,
         estimate_run,
         run_samples,
         split_samples,
@@ -91,30 +92,24 @@ def estimate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    estimate = subcommand(
-        sub,
-        "estimate",
-        EXAMPLES["estimate"],
-        help="entries, download, disk, CPU-hours and GPU-hours of a run, before it starts",
-    )
-    estimate.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
-    estimate.add_argument(
-        "--entries",
-        type=_positive(int),
-        help="plan for N entries not listed yet (default: the config's entry list)",
-    )
-    estimate.add_argument("--map-mb", type=_positive(float), help="with --entries: MB per map")
-    estimate.add_argument(
-        "--samples",
-        type=_positive(int),
-        help="curated samples (default: the run's manifest, else from the entries)",
-    )
-    estimate.add_argument(
+# The planning figures one may give instead of the config's, each a positive number.
+_POSITIVE_OPTIONS: tuple[tuple[str, Callable[[str], float], str], ...] = (
+    ("--entries", int, "plan for N entries not listed yet (default: the config's entry list)"),
+    ("--map-mb", float, "with --entries: MB per map"),
+    ("--samples", int, "curated samples (default: the run's manifest, else from the entries)"),
+    (
         "--step-ms",
-        type=_positive(float),
-        help="your GPU's training step, ms (benchmarks/train_step.py; default: H100 31 ms/112³)",
-    )
+        float,
+        "your GPU's training step, ms (benchmarks/train_step.py; default: H100 31 ms/112³)",
+    ),
+)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    estimate = subcommand(sub, "estimate", EXAMPLES["estimate"], help=ESTIMATE_HELP)
+    estimate.add_argument("--config", help=f"workflow config (YAML; default: {DEFAULT_CONFIG})")
+    for flag, kind, text in _POSITIVE_OPTIONS:
+        estimate.add_argument(flag, type=_positive(kind), help=text)
     estimate.add_argument(
         "--step-size", type=_positive(int), default=112, help="box side of --step-ms (112)"
     )

@@ -6,7 +6,7 @@ the schema gives, in place: the semantics of Snakemake's `validate(config, schem
 set_default=True)`, so `cryosse curate` and `snakemake` read one config the same way, and a
 misspelt key stops both. `settings_from` builds a frozen settings dataclass from one section;
 `tests/core/test_config.py` checks that every dataclass default equals the schema's.
-`ResolutionWindow`, the one section several stages read, is defined here.
+`ResolutionWindow` and `ModelSettings`, the sections several stages read, are defined here.
 """
 
 from __future__ import annotations
@@ -32,6 +32,23 @@ class ResolutionWindow:
 
     min: float = 5.0
     max: float = 10.0
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The config's `model` section: the network that training builds and checkpoints record
+    (cryosse.learn.unet.build_model). Fields in key order, so `dataclasses.asdict` of a section
+    read from the completed, key-sorted config (the Snakefile's) is that section as written."""
+
+    architecture: str = "deepssetracer"
+    base: int = 64  # channels after the first block
+    depth: int = 2  # poolings
+    dropout: float = 0.5
+    voxel_size: float | None = None  # Å per network voxel; None: the samples' own
+
+    @classmethod
+    def from_config(cls, model: Mapping[str, Any] | None) -> ModelSettings:
+        return settings_from(cls, model)
 
 
 class ConfigError(ValueError):

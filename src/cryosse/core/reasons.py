@@ -64,8 +64,10 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-class CurationError(Exception):
-    """An input problem that excludes an entry, a model or a chain, with its reason."""
+class DataError(Exception):
+    """A fault of the input data, with its reason: in the pipeline it excludes an entry, a model
+    or a chain (the curation log); in `cryosse segment` it refuses the user's map in one line.
+    Raised by the io layer too, so it is not named after curation."""
 
     def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)

@@ -6,10 +6,9 @@ voxel (positions origin + k Å), so a map that is already at 1 Å is copied with
 interpolation, and all samples of one entry share one lattice. The central box is the unpadded
 region: exactly `padding` voxels are added on each side of it.
 
-Interpolation is trilinear (what ChimeraX `volume resample` does), computed separably along
-x, y and z, which is exact for trilinear and needs only the sub-block of the map around the box.
-Values are kept raw (no normalisation: that belongs to training). Box voxels that fall
-outside the map are 0.
+Interpolation is trilinear (cryosse.io.resample.resample_axes, what ChimeraX `volume resample`
+does), on only the sub-block of the map around the box. Values are kept raw (no normalisation:
+that belongs to training). Box voxels that fall outside the map are 0.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cryosse.io.density import DensityMap
+from cryosse.io.resample import resample_axes
 
 
 @dataclass(frozen=True)
@@ -91,46 +91,6 @@ def chain_box(
     )
 
 
-def _interp_axis(block: np.ndarray, axis: int, frac: np.ndarray) -> np.ndarray:
-    """Linear interpolation of `block` along one array axis at fractional indices `frac`.
-
-    Points outside [0, n-1] give 0. The sub-block always reaches the map's own edge where a
-    point lies near it, so outside the block means outside the map.
-    """
-    n = block.shape[axis]
-    i0 = np.floor(frac).astype(np.int64)
-    w = (frac - i0).astype(np.float32)
-    inside = (frac >= 0) & (frac <= n - 1)
-    i0c = np.clip(i0, 0, n - 1)
-    i1c = np.clip(i0 + 1, 0, n - 1)
-    shape = [1] * block.ndim
-    shape[axis] = len(frac)
-    w = w.reshape(shape)
-    a = np.take(block, i0c, axis=axis)
-    b = np.take(block, i1c, axis=axis)
-    out = a * (1.0 - w) + b * w
-    out *= inside.reshape(shape)
-    return out.astype(np.float32, copy=False)
-
-
 def resample_box(density: DensityMap, box: CropBox) -> np.ndarray:
     """Density on the box grid, float32 [z, y, x], by separable trilinear interpolation."""
     return resample_axes(density, [box.axis_coordinates(a) for a in range(3)])
-
-
-def resample_axes(density: DensityMap, coordinates_xyz: list[np.ndarray]) -> np.ndarray:
-    """Density on the grid with these x, y and z coordinates (Å), float32 [z, y, x]."""
-    fracs = [(coordinates_xyz[a] - density.origin[a]) / density.voxel_size[a] for a in range(3)]
-    # Cut the sub-block of the map that the box touches, then interpolate z, y, x in turn.
-    nx, ny, nz = density.shape_xyz
-    limits = []
-    for frac, n in zip(fracs, (nx, ny, nz), strict=True):
-        lo = int(np.clip(np.floor(frac.min()), 0, n - 1))
-        hi = int(np.clip(np.floor(frac.max()) + 2, 1, n))
-        limits.append((lo, hi))
-    (x0, x1), (y0, y1), (z0, z1) = limits
-    block = density.data[z0:z1, y0:y1, x0:x1]
-    out = _interp_axis(block, 0, fracs[2] - z0)
-    out = _interp_axis(out, 1, fracs[1] - y0)
-    out = _interp_axis(out, 2, fracs[0] - x0)
-    return out

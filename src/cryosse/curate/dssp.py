@@ -32,7 +32,7 @@ from pathlib import Path
 import gemmi
 import numpy as np
 
-from cryosse.core.reasons import CurationError, EnvironmentFault, Reason, killed_by
+from cryosse.core.reasons import DataError, EnvironmentFault, Reason, killed_by
 
 MKDSSP_TIMEOUT_S = 600
 # Å kept around a region for DSSP. A residue's code depends on the hydrogen bonds of residues
@@ -224,7 +224,7 @@ def assign_dssp(
     per_residue_table: fail where mkdssp cannot write its experimental per-residue table,
     rather than read its standard ranges (the check that built the offline mirror).
 
-    Raises CurationError(DSSP_FAILED) if mkdssp fails on the model, CurationError(DSSP_EMPTY)
+    Raises DataError(DSSP_FAILED) if mkdssp fails on the model, DataError(DSSP_EMPTY)
     if it assigns no residue, and EnvironmentFault if it is missing, was killed or the
     machine failed it.
     """
@@ -242,7 +242,7 @@ def assign_dssp(
         src, dst = Path(tmp) / "in.cif", Path(tmp) / "out.cif"
         mapping = _write_dssp_input(structure, src)
         if not mapping:
-            raise CurationError(Reason.DSSP_EMPTY, "the model has no polymer residue for DSSP")
+            raise DataError(Reason.DSSP_EMPTY, "the model has no polymer residue for DSSP")
         failure = _run_mkdssp(binary, src, dst, experimental=True)
         if failure is None:
             rows = _summary_rows(dst)
@@ -254,14 +254,14 @@ def assign_dssp(
             if failure is None:
                 rows = _struct_conf_rows(dst)
         if failure is not None:
-            raise CurationError(Reason.DSSP_FAILED, failure)
+            raise DataError(Reason.DSSP_FAILED, failure)
     codes: dict[tuple[str, int, str], str] = {}
     for asym, seq, code in rows:
         key = mapping.get((asym, seq))
         if key is not None:
             codes[key] = "" if code in (".", "?") else code
     if not codes:
-        raise CurationError(
+        raise DataError(
             Reason.DSSP_EMPTY,
             "mkdssp assigned no residue (incomplete backbone, e.g. a Cα-only model?)",
         )

@@ -3,8 +3,9 @@
 The He lab sorts map/model pairs into four quality bins from two numbers per chain (Nguyen et
 al., ACM BCB 2023): the *averaged helix cylindrical similarity* (Sazzed et al., JCIM 2020) and
 the *difference between precision and recall* of the map against the model. Neither paper's
-methods text nor code is public, so the definitions below
-are our own, documented reconstruction; every constant is a `QualitySettings` field.
+methods text nor code is public, so the definitions are our own, documented reconstruction;
+every constant is a `QualitySettings` field. docs/quality.md is the specification: the
+definitions, and the measurements on real pairs (benchmarks/quality.py) that set each constant.
 
 Public helpers next to the brief's API: `polyline_distance` (exact point-to-polyline
 distance) and `zone_voxels` (the zone's densities and model mask, which `precision_recall`
@@ -17,87 +18,12 @@ centred at `origin` and voxels are cubes of `voxel_size` Å. Voxels outside the 
 exist: every voxel set below is clipped to the array. Only the sub-box around the helix or
 chain is ever read, never the whole map.
 
-Helices
-    A helix is a run of ≥ `helix_min_residues` (6) consecutive residues of class HELIX (DSSP H,
-    G or I; `cryosse.core.classes.HELIX` = 1), split where consecutive Cα atoms are more than
-    `CHAIN_BREAK` (4.2 Å; a trans peptide spans 3.8 Å) apart.
-
-Helix axis
-    a_k = mean(Cα_k … Cα_k+3) for k = 0 … n-4 (the 4-residue centroid axis). On an ideal α-helix
-    (100° per residue) these centroids wobble 0.26 Å around the true axis. For the crop the
-    polyline is extended by `axis_extension` (1.5 Å) at both ends along the end tangent, taken
-    as the chord a_0 → a_3 (and a_{m-4} → a_{m-1}): three steps are 300°, almost one turn, so
-    the wobble barely tilts it (≈ 3°, against ≈ 15° for the one-step chord).
-
-Helix cylindrical similarity (methods.md §1.4 option (a), "volume-matched threshold")
-    W = voxels within `crop_radius` (5 Å, the He-lab prototype's crop) of the extended axis
-        polyline; a union of capsules, so W has hemispherical ends.
-    M = voxels of W within `cylinder_radius` of the unextended axis polyline: a capsule (the
-        model cylinder with hemispherical caps of the same radius), not a flat-ended cylinder.
-    D = the |M| voxels of W with the highest density; ties go to the lower flat voxel index
-        (C order of the [z, y, x] array), so the result is deterministic even on flat maps.
-    precision = |D ∩ M| / |D|, recall = |D ∩ M| / |M|, F1 = their harmonic mean; |D| = |M|
-    makes all three equal. The threshold is implied by the volume, so the score needs no
-    contour and is unchanged by any increasing transform of the density (scaling, offset).
-    Pure noise scores near the chance level |M| / |W|. Distances are exact point-to-segment
-    distances. |M| = 0 (helix outside the map) or |W| = |M| (nothing outside the model in the
-    crop, e.g. clipped by the box edge) raise ValueError: there is nothing to score.
-
-    `cylinder_radius` = 2.5 Å is calibrated on the 155 helices (≥ 6 residues) of the 18 chains
-    of 12 real EMDB map/model pairs (benchmarks/quality.py: 1 Å curation boxes;
-    maps better than 4.5 Å Gaussian-filtered to 6 Å first). Per-helix F1 (min / median / max,
-    and the median chance level |M| / |W|) against the published range 0.171-0.848 (JCIM 2020,
-    30,994 helices at 5-10 Å):
-        2.0 Å: 0.105 / 0.631 / 0.830, chance 0.11
-        2.5 Å: 0.256 / 0.668 / 0.847, chance 0.18
-        3.0 Å: 0.371 / 0.695 / 0.832, chance 0.27
-        3.5 Å: 0.455 / 0.714 / 0.817, chance 0.38
-    A helix whose density is unrelated to it scores about the chance level, so the lowest of
-    31k published scores should lie near chance: 2.5 Å puts chance (0.18) at the published
-    minimum and reproduces the published maximum; 2.0 Å gives real, fitted helices scores
-    below the published floor, while at 3.0-3.5 Å the published minimum would be worse than
-    random. 2.5 Å is also just outside the Cα radius of an α-helix (2.3 Å).
-
-Chain helix similarity
-    The unweighted mean of the per-helix F1 over the chain's scored helices (every helix
-    counts once, whatever its length; methods.md leaves the weighting open). None when no
-    helix could be scored.
-
-Precision and recall of the chain (methods.md §2)
-    Z (zone) = voxels within `zone_radius` (6 Å) of an atom of the chain whose nearest atom over
-        the chain and all other atoms of the model is one of the chain's (ties go to the chain).
-        It keeps the neighbours' density out of the chain's score.
-    Model = voxels of Z within `model_radius` (3 Å) of a chain atom.
-    Map = voxels of Z with density ≥ `contour`.
-    precision = |Map ∩ Model| / |Map| (0.0 when Map is empty), recall = |Map ∩ Model| / |Model|.
-    Sign: precision − recall > 0 means the contoured density is smaller than the model (contour
-    too high, missing density); < 0 means more density than model (contour too low, noise,
-    unmodelled parts). All distances include their bound (+1e-9 Å).
-
-Contour
-    The EMDB author contour is the intended level; `fallback_contour` gives mean +
-    `sigma_factor` × standard deviation of the map's non-zero voxels (zeros are the outside of
-    masks and zoned component maps, not density) for maps without one. `sigma_factor` = 0.0:
-    on the real pairs (benchmarks/quality.py) P = R is reached at mean + k σ with k between
-    −0.43 and +0.24 (median −0.26) on the six medium-resolution pairs scored as they are, and
-    at mean + 0 σ all six have |P − R| ≤ 0.21; mean + 1 σ gave P − R between +0.36 and +0.90
-    on every pair (the contoured volume far below the model), which would put nearly every
-    chain in bin 2 or 4.
-
-Quality bins (methods.md §2; the 2×2 split and both thresholds are our inference)
-    high F1 = chain helix similarity ≥ `f1_threshold`; a chain without a scored helix is low.
-    small |P − R| = |precision − recall| ≤ `pr_threshold`.
-    1 = high F1, small |P − R|; 2 = high F1, large |P − R|; 3 = low F1, small |P − R|;
-    4 = low F1, large |P − R| (excluded by curation).
-    `f1_threshold` = 0.5: the middle of the published per-helix range (0.171-0.848 → 0.51),
-    and the point where the majority of the model cylinder's voxels are among the |M| densest
-    voxels of the crop. On the real pairs the fitted chains score 0.49-0.79 and the same
-    chains moved by 8 Å 0.06-0.23, so 0.5 separates fit from misfit.
-    `pr_threshold` = 0.25: when contoured map and model volume are nested, |P − R| ≤ 0.25
-    means the contoured volume is 0.75-1.33 × the model volume. On the real pairs P − R rises
-    by 0.3-0.6 per σ of contour around P = R, so 0.25 tolerates a contour about ±0.5 σ away
-    from the level that matches the model's volume; at mean + 0 σ the six medium-resolution
-    pairs scored as they are all have |P − R| ≤ 0.21 (small).
+Design: the helix similarity compares the model cylinder M with the |M| densest voxels of the
+crop (a volume-matched threshold), so it needs no contour and no increasing transform of the
+density changes it; ties go to the lower flat voxel index, so flat maps score
+deterministically. Precision and recall are taken in the chain's own zone (voxels nearer to
+it than to any other chain), which keeps the neighbours' density out of its score. All
+distances include their bound.
 """
 
 from __future__ import annotations
@@ -253,6 +179,24 @@ def _sub_box(
     return _SubBox(points=points, values=block.reshape(-1), flat=flat)
 
 
+def _sub_box_around(
+    density: np.ndarray,
+    origin: np.ndarray,
+    voxel_size: float,
+    points: np.ndarray,
+    radius: float,
+    what: str,
+) -> _SubBox:
+    """The voxels in the bounding box of `points` grown by `radius`; ValueError naming `what`
+    when that box misses the map."""
+    box = _sub_box(
+        density, origin, voxel_size, points.min(axis=0) - radius, points.max(axis=0) + radius
+    )
+    if box is None:
+        raise ValueError(f"{what} lies outside the map")
+    return box
+
+
 def _check_grid(density: np.ndarray, voxel_size: float) -> None:
     if density.ndim != 3:
         raise ValueError(f"density must be a 3D [z, y, x] array, got shape {density.shape}")
@@ -276,15 +220,7 @@ def cylindrical_similarity(
     helix_ca = np.asarray(helix_ca, dtype=np.float64).reshape(-1, 3)
     axis = helix_axis(helix_ca)
     extended = helix_axis(helix_ca, settings.axis_extension)
-    box = _sub_box(
-        density,
-        origin,
-        voxel_size,
-        extended.min(axis=0) - settings.crop_radius,
-        extended.max(axis=0) + settings.crop_radius,
-    )
-    if box is None:
-        raise ValueError("the helix lies outside the map")
+    box = _sub_box_around(density, origin, voxel_size, extended, settings.crop_radius, "the helix")
     in_window = polyline_distance(box.points, extended) <= settings.crop_radius + _EPS
     points = box.points[in_window]
     values = box.values[in_window]
@@ -363,15 +299,9 @@ def zone_voxels(
     other_atoms = np.asarray(other_atoms, dtype=np.float64).reshape(-1, 3)
     if len(chain_atoms) == 0:
         raise ValueError("the chain has no atom")
-    box = _sub_box(
-        density,
-        origin,
-        voxel_size,
-        chain_atoms.min(axis=0) - settings.zone_radius,
-        chain_atoms.max(axis=0) + settings.zone_radius,
+    box = _sub_box_around(
+        density, origin, voxel_size, chain_atoms, settings.zone_radius, "the chain"
     )
-    if box is None:
-        raise ValueError("the chain lies outside the map")
     reach = settings.zone_radius + _EPS
     # Bounded queries: voxels beyond the zone radius come back as inf and cost little.
     d_chain, _ = cKDTree(chain_atoms).query(box.points, distance_upper_bound=reach)

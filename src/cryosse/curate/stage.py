@@ -22,53 +22,26 @@ from cryosse.acquire.locate import LocatedEntry
 from cryosse.core.atomic import atomic_directory
 from cryosse.core.reasons import Reason
 from cryosse.core.tsv import write_tsv
-from cryosse.curate.entry import curate_entry
+from cryosse.curate.entry import STEPS, curate_entry
 from cryosse.curate.settings import CurationSettings
 from cryosse.io.curation_log import LogRow, read_log, write_log
-
-MANIFEST_COLUMNS = [
-    "sample_id",
-    "emdb_id",
-    "pdb_id",
-    "chain",
-    "resolution",
-    "nx",
-    "ny",
-    "nz",
-    "central_nx",
-    "central_ny",
-    "central_nz",
-    "helix_voxels",
-    "sheet_voxels",
-    "background_voxels",
-    "helix_residues",
-    "sheet_residues",
-    "background_residues",
-    "helix_similarity",
-    "n_helices",
-    "precision",
-    "recall",
-    "contour_source",
-    "quality_bin",
-    "path",
-]
+from cryosse.io.run_layout import MANIFEST_COLUMNS, manifest_row
+from cryosse.io.sample import SampleMeta
 
 
-def run_curate(located_json: str | Path, settings: dict[str, Any], out_dir: str | Path) -> None:
+def run_curate(*, located_json: str | Path, settings: dict[str, Any], out_dir: str | Path) -> None:
     located = LocatedEntry.from_dict(json.loads(Path(located_json).read_text()))
     curation = CurationSettings.from_config(settings)
     with atomic_directory(out_dir) as tmp:
         result = curate_entry(located, curation, tmp / "samples")
         (tmp / "samples").mkdir(exist_ok=True)
         write_log(tmp / "curation_log.tsv", result.rows)
-        timings = {
-            step: round(result.timings.get(step, 0.0), 4)
-            for step in ("read", "dssp", "crop", "label", "quality", "write")
-        }
+        timings = {step: round(result.timings.get(step, 0.0), 4) for step in STEPS}
         (tmp / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
 
 
 def gather(
+    *,
     entry_dirs: list[str | Path],
     invalid_ids: list[str],
     log_out: str | Path,
@@ -93,47 +66,11 @@ def gather(
         entry_dir = Path(entry_dir)
         rows += read_log(entry_dir / "curation_log.tsv")
         for meta_path in sorted((entry_dir / "samples").glob("*/sample.json")):
-            manifest_rows.append(
-                manifest_row(json.loads(meta_path.read_text()), meta_path.parent, root)
-            )
+            meta = SampleMeta.read(meta_path.parent)
+            manifest_rows.append(manifest_row(meta, meta_path.parent, root))
     manifest_rows.sort(key=lambda row: row["sample_id"])
     write_log(log_out, rows)
     write_tsv(manifest_out, MANIFEST_COLUMNS, manifest_rows)
-
-
-def manifest_row(meta: dict[str, Any], sample_dir: Path, root: Path) -> dict[str, Any]:
-    start, stop = meta["central_start_xyz"], meta["central_stop_xyz"]
-    central = [b - a for a, b in zip(start, stop, strict=True)]
-    return {
-        "sample_id": meta["sample_id"],
-        "emdb_id": meta["emdb_id"],
-        "pdb_id": meta["pdb_id"],
-        "chain": meta["chain"],
-        "resolution": meta["resolution"],
-        "nx": meta["shape_xyz"][0],
-        "ny": meta["shape_xyz"][1],
-        "nz": meta["shape_xyz"][2],
-        "central_nx": central[0],
-        "central_ny": central[1],
-        "central_nz": central[2],
-        "helix_voxels": meta["voxels_central"]["helix"],
-        "sheet_voxels": meta["voxels_central"]["sheet"],
-        "background_voxels": meta["voxels_central"]["background"],
-        "helix_residues": meta["residues_central"]["helix"],
-        "sheet_residues": meta["residues_central"]["sheet"],
-        "background_residues": meta["residues_central"]["background"],
-        "helix_similarity": _na(meta["quality"]["helix_similarity"]),
-        "n_helices": len(meta["quality"]["helices"]),
-        "precision": meta["quality"]["precision"],
-        "recall": meta["quality"]["recall"],
-        "contour_source": meta["quality"]["contour_source"],
-        "quality_bin": meta["quality"]["bin"],
-        "path": str(sample_dir.resolve().relative_to(root.resolve())),
-    }
-
-
-def _na(value: object) -> object:
-    return "NA" if value is None else value
 
 
 def summarize_log(path: str | Path) -> str:

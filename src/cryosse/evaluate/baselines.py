@@ -24,7 +24,7 @@ real map; none was tuned on the real test maps):
         = 2.0 Å, which leaves a 4.8 Å modulation (the spacing of β-strands in a sheet) at
         exp(−2π²σ²/4.8²) ≈ 3 %, so the strands of a sheet merge into a plate, while the ~10 Å
         cross-section of a helix stays a rod. A map of resolution d already carries a blur of
-        0.225·d (ChimeraX molmap's σ = d/(π√2), also cryosse.synthetic.simulate's), so the filter
+        0.225·d (ChimeraX molmap's σ = d/(π√2), also cryosse.synthetic.recipe's), so the filter
         adds
         σ_f = sqrt(2.0² − (0.225·d)²), at least `HESSIAN_MIN_SIGMA` = 1 Å (second derivatives
         of a 1 Å grid need some smoothing); d unknown → 6 Å (σ_f ≈ 1.5 Å).
@@ -46,7 +46,7 @@ import numpy as np
 from scipy import ndimage
 
 from cryosse.core.classes import BACKGROUND, HELIX, SHEET
-from cryosse.core.grid import BASELINES
+from cryosse.core.run_grid import BASELINES
 from cryosse.curate.quality import fallback_contour
 
 BASELINE_TITLES = {

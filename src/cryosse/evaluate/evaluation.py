@@ -33,12 +33,12 @@ from cryosse.core.metrics import class_counts, residue_f1, residue_votes, voxel_
 from cryosse.core.tsv import read_tsv, write_tsv
 from cryosse.evaluate.baselines import baseline_labels
 from cryosse.io.density import write_map
-from cryosse.io.sample import Sample, read_sample
+from cryosse.io.sample import Sample, SampleMeta, read_sample
+from cryosse.learn.augment import load_box
 from cryosse.learn.checkpoint import grid_factor, load_checkpoint
 from cryosse.learn.device import Device, choose_device
 from cryosse.learn.ensemble import SeedEnsemble
-from cryosse.learn.inputs import central_mask, load_box
-from cryosse.learn.training import predict_sample
+from cryosse.learn.predict import predict_sample
 from cryosse.learn.unet import UNet3D
 
 
@@ -100,8 +100,8 @@ def evaluate_case(
     probs = predict_sample(model, box, factor, device, flips=flips)
     pred = probs.argmax(axis=0)
     if predictions_dir is not None:
-        origin = np.array(sample.meta["origin"], dtype=np.float64)
-        voxel = float(sample.meta["voxel_size"])
+        origin = np.array(sample.meta.origin, dtype=np.float64)
+        voxel = float(sample.meta.voxel_size)
         with atomic_directory(predictions_dir) as tmp:
             write_map(tmp / "pred_helix.mrc", probs[HELIX].astype(np.float32), origin, voxel)
             write_map(tmp / "pred_sheet.mrc", probs[SHEET].astype(np.float32), origin, voxel)
@@ -109,10 +109,10 @@ def evaluate_case(
     return score_case(sample, box.labels, box.central, pred)
 
 
-def sample_contour(meta: dict[str, Any]) -> float | None:
+def sample_contour(meta: SampleMeta) -> float | None:
     """The author's contour of a sample's map when curation used one, else None."""
-    quality = meta.get("quality") or {}
-    return float(quality["contour"]) if quality.get("contour_source") == "author" else None
+    quality = meta.quality
+    return float(quality.contour) if quality.contour_source == "author" else None
 
 
 def evaluate_baseline_case(name: str, sample_dir: str | Path) -> CaseResult:
@@ -122,11 +122,11 @@ def evaluate_baseline_case(name: str, sample_dir: str | Path) -> CaseResult:
     pred = baseline_labels(
         name,
         sample.density,
-        float(sample.meta["voxel_size"]),
-        sample.meta.get("resolution"),
+        float(sample.meta.voxel_size),
+        sample.meta.resolution,
         sample_contour(sample.meta),
     )
-    return score_case(sample, labels, central_mask(sample.meta, labels.shape), pred)
+    return score_case(sample, labels, sample.meta.central_mask(labels.shape), pred)
 
 
 def evaluate_baselines(
@@ -142,16 +142,16 @@ def score_case(
     sample: Sample, labels: np.ndarray, central_box: np.ndarray, pred: np.ndarray
 ) -> CaseResult:
     """Voxel and residue scores of predicted labels in the sample's central box."""
-    origin = np.array(sample.meta["origin"], dtype=np.float64)
-    voxel = float(sample.meta["voxel_size"])
+    origin = np.array(sample.meta.origin, dtype=np.float64)
+    voxel = float(sample.meta.voxel_size)
     central = [r for r in sample.residues if r["in_central_box"] == "1"]
     ca = np.array([[float(r[f"ca_{a}"]) for a in "xyz"] for r in central]).reshape(-1, 3)
     truth = np.array([CLASS_IDS[r["class"]] for r in central], dtype=np.int64)
     voted = residue_votes(pred, origin, voxel, ca)
     counts = {c: class_counts(pred, labels, central_box, c) for c in (HELIX, SHEET)}
     return CaseResult(
-        sample_id=sample.meta["sample_id"],
-        resolution=sample.meta.get("resolution"),
+        sample_id=sample.meta.sample_id,
+        resolution=sample.meta.resolution,
         ca_helix=int((truth == HELIX).sum()),
         ca_sheet=int((truth == SHEET).sum()),
         ca_other=int((truth == 0).sum()),
@@ -242,7 +242,7 @@ def evaluate_checkpoint(
     results = []
     for sample_dir in sample_dirs:
         out = Path(predictions_root) / Path(sample_dir).name if predictions_root else None
-        factor = grid_factor(metadata, float(read_sample(sample_dir).meta["voxel_size"]))
+        factor = grid_factor(metadata, float(read_sample(sample_dir).meta.voxel_size))
         results.append(evaluate_case(model, sample_dir, torch_device, out, factor, flips))
     write_cases(results, cases_tsv)
     return results

@@ -45,8 +45,7 @@ from cryosse.evaluate.baselines import baseline_labels
 from cryosse.evaluate.evaluation import sample_contour
 from cryosse.io.curation_log import LogRow
 from cryosse.io.density import DensityMap, check_map_work, read_map
-from cryosse.io.sample import Sample, read_sample
-from cryosse.learn.inputs import central_mask
+from cryosse.io.sample import Sample, SampleMeta, read_sample
 
 # Below this covered fraction of a central box the row is still scored, with a warning.
 FULL_COVERAGE = 0.99
@@ -91,13 +90,13 @@ def coverage(prediction: DensityMap, box: CropBox) -> float:
     return fraction
 
 
-def _box(meta: dict[str, Any]) -> CropBox:
+def _box(meta: SampleMeta) -> CropBox:
     return CropBox(
-        origin=np.array(meta["origin"], dtype=np.float64),
-        shape_xyz=tuple(meta["shape_xyz"]),
-        voxel_size=float(meta["voxel_size"]),
-        central_start=tuple(meta["central_start_xyz"]),
-        central_stop=tuple(meta["central_stop_xyz"]),
+        origin=np.array(meta.origin, dtype=np.float64),
+        shape_xyz=meta.shape_xyz,
+        voxel_size=float(meta.voxel_size),
+        central_start=meta.central_start_xyz,
+        central_stop=meta.central_stop_xyz,
     )
 
 
@@ -141,7 +140,7 @@ def evaluate_external(
                 raise PredictionError(
                     f"prediction_outside_map: the predicted maps ({_extent(helix_map)}; "
                     f"{_extent(sheet_map)}) do not overlap the central box of "
-                    f"{sample.meta['sample_id']} ({_box_extent(box)}): not the same frame"
+                    f"{sample.meta.sample_id} ({_box_extent(box)}): not the same frame"
                 )
             pred = combine(resample_box(helix_map, box), resample_box(sheet_map, box), threshold)
             rows.append(_score_row(sample, box, pred, "tool", covered))
@@ -150,7 +149,7 @@ def evaluate_external(
                     name,
                     sample.density,
                     box.voxel_size,
-                    sample.meta.get("resolution"),
+                    sample.meta.resolution,
                     sample_contour(sample.meta),
                 )
                 baseline_rows.append(_score_row(sample, box, labels, name, 1.0))
@@ -229,12 +228,12 @@ def _score_row(
     sample: Sample, box: CropBox, pred: np.ndarray, predictor: str, covered: float
 ) -> dict[str, Any]:
     truth = sample.labels.astype(np.int64)
-    mask = central_mask(sample.meta, truth.shape)
+    mask = sample.meta.central_mask(truth.shape)
     central = [r for r in sample.residues if r["in_central_box"] == "1"]
     ca = np.array([[float(r[f"ca_{a}"]) for a in "xyz"] for r in central]).reshape(-1, 3)
     dssp = np.array([CLASS_IDS[r["class"]] for r in central], dtype=np.int64)
     voted = residue_votes(pred, box.origin, box.voxel_size, ca)
-    row: dict[str, Any] = {"sample_id": sample.meta["sample_id"], "chain": sample.meta["chain"]}
+    row: dict[str, Any] = {"sample_id": sample.meta.sample_id, "chain": sample.meta.chain}
     for name, cls in (("helix", HELIX), ("sheet", SHEET)):
         row[f"voxel_f1_{name}"] = voxel_f1(pred, truth, mask, cls)
         precision, recall = voxel_precision_recall(pred, truth, mask, cls)

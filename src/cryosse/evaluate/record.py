@@ -6,9 +6,11 @@ a study spread over several machines loses only the runs in flight.
     <record>/runs/<run_id>/cases.tsv      its test cases (cryosse.evaluate.evaluation)
 
 Never a checkpoint: a run is finished when its three files are there, and the tables are
-computed from the cases alone. The plan follows the workflow's grid (cryosse.core.grid): the
+computed from the cases alone. The plan follows the workflow's grid (cryosse.core.run_grid): the
 selection runs (first seed) first; once every selection run of a loss is recorded, the other
-seeds of the setting chosen on validation.
+seeds of the setting chosen on validation, seed by seed across the losses (every chosen
+setting's second seed before any third), so that a study cut short by its CPU budget has the
+same number of seeds of every loss, give or take one.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from cryosse.core.atomic import atomic_directory
-from cryosse.core.grid import RunSpec, seeds, selection_grid
 from cryosse.core.hashing import sha256_file
+from cryosse.core.run_grid import RunSpec, seeds, selection_grid
 from cryosse.core.tsv import read_tsv
 from cryosse.evaluate.evaluation import CaseResult, read_cases
-from cryosse.learn.training import select_best_runs
+from cryosse.learn.selection import select_best_runs
 
 RUN_FILES = ("summary.json", "history.csv", "cases.tsv")
 
@@ -62,18 +64,16 @@ def recorded_summaries(record: str | Path) -> list[dict[str, Any]]:
 
 
 def planned_runs(training: dict[str, Any], record: str | Path) -> list[RunSpec]:
-    """The runs still to train, in order: the selection grid, then, for each loss whose
-    selection runs are all recorded, the other seeds of its chosen setting."""
+    """The runs still to train, in order: the selection grid, then the other seeds of each
+    chosen setting (losses whose selection runs are all recorded), seed-major."""
     selection = selection_grid(training)
     todo = [spec for spec in selection if not is_recorded(record, spec.run_id)]
-    summaries = {s["run_id"]: s for s in recorded_summaries(record)}
-    for loss in dict.fromkeys(spec.loss for spec in selection):
-        mine = [spec.run_id for spec in selection if spec.loss == loss]
-        if not all(run_id in summaries for run_id in mine):
-            continue
-        chosen = select_best_runs([summaries[run_id] for run_id in mine])[0]["run_id"]
-        spec = next(s for s in selection if s.run_id == chosen)
-        for seed in seeds(training)[1:]:
+    chosen = [
+        next(s for s in selection if s.run_id == run_id)
+        for run_id in chosen_runs(training, record).values()
+    ]
+    for seed in seeds(training)[1:]:
+        for spec in chosen:
             other = RunSpec(spec.loss, spec.lr, spec.gamma, seed)
             if not is_recorded(record, other.run_id):
                 todo.append(other)

@@ -29,7 +29,7 @@ from scipy.ndimage import map_coordinates
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import CLASS_IDS, CLASS_NAMES, SCORED_CLASSES, code_to_class
 from cryosse.core.metrics import residue_f1, residue_votes
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 from cryosse.core.tsv import write_tsv
 from cryosse.curate.dssp import assign_dssp
 from cryosse.io.structure import Residue, protein_residues, read_model
@@ -69,19 +69,19 @@ class ResidueModel:
 
     @classmethod
     def read(cls, path: str | Path) -> ResidueModel:
-        """Raises CurationError (MODEL_MISSING / MODEL_UNREADABLE / NO_PROTEIN): called before
+        """Raises DataError (MODEL_MISSING / MODEL_UNREADABLE / NO_PROTEIN): called before
         any prediction is made."""
         structure = read_model(path)
         residues = protein_residues(structure)
         if not residues:
-            raise CurationError(
+            raise DataError(
                 Reason.NO_PROTEIN, f"{Path(path).name}: no protein residue with a Cα atom"
             )
         dssp = None
         if shutil.which("mkdssp"):
             try:
                 dssp = assign_dssp(structure)
-            except CurationError:
+            except DataError:
                 dssp = None  # a model DSSP cannot read still gets its predicted classes
         return cls(Path(path), residues, dssp)
 

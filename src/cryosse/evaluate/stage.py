@@ -7,25 +7,17 @@ the functions of the same names here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from cryosse.core.atomic import write_text_atomic
-from cryosse.core.tsv import read_tsv, tsv_text
 from cryosse.evaluate.evaluation import (
+    CaseResult,
     cases_by_loss_and_seed,
     evaluate_baselines,
     evaluate_checkpoint,
     read_cases,
 )
-from cryosse.evaluate.study import (
-    PER_CASE_COLUMNS,
-    by_stratum,
-    case_counts,
-    rank_probabilities,
-    resolution_band,
-    verdicts,
-)
+from cryosse.evaluate.study_files import write_study_tables
 from cryosse.evaluate.tables import (
     PAPER_TABLES,
     best_loss,
@@ -35,15 +27,18 @@ from cryosse.evaluate.tables import (
     seed_table,
     table1,
     table2,
+    to_html,
+    to_markdown,
+    to_tsv,
     write_table,
 )
+from cryosse.io.run_layout import fold_number, fold_roles, read_best_runs, sample_dirs, split_roles
 from cryosse.learn.device import require_gpu
-from cryosse.learn.stage import read_best_runs
 from cryosse.splits.published import read_test_chains
-from cryosse.splits.stage import cv_sample_dirs, split_sample_dirs
 
 
 def run_evaluation(
+    *,
     checkpoint: str | Path,
     manifest: str | Path,
     main_tsv: str | Path,
@@ -53,48 +48,23 @@ def run_evaluation(
     gpu: bool = False,
 ) -> None:
     """One trained run (a loss's chosen setting with one seed) on the test split."""
-
     require_gpu(gpu, device)
-    test_dirs = split_sample_dirs(manifest, main_tsv, "test")
+    test_dirs = sample_dirs(manifest, split_roles(main_tsv), "test")
     Path(predictions_out).mkdir(parents=True, exist_ok=True)
     evaluate_checkpoint(checkpoint, test_dirs, cases_out, predictions_out, device=device)
 
 
 def run_baseline_evaluation(
-    name: str, manifest: str | Path, main_tsv: str | Path, cases_out: str | Path
+    *, name: str, manifest: str | Path, main_tsv: str | Path, cases_out: str | Path
 ) -> None:
     """One baseline (cryosse.evaluate.baselines) on the test split, in the models' cases.tsv
     format."""
-
-    evaluate_baselines(name, split_sample_dirs(manifest, main_tsv, "test"), cases_out)
-
-
-def write_study_tables(
-    by_seed: dict[str, dict[int, list]], out: Path, manifest: str | Path | None
-) -> None:
-    """The study's record and statistics (cryosse.evaluate.study): per_case (TSV + JSON, the
-    primary output), claims (the paper's, with verdicts), ranks, by_resolution, by_quality."""
-    rows = {r["sample_id"]: r for r in read_tsv(manifest)} if manifest else {}
-    records = case_counts(by_seed, rows)
-    cells = [{k: "NA" if v is None else v for k, v in r.items()} for r in records]
-    write_text_atomic(out / "per_case.tsv", tsv_text(PER_CASE_COLUMNS, cells))
-    write_text_atomic(out / "per_case.json", json.dumps(records, indent=1) + "\n")
-    write_table(
-        verdicts(by_seed), "The paper's claims: verdicts (map-level bootstrap)", out / "claims"
-    )
-    write_table(
-        rank_probabilities(by_seed), "P(rank 1) per loss (paired map resamples)", out / "ranks"
-    )
-    cases = {c.sample_id: c for seeds in by_seed.values() for v in seeds.values() for c in v}
-    bands = {s: resolution_band(c.resolution) for s, c in cases.items()}
-    write_table(
-        by_stratum(by_seed, bands, "resolution"), "F1 by resolution band", out / "by_resolution"
-    )
-    bins = {s: str(rows[s].get("quality_bin", "NA")) for s in cases if s in rows}
-    write_table(by_stratum(by_seed, bins, "quality_bin"), "F1 by quality bin", out / "by_quality")
+    test_dirs = sample_dirs(manifest, split_roles(main_tsv), "test")
+    evaluate_baselines(name, test_dirs, cases_out)
 
 
 def run_tables(
+    *,
     best_runs: str | Path,
     case_files: list[str | Path],
     table1_md: str | Path,
@@ -108,7 +78,6 @@ def run_tables(
     seed's mean ± sd with a map-level interval. With a test-chain
     table that gives published F1 (splits.test_chains) and any of its cases in the test set:
     `table2_paper` (ours beside the paper, per case) and `paper_differences` (ours − paper)."""
-
     chosen = read_best_runs(best_runs)
     by_seed = cases_by_loss_and_seed(case_files)
     results = {loss: next(iter(seeds.values())) for loss, seeds in by_seed.items()}
@@ -140,6 +109,7 @@ def run_tables(
 
 
 def run_cv_evaluation(
+    *,
     fold: int,
     checkpoint: str | Path,
     manifest: str | Path,
@@ -148,18 +118,28 @@ def run_cv_evaluation(
     device: str = "auto",
     gpu: bool = False,
 ) -> None:
-
+    """A fold's retrained run on the fold's test samples."""
     require_gpu(gpu, device)
-    test_dirs = cv_sample_dirs(manifest, cv_tsv, fold, "test")
+    test_dirs = sample_dirs(manifest, fold_roles(cv_tsv, fold), "test")
     evaluate_checkpoint(checkpoint, test_dirs, cases_out, device=device)
 
 
-def run_cv_table(case_files: list[str | Path], stem: str | Path) -> None:
-    """Supplementary Table S1: per loss, mean ± sd over the folds of the weighted F1."""
-
-    by_loss: dict[str, dict[int, list]] = {}
+def run_cv_table(
+    *,
+    case_files: list[str | Path],
+    tsv: str | Path,
+    markdown: str | Path,
+    html: str | Path,
+) -> None:
+    """Supplementary Table S1 (TSV, Markdown, HTML): per loss, mean ± sd over the folds of the
+    weighted F1."""
+    by_loss: dict[str, dict[int, list[CaseResult]]] = {}
     for path in case_files:
         path = Path(path)
-        fold = int(path.parent.parent.name.removeprefix("fold_"))
+        fold = fold_number(path.parent.parent.name)
         by_loss.setdefault(path.parent.name, {})[fold] = read_cases(path)
-    write_table(cv_table(by_loss), "Table S1: cross-validation, mean ± sd over folds", stem)
+    rows = cv_table(by_loss)
+    title = "Table S1: cross-validation, mean ± sd over folds"
+    write_text_atomic(tsv, to_tsv(rows))
+    write_text_atomic(markdown, to_markdown(rows, title))
+    write_text_atomic(html, to_html(rows, title) + "\n")

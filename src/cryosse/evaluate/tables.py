@@ -34,12 +34,11 @@ import numpy as np
 
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.grid import BASELINES
 from cryosse.core.metrics import mean_defined, micro_f1
+from cryosse.core.run_grid import BASELINES, LOSSES
 from cryosse.core.tsv import tsv_text
 from cryosse.evaluate.evaluation import CaseResult
 from cryosse.evaluate.statistics import paired_wilcoxon, seed_mean_with_ci, weighted_with_ci
-from cryosse.learn.losses import LOSSES
 from cryosse.splits.published import F1Key, PublishedCase, published_keys
 
 REFERENCE_LOSS = "FL_DL"

@@ -4,12 +4,10 @@ A `DensityMap` holds its values as a float32 array indexed [z, y, x] (the MRC/Ch
 convention) and the Cartesian position of voxel [0, 0, 0] in Å (`origin`, xyz).
 
 Hostile or broken maps are refused from their 1024-byte header, before any data is read
-(`plan_map`, `check_map_work`): mrcfile allocates the data block the header claims before
-reading it, so a 5 KB file claiming 2000³ voxels or a 2 GB extended header would otherwise take
-that memory, and a gzip stream is decompressed only up to the size its MRC header implies (a
-31 MB .mrc.gz expanding to 32 GB stops there). Callers check the work a map implies (the map
-itself and, for whole-map resampling, its voxels at the working grid) against their budget
-with `check_map_work` before `read_map`.
+(cryosse.io.map_plan.plan_map, `check_map_work`), and a gzip stream is decompressed only up to
+the size its MRC header implies (a 31 MB .mrc.gz expanding to 32 GB stops there). Callers
+check the work a map implies (the map itself and, for whole-map resampling, its voxels at the
+working grid) against their budget with `check_map_work` before `read_map`.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import io
 import math
 import os
 import resource
-import struct
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -32,149 +29,18 @@ import numpy as np
 
 from cryosse import __version__
 from cryosse.core.atomic import atomic_path
-from cryosse.core.reasons import CurationError, Reason, is_environment_fault
+from cryosse.core.reasons import DataError, Reason, is_environment_fault
+from cryosse.io.map_plan import VOXEL_RANGE_A, MapPlan, plan_map, unreadable
 
 # Voxel sizes outside this range are header errors, not maps (Å).
-_MIN_VOXEL, _MAX_VOXEL = 0.1, 20.0
-_HEADER_BYTES = 1024
-# Bytes per voxel of the MRC modes mrcfile reads; complex modes (3, 4) are refused, since
-# taking their real part would silently drop half of the data.
-_MODE_BYTES: dict[int, float] = {0: 1, 1: 2, 2: 4, 6: 2, 12: 2, 101: 0.5}
-_COMPLEX_MODES = (3, 4)
+_MIN_VOXEL, _MAX_VOXEL = VOXEL_RANGE_A
 # Trailing bytes tolerated after the data block (some writers pad); beyond, the file is not
 # the map its header describes.
 _TRAILING_SLACK = 1 << 20
-# read_map holds the file's bytes, a float32 copy and a reordered copy of the data.
-_READ_BYTES_PER_VOXEL = 8
-# Cell angles within this many degrees of 90 are a rectangular cell (float32 round-off).
-_ANGLE_TOLERANCE = 0.01
 # Origins farther than this from 0 (Å) are header errors: no specimen is 10 µm across, and at
 # 1e30 Å adding a voxel size no longer changes a coordinate.
 _MAX_ORIGIN = 1e5
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class MapPlan:
-    """What a map's header implies, read without touching its data."""
-
-    shape_xyz: tuple[int, int, int]  # columns, rows, sections as stored
-    voxel_size: tuple[float, float, float]  # Å, from the cell and the sampling
-    mode: int
-    extended_header: int  # bytes
-    data_bytes: int  # the data block
-    file_bytes: int  # header + extended header + data: the uncompressed size it implies
-    gzipped: bool
-
-    @property
-    def voxels(self) -> int:
-        return self.shape_xyz[0] * self.shape_xyz[1] * self.shape_xyz[2]
-
-    def grid_voxels(self, step: float) -> int:
-        """Voxels of the map's extent resampled at `step` Å."""
-        return math.prod(
-            max(1, math.ceil(n * v / step))
-            for n, v in zip(self.shape_xyz, self.voxel_size, strict=True)
-        )
-
-    def read_bytes(self) -> int:
-        """Peak bytes of read_map on this map (the file's bytes, then the float32 copies)."""
-        return self.file_bytes + self.voxels * _READ_BYTES_PER_VOXEL
-
-
-def _unreadable(path: Path, why: str) -> CurationError:
-    return CurationError(Reason.MAP_UNREADABLE, f"{path.name}: {why}")
-
-
-def plan_map(path: str | Path) -> MapPlan:
-    """Read only the MRC header of `path` (plain or gzipped) and check it against the file:
-    sizes, mode, voxel size, extended header, an orthogonal cell. Raises CurationError
-    (MAP_MISSING, MAP_UNREADABLE, MAP_NOT_ORTHOGONAL)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CurationError(Reason.MAP_MISSING, f"map file {path.name} not found")
-    gzipped = _is_gzip(path)
-    try:
-        if gzipped:
-            with gzip.open(path, "rb") as handle:
-                head = handle.read(_HEADER_BYTES)
-        else:
-            with path.open("rb") as handle:
-                head = handle.read(_HEADER_BYTES)
-    except (OSError, EOFError, zlib.error) as exc:
-        if is_environment_fault(exc):
-            raise  # an I/O error of the machine, not a broken file: the job fails
-        raise _unreadable(path, f"corrupt or truncated gzip ({exc})") from exc
-    if len(head) < _HEADER_BYTES:
-        raise _unreadable(
-            path, f"not a readable MRC map ({len(head)} bytes, shorter than an MRC header)"
-        )
-    # The machine stamp (byte 212) says the byte order: 0x44 little-endian, 0x11 big-endian;
-    # a non-standard stamp (accepted, as mrcfile's permissive mode does) is told by the mode.
-    order = ">" if head[212] == 0x11 else "<"
-    if struct.unpack(order + "i", head[12:16])[0] not in _MODE_BYTES:
-        other = "<" if order == ">" else ">"
-        if struct.unpack(other + "i", head[12:16])[0] in _MODE_BYTES:
-            order = other
-    nx, ny, nz, mode = struct.unpack(order + "4i", head[:16])
-    mx, my, mz = struct.unpack(order + "3i", head[28:40])
-    cell = struct.unpack(order + "3f", head[40:52])
-    angles = struct.unpack(order + "3f", head[52:64])
-    skew_flag = struct.unpack(order + "i", head[96:100])[0]  # LSKFLG of the CCP4 format
-    nsymbt = struct.unpack(order + "i", head[92:96])[0]
-    if min(nx, ny, nz) < 1:
-        raise _unreadable(path, f"grid {nx}×{ny}×{nz} in the header")
-    if mode in _COMPLEX_MODES:
-        raise _unreadable(path, f"complex-valued map (MRC mode {mode}): not a density map")
-    if mode not in _MODE_BYTES:
-        raise _unreadable(path, f"unknown MRC mode {mode}")
-    if nsymbt < 0:
-        raise _unreadable(path, f"negative extended header size {nsymbt}")
-    _check_orthogonal(path, angles, skew_flag)
-    sampling = (mx, my, mz) if min(mx, my, mz) > 0 else (nx, ny, nz)
-    voxel = tuple(float(c) / m for c, m in zip(cell, sampling, strict=True))
-    if not all(math.isfinite(v) and _MIN_VOXEL <= v <= _MAX_VOXEL for v in voxel):
-        raise _unreadable(path, f"implausible voxel size {[round(v, 4) for v in voxel]} Å")
-    data_bytes = math.ceil(nx * _MODE_BYTES[mode]) * ny * nz
-    plan = MapPlan(
-        (nx, ny, nz),
-        (voxel[0], voxel[1], voxel[2]),
-        mode,
-        nsymbt,
-        data_bytes,
-        _HEADER_BYTES + nsymbt + data_bytes,
-        gzipped,
-    )
-    if not gzipped:
-        size = path.stat().st_size
-        if _HEADER_BYTES + nsymbt > size:
-            raise _unreadable(
-                path, f"the header claims a {nsymbt}-byte extended header in a {size}-byte file"
-            )
-        if plan.file_bytes > size:
-            raise _unreadable(
-                path, f"truncated: the header implies {plan.file_bytes} bytes, the file has {size}"
-            )
-    return plan
-
-
-def _check_orthogonal(path: Path, angles: tuple[float, ...], skew_flag: int) -> None:
-    """Refuse (MAP_NOT_ORTHOGONAL) a cell that is not rectangular or a skew transformation:
-    every grid here is orthogonal, and reading such a map as one would misplace its density. All
-    three angles 0 is an unset cell, read as 90° (as ChimeraX and mrcfile do)."""
-    if skew_flag == 1:
-        raise CurationError(
-            Reason.MAP_NOT_ORTHOGONAL,
-            f"{path.name}: the header asks for a skew transformation (LSKFLG 1), not supported",
-        )
-    if all(a == 0.0 for a in angles):
-        return
-    if not all(math.isfinite(a) and abs(a - 90.0) <= _ANGLE_TOLERANCE for a in angles):
-        shown = ", ".join(f"{a:g}" for a in angles)
-        raise CurationError(
-            Reason.MAP_NOT_ORTHOGONAL,
-            f"{path.name}: cell angles ({shown})°, not 90°: non-orthogonal maps are not supported",
-        )
 
 
 def memory_budget(fraction: float = 0.8) -> int:
@@ -212,7 +78,7 @@ def check_map_work(
     grid_step: float | None = None,
     bytes_per_grid_voxel: float = 0.0,
 ) -> MapPlan:
-    """The one check before a map is read: refuse (CurationError MAP_TOO_LARGE) a map whose
+    """The one check before a map is read: refuse (DataError MAP_TOO_LARGE) a map whose
     header implies more than `budget` bytes (default: memory_budget()) to read it and, when
     the caller resamples the whole map at `grid_step` Å, `bytes_per_grid_voxel` per voxel of
     that grid. Broken headers raise MAP_UNREADABLE (see plan_map)."""
@@ -224,7 +90,7 @@ def check_map_work(
     if need > budget:
         nx, ny, nz = plan.shape_xyz
         at_grid = f", {grid:,} voxels at {grid_step:g} Å" if grid else ""
-        raise CurationError(
+        raise DataError(
             Reason.MAP_TOO_LARGE,
             f"{Path(path).name}: {nx}×{ny}×{nz} voxels of "
             f"{'×'.join(f'{v:.3g}' for v in plan.voxel_size)} Å{at_grid}, extended header "
@@ -232,11 +98,6 @@ def check_map_work(
             f"{budget / 1e9:.2f} GB",
         )
     return plan
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
 
 
 def _gunzip_limited(path: Path, implied: int) -> bytes:
@@ -250,14 +111,14 @@ def _gunzip_limited(path: Path, implied: int) -> bytes:
         while chunk := handle.read(min(_CHUNK, limit + 1 - buffer.tell())):
             buffer.write(chunk)
             if buffer.tell() > limit:
-                raise CurationError(
+                raise DataError(
                     Reason.MAP_TOO_LARGE,
                     f"{path.name}: the gzip stream expands beyond the {implied} bytes its MRC "
                     "header implies",
                 )
     if buffer.tell() < implied:
         found = buffer.tell()
-        raise _unreadable(
+        raise unreadable(
             path, f"truncated: the header implies {implied} bytes, the gzip stream holds {found}"
         )
     return buffer.getvalue()
@@ -301,7 +162,7 @@ def _open_mrc(path: Path, plan: MapPlan) -> tuple[np.ndarray, np.recarray, np.nd
             opened = mrcfile.open(path, permissive=True, mode="r")
         with opened as mrc:
             if mrc.data is None:
-                raise CurationError(
+                raise DataError(
                     Reason.MAP_UNREADABLE,
                     f"{path.name}: MRC header unreadable or data block missing "
                     f"({'; '.join(str(w.message) for w in caught) or 'no data'})",
@@ -322,32 +183,32 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
       ChimeraX convention, which EMDB maps follow).
     - Non-standard machine stamps are accepted (mrcfile permissive mode).
     - A constant map is refused unless `allow_constant` (a predicted mask may be all zero).
-    Raises CurationError(MAP_MISSING / MAP_UNREADABLE / MAP_INVALID_VALUES).
+    Raises DataError(MAP_MISSING / MAP_UNREADABLE / MAP_INVALID_VALUES).
     """
     path = Path(path)
     plan = plan_map(path)
     try:
         data, header, voxel = _open_mrc(path, plan)
-    except CurationError:
+    except DataError:
         raise
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE, f"{path.name}: corrupt or truncated gzip ({exc})"
         ) from exc
     except (ValueError, OSError, IndexError, TypeError) as exc:
         if is_environment_fault(exc):
             raise
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE, f"{path.name}: not a readable MRC map ({exc})"
         ) from exc
 
     if data.ndim != 3 or min(data.shape) < 2:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE, f"{path.name}: expected a 3D volume, got shape {data.shape}"
         )
     axes = [int(header.mapc), int(header.mapr), int(header.maps)]  # spatial axis of col/row/sec
     if sorted(axes) != [1, 2, 3]:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE, f"{path.name}: invalid MAPC/MAPR/MAPS axis order {axes}"
         )
     # Array axes are (sec, row, col) = spatial axes (maps, mapr, mapc); reorder to (z, y, x).
@@ -355,7 +216,7 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
     data = np.ascontiguousarray(np.transpose(data, [file_axes.index(a) for a in (3, 2, 1)]))
 
     if not np.all(np.isfinite(voxel)) or np.any(voxel < _MIN_VOXEL) or np.any(voxel > _MAX_VOXEL):
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE,
             f"{path.name}: implausible voxel size {voxel.round(4).tolist()} Å",
         )
@@ -369,7 +230,7 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
             start[spatial - 1] = start_file[file_axis]
         origin = start * voxel
     if np.any(np.abs(origin) > _MAX_ORIGIN):
-        raise CurationError(
+        raise DataError(
             Reason.MAP_UNREADABLE,
             f"{path.name}: implausible origin ({', '.join(f'{v:.4g}' for v in origin)}) Å "
             f"(the header's ORIGIN or NSTART; at most {_MAX_ORIGIN:g} Å from 0)",
@@ -377,11 +238,11 @@ def read_map(path: str | Path, allow_constant: bool = False) -> DensityMap:
 
     n_bad = int(np.count_nonzero(~np.isfinite(data)))
     if n_bad:
-        raise CurationError(
+        raise DataError(
             Reason.MAP_INVALID_VALUES, f"{path.name}: {n_bad} voxels are NaN or infinite"
         )
     if not allow_constant and float(data.max()) == float(data.min()):
-        raise CurationError(
+        raise DataError(
             Reason.MAP_INVALID_VALUES, f"{path.name}: the map is constant ({float(data.max())})"
         )
     return DensityMap(data=data, origin=origin, voxel_size=voxel)

@@ -8,12 +8,14 @@ models under crossreferences/pdb_list/pdb_reference/pdb_id.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryosse.core.ids import normalize_emdb_id
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,14 @@ def _float(node: ET.Element | None) -> float | None:
 
 
 def parse_header(path: str | Path) -> EntryHeader:
-    """Read one header file; raise CurationError(HEADER_MISSING / HEADER_INVALID)."""
+    """Read one header file; raise DataError(HEADER_MISSING / HEADER_INVALID)."""
     path = Path(path)
     if not path.is_file():
-        raise CurationError(Reason.HEADER_MISSING, f"header file {path.name} not found")
+        raise DataError(Reason.HEADER_MISSING, f"header file {path.name} not found")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise CurationError(
+        raise DataError(
             Reason.HEADER_INVALID, f"header {path.name} is not valid XML: {exc}"
         ) from exc
     return parse_header_element(root, source=path.name)
@@ -69,9 +71,7 @@ def parse_header(path: str | Path) -> EntryHeader:
 
 def parse_header_element(root: ET.Element, source: str = "header") -> EntryHeader:
     if root.tag != "emd":
-        raise CurationError(
-            Reason.HEADER_INVALID, f"{source}: root element is <{root.tag}>, not <emd>"
-        )
+        raise DataError(Reason.HEADER_INVALID, f"{source}: root element is <{root.tag}>, not <emd>")
     emdb_id = normalize_emdb_id(root.get("emdb_id", ""))
 
     status = _text(root.find("admin/current_status/code")) or "REL"
@@ -135,3 +135,45 @@ def parse_header_element(root: ET.Element, source: str = "header") -> EntryHeade
         superseded_by=superseded,
         title=_text(root.find("admin/title")),
     )
+
+
+def header_for_map(map_path: str | Path) -> Path | None:
+    """An EMDB header XML beside the map (or in the archive layout's ../header/): the one of
+    the map's own EMDB number (emd_NNNN.map.gz → emd-NNNN-v30.xml or emd-NNNN.xml), else the
+    only emd-*.xml of the folder."""
+    folder = Path(map_path).resolve().parent
+    folders = [folder, folder.parent / "header"]
+    number = re.match(r"emd[_-](\d+)", Path(map_path).name, re.IGNORECASE)
+    if number:
+        for where in folders:
+            for name in (f"emd-{number[1]}-v30.xml", f"emd-{number[1]}.xml"):
+                if (where / name).is_file():
+                    return where / name
+        return None
+    found = sorted(folder.glob("emd-*.xml"))
+    return found[0] if len(found) == 1 else None
+
+
+def map_resolution(map_path: str | Path) -> dict[str, Any]:
+    """{value_A, source, contour_level} from the EMDB header beside the map (header_for_map);
+    None values, with the reason as the source, when there is none or it cannot be read."""
+    header = header_for_map(map_path)
+    if header is None:
+        return {
+            "value_A": None,
+            "source": "no --resolution, no EMDB header beside the map",
+            "contour_level": None,
+        }
+    try:
+        parsed = parse_header(header)
+    except DataError as exc:
+        return {
+            "value_A": None,
+            "source": f"unreadable EMDB header: {exc.message}",
+            "contour_level": None,
+        }
+    return {
+        "value_A": parsed.resolution,
+        "source": f"EMDB header {header.name}",
+        "contour_level": parsed.contour_level,
+    }

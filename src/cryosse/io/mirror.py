@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryosse.core.ids import emdb_number, normalize_emdb_id, normalize_pdb_id
-from cryosse.core.reasons import CurationError, Reason
+from cryosse.core.reasons import DataError, Reason
 
 # Preference order: mmCIF first (the only format for extended ids), PDB format as a fallback.
 _MODEL_SUFFIXES = (".cif.gz", ".cif", ".pdb.gz", ".pdb", ".ent.gz", ".ent")
@@ -62,4 +62,4 @@ class LocalMirror:
         for path in candidates:
             if path.is_file():
                 return path
-        raise CurationError(Reason.MODEL_MISSING, f"no model file for {pid} in the mirror")
+        raise DataError(Reason.MODEL_MISSING, f"no model file for {pid} in the mirror")

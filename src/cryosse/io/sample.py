@@ -7,6 +7,10 @@
 
 Both MRC files open in ChimeraX on top of the map and model (same frame).
 
+sample.json is the hand-off from curation to every later stage, so it has one typed form,
+`SampleMeta`: curation builds one, `to_json` writes it (the field order is the file's key order),
+and every reader gets attributes that mypy checks instead of string keys.
+
 `read_sample` checks the files against sample.json before anyone uses them (SampleError, one
 line naming the file): a truncated density, labels outside the three classes, or a density and
 labels of another shape than the sample's would otherwise surface as an IndexError without a
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +30,9 @@ import numpy as np
 
 from cryosse.core.atomic import atomic_directory
 from cryosse.core.classes import CLASS_NAMES
-from cryosse.core.reasons import CurationError, is_environment_fault
-from cryosse.io.density import plan_map, write_map
+from cryosse.core.reasons import DataError, is_environment_fault
+from cryosse.io.density import write_map
+from cryosse.io.map_plan import plan_map
 
 RESIDUE_COLUMNS = [
     "chain",
@@ -42,18 +47,124 @@ RESIDUE_COLUMNS = [
     "in_central_box",
 ]
 
+XYZ = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ClassCounts:
+    """Voxels or residues of each class in the central box."""
+
+    helix: int
+    sheet: int
+    background: int
+
+
+@dataclass(frozen=True)
+class SampleSource:
+    """The map and model files a sample was cut from, by name and sha256."""
+
+    map: str
+    map_sha256: str | None
+    model: str
+    model_sha256: str | None
+
+
+@dataclass(frozen=True)
+class SampleHelix:
+    """One scored helix of the central chain."""
+
+    first_residue: str  # residue id (number and insertion code) of its first residue
+    n_residues: int
+    f1: float  # the helix's voxel F1 in its cylinder (cryosse.curate.quality)
+
+
+@dataclass(frozen=True)
+class SampleQuality:
+    """The chain's quality scores at the contour, and the bin they give (1-3 kept)."""
+
+    helix_similarity: float | None
+    helices: tuple[SampleHelix, ...]
+    precision: float
+    recall: float
+    contour: float
+    contour_source: str
+    bin: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SampleQuality:
+        helices = tuple(SampleHelix(**helix) for helix in data["helices"])
+        return cls(**{**data, "helices": helices})
+
+
+@dataclass(frozen=True)
+class SampleMeta:
+    """sample.json. The field order is the file's key order (`to_json`)."""
+
+    sample_id: str
+    emdb_id: str
+    pdb_id: str
+    chain: str
+    resolution: float | None
+    origin: tuple[float, float, float]  # xyz Å of voxel [0, 0, 0]
+    voxel_size: float
+    shape_xyz: XYZ
+    central_start_xyz: XYZ  # xyz index of the first central voxel
+    central_stop_xyz: XYZ  # xyz index one past the last central voxel
+    padding: float
+    # the modelled residues of the central chain, for sequence clustering of the splits
+    sequence: str
+    box_fraction_outside_map: float
+    voxels_central: ClassCounts
+    residues_central: ClassCounts
+    source: SampleSource
+    quality: SampleQuality
+    cryosse_version: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SampleMeta:
+        """The metadata of a parsed sample.json (KeyError or TypeError if it is not one)."""
+        return cls(
+            **{
+                **data,
+                "origin": tuple(data["origin"]),
+                "shape_xyz": tuple(data["shape_xyz"]),
+                "central_start_xyz": tuple(data["central_start_xyz"]),
+                "central_stop_xyz": tuple(data["central_stop_xyz"]),
+                "voxels_central": ClassCounts(**data["voxels_central"]),
+                "residues_central": ClassCounts(**data["residues_central"]),
+                "source": SampleSource(**data["source"]),
+                "quality": SampleQuality.from_json(data["quality"]),
+            }
+        )
+
+    @classmethod
+    def read(cls, sample_dir: str | Path) -> SampleMeta:
+        """The sample.json of a sample folder, without its maps (see read_sample for checks)."""
+        return cls.from_json(json.loads((Path(sample_dir) / "sample.json").read_text()))
+
+    def to_json(self) -> str:
+        """The text of sample.json."""
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    def central_mask(self, shape_zyx: tuple[int, ...]) -> np.ndarray:
+        """Boolean [z, y, x] mask of the central (unpadded) box on a grid of `shape_zyx`."""
+        mask = np.zeros(shape_zyx, dtype=bool)
+        (x0, y0, z0), (x1, y1, z1) = self.central_start_xyz, self.central_stop_xyz
+        mask[z0:z1, y0:y1, x0:x1] = True
+        return mask
+
 
 @dataclass
 class Sample:
-    meta: dict[str, Any]
+    meta: SampleMeta
     density: np.ndarray  # float32 [z, y, x]
     labels: np.ndarray  # uint8 [z, y, x]
     residues: list[dict[str, Any]]
 
 
 def write_sample(directory: str | Path, sample: Sample) -> None:
-    origin = np.array(sample.meta["origin"], dtype=np.float64)
-    voxel = float(sample.meta["voxel_size"])
+    origin = np.array(sample.meta.origin, dtype=np.float64)
+    voxel = float(sample.meta.voxel_size)
     with atomic_directory(directory) as tmp:
         write_map(tmp / "density.mrc", sample.density.astype(np.float32), origin, voxel)
         write_map(tmp / "labels.mrc", sample.labels.astype(np.int8), origin, voxel)
@@ -63,7 +174,7 @@ def write_sample(directory: str | Path, sample: Sample) -> None:
             )
             writer.writeheader()
             writer.writerows(sample.residues)
-        (tmp / "sample.json").write_text(json.dumps(sample.meta, indent=2) + "\n")
+        (tmp / "sample.json").write_text(sample.meta.to_json())
 
 
 class SampleError(ValueError):
@@ -73,8 +184,12 @@ class SampleError(ValueError):
 def read_sample(directory: str | Path) -> Sample:
     """A sample, checked against its sample.json (SampleError otherwise)."""
     directory = Path(directory)
-    meta = _read_meta(directory)
-    shape_zyx = _expected_shape(directory, meta)
+    raw = _read_meta(directory)
+    shape_zyx = _expected_shape(directory, raw)
+    try:
+        meta = SampleMeta.from_json(raw)
+    except (KeyError, TypeError) as exc:
+        raise _error(directory / "sample.json", f"not a sample's metadata ({exc})") from None
     density = _read_grid(directory / "density.mrc", shape_zyx).astype(np.float32, copy=False)
     n_bad = int(np.count_nonzero(~np.isfinite(density)))
     if n_bad:
@@ -141,7 +256,7 @@ def _read_grid(path: Path, shape_zyx: tuple[int, int, int]) -> np.ndarray:
         raise _error(path, "missing")
     try:
         plan_map(path)
-    except CurationError as exc:
+    except DataError as exc:
         raise _error(path, exc.message.removeprefix(f"{path.name}: ")) from None
     try:
         with mrcfile.open(path, permissive=True) as mrc:

@@ -15,7 +15,7 @@ from pathlib import Path
 import gemmi
 import numpy as np
 
-from cryosse.core.reasons import CurationError, Reason, is_environment_fault
+from cryosse.core.reasons import DataError, Reason, is_environment_fault
 
 
 @dataclass(frozen=True)
@@ -37,18 +37,18 @@ class Residue:
 
 
 def read_model(path: str | Path) -> gemmi.Structure:
-    """Read a model file; raise CurationError(MODEL_MISSING / MODEL_UNREADABLE)."""
+    """Read a model file; raise DataError(MODEL_MISSING / MODEL_UNREADABLE)."""
     path = Path(path)
     if not path.is_file():
-        raise CurationError(Reason.MODEL_MISSING, f"model file {path.name} not found")
+        raise DataError(Reason.MODEL_MISSING, f"model file {path.name} not found")
     try:
         structure = gemmi.read_structure(str(path), merge_chain_parts=True)
     except (RuntimeError, ValueError, OSError, EOFError) as exc:
         if is_environment_fault(exc):
             raise  # the machine failed, not the file: the job fails and a re-run retries
-        raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: {exc}") from exc
+        raise DataError(Reason.MODEL_UNREADABLE, f"{path.name}: {exc}") from exc
     if len(structure) == 0 or structure[0].count_atom_sites() == 0:
-        raise CurationError(Reason.MODEL_UNREADABLE, f"{path.name}: no atom could be read")
+        raise DataError(Reason.MODEL_UNREADABLE, f"{path.name}: no atom could be read")
     while len(structure) > 1:
         del structure[1]
     _check_coordinates(structure, path)
@@ -72,7 +72,7 @@ def _check_coordinates(structure: gemmi.Structure, path: Path) -> None:
                         first or f"{atom.name} of {res.name} {res.seqid.num} in chain {chain.name}"
                     )
     if bad:
-        raise CurationError(
+        raise DataError(
             Reason.MODEL_UNREADABLE,
             f"{path.name}: {bad} atom(s) with NaN or infinite coordinates (first: {first})",
         )
@@ -98,7 +98,7 @@ def protein_residues(structure: gemmi.Structure) -> list[Residue]:
                 continue
             if res.seqid.num is None:
                 # a blank PDB resSeq: the residue could not be matched to DSSP or named
-                raise CurationError(
+                raise DataError(
                     Reason.MODEL_UNREADABLE,
                     f"residue {res.name} of chain {chain.name} has no residue number",
                 )

@@ -13,17 +13,32 @@ equal-width bins of the top-class probability) before and after.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from cryosse.io.run_layout import sample_dirs, split_roles
+from cryosse.io.sample import SampleMeta
+from cryosse.learn.augment import Box, coarsen_box, load_box
+from cryosse.learn.checkpoint import grid_factor
 from cryosse.learn.device import Device
-from cryosse.learn.inputs import Box
-from cryosse.learn.training import predict_box
+from cryosse.learn.predict import predict_box
 from cryosse.learn.unet import UNet3D
 
 MAX_VOXELS = 2_000_000  # voxels kept for the fit (an even stride through all central voxels)
+
+
+def validation_boxes(run_dir: Path, metadata: dict[str, Any]) -> list[Box]:
+    """The validation boxes of a workflow run, on the grid of the checkpoint whose `metadata`
+    is given (coarsened when it was trained on a coarser grid than the samples')."""
+    manifest, roles = run_dir / "manifest.tsv", split_roles(run_dir / "splits/main.tsv")
+    dirs = sample_dirs(manifest, roles, "validation")
+    if not dirs:
+        return []
+    factor = grid_factor(metadata, float(SampleMeta.read(dirs[0]).voxel_size))
+    return [coarsen_box(load_box(d), factor) for d in dirs]
 
 
 def validation_logits(

@@ -6,13 +6,14 @@ only tensors and plain Python values, so it loads with `torch.load(weights_only=
     format, format_version   what this file is, and the layout version of this dict
     architecture             "deepssetracer" (cryosse.learn.unet.build_model)
     model_config             the `model` config section the network is built from
+                             (cryosse.core.config.ModelSettings as a dict)
     model                    the state dict (weights + BatchNorm statistics)
-    normalization            {"name", "version"} of cryosse.learn.inputs.normalize_density
+    normalization            {"name", "version"} of cryosse.learn.network_input.normalize_density
     voxel_size               Å per voxel of the network's grid (1.0 for the paper's network; an
                              integer multiple of the samples' grid, e.g. 2.0, for a coarser one)
     grid                     the dataset↔model contract, read from the training samples: the
                              samples' voxel size and central-box margin, the factor between the
-                             two grids (cryosse.learn.inputs.coarsen_box)
+                             two grids (cryosse.learn.augment.coarsen_box)
     classes                  ["background", "helix", "sheet"] — the output channel order
     input                    shape conventions: sides a multiple of 2**depth (padded at the high
                              end with the normalised value of zero density), training crop side,
@@ -40,6 +41,7 @@ import importlib.resources
 import io
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,8 +51,10 @@ import torch
 from cryosse import __version__
 from cryosse.core.atomic import atomic_path
 from cryosse.core.classes import CLASS_NAMES
+from cryosse.core.config import ModelSettings, settings_from
 from cryosse.core.hashing import sha256_bytes
-from cryosse.learn.inputs import NORMALIZATION, NORMALIZATION_VERSION
+from cryosse.io.sample import SampleMeta
+from cryosse.learn.network_input import NORMALIZATION, NORMALIZATION_VERSION
 from cryosse.learn.unet import UNet3D, build_model
 
 FORMAT = "cryosse.checkpoint"  # the file format's name, older than the module's path
@@ -75,19 +79,19 @@ class NetworkGrid:
 PAPER_GRID = NetworkGrid(1.0, 1.0, 1, 17)
 
 
-def network_grid(model_config: dict[str, Any], sample_dirs: list[Path]) -> NetworkGrid:
+def network_grid(model: ModelSettings, sample_dirs: list[Path]) -> NetworkGrid:
     """The grid of `model.voxel_size` (None: the samples' own) over these samples, which must
     share one voxel size and padding; ValueError when the spacing is not a whole multiple."""
-    metas = [json.loads((Path(d) / "sample.json").read_text()) for d in sample_dirs]
-    voxels = {float(m["voxel_size"]) for m in metas}
-    paddings = {float(m.get("padding", 17.0)) for m in metas}
+    metas = [SampleMeta.read(d) for d in sample_dirs]
+    voxels = {float(m.voxel_size) for m in metas}
+    paddings = {float(m.padding) for m in metas}
     if len(voxels) != 1 or len(paddings) != 1:
         raise ValueError(
             f"samples with different voxel sizes {sorted(voxels)} or paddings "
             f"{sorted(paddings)}: one network grid cannot serve them"
         )
     (sample_voxel,), (padding,) = voxels, paddings
-    spacing = model_config.get("voxel_size") or sample_voxel
+    spacing = model.voxel_size or sample_voxel
     factor = round(spacing / sample_voxel)
     if factor < 1 or abs(factor * sample_voxel - spacing) > 1e-6:
         raise ValueError(
@@ -123,22 +127,22 @@ class Checkpoint:
 
 def make_checkpoint(
     weights: dict[str, torch.Tensor],
-    model_config: dict[str, Any],
+    model: ModelSettings,
     training: dict[str, Any],
     grid: NetworkGrid | None = None,
 ) -> dict[str, Any]:
-    """The checkpoint dict for `weights` of the network built from `model_config`.
+    """The checkpoint dict for `weights` of the network built from `model`.
 
     `training` must hold at least "epoch" and "metric"; "run" is copied to the top level.
     `grid`: the network's grid (default: the paper's, 1 Å samples with a 17-voxel margin).
     """
     grid = grid or PAPER_GRID
-    depth = int(model_config.get("depth", 2))
+    model_config = _recorded(model)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "architecture": model_config.get("architecture", "deepssetracer"),
-        "model_config": dict(model_config),
+        "architecture": model_config["architecture"],
+        "model_config": model_config,
         "model": weights,
         "normalization": {"name": NORMALIZATION, "version": NORMALIZATION_VERSION},
         "voxel_size": grid.voxel_size,
@@ -146,7 +150,7 @@ def make_checkpoint(
         "classes": list(CLASSES),
         "input": {
             "axis_order": "zyx",
-            "side_multiple": 2**depth,
+            "side_multiple": 2**model.depth,
             "padding": "high end of each axis, normalised value of zero density",
             "crop_size": training.get("settings", {}).get("crop_size"),
             "central_margin": grid.central_margin,
@@ -157,6 +161,16 @@ def make_checkpoint(
         "run": training.get("run"),
         "versions": {"cryosse": __version__, "torch": str(torch.__version__)},
     }
+
+
+def _recorded(model: ModelSettings) -> dict[str, Any]:
+    """The `model` section as a checkpoint records it: the config's plain JSON values, in key
+    order. Through JSON, so that its keys are new strings, as they were when the rules' own dict
+    was recorded: pickle writes a string object it has already written as a reference, and
+    field names are the interned strings of the checkpoint's own keys, which would change the
+    bytes of every checkpoint."""
+    recorded: dict[str, Any] = json.loads(json.dumps(asdict(model)))
+    return recorded
 
 
 def training_data_summary(train_dirs: list[Path], val_dirs: list[Path]) -> dict[str, Any]:
@@ -225,6 +239,15 @@ def check_metadata(state: Any, name: str) -> None:
         raise CheckpointError(f"{name}: checkpoint without weights or model config")
 
 
+def model_settings(model_config: Mapping[str, Any]) -> ModelSettings:
+    """The network settings a checkpoint's model_config records: keys absent from an older file
+    take their defaults, keys this cryosse does not know are ignored, numbers are converted as
+    the network needs them (TypeError / ValueError when they cannot be)."""
+    return settings_from(
+        ModelSettings, model_config, ignore=model_config, base=int, depth=int, dropout=float
+    )
+
+
 def _encoder_count(weights: dict[str, Any]) -> int:
     levels = {key.split(".")[1] for key in weights if key.startswith("encoders.")}
     return len(levels)
@@ -238,9 +261,10 @@ def check_weights_fit_config(state: dict[str, Any], name: str) -> None:
     if bad:
         raise CheckpointError(f"{name}: weights {bad[:3]} are not tensors")
     try:
-        depth, base = int(config.get("depth", 2)), int(config.get("base", 64))
+        model = model_settings(config)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{name}: invalid model config ({exc})") from exc
+    depth, base = model.depth, model.base
     if base < 2 or base % 2 or depth < 1:
         raise CheckpointError(
             f"{name}: invalid model config (base {base}, depth {depth}: base "
@@ -257,7 +281,7 @@ def check_weights_fit_config(state: dict[str, Any], name: str) -> None:
     # Every shape, from a network on the meta device (no memory is allocated).
     try:
         with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in build_model(config).state_dict().items()}
+            expected = {k: tuple(v.shape) for k, v in build_model(model).state_dict().items()}
     except (ValueError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{name}: invalid model config ({exc})") from exc
     given = {k: tuple(v.shape) for k, v in weights.items()}
@@ -287,7 +311,7 @@ def check_finite_weights(state: dict[str, Any], name: str) -> None:
 def _build(state: dict[str, Any], name: str) -> UNet3D:
     check_weights_fit_config(state, name)
     try:
-        model = build_model(state["model_config"])
+        model = build_model(model_settings(state["model_config"]))
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{name}: invalid model config ({exc})") from exc
     try:

@@ -1,20 +1,33 @@
-"""Inference options that cost CPU but train nothing (issue 23, item 4): the mean over seeds.
+"""Inference options that cost CPU but train nothing (issue 23, item 4): the mean over seeds
+and the mean over mirror images.
 
 `SeedEnsemble` wraps networks of one configuration (the same loss and setting trained with
 different seeds) as one network whose output is the log of their mean class probabilities, so
 that every prediction path that takes a softmax of the network's output (predict_box, segment's
-tiles, calibration) gets the ensemble's mean probabilities unchanged. Test-time flips, the
-other such option, are an argument of `cryosse.learn.training.predict_box`.
+tiles, calibration) gets the ensemble's mean probabilities unchanged.
+
+Test-time flips average a network over the 8 mirror images of its input (`FLIPS`), each output
+flipped back: an argument of `cryosse.learn.predict.predict_box` for whole boxes, and
+`MirrorMean` around the network that `cryosse segment --flips` runs tile by tile, so that both
+compute the same mean.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from cryosse.learn.unet import UNet3D
+
+# the 8 mirror images of a box: every subset of its three spatial axes flipped (dims 2-4 of a
+# [batch, channel, z, y, x] tensor)
+FLIPS: tuple[tuple[int, ...], ...] = tuple(
+    tuple(axis for axis, flip in zip((2, 3, 4), flips, strict=True) if flip)
+    for flips in itertools.product((False, True), repeat=3)
+)
 
 
 class SeedEnsemble(nn.Module):
@@ -44,3 +57,22 @@ class SeedEnsemble(nn.Module):
         mean = sum(torch.softmax(m(x).float(), dim=1) for m in self.members) / len(self.members)
         assert isinstance(mean, torch.Tensor)
         return torch.log(mean.clamp_min(1e-12))
+
+
+class MirrorMean(nn.Module):
+    """The mean of a network's output over the 8 mirror images of its input, each output flipped
+    back. For a network whose output is probabilities (cryosse.learn.slab_forward.SlabForward):
+    8 forward passes one after the other, so the working set is one pass's plus the sum."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total: torch.Tensor | None = None
+        for axes in FLIPS:
+            out = self.network(torch.flip(x, axes) if axes else x).float()
+            out = torch.flip(out, axes) if axes else out
+            total = out if total is None else total + out
+        assert total is not None
+        return total / len(FLIPS)

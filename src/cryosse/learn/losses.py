@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from cryosse.core.classes import N_CLASSES
-from cryosse.core.grid import LOSSES  # the names live with the grid (no torch there)
+from cryosse.core.run_grid import LOSSES  # the names live with the grid (no torch there)
 
 FOREGROUND = (1, 2)  # helix, sheet
 DICE_EPSILON = 1.0

@@ -11,16 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryosse.core.grid import run_spec, seed_run_id
-from cryosse.core.tsv import read_tsv
+from cryosse.core.run_grid import run_spec, seed_run_id
+from cryosse.io.run_layout import fold_roles, read_best_runs, sample_dirs, split_roles
 from cryosse.learn.device import require_gpu
-from cryosse.learn.training import TrainSettings, select_best_runs, train_run, write_selection
-from cryosse.splits.stage import cv_sample_dirs, split_sample_dirs
-
-
-def read_best_runs(path: str | Path) -> dict[str, dict[str, Any]]:
-    """training/best_runs.tsv by loss."""
-    return {row["loss"]: row for row in read_tsv(path)}
+from cryosse.learn.selection import select_best_runs, write_selection
+from cryosse.learn.settings import TrainSettings
+from cryosse.learn.training import train_run
 
 
 def chosen_run_id(best_runs: str | Path, loss: str, seed: int, training: dict[str, Any]) -> str:
@@ -34,6 +30,7 @@ def check_job_device(training: dict[str, Any]) -> None:
 
 
 def run_training(
+    *,
     run_id: str,
     manifest: str | Path,
     main_tsv: str | Path,
@@ -42,22 +39,14 @@ def run_training(
     out_dir: str | Path,
     progress: bool = False,
 ) -> dict[str, Any]:
-
+    """One run of the grid on the main split's training and validation samples."""
     check_job_device(training)
-    spec = run_spec(run_id, training)
-    return train_run(
-        spec,
-        TrainSettings.from_config(training),
-        model,
-        split_sample_dirs(manifest, main_tsv, "train"),
-        split_sample_dirs(manifest, main_tsv, "validation"),
-        out_dir,
-        progress=progress,
-    )
+    roles = split_roles(main_tsv)
+    return _train(run_id, training, model, manifest, roles, out_dir, progress)
 
 
-def run_selection(summary_files: list[str | Path], tsv_out: str | Path) -> list[dict[str, Any]]:
-
+def run_selection(*, summary_files: list[str | Path], tsv_out: str | Path) -> list[dict[str, Any]]:
+    """The best run of each loss's grid (training/best_runs.tsv)."""
     summaries = [json.loads(Path(f).read_text()) for f in summary_files]
     rows = select_best_runs(summaries)
     write_selection(rows, tsv_out)
@@ -65,6 +54,7 @@ def run_selection(summary_files: list[str | Path], tsv_out: str | Path) -> list[
 
 
 def run_cv_training(
+    *,
     fold: int,
     run_id: str,
     manifest: str | Path,
@@ -75,14 +65,26 @@ def run_cv_training(
 ) -> dict[str, Any]:
     """Retrain `run_id` (the setting chosen for its loss on the main split) on one CV fold's
     training set."""
-
     check_job_device(training)
-    spec = run_spec(run_id, training)
+    return _train(run_id, training, model, manifest, fold_roles(cv_tsv, fold), out_dir)
+
+
+def _train(
+    run_id: str,
+    training: dict[str, Any],
+    model: dict[str, Any],
+    manifest: str | Path,
+    roles: dict[str, str],
+    out_dir: str | Path,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train `run_id` on the samples whose role is train, selecting on those of validation."""
     return train_run(
-        spec,
+        run_spec(run_id, training),
         TrainSettings.from_config(training),
         model,
-        cv_sample_dirs(manifest, cv_tsv, fold, "train"),
-        cv_sample_dirs(manifest, cv_tsv, fold, "validation"),
+        sample_dirs(manifest, roles, "train"),
+        sample_dirs(manifest, roles, "validation"),
         out_dir,
+        progress=progress,
     )

@@ -20,10 +20,10 @@ N(0, 0.1) as in the original code.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
+
+from cryosse.core.config import ModelSettings
 
 
 def _double_conv(in_ch: int, mid_ch: int, out_ch: int) -> nn.Sequential:
@@ -42,9 +42,9 @@ class UNet3D(nn.Module):
         self,
         in_channels: int = 1,
         n_classes: int = 3,
-        base: int = 64,
-        depth: int = 2,
-        dropout: float = 0.5,
+        base: int = ModelSettings.base,  # the defaults of the config's `model` section
+        depth: int = ModelSettings.depth,
+        dropout: float = ModelSettings.dropout,
     ) -> None:
         super().__init__()
         if base < 2 or base % 2 or depth < 1:
@@ -106,16 +106,11 @@ def receptive_field(depth: int) -> int:
     return 1 + sum(4 * 2**k for k in range(depth + 1)) + sum(5 * 2**k for k in range(depth))
 
 
-def build_model(config: dict[str, Any]) -> UNet3D:
+def build_model(model: ModelSettings) -> UNet3D:
     """The network named by the `model` config section (architecture "deepssetracer")."""
-    architecture = config.get("architecture", "deepssetracer")
-    if architecture != "deepssetracer":
-        raise ValueError(f"unknown architecture {architecture!r}")
-    return UNet3D(
-        base=int(config.get("base", 64)),
-        depth=int(config.get("depth", 2)),
-        dropout=float(config.get("dropout", 0.5)),
-    )
+    if model.architecture != "deepssetracer":
+        raise ValueError(f"unknown architecture {model.architecture!r}")
+    return UNet3D(base=model.base, depth=model.depth, dropout=model.dropout)
 
 
 def count_parameters(model: nn.Module) -> int:

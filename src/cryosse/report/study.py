@@ -5,7 +5,7 @@ not yet run) is said in `coverage` and in every figure's basis, never filled in.
     <record>/tables/  coverage, runs (every recorded run, chosen or not), table1 (mean ± sd
                       over seeds, map-level 95 % interval, voxel and residue F1, the
                       published figure beside), table2 (per test case), seeds, claims,
-                      ranks, by_resolution, by_quality, per_case, figures (the maps and
+                      ranks, by_resolution, by_quality, by_kind, per_case, figures (the maps and
                       seeds behind each figure), record.json
     <record>/figures/ f1_per_loss, paired_maps, learning_curves, f1_by_resolution (PNG);
                       montage_<case> from the study's checkpoints (`prediction_montages`)
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cryosse.core.atomic import write_text_atomic
-from cryosse.core.grid import LOSSES, seeds, selection_grid
+from cryosse.core.run_grid import LOSSES, seeds, selection_grid
 from cryosse.core.tsv import tsv_text
 from cryosse.evaluate.evaluation import CaseResult, load_model
 from cryosse.evaluate.record import (
@@ -32,8 +32,8 @@ from cryosse.evaluate.record import (
     recorded_summaries,
     run_folder,
 )
-from cryosse.evaluate.stage import write_study_tables
-from cryosse.evaluate.study import (
+from cryosse.evaluate.study_files import write_study_tables
+from cryosse.evaluate.study_tables import (
     PUBLISHED_SOURCE,
     per_map_pairs,
     study_table1,
@@ -224,18 +224,19 @@ def prediction_montages(
     with the study's checkpoints (<results>/training/<run_id>/best.pt), which the record does
     not keep. Returns the figures and the losses left out for want of a checkpoint."""
     from cryosse.core.tsv import read_tsv
+    from cryosse.io.run_layout import checkpoint_of
     from cryosse.io.sample import read_sample
+    from cryosse.learn.augment import load_box
     from cryosse.learn.checkpoint import grid_factor
     from cryosse.learn.device import choose_device
-    from cryosse.learn.inputs import load_box
-    from cryosse.learn.training import predict_sample
+    from cryosse.learn.predict import predict_sample
 
     record, results = Path(record), Path(results)
     chosen = chosen_runs(training, record)
     checkpoints = {
-        loss: results / "training" / run_id / "best.pt"
+        loss: checkpoint_of(results, run_id)
         for loss, run_id in chosen.items()
-        if (results / "training" / run_id / "best.pt").is_file()
+        if checkpoint_of(results, run_id).is_file()
     }
     missing = [x for x in LOSSES if x in selection_losses(training) and x not in checkpoints]
     if not checkpoints:
@@ -247,7 +248,7 @@ def prediction_montages(
     for sample_id in pick_cases(recorded_cases(training, record), count):
         sample_dir = paths[sample_id]
         box = load_box(sample_dir)
-        voxel = float(read_sample(sample_dir).meta["voxel_size"])
+        voxel = float(read_sample(sample_dir).meta.voxel_size)
         predictions = {}
         for loss in [x for x in LOSSES if x in models]:
             model, metadata = models[loss]

@@ -75,7 +75,7 @@ def map_display_level(data: np.ndarray, recommended: float | None = None) -> flo
 def _quoted(path: str) -> str:
     """A path as one ChimeraX argument. A control character cannot be quoted (a newline would
     end the command and start another: issue 26), so such a name is refused;
-    cryosse.segment.predict.check_names refuses it before any work."""
+    cryosse.segment.naming.check_names refuses it before any work."""
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
         raise ValueError(f"{path!r}: a control character cannot be written into a .cxc")
     return '"' + path.replace("\\", "/").replace('"', '\\"') + '"'

@@ -29,13 +29,13 @@ from typing import Any
 from cryosse import __version__
 from cryosse.core.atomic import write_text_atomic
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.grid import seed_of
+from cryosse.core.ids import entry_origin
 from cryosse.core.metrics import weighted_average
-from cryosse.core.tsv import read_tsv
+from cryosse.core.run_grid import seed_of
 from cryosse.evaluate.evaluation import CaseResult, read_cases
+from cryosse.io.run_layout import checkpoint_of, read_best_runs, sample_dirs, split_roles
 from cryosse.learn.checkpoint import load_checkpoint
 from cryosse.learn.unet import count_parameters
-from cryosse.synthetic.simulate import entry_origin
 
 MAX_BYTES = 20 * 1024 * 1024
 KINDS = ("voxel", "residue")
@@ -86,14 +86,14 @@ def model_card(run_dir: Path, loss: str, run_id: str | None = None) -> tuple[Pat
     of `run_id` (a run of the loss study, benchmarks/loss_study.py: its test cases in
     training/<run_id>/test_cases.tsv)."""
     if run_id is None:
-        chosen = {row["loss"]: row for row in read_tsv(run_dir / "training/best_runs.tsv")}
+        chosen = read_best_runs(run_dir / "training/best_runs.tsv")
         if loss not in chosen:
             raise ShipError(f"{run_dir}/training/best_runs.tsv has no run for loss {loss}")
         run_id = chosen[loss]["run_id"]
         cases_tsv = run_dir / "evaluation" / loss / f"seed_{seed_of(run_id)}" / "cases.tsv"
     else:
         cases_tsv = run_dir / "training" / run_id / "test_cases.tsv"
-    best = run_dir / "training" / run_id / "best.pt"
+    best = checkpoint_of(run_dir, run_id)
     checkpoint = load_checkpoint(best)  # refuses anything segment could not load
     trained_with = checkpoint.metadata["run"]["loss"]
     if trained_with != loss:
@@ -102,7 +102,7 @@ def model_card(run_dir: Path, loss: str, run_id: str | None = None) -> tuple[Pat
         raise ShipError(f"{best} is {best.stat().st_size} bytes, over {MAX_BYTES}")
     if not cases_tsv.is_file():
         raise ShipError(f"{cases_tsv} is missing: evaluate the run before shipping it")
-    summary = json.loads((run_dir / "training" / run_id / "summary.json").read_text())
+    summary = json.loads((best.parent / "summary.json").read_text())
     training = checkpoint.metadata["training"]
     data = training  # the training data summary is part of the training metadata
     card = {
@@ -144,20 +144,15 @@ def calibrated_checkpoint(run_dir: Path, best: Path) -> dict[str, Any]:
     and folded into the head, and what was fitted recorded under "calibration"."""
     import torch
 
-    from cryosse.learn.calibration import calibrate
-    from cryosse.learn.checkpoint import grid_factor, training_data_summary
+    from cryosse.learn.calibration import calibrate, validation_boxes
+    from cryosse.learn.checkpoint import training_data_summary
     from cryosse.learn.device import choose_device
-    from cryosse.learn.inputs import coarsen_box, load_box
-    from cryosse.splits.stage import split_sample_dirs
 
     state = torch.load(best, map_location="cpu", weights_only=True)
     loaded = load_checkpoint(best)
-    dirs = split_sample_dirs(run_dir / "manifest.tsv", run_dir / "splits/main.tsv", "validation")
-    if not dirs:
+    boxes = validation_boxes(run_dir, loaded.metadata)
+    if not boxes:
         raise ShipError(f"{run_dir} has no validation case to calibrate the model on")
-    sample_voxel = float(json.loads((dirs[0] / "sample.json").read_text())["voxel_size"])
-    factor = grid_factor(loaded.metadata, sample_voxel)
-    boxes = [coarsen_box(load_box(d), factor) for d in dirs]
     calibration = calibrate(loaded.model, boxes, choose_device("cpu", cpu_bf16=False))
     state["model"] = {k: v.detach().clone() for k, v in loaded.model.state_dict().items()}
     state["calibration"] = calibration
@@ -165,8 +160,10 @@ def calibrated_checkpoint(run_dir: Path, best: Path) -> dict[str, Any]:
     if "train_resolution_A" not in training:
         # a checkpoint written before checkpoints recorded it: recomputed from the run's own
         # samples, only when they are exactly the ones it was trained on (same sha256)
-        train = split_sample_dirs(run_dir / "manifest.tsv", run_dir / "splits/main.tsv", "train")
-        summary = training_data_summary(train, dirs)
+        manifest, roles = run_dir / "manifest.tsv", split_roles(run_dir / "splits/main.tsv")
+        summary = training_data_summary(
+            sample_dirs(manifest, roles, "train"), sample_dirs(manifest, roles, "validation")
+        )
         if summary["samples_sha256"] == training.get("samples_sha256"):
             training["train_resolution_A"] = summary["train_resolution_A"]
     return state

@@ -10,7 +10,7 @@ too): `pymol out/<map>.pml`, or `@out/<map>.pml` in a PyMOL session started in t
 PyMOL resolves a script's relative paths against its working folder, not the script's: start
 PyMOL in the output folder (`cd out && pymol <map>.pml`). The paths are relative to that
 folder, so the folder can be moved together with the map. Names come from files cryosse
-wrote or the user gave; control characters are refused (cryosse.segment.predict.check_names),
+wrote or the user gave; control characters are refused (cryosse.segment.naming.check_names),
 so no line can be split.
 """
 

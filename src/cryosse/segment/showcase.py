@@ -20,11 +20,12 @@ from typing import Any
 
 from cryosse.acquire.locate import LocatedEntry
 from cryosse.core.atomic import write_text_atomic
-from cryosse.core.grid import BASELINES
+from cryosse.core.run_grid import BASELINES
 from cryosse.core.tsv import read_tsv, write_tsv
 from cryosse.curate.settings import CurationSettings
 from cryosse.evaluate.external import evaluate_external
 from cryosse.io.sample import read_sample
+from cryosse.segment.execution import SegmentOptions
 from cryosse.segment.figure import draw_figure
 from cryosse.segment.predict import segment_map
 
@@ -68,17 +69,16 @@ def showcase(
         return facts
     meta = read_sample(sample_dir).meta
     located = LocatedEntry.from_dict(
-        json.loads((Path(acquired) / f"{meta['emdb_id']}.json").read_text())
+        json.loads((Path(acquired) / f"{meta.emdb_id}.json").read_text())
     )
-    model = next(m for m in located.models if m.pdb_id == meta["pdb_id"])
+    model = next(m for m in located.models if m.pdb_id == meta.pdb_id)
     assert located.map_path and model.path  # a sample exists only for a located pair
     seconds: dict[str, float] = {}
     folder = out / "segmentation"
     shutil.rmtree(folder, ignore_errors=True)  # a rerun starts clean
     tick = time.perf_counter()
-    result = segment_map(
-        located.map_path, folder, structure=model.path, device="cpu", threads=threads
-    )
+    options = SegmentOptions(device="cpu", threads=threads)
+    result = segment_map(located.map_path, folder, options=options, structure=model.path)
     seconds["segment"] = time.perf_counter() - tick
     tick = time.perf_counter()
     draw_figure(folder, out / "figure.png", model.path)
@@ -92,8 +92,8 @@ def showcase(
         located.map_path,
         model.path,
         CurationSettings.from_config(config),
-        emdb_id=meta["emdb_id"],
-        pdb_id=meta["pdb_id"],
+        emdb_id=meta.emdb_id,
+        pdb_id=meta.pdb_id,
         baselines=BASELINES,
     )
     seconds["score"] = time.perf_counter() - tick
@@ -109,9 +109,9 @@ def showcase(
     write_tsv(out / "scores.tsv", SCORE_COLUMNS, cells)
     facts = {
         "map": Path(located.map_path).name,
-        "emdb_id": meta["emdb_id"],
+        "emdb_id": meta.emdb_id,
         "structure": Path(model.path).name,
-        "resolution": meta.get("resolution"),
+        "resolution": meta.resolution,
         "checkpoint": {
             k: v for k, v in result.summary.get("model", {}).items() if k in CHECKPOINT_FACTS
         },

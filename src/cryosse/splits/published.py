@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryosse.core.classes import SCORED_CLASSES
-from cryosse.core.grid import LOSSES
 from cryosse.core.ids import emdb_number, normalize_emdb_id, normalize_pdb_id, sample_id
-from cryosse.core.reasons import CurationError
+from cryosse.core.reasons import DataError
+from cryosse.core.run_grid import LOSSES
 
 REQUIRED_COLUMNS = ("emdb_id", "pdb_id", "chain")
 LEVELS = ("voxel", "residue")
@@ -96,7 +96,7 @@ def read_test_chains(path: str | Path) -> list[PublishedCase]:
                 },
             )
             sid = case.sample_id
-        except (CurationError, ValueError) as exc:
+        except (DataError, ValueError) as exc:
             raise ValueError(f"{where}: {exc}") from exc
         if sid in seen:
             raise ValueError(f"{where}: {sid} is listed twice")

@@ -1,5 +1,5 @@
-"""Splits, as the workflow runs them: clusters, the ledger and folds, the report, and the
-sample folders of a split or a fold for training and evaluation.
+"""Splits, as the workflow runs them: clusters, the ledger and folds, and the report (the
+sample folders of a split or a fold are read through cryosse.io.run_layout).
 
 Rules `cluster_sequences`, `assign_splits` and `split_report` call `run_clustering`,
 `run_splits` and `run_split_report`.
@@ -7,7 +7,6 @@ Rules `cluster_sequences`, `assign_splits` and `split_report` call `run_clusteri
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ from cryosse.core.atomic import atomic_path, write_text_atomic
 from cryosse.core.reasons import Reason
 from cryosse.core.tsv import read_tsv
 from cryosse.io.curation_log import read_log
+from cryosse.io.run_layout import FOLD_PREFIX
+from cryosse.io.sample import SampleMeta
 from cryosse.splits.clusters import cluster_sequences, read_fasta, similar_pairs, write_fasta
 from cryosse.splits.ledger import (
     Case,
@@ -28,6 +29,7 @@ from cryosse.splits.report import CaseFacts, build_report, test_chain_status, wr
 
 
 def run_clustering(
+    *,
     manifest: str | Path,
     fasta_out: str | Path,
     clusters_out: str | Path,
@@ -38,8 +40,7 @@ def run_clustering(
     pairs an all-against-all search aligns at >= 35 % identity."""
     root = Path(manifest).parent
     sequences = {
-        row["sample_id"]: json.loads((root / row["path"] / "sample.json").read_text())["sequence"]
-        for row in read_tsv(manifest)
+        row["sample_id"]: SampleMeta.read(root / row["path"]).sequence for row in read_tsv(manifest)
     }
     members = cluster_sequences(sequences, threads=threads)
     pairs = similar_pairs(sequences, threads=threads)
@@ -70,6 +71,7 @@ def _cases(manifest: str | Path, clusters_tsv: str | Path) -> list[Case]:
 
 
 def run_splits(
+    *,
     manifest: str | Path,
     clusters_tsv: str | Path,
     links_tsv: str | Path,
@@ -91,6 +93,7 @@ def run_splits(
 
 
 def run_split_report(
+    *,
     manifest: str | Path,
     fasta: str | Path,
     main_tsv: str | Path,
@@ -115,7 +118,8 @@ def run_split_report(
     }
     main = {r["sample_id"]: r["split"] for r in read_tsv(main_tsv) if r["sample_id"] in facts}
     cv = {
-        r["sample_id"]: [v for k, v in r.items() if k.startswith("fold_")] for r in read_tsv(cv_tsv)
+        r["sample_id"]: [v for k, v in r.items() if k.startswith(FOLD_PREFIX)]
+        for r in read_tsv(cv_tsv)
     }
     rows = build_report(facts, read_fasta(fasta), main, cv, threads=threads)
     bins = {f"bin {b}": sum(1 for f in facts.values() if f.quality_bin == b) for b in (1, 2, 3)}
@@ -128,25 +132,3 @@ def run_split_report(
         pinned = (str(test_chains), status)
     write_report(rows, tsv_out, markdown_out, bins, test_chains=pinned)
     return rows
-
-
-def split_sample_dirs(manifest: str | Path, main_tsv: str | Path, split: str) -> list[Path]:
-    """Sample folders of one split of the main split table, in sample-id order."""
-    root = Path(manifest).parent
-    splits = {r["sample_id"]: r["split"] for r in read_tsv(main_tsv)}
-    return [
-        root / row["path"]
-        for row in sorted(read_tsv(manifest), key=lambda r: r["sample_id"])
-        if splits.get(row["sample_id"]) == split
-    ]
-
-
-def cv_sample_dirs(manifest: str | Path, cv_tsv: str | Path, fold: int, role: str) -> list[Path]:
-    """Sample folders with `role` (train / validation / test) in cross-validation fold `fold`."""
-    root = Path(manifest).parent
-    roles = {r["sample_id"]: r.get(f"fold_{fold}") for r in read_tsv(cv_tsv)}
-    return [
-        root / row["path"]
-        for row in sorted(read_tsv(manifest), key=lambda r: r["sample_id"])
-        if roles.get(row["sample_id"]) == role
-    ]

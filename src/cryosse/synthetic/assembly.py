@@ -214,7 +214,7 @@ def checked_assembly(structure: gemmi.Structure) -> AssemblyModel:
     curation did when the loss study's mirror was built: curation now reads mkdssp's standard
     ranges where that table fails, but the mirror must rebuild byte-identical to the one the
     study's record was trained on (docs/benchmark/README.md)."""
-    from cryosse.core.reasons import CurationError
+    from cryosse.core.reasons import DataError
     from cryosse.curate.dssp import assign_dssp, mkdssp_version
 
     if mkdssp_version() is None:
@@ -226,7 +226,7 @@ def checked_assembly(structure: gemmi.Structure) -> AssemblyModel:
             break
         try:
             assign_dssp(built.structure, per_residue_table=True)
-        except CurationError as exc:
+        except DataError as exc:
             failures.append(f"mkdssp fails with {max_mates} neighbours: {str(exc)[:80]}")
             continue
         built.record["dssp_fallbacks"] = failures

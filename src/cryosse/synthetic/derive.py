@@ -4,19 +4,18 @@ A real map at resolution r0 (< 4.5 Å) is filtered to a target resolution r (dra
 per map from a RNG keyed by seed:entry:source, or given) the way post-processing filters a
 map at its FSC resolution: a Butterworth low-pass at |k| = 1/r,
 
-    H(k) = 1 / sqrt(1 + (|k| · r)^(2n)),   n = `BUTTERWORTH_ORDER` (8),
+    H(k) = 1 / sqrt(1 + (|k| · r)^(2n)),   n = `fourier.BUTTERWORTH_ORDER` (8),
 
 which keeps |k| → 0 (the total density) exactly, 0.71 of the amplitude at 1/r, < 2 % at 1.5/r
-and < 0.05 % at 2/r. (A Gaussian of σ = 0.225·r, the molmap convention `synthetic/simulate.py` uses
-for
-atoms, is too gentle here: the real maps are sharpened, and a Gaussian leaves their 4 Å detail
-visible at 6 Å; benchmarks/simulation.py shows both spectra.) The map is zero-padded before
-the FFT so nothing wraps around, then cropped back; voxels that were exactly 0 in the source
+and < 0.05 % at 2/r. (A Gaussian of σ = 0.225·r, the molmap convention `synthetic/recipe.py`
+uses for atoms, is too gentle here: the real maps are sharpened, and a Gaussian leaves their
+4 Å detail visible at 6 Å; benchmarks/simulation.py shows both spectra.) The map is zero-padded
+before the FFT so nothing wraps around, then cropped back; voxels that were exactly 0 in the source
 (outside a mask or zone) are set to 0 again, so a masked map stays masked. Grid, voxel size and
 origin are kept (the origin is written as ORIGIN). No noise is added: the map keeps its own,
 low-passed.
 
-Each derived map becomes a mirror entry with an id from `simulate.DERIVED_IDS`
+Each derived map becomes a mirror entry with an id from `core.ids.DERIVED_IDS`
 (EMD-91000 … EMD-91999), a title starting "DERIVED", a header comment naming the source EMDB
 id, its resolution and the filter, the real fitted model copied unchanged, and
 `other/derivation.json` with every parameter.
@@ -24,8 +23,6 @@ id, its resolution and the filter, the real fitted model copied unchanged, and
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +32,19 @@ import numpy as np
 from scipy import fft
 
 from cryosse.core.atomic import write_text_atomic
-from cryosse.core.ids import normalize_emdb_id, normalize_pdb_id
-from cryosse.core.reasons import CurationError
+from cryosse.core.ids import (
+    DERIVED_IDS,
+    entry_rng,
+    fits_reserved_range,
+    normalize_emdb_id,
+    normalize_pdb_id,
+    reserved_entry_id,
+)
+from cryosse.core.reasons import DataError
 from cryosse.core.tsv import tsv_text
 from cryosse.io.density import read_map
+from cryosse.io.realdata import read_entries
+from cryosse.synthetic.fourier import BUTTERWORTH_ORDER, butterworth, k_squared
 from cryosse.synthetic.mirror_entry import (
     HeaderInfo,
     model_suffix,
@@ -46,15 +52,8 @@ from cryosse.synthetic.mirror_entry import (
     read_plain_bytes,
     write_entry,
 )
-from cryosse.synthetic.simulate import (
-    DERIVED_IDS,
-    RESOLUTION,
-    butterworth,
-    entry_origin,
-    k_squared,
-)
+from cryosse.synthetic.parameters import RESOLUTION
 
-BUTTERWORTH_ORDER = 8
 HIGH_RESOLUTION_LIMIT = 4.5  # realdata's split between high and medium resolution
 CONTOUR_VOLUME_PER_ATOM = 45.0  # Å³: the header contour encloses this volume per model atom
 SUMMARY_COLUMNS = [
@@ -85,32 +84,21 @@ class RealPair:
 
 def read_pairs(realdata: Path) -> list[RealPair]:
     """Every pair of realdata with its first good-fit (map, model) combination."""
-    pairs = []
-    for provenance in sorted(Path(realdata).glob("EMD-*/provenance.json")):
-        meta = json.loads(provenance.read_text(encoding="utf-8"))
-        fits = [f for f in meta.get("overlap_checks", []) if f.get("good_fit")]
-        if not fits:
-            continue
-        folder = provenance.parent
-
-        def stored(name: str, folder: Path = folder) -> str:
-            # provenance names the original file; files over 2 MB are stored gzipped
-            return name if (folder / name).exists() else f"{name}.gz"
-
-        pairs.append(
-            RealPair(
-                emdb_id=normalize_emdb_id(meta["id"]),
-                pdb_id=normalize_pdb_id(meta["pdb_id"]),
-                title=meta["title"],
-                resolution=meta.get("resolution_A"),
-                resolution_source=meta.get("resolution_source", ""),
-                map_kind=meta["map_kind"],
-                folder=folder,
-                map_file=stored(fits[0]["map"]),
-                model_file=stored(fits[0]["model"]),
-            )
+    return [
+        RealPair(
+            emdb_id=normalize_emdb_id(entry.emdb_id),
+            pdb_id=normalize_pdb_id(entry.pdb_id),
+            title=entry.title,
+            resolution=entry.resolution,
+            resolution_source=entry.resolution_source,
+            map_kind=entry.map_kind,
+            folder=entry.folder,
+            map_file=entry.fits[0].map_file,
+            model_file=entry.fits[0].model_file,
         )
-    return pairs
+        for entry in read_entries(realdata)
+        if entry.fits
+    ]
 
 
 def lowpass(
@@ -130,8 +118,7 @@ def lowpass(
 
 
 def target_resolution(seed: int, emdb_id: str, source: str) -> float:
-    digest = hashlib.sha256(f"{seed}:{emdb_id}:{source}".encode()).digest()
-    return float(np.random.default_rng(int.from_bytes(digest[:8], "little")).uniform(*RESOLUTION))
+    return float(entry_rng(seed, emdb_id, source).uniform(*RESOLUTION))
 
 
 def contour_for(data: np.ndarray, n_atoms: int, voxel: float) -> float:
@@ -147,9 +134,7 @@ def derive_entry(
     """Low-pass one real pair to a target resolution and write it as a mirror entry."""
     import gemmi
 
-    emdb_id = normalize_emdb_id(emdb_id)
-    if entry_origin(emdb_id) != "derived":
-        raise ValueError(f"{emdb_id} is outside the derived range {DERIVED_IDS}")
+    emdb_id = reserved_entry_id(emdb_id, "derived")
     if pair.resolution is None or pair.resolution >= HIGH_RESOLUTION_LIMIT:
         raise ValueError(f"{pair.emdb_id}: resolution {pair.resolution} is not high (< 4.5 Å)")
     target = (
@@ -235,7 +220,7 @@ def derive_pairs(
         and p.emdb_id not in excluded
     ]
     last = first_id + len(pairs) * maps_per_pair - 1
-    if first_id < DERIVED_IDS[0] or last > DERIVED_IDS[1]:
+    if not fits_reserved_range(first_id, last, "derived"):
         raise ValueError(f"ids EMD-{first_id}..EMD-{last} leave the derived range {DERIVED_IDS}")
     rows = []
     for i, pair in enumerate(pairs):
@@ -252,7 +237,7 @@ def derive_pairs(
             }
             try:
                 record = derive_entry(pair, emdb_id, mirror_root, seed)
-            except (ValueError, OSError, CurationError) as exc:
+            except (ValueError, OSError, DataError) as exc:
                 row.update(status="skipped", reason=str(exc))
             else:
                 row.update(target_resolution=f"{record['target_resolution']:.2f}")

@@ -149,70 +149,45 @@ def _float32_text(value: float) -> str:
     return np.format_float_positional(np.float32(value), trim="0")
 
 
-def header_xml(info: HeaderInfo, facts: MapFacts) -> str:
-    """EMDB v3.0-style header XML holding `info` and the map facts only."""
-    emdb_id = normalize_emdb_id(info.emdb_id)
-    number = emdb_number(emdb_id)
-    if facts.mode not in MRC_MODE_TO_EMDB_DATA_TYPE:
-        raise ValueError(f"{emdb_id}: unsupported MRC mode {facts.mode}")
+def _resolution_lines(info: HeaderInfo) -> list[str]:
+    """The author's resolution inside the method's processing element (none when unknown)."""
+    if info.resolution is None:
+        return []
+    if info.resolution_decimals is None:
+        resolution_text = repr(float(info.resolution))
+    else:
+        resolution_text = f"{info.resolution:.{info.resolution_decimals}f}"
     processing = METHOD_PROCESSING_ELEMENT[info.method]
-    comment = info.comment.replace("--", "- -")  # "--" is not allowed inside an XML comment
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f"<!-- {escape(comment)} -->",
-        f'<emd emdb_id="{emdb_id}" version="3.0">',
-        "  <admin>",
-        "    <current_status>",
-        "      <code>REL</code>",
-        "    </current_status>",
-        f"    <title>{escape(info.title)}</title>",
-        "  </admin>",
-        "  <crossreferences>",
-        "    <pdb_list>",
+    return [
+        f"      <{processing}>",
+        "        <final_reconstruction>",
+        f'          <resolution res_type="BY AUTHOR" units="Å">{resolution_text}</resolution>',
+        "        </final_reconstruction>",
+        f"      </{processing}>",
     ]
-    for pdb_id in info.pdb_ids:
-        lines += [
-            "      <pdb_reference>",
-            f"        <pdb_id>{escape(pdb_id)}</pdb_id>",
-            "      </pdb_reference>",
-        ]
-    lines += [
-        "    </pdb_list>",
-        "  </crossreferences>",
-        "  <structure_determination_list>",
-        "    <structure_determination>",
-        f"      <method>{info.method}</method>",
+
+
+def _contour_lines(level: float | None) -> list[str]:
+    if level is None:
+        return []
+    return [
+        "    <contour_list>",
+        '      <contour primary="true">',
+        f"        <level>{level:.6g}</level>",
+        "        <source>SOFTWARE</source>",
+        "      </contour>",
+        "    </contour_list>",
     ]
-    if info.resolution is not None:
-        if info.resolution_decimals is None:
-            resolution_text = repr(float(info.resolution))
-        else:
-            resolution_text = f"{info.resolution:.{info.resolution_decimals}f}"
-        lines += [
-            f"      <{processing}>",
-            "        <final_reconstruction>",
-            f'          <resolution res_type="BY AUTHOR" units="Å">{resolution_text}</resolution>',
-            "        </final_reconstruction>",
-            f"      </{processing}>",
-        ]
+
+
+def _map_lines(number: str, facts: MapFacts, contour_level: float | None) -> list[str]:
+    """The <map> element: file, contour, and the facts read back from the MRC bytes."""
     vx, vy, vz = (_float32_text(v) for v in facts.voxel_xyz)
-    lines += [
-        "    </structure_determination>",
-        "  </structure_determination_list>",
+    return [
         # EMDB's unit: 1000 bytes, floored (EMD-25107: 42,593,024 bytes -> "42593")
         f'  <map format="CCP4" size_kbytes={quoteattr(str(facts.size_bytes // 1000))}>',
         f"    <file>emd_{number}.map.gz</file>",
-    ]
-    if info.contour_level is not None:
-        lines += [
-            "    <contour_list>",
-            '      <contour primary="true">',
-            f"        <level>{info.contour_level:.6g}</level>",
-            "        <source>SOFTWARE</source>",
-            "      </contour>",
-            "    </contour_list>",
-        ]
-    lines += [
+        *_contour_lines(contour_level),
         f"    <data_type>{MRC_MODE_TO_EMDB_DATA_TYPE[facts.mode]}</data_type>",
         "    <dimensions>",
         f"      <col>{facts.nx}</col>",
@@ -230,6 +205,48 @@ def header_xml(info: HeaderInfo, facts: MapFacts) -> str:
         f'      <z units="Å">{vz}</z>',
         "    </pixel_spacing>",
         "  </map>",
+    ]
+
+
+def header_xml(info: HeaderInfo, facts: MapFacts) -> str:
+    """EMDB v3.0-style header XML holding `info` and the map facts only."""
+    emdb_id = normalize_emdb_id(info.emdb_id)
+    if facts.mode not in MRC_MODE_TO_EMDB_DATA_TYPE:
+        raise ValueError(f"{emdb_id}: unsupported MRC mode {facts.mode}")
+    if info.method not in METHOD_PROCESSING_ELEMENT:  # refused even without a resolution
+        raise KeyError(info.method)
+    comment = info.comment.replace("--", "- -")  # "--" is not allowed inside an XML comment
+    pdb_references = [
+        line
+        for pdb_id in info.pdb_ids
+        for line in (
+            "      <pdb_reference>",
+            f"        <pdb_id>{escape(pdb_id)}</pdb_id>",
+            "      </pdb_reference>",
+        )
+    ]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f"<!-- {escape(comment)} -->",
+        f'<emd emdb_id="{emdb_id}" version="3.0">',
+        "  <admin>",
+        "    <current_status>",
+        "      <code>REL</code>",
+        "    </current_status>",
+        f"    <title>{escape(info.title)}</title>",
+        "  </admin>",
+        "  <crossreferences>",
+        "    <pdb_list>",
+        *pdb_references,
+        "    </pdb_list>",
+        "  </crossreferences>",
+        "  <structure_determination_list>",
+        "    <structure_determination>",
+        f"      <method>{info.method}</method>",
+        *_resolution_lines(info),
+        "    </structure_determination>",
+        "  </structure_determination_list>",
+        *_map_lines(emdb_number(emdb_id), facts, info.contour_level),
         "</emd>",
     ]
     return "\n".join(lines) + "\n"

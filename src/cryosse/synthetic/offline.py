@@ -33,9 +33,10 @@ from cryosse.core.atomic import write_text_atomic
 from cryosse.core.ids import normalize_emdb_id
 from cryosse.core.tsv import tsv_text
 from cryosse.io.density import read_map
+from cryosse.synthetic.batch import simulate_structures
 from cryosse.synthetic.derive import derive_entry, derive_pairs, read_pairs
 from cryosse.synthetic.mirror_entry import HeaderInfo, mrc_bytes, read_plain_bytes, write_entry
-from cryosse.synthetic.simulate import DEFAULT_PROFILE, simulate_structures
+from cryosse.synthetic.parameters import DEFAULT_PROFILE
 
 
 @dataclass(frozen=True)
@@ -203,12 +204,14 @@ def write_evaluation_entry(entry: EvaluationEntry, realdata: Path, mirror_root: 
 
 
 def build_offline_mirror(
+    *,
     structures: Path,
     realdata: Path,
     mirror_root: Path,
     n_structures: int | None = None,
-    maps_per_structure: int = 2,
     derived_per_pair: int = 2,
+    # as `batch.simulate_structures` takes them (the seed also draws the derived resolutions)
+    maps_per_structure: int = 2,
     seed: int = 1,
     jobs: int = 1,
     progress: bool = False,

@@ -1,10 +1,10 @@
 """How far simulated / derived maps are from real ones, as the network sees them.
 
 Every map is cut into boxes the way training sees it: cubes of `BOX` Å around Cα atoms of its
-model (drawn with a fixed seed), resampled to 1 Å (`curate.crop.resample_axes`, as curation does),
+model (drawn with a fixed seed), resampled to 1 Å (`io.resample.resample_axes`, as curation does),
 normalised by the network's own input function (passed in as `normalize`, so this stage does not
-import `learn`: `benchmarks/realism.py` passes `cryosse.learn.inputs.normalize_density`), then
-block-averaged to the 2 Å grid the default model runs on. Per box:
+import `learn`: `benchmarks/realism.py` passes `cryosse.learn.network_input.normalize_density`),
+then block-averaged to the 2 Å grid the default model runs on. Per box:
 
 - values inside the molecule (≤ `INSIDE` Å from a model atom) and outside it (≥ `OUTSIDE` Å;
   the solvent of a full map, the zeros of a masked one, or unmodelled neighbours);
@@ -32,8 +32,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from scipy.stats import kurtosis, rankdata, skew, wasserstein_distance
 
-from cryosse.curate.crop import resample_axes
 from cryosse.io.density import DensityMap
+from cryosse.io.resample import resample_axes
 
 BOX = 48.0  # Å: a box the size of half a training crop, cut at 1 Å and averaged to 2 Å
 GRID = 2.0  # Å, the default model's grid
