@@ -65,6 +65,17 @@ def test_a_clear_gain_is_reproduced_and_its_size_checked_against_the_paper() -> 
     assert rows[PAPER_CLAIMS[0].text]["verdict"] == "reproduced"  # FL_DL ranks first
 
 
+def test_a_clear_gain_on_one_seed_is_not_settled() -> None:
+    """The map-level interval says nothing of seed variance: one seed per loss is no verdict,
+    though the difference and its interval are still given."""
+    rows = {r["claim"]: r for r in verdicts(_study(0.088, seeds=1), resamples=300)}
+    lift = rows[PAPER_CLAIMS[1].text]
+    assert lift["verdict"] == "inconclusive" and lift["seeds"] == "1/1"
+    assert float(lift["ci_low"]) > 0.05 and "seeds: FL_DL 1, CE 1" in lift["why"]
+    assert rows[PAPER_CLAIMS[0].text]["verdict"] == "inconclusive"
+    assert "a verdict needs 3 per loss" in rows[PAPER_CLAIMS[0].text]["why"]
+
+
 def test_best_overall_is_not_tested_until_every_loss_has_results() -> None:
     """FL_DL alone (the study's first runs) ranks first in every resample: no verdict."""
     study = _study(0.088)

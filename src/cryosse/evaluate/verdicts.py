@@ -11,7 +11,10 @@ five losses have results. With fewer than MIN_MAPS
 test maps every claim is inconclusive. A pairwise claim against a loss that did not learn the
 claim's class (its runs call fewer than NOT_LEARNED_FRACTION as many voxels sheet, say, as are
 true sheet: the all-background solution, which unweighted CE reaches on a short step budget)
-is inconclusive too: the difference then measures the step budget, not the loss.
+is inconclusive too: the difference then measures the step budget, not the loss. So is a claim
+with fewer than MIN_SEEDS seeds of a loss it names: the map-level interval holds the maps still,
+not the seeds, and two seeds of one setting can differ by more than a claim's size (the
+difference and its interval are still given).
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ MIN_MAPS = 5
 # A loss whose runs call under 5 % as many voxels of a class as are true has not learned it (the
 # study's CE and FL at 4,000 steps called no sheet).
 NOT_LEARNED_FRACTION = 0.05
+# Below this many seeds of a loss no claim about it is settled: two seeds of one recipe, equal on
+# validation, were 8 points of helix F1 apart on the real components (docs/simulation.md).
+MIN_SEEDS = 3
 VERDICT_COLUMNS = [
     "claim",
     "verdict",
@@ -157,12 +163,14 @@ def verdicts(
             verdict = "reproduced" if p >= 0.95 else "inconclusive"
             if rival is not None and float(rival["p_rank_1"]) >= 0.95:
                 verdict = "refuted"
+            few = _few_seeds(by_loss, needed)
             row |= {"difference": "", "ci_low": "", "ci_high": "", "p_rank_1": number_text(p)}
             row |= {
-                "verdict": verdict,
+                "verdict": "inconclusive" if few else verdict,
                 "why": f"{claim.better} ranks first in {100 * p:.0f} % "
                 f"of {resamples} map resamples"
-                + (f"; {rival['loss']} in {100 * float(rival['p_rank_1']):.0f} %" if rival else ""),
+                + (f"; {rival['loss']} in {100 * float(rival['p_rank_1']):.0f} %" if rival else "")
+                + few,
             }
             rows.append(row)
             continue
@@ -173,11 +181,12 @@ def verdicts(
         verdict = "reproduced" if low > 0 else "refuted" if high < 0 else "inconclusive"
         untrained = not_learned(by_loss, claim.metric)
         stuck = {x: untrained[x] for x in (claim.better, claim.worse) if x in untrained}
+        few = _few_seeds(by_loss, needed)
         row |= {
             "difference": number_text(observed),
             "ci_low": number_text(float(low)),
             "ci_high": number_text(float(high)),
-            "verdict": "inconclusive" if stuck else verdict,
+            "verdict": "inconclusive" if stuck or few else verdict,
             "why": _why(
                 claim,
                 observed,
@@ -186,7 +195,8 @@ def verdicts(
                 verdict,
                 _maps_needed(arrays, claim, observed),
             )
-            + _not_learned_text(stuck, claim.metric),
+            + _not_learned_text(stuck, claim.metric)
+            + few,
         }
         rows.append(row)
     return [{k: row.get(k, "") for k in VERDICT_COLUMNS} for row in rows]
@@ -223,6 +233,18 @@ def _why(
         size = "the published" if claim.published is not None else "the observed"
         text += f"; about {needed} maps would separate {size} difference from zero"
     return text
+
+
+def _few_seeds(by_loss: CasesByLossSeed, losses: list[str]) -> str:
+    """The reason a claim is not settled for want of seeds ("" when every loss has enough)."""
+    short = {x: len(by_loss[x]) for x in losses if len(by_loss[x]) < MIN_SEEDS}
+    if not short:
+        return ""
+    named = ", ".join(f"{x} {n}" for x, n in short.items())
+    return (
+        f"; seeds: {named} (a verdict needs {MIN_SEEDS} per loss: the interval is over maps, "
+        "and seeds of one setting can differ by more than that)"
+    )
 
 
 def _not_learned_text(stuck: dict[str, float], metric: str) -> str:
