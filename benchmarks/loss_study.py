@@ -15,10 +15,11 @@ the record, one per worker and one thread each, with the code the workflow runs
 run is committed at once (only its folder), so that a session that ends loses only the runs in
 flight. Selection runs (first seed) come first; once all of a loss's are recorded, the other
 seeds of its chosen setting follow, seed by seed across the losses (every loss's second seed
-before any third: a study cut short keeps as many seeds of each). `tables` writes the tables, the verdicts, the figures and
-the cost from the record alone (no checkpoint needed; cryosse.report.study), and says which
-losses and seeds the record still lacks. `montages` draws prediction montages from the study's
-checkpoints, which only the machine that trained them has.
+before any third: a study cut short keeps as many seeds of each). `tables` writes the tables,
+the verdicts, the figures and the cost from the record alone (no checkpoint needed;
+cryosse.report.study), and says which losses and seeds the record still lacks. `montages`
+draws prediction montages from the study's checkpoints, which only the machine that trained
+them has.
 """
 
 from __future__ import annotations
