@@ -27,6 +27,7 @@ from cryosse.core.output_folder import LOCK_NAME
 from cryosse.io.density import read_map
 from cryosse.learn.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from cryosse.learn.device import choose_device
+from cryosse.learn.ensemble import SeedEnsemble
 from cryosse.learn.network_input import normalize_density
 from cryosse.learn.predict import predict_box
 from cryosse.learn.slab_forward import inference_network
@@ -140,6 +141,50 @@ def test_test_time_flips_are_the_mirror_mean_evaluation_measures(model_path: Pat
         assert np.abs(probs[1] - result.helix)[support].max() < 1e-3
         assert np.abs(probs[2] - result.sheet)[support].max() < 1e-3
     assert np.abs(plain.helix - flipped[0].helix)[support].max() > 1e-2
+
+
+def test_several_models_are_a_seed_ensemble_of_mean_probabilities(
+    model_path: Path, tmp_path: Path
+) -> None:
+    """`--model A B`: the mean of the members' probabilities, as the evaluation's SeedEnsemble
+    gives it; one checkpoint twice is that checkpoint; another network plan is refused."""
+    first = load_checkpoint(model_path)
+    state = {k: v.clone() for k, v in first.model.state_dict().items()}
+    torch.manual_seed(1)
+    state["head.bias"] = state["head.bias"] + torch.randn_like(state["head.bias"])
+    other_path = tmp_path / "other.pt"
+    save_checkpoint(make_checkpoint(state, ModelSettings(base=4), {"epoch": 1}), other_path)
+    box = [0, 0, 8, 54, 75, 87]
+    cpu = SegmentOptions(device="cpu")
+    one = segment_map(MAP_1A, None, model_path, cpu, box=box)
+    twice = segment_map(MAP_1A, None, [model_path, model_path], cpu, box=box)
+    assert np.abs(one.helix - twice.helix).max() < 1e-6
+    pair = segment_map(MAP_1A, None, [model_path, other_path], cpu, box=box)
+    assert [m["path"] for m in pair.summary["ensemble"]] == [str(model_path), str(other_path)]
+    assert "ensemble" not in one.summary
+    density = read_map(MAP_1A).data[8:88, 0:76, 0:55]
+    normalised, zero = normalize_density(density)
+    box_obj = type("B", (), {"density": normalised, "zero_level": zero})()
+    members = [first.model, load_checkpoint(other_path).model]
+    probs = predict_box(SeedEnsemble(members), box_obj, choose_device("cpu", cpu_bf16=False))
+    support = density_support(density)
+    assert np.abs(probs[1] - pair.helix)[support].max() < 1e-3
+    assert np.abs(probs[2] - pair.sheet)[support].max() < 1e-3
+    assert np.abs(one.helix - pair.helix)[support].max() > 1e-2
+    wider = tmp_path / "wider.pt"
+    net = UNet3D(base=8)
+    save_checkpoint(make_checkpoint(net.state_dict(), ModelSettings(base=8), {"epoch": 1}), wider)
+    with pytest.raises(SegmentError, match="an ensemble averages networks of one setting"):
+        segment_map(MAP_1A, None, [model_path, wider], cpu, box=box)
+    out = tmp_path / "cli"
+    models = ["--model", str(model_path), "--model", str(other_path)]
+    args = ["segment", *models, str(MAP_1A), "--box", "0", "0", "8", "54", "75", "87"]
+    assert main([*args, "--out", str(out), "--device", "cpu"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [m["sha256"] for m in summary["ensemble"]] == [
+        first.sha256,
+        pair.summary["ensemble"][1]["sha256"],
+    ]
 
 
 def _write_permuted(source: Path, target: Path) -> None:

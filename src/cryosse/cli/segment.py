@@ -73,7 +73,7 @@ def _segment(args: argparse.Namespace, tty: bool) -> Any:
     return segment_map(
         args.map,
         args.out or f"{map_stem(args.map)}_segmentation",
-        args.model,
+        None if args.model is None else args.model[0] if len(args.model) == 1 else args.model,
         options,
         box=args.box,
         structure=args.structure,
@@ -140,7 +140,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _add_what_arguments(parser: argparse.ArgumentParser) -> None:
     """The map, the model and what to write."""
     parser.add_argument("map", help="the cryo-EM map")
-    parser.add_argument("--model", help="checkpoint (best.pt); default: the packaged model")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help="checkpoint (best.pt); given more than once: a seed ensemble (the mean of their "
+        "probabilities); default: the packaged model",
+    )
     parser.add_argument("--out", help="output folder (default: <map name>_segmentation)")
     parser.add_argument(
         "--resolution",

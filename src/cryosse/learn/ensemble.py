@@ -76,3 +76,24 @@ class MirrorMean(nn.Module):
             total = out if total is None else total + out
         assert total is not None
         return total / len(FLIPS)
+
+
+class ProbabilityMean(nn.Module):
+    """The mean output of several probability networks (cryosse.learn.slab_forward.SlabForward)
+    of one layer plan: a seed ensemble for `cryosse segment --model A.pt B.pt`, the mean
+    `SeedEnsemble` gives the evaluation. One member at a time: the working set is one pass's
+    plus the sum."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a mean needs at least one network")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total: torch.Tensor | None = None
+        for member in self.members:
+            out = member(x).float()
+            total = out if total is None else total + out
+        assert total is not None
+        return total / len(self.members)

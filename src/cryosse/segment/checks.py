@@ -44,6 +44,44 @@ class Request:
     level: float | None  # the map's contour level: --contour, else the EMDB header's
     level_source: str | None
     residue_model: ResidueModel | None
+    members: tuple[Checkpoint, ...]  # every checkpoint of a seed ensemble (the first: checkpoint)
+
+
+ModelArgument = str | Path | Checkpoint
+
+
+def resolve_models(
+    model: ModelArgument | list[ModelArgument] | tuple[ModelArgument, ...] | None,
+) -> tuple[tuple[Checkpoint, ...], bool]:
+    """(every checkpoint, is the packaged default). Several checkpoints are a seed ensemble:
+    one network plan, grid and normalisation, or a one-line refusal."""
+    if not isinstance(model, list | tuple):
+        checkpoint, is_default = resolve_model(model)
+        return (checkpoint,), is_default
+    if not model:
+        raise SegmentError("--model: no checkpoint given")
+    members = tuple(resolve_model(m)[0] for m in model)
+    first = members[0]
+
+    def plan(c: Checkpoint) -> tuple[Any, ...]:
+        net = c.model
+        meta = c.metadata
+        return (
+            net.depth,
+            net.base,
+            net.multiple,
+            net.context_border,
+            meta.get("voxel_size"),
+            meta.get("normalization"),
+        )
+
+    for other in members[1:]:
+        if plan(other) != plan(first):
+            raise SegmentError(
+                f"--model: {other.path.name} is not of {first.path.name}'s network, grid or "
+                "normalisation: an ensemble averages networks of one setting"
+            )
+    return members, False
 
 
 def resolve_model(model: str | Path | Checkpoint | None) -> tuple[Checkpoint, bool]:
@@ -149,7 +187,7 @@ def check_finite(helix: np.ndarray, sheet: np.ndarray) -> None:
 def check_request(
     map_path: str | Path,
     out_dir: str | Path | None,
-    model: str | Path | Checkpoint | None,
+    model: ModelArgument | list[ModelArgument] | tuple[ModelArgument, ...] | None,
     options: SegmentOptions,
     *,
     structure: str | Path | None,
@@ -168,8 +206,10 @@ def check_request(
     if out_dir is not None:
         check_not_another_maps_folder(map_path, Path(out_dir))
     residue_model = ResidueModel.read(structure) if structure is not None else None
-    checkpoint, is_default = resolve_model(model)
-    check_checkpoint_metadata(checkpoint)
+    members, is_default = resolve_models(model)
+    for member in members:
+        check_checkpoint_metadata(member)
+    checkpoint = members[0]
     device = select_device(options.device, bf16=options.bf16, cpu_bf16=options.cpu_bf16)
     resolution_info = resolution_summary(map_path, resolution, checkpoint.metadata)
     if resolution_info["warning"]:
@@ -189,5 +229,12 @@ def check_request(
             "records none)"
         )
     return Request(
-        checkpoint, is_default, device, resolution_info, level, level_source, residue_model
+        checkpoint,
+        is_default,
+        device,
+        resolution_info,
+        level,
+        level_source,
+        residue_model,
+        members,
     )

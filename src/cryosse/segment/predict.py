@@ -72,13 +72,13 @@ from cryosse.io.density import DensityMap, check_map_work, read_map
 from cryosse.io.resample import lattice_in_region, resample_onto
 from cryosse.learn.checkpoint import (
     SAMPLE_VOXEL_SIZE,
-    Checkpoint,
     grid_factor,
 )
-from cryosse.learn.ensemble import MirrorMean
+from cryosse.learn.ensemble import MirrorMean, ProbabilityMean
 from cryosse.learn.network_input import refine
 from cryosse.learn.slab_forward import inference_network
 from cryosse.segment.checks import (
+    ModelArgument,
     Region,
     Request,
     check_finite,
@@ -101,7 +101,7 @@ from cryosse.segment.tiling import labels_from, network_input, predict_tiled
 def segment_map(
     map_path: str | Path,
     out_dir: str | Path | None = None,
-    model: str | Path | Checkpoint | None = None,
+    model: ModelArgument | list[ModelArgument] | None = None,
     options: SegmentOptions | None = None,
     *,
     box: list[int] | tuple[int, ...] | None = None,
@@ -114,7 +114,8 @@ def segment_map(
 ) -> SegmentResult:
     """Segment one map (see the module docstring); write the outputs if `out_dir` is given.
 
-    model: a checkpoint path, a loaded Checkpoint, or None for the packaged default model.
+    model: a checkpoint path, a loaded Checkpoint, or None for the packaged default model; a
+    list of them is a seed ensemble (the mean of their probabilities; one network plan).
     options: how the network runs (SegmentOptions: device, tiles, memory, threads).
     box: the region of the input's grid (module docstring, step 2); None: the whole map.
     structure: a fitted atomic model: a per-residue table (cryosse.evaluate.residue_table) in
@@ -158,7 +159,7 @@ def segment_map(
         region if box is not None else None,
         shape_xyz,
         origin,
-        request.checkpoint,
+        request.members,
         request.is_default,
         on_input_grid,
         request.resolution,
@@ -309,7 +310,8 @@ def _predict(
     device = request.device
     tiling = plan_tiling(net, normalised.shape, device, options)
     with timed(timings, "predict"):
-        network: torch.nn.Module = inference_network(net)
+        networks = [inference_network(member.model) for member in request.members]
+        network: torch.nn.Module = networks[0] if len(networks) == 1 else ProbabilityMean(networks)
         if options.flips:
             network = MirrorMean(network)
         network = network.to(device.torch_device)

@@ -31,7 +31,7 @@ class RunFacts:
     box: Region | None  # the --box region, None for the whole map
     shape_xyz: tuple[int, int, int]  # the 1 Å grid
     origin: np.ndarray  # xyz Å of the 1 Å grid's first voxel
-    checkpoint: Checkpoint
+    members: tuple[Checkpoint, ...]  # the checkpoint, or every one of a seed ensemble
     is_default: bool  # the packaged default model
     on_input_grid: bool
     resolution: dict[str, Any]  # cryosse.segment.resolution.resolution_summary
@@ -67,15 +67,20 @@ def build_summary(
             "shape_xyz": list(facts.shape_xyz),
             "origin_xyz": facts.origin.tolist(),
             "voxel_size": step,
-            "network_voxel_size": float(facts.checkpoint.metadata["voxel_size"]),
-            "context_border_voxels": facts.checkpoint.model.context_border,
+            "network_voxel_size": float(facts.members[0].metadata["voxel_size"]),
+            "context_border_voxels": facts.members[0].model.context_border,
         },
         "outputs_on": "input grid" if facts.on_input_grid else f"{step:g} Å grid",
         "helix": {"voxels": counts["helix"], "volume_A3": counts["helix"] * step**3},
         "sheet": {"voxels": counts["sheet"], "volume_A3": counts["sheet"] * step**3},
         "classes": "argmax of background / helix / sheet probabilities",
         "resolution": facts.resolution,
-        "model": _model_summary(facts.checkpoint, facts.is_default),
+        "model": _model_summary(facts.members[0], facts.is_default),
+        **(
+            {}
+            if len(facts.members) == 1
+            else {"ensemble": [{"path": str(c.path), "sha256": c.sha256} for c in facts.members]}
+        ),
         "device": {
             "type": facts.device.torch_device.type,
             "bf16": facts.device.autocast,
