@@ -30,6 +30,12 @@ FLIPS: tuple[tuple[int, ...], ...] = tuple(
 )
 
 
+def layer_plan(model: UNet3D) -> tuple[int, int, int, int]:
+    """What networks averaged together must share: depth, base width, size multiple and
+    context border."""
+    return (model.depth, model.base, model.multiple, model.context_border)
+
+
 class SeedEnsemble(nn.Module):
     """Log of the mean softmax of several networks of the same layer plan."""
 
@@ -37,7 +43,7 @@ class SeedEnsemble(nn.Module):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one network")
-        plans = {(m.depth, m.base, m.multiple, m.context_border) for m in members}
+        plans = {layer_plan(m) for m in members}
         if len(plans) != 1:
             raise ValueError(f"the networks differ in layer plan: {sorted(plans)}")
         self.members = nn.ModuleList(members)

@@ -22,6 +22,7 @@ from cryosse.learn.checkpoint import (
     load_checkpoint,
 )
 from cryosse.learn.device import Device
+from cryosse.learn.ensemble import layer_plan
 from cryosse.segment.errors import ResolutionWarning, SegmentError
 from cryosse.segment.execution import SegmentOptions, select_device
 from cryosse.segment.naming import check_names, map_stem
@@ -37,14 +38,18 @@ _Z_SLAB = 16  # planes checked at a time: no map-sized temporary
 class Request:
     """What segment_map checked and gathered before reading the map."""
 
-    checkpoint: Checkpoint
+    members: tuple[Checkpoint, ...]  # the checkpoint, or every one of a seed ensemble
     is_default: bool  # the packaged default model
     device: Device
     resolution: dict[str, Any]  # summary.json's "resolution"
     level: float | None  # the map's contour level: --contour, else the EMDB header's
     level_source: str | None
     residue_model: ResidueModel | None
-    members: tuple[Checkpoint, ...]  # every checkpoint of a seed ensemble (the first: checkpoint)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The first member: its metadata (grid, training range, card) speak for an ensemble."""
+        return self.members[0]
 
 
 ModelArgument = str | Path | Checkpoint
@@ -64,16 +69,7 @@ def resolve_models(
     first = members[0]
 
     def plan(c: Checkpoint) -> tuple[Any, ...]:
-        net = c.model
-        meta = c.metadata
-        return (
-            net.depth,
-            net.base,
-            net.multiple,
-            net.context_border,
-            meta.get("voxel_size"),
-            meta.get("normalization"),
-        )
+        return (*layer_plan(c.model), c.metadata.get("voxel_size"), c.metadata.get("normalization"))
 
     for other in members[1:]:
         if plan(other) != plan(first):
@@ -228,13 +224,4 @@ def check_request(
             "--mask needs a contour level: give --contour LEVEL (the EMDB header beside the map "
             "records none)"
         )
-    return Request(
-        checkpoint,
-        is_default,
-        device,
-        resolution_info,
-        level,
-        level_source,
-        residue_model,
-        members,
-    )
+    return Request(members, is_default, device, resolution_info, level, level_source, residue_model)
